@@ -1,0 +1,47 @@
+"""fx: a functional, JAX-style array library.
+
+Import order matters once: the core, then the primitives (which register
+themselves), then the interpreters and the user-facing API.
+"""
+from fx.config import config, enable_x64, debug_nans, debug_infs, disable_jit  # noqa: F401
+from fx.config import enable_checks  # noqa: F401
+from fx import errors, dtypes, core  # noqa: F401
+from fx import array as _array  # noqa: F401
+import primitives as _primitives  # noqa: F401
+from fx import tree_util, interpreters  # noqa: F401
+from fx.interpreters import ad as _ad, batching as _batching, partial_eval as _pe  # noqa: F401
+from fx.interpreters.jit import jit  # noqa: F401
+from fx import lax, numpy  # noqa: F401
+from fx.api import (jvp, linearize, vjp, grad, value_and_grad, jacfwd, jacrev,  # noqa: F401
+                    jacobian, hessian, linear_transpose, vmap, make_jaxpr, eval_shape)
+from fx.array import Array  # noqa: F401
+from fx.core import ShapeDtypeStruct  # noqa: F401
+from fx.dtypes import float0  # noqa: F401
+from fx.devices import (Device, devices, local_devices, device_count,  # noqa: F401
+                        local_device_count, default_backend, process_index, process_count)
+try:
+    from fx import tree  # noqa: F401
+except ImportError:  # written alongside tree_util
+    pass
+
+__version__ = "0.1.0"
+
+
+def block_until_ready(x):
+    """Wait for every array in pytree ``x``; returns ``x``."""
+    for leaf in tree_util.tree_leaves(x):
+        if hasattr(leaf, "block_until_ready"):
+            leaf.block_until_ready()
+    return x
+
+
+def device_put(x, device=None, *, src=None, donate=False, may_alias=None):
+    """Put the leaves of ``x`` on ``device`` as fx arrays."""
+    return tree_util.tree_map(lambda leaf: numpy.asarray(leaf), x)
+
+
+def device_get(x):
+    """The leaves of ``x`` as NumPy arrays."""
+    import numpy as _np
+    return tree_util.tree_map(lambda leaf: _np.asarray(leaf) if isinstance(leaf, Array)
+                              else leaf, x)

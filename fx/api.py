@@ -1,0 +1,728 @@
+"""The user-facing transformations: jvp, linearize, vjp, grad, value_and_grad,
+jacfwd, jacrev, hessian, linear_transpose, vmap, make_jaxpr, eval_shape.
+
+Invariants: every transformation flattens its pytree arguments, checks them
+(raising TypeError/ValueError naming the argument before any work), runs a
+flat function under the interpreters, and unflattens the results.
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from fx import core, dtypes, tree_util
+from fx.array import Array
+from fx.core import ClosedJaxpr, ShapeDtypeStruct, ShapedArray, Tracer, Zero, get_aval
+from fx.interpreters import ad, batching
+from fx.interpreters import partial_eval as pe
+from primitives import _rules as R
+
+# ---------------------------------------------------------------------------
+# argument handling
+
+
+def _check_leaf(x, fn_name: str, what: str = "argument"):
+    if isinstance(x, (Array, Tracer)):
+        return x
+    if isinstance(x, (np.ndarray, np.generic, bool, int, float, complex)):
+        from fx.numpy import asarray
+        return asarray(x)
+    if hasattr(x, "__jax_array__"):
+        return x.__jax_array__()
+    raise TypeError(f"{fn_name}: {what} {x!r} of type {type(x).__name__} is not a valid fx "
+                    "type; expected arrays, scalars, or pytrees (tuples, lists, dicts, "
+                    "registered classes) of them")
+
+
+def _to_array(x):
+    """Outputs handed back to users are fx arrays, never NumPy scalars."""
+    if isinstance(x, (np.ndarray, np.generic)):
+        return Array(np.asarray(x))
+    if isinstance(x, (bool, int, float, complex)):
+        from fx.numpy import asarray
+        return asarray(x)
+    return x
+
+
+def _flatten_fun(fun, in_tree, *, kwargs=None):
+    """A flat version of ``fun`` and a cell that receives the output treedef."""
+    store: dict[str, Any] = {}
+
+    def flat(*flat_args):
+        args = tree_util.tree_unflatten(in_tree, flat_args)
+        out = fun(*args, **(kwargs or {}))
+        flat_out, out_tree = tree_util.tree_flatten(out)
+        store["tree"] = out_tree
+        return flat_out
+
+    return flat, store
+
+
+def _normalize_argnums(argnums, nargs: int, fn_name: str):
+    single = isinstance(argnums, int)
+    nums = (argnums,) if single else tuple(argnums)
+    for n in nums:
+        if not isinstance(n, (int, np.integer)):
+            raise TypeError(f"{fn_name}: argnums must be an int or a tuple of ints, got "
+                            f"{argnums!r}")
+        if not -nargs <= n < nargs:
+            raise TypeError(f"{fn_name}: argnums {argnums} out of range for a function "
+                            f"called with {nargs} positional arguments")
+    return single, tuple(n % nargs for n in nums)
+
+
+def _split_args(args, argnums):
+    dyn = tuple(args[i] for i in argnums)
+
+    def rebuild(new_dyn):
+        full = list(args)
+        for i, v in zip(argnums, new_dyn):
+            full[i] = v
+        return full
+
+    return dyn, rebuild
+
+
+def _tangent_for(x):
+    return Zero.from_primal_value(x)
+
+
+# ---------------------------------------------------------------------------
+# forward mode
+
+
+def jvp(fun: Callable, primals, tangents, has_aux: bool = False):
+    """Forward-mode derivative: ``(fun(*primals), J(primals) @ tangents)``.
+
+    Args:
+      fun: function of arrays (pytrees) to arrays.
+      primals: tuple or list of the arguments.
+      tangents: same structure, shapes and (tangent) dtypes as ``primals``.
+      has_aux: ``fun`` returns ``(out, aux)``; aux is returned unchanged.
+
+    Returns:
+      ``(primals_out, tangents_out)`` (and ``aux`` when ``has_aux``).
+
+    Example:
+      >>> fx.jvp(fx.numpy.sin, (0.0,), (1.0,))
+      (Array(0., dtype=float32, weak_type=True), Array(1., dtype=float32, weak_type=True))
+    """
+    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+        raise TypeError("primal and tangent arguments to fx.jvp must be tuples or lists; "
+                        f"found {type(primals).__name__} and {type(tangents).__name__}.")
+    flat_p, tree_p = tree_util.tree_flatten(tuple(primals))
+    flat_t, tree_t = tree_util.tree_flatten(tuple(tangents))
+    if tree_p != tree_t:
+        raise TypeError(f"primal and tangent arguments to fx.jvp must have the same tree "
+                        f"structure; primals have tree structure {tree_p} whereas tangents "
+                        f"have tree structure {tree_t}.")
+    flat_p = [_check_leaf(p, "jvp", "primal") for p in flat_p]
+    tangents_in = []
+    for p, t in zip(flat_p, flat_t):
+        pa, ta = get_aval(p), get_aval(_check_leaf(t, "jvp", "tangent"))
+        expected = pa.to_tangent_aval()
+        if ta.dtype != expected.dtype and not (dtypes.is_inexact(pa.dtype) and
+                                               getattr(t, "weak_type", False)):
+            raise TypeError(f"primal and tangent arguments to fx.jvp do not match; dtypes "
+                            f"must be equal, or in case of int/bool primal dtype the tangent "
+                            f"dtype must be float0. Got primal dtype {pa.dtype.name} and so "
+                            f"expected tangent dtype {expected.dtype.name}, but got tangent "
+                            f"dtype {ta.dtype.name} instead.")
+        if pa.shape != ta.shape:
+            raise ValueError(f"fx.jvp called with different primal and tangent shapes; got "
+                             f"primal shape {pa.shape} and tangent shape {ta.shape}")
+        tangents_in.append(Zero(expected) if expected.dtype == dtypes.float0 else t)
+    flat_fun, store = _flatten_fun_aux(fun, tree_p, has_aux)
+    out_p, out_t = ad.jvp_flat(flat_fun, flat_p, tangents_in)
+    out_t = [R.instantiate(t) for t in out_t]
+    out_tree = store["tree"]
+    res = (tree_util.tree_unflatten(out_tree, [_to_array(x) for x in out_p]),
+           tree_util.tree_unflatten(out_tree, [_to_array(x) for x in out_t]))
+    return res + (store["aux"],) if has_aux else res
+
+
+def _flatten_fun_aux(fun, in_tree, has_aux):
+    store: dict[str, Any] = {}
+
+    def flat(*flat_args):
+        args = tree_util.tree_unflatten(in_tree, flat_args)
+        out = fun(*args)
+        if has_aux:
+            if not (isinstance(out, (tuple, list)) and len(out) == 2):
+                raise TypeError("has_aux=True requires the function to return a pair "
+                                f"(output, aux); got {type(out).__name__}")
+            out, aux = out
+            store["aux"] = aux
+        flat_out, out_tree = tree_util.tree_flatten(out)
+        store["tree"] = out_tree
+        return [_check_leaf(o, getattr(fun, "__name__", "function"), "output")
+                for o in flat_out]
+
+    return flat, store
+
+
+def _aux_out(aux):
+    """Aux values leave the transformation as plain (parent-trace) values."""
+    return aux
+
+
+def linearize(fun: Callable, *primals, has_aux: bool = False):
+    """``(fun(*primals), f_jvp)`` where ``f_jvp(*tangents)`` is the linear map at primals.
+
+    Example:
+      >>> y, f_jvp = fx.linearize(fx.numpy.sin, 1.0)
+      >>> f_jvp(1.0)  # cos(1.0)
+    """
+    flat_p, tree_p = tree_util.tree_flatten(primals)
+    flat_p = [_check_leaf(p, "linearize", "primal") for p in flat_p]
+    flat_fun, store = _flatten_fun_aux(fun, tree_p, has_aux)
+    out_p, jaxpr, residuals = ad.linearize_flat(flat_fun, flat_p)
+    out_tree = store["tree"]
+    in_avals = [v.aval for v in jaxpr.invars]
+
+    def f_jvp(*tangents):
+        flat_t, tree_t = tree_util.tree_flatten(tangents)
+        if tree_t != tree_p:
+            raise TypeError(f"linearized function called on tangents of structure {tree_t}; "
+                            f"expected {tree_p}")
+        for t, a in zip(flat_t, in_avals):
+            if get_aval(t).shape != a.shape:
+                raise ValueError(f"linearized function got a tangent of shape "
+                                 f"{get_aval(t).shape}, expected {a.shape}")
+        outs = core.eval_jaxpr(jaxpr, residuals, *flat_t)
+        return tree_util.tree_unflatten(out_tree, [_to_array(o) for o in outs])
+
+    out = tree_util.tree_unflatten(out_tree, [_to_array(o) for o in out_p])
+    return (out, f_jvp, store["aux"]) if has_aux else (out, f_jvp)
+
+
+# ---------------------------------------------------------------------------
+# reverse mode
+
+
+def vjp(fun: Callable, *primals, has_aux: bool = False, reduce_axes=()):
+    """``(fun(*primals), vjp_fun)``; ``vjp_fun(ct)`` pulls an output cotangent back.
+
+    Example:
+      >>> y, f_vjp = fx.vjp(fx.numpy.sin, 1.0)
+      >>> f_vjp(1.0)  # (cos(1.0),)
+    """
+    flat_p, tree_p = tree_util.tree_flatten(primals)
+    flat_p = [_check_leaf(p, "vjp", "primal") for p in flat_p]
+    flat_fun, store = _flatten_fun_aux(fun, tree_p, has_aux)
+    out_p, vjp_flat_fun, _, _ = ad.vjp_flat(flat_fun, flat_p)
+    out_tree = store["tree"]
+    out_avals = [get_aval(o) for o in out_p]
+    in_avals = [get_aval(p) for p in flat_p]
+
+    def vjp_fun(ct):
+        flat_ct, ct_tree = tree_util.tree_flatten(ct)
+        if ct_tree != out_tree:
+            raise TypeError(f"Tree structure of cotangent input {ct_tree}, does not match "
+                            f"structure of primal output {out_tree}.")
+        cts = []
+        for c, a in zip(flat_ct, out_avals):
+            ca = get_aval(c)
+            expected = a.to_tangent_aval()
+            if ca.shape != a.shape:
+                raise ValueError(f"Shape of cotangent input to vjp pullback function "
+                                 f"{ca.shape} must be the same as the shape of "
+                                 f"corresponding primal input {a.shape}.")
+            if ca.dtype != expected.dtype and not ca.weak_type:
+                raise ValueError(f"Type of cotangent input to vjp pullback function "
+                                 f"({ca.dtype.name}) is not the expected tangent type "
+                                 f"({expected.dtype.name}) of corresponding primal output "
+                                 f"with dtype {a.dtype.name}.")
+            if expected.dtype == dtypes.float0:
+                cts.append(Zero(expected))
+            elif ca.dtype != expected.dtype:
+                cts.append(R.convert(c, expected.dtype))
+            else:
+                cts.append(c)
+        cts_in = vjp_flat_fun(cts)
+        cts_in = [_zero_ct(c, a) for c, a in zip(cts_in, in_avals)]
+        return tuple(tree_util.tree_unflatten(tree_p, cts_in))
+
+    out = tree_util.tree_unflatten(out_tree, [_to_array(o) for o in out_p])
+    return (out, vjp_fun, store["aux"]) if has_aux else (out, vjp_fun)
+
+
+def _zero_ct(ct, primal_aval):
+    if type(ct) is Zero:
+        return _to_array(R.zeros(primal_aval.to_tangent_aval()))
+    return _to_array(ct)
+
+
+def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
+                   holomorphic: bool = False, allow_int: bool = False, reduce_axes=()):
+    """A function returning ``(fun(*args), grad of fun w.r.t. args[argnums])``.
+
+    Example:
+      >>> fx.value_and_grad(lambda x: x ** 2)(3.0)
+      (Array(9., ...), Array(6., ...))
+    """
+    _check_callable(fun, "value_and_grad")
+
+    @functools.wraps(fun)
+    def value_and_grad_f(*args, **kwargs):
+        single, nums = _normalize_argnums(argnums, len(args), "grad")
+        dyn, rebuild = _split_args(args, nums)
+        for i, d in zip(nums, dyn):
+            for leaf in tree_util.tree_leaves(d):
+                _check_grad_input(leaf, i, holomorphic, allow_int)
+
+        def f_dyn(*dyn_args):
+            return fun(*rebuild(dyn_args), **kwargs)
+
+        if has_aux:
+            out, pullback, aux = vjp(f_dyn, *dyn, has_aux=True)
+        else:
+            out, pullback = vjp(f_dyn, *dyn)
+        _check_scalar_output(out, holomorphic)
+        one = R.full((), 1, get_aval(out).dtype)
+        grads = pullback(_to_array(one))
+        g = grads[0] if single else grads
+        return ((out, aux), g) if has_aux else (out, g)
+
+    return value_and_grad_f
+
+
+def grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
+         holomorphic: bool = False, allow_int: bool = False, reduce_axes=()):
+    """The gradient of scalar-valued ``fun`` w.r.t. positional argument(s) ``argnums``.
+
+    Args:
+      fun: function returning a scalar (a pair ``(scalar, aux)`` with ``has_aux``).
+      argnums: int or tuple of ints.
+      has_aux: return ``(grad, aux)``.
+      holomorphic: allow complex inputs and outputs (fun must be holomorphic).
+      allow_int: allow integer inputs (their gradient is float0 zeros).
+
+    Example:
+      >>> fx.grad(fx.numpy.tanh)(0.0)
+      Array(1., dtype=float32, weak_type=True)
+    """
+    vg = value_and_grad(fun, argnums, has_aux, holomorphic, allow_int)
+
+    @functools.wraps(fun)
+    def grad_f(*args, **kwargs):
+        if has_aux:
+            (_, aux), g = vg(*args, **kwargs)
+            return g, aux
+        return vg(*args, **kwargs)[1]
+
+    return grad_f
+
+
+def _check_callable(fun, name):
+    if not callable(fun):
+        raise TypeError(f"{name} requires a callable as its first argument, got "
+                        f"{type(fun).__name__}: {fun!r}")
+
+
+def _check_grad_input(x, argnum, holomorphic, allow_int):
+    aval = get_aval(_check_leaf(x, "grad"))
+    dtype = aval.dtype
+    if holomorphic:
+        if not dtypes.is_complex(dtype):
+            raise TypeError(f"grad with holomorphic=True requires inputs with complex dtype, "
+                            f"but got {dtype.name} for argument {argnum}.")
+    elif dtypes.is_complex(dtype):
+        raise TypeError(f"grad requires real-valued inputs (input dtype that is a sub-dtype of "
+                        f"np.floating), but got {dtype.name} for argument {argnum}. For "
+                        "holomorphic differentiation, pass holomorphic=True.")
+    elif not dtypes.is_float(dtype) and not allow_int:
+        raise TypeError(f"grad requires real- or complex-valued inputs (input dtype that is a "
+                        f"sub-dtype of np.inexact), but got {dtype.name} for argument "
+                        f"{argnum}. If you want to use Boolean- or integer-valued inputs, use "
+                        "vjp or set allow_int to True.")
+
+
+def _check_scalar_output(out, holomorphic):
+    if not isinstance(out, (Array, Tracer, np.ndarray, np.generic)):
+        raise TypeError(f"Gradient only defined for scalar-output functions. Output was "
+                        f"{out!r} of type {type(out).__name__}.")
+    aval = get_aval(out)
+    if aval.shape != ():
+        raise TypeError(f"Gradient only defined for scalar-output functions. Output had "
+                        f"shape: {aval.shape}.")
+    if holomorphic:
+        if not dtypes.is_complex(aval.dtype):
+            raise TypeError(f"grad with holomorphic=True requires outputs with complex dtype, "
+                            f"but got {aval.dtype.name}.")
+    elif not dtypes.is_float(aval.dtype):
+        raise TypeError(f"grad requires real-valued outputs (output dtype that is a sub-dtype "
+                        f"of np.floating), but got {aval.dtype.name}. For holomorphic "
+                        "differentiation, pass holomorphic=True. For differentiation of "
+                        "non-holomorphic functions involving complex outputs, use fx.vjp.")
+
+
+# ---------------------------------------------------------------------------
+# Jacobians
+
+
+def _std_basis(flat_avals):
+    """Identity rows for the concatenation of the flattened inputs."""
+    sizes = [a.size for a in flat_avals]
+    total = int(sum(sizes))
+    dtype = dtypes.result_type(*[a.dtype for a in flat_avals]) if flat_avals else \
+        dtypes.float32
+    eye = np.eye(total, dtype=dtype)
+    outs, start = [], 0
+    for a, n in zip(flat_avals, sizes):
+        outs.append(Array(np.ascontiguousarray(eye[:, start:start + n]).reshape(
+            (total,) + a.shape).astype(a.dtype)))
+        start += n
+    return outs, total
+
+
+def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
+           holomorphic: bool = False):
+    """The Jacobian of ``fun`` by forward mode (vmapped jvp over basis tangents).
+
+    Example:
+      >>> fx.jacfwd(fx.numpy.sin)(fx.numpy.zeros(3))  # diag(cos(0))
+    """
+    _check_callable(fun, "jacfwd")
+
+    def jacfun(*args, **kwargs):
+        single, nums = _normalize_argnums(argnums, len(args), "jacfwd")
+        dyn, rebuild = _split_args(args, nums)
+        flat_dyn, dyn_tree = tree_util.tree_flatten(dyn)
+        for i, leaf in enumerate(flat_dyn):
+            _check_jac_input(leaf, holomorphic, "jacfwd")
+        avals = [get_aval(x) for x in flat_dyn]
+        basis, total = _std_basis(avals)
+
+        def pushfwd(*flat_t):
+            tangents = tree_util.tree_unflatten(dyn_tree, flat_t)
+            res = jvp(lambda *d: fun(*rebuild(d), **kwargs), tuple(dyn), tuple(tangents),
+                      has_aux=has_aux)
+            return res
+
+        results = vmap(pushfwd, in_axes=0, out_axes=-1)(*basis) if total else None
+        if has_aux:
+            y, jac, aux = results
+            aux = tree_util.tree_map(lambda a: a[..., 0] if hasattr(a, "shape") else a, aux)
+        else:
+            y, jac = results
+        jac = _unravel_jac(jac, avals, dyn_tree, single, last=True)
+        return (jac, aux) if has_aux else jac
+
+    return jacfun
+
+
+def _check_jac_input(x, holomorphic, name):
+    dtype = get_aval(_check_leaf(x, name)).dtype
+    if holomorphic and not dtypes.is_complex(dtype):
+        raise TypeError(f"{name} with holomorphic=True requires inputs with complex dtype, "
+                        f"but got {dtype.name}.")
+    if not holomorphic and not dtypes.is_float(dtype):
+        raise TypeError(f"{name} requires real-valued inputs (input dtype that is a sub-dtype "
+                        f"of np.floating), but got {dtype.name}. For holomorphic "
+                        "differentiation, pass holomorphic=True.")
+
+
+def _unravel_jac(jac, in_avals, in_tree, single, last):
+    """Split the basis axis of each output leaf into one block per input leaf."""
+    from fx import numpy as fnp
+
+    def split(out_leaf):
+        blocks, start = [], 0
+        out_shape = get_aval(out_leaf).shape
+        for a in in_avals:
+            n = a.size
+            if last:
+                block = out_leaf[..., start:start + n]
+                block = fnp.reshape(block, out_shape[:-1] + a.shape)
+            else:
+                block = out_leaf[start:start + n]
+                block = fnp.reshape(block, a.shape + out_shape[1:])
+            blocks.append(block)
+            start += n
+        tree = tree_util.tree_unflatten(in_tree, blocks)
+        return tree[0] if single else tree
+
+    return tree_util.tree_map(split, jac)
+
+
+def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
+           holomorphic: bool = False, allow_int: bool = False):
+    """The Jacobian of ``fun`` by reverse mode (vmapped vjp over basis cotangents).
+
+    Example:
+      >>> fx.jacrev(fx.numpy.sin)(fx.numpy.zeros(3))
+    """
+    _check_callable(fun, "jacrev")
+
+    def jacfun(*args, **kwargs):
+        single, nums = _normalize_argnums(argnums, len(args), "jacrev")
+        dyn, rebuild = _split_args(args, nums)
+        flat_dyn, dyn_tree = tree_util.tree_flatten(dyn)
+        for leaf in flat_dyn:
+            _check_jac_input(leaf, holomorphic, "jacrev")
+        in_avals = [get_aval(x) for x in flat_dyn]
+        if has_aux:
+            y, pullback, aux = vjp(lambda *d: fun(*rebuild(d), **kwargs), *dyn, has_aux=True)
+        else:
+            y, pullback = vjp(lambda *d: fun(*rebuild(d), **kwargs), *dyn)
+        flat_y, y_tree = tree_util.tree_flatten(y)
+        y_avals = [get_aval(o) for o in flat_y]
+        basis, total = _std_basis(y_avals)
+
+        def pull(*flat_ct):
+            return pullback(tree_util.tree_unflatten(y_tree, flat_ct))
+
+        cts = vmap(pull)(*basis)  # tuple over dyn args, leaves with leading basis axis
+        flat_cts = tree_util.tree_leaves(cts)
+        # jac[y_leaf][x_leaf] with shape y.shape + x.shape
+        from fx import numpy as fnp
+        per_y = []
+        start = 0
+        for ya in y_avals:
+            n = ya.size
+            blocks = [fnp.reshape(c[start:start + n], ya.shape + xa.shape)
+                      for c, xa in zip(flat_cts, in_avals)]
+            tree = tree_util.tree_unflatten(dyn_tree, blocks)
+            per_y.append(tree[0] if single else tree)
+            start += n
+        jac = tree_util.tree_unflatten(y_tree, per_y)
+        return (jac, aux) if has_aux else jac
+
+    return jacfun
+
+
+jacobian = jacrev
+
+
+def hessian(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
+            holomorphic: bool = False):
+    """The Hessian of scalar ``fun``: ``jacfwd(jacrev(fun))``."""
+    return jacfwd(jacrev(fun, argnums, has_aux=has_aux, holomorphic=holomorphic), argnums,
+                  has_aux=has_aux, holomorphic=holomorphic)
+
+
+def linear_transpose(fun: Callable, *primals, reduce_axes=()):
+    """The transpose of the linear function ``fun`` at arguments shaped like ``primals``.
+
+    Example:
+      >>> f_t = fx.linear_transpose(lambda x: 2 * x, 1.0)
+      >>> f_t(1.0)  # (2.0,)
+    """
+    flat_p, tree_p = tree_util.tree_flatten(primals)
+    in_avals = [get_aval(_check_leaf(p, "linear_transpose")) for p in flat_p]
+    for a in in_avals:
+        if not dtypes.is_inexact(a.dtype):
+            raise TypeError(f"linear_transpose only supports [float or complex] -> "
+                            f"[float or complex], got input dtype {a.dtype.name}")
+    flat_fun, store = _flatten_fun(fun, tree_p)
+    jaxpr, consts, out_avals = pe.trace_to_jaxpr(flat_fun, in_avals)
+    out_tree = store["tree"]
+
+    def transposed(*cts):
+        flat_ct, ct_tree = tree_util.tree_flatten(cts[0] if len(cts) == 1 else cts)
+        if ct_tree != out_tree:
+            raise TypeError(f"cotangent tree structure {ct_tree} does not match the output "
+                            f"structure {out_tree}")
+        for c, a in zip(flat_ct, out_avals):
+            if get_aval(c).shape != a.shape:
+                raise TypeError(f"cotangent shape {get_aval(c).shape} does not match the "
+                                f"output shape {a.shape}")
+        undefined = [core.UndefinedPrimal(a) for a in in_avals]
+        outs = ad.backward_pass(jaxpr, consts, undefined, flat_ct)
+        outs = [_zero_ct(o, a) for o, a in zip(outs, in_avals)]
+        return tuple(tree_util.tree_unflatten(tree_p, outs))
+
+    return transposed
+
+
+# ---------------------------------------------------------------------------
+# vmap
+
+
+def vmap(fun: Callable, in_axes=0, out_axes=0, axis_name=None, axis_size: int | None = None,
+         spmd_axis_name=None):
+    """Vectorise ``fun`` over the ``in_axes`` of its arguments.
+
+    Args:
+      fun: function to map.
+      in_axes: int, None, or a pytree prefix of the positional arguments of ints/None.
+      out_axes: int, None, or a pytree prefix of the outputs.
+      axis_name: name of the mapped axis, for collectives.
+      axis_size: size of the mapped axis when no input is mapped.
+
+    Example:
+      >>> fx.vmap(lambda x: x @ x)(fx.numpy.ones((4, 3)))  # shape (4,)
+    """
+    _check_callable(fun, "vmap")
+    if isinstance(in_axes, list):
+        in_axes = tuple(in_axes)
+    _check_axes_tree(in_axes, "in_axes")
+    _check_axes_tree(out_axes, "out_axes")
+
+    @functools.wraps(fun)
+    def vmapped(*args, **kwargs):
+        if isinstance(in_axes, tuple) and len(in_axes) != len(args):
+            raise ValueError(f"vmap in_axes must be an int, None, or a tuple of entries "
+                             f"corresponding to the positional arguments passed to the "
+                             f"function, but got len(in_axes)={len(in_axes)}, "
+                             f"len(args)={len(args)}")
+        flat_args, in_tree = tree_util.tree_flatten((args, kwargs))
+        flat_args = [_check_leaf(a, "vmap") for a in flat_args]
+        flat_axes = _flatten_axes("vmap in_axes", in_tree, (in_axes, 0), args, kwargs)
+        size = _mapped_size(flat_args, flat_axes, axis_size)
+        dims = []
+        for a, ax in zip(flat_args, flat_axes):
+            if ax is None:
+                dims.append(None)
+            else:
+                nd = get_aval(a).ndim
+                dims.append(ax % nd)
+        store: dict[str, Any] = {}
+
+        def flat_fun(*xs):
+            a, kw = tree_util.tree_unflatten(in_tree, xs)
+            out = fun(*a, **kw)
+            flat_out, out_tree = tree_util.tree_flatten(out)
+            store["tree"] = out_tree
+            return [_check_leaf(o, "vmap", "output") for o in flat_out]
+
+        def out_dims_for(n):
+            return _flatten_axes("vmap out_axes", store["tree"], out_axes, None, None)
+
+        outs = batching.batch_flat(flat_fun, flat_args, dims, size, out_dims_for,
+                                   axis_name=axis_name, spmd_axis_name=spmd_axis_name)
+        return tree_util.tree_unflatten(store["tree"], [_to_array(o) for o in outs])
+
+    return vmapped
+
+
+def _check_axes_tree(axes, name):
+    for leaf in tree_util.tree_leaves(axes):
+        if not isinstance(leaf, (int, np.integer)) or isinstance(leaf, bool):
+            raise TypeError(f"vmap {name} must be an int, None, or (nested) container with "
+                            f"those types as leaves, but got {leaf!r}.")
+
+
+def _flatten_axes(name, tree, axes, args, kwargs):
+    """Broadcast the prefix pytree ``axes`` to the leaves of ``tree``."""
+    proxy = tree_util.tree_unflatten(tree, [object()] * tree.num_leaves)
+    flat = []
+    try:
+        tree_util.tree_map(lambda ax, sub: flat.extend(
+            [ax] * len(tree_util.tree_leaves(sub))), axes, proxy,
+            is_leaf=lambda x: x is None)
+    except ValueError as e:
+        raise ValueError(f"{name} specification must be a tree prefix of the corresponding "
+                         f"value, got specification {axes} for value tree {tree}. {e}") from None
+    return flat
+
+
+def _mapped_size(flat_args, flat_axes, axis_size):
+    sizes = {}
+    for a, ax in zip(flat_args, flat_axes):
+        if ax is None:
+            continue
+        shape = get_aval(a).shape
+        if not -len(shape) <= ax < len(shape):
+            raise ValueError(f"vmap was requested to map its argument along axis {ax}, which "
+                             f"implies that its rank should be at least {max(ax + 1, -ax)}, "
+                             f"but is only {len(shape)} (its shape is {shape})")
+        sizes.setdefault(shape[ax], []).append((shape, ax))
+    if len(sizes) > 1:
+        detail = "; ".join(f"axis {ax} of an argument of shape {s} has size {n}"
+                           for n, entries in sizes.items() for s, ax in entries)
+        raise ValueError(f"vmap got inconsistent sizes for array axes to be mapped: {detail}")
+    if not sizes:
+        if axis_size is None:
+            raise ValueError("vmap must have at least one non-None value in in_axes (or be "
+                             "given axis_size)")
+        return int(axis_size)
+    size = next(iter(sizes))
+    if axis_size is not None and axis_size != size:
+        raise ValueError(f"vmap got axis_size={axis_size} but the mapped inputs have size "
+                         f"{size}")
+    return size
+
+
+# ---------------------------------------------------------------------------
+# make_jaxpr and eval_shape
+
+
+def _abstractify(x):
+    if isinstance(x, ShapeDtypeStruct):
+        return x.aval
+    if isinstance(x, ShapedArray):
+        return x
+    return get_aval(_check_leaf(x, "make_jaxpr"))
+
+
+def make_jaxpr(fun: Callable, static_argnums: int | Sequence[int] = (), axis_env=None,
+               return_shape: bool = False, abstracted_axes=None):
+    """A function that returns the ClosedJaxpr of ``fun`` at the given arguments.
+
+    Example:
+      >>> print(fx.make_jaxpr(lambda x: fx.numpy.sin(x) * 2)(fx.numpy.ones(3)))
+      { lambda ; a:f32[3]. let b:f32[3] = sin a; c:f32[3] = mul b 2.0:f32[] in (c,) }
+    """
+    _check_callable(fun, "make_jaxpr")
+    static = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
+
+    @functools.wraps(fun)
+    def make(*args, **kwargs):
+        nums = tuple(i % len(args) for i in static) if args else ()
+        dyn_idx = [i for i in range(len(args)) if i not in nums]
+        dyn = [args[i] for i in dyn_idx]
+        flat, tree = tree_util.tree_flatten((tuple(dyn), kwargs))
+        avals = [_abstractify(x) for x in flat]
+        store: dict[str, Any] = {}
+
+        def flat_fun(*xs):
+            d, kw = tree_util.tree_unflatten(tree, xs)
+            full = list(args)
+            for i, v in zip(dyn_idx, d):
+                full[i] = v
+            out = fun(*full, **kw)
+            flat_out, store["tree"] = tree_util.tree_flatten(out)
+            return flat_out
+
+        jaxpr, consts, out_avals = pe.trace_to_jaxpr(flat_fun, avals)
+        closed = ClosedJaxpr(jaxpr, consts)
+        if return_shape:
+            shapes = [ShapeDtypeStruct(a.shape, a.dtype, weak_type=a.weak_type)
+                      for a in out_avals]
+            return closed, tree_util.tree_unflatten(store["tree"], shapes)
+        return closed
+
+    return make
+
+
+def eval_shape(fun: Callable, *args, **kwargs):
+    """Shapes and dtypes of ``fun``'s outputs, as ``ShapeDtypeStruct``s; nothing is computed.
+
+    Example:
+      >>> fx.eval_shape(lambda x: x.sum(0), fx.ShapeDtypeStruct((3, 4), "float32"))
+      ShapeDtypeStruct(shape=(4,), dtype=float32)
+    """
+    flat, tree = tree_util.tree_flatten((args, kwargs))
+    avals = [_abstractify(x) for x in flat]
+    store: dict[str, Any] = {}
+
+    def flat_fun(*xs):
+        a, kw = tree_util.tree_unflatten(tree, xs)
+        flat_out, store["tree"] = tree_util.tree_flatten(fun(*a, **kw))
+        return flat_out
+
+    _, _, out_avals = pe.trace_to_jaxpr(flat_fun, avals)
+    return tree_util.tree_unflatten(store["tree"], [
+        ShapeDtypeStruct(a.shape, a.dtype, weak_type=a.weak_type) for a in out_avals])
+
+
+def _signature_names(fun) -> list[str]:
+    try:
+        return list(inspect.signature(fun).parameters)
+    except (TypeError, ValueError):
+        return []

@@ -1,0 +1,152 @@
+"""``fx.Array``: an immutable view of a device buffer (a NumPy array on the CPU).
+
+Invariants: ``_value`` is an ``np.ndarray`` of a canonical dtype and is never
+written after construction; ``weak_type`` marks values that came from Python
+scalars. Operators and methods are installed by ``fx.numpy`` (as JAX does),
+so this module needs no numerics of its own.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from fx import core, dtypes
+from fx.core import ShapedArray
+
+
+class Array:
+    """An immutable n-dimensional array. Create one with ``fx.numpy.asarray``."""
+
+    __slots__ = ("_value", "weak_type", "_aval", "_device", "__weakref__")
+    __array_priority__ = 100
+
+    def __init__(self, value, weak_type: bool = False, device=None):
+        self._value = value
+        self.weak_type = weak_type
+        self._aval = None
+        self._device = device
+
+    # -- type ---------------------------------------------------------------
+    @property
+    def aval(self) -> ShapedArray:
+        aval = self._aval
+        if aval is None:
+            v = self._value
+            aval = self._aval = ShapedArray(v.shape, v.dtype, self.weak_type)
+        return aval
+
+    shape = property(lambda self: self._value.shape)
+    dtype = property(lambda self: self._value.dtype)
+    ndim = property(lambda self: self._value.ndim)
+    size = property(lambda self: self._value.size)
+    nbytes = property(lambda self: self._value.nbytes)
+    itemsize = property(lambda self: self._value.itemsize)
+
+    # -- host conversion -------------------------------------------------------
+    def __array__(self, dtype=None, copy=None):
+        v = self._value
+        if dtype is not None and np.dtype(dtype) != v.dtype:
+            return v.astype(dtype)
+        if copy:
+            return v.copy()
+        return v
+
+    def item(self, *args):
+        return self._value.item(*args)
+
+    def tolist(self):
+        return self._value.tolist()
+
+    def __bool__(self):
+        return bool(self._value)
+
+    def __int__(self):
+        return int(self._value)
+
+    def __float__(self):
+        return float(self._value)
+
+    def __complex__(self):
+        return complex(self._value)
+
+    def __index__(self):
+        if not dtypes.is_integer(self.dtype) and not dtypes.is_bool(self.dtype):
+            raise TypeError(f"only integer scalar arrays can be converted to a scalar index, "
+                            f"got dtype {self.dtype.name}")
+        return self._value.__index__()
+
+    def __len__(self):
+        if not self._value.ndim:
+            raise TypeError("len() of unsized object")
+        return self._value.shape[0]
+
+    def __iter__(self):
+        if not self._value.ndim:
+            raise TypeError("iteration over a 0-d array")
+        return (self[i] for i in range(self._value.shape[0]))
+
+    def __hash__(self):
+        raise TypeError("unhashable type: 'fx.Array'. Use a tuple or x.item() for a key.")
+
+    def __setitem__(self, idx, value):
+        raise TypeError(
+            "'fx.Array' object does not support item assignment: fx arrays are immutable. "
+            "Use `x = x.at[idx].set(value)` instead (or .add, .mul, .min, .max).")
+
+    def __reduce__(self):
+        return (_reconstruct, (self._value, self.weak_type))
+
+    def __format__(self, spec):
+        if self._value.ndim == 0:
+            return format(self._value.item(), spec)
+        return format(str(self), spec)
+
+    # -- device ----------------------------------------------------------------
+    def block_until_ready(self) -> Array:
+        return self
+
+    def copy_to_host_async(self) -> None:
+        return None
+
+    is_fully_addressable = property(lambda self: True)
+
+    def devices(self) -> set:
+        from fx import devices as _devices
+        return {self._device or _devices.default_device()}
+
+    @property
+    def device(self):
+        from fx import devices as _devices
+        return self._device or _devices.default_device()
+
+    def delete(self) -> None:
+        self._value = None
+
+    def is_deleted(self) -> bool:
+        return self._value is None
+
+    # -- printing --------------------------------------------------------------
+    def __repr__(self):
+        v = self._value
+        extra = f", dtype={v.dtype.name}" + (", weak_type=True" if self.weak_type else "")
+        if v.size == 0:
+            body = f"[], shape={v.shape}"
+        else:
+            body = np.array2string(v, separator=", ", prefix="Array(")
+        return f"Array({body}{extra})"
+
+    def __str__(self):
+        return str(self._value)
+
+
+def _reconstruct(value, weak_type):
+    return Array(value, weak_type)
+
+
+def _wrap(value, weak_type: bool = False) -> Array:
+    if type(value) is not np.ndarray:
+        value = np.asarray(value)
+    return Array(value, weak_type)
+
+
+core._array_type[0] = Array
+core._wrap_array[0] = _wrap

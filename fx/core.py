@@ -1,0 +1,752 @@
+"""The IR (abstract values, jaxprs) and the trace machinery.
+
+Invariants: the current trace lives in a ``contextvar``; ``Primitive.bind``
+hands its arguments to that trace, which either evaluates (``EvalTrace``) or
+wraps them in its own tracers. A tracer belongs to exactly one trace and is
+only valid while that trace is alive. This module knows no primitive: rules
+live on the ``Primitive`` objects defined in ``primitives/``.
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import itertools
+import os
+import sys
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from fx import dtypes
+from fx.config import config
+from fx.errors import ConcretizationTypeError, UnexpectedTracerError
+
+# ---------------------------------------------------------------------------
+# Abstract values
+
+
+class ShapedArray:
+    """The type of an array: shape, dtype and whether the dtype is weak."""
+
+    __slots__ = ("shape", "dtype", "weak_type")
+    array_abstraction_level = 1
+
+    def __init__(self, shape, dtype, weak_type: bool = False):
+        self.shape = tuple(shape)
+        self.dtype = np.dtype(dtype)
+        self.weak_type = weak_type
+
+    ndim = property(lambda self: len(self.shape))
+    size = property(lambda self: int(np.prod(self.shape, dtype=np.int64)))
+
+    def __eq__(self, other):
+        return (type(other) is ShapedArray and self.shape == other.shape
+                and self.dtype == other.dtype and self.weak_type == other.weak_type)
+
+    def __hash__(self):
+        return hash((self.shape, self.dtype, self.weak_type))
+
+    def update(self, shape=None, dtype=None, weak_type=None) -> ShapedArray:
+        return ShapedArray(self.shape if shape is None else shape,
+                           self.dtype if dtype is None else dtype,
+                           self.weak_type if weak_type is None else weak_type)
+
+    def strip_weak_type(self) -> ShapedArray:
+        return self if not self.weak_type else ShapedArray(self.shape, self.dtype)
+
+    def to_tangent_aval(self) -> ShapedArray:
+        if dtypes.is_inexact(self.dtype):
+            return ShapedArray(self.shape, self.dtype, self.weak_type)
+        return ShapedArray(self.shape, dtypes.float0)
+
+    def str_short(self) -> str:
+        return f"{dtypes.short_name(self.dtype)}[{','.join(map(str, self.shape))}]"
+
+    def __repr__(self):
+        weak = ", weak_type=True" if self.weak_type else ""
+        return f"ShapedArray({self.str_short()}{weak})"
+
+    def __len__(self):
+        if not self.shape:
+            raise TypeError("len() of unsized object")
+        return self.shape[0]
+
+
+def get_aval(x) -> ShapedArray:
+    """The abstract value of a tracer, Array, NumPy array or Python scalar."""
+    aval = getattr(x, "aval", None)
+    if aval is not None:
+        return aval
+    if isinstance(x, (bool, int, float, complex)):
+        dtype, weak = dtypes.result_type_and_weak(x)
+        if isinstance(x, int) and not isinstance(x, bool):
+            _check_int_range(x, dtype)
+        return ShapedArray((), dtype, weak)
+    if isinstance(x, (np.ndarray, np.generic)):
+        return ShapedArray(x.shape, dtypes.canonicalize_dtype(x.dtype))
+    if hasattr(x, "__jax_array__"):
+        return get_aval(x.__jax_array__())
+    raise TypeError(f"Value {x!r} of type {type(x).__name__} is not a valid fx type; "
+                    "expected an fx.Array, a NumPy array or a Python scalar")
+
+
+def _check_int_range(x: int, dtype) -> None:
+    info = np.iinfo(dtype)
+    if not info.min <= x <= info.max:
+        raise OverflowError(f"Python int {x} too large to convert to {np.dtype(dtype).name}")
+
+
+class ShapeDtypeStruct:
+    """A shape and dtype standing in for an array (``fx.eval_shape``)."""
+
+    __slots__ = ("shape", "dtype", "weak_type", "sharding")
+
+    def __init__(self, shape, dtype, *, weak_type: bool = False, sharding=None):
+        self.shape = tuple(shape)
+        self.dtype = np.dtype(dtype)
+        self.weak_type = weak_type
+        self.sharding = sharding
+
+    ndim = property(lambda self: len(self.shape))
+    size = property(lambda self: int(np.prod(self.shape, dtype=np.int64)))
+
+    @property
+    def aval(self):
+        return ShapedArray(self.shape, dtypes.canonicalize_dtype(self.dtype), self.weak_type)
+
+    def __repr__(self):
+        weak = ", weak_type=True" if self.weak_type else ""
+        return f"ShapeDtypeStruct(shape={self.shape}, dtype={self.dtype.name}{weak})"
+
+    def __eq__(self, other):
+        return (isinstance(other, ShapeDtypeStruct) and self.shape == other.shape
+                and self.dtype == other.dtype and self.weak_type == other.weak_type)
+
+    def __hash__(self):
+        return hash((self.shape, self.dtype, self.weak_type))
+
+
+# ---------------------------------------------------------------------------
+# Source information: the user's frame that created an equation or tracer.
+
+_FX_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_INTERNAL_DIRS = tuple(os.path.join(_FX_ROOT, d) + os.sep
+                       for d in ("fx", "primitives", "lowering"))
+
+
+def user_frame() -> str | None:
+    """``file:line (function)`` of the innermost frame outside fx, or None."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not filename.startswith(_INTERNAL_DIRS) and "contextlib" not in filename:
+            return f"{filename}:{frame.f_lineno} ({frame.f_code.co_name})"
+        frame = frame.f_back
+    return None
+
+
+# ---------------------------------------------------------------------------
+# The IR
+
+
+class Var:
+    """A variable of a jaxpr, typed by its aval. Printed names are assigned late."""
+
+    __slots__ = ("aval", "count")
+    _counter = itertools.count()
+
+    def __init__(self, aval: ShapedArray):
+        self.aval = aval
+        self.count = next(Var._counter)
+
+    def __repr__(self):
+        return f"Var({self.count}:{self.aval.str_short()})"
+
+
+class DropVar(Var):
+    """An output nobody reads; printed ``_``."""
+
+    __slots__ = ()
+
+
+class Literal:
+    """A scalar constant written inline in a jaxpr: ``2.0:f32[]``."""
+
+    __slots__ = ("val", "aval")
+
+    def __init__(self, val, aval: ShapedArray):
+        self.val = val
+        self.aval = aval
+
+    def __repr__(self):
+        return f"Literal({self.val})"
+
+
+class JaxprEqn:
+    """``outvars = primitive[params] invars``, with the user's source line."""
+
+    __slots__ = ("invars", "outvars", "primitive", "params", "source_info")
+
+    def __init__(self, invars, outvars, primitive, params, source_info=None):
+        self.invars = list(invars)
+        self.outvars = list(outvars)
+        self.primitive = primitive
+        self.params = params
+        self.source_info = source_info
+
+    def replace(self, **kw) -> JaxprEqn:
+        fields = {s: getattr(self, s) for s in self.__slots__}
+        fields.update(kw)
+        return JaxprEqn(**fields)
+
+    def __repr__(self):
+        return pp_eqn(self, _Namer(), 0)
+
+
+class Jaxpr:
+    """A typed, closed-over-nothing program: constvars, invars, equations, outvars."""
+
+    __slots__ = ("constvars", "invars", "outvars", "eqns", "debug_info")
+
+    def __init__(self, constvars, invars, outvars, eqns, debug_info=None):
+        self.constvars = list(constvars)
+        self.invars = list(invars)
+        self.outvars = list(outvars)
+        self.eqns = list(eqns)
+        self.debug_info = debug_info
+
+    in_avals = property(lambda self: [v.aval for v in self.invars])
+    out_avals = property(lambda self: [v.aval for v in self.outvars])
+
+    def __str__(self):
+        return pp_jaxpr(self, _Namer(), 0)
+
+    __repr__ = __str__
+
+    def pretty_print(self, source_info: bool = False) -> str:
+        return pp_jaxpr(self, _Namer(), 0, source_info=source_info)
+
+
+class ClosedJaxpr:
+    """A jaxpr together with the values of its constvars."""
+
+    __slots__ = ("jaxpr", "consts", "__weakref__")
+
+    def __init__(self, jaxpr: Jaxpr, consts: Sequence[Any]):
+        assert len(jaxpr.constvars) == len(consts)
+        self.jaxpr = jaxpr
+        self.consts = list(consts)
+
+    in_avals = property(lambda self: self.jaxpr.in_avals)
+    out_avals = property(lambda self: self.jaxpr.out_avals)
+    eqns = property(lambda self: self.jaxpr.eqns)
+
+    def __str__(self):
+        return str(self.jaxpr)
+
+    __repr__ = __str__
+
+    def pretty_print(self, source_info: bool = False) -> str:
+        return self.jaxpr.pretty_print(source_info=source_info)
+
+    def __hash__(self):
+        return id(self)
+
+    def __eq__(self, other):
+        return self is other
+
+
+# ---------------------------------------------------------------------------
+# Printing, in JAX's form: one line when it fits, else one equation per line.
+
+_LINE_WIDTH = 80
+
+
+class _Namer:
+    """Names variables a, b, ..., z, ba, bb, ... in order of first appearance."""
+
+    def __init__(self):
+        self.names: dict[int, str] = {}
+
+    def __call__(self, v) -> str:
+        if isinstance(v, Literal):
+            return pp_literal(v)
+        if isinstance(v, DropVar):
+            return "_"
+        name = self.names.get(id(v))
+        if name is None:
+            name = self.names[id(v)] = _letters(len(self.names))
+        return name
+
+
+def _letters(n: int) -> str:
+    s = ""
+    while True:
+        s = chr(ord("a") + n % 26) + s
+        n //= 26
+        if n == 0:
+            return s
+
+
+def pp_literal(lit: Literal) -> str:
+    val = lit.val
+    if isinstance(val, (np.ndarray, np.generic)) and val.shape == ():
+        val = val.item()
+    if isinstance(val, bool):
+        text = str(val)
+    elif isinstance(val, float):
+        text = repr(val)
+    else:
+        text = str(val)
+    return f"{text}:{lit.aval.str_short()}"
+
+
+def _pp_param(name, value, namer, indent) -> str:
+    if isinstance(value, (Jaxpr, ClosedJaxpr)):
+        jaxpr = value.jaxpr if isinstance(value, ClosedJaxpr) else value
+        return f"{name}={pp_jaxpr(jaxpr, namer, indent + 4)}"
+    if isinstance(value, tuple) and value and all(
+            isinstance(v, (Jaxpr, ClosedJaxpr)) for v in value):
+        inner = "\n".join(" " * (indent + 4) + pp_jaxpr(
+            v.jaxpr if isinstance(v, ClosedJaxpr) else v, namer, indent + 4) for v in value)
+        return f"{name}=(\n{inner}\n{' ' * (indent + 2)})"
+    if isinstance(value, np.dtype):
+        return f"{name}={value.name}"
+    if isinstance(value, type) and issubclass(value, np.generic):
+        return f"{name}={np.dtype(value).name}"
+    if callable(value) and hasattr(value, "__name__"):
+        return f"{name}={value.__name__}"
+    return f"{name}={value}"
+
+
+def pp_eqn(eqn: JaxprEqn, namer: _Namer, indent: int, source_info: bool = False) -> str:
+    ins = " ".join(namer(v) for v in eqn.invars)
+    outs = " ".join(f"{namer(v)}:{v.aval.str_short()}" for v in eqn.outvars)
+    params = [(k, v) for k, v in sorted(eqn.params.items())
+              if k not in eqn.primitive.hidden_params]
+    head = f"{outs} = {eqn.primitive.name}"
+    if params:
+        rendered = [_pp_param(k, v, namer, indent) for k, v in params]
+        one_line = f"{head}[{' '.join(rendered)}] {ins}"
+        if "\n" in one_line or len(one_line) + indent > _LINE_WIDTH:
+            pad = " " * (indent + 2)
+            body = "\n".join(pad + r for r in rendered)
+            text = f"{head}[\n{body}\n{' ' * indent}] {ins}"
+        else:
+            text = one_line
+    else:
+        text = f"{head} {ins}"
+    if source_info and eqn.source_info:
+        text += f"  # {eqn.source_info}"
+    return text.rstrip() if not ins else text
+
+
+def pp_jaxpr(jaxpr: Jaxpr, namer: _Namer, indent: int, source_info: bool = False) -> str:
+    consts = " ".join(f"{namer(v)}:{v.aval.str_short()}" for v in jaxpr.constvars)
+    args = " ".join(f"{namer(v)}:{v.aval.str_short()}" for v in jaxpr.invars)
+    eqns = [pp_eqn(e, namer, indent + 4, source_info) for e in jaxpr.eqns]
+    outs = " ".join(namer(v) for v in jaxpr.outvars)
+    outs = f"({outs},)" if len(jaxpr.outvars) == 1 else f"({outs})"
+    if consts:
+        head = f"{{ lambda {consts}; {args}. let"
+    else:
+        head = f"{{ lambda ; {args}. let"
+    one_line = f"{head} {'; '.join(eqns)} in {outs} }}" if eqns else f"{head} in {outs} }}"
+    if "\n" not in one_line and len(one_line) + indent <= _LINE_WIDTH:
+        return one_line
+    pad = " " * (indent + 4)
+    body = "\n".join(pad + e for e in eqns)
+    return f"{head}\n{body}\n{' ' * (indent + 2)}in {outs} }}"
+
+
+# ---------------------------------------------------------------------------
+# Checking
+
+
+class JaxprTypeError(TypeError):
+    pass
+
+
+def check_jaxpr(jaxpr: Jaxpr) -> None:
+    """Verify scoping (each var defined once, before use) and types of ``jaxpr``."""
+    defined: set[int] = set()
+
+    def define(v):
+        if isinstance(v, DropVar):
+            return
+        if id(v) in defined:
+            raise JaxprTypeError(f"variable {v} defined twice in\n{jaxpr}")
+        defined.add(id(v))
+
+    def read(v):
+        if isinstance(v, Literal):
+            return v.aval
+        if id(v) not in defined:
+            raise JaxprTypeError(f"variable {v} read before it is defined in\n{jaxpr}")
+        return v.aval
+
+    for v in itertools.chain(jaxpr.constvars, jaxpr.invars):
+        define(v)
+    for eqn in jaxpr.eqns:
+        in_avals = [read(v) for v in eqn.invars]
+        for sub in eqn.primitive.subjaxprs(eqn.params):
+            check_jaxpr(sub.jaxpr if isinstance(sub, ClosedJaxpr) else sub)
+        try:
+            out = eqn.primitive.abstract_eval(*in_avals, **eqn.params)
+        except Exception as e:
+            raise JaxprTypeError(f"equation {eqn} fails its type rule: {e}") from e
+        out = list(out) if eqn.primitive.multiple_results else [out]
+        if len(out) != len(eqn.outvars):
+            raise JaxprTypeError(f"equation {eqn} has {len(eqn.outvars)} outputs, "
+                                 f"its rule gives {len(out)}")
+        for v, aval in zip(eqn.outvars, out):
+            if not _same_type(v.aval, aval):
+                raise JaxprTypeError(f"equation {eqn} outputs {v.aval}, its rule gives {aval}")
+            define(v)
+    for v in jaxpr.outvars:
+        read(v)
+
+
+def _same_type(a: ShapedArray, b: ShapedArray) -> bool:
+    return a.shape == b.shape and a.dtype == b.dtype
+
+
+# ---------------------------------------------------------------------------
+# Primitives
+
+
+class Primitive:
+    """A primitive operation: one object carrying all of its rules.
+
+    Rules (all optional until a transformation needs them)::
+
+        abstract_eval(*avals, **params) -> aval | list of avals
+        impl(*arrays, **params)         -> array | list of arrays
+        jvp(primals, tangents, **params) -> (primal_out, tangent_out)
+        transpose(ct, *args, **params)  -> cotangents for each arg (None if not linear)
+        batch(args, dims, **params)     -> (out, out_dim)
+        partial_eval(trace, tracers, **params) -> tracers   (higher-order primitives)
+    """
+
+    multiple_results = False
+
+    def __init__(self, name: str, *, multiple_results: bool = False,
+                 hidden_params: Sequence[str] = ()):
+        self.name = name
+        self.multiple_results = multiple_results
+        self.hidden_params = frozenset(hidden_params)
+        self.abstract_eval_rule: Callable | None = None
+        self.impl_rule: Callable | None = None
+        self.jvp: Callable | None = None
+        self.transpose: Callable | None = None
+        self.batch: Callable | None = None
+        self.partial_eval: Callable | None = None
+        self.subjaxprs: Callable[[dict], list] = _no_subjaxprs
+        self.weak_type_rule: Callable | None = None
+        self.effectful = False
+
+    def __repr__(self):
+        return self.name
+
+    def bind(self, *args, **params):
+        return _current_trace.get().process_primitive(self, args, params)
+
+    # registration helpers, usable as decorators
+    def def_abstract_eval(self, rule):
+        self.abstract_eval_rule = rule
+        return rule
+
+    def def_impl(self, rule):
+        self.impl_rule = rule
+        return rule
+
+    def def_jvp(self, rule):
+        self.jvp = rule
+        return rule
+
+    def def_transpose(self, rule):
+        self.transpose = rule
+        return rule
+
+    def def_batch(self, rule):
+        self.batch = rule
+        return rule
+
+    def abstract_eval(self, *avals, **params):
+        if self.abstract_eval_rule is None:
+            raise NotImplementedError(f"primitive {self.name} has no abstract_eval rule")
+        return self.abstract_eval_rule(*avals, **params)
+
+    def impl(self, *args, **params):
+        if self.impl_rule is None:
+            raise NotImplementedError(f"primitive {self.name} has no impl rule (eager)")
+        return self.impl_rule(*args, **params)
+
+
+def _no_subjaxprs(params) -> list:
+    return []
+
+
+def subjaxprs_from_params(params) -> list:
+    """Every Jaxpr or ClosedJaxpr among ``params`` (also inside tuples)."""
+    found = []
+    for v in params.values():
+        if isinstance(v, (Jaxpr, ClosedJaxpr)):
+            found.append(v)
+        elif isinstance(v, tuple):
+            found.extend(x for x in v if isinstance(x, (Jaxpr, ClosedJaxpr)))
+    return found
+
+
+# ---------------------------------------------------------------------------
+# Traces and tracers
+
+
+class Trace:
+    """Interprets primitives applied to its tracers. ``parent`` is the enclosing trace."""
+
+    __slots__ = ("parent", "alive", "creation")
+
+    def __init__(self, parent: Trace | None):
+        self.parent = parent
+        self.alive = True
+        self.creation = None
+
+    def process_primitive(self, primitive: Primitive, args, params):
+        raise NotImplementedError
+
+    def invalidate(self):
+        self.alive = False
+
+    def __repr__(self):
+        return f"{type(self).__name__}"
+
+
+class EvalTrace(Trace):
+    """No transformation: call the primitive's impl on concrete arrays."""
+
+    __slots__ = ()
+
+    def process_primitive(self, primitive, args, params):
+        vals = []
+        for a in args:
+            if isinstance(a, Tracer):
+                raise_leaked(a, primitive)
+            vals.append(a._value if type(a) is _array_type[0] else a)
+        out = primitive.impl(*vals, **params)
+        if primitive.multiple_results:
+            return [wrap_eager(o) for o in out]
+        return wrap_eager(out, primitive, args)
+
+
+eval_trace = EvalTrace(None)
+_current_trace: contextvars.ContextVar[Trace] = contextvars.ContextVar(
+    "fx_current_trace", default=eval_trace)
+_array_type: list = [None]  # set by fx.array: the Array class
+_wrap_array: list = [None]
+
+
+def wrap_eager(value, primitive=None, args=()):
+    """Wrap an impl's NumPy result as an ``fx.Array`` (weak when all inputs are)."""
+    weak = False
+    if primitive is not None and args:
+        if primitive.weak_type_rule is not None:
+            weak = primitive.weak_type_rule(args)
+        else:
+            weak = all(_is_weak(a) for a in args)
+    return _wrap_array[0](value, weak)
+
+
+def _is_weak(a) -> bool:
+    if type(a) is _array_type[0]:
+        return a.weak_type
+    return isinstance(a, (int, float, complex)) and not isinstance(a, bool)
+
+
+def current_trace() -> Trace:
+    return _current_trace.get()
+
+
+@contextlib.contextmanager
+def set_current_trace(trace: Trace):
+    token = _current_trace.set(trace)
+    try:
+        yield trace
+    finally:
+        _current_trace.reset(token)
+
+
+@contextlib.contextmanager
+def new_trace(trace: Trace):
+    """Make ``trace`` current for the block, then mark it dead (tracers now leak)."""
+    trace.creation = user_frame()
+    token = _current_trace.set(trace)
+    try:
+        yield trace
+    finally:
+        _current_trace.reset(token)
+        trace.invalidate()
+
+
+def raise_leaked(tracer: Tracer, primitive=None):
+    where = f" (it was created inside the transformation called at {tracer._trace.creation})" \
+        if tracer._trace.creation else ""
+    used = f" by primitive {primitive.name}" if primitive is not None else ""
+    raise UnexpectedTracerError(
+        f"Encountered an unexpected tracer {tracer.aval.str_short()} from a "
+        f"{type(tracer._trace).__name__} that has already finished{where}, used{used}. "
+        "A function transformed by fx leaked an intermediate value, for example by "
+        "storing it in a global or a closure that outlives the call. Return the value "
+        "from the transformed function instead.")
+
+
+class Tracer:
+    """A value seen by a trace. Subclasses set ``aval`` and say how to concretize."""
+
+    __slots__ = ("_trace",)
+    __array_priority__ = 1000
+    __hash__ = None  # like JAX: tracers are not hashable
+
+    @property
+    def aval(self) -> ShapedArray:
+        raise NotImplementedError
+
+    shape = property(lambda self: self.aval.shape)
+    dtype = property(lambda self: self.aval.dtype)
+    ndim = property(lambda self: self.aval.ndim)
+    size = property(lambda self: self.aval.size)
+    weak_type = property(lambda self: self.aval.weak_type)
+
+    def to_concrete_value(self):
+        """The concrete value behind this tracer, or None when it is abstract."""
+        return None
+
+    def _concrete(self, what: str, fix: str):
+        value = self.to_concrete_value()
+        if value is None:
+            raise ConcretizationTypeError(self, what, fix)
+        return value
+
+    def __bool__(self):
+        return bool(self._concrete(
+            "the Python truth value (bool) of a traced array",
+            "Use `fx.lax.cond` or `fx.numpy.where` for value-dependent branches, or mark "
+            "the argument static with `static_argnums`/`static_argnames` in `jit`."))
+
+    def __int__(self):
+        return int(self._concrete(
+            "a traced array converted to a Python int",
+            "Use `static_argnums` in `jit` for values that must be Python ints, or keep "
+            "the value an array."))
+
+    def __float__(self):
+        return float(self._concrete(
+            "a traced array converted to a Python float", "Keep the value an array."))
+
+    def __complex__(self):
+        return complex(self._concrete(
+            "a traced array converted to a Python complex", "Keep the value an array."))
+
+    def __index__(self):
+        if not dtypes.is_integer(self.aval.dtype):
+            raise TypeError(f"only integer arrays can be used as an index, got "
+                            f"{self.aval.str_short()}")
+        return int(self._concrete(
+            "a traced array used as a Python index or shape",
+            "Use `fx.lax.dynamic_slice`/`dynamic_index_in_dim` for traced indices, or "
+            "mark the argument static with `static_argnums`."))
+
+    def __array__(self, dtype=None, copy=None):
+        value = self._concrete(
+            "a traced array converted to a NumPy array (np.asarray)",
+            "Use fx.numpy functions inside transformed code instead of NumPy ones.")
+        return np.asarray(value, dtype=dtype)
+
+    def __len__(self):
+        return len(self.aval)
+
+    def __iter__(self):
+        if not self.aval.shape:
+            raise TypeError("iteration over a 0-d array")
+        return (self[i] for i in range(self.aval.shape[0]))
+
+    def __repr__(self):
+        return f"Traced<{self.aval.str_short()}>with<{type(self._trace).__name__}>"
+
+    def __setitem__(self, idx, value):
+        raise TypeError(
+            "fx arrays are immutable: item assignment is not supported. "
+            "Use `x = x.at[idx].set(value)` instead.")
+
+
+def concrete_or_error(value, what: str = "a value", fix: str = "mark it static"):
+    """``value`` if it is concrete (a Python or NumPy value, or Array), else raise."""
+    if isinstance(value, Tracer):
+        return value._concrete(what, fix)
+    return value
+
+
+# ---------------------------------------------------------------------------
+# Symbolic values used by the differentiation rules
+
+
+class Zero:
+    """A symbolic zero tangent or cotangent of type ``aval`` (no array is built)."""
+
+    __slots__ = ("aval",)
+
+    def __init__(self, aval: ShapedArray):
+        self.aval = aval
+
+    @classmethod
+    def from_primal_value(cls, x) -> Zero:
+        return cls(get_aval(x).to_tangent_aval())
+
+    def __repr__(self):
+        return f"Zero({self.aval.str_short()})"
+
+
+class UndefinedPrimal:
+    """Stands for a linear input of an equation being transposed."""
+
+    __slots__ = ("aval",)
+
+    def __init__(self, aval: ShapedArray):
+        self.aval = aval
+
+    def __repr__(self):
+        return f"UndefinedPrimal({self.aval.str_short()})"
+
+
+def is_undefined_primal(x) -> bool:
+    return type(x) is UndefinedPrimal
+
+
+# ---------------------------------------------------------------------------
+# Evaluating a jaxpr (the reference interpreter)
+
+
+def eval_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], *args) -> list:
+    """Run ``jaxpr`` by binding each equation's primitive in the current trace."""
+    env: dict[int, Any] = {}
+
+    def read(v):
+        return v.val if isinstance(v, Literal) else env[id(v)]
+
+    for v, x in zip(jaxpr.constvars, consts):
+        env[id(v)] = x
+    if len(args) != len(jaxpr.invars):
+        raise TypeError(f"jaxpr takes {len(jaxpr.invars)} arguments, got {len(args)}")
+    for v, x in zip(jaxpr.invars, args):
+        env[id(v)] = x
+    for eqn in jaxpr.eqns:
+        outs = eqn.primitive.bind(*[read(v) for v in eqn.invars], **eqn.params)
+        if not eqn.primitive.multiple_results:
+            outs = (outs,)
+        for v, x in zip(eqn.outvars, outs):
+            env[id(v)] = x
+    return [read(v) for v in jaxpr.outvars]
+
+
+def jaxpr_as_fun(closed: ClosedJaxpr) -> Callable:
+    return lambda *args: eval_jaxpr(closed.jaxpr, closed.consts, *args)

@@ -1,0 +1,1 @@
+"""One module per transformation: ad, batching, partial_eval, jit."""

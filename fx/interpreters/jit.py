@@ -1,0 +1,526 @@
+"""``jit``: staging a function to a jaxpr once per signature, caching, and
+dispatching cached calls with as little Python as possible.
+
+Invariants: the cache key is (pytree structure, per-leaf shape/dtype/weak type,
+static argument values, config state); a cached call flattens, looks up, runs
+the executable on NumPy buffers and wraps the outputs. Inside another trace a
+jitted function binds the ``jit`` call primitive, whose rules (jvp, transpose,
+batch, partial eval) rewrite the sub-jaxpr, so every transformation composes.
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+import weakref
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from fx import core, dtypes, tree_util
+from fx.array import Array
+from fx.config import config
+from fx.core import ClosedJaxpr, Jaxpr, ShapedArray, Tracer, Zero, get_aval
+from fx.interpreters import ad, batching
+from fx.interpreters import partial_eval as pe
+from primitives import _rules as R
+from primitives._rules import new_primitive
+
+# ---------------------------------------------------------------------------
+# the reference executable: a jaxpr turned into a flat list of impl calls
+
+
+class Executable:
+    """Runs a closed jaxpr on NumPy buffers by calling each primitive's impl.
+
+    Variables live in a flat list; literals and consts get fixed slots, so the
+    loop does no lookups by name.
+    """
+
+    __slots__ = ("steps", "n_slots", "init", "in_slots", "out_slots", "jaxpr", "out_avals",
+                 "text")
+
+    def __init__(self, closed: ClosedJaxpr):
+        jaxpr = closed.jaxpr
+        self.jaxpr = closed
+        slot_of: dict[int, int] = {}
+        init: list[tuple[int, Any]] = []
+
+        def slot(v):
+            key = id(v)
+            if key not in slot_of:
+                slot_of[key] = len(slot_of)
+                if isinstance(v, core.Literal):
+                    init.append((slot_of[key], np.asarray(v.val, v.aval.dtype)))
+            return slot_of[key]
+
+        for v, c in zip(jaxpr.constvars, closed.consts):
+            init.append((slot(v), _to_numpy(c)))
+        self.in_slots = [slot(v) for v in jaxpr.invars]
+        steps = []
+        for eqn in jaxpr.eqns:
+            ins = tuple(slot(v) for v in eqn.invars)
+            outs = tuple(slot(v) for v in eqn.outvars)
+            steps.append((eqn.primitive.impl, ins, outs, eqn.params,
+                          eqn.primitive.multiple_results, eqn))
+        self.out_slots = [slot(v) for v in jaxpr.outvars]
+        self.steps = steps
+        self.n_slots = len(slot_of)
+        self.init = init
+        self.out_avals = jaxpr.out_avals
+
+    def __call__(self, args: Sequence[np.ndarray]) -> list[np.ndarray]:
+        env: list[Any] = [None] * self.n_slots
+        for i, v in self.init:
+            env[i] = v
+        for i, a in zip(self.in_slots, args):
+            env[i] = a
+        check = config.jax_debug_nans or config.jax_debug_infs
+        for impl, ins, outs, params, multiple, eqn in self.steps:
+            result = impl(*[env[i] for i in ins], **params)
+            if multiple:
+                for i, r in zip(outs, result):
+                    env[i] = r
+            else:
+                env[outs[0]] = result
+                if check:
+                    _check_nans(eqn, result)
+        return [env[i] for i in self.out_slots]
+
+
+def _to_numpy(x):
+    if type(x) is Array:
+        return x._value
+    if isinstance(x, Tracer):
+        raise core.JaxprTypeError("a compiled program cannot hold a tracer as a constant")
+    return np.asarray(x)
+
+
+def _check_nans(eqn, result):
+    arr = np.asarray(result)
+    if arr.dtype.kind not in "fc":
+        return
+    if config.jax_debug_nans and np.isnan(arr).any():
+        where = f" (from {eqn.source_info})" if eqn.source_info else ""
+        raise FloatingPointError(f"invalid value (nan) encountered in {eqn.primitive.name}"
+                                 f"{where}")
+    if config.jax_debug_infs and np.isinf(arr).any():
+        where = f" (from {eqn.source_info})" if eqn.source_info else ""
+        raise FloatingPointError(f"invalid value (inf) encountered in {eqn.primitive.name}"
+                                 f"{where}")
+
+
+_executables: "weakref.WeakKeyDictionary[ClosedJaxpr, Executable]" = weakref.WeakKeyDictionary()
+
+
+def compile_jaxpr(closed: ClosedJaxpr) -> Executable:
+    """The executable for ``closed`` (cached on the jaxpr object)."""
+    exe = _executables.get(closed)
+    if exe is None:
+        exe = _executables[closed] = Executable(closed)
+    return exe
+
+
+# ---------------------------------------------------------------------------
+# the jit call primitive
+
+jit_p = new_primitive("jit", multiple_results=True,
+                      hidden_params=("donated_invars", "inline", "keep_unused"))
+jit_p.subjaxprs = lambda params: [params["jaxpr"]]
+
+
+@jit_p.def_abstract_eval
+def _jit_abstract_eval(*avals, jaxpr, name, donated_invars=(), inline=False,
+                       keep_unused=False):
+    expected = jaxpr.in_avals
+    if len(avals) != len(expected):
+        raise TypeError(f"jit call {name} got {len(avals)} arguments, its jaxpr takes "
+                        f"{len(expected)}")
+    for a, e in zip(avals, expected):
+        if a.shape != e.shape or a.dtype != e.dtype:
+            raise TypeError(f"jit call {name}: argument {a.str_short()} does not match the "
+                            f"jaxpr's {e.str_short()}")
+    return jaxpr.out_avals
+
+
+@jit_p.def_impl
+def _jit_impl(*args, jaxpr, name, donated_invars=(), inline=False, keep_unused=False):
+    return compile_jaxpr(jaxpr)([np.asarray(a) for a in args])
+
+
+@jit_p.def_jvp
+def _jit_jvp(primals, tangents, *, jaxpr, name, donated_invars=(), inline=False,
+             keep_unused=False):
+    nonzeros = [type(t) is not Zero for t in tangents]
+    jvp_closed, out_nz = ad.jvp_jaxpr(jaxpr, nonzeros, instantiate=False)
+    tangents_nz = [t for t in tangents if type(t) is not Zero]
+    outs = jit_p.bind(*primals, *tangents_nz, jaxpr=jvp_closed, name=name,
+                      donated_invars=(False,) * (len(primals) + len(tangents_nz)),
+                      inline=inline, keep_unused=keep_unused)
+    n = len(jaxpr.out_avals)
+    primals_out, tangents_nz_out = outs[:n], iter(outs[n:])
+    tangents_out = [next(tangents_nz_out) if nz else Zero(a.to_tangent_aval())
+                    for a, nz in zip(jaxpr.out_avals, out_nz)]
+    return primals_out, tangents_out
+
+
+@jit_p.def_transpose
+def _jit_transpose(cts, *args, jaxpr, name, donated_invars=(), inline=False,
+                   keep_unused=False):
+    linear = [core.is_undefined_primal(a) for a in args]
+    cts = [R.instantiate(c) for c in cts]
+    t_closed = ad.transpose_jaxpr(jaxpr, linear)
+    nonlin = [a for a, lin in zip(args, linear) if not lin]
+    outs = jit_p.bind(*nonlin, *cts, jaxpr=t_closed, name=f"transpose({name})",
+                      donated_invars=(False,) * (len(nonlin) + len(cts)), inline=inline,
+                      keep_unused=keep_unused)
+    it = iter(outs)
+    return [next(it) if lin else None for lin in linear]
+
+
+@jit_p.def_batch
+def _jit_batch(args, dims, *, jaxpr, name, donated_invars=(), inline=False,
+               keep_unused=False):
+    size = R.batch_size(args, dims)
+    args = [a if d is None else R.moveaxis(a, d, 0) for a, d in zip(args, dims)]
+    batched = [d is not None for d in dims]
+    b_closed, out_batched = batching.batch_jaxpr(jaxpr, size, batched, instantiate=False)
+    outs = jit_p.bind(*args, jaxpr=b_closed, name=name, donated_invars=donated_invars,
+                      inline=inline, keep_unused=keep_unused)
+    return outs, [0 if b else None for b in out_batched]
+
+
+def _jit_partial_eval(trace: pe.JaxprTrace, args, *, jaxpr, name, donated_invars=(),
+                      inline=False, keep_unused=False):
+    unknowns = [trace.is_unknown(a) for a in args]
+    known_closed, unknown_closed, out_uk, res_avals = pe.partial_eval_jaxpr(
+        jaxpr, unknowns, instantiate=False)
+    known_args = [a for a, uk in zip(args, unknowns) if not uk]
+    with core.set_current_trace(trace.parent):
+        known_outs = jit_p.bind(*known_args, jaxpr=known_closed, name=name,
+                                donated_invars=(False,) * len(known_args), inline=inline,
+                                keep_unused=keep_unused)
+    n_known_out = len(known_outs) - len(res_avals)
+    known_vals, residuals = known_outs[:n_known_out], known_outs[n_known_out:]
+    unknown_args = [a for a, uk in zip(args, unknowns) if uk]
+    unknown_outs = trace.default_process(
+        jit_p, [*residuals, *unknown_args],
+        dict(jaxpr=unknown_closed, name=name,
+             donated_invars=(False,) * (len(residuals) + len(unknown_args)), inline=inline,
+             keep_unused=keep_unused))
+    known_it, unknown_it = iter(known_vals), iter(unknown_outs)
+    return [next(unknown_it) if uk else next(known_it) for uk in out_uk]
+
+
+jit_p.partial_eval = _jit_partial_eval
+
+
+# ---------------------------------------------------------------------------
+# the user-facing wrapper
+
+
+def _leaf_signature(x):
+    t = type(x)
+    if t is Array:
+        v = x._value
+        return (v.shape, v.dtype, x.weak_type)
+    if t in (int, float, complex, bool):
+        return t
+    if isinstance(x, Tracer):
+        a = x.aval
+        return (a.shape, a.dtype, a.weak_type)
+    if isinstance(x, (np.ndarray, np.generic)):
+        return (x.shape, dtypes.canonicalize_dtype(x.dtype), False)
+    if hasattr(x, "__jax_array__"):
+        return _leaf_signature(x.__jax_array__())
+    raise TypeError(f"Argument {x!r} of type {t.__name__} is not a valid fx type: jit "
+                    "arguments must be arrays, scalars or pytrees of them (mark other "
+                    "arguments static with static_argnums/static_argnames)")
+
+
+def _leaf_value(x):
+    t = type(x)
+    if t is Array:
+        return x._value
+    if t in (int, float, complex, bool):
+        return np.asarray(x, dtype=dtypes.result_type(x))
+    return np.asarray(x, dtype=dtypes.canonicalize_dtype(np.asarray(x).dtype))
+
+
+class _CacheEntry:
+    __slots__ = ("closed", "executable", "out_tree", "out_weak", "hoisted")
+
+    def __init__(self, closed, out_tree):
+        self.closed = closed
+        self.executable = None
+        self.out_tree = out_tree
+        self.out_weak = [a.weak_type for a in closed.out_avals]
+
+
+class JitWrapped:
+    """A jit-compiled function (``fx.jit(f)``): call it, ``.lower(*args)`` or ``.trace``."""
+
+    def __init__(self, fun: Callable, static_argnums=(), static_argnames=(),
+                 donate_argnums=(), donate_argnames=(), inline: bool = False,
+                 keep_unused: bool = False, device=None, backend=None):
+        if not callable(fun):
+            raise TypeError(f"jit requires a callable, got {type(fun).__name__}: {fun!r}")
+        functools.update_wrapper(self, fun)
+        self._fun = fun
+        self._name = getattr(fun, "__name__", type(fun).__name__)
+        self._signature = _safe_signature(fun)
+        self.static_argnums, self.static_argnames = _resolve_static(
+            self._signature, static_argnums, static_argnames)
+        self.donate_argnums = (donate_argnums,) if isinstance(donate_argnums, int) else \
+            tuple(donate_argnums)
+        self._inline = inline
+        self._keep_unused = keep_unused
+        self._cache: dict = {}
+        self.cache_misses = 0
+
+    def __get__(self, obj, objtype=None):
+        if obj is None:
+            return self
+        return functools.partial(self, obj)
+
+    def __repr__(self):
+        return f"<fx.jit of {self._name}>"
+
+    # -- key and tracing ----------------------------------------------------------
+    def _split(self, args, kwargs):
+        static_nums = self.static_argnums
+        if static_nums:
+            nargs = len(args)
+            for i in static_nums:
+                if i >= nargs:
+                    raise ValueError(f"jitted function {self._name} has static_argnums="
+                                     f"{static_nums}, but was called with only {nargs} "
+                                     "positional arguments")
+            statics = tuple(args[i] for i in static_nums)
+            dyn_args = tuple(a for i, a in enumerate(args) if i not in static_nums)
+        else:
+            statics = ()
+            dyn_args = args
+        static_kw = ()
+        if kwargs:
+            if self.static_argnames:
+                static_kw = tuple(sorted((k, v) for k, v in kwargs.items()
+                                         if k in self.static_argnames))
+                kwargs = {k: v for k, v in kwargs.items() if k not in self.static_argnames}
+        for s in statics + tuple(v for _, v in static_kw):
+            try:
+                hash(s)
+            except TypeError as e:
+                raise ValueError(
+                    f"Non-hashable static arguments are not supported. An error occurred "
+                    f"while trying to hash an object of type {type(s)}, {s!r}. The error "
+                    f"was:\nTypeError: {e}") from None
+        return statics, static_kw, dyn_args, kwargs
+
+    def _rebuild(self, statics, static_kw, dyn_args, dyn_kwargs):
+        args = list(dyn_args)
+        for i, s in zip(self.static_argnums, statics):
+            args.insert(i, s)
+        kwargs = dict(dyn_kwargs)
+        kwargs.update(static_kw)
+        return args, kwargs
+
+    def _trace(self, statics, static_kw, in_tree, avals) -> _CacheEntry:
+        store: dict[str, Any] = {}
+
+        def flat_fun(*flat_args):
+            dyn_args, dyn_kwargs = tree_util.tree_unflatten(in_tree, flat_args)
+            args, kwargs = self._rebuild(statics, static_kw, dyn_args, dyn_kwargs)
+            out = self._fun(*args, **kwargs)
+            flat_out, store["tree"] = tree_util.tree_flatten(out)
+            for o in flat_out:
+                _leaf_signature(o) if not isinstance(o, Tracer) else None
+            return flat_out
+
+        jaxpr, consts, _ = pe.trace_to_jaxpr(flat_fun, avals, debug_info=self._name)
+        self.cache_misses += 1
+        if config.jax_log_compiles:
+            print(f"fx: compiling {self._name} for {[a.str_short() for a in avals]}")
+        closed, hoisted = pe.hoist_tracer_consts(jaxpr, consts)
+        entry = _CacheEntry(closed, store["tree"])
+        entry.hoisted = hoisted
+        return entry
+
+    def _entry(self, args, kwargs):
+        statics, static_kw, dyn_args, dyn_kwargs = self._split(args, kwargs)
+        flat, in_tree = tree_util.tree_flatten((dyn_args, dyn_kwargs))
+        sig = tuple(_leaf_signature(x) for x in flat)
+        key = (in_tree, sig, statics, static_kw, config._state_key)
+        entry = self._cache.get(key)
+        if entry is None or entry.hoisted:
+            avals = [get_aval(x) if not isinstance(x, Tracer) else x.aval for x in flat]
+            entry = self._trace(statics, static_kw, in_tree, avals)
+            if not entry.hoisted:
+                self._cache[key] = entry
+        return entry, flat
+
+    # -- calling ------------------------------------------------------------------
+    def __call__(self, *args, **kwargs):
+        if config.jax_disable_jit:
+            return self._fun(*args, **kwargs)
+        entry, flat = self._entry(args, kwargs)
+        if core._current_trace.get() is core.eval_trace and not entry.hoisted:
+            exe = entry.executable
+            if exe is None:
+                exe = entry.executable = compile_jaxpr(entry.closed)
+            outs = exe([_leaf_value(x) for x in flat])
+            wrapped = [Array(o if type(o) is np.ndarray else np.asarray(o), w)
+                       for o, w in zip(outs, entry.out_weak)]
+            return tree_util.tree_unflatten(entry.out_tree, wrapped)
+        hoisted = entry.hoisted or []
+        outs = jit_p.bind(*hoisted, *flat, jaxpr=entry.closed, name=self._name,
+                          donated_invars=(False,) * (len(hoisted) + len(flat)),
+                          inline=self._inline, keep_unused=self._keep_unused)
+        return tree_util.tree_unflatten(entry.out_tree, outs)
+
+    # -- staged inspection ------------------------------------------------------------
+    def trace(self, *args, **kwargs) -> Traced:
+        entry, flat = self._entry(args, kwargs)
+        return Traced(self, entry, flat)
+
+    def lower(self, *args, **kwargs) -> Lowered:
+        return self.trace(*args, **kwargs).lower()
+
+    def eval_shape(self, *args, **kwargs):
+        from fx.api import eval_shape
+        return eval_shape(self, *args, **kwargs)
+
+    def clear_cache(self):
+        self._cache.clear()
+
+    def _cache_size(self) -> int:
+        return len(self._cache)
+
+
+class Traced:
+    """The result of ``jitted.trace(*args)``: holds the jaxpr."""
+
+    def __init__(self, wrapped, entry, flat):
+        self._wrapped, self._entry, self._flat = wrapped, entry, flat
+
+    @property
+    def jaxpr(self) -> ClosedJaxpr:
+        return self._entry.closed
+
+    @property
+    def out_info(self):
+        from fx.core import ShapeDtypeStruct
+        return tree_util.tree_unflatten(self._entry.out_tree, [
+            ShapeDtypeStruct(a.shape, a.dtype, weak_type=a.weak_type)
+            for a in self._entry.closed.out_avals])
+
+    def lower(self) -> Lowered:
+        return Lowered(self._wrapped, self._entry)
+
+
+class Lowered:
+    """A jitted function lowered for given argument types: ``.as_text()``, ``.compile()``."""
+
+    def __init__(self, wrapped, entry):
+        self._wrapped, self._entry = wrapped, entry
+
+    @property
+    def jaxpr(self) -> ClosedJaxpr:
+        return self._entry.closed
+
+    def as_text(self, dialect: str | None = None, debug_info: bool = False) -> str:
+        return self._entry.closed.pretty_print(source_info=debug_info)
+
+    def compile(self) -> Compiled:
+        entry = self._entry
+        if entry.executable is None:
+            entry.executable = compile_jaxpr(entry.closed)
+        return Compiled(self._wrapped, entry)
+
+    def cost_analysis(self):
+        return None
+
+
+class Compiled:
+    """A compiled executable for fixed argument types; call it like the function."""
+
+    def __init__(self, wrapped, entry):
+        self._wrapped, self._entry = wrapped, entry
+
+    def as_text(self) -> str:
+        return self._entry.closed.pretty_print()
+
+    def __call__(self, *args, **kwargs):
+        statics, static_kw, dyn_args, dyn_kwargs = self._wrapped._split(args, kwargs)
+        flat, _ = tree_util.tree_flatten((dyn_args, dyn_kwargs))
+        avals = [get_aval(x) for x in flat]
+        expected = self._entry.closed.in_avals
+        if len(avals) != len(expected) or any(
+                a.shape != e.shape or a.dtype != e.dtype for a, e in zip(avals, expected)):
+            raise TypeError(f"Compiled function called with argument types "
+                            f"{[a.str_short() for a in avals]}, but it was compiled for "
+                            f"{[e.str_short() for e in expected]}")
+        outs = self._entry.executable([_leaf_value(x) for x in flat])
+        return tree_util.tree_unflatten(self._entry.out_tree, [
+            Array(np.asarray(o), w) for o, w in zip(outs, self._entry.out_weak)])
+
+
+def _safe_signature(fun):
+    try:
+        return inspect.signature(fun)
+    except (TypeError, ValueError):
+        return None
+
+
+def _resolve_static(signature, static_argnums, static_argnames):
+    nums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
+    names = (static_argnames,) if isinstance(static_argnames, str) else tuple(static_argnames)
+    for n in nums:
+        if not isinstance(n, (int, np.integer)):
+            raise TypeError(f"static_argnums must be ints, got {n!r}")
+    if signature is not None:
+        params = list(signature.parameters.values())
+        positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY,
+                                                       p.POSITIONAL_OR_KEYWORD)]
+        has_varargs = any(p.kind == p.VAR_POSITIONAL for p in params)
+        nums = tuple(n % len(positional) if n < 0 and positional else n for n in nums)
+        if not has_varargs:
+            for n in nums:
+                if n >= len(positional):
+                    raise ValueError(f"jitted function has static_argnums={nums} but only "
+                                     f"accepts {len(positional)} positional arguments")
+        # names given as static also make their positions static, and vice versa
+        extra_nums = tuple(i for i, p in enumerate(positional) if p.name in names)
+        extra_names = tuple(positional[n].name for n in nums if n < len(positional))
+        nums = tuple(sorted(set(nums) | set(extra_nums)))
+        names = tuple(sorted(set(names) | set(extra_names)))
+    return tuple(sorted(set(nums))), names
+
+
+def jit(fun: Callable | None = None, *, static_argnums=(), static_argnames=(),
+        donate_argnums=(), donate_argnames=(), inline: bool = False,
+        keep_unused: bool = False, device=None, backend=None, in_shardings=None,
+        out_shardings=None, abstracted_axes=None):
+    """Compile ``fun`` for the types of its arguments; later calls reuse the compilation.
+
+    Args:
+      fun: the function (``jit`` also works as a decorator with keyword arguments).
+      static_argnums / static_argnames: arguments treated as compile-time constants
+        (they must be hashable; each new value compiles again).
+      donate_argnums: arguments whose buffers may be reused for outputs.
+      inline: inline the function into an enclosing trace instead of a ``jit`` call.
+
+    Example:
+      >>> f = fx.jit(lambda x: x * 2 + 1)
+      >>> f(fx.numpy.arange(3.0))
+      Array([1., 3., 5.], dtype=float32)
+    """
+    if fun is None:
+        return functools.partial(jit, static_argnums=static_argnums,
+                                 static_argnames=static_argnames,
+                                 donate_argnums=donate_argnums, inline=inline,
+                                 keep_unused=keep_unused, device=device, backend=backend)
+    return JitWrapped(fun, static_argnums, static_argnames, donate_argnums, donate_argnames,
+                      inline, keep_unused, device, backend)
+
+
+

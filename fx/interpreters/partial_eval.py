@@ -1,0 +1,402 @@
+"""Staging to jaxprs and partial evaluation.
+
+Invariants: ``DynamicJaxprTrace`` records every primitive applied to its
+tracers as an equation; values from outside (constants, tracers of enclosing
+traces) become constvars, so closures work. ``JaxprTrace`` splits a
+computation into a known part, run now in the parent trace, and an unknown
+part recorded into a jaxpr whose constvars are the residuals.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from fx import core, dtypes
+from fx.config import config
+from fx.core import (ClosedJaxpr, DropVar, Jaxpr, JaxprEqn, Literal, ShapedArray, Tracer,
+                     Var, get_aval)
+
+# ---------------------------------------------------------------------------
+# Staging: DynamicJaxprTrace
+
+
+class DynamicJaxprTracer(Tracer):
+    __slots__ = ("_aval", "var")
+
+    def __init__(self, trace, aval, var):
+        self._trace = trace
+        self._aval = aval
+        self.var = var
+
+    @property
+    def aval(self):
+        return self._aval
+
+
+_LITERAL_TYPES = (bool, int, float, complex, np.bool_, np.number)
+
+
+class DynamicJaxprTrace(core.Trace):
+    """Records primitives into equations; ``to_jaxpr`` closes them into a Jaxpr."""
+
+    __slots__ = ("eqns", "invars", "const_vars", "const_vals", "const_ids")
+
+    def __init__(self, parent):
+        super().__init__(parent)
+        self.eqns: list[JaxprEqn] = []
+        self.invars: list[Var] = []
+        self.const_vars: list[Var] = []
+        self.const_vals: list[Any] = []
+        self.const_ids: dict[int, Var] = {}
+
+    def new_arg(self, aval: ShapedArray) -> DynamicJaxprTracer:
+        var = Var(aval)
+        self.invars.append(var)
+        return DynamicJaxprTracer(self, aval, var)
+
+    def to_var(self, x):
+        """The Var or Literal standing for ``x`` inside this trace."""
+        if isinstance(x, DynamicJaxprTracer) and x._trace is self:
+            return x.var
+        if isinstance(x, Tracer):
+            if not x._trace.alive:
+                core.raise_leaked(x)
+            return self._const(x, x.aval)
+        if isinstance(x, _LITERAL_TYPES) and np.ndim(x) == 0:
+            aval = get_aval(x)
+            if isinstance(x, np.generic):
+                x = x.item()
+            elif isinstance(x, (int, float, complex)) and not isinstance(x, bool):
+                x = aval.dtype.type(x).item()
+            return Literal(x, aval)
+        array_type = core._array_type[0]
+        if type(x) is array_type and x.ndim == 0 and x._value.dtype != dtypes.float0 \
+                and x._value.dtype.kind in "biufc":
+            return Literal(x._value.item(), x.aval)
+        return self._const(x, get_aval(x))
+
+    def _const(self, x, aval):
+        var = self.const_ids.get(id(x))
+        if var is None:
+            var = Var(aval)
+            self.const_ids[id(x)] = var
+            self.const_vars.append(var)
+            self.const_vals.append(x)
+        return var
+
+    def to_tracer(self, x) -> DynamicJaxprTracer:
+        if isinstance(x, DynamicJaxprTracer) and x._trace is self:
+            return x
+        var = self.to_var(x)
+        if isinstance(var, Literal):  # materialise literal outputs through a const
+            var = self._const(x, var.aval)
+        return DynamicJaxprTracer(self, var.aval, var)
+
+    def process_primitive(self, primitive, args, params):
+        invars = [self.to_var(a) for a in args]
+        out_avals = primitive.abstract_eval(*[v.aval for v in invars], **params)
+        multiple = primitive.multiple_results
+        if not multiple:
+            out_avals = (out_avals,)
+        outvars = [Var(a) for a in out_avals]
+        self.eqns.append(JaxprEqn(invars, outvars, primitive, params, core.user_frame()))
+        outs = [DynamicJaxprTracer(self, v.aval, v) for v in outvars]
+        return outs if multiple else outs[0]
+
+    def to_jaxpr(self, outs: Sequence[Any]) -> tuple[Jaxpr, list]:
+        outvars = []
+        for x in outs:
+            v = self.to_var(x)
+            if isinstance(v, Literal):
+                v = self._const(x, v.aval)
+            outvars.append(v)
+        jaxpr = Jaxpr(self.const_vars, self.invars, outvars, self.eqns)
+        if config.jax_enable_checks:
+            core.check_jaxpr(jaxpr)
+        return jaxpr, list(self.const_vals)
+
+
+def trace_to_jaxpr(fun: Callable, in_avals: Sequence[ShapedArray],
+                   debug_info=None) -> tuple[Jaxpr, list, list]:
+    """Stage ``fun`` (flat args -> flat outs) into a jaxpr.
+
+    Returns (jaxpr, consts, out_avals); consts may hold tracers of enclosing traces.
+    """
+    trace = DynamicJaxprTrace(core.current_trace())
+    with core.new_trace(trace):
+        args = [trace.new_arg(a) for a in in_avals]
+        outs = fun(*args)
+        jaxpr, consts = trace.to_jaxpr(outs)
+    jaxpr.debug_info = debug_info
+    return jaxpr, consts, jaxpr.out_avals
+
+
+def trace_to_closed_jaxpr(fun, in_avals, debug_info=None) -> tuple[ClosedJaxpr, list]:
+    """Stage ``fun``; constants that are tracers of outer traces become leading invars.
+
+    Returns (closed_jaxpr, hoisted) where ``hoisted`` are the outer values to pass
+    in front of the arguments.
+    """
+    jaxpr, consts, _ = trace_to_jaxpr(fun, in_avals, debug_info)
+    return hoist_tracer_consts(jaxpr, consts)
+
+
+def hoist_tracer_consts(jaxpr: Jaxpr, consts) -> tuple[ClosedJaxpr, list]:
+    keep_vars, keep_vals, hoist_vars, hoist_vals = [], [], [], []
+    for v, c in zip(jaxpr.constvars, consts):
+        if isinstance(c, Tracer):
+            hoist_vars.append(v)
+            hoist_vals.append(c)
+        else:
+            keep_vars.append(v)
+            keep_vals.append(c)
+    new = Jaxpr(keep_vars, hoist_vars + jaxpr.invars, jaxpr.outvars, jaxpr.eqns,
+                jaxpr.debug_info)
+    return ClosedJaxpr(new, keep_vals), hoist_vals
+
+
+def convert_constvars_jaxpr(closed: ClosedJaxpr) -> tuple[ClosedJaxpr, list]:
+    """Turn every constvar into a leading invar; return the jaxpr and the consts."""
+    j = closed.jaxpr
+    return (ClosedJaxpr(Jaxpr([], j.constvars + j.invars, j.outvars, j.eqns, j.debug_info), []),
+            list(closed.consts))
+
+
+def close_jaxpr(fun: Callable, in_avals) -> ClosedJaxpr:
+    """Stage ``fun`` into a ClosedJaxpr whose consts are all concrete or hoisted args.
+
+    Raises when ``fun`` closes over tracers (callers must hoist those).
+    """
+    jaxpr, consts, _ = trace_to_jaxpr(fun, in_avals)
+    return ClosedJaxpr(jaxpr, consts)
+
+
+# ---------------------------------------------------------------------------
+# Partial evaluation: JaxprTrace
+
+
+class PartialVal:
+    """Either a known value or an unknown abstract value."""
+
+    __slots__ = ("known", "aval")
+
+    def __init__(self, known, aval):
+        self.known = known
+        self.aval = aval
+
+    @classmethod
+    def make_known(cls, value):
+        return cls(value, None)
+
+    @classmethod
+    def unknown(cls, aval):
+        return cls(None, aval)
+
+    is_known = property(lambda self: self.aval is None)
+
+
+class _ConstRecipe:
+    __slots__ = ("val",)
+
+    def __init__(self, val):
+        self.val = val
+
+
+class _LambdaBinding:
+    __slots__ = ()
+
+
+class _EqnRecipe:
+    __slots__ = ("primitive", "params", "tracers_in", "avals_out", "tracers_out",
+                 "source_info")
+
+    def __init__(self, primitive, params, tracers_in, avals_out, source_info):
+        self.primitive = primitive
+        self.params = params
+        self.tracers_in = tracers_in
+        self.avals_out = avals_out
+        self.tracers_out: list = []
+        self.source_info = source_info
+
+
+class JaxprTracer(Tracer):
+    """An unknown value of a partial evaluation, with the recipe that makes it."""
+
+    __slots__ = ("_aval", "recipe", "__weakref__")
+
+    def __init__(self, trace, aval, recipe):
+        self._trace = trace
+        self._aval = aval
+        self.recipe = recipe
+
+    @property
+    def aval(self):
+        return self._aval
+
+
+class JaxprTrace(core.Trace):
+    """Known values are ordinary parent values; unknown ones are JaxprTracers."""
+
+    __slots__ = ()
+
+    def new_arg(self, aval) -> JaxprTracer:
+        return JaxprTracer(self, aval, _LambdaBinding())
+
+    def is_unknown(self, x) -> bool:
+        if isinstance(x, JaxprTracer) and x._trace is self:
+            return True
+        if isinstance(x, Tracer) and not x._trace.alive:
+            core.raise_leaked(x)
+        return False
+
+    def instantiate_const(self, x) -> JaxprTracer:
+        if self.is_unknown(x):
+            return x
+        return JaxprTracer(self, get_aval(x), _ConstRecipe(x))
+
+    def process_primitive(self, primitive, args, params):
+        if not any(self.is_unknown(a) for a in args):
+            with core.set_current_trace(self.parent):
+                return primitive.bind(*args, **params)
+        if primitive.partial_eval is not None:
+            return primitive.partial_eval(self, args, **params)
+        return self.default_process(primitive, args, params)
+
+    def default_process(self, primitive, args, params):
+        """Record ``primitive`` as unknown, its known inputs becoming residuals."""
+        tracers = [self.instantiate_const(a) for a in args]
+        out_avals = primitive.abstract_eval(*[t.aval for t in tracers], **params)
+        multiple = primitive.multiple_results
+        if not multiple:
+            out_avals = (out_avals,)
+        recipe = _EqnRecipe(primitive, params, tracers, out_avals, core.user_frame())
+        outs = [JaxprTracer(self, a, recipe) for a in out_avals]
+        recipe.tracers_out = outs
+        return outs if multiple else outs[0]
+
+
+def tracers_to_jaxpr(in_tracers: Sequence[JaxprTracer], out_tracers: Sequence[Any]
+                     ) -> tuple[Jaxpr, list]:
+    """The jaxpr computing ``out_tracers`` from ``in_tracers``; returns it and its consts.
+
+    The consts are the known values (residuals) the unknown computation reads.
+    """
+    var_of: dict[int, Var] = {}
+    invars = []
+    for t in in_tracers:
+        v = Var(t.aval)
+        var_of[id(t)] = v
+        invars.append(v)
+    const_vars, const_vals, eqns = [], [], []
+    seen_recipes: set[int] = set()
+    # iterative topological sort over recipes
+    order: list = []
+    visited: set[int] = set()
+    stack = [(t, False) for t in reversed(out_tracers) if isinstance(t, JaxprTracer)]
+    while stack:
+        t, done = stack.pop()
+        if done:
+            order.append(t)
+            continue
+        if id(t) in visited:
+            continue
+        visited.add(id(t))
+        stack.append((t, True))
+        recipe = t.recipe
+        if isinstance(recipe, _EqnRecipe):
+            for parent in reversed(recipe.tracers_in):
+                if id(parent) not in visited:
+                    stack.append((parent, False))
+    for t in order:
+        recipe = t.recipe
+        if id(t) in var_of:
+            continue
+        if isinstance(recipe, _LambdaBinding):
+            raise core.JaxprTypeError("an input of the partial evaluation was not declared")
+        if isinstance(recipe, _ConstRecipe):
+            v = Var(t.aval)
+            var_of[id(t)] = v
+            const_vars.append(v)
+            const_vals.append(recipe.val)
+        elif id(recipe) not in seen_recipes:
+            seen_recipes.add(id(recipe))
+            outvars = []
+            for o in recipe.tracers_out:
+                v = Var(o.aval)
+                var_of[id(o)] = v
+                outvars.append(v)
+            eqns.append(JaxprEqn([var_of[id(x)] for x in recipe.tracers_in], outvars,
+                                 recipe.primitive, recipe.params, recipe.source_info))
+    outvars = []
+    for t in out_tracers:
+        if isinstance(t, JaxprTracer):
+            outvars.append(var_of[id(t)])
+        else:  # a known output returned as unknown: a residual passed straight through
+            v = Var(get_aval(t))
+            const_vars.append(v)
+            const_vals.append(t)
+            outvars.append(v)
+    jaxpr = Jaxpr(const_vars, invars, outvars, eqns)
+    if config.jax_enable_checks:
+        core.check_jaxpr(jaxpr)
+    return jaxpr, const_vals
+
+
+def partial_eval_jaxpr(closed: ClosedJaxpr, in_unknowns: Sequence[bool],
+                       instantiate: bool | Sequence[bool]):
+    """Split ``closed`` into a known and an unknown jaxpr.
+
+    Returns ``(jaxpr_known, jaxpr_unknown, out_unknowns, res_avals)`` where
+    ``jaxpr_known`` maps the known inputs to the known outputs followed by the
+    residuals, and ``jaxpr_unknown`` maps residuals followed by the unknown inputs
+    to the unknown outputs.
+    """
+    n_out = len(closed.jaxpr.outvars)
+    if isinstance(instantiate, bool):
+        instantiate = [instantiate] * n_out
+    known_avals = [a for a, uk in zip(closed.in_avals, in_unknowns) if not uk]
+    unknown_avals = [a for a, uk in zip(closed.in_avals, in_unknowns) if uk]
+    captured: dict[str, Any] = {}
+
+    def known_fun(*known_args):
+        trace = JaxprTrace(core.current_trace())
+        with core.new_trace(trace):
+            unknown_tracers = [trace.new_arg(a) for a in unknown_avals]
+            known_iter, unknown_iter = iter(known_args), iter(unknown_tracers)
+            args = [next(unknown_iter) if uk else next(known_iter) for uk in in_unknowns]
+            outs = core.eval_jaxpr(closed.jaxpr, closed.consts, *args)
+            out_uk = [trace.is_unknown(o) or inst for o, inst in zip(outs, instantiate)]
+            unknown_outs = [o for o, uk in zip(outs, out_uk) if uk]
+            known_outs = [o for o, uk in zip(outs, out_uk) if not uk]
+            jaxpr_uk, residuals = tracers_to_jaxpr(unknown_tracers, unknown_outs)
+        captured["out_uk"] = out_uk
+        captured["jaxpr_uk"] = jaxpr_uk
+        captured["n_res"] = len(residuals)
+        return known_outs + residuals
+
+    jaxpr_known, consts_known, out_avals = trace_to_jaxpr(known_fun, known_avals)
+    n_res = captured["n_res"]
+    res_avals = out_avals[len(out_avals) - n_res:] if n_res else []
+    jaxpr_uk = captured["jaxpr_uk"]
+    jaxpr_unknown = Jaxpr([], jaxpr_uk.constvars + jaxpr_uk.invars, jaxpr_uk.outvars,
+                          jaxpr_uk.eqns)
+    known_closed, hoisted = hoist_tracer_consts(jaxpr_known, consts_known)
+    if hoisted:  # closed-over outer tracers must not appear here: callers pass them as args
+        raise core.JaxprTypeError("partial_eval_jaxpr: jaxpr closes over outer tracers")
+    return known_closed, ClosedJaxpr(jaxpr_unknown, []), captured["out_uk"], res_avals
+
+
+def dce_jaxpr(jaxpr: Jaxpr, used_outputs: Sequence[bool]) -> tuple[Jaxpr, list[bool]]:
+    """Drop equations whose outputs are unused; returns the jaxpr and used inputs."""
+    outvars = [v for v, u in zip(jaxpr.outvars, used_outputs) if u]
+    live = {id(v) for v in outvars if isinstance(v, Var)}
+    new_eqns = []
+    for eqn in reversed(jaxpr.eqns):
+        if eqn.primitive.effectful or any(id(v) in live for v in eqn.outvars):
+            new_eqns.append(eqn)
+            live.update(id(v) for v in eqn.invars if isinstance(v, Var))
+    used_inputs = [id(v) in live for v in jaxpr.invars]
+    new = Jaxpr(jaxpr.constvars, [v for v, u in zip(jaxpr.invars, used_inputs) if u],
+                outvars, list(reversed(new_eqns)), jaxpr.debug_info)
+    return new, used_inputs

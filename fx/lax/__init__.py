@@ -1,0 +1,3 @@
+"""``fx.lax``: JAX's ``jax.lax`` — primitives with lax's signatures."""
+from fx.lax._lax import *  # noqa: F401,F403
+from fx.lax._lax import _convert_element_type  # noqa: F401

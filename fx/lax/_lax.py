@@ -1,0 +1,349 @@
+"""``fx.lax``: thin wrappers that bind primitives, with JAX's lax signatures.
+
+Invariants: lax functions do not promote dtypes (operands must agree, as in
+JAX); a Python scalar operand takes the dtype of the array operands (a weak
+type). Shapes must be equal or rank-0.
+"""
+from __future__ import annotations
+
+import enum
+from typing import Sequence
+
+import numpy as np
+
+import primitives as P
+from fx import core, dtypes
+from fx.core import Tracer, get_aval
+
+_PY_SCALARS = (bool, int, float, complex)
+
+
+def _scalar(value, dtype):
+    if isinstance(value, int) and not isinstance(value, bool) and dtypes.is_integer(dtype):
+        core._check_int_range(value, dtype)
+    return np.array(value, dtype=dtype)[()]
+
+
+def _lax_args(*args):
+    """Give Python scalars the dtype of the array operands (weak typing)."""
+    if not any(isinstance(a, _PY_SCALARS) for a in args):
+        return args
+    ref = next((a for a in args if not isinstance(a, _PY_SCALARS)), None)
+    if ref is None:
+        dtype = dtypes.result_type(*args)
+    else:
+        dtype = get_aval(ref).dtype
+    return [_scalar(a, dtype) if isinstance(a, _PY_SCALARS) else a for a in args]
+
+
+def _check_arrays(name, args):
+    for a in args:
+        if not isinstance(a, (Tracer, np.ndarray, np.generic, core._array_type[0])) \
+                and not isinstance(a, _PY_SCALARS):
+            if hasattr(a, "__jax_array__"):
+                continue
+            raise TypeError(f"lax.{name} requires arrays or scalars, got {type(a).__name__}: "
+                            f"{a!r}")
+
+
+def _unary(prim):
+    def fn(x):
+        return prim.bind(*_lax_args(x))
+    fn.__name__ = prim.name
+    fn.__doc__ = f"Elementwise ``{prim.name}`` (the ``{prim.name}`` primitive)."
+    return fn
+
+
+def _binary(prim):
+    def fn(x, y):
+        _check_arrays(prim.name, (x, y))
+        return prim.bind(*_lax_args(x, y))
+    fn.__name__ = prim.name
+    fn.__doc__ = f"Elementwise ``{prim.name}`` (the ``{prim.name}`` primitive)."
+    return fn
+
+
+neg, sign, floor, ceil, is_finite = map(_unary, (P.neg_p, P.sign_p, P.floor_p, P.ceil_p,
+                                                 P.is_finite_p))
+exp, exp2, log, log1p, expm1, tanh, logistic = map(_unary, (
+    P.exp_p, P.exp2_p, P.log_p, P.log1p_p, P.expm1_p, P.tanh_p, P.logistic_p))
+sin, cos, tan, asin, acos, atan = map(_unary, (P.sin_p, P.cos_p, P.tan_p, P.asin_p, P.acos_p,
+                                               P.atan_p))
+sinh, cosh, asinh, acosh, atanh = map(_unary, (P.sinh_p, P.cosh_p, P.asinh_p, P.acosh_p,
+                                               P.atanh_p))
+sqrt, rsqrt, cbrt, abs, erf, erfc, erf_inv = map(_unary, (
+    P.sqrt_p, P.rsqrt_p, P.cbrt_p, P.abs_p, P.erf_p, P.erfc_p, P.erf_inv_p))
+lgamma, digamma, real, imag = map(_unary, (P.lgamma_p, P.digamma_p, P.real_p, P.imag_p))
+bitwise_not = _unary(P.not_p)
+population_count, clz = _unary(P.population_count_p), _unary(P.clz_p)
+add, sub, mul, div, rem, pow, max, min = map(_binary, (
+    P.add_p, P.sub_p, P.mul_p, P.div_p, P.rem_p, P.pow_p, P.max_p, P.min_p))
+atan2, nextafter = _binary(P.atan2_p), _binary(P.nextafter_p)
+bitwise_and, bitwise_or, bitwise_xor = map(_binary, (P.and_p, P.or_p, P.xor_p))
+shift_left, shift_right_arithmetic, shift_right_logical = map(_binary, (
+    P.shift_left_p, P.shift_right_arithmetic_p, P.shift_right_logical_p))
+eq, ne, lt, le, gt, ge = map(_binary, (P.eq_p, P.ne_p, P.lt_p, P.le_p, P.gt_p, P.ge_p))
+polygamma, igamma, igammac, zeta = map(_binary, (P.polygamma_p, P.igamma_p, P.igammac_p,
+                                                 P.zeta_p))
+complex = _binary(P.complex_p)
+
+
+def conj(x):
+    """Complex conjugate (real inputs become complex)."""
+    return P.conj_p.bind(x, input_dtype=get_aval(x).dtype)
+
+
+def integer_pow(x, y: int):
+    """``x ** y`` for a static Python int ``y``."""
+    if not isinstance(y, (int, np.integer)):
+        raise TypeError(f"integer_pow requires a static Python int exponent, got {y!r}")
+    return P.integer_pow_p.bind(x, y=int(y))
+
+
+class RoundingMethod(enum.IntEnum):
+    AWAY_FROM_ZERO = 0
+    TO_NEAREST_EVEN = 1
+
+
+def round(x, rounding_method=RoundingMethod.AWAY_FROM_ZERO):
+    """Round to the nearest integer (ties away from zero by default, as JAX)."""
+    return P.round_p.bind(x, rounding_method=int(rounding_method))
+
+
+def reduce_precision(operand, exponent_bits: int, mantissa_bits: int):
+    """Round ``operand`` as if it had the given exponent and mantissa widths."""
+    return P.reduce_precision_p.bind(operand, exponent_bits=int(exponent_bits),
+                                     mantissa_bits=int(mantissa_bits))
+
+
+def select_n(which, *cases):
+    """``cases[which]`` elementwise; ``which`` is bool (two cases) or int32."""
+    if not cases:
+        raise ValueError("select_n needs at least one case")
+    cases = _lax_args(*cases)
+    return P.select_n_p.bind(which, *cases)
+
+
+def select(pred, on_true, on_false):
+    """``on_true`` where ``pred`` else ``on_false`` (note the order)."""
+    return select_n(pred, on_false, on_true)
+
+
+def clamp(min, x, max):
+    """``x`` clipped to [min, max]."""
+    min, x, max = _lax_args(min, x, max)
+    return P.clamp_p.bind(min, x, max)
+
+
+def convert_element_type(operand, new_dtype):
+    """``operand`` converted to ``new_dtype`` (canonicalized)."""
+    new_dtype = dtypes.canonicalize_dtype(new_dtype)
+    if isinstance(operand, _PY_SCALARS):
+        operand = _scalar(operand, dtypes.result_type(operand))
+    aval = get_aval(operand)
+    if aval.dtype == new_dtype and not aval.weak_type:
+        return operand
+    return P.convert_element_type_p.bind(operand, new_dtype=new_dtype, weak_type=False,
+                                         sharding=None)
+
+
+def _convert_element_type(operand, new_dtype, weak_type: bool = False):
+    new_dtype = dtypes.canonicalize_dtype(new_dtype)
+    if isinstance(operand, _PY_SCALARS):
+        operand = _scalar(operand, dtypes.result_type(operand))
+    aval = get_aval(operand)
+    if aval.dtype == new_dtype and aval.weak_type == weak_type:
+        return operand
+    return P.convert_element_type_p.bind(operand, new_dtype=new_dtype, weak_type=weak_type,
+                                         sharding=None)
+
+
+def bitcast_convert_type(operand, new_dtype):
+    """Reinterpret the bits of ``operand`` as ``new_dtype``."""
+    return P.bitcast_convert_type_p.bind(operand, new_dtype=np.dtype(new_dtype))
+
+
+def stop_gradient(x):
+    """``x``, with a zero derivative (applies to every leaf of a pytree)."""
+    from fx import tree_util
+
+    def stop(leaf):
+        aval = get_aval(leaf)
+        if not dtypes.is_inexact(aval.dtype):
+            return leaf
+        return P.stop_gradient_p.bind(leaf)
+
+    return tree_util.tree_map(stop, x)
+
+
+# ---------------------------------------------------------------------------
+# shapes
+
+
+def _shape_tuple(shape, what="shape") -> tuple:
+    try:
+        return tuple(int(core.concrete_or_error(
+            d, f"a traced value used as a {what} dimension",
+            "Shapes must be static: pass them as Python ints or mark them static with "
+            "`static_argnums`.")) for d in shape)
+    except TypeError:
+        raise
+
+
+def broadcast_in_dim(operand, shape, broadcast_dimensions, out_sharding=None):
+    """Broadcast ``operand`` to ``shape``, operand dim i going to broadcast_dimensions[i]."""
+    shape = _shape_tuple(shape)
+    dims = tuple(int(d) for d in broadcast_dimensions)
+    if isinstance(operand, _PY_SCALARS):
+        operand = _scalar(operand, dtypes.result_type(operand))
+    if get_aval(operand).shape == shape and dims == tuple(range(len(shape))):
+        return operand
+    return P.broadcast_in_dim_p.bind(operand, shape=shape, broadcast_dimensions=dims,
+                                     sharding=None)
+
+
+def broadcast(operand, sizes):
+    """Add leading dimensions ``sizes`` to ``operand``."""
+    sizes = _shape_tuple(sizes)
+    nd = np.ndim(operand) if not hasattr(operand, "aval") else operand.aval.ndim
+    shape = sizes + tuple(get_aval(operand).shape)
+    return broadcast_in_dim(operand, shape, tuple(range(len(sizes), len(sizes) + nd)))
+
+
+def broadcast_to_rank(x, rank: int):
+    shape = get_aval(x).shape
+    return broadcast(x, (1,) * (rank - len(shape))) if rank > len(shape) else x
+
+
+def reshape(operand, new_sizes, dimensions=None, out_sharding=None):
+    """Reshape (optionally transposing by ``dimensions`` first)."""
+    new_sizes = _shape_tuple(new_sizes)
+    aval = get_aval(operand)
+    if aval.shape == new_sizes and dimensions is None:
+        return operand
+    dims = None if dimensions is None or tuple(dimensions) == tuple(range(aval.ndim)) \
+        else tuple(int(d) for d in dimensions)
+    return P.reshape_p.bind(operand, new_sizes=new_sizes, dimensions=dims, sharding=None)
+
+
+def transpose(operand, permutation):
+    """Permute the dimensions of ``operand``."""
+    permutation = tuple(int(p) for p in permutation)
+    if permutation == tuple(range(len(permutation))) and len(permutation) == get_aval(
+            operand).ndim:
+        return operand
+    return P.transpose_p.bind(operand, permutation=permutation)
+
+
+def squeeze(array, dimensions):
+    """Remove the size-1 ``dimensions``."""
+    ndim = get_aval(array).ndim
+    dims = tuple(sorted({int(d) % ndim if ndim else int(d) for d in dimensions}))
+    if not dims:
+        return array
+    return P.squeeze_p.bind(array, dimensions=dims)
+
+
+def expand_dims(array, dimensions):
+    """Insert size-1 dimensions at ``dimensions``."""
+    dims = tuple(int(d) for d in dimensions)
+    if not dims:
+        return array
+    ndim_out = get_aval(array).ndim + len(dims)
+    return P.expand_dims_p.bind(array, dimensions=tuple(sorted(d % ndim_out for d in dims)))
+
+
+def iota(dtype, size: int):
+    """``[0, 1, ..., size-1]`` of ``dtype``."""
+    return P.iota_p.bind(dtype=dtypes.canonicalize_dtype(dtype), shape=(int(size),),
+                         dimension=0, sharding=None)
+
+
+def broadcasted_iota(dtype, shape, dimension: int, out_sharding=None):
+    """An iota along ``dimension`` of an array of ``shape``."""
+    shape = _shape_tuple(shape)
+    return P.iota_p.bind(dtype=dtypes.canonicalize_dtype(dtype), shape=shape,
+                         dimension=int(dimension), sharding=None)
+
+
+def full(shape, fill_value, dtype=None, *, sharding=None):
+    """An array of ``shape`` filled with ``fill_value``."""
+    shape = _shape_tuple(shape)
+    if dtype is None:
+        dtype, weak = dtypes.result_type_and_weak(fill_value)
+    else:
+        dtype, weak = dtypes.canonicalize_dtype(dtype), False
+    value = _convert_element_type(fill_value, dtype, weak)
+    if get_aval(value).shape:
+        raise TypeError(f"full must be called with a scalar fill_value, got shape "
+                        f"{get_aval(value).shape}")
+    return broadcast_in_dim(value, shape, ())
+
+
+def full_like(x, fill_value, dtype=None, shape=None, sharding=None):
+    """An array like ``x`` (or of ``shape``) filled with ``fill_value``."""
+    aval = get_aval(x)
+    return full(aval.shape if shape is None else shape, fill_value,
+                aval.dtype if dtype is None else dtype)
+
+
+def zeros_like_array(x):
+    return full_like(x, 0)
+
+
+# ---------------------------------------------------------------------------
+# reductions
+
+
+def _axes(axes, ndim):
+    return tuple(sorted(int(a) % ndim if ndim else int(a) for a in axes))
+
+
+def reduce_sum(operand, axes: Sequence[int]):
+    """Sum over ``axes``."""
+    return P.reduce_sum_p.bind(operand, axes=_axes(axes, get_aval(operand).ndim),
+                               out_sharding=None)
+
+
+def reduce_prod(operand, axes):
+    return P.reduce_prod_p.bind(operand, axes=_axes(axes, get_aval(operand).ndim),
+                                out_sharding=None)
+
+
+def reduce_max(operand, axes):
+    return P.reduce_max_p.bind(operand, axes=_axes(axes, get_aval(operand).ndim),
+                               out_sharding=None)
+
+
+def reduce_min(operand, axes):
+    return P.reduce_min_p.bind(operand, axes=_axes(axes, get_aval(operand).ndim),
+                               out_sharding=None)
+
+
+def reduce_and(operand, axes):
+    return P.reduce_and_p.bind(operand, axes=_axes(axes, get_aval(operand).ndim),
+                               out_sharding=None)
+
+
+def reduce_or(operand, axes):
+    return P.reduce_or_p.bind(operand, axes=_axes(axes, get_aval(operand).ndim),
+                              out_sharding=None)
+
+
+def reduce_xor(operand, axes):
+    return P.reduce_xor_p.bind(operand, axes=_axes(axes, get_aval(operand).ndim),
+                               out_sharding=None)
+
+
+def argmax(operand, axis: int, index_dtype):
+    """Index of the maximum along ``axis`` (first one on ties; NaN wins)."""
+    ndim = get_aval(operand).ndim
+    return P.argmax_p.bind(operand, axes=(int(axis) % ndim,),
+                           index_dtype=dtypes.canonicalize_dtype(index_dtype))
+
+
+def argmin(operand, axis: int, index_dtype):
+    """Index of the minimum along ``axis`` (first one on ties; NaN wins)."""
+    ndim = get_aval(operand).ndim
+    return P.argmin_p.bind(operand, axes=(int(axis) % ndim,),
+                           index_dtype=dtypes.canonicalize_dtype(index_dtype))

@@ -1,0 +1,1063 @@
+"""The heart of ``fx.numpy``: conversion, dtype promotion, broadcasting, and the
+elementwise and reduction functions, built on ``fx.lax`` (never on NumPy).
+
+Invariants: every function accepts Arrays, tracers, NumPy arrays and Python
+scalars; promotion follows JAX's lattice with weak types; NumPy-style
+broadcasting is done here with ``broadcast_in_dim`` so that the primitives
+only ever see equal shapes or rank-0 operands.
+"""
+from __future__ import annotations
+
+import builtins
+from typing import Any, Sequence
+
+import numpy as np
+
+import primitives as P
+from fx import core, dtypes, lax
+from fx.array import Array
+from fx.core import Tracer, get_aval
+
+_PY_SCALARS = (bool, int, float, complex)
+_eval_trace = core.eval_trace
+_current = core._current_trace
+
+
+# ---------------------------------------------------------------------------
+# conversion
+
+
+def _is_array_like(x) -> bool:
+    return isinstance(x, (Array, Tracer, np.ndarray, np.generic) + _PY_SCALARS)
+
+
+def asarray(a, dtype=None, order=None, *, copy=None, device=None) -> Any:
+    """Convert ``a`` (array, scalar, nested list) to an fx array (JAX's ``asarray``)."""
+    if dtype is not None:
+        dtype = dtypes.canonicalize_dtype(dtype)
+    if type(a) is Array:
+        if dtype is None or a._value.dtype == dtype:
+            return a
+        return lax.convert_element_type(a, dtype)
+    if isinstance(a, Tracer):
+        return a if dtype is None else lax.convert_element_type(a, dtype)
+    if isinstance(a, _PY_SCALARS):
+        d, weak = dtypes.result_type_and_weak(a)
+        if isinstance(a, int) and not isinstance(a, bool):
+            core._check_int_range(a, d if dtype is None else dtype)
+        if dtype is not None:
+            return Array(np.asarray(a, dtype=dtype))
+        return Array(np.asarray(a, dtype=d), weak)
+    if hasattr(a, "__jax_array__"):
+        return asarray(a.__jax_array__(), dtype)
+    if isinstance(a, (list, tuple)):
+        if builtins.any(isinstance(x, Tracer) for x in _flatten_nested(a)):
+            return _stack_nested(a, dtype)
+        if builtins.any(type(x) is Array for x in _flatten_nested(a)):
+            a = _to_numpy_nested(a)
+    if isinstance(a, (np.ndarray, np.generic, list, tuple)) or hasattr(a, "__array__"):
+        value = np.asarray(a)
+        if value.dtype == object:
+            raise TypeError(f"fx.numpy.asarray: cannot convert {type(a).__name__} with "
+                            f"object entries to an array")
+        if dtype is None:
+            weak = False
+            if isinstance(a, (list, tuple)) and value.size and value.dtype.kind in "biufc" \
+                    and builtins.all(isinstance(x, _PY_SCALARS) for x in _flatten_nested(a)):
+                dtype = dtypes.result_type(*_flatten_nested(a))
+            else:
+                dtype = dtypes.canonicalize_dtype(value.dtype)
+            return Array(np.ascontiguousarray(value.astype(dtype, copy=False)), weak)
+        return Array(np.ascontiguousarray(value.astype(dtype, copy=False)))
+    raise TypeError(f"fx.numpy.asarray: cannot convert a value of type {type(a).__name__} "
+                    f"to an array")
+
+
+def array(object, dtype=None, copy: bool = True, order="K", ndmin: int = 0, *, device=None):
+    """Like ``asarray`` (values are immutable, so no copy is ever observable)."""
+    out = asarray(object, dtype)
+    if ndmin > out.ndim:
+        out = lax.broadcast_to_rank(out, ndmin)
+    return out
+
+
+def _flatten_nested(x):
+    if isinstance(x, (list, tuple)):
+        for item in x:
+            yield from _flatten_nested(item)
+    else:
+        yield x
+
+
+def _to_numpy_nested(x):
+    if isinstance(x, (list, tuple)):
+        return [_to_numpy_nested(v) for v in x]
+    return np.asarray(x)
+
+
+def _stack_nested(x, dtype):
+    if isinstance(x, (list, tuple)):
+        parts = [_stack_nested(v, dtype) for v in x]
+        return stack(parts)
+    return asarray(x, dtype)
+
+
+def _weak_scalar(value, dtype) -> Array:
+    """A Python scalar as a weakly typed 0-d Array of ``dtype`` (a literal when traced)."""
+    if isinstance(value, int) and not isinstance(value, bool) and dtypes.is_integer(dtype):
+        core._check_int_range(value, dtype)
+    return Array(np.asarray(value, dtype=dtype), True)
+
+
+def _promote(*args):
+    """Convert ``args`` to their common dtype (JAX's lattice, weak types)."""
+    dtype, weak = dtypes.result_type_and_weak(*args)
+    return _convert_all(args, dtype, weak)
+
+
+def _convert_all(args, dtype, weak):
+    out = []
+    for a in args:
+        if isinstance(a, _PY_SCALARS):
+            out.append(_weak_scalar(a, dtype) if weak else Array(np.asarray(a, dtype)))
+        elif isinstance(a, (np.ndarray, np.generic)):
+            out.append(Array(np.asarray(a, dtype=dtype)))
+        else:
+            if not isinstance(a, (Array, Tracer)):
+                if hasattr(a, "__jax_array__"):
+                    a = a.__jax_array__()
+                else:
+                    raise TypeError(f"expected an array or scalar, got {type(a).__name__}: "
+                                    f"{a!r}")
+            aval = a.aval
+            if aval.dtype != dtype or aval.weak_type != weak:
+                a = lax._convert_element_type(a, dtype, weak and aval.weak_type)
+            out.append(a)
+    return out
+
+
+def _promote_inexact(*args):
+    dtype, weak = dtypes.result_type_and_weak(*args)
+    if not dtypes.is_inexact(dtype):
+        dtype = dtypes.default_float_dtype()
+    return _convert_all(args, dtype, weak)
+
+
+def broadcast_shapes(*shapes) -> tuple:
+    """The NumPy broadcast of ``shapes`` (ValueError naming them when incompatible)."""
+    ndim = builtins.max((len(s) for s in shapes), default=0)
+    out = []
+    for i in range(ndim):
+        size = 1
+        for s in shapes:
+            j = i - (ndim - len(s))
+            if j < 0:
+                continue
+            d = s[j]
+            if d != 1:
+                if size != 1 and size != d:
+                    raise ValueError(f"Incompatible shapes for broadcasting: "
+                                     f"{tuple(tuple(s) for s in shapes)}")
+                size = d
+        out.append(size)
+    return tuple(out)
+
+
+def _broadcast_to(x, shape):
+    aval = get_aval(x)
+    if aval.shape == shape:
+        return x
+    from primitives._rules import broadcast_to as _bt
+    return _bt(x, shape)
+
+
+def _broadcast_all(args):
+    shapes = [get_aval(a).shape for a in args]
+    first = shapes[0]
+    if builtins.all(s == first or not s for s in shapes):
+        return args
+    shape = broadcast_shapes(*shapes)
+    return [a if not s else _broadcast_to(a, shape) for a, s in zip(args, shapes)]
+
+
+# ---------------------------------------------------------------------------
+# elementwise functions
+
+
+def _eager_fast(x, y):
+    """Arguments for an eager binary op that needs no promotion or broadcasting, or None."""
+    if _current.get() is not _eval_trace:
+        return None
+    tx, ty = type(x), type(y)
+    if tx is Array:
+        dx = x._value.dtype
+        if ty is Array:
+            if y._value.dtype == dx and x._value.shape == y._value.shape:
+                return x, y
+        elif ty is float:
+            if dx.kind in "fc" and dx.itemsize >= 4:
+                return x, y
+        elif ty is int:
+            if dx.kind in "fc" or (dx == np.int32 and -2**31 <= y < 2**31):
+                return x, y
+    return None
+
+
+def _binary_fn(prim, name, promote=_promote, doc=None):
+    bind = prim.bind
+
+    def fn(x, y, /):
+        args = _eager_fast(x, y)
+        if args is not None:
+            return bind(*args)
+        x, y = promote(x, y)
+        x, y = _broadcast_all((x, y))
+        return bind(x, y)
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc or f"Elementwise ``{name}`` with NumPy broadcasting and JAX promotion."
+    return fn
+
+
+def _unary_fn(prim, name, promote=None, doc=None):
+    bind = prim.bind
+
+    def fn(x, /):
+        if type(x) is not Array or promote is not None:
+            (x,) = (promote or _promote)(x)
+        return bind(x)
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc or f"Elementwise ``{name}``."
+    return fn
+
+
+add = _binary_fn(P.add_p, "add")
+subtract = _binary_fn(P.sub_p, "subtract")
+multiply = _binary_fn(P.mul_p, "multiply")
+maximum = _binary_fn(P.max_p, "maximum")
+minimum = _binary_fn(P.min_p, "minimum")
+arctan2 = _binary_fn(P.atan2_p, "arctan2", _promote_inexact)
+nextafter = _binary_fn(P.nextafter_p, "nextafter", _promote_inexact)
+equal = _binary_fn(P.eq_p, "equal")
+not_equal = _binary_fn(P.ne_p, "not_equal")
+less = _binary_fn(P.lt_p, "less")
+less_equal = _binary_fn(P.le_p, "less_equal")
+greater = _binary_fn(P.gt_p, "greater")
+greater_equal = _binary_fn(P.ge_p, "greater_equal")
+bitwise_and = _binary_fn(P.and_p, "bitwise_and")
+bitwise_or = _binary_fn(P.or_p, "bitwise_or")
+bitwise_xor = _binary_fn(P.xor_p, "bitwise_xor")
+left_shift = _binary_fn(P.shift_left_p, "left_shift")
+right_shift = _binary_fn(P.shift_right_arithmetic_p, "right_shift")
+
+
+def true_divide(x, y, /):
+    """``x / y`` in floating point (integers are promoted to float)."""
+    args = _eager_fast(x, y)
+    if args is not None and args[0]._value.dtype.kind in "fc":
+        return P.div_p.bind(*args)
+    x, y = _promote_inexact(x, y)
+    x, y = _broadcast_all((x, y))
+    return P.div_p.bind(x, y)
+
+
+divide = true_divide
+
+
+def floor_divide(x, y, /):
+    """``x // y``: rounds toward negative infinity, as NumPy."""
+    x, y = _promote(x, y)
+    x, y = _broadcast_all((x, y))
+    dtype = get_aval(x).dtype
+    if dtypes.is_integer(dtype):
+        q = lax.div(x, y)
+        if dtypes.is_signed(dtype):
+            r = lax.rem(x, y)
+            fix = logical_and(not_equal(r, 0), not_equal(lax.lt(r, _zero(r)),
+                                                        lax.lt(y, _zero(y))))
+            q = where(fix, lax.sub(q, _one(q)), q)
+        return q
+    if dtypes.is_complex(dtype):
+        raise TypeError("floor_divide does not support complex inputs")
+    return lax.floor(lax.div(x, y))
+
+
+def _zero(x):
+    return lax.full_like(x, 0) if get_aval(x).shape else np.array(0, get_aval(x).dtype)[()]
+
+
+def _one(x):
+    return lax.full_like(x, 1) if get_aval(x).shape else np.array(1, get_aval(x).dtype)[()]
+
+
+def remainder(x, y, /):
+    """``x % y`` with the sign of ``y`` (NumPy's ``mod``)."""
+    x, y = _promote(x, y)
+    x, y = _broadcast_all((x, y))
+    r = lax.rem(x, y)
+    if dtypes.is_unsigned(get_aval(r).dtype) if hasattr(dtypes, "is_unsigned") else \
+            get_aval(r).dtype.kind == "u":
+        return r
+    fix = logical_and(not_equal(r, 0), not_equal(lax.lt(r, _zero(r)), lax.lt(y, _zero(y))))
+    return where(fix, lax.add(r, y), r)
+
+
+mod = remainder
+
+
+def fmod(x, y, /):
+    """C ``fmod``: remainder with the sign of ``x``."""
+    x, y = _promote(x, y)
+    x, y = _broadcast_all((x, y))
+    return lax.rem(x, y)
+
+
+def power(x, y, /):
+    """``x ** y``; integer exponents that are Python ints use repeated multiplication."""
+    if isinstance(y, int) and not isinstance(y, bool) and not isinstance(x, _PY_SCALARS):
+        (x,) = _promote(x)
+        if dtypes.is_integer(get_aval(x).dtype) and y < 0:
+            raise ValueError("Integers to negative integer powers are not allowed.")
+        return lax.integer_pow(x, y)
+    x, y = _promote(x, y)
+    x, y = _broadcast_all((x, y))
+    dtype = get_aval(x).dtype
+    if dtypes.is_integer(dtype) or dtype == dtypes.bool_:
+        return _integer_power(x, y)
+    return lax.pow(x, y)
+
+
+def _integer_power(x, y):
+    """x ** y for integer arrays by binary exponentiation over the exponent's bits."""
+    bits = get_aval(y).dtype.itemsize * 8
+    acc = lax.full_like(x, 1)
+    base = x
+    exponent = y
+    for _ in range(bits):
+        bit = lax.ne(lax.bitwise_and(exponent, _one(exponent)), _zero(exponent))
+        acc = where(bit, lax.mul(acc, base), acc)
+        base = lax.mul(base, base)
+        exponent = lax.shift_right_logical(exponent, _one(exponent))
+    return acc
+
+
+float_power = power
+
+
+def negative(x, /):
+    (x,) = _promote(x)
+    return lax.neg(x)
+
+
+def positive(x, /):
+    (x,) = _promote(x)
+    return x
+
+
+def absolute(x, /):
+    (x,) = _promote(x)
+    if get_aval(x).dtype.kind in "bu":
+        return x
+    return lax.abs(x)
+
+
+abs = absolute
+
+
+def sign(x, /):
+    (x,) = _promote(x)
+    return lax.sign(x)
+
+
+def _inexact_unary(prim, name):
+    def fn(x, /):
+        (x,) = _promote_inexact(x)
+        return prim.bind(x)
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"Elementwise ``{name}`` (integers are promoted to float)."
+    return fn
+
+
+exp = _inexact_unary(P.exp_p, "exp")
+exp2 = _inexact_unary(P.exp2_p, "exp2")
+log = _inexact_unary(P.log_p, "log")
+log1p = _inexact_unary(P.log1p_p, "log1p")
+expm1 = _inexact_unary(P.expm1_p, "expm1")
+sqrt = _inexact_unary(P.sqrt_p, "sqrt")
+cbrt = _inexact_unary(P.cbrt_p, "cbrt")
+sin = _inexact_unary(P.sin_p, "sin")
+cos = _inexact_unary(P.cos_p, "cos")
+tan = _inexact_unary(P.tan_p, "tan")
+arcsin = _inexact_unary(P.asin_p, "arcsin")
+arccos = _inexact_unary(P.acos_p, "arccos")
+arctan = _inexact_unary(P.atan_p, "arctan")
+sinh = _inexact_unary(P.sinh_p, "sinh")
+cosh = _inexact_unary(P.cosh_p, "cosh")
+tanh = _inexact_unary(P.tanh_p, "tanh")
+arcsinh = _inexact_unary(P.asinh_p, "arcsinh")
+arccosh = _inexact_unary(P.acosh_p, "arccosh")
+arctanh = _inexact_unary(P.atanh_p, "arctanh")
+
+
+def log2(x, /):
+    (x,) = _promote_inexact(x)
+    return lax.div(lax.log(x), np.log(2).astype(get_aval(x).dtype))
+
+
+def log10(x, /):
+    (x,) = _promote_inexact(x)
+    return lax.div(lax.log(x), np.log(10).astype(get_aval(x).dtype))
+
+
+def square(x, /):
+    (x,) = _promote(x)
+    return lax.integer_pow(x, 2)
+
+
+def reciprocal(x, /):
+    (x,) = _promote_inexact(x)
+    return lax.integer_pow(x, -1)
+
+
+def floor(x, /):
+    (x,) = _promote(x)
+    return x if not dtypes.is_inexact(get_aval(x).dtype) else lax.floor(x)
+
+
+def ceil(x, /):
+    (x,) = _promote(x)
+    return x if not dtypes.is_inexact(get_aval(x).dtype) else lax.ceil(x)
+
+
+def trunc(x, /):
+    (x,) = _promote(x)
+    if not dtypes.is_inexact(get_aval(x).dtype):
+        return x
+    return where(lax.lt(x, _zero(x)), lax.ceil(x), lax.floor(x))
+
+
+def round(a, decimals: int = 0, out=None):
+    """Round to ``decimals`` places, halves to even (as NumPy)."""
+    (a,) = _promote(a)
+    dtype = get_aval(a).dtype
+    if not dtypes.is_inexact(dtype):
+        return a
+    if decimals == 0:
+        return lax.round(a, lax.RoundingMethod.TO_NEAREST_EVEN)
+    factor = np.array(10.0 ** decimals, dtype)[()]
+    return lax.div(lax.round(lax.mul(a, factor), lax.RoundingMethod.TO_NEAREST_EVEN), factor)
+
+
+around = round
+
+
+def rint(x, /):
+    return round(x)
+
+
+def isfinite(x, /):
+    (x,) = _promote(x)
+    dtype = get_aval(x).dtype
+    if not dtypes.is_inexact(dtype):
+        return lax.full_like(x, True, dtypes.bool_)
+    if dtypes.is_complex(dtype):
+        return logical_and(lax.is_finite(lax.real(x)), lax.is_finite(lax.imag(x)))
+    return lax.is_finite(x)
+
+
+def isnan(x, /):
+    (x,) = _promote(x)
+    if not dtypes.is_inexact(get_aval(x).dtype):
+        return lax.full_like(x, False, dtypes.bool_)
+    return lax.ne(x, x)
+
+
+def isinf(x, /):
+    (x,) = _promote(x)
+    dtype = get_aval(x).dtype
+    if not dtypes.is_inexact(dtype):
+        return lax.full_like(x, False, dtypes.bool_)
+    if dtypes.is_complex(dtype):
+        return logical_or(isinf(lax.real(x)), isinf(lax.imag(x)))
+    return lax.eq(lax.abs(x), np.array(np.inf, dtype)[()])
+
+
+def logical_not(x, /):
+    (x,) = _promote(x)
+    return lax.bitwise_not(_to_bool(x))
+
+
+def _to_bool(x):
+    if get_aval(x).dtype == dtypes.bool_:
+        return x
+    return lax.ne(x, _zero(x))
+
+
+def _logical(prim, name):
+    def fn(x, y, /):
+        x, y = _broadcast_all([_to_bool(v) for v in _promote(x, y)])
+        return prim.bind(x, y)
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"Elementwise ``{name}`` of the truth values."
+    return fn
+
+
+logical_and = _logical(P.and_p, "logical_and")
+logical_or = _logical(P.or_p, "logical_or")
+logical_xor = _logical(P.xor_p, "logical_xor")
+
+
+def invert(x, /):
+    (x,) = _promote(x)
+    return lax.bitwise_not(x)
+
+
+bitwise_not = bitwise_invert = invert
+
+
+def real(val, /):
+    (val,) = _promote(val)
+    return lax.real(val) if dtypes.is_complex(get_aval(val).dtype) else val
+
+
+def imag(val, /):
+    (val,) = _promote(val)
+    if dtypes.is_complex(get_aval(val).dtype):
+        return lax.imag(val)
+    return lax.full_like(val, 0)
+
+
+def conjugate(x, /):
+    (x,) = _promote(x)
+    return lax.conj(x) if dtypes.is_complex(get_aval(x).dtype) else x
+
+
+conj = conjugate
+
+
+def where(condition, x=None, y=None, /, *, size=None, fill_value=None):
+    """``x`` where ``condition`` else ``y``, broadcasting all three."""
+    if x is None and y is None:
+        from fx.numpy import nonzero
+        return nonzero(condition, size=size, fill_value=fill_value)
+    if x is None or y is None:
+        raise ValueError("Either both or neither of the x and y arguments should be provided "
+                         "to fx.numpy.where")
+    x, y = _promote(x, y)
+    condition = _to_bool(asarray(condition) if isinstance(condition, (list, tuple) +
+                                 _PY_SCALARS) else condition)
+    condition, x, y = _broadcast_all((condition, x, y))
+    shape = get_aval(x).shape or get_aval(y).shape or get_aval(condition).shape
+    if get_aval(condition).shape != shape:
+        condition = _broadcast_to(condition, shape)
+    x, y = _broadcast_to(x, shape), _broadcast_to(y, shape)
+    return lax.select_n(condition, y, x)
+
+
+def clip(arr=None, /, min=None, max=None, *, a=None, a_min=None, a_max=None):
+    """Clip ``arr`` to [min, max] (either bound may be None)."""
+    arr = a if arr is None else arr
+    min = a_min if min is None else min
+    max = a_max if max is None else max
+    if min is not None:
+        arr = maximum(arr, min)
+    if max is not None:
+        arr = minimum(arr, max)
+    return asarray(arr)
+
+
+# ---------------------------------------------------------------------------
+# reductions
+
+
+def _reduction_axes(axis, ndim) -> tuple:
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    out = []
+    for a in axes:
+        a = int(core.concrete_or_error(a, "a traced axis", "Axes must be static ints."))
+        if not -ndim <= a < ndim:
+            raise ValueError(f"axis {a} is out of bounds for array of dimension {ndim}")
+        out.append(a % ndim)
+    if len(set(out)) != len(out):
+        raise ValueError(f"duplicate value in 'axis': {axis}")
+    return tuple(sorted(out))
+
+
+def _keepdims(y, in_shape, axes):
+    shape = tuple(1 if i in axes else s for i, s in enumerate(in_shape))
+    return lax.reshape(y, shape)
+
+
+def _reduce(prim, identity, a, axis, dtype, keepdims, initial, where_, upcast_bool=False):
+    a = asarray(a) if not isinstance(a, (Array, Tracer)) else a
+    aval = get_aval(a)
+    axes = _reduction_axes(axis, aval.ndim)
+    if dtype is not None:
+        a = lax.convert_element_type(a, dtype)
+    elif upcast_bool and aval.dtype == dtypes.bool_ or (
+            upcast_bool and dtypes.is_integer(aval.dtype) and aval.dtype.itemsize < 4):
+        a = lax.convert_element_type(
+            a, dtypes.default_uint_dtype() if aval.dtype.kind == "u"
+            else dtypes.default_int_dtype())
+    if where_ is not None:
+        if identity is None:
+            raise ValueError(f"reduction over an empty/masked set needs an initial value "
+                             f"(pass initial=) for {prim.name}")
+        mask = _broadcast_to(_to_bool(asarray(where_)), aval.shape)
+        a = lax.select_n(mask, lax.full_like(a, identity(get_aval(a).dtype)), a)
+    out = prim.bind(a, axes=axes, out_sharding=None)
+    if initial is not None:
+        out = _combine_initial(prim, out, initial)
+    if keepdims:
+        out = _keepdims(out, aval.shape, axes)
+    return out
+
+
+def _combine_initial(prim, out, initial):
+    combine = {"reduce_sum": add, "reduce_prod": multiply, "reduce_max": maximum,
+               "reduce_min": minimum}[prim.name]
+    return combine(out, lax.convert_element_type(initial, get_aval(out).dtype))
+
+
+def _max_identity(dtype):
+    if dtypes.is_inexact(dtype):
+        return -np.inf
+    if dtype == dtypes.bool_:
+        return False
+    return np.iinfo(dtype).min
+
+
+def _min_identity(dtype):
+    if dtypes.is_inexact(dtype):
+        return np.inf
+    if dtype == dtypes.bool_:
+        return True
+    return np.iinfo(dtype).max
+
+
+def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None,
+        promote_integers=True):
+    """Sum of elements over ``axis`` (all axes by default)."""
+    return _reduce(P.reduce_sum_p, lambda d: 0, a, axis, dtype, keepdims, initial, where,
+                   upcast_bool=promote_integers)
+
+
+def prod(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None,
+         promote_integers=True):
+    """Product of elements over ``axis``."""
+    return _reduce(P.reduce_prod_p, lambda d: 1, a, axis, dtype, keepdims, initial, where,
+                   upcast_bool=promote_integers)
+
+
+def max(a, axis=None, out=None, keepdims=False, initial=None, where=None):
+    """Maximum over ``axis``; an empty reduction needs ``initial``."""
+    _check_nonempty("max", a, axis, initial)
+    return _reduce(P.reduce_max_p, _max_identity if initial is not None else None, a, axis,
+                   None, keepdims, initial, where)
+
+
+def min(a, axis=None, out=None, keepdims=False, initial=None, where=None):
+    """Minimum over ``axis``; an empty reduction needs ``initial``."""
+    _check_nonempty("min", a, axis, initial)
+    return _reduce(P.reduce_min_p, _min_identity if initial is not None else None, a, axis,
+                   None, keepdims, initial, where)
+
+
+amax, amin = max, min
+
+
+def _check_nonempty(name, a, axis, initial):
+    aval = get_aval(asarray(a) if not isinstance(a, (Array, Tracer)) else a)
+    axes = _reduction_axes(axis, aval.ndim)
+    if initial is None and builtins.any(aval.shape[i] == 0 for i in axes):
+        raise ValueError(f"zero-size array to reduction operation {name} which has no "
+                         "identity; pass initial=")
+
+
+def all(a, axis=None, out=None, keepdims=False, *, where=None):
+    """True where every element over ``axis`` is truthy."""
+    a = _to_bool(asarray(a))
+    return _reduce(P.reduce_and_p, lambda d: True, a, axis, None, keepdims, None, where)
+
+
+def any(a, axis=None, out=None, keepdims=False, *, where=None):
+    """True where some element over ``axis`` is truthy."""
+    a = _to_bool(asarray(a))
+    return _reduce(P.reduce_or_p, lambda d: False, a, axis, None, keepdims, None, where)
+
+
+def mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=None):
+    """Arithmetic mean over ``axis``."""
+    a = asarray(a)
+    aval = get_aval(a)
+    axes = _reduction_axes(axis, aval.ndim)
+    if dtype is None:
+        dtype = aval.dtype if dtypes.is_inexact(aval.dtype) else dtypes.default_float_dtype()
+    total = sum(a, axis, dtype=dtype, keepdims=keepdims, where=where)
+    if where is None:
+        count = int(np.prod([aval.shape[i] for i in axes], dtype=np.int64))
+        return lax.div(total, np.array(count, get_aval(total).dtype)[()])
+    mask = _broadcast_to(_to_bool(asarray(where)), aval.shape)
+    count = sum(mask, axis, dtype=get_aval(total).dtype, keepdims=keepdims)
+    return lax.div(total, count)
+
+
+def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None,
+        correction=None):
+    """Variance over ``axis`` with ``ddof`` (or ``correction``) degrees of freedom."""
+    if correction is not None:
+        ddof = correction
+    a = asarray(a)
+    aval = get_aval(a)
+    axes = _reduction_axes(axis, aval.ndim)
+    centered = subtract(a, mean(a, axis, dtype=dtype, keepdims=True, where=where))
+    if dtypes.is_complex(get_aval(centered).dtype):
+        sq = real(multiply(centered, conjugate(centered)))
+    else:
+        sq = multiply(centered, centered)
+    total = sum(sq, axis, keepdims=keepdims, where=where)
+    if where is None:
+        count = int(np.prod([aval.shape[i] for i in axes], dtype=np.int64))
+        denom = np.array(builtins.max(count - ddof, 0), get_aval(total).dtype)[()]
+    else:
+        mask = _broadcast_to(_to_bool(asarray(where)), aval.shape)
+        denom = subtract(sum(mask, axis, dtype=get_aval(total).dtype, keepdims=keepdims),
+                         ddof)
+    return lax.div(total, denom) if not isinstance(denom, Array) else true_divide(total, denom)
+
+
+def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None,
+        correction=None):
+    """Standard deviation over ``axis``."""
+    return sqrt(var(a, axis, dtype, out, ddof, keepdims, where=where, correction=correction))
+
+
+def argmax(a, axis=None, out=None, keepdims=False):
+    """Index of the maximum (over the flattened array when ``axis`` is None)."""
+    return _argreduce(lax.argmax, a, axis, keepdims)
+
+
+def argmin(a, axis=None, out=None, keepdims=False):
+    """Index of the minimum (over the flattened array when ``axis`` is None)."""
+    return _argreduce(lax.argmin, a, axis, keepdims)
+
+
+def _argreduce(fn, a, axis, keepdims):
+    a = asarray(a)
+    aval = get_aval(a)
+    if axis is None:
+        flat = lax.reshape(a, (aval.size,))
+        out = fn(flat, 0, dtypes.default_int_dtype())
+        return lax.reshape(out, (1,) * aval.ndim) if keepdims else out
+    axis = _reduction_axes(axis, aval.ndim)[0]
+    out = fn(a, axis, dtypes.default_int_dtype())
+    return _keepdims(out, aval.shape, (axis,)) if keepdims else out
+
+
+# ---------------------------------------------------------------------------
+# creation
+
+
+def zeros(shape, dtype=None, *, device=None):
+    """An array of zeros (float32 by default)."""
+    return lax.full(_shape(shape), 0, dtypes.canonicalize_dtype(dtype or float))
+
+
+def ones(shape, dtype=None, *, device=None):
+    """An array of ones (float32 by default)."""
+    return lax.full(_shape(shape), 1, dtypes.canonicalize_dtype(dtype or float))
+
+
+def empty(shape, dtype=None, *, device=None):
+    """An array of zeros (fx arrays are never uninitialised)."""
+    return zeros(shape, dtype)
+
+
+def full(shape, fill_value, dtype=None, *, device=None):
+    """An array of ``shape`` filled with ``fill_value`` (which may be an array)."""
+    shape = _shape(shape)
+    if dtype is None:
+        (fill_value,) = _promote(fill_value)
+    else:
+        fill_value = asarray(fill_value, dtype)
+    if get_aval(fill_value).shape:
+        return _broadcast_to(fill_value, shape)
+    return lax.broadcast_in_dim(fill_value, shape, ())
+
+
+def zeros_like(a, dtype=None, shape=None, *, device=None):
+    aval = get_aval(asarray(a) if not isinstance(a, (Array, Tracer)) else a)
+    return lax.full(aval.shape if shape is None else _shape(shape), 0, dtype or aval.dtype)
+
+
+def ones_like(a, dtype=None, shape=None, *, device=None):
+    aval = get_aval(asarray(a) if not isinstance(a, (Array, Tracer)) else a)
+    return lax.full(aval.shape if shape is None else _shape(shape), 1, dtype or aval.dtype)
+
+
+def empty_like(a, dtype=None, shape=None, *, device=None):
+    return zeros_like(a, dtype, shape)
+
+
+def full_like(a, fill_value, dtype=None, shape=None, *, device=None):
+    aval = get_aval(asarray(a) if not isinstance(a, (Array, Tracer)) else a)
+    return full(aval.shape if shape is None else _shape(shape), fill_value,
+                dtype or aval.dtype)
+
+
+def _shape(shape) -> tuple:
+    if isinstance(shape, (int, np.integer)) or (
+            isinstance(shape, (Array, Tracer)) and get_aval(shape).ndim == 0):
+        shape = (shape,)
+    out = []
+    for d in shape:
+        d = core.concrete_or_error(
+            d, "a traced value used as a shape",
+            "Shapes must be static: pass Python ints, or mark the argument static with "
+            "`static_argnums`.")
+        d = int(d)
+        if d < 0:
+            raise ValueError(f"negative dimensions are not allowed: {tuple(shape)}")
+        out.append(d)
+    return tuple(out)
+
+
+def arange(start, stop=None, step=None, dtype=None, *, device=None):
+    """Evenly spaced values in [start, stop) (arguments must be concrete)."""
+    what, fix = "a traced value passed to arange", \
+        "arange needs static bounds; mark them static with `static_argnums`."
+    start = core.concrete_or_error(start, what, fix)
+    stop = core.concrete_or_error(stop, what, fix)
+    step = core.concrete_or_error(step, what, fix)
+    if stop is None and step is None:
+        args = (start,)
+    else:
+        args = tuple(v for v in (start, stop, step) if v is not None)
+    if dtype is None:
+        dtype = dtypes.result_type(*[v.item() if isinstance(v, (Array, np.ndarray,
+                                                                np.generic)) else v
+                                     for v in (start, stop, step) if v is not None])
+    dtype = dtypes.canonicalize_dtype(dtype)
+    np_args = [np.asarray(v).item() for v in args]
+    if stop is None and step is None and dtypes.is_integer(dtype):
+        return lax.iota(dtype, builtins.max(int(np_args[0]), 0))
+    return Array(np.arange(*np_args, dtype=dtype))
+
+
+def linspace(start, stop, num: int = 50, endpoint: bool = True, retstep: bool = False,
+             dtype=None, axis: int = 0, *, device=None):
+    """``num`` evenly spaced samples over [start, stop]."""
+    num = int(core.concrete_or_error(num, "linspace num", "num must be a static int"))
+    if num < 0:
+        raise ValueError(f"Number of samples, {num}, must be non-negative.")
+    start, stop = _promote_inexact(start, stop)
+    dtype = dtypes.canonicalize_dtype(dtype) if dtype is not None else get_aval(start).dtype
+    compute = get_aval(start).dtype
+    start, stop = _broadcast_all((start, stop))
+    bshape = get_aval(start).shape
+    div = (num - 1) if endpoint else num
+    ramp = lax.convert_element_type(lax.iota(dtypes.default_int_dtype(), num), compute)
+    shape = (num,) + bshape
+    ramp = lax.broadcast_in_dim(ramp, shape, (0,))
+    s = lax.broadcast_in_dim(start, shape, tuple(range(1, len(shape))))
+    e = lax.broadcast_in_dim(stop, shape, tuple(range(1, len(shape))))
+    if div > 0:
+        step = lax.div(lax.sub(e, s), np.array(div, compute)[()])
+        out = lax.add(s, lax.mul(ramp, step))
+        if endpoint and num > 1:
+            from fx.numpy import concatenate
+            out = concatenate([out[:-1], lax.expand_dims(stop, (0,))
+                               if bshape or True else stop], axis=0)
+    else:
+        step = np.array(np.nan, compute)[()]
+        out = s
+    out = moveaxis(out, 0, axis) if axis != 0 else out
+    out = out if dtype == compute else lax.convert_element_type(out, dtype)
+    if retstep:
+        return out, step
+    return out
+
+
+def eye(N, M=None, k: int = 0, dtype=None, *, device=None):
+    """A 2-D array with ones on the ``k``-th diagonal."""
+    M = N if M is None else M
+    dtype = dtypes.canonicalize_dtype(dtype or float)
+    rows = lax.broadcasted_iota(dtypes.int32, (N, M), 0)
+    cols = lax.broadcasted_iota(dtypes.int32, (N, M), 1)
+    return lax.convert_element_type(lax.eq(lax.add(rows, np.int32(k)), cols), dtype)
+
+
+def identity(n, dtype=None):
+    return eye(n, dtype=dtype)
+
+
+# ---------------------------------------------------------------------------
+# shape manipulation
+
+
+def shape(a):
+    return get_aval(a).shape
+
+
+def ndim(a):
+    return get_aval(a).ndim
+
+
+def size(a, axis=None):
+    s = get_aval(a).shape
+    return int(np.prod(s, dtype=np.int64)) if axis is None else s[axis]
+
+
+def reshape(a, shape=None, order="C", *, newshape=None, copy=None):
+    """``a`` with a new shape (one entry may be -1)."""
+    if shape is None:
+        shape = newshape
+    a = asarray(a)
+    if order != "C":
+        raise NotImplementedError("fx.numpy.reshape supports only order='C'")
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    aval = get_aval(a)
+    shape = tuple(int(core.concrete_or_error(
+        d, "a traced value used as a shape",
+        "Shapes must be static; use `static_argnums` for arguments that set shapes."))
+        for d in shape)
+    if shape.count(-1) > 1:
+        raise ValueError(f"can only specify one unknown dimension, got shape {shape}")
+    if -1 in shape:
+        known = int(np.prod([d for d in shape if d != -1], dtype=np.int64))
+        if known == 0 or aval.size % known:
+            raise TypeError(f"cannot reshape array of shape {aval.shape} (size {aval.size}) "
+                            f"into shape {shape}")
+        shape = tuple(aval.size // known if d == -1 else d for d in shape)
+    if int(np.prod(shape, dtype=np.int64)) != aval.size:
+        raise TypeError(f"cannot reshape array of shape {aval.shape} (size {aval.size}) "
+                        f"into shape {shape} (size {int(np.prod(shape, dtype=np.int64))})")
+    return lax.reshape(a, shape)
+
+
+def ravel(a, order="C"):
+    a = asarray(a)
+    return lax.reshape(a, (get_aval(a).size,))
+
+
+def transpose(a, axes=None):
+    """Permute the axes of ``a`` (reverse them by default)."""
+    a = asarray(a)
+    ndim = get_aval(a).ndim
+    if axes is None:
+        axes = tuple(range(ndim))[::-1]
+    axes = _normalize_axes(axes, ndim)
+    if sorted(axes) != list(range(ndim)):
+        raise ValueError(f"axes {axes} don't match array of dimension {ndim}")
+    return lax.transpose(a, axes)
+
+
+def permute_dims(a, axes):
+    return transpose(a, axes)
+
+
+def _normalize_axes(axes, ndim) -> tuple:
+    out = []
+    for a in axes:
+        a = int(a)
+        if not -ndim <= a < ndim:
+            raise ValueError(f"axis {a} is out of bounds for array of dimension {ndim}")
+        out.append(a % ndim)
+    return tuple(out)
+
+
+def swapaxes(a, axis1, axis2):
+    a = asarray(a)
+    ndim = get_aval(a).ndim
+    axis1, axis2 = _normalize_axes((axis1, axis2), ndim)
+    perm = list(range(ndim))
+    perm[axis1], perm[axis2] = perm[axis2], perm[axis1]
+    return lax.transpose(a, perm)
+
+
+def moveaxis(a, source, destination):
+    """Move axes ``source`` to positions ``destination``."""
+    a = asarray(a)
+    ndim = get_aval(a).ndim
+    src = _normalize_axes((source,) if isinstance(source, int) else source, ndim)
+    dst = _normalize_axes((destination,) if isinstance(destination, int) else destination,
+                          ndim)
+    if len(src) != len(dst):
+        raise ValueError("source and destination must have the same number of elements")
+    perm = [i for i in range(ndim) if i not in src]
+    for d, s in sorted(zip(dst, src)):
+        perm.insert(d, s)
+    return lax.transpose(a, perm)
+
+
+def expand_dims(a, axis):
+    a = asarray(a)
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    out_ndim = get_aval(a).ndim + len(axes)
+    axes = _normalize_axes(axes, out_ndim)
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"repeated axis in expand_dims: {axis}")
+    return lax.expand_dims(a, axes)
+
+
+def squeeze(a, axis=None):
+    a = asarray(a)
+    s = get_aval(a).shape
+    if axis is None:
+        axes = tuple(i for i, d in enumerate(s) if d == 1)
+    else:
+        axes = _normalize_axes((axis,) if isinstance(axis, int) else axis, len(s))
+        for ax in axes:
+            if s[ax] != 1:
+                raise ValueError(f"cannot select an axis to squeeze out which has size not "
+                                 f"equal to one: axis {ax} of shape {s}")
+    return lax.squeeze(a, axes)
+
+
+def broadcast_to(array, shape):
+    """``array`` broadcast to ``shape`` by NumPy's rules."""
+    array = asarray(array)
+    shape = _shape(shape)
+    src = get_aval(array).shape
+    if len(src) > len(shape) or broadcast_shapes(src, shape) != shape:
+        raise ValueError(f"Incompatible shapes for broadcasting: {src} and requested shape "
+                         f"{shape}")
+    return _broadcast_to(array, shape)
+
+
+def broadcast_arrays(*args):
+    args = [asarray(a) for a in args]
+    shape = broadcast_shapes(*[get_aval(a).shape for a in args])
+    return [_broadcast_to(a, shape) for a in args]
+
+
+def atleast_1d(*arys):
+    out = [asarray(a) if get_aval(asarray(a)).ndim >= 1 else reshape(a, (1,)) for a in arys]
+    return out[0] if len(out) == 1 else out
+
+
+def atleast_2d(*arys):
+    out = []
+    for a in arys:
+        a = asarray(a)
+        nd = get_aval(a).ndim
+        out.append(a if nd >= 2 else lax.broadcast_to_rank(a, 2))
+    return out[0] if len(out) == 1 else out
+
+
+def stack(arrays, axis: int = 0, out=None, dtype=None):
+    """Join ``arrays`` along a new axis."""
+    if not len(arrays):
+        raise ValueError("Need at least one array to stack.")
+    arrays = [asarray(a) for a in arrays]
+    shapes = {get_aval(a).shape for a in arrays}
+    if len(shapes) != 1:
+        raise ValueError(f"All input arrays must have the same shape, got "
+                         f"{[get_aval(a).shape for a in arrays]}")
+    nd = get_aval(arrays[0]).ndim + 1
+    axis = _normalize_axes((axis,), nd)[0]
+    from fx.numpy import concatenate
+    return concatenate([lax.expand_dims(a, (axis,)) for a in arrays], axis=axis, dtype=dtype)

@@ -1,0 +1,747 @@
+"""Elementwise primitives: one table row each, built by the ``unary`` and
+``binary`` factories, plus select_n, clamp, conversions and add_any.
+
+Invariants: n-ary elementwise primitives take operands of one dtype whose
+shapes are equal or rank-0 (a rank-0 operand broadcasts, as JAX prints
+``mul b 2.0:f32[]``). Eager impls follow XLA's semantics (integer division
+truncates, shifts past the bit width saturate), not NumPy's where they differ.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import scipy.special as _sp
+
+from fx import dtypes
+from fx.core import ShapedArray, Zero
+from primitives import _rules as R
+from primitives._rules import (ANY, BOOL, COMPLEX, FLOAT, INEXACT, INT, NUMERIC, SINT,
+                               check_dtype, new_primitive)
+
+# ---------------------------------------------------------------------------
+# factories
+
+
+def _same_shape(name, avals):
+    shapes = [a.shape for a in avals if a.shape]
+    for s in shapes[1:]:
+        if s != shapes[0]:
+            raise TypeError(f"{name} got incompatible shapes for broadcasting: "
+                            f"{', '.join(str(a.shape) for a in avals)}; operands must "
+                            "have equal shapes or be rank-0")
+    return shapes[0] if shapes else ()
+
+
+def _same_dtype(name, avals):
+    dtype = avals[0].dtype
+    for a in avals[1:]:
+        if a.dtype != dtype:
+            raise TypeError(f"{name} requires arguments to have the same dtypes, got "
+                            f"{', '.join(a.dtype.name for a in avals)}. Convert with "
+                            "lax.convert_element_type or use fx.numpy, which promotes.")
+    return dtype
+
+
+def _with_errstate(impl):
+    def run(*args, **params):
+        with np.errstate(all="ignore"):
+            return np.asarray(impl(*args, **params))
+    return run
+
+
+def unary(name, impl, jvp=None, kinds=INEXACT, out_dtype=None, transpose=None):
+    """A unary elementwise primitive. ``jvp(x, t, y)`` gives the output tangent;
+    ``jvp=None`` means the output does not depend smoothly on x (zero tangent)."""
+    p = new_primitive(name)
+
+    def abstract_eval(x, **params):
+        check_dtype(name, x, kinds)
+        dtype = out_dtype(x.dtype) if out_dtype else x.dtype
+        return ShapedArray(x.shape, dtype, x.weak_type)
+
+    p.def_abstract_eval(abstract_eval)
+    p.def_impl(_with_errstate(impl))
+
+    def jvp_rule(primals, tangents, **params):
+        (x,), (t,) = primals, tangents
+        y = p.bind(x, **params)
+        if jvp is None:
+            return y, Zero(R.aval_of(y).to_tangent_aval())
+        return y, jvp(x, t, y, **params)
+
+    p.def_jvp(jvp_rule)
+    if transpose is not None:
+        p.def_transpose(transpose)
+    p.def_batch(R.vectorized_batcher(p))
+    return p
+
+
+def binary(name, impl, jvps=None, kinds=NUMERIC, out_dtype=None, transpose=None):
+    """A binary elementwise primitive. ``jvps`` holds one ``(t, x, y, out)`` function
+    per operand (None for an operand with no derivative); ``jvps=None`` means the
+    output has a zero tangent."""
+    p = new_primitive(name)
+
+    def abstract_eval(x, y, **params):
+        check_dtype(name, x, kinds)
+        _same_dtype(name, (x, y))
+        shape = _same_shape(name, (x, y))
+        dtype = out_dtype if out_dtype is not None else x.dtype
+        return ShapedArray(shape, dtype, x.weak_type and y.weak_type)
+
+    p.def_abstract_eval(abstract_eval)
+    p.def_impl(_with_errstate(impl))
+    p.def_jvp(_nary_jvp(p, jvps))
+    if transpose is not None:
+        p.def_transpose(transpose)
+    p.def_batch(R.broadcasting_batcher(p))
+    return p
+
+
+def _nary_jvp(p, jvps):
+    def jvp_rule(primals, tangents, **params):
+        out = p.bind(*primals, **params)
+        out_aval = R.aval_of(out)
+        if jvps is None:
+            return out, Zero(out_aval.to_tangent_aval())
+        total = Zero(out_aval.to_tangent_aval())
+        for rule, t in zip(jvps, tangents):
+            if rule is None or type(t) is Zero:
+                continue
+            contribution = rule(t, *primals, out)
+            if R.shape_of(contribution) != out_aval.shape:
+                contribution = R.broadcast_in_dim(contribution, out_aval.shape, ())
+            total = R.add_tangents(total, contribution)
+        return out, total
+    return jvp_rule
+
+
+# ---------------------------------------------------------------------------
+# eager implementations that differ from NumPy's
+
+
+def _round(x, rounding_method=0):
+    if rounding_method in (1, "TO_NEAREST_EVEN") or str(rounding_method).endswith("EVEN"):
+        return np.round(x)
+    t = np.trunc(x)
+    return np.where(np.abs(x - t) >= 0.5, t + np.sign(x), t).astype(x.dtype)
+
+
+def _sign(x):
+    if x.dtype.kind == "c":
+        a = np.abs(x)
+        return np.where(a == 0, 0, x / np.where(a == 0, 1, a)).astype(x.dtype)
+    return np.sign(x)
+
+
+def _int_div(x, y):
+    if x.dtype.kind not in "iu":
+        return np.true_divide(x, y).astype(x.dtype)
+    safe = np.where(y == 0, 1, y)
+    q = np.abs(x) // np.abs(safe) if x.dtype.kind == "i" else x // safe
+    if x.dtype.kind == "i":
+        q = np.where((x < 0) != (safe < 0), -q, q)
+    return np.where(y == 0, np.array(-1).astype(x.dtype), q).astype(x.dtype)
+
+
+def _rem(x, y):
+    if x.dtype.kind in "iu":
+        safe = np.where(y == 0, 1, y)
+        return np.where(y == 0, x, np.fmod(x, safe)).astype(x.dtype)
+    return np.fmod(x, y)
+
+
+def _pow(x, y):
+    return np.power(x, y.astype(x.dtype) if y.dtype != x.dtype else y).astype(x.dtype)
+
+
+def _shift_left(x, y):
+    bits = x.dtype.itemsize * 8
+    ok = (y >= 0) & (y < bits)
+    return np.where(ok, np.left_shift(x, np.where(ok, y, 0)), 0).astype(x.dtype)
+
+
+def _shift_right_arithmetic(x, y):
+    bits = x.dtype.itemsize * 8
+    ok = (y >= 0) & (y < bits)
+    shifted = np.right_shift(x, np.where(ok, y, bits - 1))
+    if x.dtype.kind == "u":
+        shifted = np.where(ok, shifted, 0)
+    return shifted.astype(x.dtype)
+
+
+def _shift_right_logical(x, y):
+    bits = x.dtype.itemsize * 8
+    unsigned = np.dtype(f"u{x.dtype.itemsize}")
+    ok = (y >= 0) & (y < bits)
+    out = np.right_shift(x.view(unsigned) if x.ndim else x.astype(unsigned),
+                         np.where(ok, y, 0).astype(unsigned))
+    return np.where(ok, out, 0).astype(unsigned).astype(x.dtype)
+
+
+def _integer_pow(x, *, y):
+    if y == 0:
+        return np.ones_like(x)
+    if x.dtype.kind in "iu":
+        if y < 0:
+            raise ValueError(f"integer_pow of an integer array needs y >= 0, got {y}")
+        return np.power(x, y).astype(x.dtype)
+    out = np.power(x, abs(y)).astype(x.dtype)
+    return (1 / out).astype(x.dtype) if y < 0 else out
+
+
+def _balanced_eq(x, z, y):
+    """1 where x alone attains the extremum z, 0.5 where x and y tie, 0 elsewhere."""
+    one = R.as_scalar(1, R.dtype_of(z))
+    half = R.as_scalar(0.5, R.dtype_of(z))
+    zero = R.as_scalar(0, R.dtype_of(z))
+    x_eq = eq_p.bind(x, z)
+    y_eq = eq_p.bind(y, z)
+    shape = R.shape_of(z)
+    both = and_p.bind(x_eq, y_eq)
+    val = R.select_n(x_eq, R.full(shape, zero, R.dtype_of(z)), R.full(shape, one, R.dtype_of(z)))
+    return R.select_n(both, val, R.full(shape, half, R.dtype_of(z)))
+
+
+def _sq(x):
+    return R.mul(x, x)
+
+
+def _zeros_where(mask, t):
+    """``t`` where ``mask`` is False, 0 where True."""
+    zero = R.full(R.shape_of(t), 0, R.dtype_of(t))
+    return R.select_n(mask, t, zero)
+
+
+# ---------------------------------------------------------------------------
+# linear transposes
+
+
+def _neg_transpose(ct, x):
+    return [Zero(x.aval) if type(ct) is Zero else R.neg(ct)]
+
+
+def _real_transpose(ct, x):
+    if type(ct) is Zero:
+        return [Zero(x.aval)]
+    return [complex_p.bind(ct, R.full(R.shape_of(ct), 0, R.dtype_of(ct)))]
+
+
+def _imag_transpose(ct, x):
+    if type(ct) is Zero:
+        return [Zero(x.aval)]
+    return [complex_p.bind(R.full(R.shape_of(ct), 0, R.dtype_of(ct)), R.neg(ct))]
+
+
+def _conj_transpose(ct, x, **params):
+    if type(ct) is Zero:
+        return [Zero(x.aval)]
+    if x.aval.dtype.kind == "c":
+        return [conj_p.bind(ct)]
+    return [real_p.bind(ct)]
+
+
+# ---------------------------------------------------------------------------
+# unary table
+
+neg_p = unary("neg", np.negative, lambda x, t, y: R.neg(t), kinds=NUMERIC,
+              transpose=_neg_transpose)
+sign_p = unary("sign", _sign, kinds=NUMERIC)
+floor_p = unary("floor", np.floor, kinds=FLOAT)
+ceil_p = unary("ceil", np.ceil, kinds=FLOAT)
+round_p = unary("round", _round, kinds=FLOAT)
+is_finite_p = unary("is_finite", np.isfinite, kinds=FLOAT, out_dtype=lambda d: dtypes.bool_)
+exp_p = unary("exp", np.exp, lambda x, t, y: R.mul(t, y))
+exp2_p = unary("exp2", np.exp2, lambda x, t, y: R.mul(t, R.mul(y, math.log(2))))
+log_p = unary("log", np.log, lambda x, t, y: R.div(t, x))
+log1p_p = unary("log1p", np.log1p, lambda x, t, y: R.div(t, R.add(x, 1)))
+expm1_p = unary("expm1", np.expm1, lambda x, t, y: R.mul(t, R.add(y, 1)))
+tanh_p = unary("tanh", np.tanh, lambda x, t, y: R.mul(t, R.sub(1, _sq(y))))
+logistic_p = unary("logistic", _sp.expit, lambda x, t, y: R.mul(t, R.mul(y, R.sub(1, y))))
+sin_p = unary("sin", np.sin, lambda x, t, y: R.mul(t, cos_p.bind(x)))
+cos_p = unary("cos", np.cos, lambda x, t, y: R.neg(R.mul(t, sin_p.bind(x))))
+tan_p = unary("tan", np.tan, lambda x, t, y: R.mul(t, R.add(1, _sq(y))))
+asin_p = unary("asin", np.arcsin, lambda x, t, y: R.mul(t, rsqrt_p.bind(R.sub(1, _sq(x)))))
+acos_p = unary("acos", np.arccos,
+               lambda x, t, y: R.neg(R.mul(t, rsqrt_p.bind(R.sub(1, _sq(x))))))
+atan_p = unary("atan", np.arctan, lambda x, t, y: R.div(t, R.add(1, _sq(x))))
+sinh_p = unary("sinh", np.sinh, lambda x, t, y: R.mul(t, cosh_p.bind(x)))
+cosh_p = unary("cosh", np.cosh, lambda x, t, y: R.mul(t, sinh_p.bind(x)))
+asinh_p = unary("asinh", np.arcsinh, lambda x, t, y: R.mul(t, rsqrt_p.bind(R.add(_sq(x), 1))))
+acosh_p = unary("acosh", np.arccosh, lambda x, t, y: R.mul(
+    t, rsqrt_p.bind(R.mul(R.sub(x, 1), R.add(x, 1)))))
+atanh_p = unary("atanh", np.arctanh, lambda x, t, y: R.div(t, R.sub(1, _sq(x))))
+sqrt_p = unary("sqrt", np.sqrt, lambda x, t, y: R.div(R.mul(t, 0.5), y))
+rsqrt_p = unary("rsqrt", lambda x: 1 / np.sqrt(x),
+                lambda x, t, y: R.mul(t, R.mul(R.div(y, x), -0.5)))
+cbrt_p = unary("cbrt", np.cbrt, lambda x, t, y: R.mul(
+    t, R.mul(integer_pow_p.bind(y, y=-2), 1 / 3)), kinds=FLOAT)
+
+
+def _abs_jvp(x, t, y):
+    if R.dtype_of(x).kind == "c":
+        # d|x| = Re(conj(x) t) / |x|, taken as 0 at x = 0
+        safe = R.select_n(eq_p.bind(y, R.as_scalar(0, R.dtype_of(y))), y,
+                          R.full(R.shape_of(y), 1, R.dtype_of(y)))
+        return R.div(real_p.bind(R.mul(conj_p.bind(x), t)), safe)
+    return R.mul(t, sign_p.bind(x))
+
+
+abs_p = unary("abs", np.abs, _abs_jvp, kinds=NUMERIC, out_dtype=R.real_dtype)
+erf_p = unary("erf", _sp.erf, lambda x, t, y: R.mul(
+    t, R.mul(exp_p.bind(R.neg(_sq(x))), 2 / math.sqrt(math.pi))), kinds=FLOAT)
+erfc_p = unary("erfc", _sp.erfc, lambda x, t, y: R.mul(
+    t, R.mul(exp_p.bind(R.neg(_sq(x))), -2 / math.sqrt(math.pi))), kinds=FLOAT)
+erf_inv_p = unary("erf_inv", _sp.erfinv, lambda x, t, y: R.mul(
+    t, R.mul(exp_p.bind(_sq(y)), math.sqrt(math.pi) / 2)), kinds=FLOAT)
+lgamma_p = unary("lgamma", _sp.gammaln, lambda x, t, y: R.mul(t, digamma_p.bind(x)),
+                 kinds=FLOAT)
+
+
+def _polygamma_impl(m, x):
+    return _sp.polygamma(m, x).astype(x.dtype)
+
+
+digamma_p = unary("digamma", _sp.psi, lambda x, t, y: R.mul(
+    t, polygamma_p.bind(R.full(R.shape_of(x), 1, R.dtype_of(x)), x)), kinds=FLOAT)
+not_p = unary("not", np.invert, kinds=INT + BOOL)
+real_p = unary("real", np.real, lambda x, t, y: real_p.bind(t), kinds=COMPLEX,
+               out_dtype=R.real_dtype, transpose=_real_transpose)
+imag_p = unary("imag", np.imag, lambda x, t, y: imag_p.bind(t), kinds=COMPLEX,
+               out_dtype=R.real_dtype, transpose=_imag_transpose)
+conj_p = unary("conj", lambda x, input_dtype=None: np.conj(x).astype(R.complex_dtype(x.dtype)),
+               lambda x, t, y, **kw: conj_p.bind(t, **kw), kinds=INEXACT,
+               out_dtype=R.complex_dtype, transpose=_conj_transpose)
+conj_p.hidden_params = frozenset({"input_dtype"})
+population_count_p = unary("population_count", lambda x: np.bitwise_count(x).astype(x.dtype),
+                           kinds=INT)
+
+
+def _clz_impl(x):
+    bits = x.dtype.itemsize * 8
+    unsigned = x.astype(np.dtype(f"u{x.dtype.itemsize}"))
+    count = np.full(x.shape, bits, dtype=x.dtype)
+    for shift in range(bits):
+        set_here = (unsigned >> np.array(bits - 1 - shift, unsigned.dtype)) & 1 == 1
+        count = np.where(set_here & (count == bits), shift, count)
+    return count.astype(x.dtype)
+
+
+clz_p = unary("clz", _clz_impl, kinds=INT)
+
+
+integer_pow_p = unary("integer_pow", _integer_pow, kinds=INEXACT + INT)
+
+
+def _integer_pow_jvp_rule(primals, tangents, *, y):
+    (x,), (t,) = primals, tangents
+    out = integer_pow_p.bind(x, y=y)
+    if y == 0:
+        return out, Zero(R.aval_of(out).to_tangent_aval())
+    if y == 1:
+        slope = None
+    elif y == 2:
+        slope = R.mul(x, 2)
+    else:
+        slope = R.mul(integer_pow_p.bind(x, y=y - 1), y)
+    return out, (t if slope is None else R.mul(t, slope))
+
+
+integer_pow_p.def_jvp(_integer_pow_jvp_rule)
+
+
+def _reduce_precision_impl(x, *, exponent_bits, mantissa_bits):
+    if x.dtype == np.float32:
+        bits, ui, total_mant = 32, np.uint32, 23
+    elif x.dtype == np.float64:
+        bits, ui, total_mant = 64, np.uint64, 52
+    else:
+        return _reduce_precision_impl(x.astype(np.float32), exponent_bits=exponent_bits,
+                                      mantissa_bits=mantissa_bits).astype(x.dtype)
+    total_exp = bits - 1 - total_mant
+    u = np.ascontiguousarray(x).view(ui).copy()
+    if mantissa_bits < total_mant:
+        drop = total_mant - mantissa_bits
+        one = ui(1)
+        last = (u >> ui(drop)) & one
+        bias = (one << ui(drop - 1)) - one + last
+        rounded = (u + bias) & ~((one << ui(drop)) - one)
+        u = np.where(np.isnan(x), u, rounded).astype(ui)
+    out = u.view(x.dtype).copy()
+    if exponent_bits < total_exp:
+        max_exp = 2 ** (exponent_bits - 1) - 1
+        largest = (2.0 - 2.0 ** -mantissa_bits) * 2.0 ** max_exp
+        smallest = 2.0 ** (1 - max_exp)
+        out = np.where(np.abs(out) > largest, np.copysign(np.inf, out), out)
+        out = np.where(np.abs(out) < smallest, np.copysign(0.0, out), out)
+        out = np.where(np.isnan(x), x, out)
+    return out.astype(x.dtype)
+
+
+reduce_precision_p = unary(
+    "reduce_precision", _reduce_precision_impl,
+    lambda x, t, y, **params: reduce_precision_p.bind(t, **params), kinds=FLOAT)
+
+
+def _copy_transpose(ct, x):
+    return [ct]
+
+
+copy_p = unary("copy", np.copy, lambda x, t, y: copy_p.bind(t) if type(t) is not Zero else t,
+               kinds=ANY, transpose=_copy_transpose)
+stop_gradient_p = unary("stop_gradient", np.asarray, kinds=ANY)
+
+# ---------------------------------------------------------------------------
+# binary table
+
+
+def _add_transpose(ct, x, y):
+    return [R.unbroadcast(ct, x.aval) if R.core.is_undefined_primal(x) else None,
+            R.unbroadcast(ct, y.aval) if R.core.is_undefined_primal(y) else None]
+
+
+def _sub_transpose(ct, x, y):
+    neg_ct = Zero(y.aval) if type(ct) is Zero else R.neg(ct)
+    return [R.unbroadcast(ct, x.aval) if R.core.is_undefined_primal(x) else None,
+            R.unbroadcast(neg_ct, y.aval) if R.core.is_undefined_primal(y) else None]
+
+
+def _mul_transpose(ct, x, y):
+    x_lin, y_lin = R.core.is_undefined_primal(x), R.core.is_undefined_primal(y)
+    if x_lin and y_lin:
+        raise ValueError("mul is linear in only one operand; both were undefined")
+    if type(ct) is Zero:
+        return [Zero(x.aval) if x_lin else None, Zero(y.aval) if y_lin else None]
+    if x_lin:
+        return [R.unbroadcast(R.mul(ct, y), x.aval), None]
+    return [None, R.unbroadcast(R.mul(x, ct), y.aval)]
+
+
+def _div_transpose(ct, x, y):
+    if R.core.is_undefined_primal(y):
+        raise ValueError("div is linear only in its numerator")
+    if type(ct) is Zero:
+        return [Zero(x.aval), None]
+    return [R.unbroadcast(R.div(ct, y), x.aval), None]
+
+
+add_p = binary("add", np.add, (lambda t, x, y, z: t, lambda t, x, y, z: t),
+               transpose=_add_transpose)
+sub_p = binary("sub", np.subtract, (lambda t, x, y, z: t, lambda t, x, y, z: R.neg(t)),
+               transpose=_sub_transpose)
+mul_p = binary("mul", np.multiply, (lambda t, x, y, z: R.mul(t, y),
+                                    lambda t, x, y, z: R.mul(x, t)),
+               transpose=_mul_transpose)
+div_p = binary("div", _int_div, (lambda t, x, y, z: R.div(t, y),
+                                 lambda t, x, y, z: R.neg(R.mul(t, R.div(z, y)))),
+               transpose=_div_transpose)
+rem_p = binary("rem", _rem, (lambda t, x, y, z: t,
+                             lambda t, x, y, z: R.neg(R.mul(t, round_p.bind(
+                                 R.div(R.sub(x, z), y), rounding_method=0)))),
+               kinds=FLOAT + INT)
+max_p = binary("max", np.maximum, (lambda t, x, y, z: R.mul(t, _balanced_eq(x, z, y)),
+                                   lambda t, x, y, z: R.mul(t, _balanced_eq(y, z, x))),
+               kinds=ANY)
+min_p = binary("min", np.minimum, (lambda t, x, y, z: R.mul(t, _balanced_eq(x, z, y)),
+                                   lambda t, x, y, z: R.mul(t, _balanced_eq(y, z, x))),
+               kinds=ANY)
+atan2_p = binary("atan2", np.arctan2, (
+    lambda t, x, y, z: R.mul(t, R.div(y, R.add(_sq(x), _sq(y)))),
+    lambda t, x, y, z: R.neg(R.mul(t, R.div(x, R.add(_sq(x), _sq(y)))))), kinds=FLOAT)
+nextafter_p = binary("nextafter", np.nextafter, None, kinds=FLOAT)
+and_p = binary("and", np.bitwise_and, None, kinds=INT + BOOL)
+or_p = binary("or", np.bitwise_or, None, kinds=INT + BOOL)
+xor_p = binary("xor", np.bitwise_xor, None, kinds=INT + BOOL)
+shift_left_p = binary("shift_left", _shift_left, None, kinds=INT)
+shift_right_arithmetic_p = binary("shift_right_arithmetic", _shift_right_arithmetic, None,
+                                  kinds=INT)
+shift_right_logical_p = binary("shift_right_logical", _shift_right_logical, None, kinds=INT)
+eq_p = binary("eq", np.equal, None, kinds=ANY, out_dtype=dtypes.bool_)
+ne_p = binary("ne", np.not_equal, None, kinds=ANY, out_dtype=dtypes.bool_)
+lt_p = binary("lt", np.less, None, kinds=FLOAT + INT + BOOL, out_dtype=dtypes.bool_)
+le_p = binary("le", np.less_equal, None, kinds=FLOAT + INT + BOOL, out_dtype=dtypes.bool_)
+gt_p = binary("gt", np.greater, None, kinds=FLOAT + INT + BOOL, out_dtype=dtypes.bool_)
+ge_p = binary("ge", np.greater_equal, None, kinds=FLOAT + INT + BOOL, out_dtype=dtypes.bool_)
+polygamma_p = binary("polygamma", _polygamma_impl, (None, lambda t, m, x, z: R.mul(
+    t, polygamma_p.bind(R.add(m, 1), x))), kinds=FLOAT)
+igamma_p = binary("igamma", lambda a, x: _sp.gammainc(a, x).astype(a.dtype), (
+    None, lambda t, a, x, z: R.mul(t, exp_p.bind(R.sub(R.sub(
+        R.mul(R.sub(a, 1), log_p.bind(x)), x), lgamma_p.bind(a))))), kinds=FLOAT)
+igammac_p = binary("igammac", lambda a, x: _sp.gammaincc(a, x).astype(a.dtype), (
+    None, lambda t, a, x, z: R.neg(R.mul(t, exp_p.bind(R.sub(R.sub(
+        R.mul(R.sub(a, 1), log_p.bind(x)), x), lgamma_p.bind(a)))))), kinds=FLOAT)
+zeta_p = binary("zeta", lambda x, q: _sp.zeta(x, q).astype(x.dtype), (
+    None, lambda t, x, q, z: R.neg(R.mul(t, R.mul(x, zeta_p.bind(R.add(x, 1), q))))),
+    kinds=FLOAT)
+
+
+def _complex_jvp_re(t, x, y, z):
+    return complex_p.bind(t, R.full(R.shape_of(t), 0, R.dtype_of(t)))
+
+
+def _complex_jvp_im(t, x, y, z):
+    return complex_p.bind(R.full(R.shape_of(t), 0, R.dtype_of(t)), t)
+
+
+def _complex_transpose(ct, x, y):
+    if type(ct) is Zero:
+        return [Zero(x.aval) if R.core.is_undefined_primal(x) else None,
+                Zero(y.aval) if R.core.is_undefined_primal(y) else None]
+    re, im = real_p.bind(ct), R.neg(imag_p.bind(ct))
+    return [R.unbroadcast(re, x.aval) if R.core.is_undefined_primal(x) else None,
+            R.unbroadcast(im, y.aval) if R.core.is_undefined_primal(y) else None]
+
+
+complex_p = new_primitive("complex")
+
+
+@complex_p.def_abstract_eval
+def _complex_abstract_eval(x, y):
+    check_dtype("complex", x, FLOAT)
+    _same_dtype("complex", (x, y))
+    return ShapedArray(_same_shape("complex", (x, y)), R.complex_dtype(x.dtype),
+                       x.weak_type and y.weak_type)
+
+
+complex_p.def_impl(lambda x, y: (x + 1j * y.astype(R.complex_dtype(y.dtype))).astype(
+    R.complex_dtype(x.dtype)))
+complex_p.def_jvp(_nary_jvp(complex_p, (_complex_jvp_re, _complex_jvp_im)))
+complex_p.def_transpose(_complex_transpose)
+complex_p.def_batch(R.broadcasting_batcher(complex_p))
+
+
+def _pow_jvp_x(t, x, y, z):
+    if R.dtype_of(y).kind in "iu":
+        y_f = R.convert(y, R.dtype_of(x))
+    else:
+        y_f = y
+    # y * x^(y-1), written to be finite at x = 0 for integer-valued y
+    return R.mul(t, R.mul(y_f, pow_p.bind(x, R.sub(y_f, 1))))
+
+
+def _pow_jvp_y(t, x, y, z):
+    # z * log(x), with 0 where x == 0 (the limit of x^y log x for y > 0)
+    zero = R.full(R.shape_of(x), 0, R.dtype_of(x))
+    is_zero = eq_p.bind(x, zero)
+    safe_x = R.select_n(is_zero, x, R.full(R.shape_of(x), 1, R.dtype_of(x)))
+    return R.mul(t, R.mul(z, log_p.bind(safe_x)))
+
+
+pow_p = new_primitive("pow")
+
+
+@pow_p.def_abstract_eval
+def _pow_abstract_eval(x, y):
+    check_dtype("pow", x, INEXACT)
+    if y.dtype != x.dtype:
+        check_dtype("pow", y, INT, "exponent (which must match the base's dtype or be int)")
+    return ShapedArray(_same_shape("pow", (x, y)), x.dtype, x.weak_type and y.weak_type)
+
+
+pow_p.def_impl(_with_errstate(_pow))
+pow_p.def_jvp(_nary_jvp(pow_p, (_pow_jvp_x, _pow_jvp_y)))
+pow_p.def_batch(R.broadcasting_batcher(pow_p))
+
+
+def _add_any_transpose(ct, x, y):
+    return [ct, ct]
+
+
+add_any_p = binary("add_any", np.add, (lambda t, x, y, z: t, lambda t, x, y, z: t),
+                   kinds=NUMERIC, transpose=_add_any_transpose)
+
+# ---------------------------------------------------------------------------
+# select_n, clamp
+
+
+select_n_p = new_primitive("select_n")
+
+
+@select_n_p.def_abstract_eval
+def _select_n_abstract_eval(which, *cases):
+    if not cases:
+        raise TypeError("select_n needs at least one case")
+    if which.dtype != dtypes.bool_ and which.dtype != dtypes.int32:
+        raise TypeError(f"select_n's selector must be bool or int32, got {which.dtype.name}")
+    if which.dtype == dtypes.bool_ and len(cases) > 2:
+        raise TypeError(f"select_n with a bool selector takes at most 2 cases, got {len(cases)}")
+    _same_dtype("select_n", cases)
+    shapes = {c.shape for c in cases}
+    if len(shapes) != 1:
+        raise TypeError(f"select_n cases must have the same shapes, got {[c.shape for c in cases]}")
+    shape = cases[0].shape
+    if which.shape and which.shape != shape:
+        raise TypeError(f"select_n selector shape {which.shape} must be rank-0 or equal to the "
+                        f"case shape {shape}")
+    return ShapedArray(shape, cases[0].dtype, all(c.weak_type for c in cases))
+
+
+def _select_n_impl(which, *cases):
+    if len(cases) == 1:
+        return np.asarray(cases[0])
+    if which.dtype == np.bool_:
+        return np.where(which, cases[1], cases[0])
+    return np.choose(np.clip(which, 0, len(cases) - 1), np.broadcast_arrays(*cases))
+
+
+select_n_p.def_impl(_select_n_impl)
+
+
+@select_n_p.def_jvp
+def _select_n_jvp(primals, tangents):
+    which, *cases = primals
+    out = select_n_p.bind(which, *cases)
+    case_tangents = tangents[1:]
+    if all(type(t) is Zero for t in case_tangents):
+        return out, Zero(R.aval_of(out).to_tangent_aval())
+    return out, select_n_p.bind(which, *[R.instantiate(t) for t in case_tangents])
+
+
+@select_n_p.def_transpose
+def _select_n_transpose(ct, which, *cases):
+    if R.core.is_undefined_primal(which):
+        raise ValueError("select_n is not linear in its selector")
+    if type(ct) is Zero:
+        return [None] + [Zero(c.aval) if R.core.is_undefined_primal(c) else None
+                         for c in cases]
+    zero = R.full(R.shape_of(ct), 0, R.dtype_of(ct))
+    outs = [None]
+    for i, c in enumerate(cases):
+        if R.core.is_undefined_primal(c):
+            branches = [zero] * len(cases)
+            branches[i] = ct
+            outs.append(select_n_p.bind(which, *branches))
+        else:
+            outs.append(None)
+    return outs
+
+
+select_n_p.def_batch(R.broadcasting_batcher(select_n_p))
+
+clamp_p = new_primitive("clamp")
+
+
+@clamp_p.def_abstract_eval
+def _clamp_abstract_eval(lo, x, hi):
+    _same_dtype("clamp", (lo, x, hi))
+    check_dtype("clamp", x, FLOAT + INT)
+    for name, b in (("min", lo), ("max", hi)):
+        if b.shape and b.shape != x.shape:
+            raise TypeError(f"clamp's {name} must be rank-0 or match the operand shape "
+                            f"{x.shape}, got {b.shape}")
+    return ShapedArray(x.shape, x.dtype, x.weak_type)
+
+
+clamp_p.def_impl(lambda lo, x, hi: np.asarray(np.minimum(np.maximum(x, lo), hi)))
+
+
+def _clamp_jvp_x(t, lo, x, hi, z):
+    inside = and_p.bind(ge_p.bind(x, lo), le_p.bind(x, hi))
+    return _zeros_where(not_p.bind(inside), t)
+
+
+def _clamp_jvp_lo(t, lo, x, hi, z):
+    return _zeros_where(not_p.bind(gt_p.bind(lo, x)), R.broadcast_to(t, R.shape_of(z)))
+
+
+def _clamp_jvp_hi(t, lo, x, hi, z):
+    return _zeros_where(not_p.bind(lt_p.bind(hi, x)), R.broadcast_to(t, R.shape_of(z)))
+
+
+clamp_p.def_jvp(_nary_jvp(clamp_p, (_clamp_jvp_lo, _clamp_jvp_x, _clamp_jvp_hi)))
+clamp_p.def_batch(R.broadcasting_batcher(clamp_p))
+
+# ---------------------------------------------------------------------------
+# conversions
+
+convert_element_type_p = new_primitive("convert_element_type")
+
+
+@convert_element_type_p.def_abstract_eval
+def _convert_abstract_eval(x, *, new_dtype, weak_type=False, sharding=None):
+    return ShapedArray(x.shape, new_dtype, weak_type)
+
+
+def _convert_impl(x, *, new_dtype, weak_type=False, sharding=None):
+    with np.errstate(all="ignore"):
+        if x.dtype.kind == "c" and new_dtype.kind != "c":
+            x = np.real(x)
+        if new_dtype == np.bool_:
+            return np.asarray(x != 0)
+        if x.dtype.kind == "f" and new_dtype.kind in "iu":
+            info = np.iinfo(new_dtype)
+            x = np.where(np.isnan(x), 0, np.clip(x, info.min, info.max))
+        return np.asarray(x).astype(new_dtype)
+
+
+convert_element_type_p.def_impl(_convert_impl)
+convert_element_type_p.weak_type_rule = lambda args: False
+
+
+@convert_element_type_p.def_jvp
+def _convert_jvp(primals, tangents, *, new_dtype, weak_type=False, sharding=None):
+    (x,), (t,) = primals, tangents
+    out = convert_element_type_p.bind(x, new_dtype=new_dtype, weak_type=weak_type,
+                                      sharding=sharding)
+    if not dtypes.is_inexact(new_dtype) or not dtypes.is_inexact(R.dtype_of(x)):
+        return out, Zero(R.aval_of(out).to_tangent_aval())
+    return out, convert_element_type_p.bind(t, new_dtype=new_dtype, weak_type=weak_type,
+                                            sharding=sharding)
+
+
+@convert_element_type_p.def_transpose
+def _convert_transpose(ct, x, *, new_dtype, weak_type=False, sharding=None):
+    if type(ct) is Zero:
+        return [Zero(x.aval)]
+    if x.aval.dtype.kind != "c" and R.dtype_of(ct).kind == "c":
+        ct = real_p.bind(ct)
+    return [R.convert(ct, x.aval.dtype, x.aval.weak_type)]
+
+
+convert_element_type_p.def_batch(R.vectorized_batcher(convert_element_type_p))
+convert_element_type_p.hidden_params = frozenset({"sharding"})
+
+bitcast_convert_type_p = new_primitive("bitcast_convert_type")
+
+
+@bitcast_convert_type_p.def_abstract_eval
+def _bitcast_abstract_eval(x, *, new_dtype):
+    old, new = x.dtype.itemsize, np.dtype(new_dtype).itemsize
+    if old == new:
+        shape = x.shape
+    elif old > new:
+        shape = x.shape + (old // new,)
+    else:
+        if not x.shape or x.shape[-1] != new // old:
+            raise TypeError(f"bitcast_convert_type from {x.dtype.name} to "
+                            f"{np.dtype(new_dtype).name} needs a trailing dimension of "
+                            f"{new // old}, got shape {x.shape}")
+        shape = x.shape[:-1]
+    return ShapedArray(shape, new_dtype)
+
+
+def _bitcast_impl(x, *, new_dtype):
+    old, new = x.dtype.itemsize, np.dtype(new_dtype).itemsize
+    x = np.ascontiguousarray(x)
+    if old == new:
+        return x.view(new_dtype)
+    if old > new:
+        return x.reshape(x.shape + (1,)).view(new_dtype)
+    return x.view(new_dtype).reshape(x.shape[:-1])
+
+
+bitcast_convert_type_p.def_impl(_bitcast_impl)
+
+
+@bitcast_convert_type_p.def_jvp
+def _bitcast_jvp(primals, tangents, *, new_dtype):
+    out = bitcast_convert_type_p.bind(primals[0], new_dtype=new_dtype)
+    return out, Zero(R.aval_of(out).to_tangent_aval())
+
+
+@bitcast_convert_type_p.def_batch
+def _bitcast_batch(args, dims, *, new_dtype):
+    (x,), (d,) = args, dims
+    x = R.moveaxis(x, d, 0)
+    return bitcast_convert_type_p.bind(x, new_dtype=new_dtype), 0

@@ -200,7 +200,8 @@ def _classify(nodetype: type) -> Any:
         fields = tuple(nodetype._fields)
         kind = _NodeKind(nodetype, lambda x: (tuple(x), None),
                          lambda aux, children: nodetype(*children),
-                         lambda x: ([(GetAttrKey(f), v) for f, v in zip(fields, x)], None),
+                         lambda x: ([(GetAttrKey(f), v) for f, v in zip(fields, x, strict=True)],
+                                    None),
                          is_namedtuple=True)
     else:
         kind = _LEAF
@@ -368,14 +369,14 @@ def _compile(tag, tok):
         if tag is list:
             return lambda it: list(islice(it, n))
         if tag is dict:
-            return lambda it: dict(zip(keys, islice(it, n)))
+            return lambda it: dict(zip(keys, islice(it, n), strict=True))
         return lambda it: unflatten(aux, list(islice(it, n)))
     if tag is tuple:
         return lambda it: tuple([p(it) for p in parts])
     if tag is list:
         return lambda it: [p(it) for p in parts]
     if tag is dict:
-        return lambda it: {k: p(it) for k, p in zip(keys, parts)}
+        return lambda it: {k: p(it) for k, p in zip(keys, parts, strict=True)}
     return lambda it: unflatten(aux, [p(it) for p in parts])
 
 
@@ -471,22 +472,22 @@ def _up_to(tag, tok, tree, out):
             raise _StructureMismatch(f"expected a {tag.nodetype.__name__} node with {n} "
                                      f"children but got {len(children)}")
         keys = tag
-    i = 0
-    try:
-        for i, child in enumerate(children):
-            t = tok()
-            if t is _LEAF:
-                out.append(child)
+    for index, child in enumerate(children):
+        t = tok()
+        if t is _LEAF:
+            out.append(child)
+            continue
+        try:
+            _up_to(t, tok, child, out)
+        except _StructureMismatch as err:
+            # keys: None for a sequence, the sorted keys for a dict, else the node kind.
+            if keys is None:
+                err.path.append(SequenceKey(index))
+            elif type(keys) is tuple:
+                err.path.append(DictKey(keys[index]))
             else:
-                _up_to(t, tok, child, out)
-    except _StructureMismatch as err:
-        if keys is None:
-            err.path.append(SequenceKey(i))
-        elif type(keys) is tuple:
-            err.path.append(DictKey(keys[i]))
-        else:
-            err.path.append(keys.split_with_keys(tree)[0][i][0])
-        raise
+                err.path.append(keys.split_with_keys(tree)[0][index][0])
+            raise
 
 
 def _flatten_up_to(tokens, tree, what):
@@ -687,7 +688,7 @@ class PyTreeDef:
             if tag is tuple or tag is list:
                 return tag(children)
             if tag is dict:
-                return dict(zip(aux, children))
+                return dict(zip(aux, children, strict=True))
             return tag.unflatten(aux, children)
 
         return build(tok(), subtrees)

@@ -528,15 +528,37 @@ class EvalTrace(Trace):
     __slots__ = ()
 
     def process_primitive(self, primitive, args, params):
+        array_type = _array_type[0]
         vals = []
+        weak = True
         for a in args:
-            if isinstance(a, Tracer):
+            t = type(a)
+            if t is array_type:
+                vals.append(a._value)
+                weak = weak and a.weak_type
+            elif isinstance(a, Tracer):
                 raise_leaked(a, primitive)
-            vals.append(a._value if type(a) is _array_type[0] else a)
-        out = primitive.impl(*vals, **params)
+            else:
+                vals.append(a)
+                if t is not int and t is not float and t is not complex:
+                    weak = False
+        out = primitive.impl_rule(*vals, **params)
         if primitive.multiple_results:
-            return [wrap_eager(o) for o in out]
-        return wrap_eager(out, primitive, args)
+            return [array_type(o if type(o) is np.ndarray else np.asarray(o)) for o in out]
+        if primitive.weak_type_rule is not None:
+            weak = primitive.weak_type_rule(args)
+        if config.jax_enable_checks:
+            _check_impl_result(primitive, args, params, out)
+        return array_type(out if type(out) is np.ndarray else np.asarray(out), weak)
+
+
+def _check_impl_result(primitive, args, params, out):
+    """Under FX_CHECKS, the eager result must have the type abstract_eval promises."""
+    expected = primitive.abstract_eval(*[get_aval(a) for a in args], **params)
+    out = np.asarray(out)
+    if out.shape != expected.shape or out.dtype != expected.dtype:
+        raise JaxprTypeError(f"{primitive.name}: impl returned {out.dtype.name}{list(out.shape)}"
+                             f", abstract_eval says {expected.str_short()}")
 
 
 eval_trace = EvalTrace(None)

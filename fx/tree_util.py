@@ -174,7 +174,8 @@ def register_dataclass(nodetype: type, data_fields: Iterable[str] | None = None,
                 tuple(getattr(x, n) for n in meta_fields))
 
     def unflatten(aux, children):
-        return nodetype(**dict(zip(data_fields, children)), **dict(zip(meta_fields, aux)))
+        return nodetype(**dict(zip(data_fields, children, strict=True)),
+                        **dict(zip(meta_fields, aux, strict=True)))
 
     _add_kind(_NodeKind(nodetype, flatten, unflatten, flatten_with_keys), "dataclass ")
     return nodetype
@@ -294,7 +295,7 @@ def tree_map(f: Callable[..., Any], tree: Any, *rest: Any,
         columns = [_flatten_up_to(tokens, other, f"tree_map: argument {i + 2} (rest[{i}]) "
                                   "does not have the structure of the first tree")
                    for i, other in enumerate(rest)]
-        results = [f(*xs) for xs in zip(leaves, *columns)]
+        results = [f(*xs) for xs in zip(leaves, *columns, strict=True)]
     else:
         results = [f(x) for x in leaves]
     tok = iter(tokens).__next__
@@ -349,7 +350,7 @@ def tree_map_with_path(f: Callable[..., Any], tree: Any, *rest: Any,
     columns = [_flatten_up_to(treedef._tokens, other, f"tree_map_with_path: argument {i + 2} "
                               f"(rest[{i}]) does not have the structure of the first tree")
                for i, other in enumerate(rest)]
-    return treedef.unflatten([f(p, x, *ys) for (p, x), *ys in zip(pairs, *columns)])
+    return treedef.unflatten([f(p, x, *ys) for (p, x), *ys in zip(pairs, *columns, strict=True)])
 
 
 def treedef_children(treedef: PyTreeDef) -> list[PyTreeDef]:
@@ -492,7 +493,7 @@ def tree_broadcast(prefix_tree: Any, full_tree: Any,
     subtrees = _flatten_up_to(tuple(tokens), full_tree, "tree_broadcast: full_tree does not "
                               "have prefix_tree's structure as a prefix")
     out = []
-    for x, sub in zip(leaves, subtrees):
+    for x, sub in zip(leaves, subtrees, strict=True):
         out += [x] * tree_structure(sub).num_leaves
     return tree_structure(full_tree).unflatten(out)
 
@@ -545,11 +546,11 @@ def _defaultdict_keyed(x):
 
 register_pytree_with_keys(
     collections.OrderedDict, _ordered_dict_keyed,
-    lambda keys, values: collections.OrderedDict(zip(keys, values)),
+    lambda keys, values: collections.OrderedDict(zip(keys, values, strict=True)),
     lambda x: (list(x.values()), tuple(x)))
 register_pytree_with_keys(
     collections.defaultdict, _defaultdict_keyed,
-    lambda aux, values: collections.defaultdict(aux[0], zip(aux[1], values)))
+    lambda aux, values: collections.defaultdict(aux[0], zip(aux[1], values, strict=True)))
 
 
 class _StaticCallable:

@@ -60,7 +60,8 @@ class Executable:
         for eqn in jaxpr.eqns:
             ins = tuple(slot(v) for v in eqn.invars)
             outs = tuple(slot(v) for v in eqn.outvars)
-            steps.append((eqn.primitive.impl, ins, outs, eqn.params,
+            impl = eqn.primitive.impl_rule or eqn.primitive.impl
+            steps.append((impl, ins, outs, eqn.params,
                           eqn.primitive.multiple_results, eqn))
         self.out_slots = [slot(v) for v in jaxpr.outvars]
         self.steps = steps
@@ -247,13 +248,14 @@ def _leaf_value(x):
 
 
 class _CacheEntry:
-    __slots__ = ("closed", "executable", "out_tree", "out_weak", "hoisted")
+    __slots__ = ("closed", "executable", "out_tree", "out_weak", "hoisted", "single_leaf")
 
     def __init__(self, closed, out_tree):
         self.closed = closed
         self.executable = None
         self.out_tree = out_tree
         self.out_weak = [a.weak_type for a in closed.out_avals]
+        self.single_leaf = out_tree == tree_util.tree_structure(0)
 
 
 class JitWrapped:
@@ -275,6 +277,7 @@ class JitWrapped:
         self._inline = inline
         self._keep_unused = keep_unused
         self._cache: dict = {}
+        self._fast_cache: dict = {}  # all-Array positional calls: avals -> entry
         self.cache_misses = 0
 
     def __get__(self, obj, objtype=None):
@@ -360,13 +363,35 @@ class JitWrapped:
 
     # -- calling ------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
+        eager = core._current_trace.get() is core.eval_trace
+        sig = None
+        if eager and not kwargs:
+            # fast path: positional fx.Arrays only, already compiled
+            sig = []
+            for a in args:
+                if type(a) is not Array:
+                    break
+                v = a._value
+                sig.append((v.shape, v.dtype, a.weak_type))
+            else:
+                entry = self._fast_cache.get((tuple(sig), config._state_key))
+                if entry is not None:
+                    outs = entry.executable([a._value for a in args])
+                    wrapped = [Array(o if type(o) is np.ndarray else np.asarray(o), w)
+                               for o, w in zip(outs, entry.out_weak)]
+                    if entry.single_leaf:
+                        return wrapped[0]
+                    return tree_util.tree_unflatten(entry.out_tree, wrapped)
+                sig = tuple(sig)
         if config.jax_disable_jit:
             return self._fun(*args, **kwargs)
         entry, flat = self._entry(args, kwargs)
-        if core._current_trace.get() is core.eval_trace and not entry.hoisted:
+        if eager and not entry.hoisted:
             exe = entry.executable
             if exe is None:
                 exe = entry.executable = compile_jaxpr(entry.closed)
+            if not kwargs and not self.static_argnums and isinstance(sig, tuple):
+                self._fast_cache[(sig, config._state_key)] = entry
             outs = exe([_leaf_value(x) for x in flat])
             wrapped = [Array(o if type(o) is np.ndarray else np.asarray(o), w)
                        for o, w in zip(outs, entry.out_weak)]
@@ -391,6 +416,7 @@ class JitWrapped:
 
     def clear_cache(self):
         self._cache.clear()
+        self._fast_cache.clear()
 
     def _cache_size(self) -> int:
         return len(self._cache)

@@ -5,6 +5,10 @@ from fx import dtypes as _dtypes
 from fx.array import Array as ndarray  # noqa: F401
 from fx.numpy._core import *  # noqa: F401,F403
 from fx.numpy._core import abs, all, any, max, min, round, sum  # noqa: F401
+from fx.numpy._joining import *  # noqa: F401,F403
+from fx.numpy._indexing import *  # noqa: F401,F403
+from fx.numpy._sorting import *  # noqa: F401,F403
+from fx.numpy._linalg_ops import *  # noqa: F401,F403
 from fx.numpy import _operators  # noqa: F401  (installs the operators)
 
 bool_ = _np.bool_

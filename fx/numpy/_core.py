@@ -371,9 +371,12 @@ def sign(x, /):
 
 
 def _inexact_unary(prim, name):
+    bind = prim.bind
+
     def fn(x, /):
-        (x,) = _promote_inexact(x)
-        return prim.bind(x)
+        if type(x) is not Array or x._value.dtype.kind not in "fc":
+            (x,) = _promote_inexact(x)
+        return bind(x)
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"Elementwise ``{name}`` (integers are promoted to float)."
     return fn
@@ -867,10 +870,9 @@ def linspace(start, stop, num: int = 50, endpoint: bool = True, retstep: bool = 
     if div > 0:
         step = lax.div(lax.sub(e, s), np.array(div, compute)[()])
         out = lax.add(s, lax.mul(ramp, step))
-        if endpoint and num > 1:
-            from fx.numpy import concatenate
-            out = concatenate([out[:-1], lax.expand_dims(stop, (0,))
-                               if bshape or True else stop], axis=0)
+        if endpoint and num > 1:  # the last sample is exactly ``stop``
+            last = lax.eq(ramp, np.array(num - 1, compute)[()])
+            out = lax.select_n(last, out, e)
     else:
         step = np.array(np.nan, compute)[()]
         out = s

@@ -304,7 +304,7 @@ def pp_literal(lit: Literal) -> str:
 def _pp_param(name, value, namer, indent) -> str:
     if isinstance(value, (Jaxpr, ClosedJaxpr)):
         jaxpr = value.jaxpr if isinstance(value, ClosedJaxpr) else value
-        return f"{name}={pp_jaxpr(jaxpr, namer, indent + 4)}"
+        return f"{name}={pp_jaxpr(jaxpr, namer, indent + 2)}"
     if isinstance(value, tuple) and value and all(
             isinstance(v, (Jaxpr, ClosedJaxpr)) for v in value):
         inner = "\n".join(" " * (indent + 4) + pp_jaxpr(
@@ -319,11 +319,16 @@ def _pp_param(name, value, namer, indent) -> str:
     return f"{name}={value}"
 
 
-def pp_eqn(eqn: JaxprEqn, namer: _Namer, indent: int, source_info: bool = False) -> str:
+def pp_eqn(eqn: JaxprEqn, namer: _Namer, indent: int, source_info: bool = False,
+           used: set | None = None) -> str:
     ins = " ".join(namer(v) for v in eqn.invars)
-    outs = " ".join(f"{namer(v)}:{v.aval.str_short()}" for v in eqn.outvars)
-    params = [(k, v) for k, v in sorted(eqn.params.items())
-              if k not in eqn.primitive.hidden_params]
+    outs = " ".join(f"{namer(v) if used is None or id(v) in used else '_'}:"
+                    f"{v.aval.str_short()}" for v in eqn.outvars)
+    prim = eqn.primitive
+    shown = prim.pp_params(eqn.params) if prim.pp_params is not None else eqn.params
+    order = prim.param_order
+    keys = [k for k in order if k in shown] + sorted(k for k in shown if k not in order)
+    params = [(k, shown[k]) for k in keys if k not in prim.hidden_params]
     head = f"{outs} = {eqn.primitive.name}"
     if params:
         rendered = [_pp_param(k, v, namer, indent) for k, v in params]
@@ -344,8 +349,10 @@ def pp_eqn(eqn: JaxprEqn, namer: _Namer, indent: int, source_info: bool = False)
 def pp_jaxpr(jaxpr: Jaxpr, namer: _Namer, indent: int, source_info: bool = False) -> str:
     consts = " ".join(f"{namer(v)}:{v.aval.str_short()}" for v in jaxpr.constvars)
     args = " ".join(f"{namer(v)}:{v.aval.str_short()}" for v in jaxpr.invars)
-    eqns = [pp_eqn(e, namer, indent + 4, source_info) for e in jaxpr.eqns]
-    outs = " ".join(namer(v) for v in jaxpr.outvars)
+    used = {id(v) for e in jaxpr.eqns for v in e.invars}
+    used.update(id(v) for v in jaxpr.outvars)
+    eqns = [pp_eqn(e, namer, indent + 4, source_info, used) for e in jaxpr.eqns]
+    outs = ", ".join(namer(v) for v in jaxpr.outvars)
     outs = f"({outs},)" if len(jaxpr.outvars) == 1 else f"({outs})"
     if consts:
         head = f"{{ lambda {consts}; {args}. let"
@@ -444,6 +451,8 @@ class Primitive:
         self.subjaxprs: Callable[[dict], list] = _no_subjaxprs
         self.weak_type_rule: Callable | None = None
         self.effectful = False
+        self.pp_params: Callable[[dict], dict] | None = None
+        self.param_order: tuple[str, ...] = ()
 
     def __repr__(self):
         return self.name

@@ -700,6 +700,7 @@ def _convert_transpose(ct, x, *, new_dtype, weak_type=False, sharding=None):
 
 convert_element_type_p.def_batch(R.vectorized_batcher(convert_element_type_p))
 convert_element_type_p.hidden_params = frozenset({"sharding"})
+convert_element_type_p.param_order = ("new_dtype", "weak_type")
 
 bitcast_convert_type_p = new_primitive("bitcast_convert_type")
 

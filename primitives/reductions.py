@@ -39,7 +39,7 @@ def _keep_dims_broadcast(y, in_shape, axes):
 
 
 def reduction(name, impl, kinds, jvp=None, transpose=None, out_dtype=None):
-    p = new_primitive(name, hidden_params=("out_sharding",))
+    p = new_primitive(name, hidden_params=() if name == "reduce_sum" else ("out_sharding",))
 
     @p.def_abstract_eval
     def abstract_eval(x, *, axes, out_sharding=None):

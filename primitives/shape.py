@@ -26,7 +26,9 @@ def _normalize_dims(dims, ndim, name):
 # ---------------------------------------------------------------------------
 # broadcast_in_dim
 
-broadcast_in_dim_p = new_primitive("broadcast_in_dim", hidden_params=("sharding",))
+broadcast_in_dim_p = new_primitive("broadcast_in_dim", hidden_params=("sharding", "shape"))
+broadcast_in_dim_p.pp_params = lambda params: {
+    k: v for k, v in params.items() if not (k == "broadcast_dimensions" and v == ())}
 
 
 @broadcast_in_dim_p.def_abstract_eval
@@ -87,7 +89,7 @@ def _broadcast_in_dim_batch(args, dims, *, shape, broadcast_dimensions, sharding
 # ---------------------------------------------------------------------------
 # reshape
 
-reshape_p = new_primitive("reshape", hidden_params=("sharding",))
+reshape_p = new_primitive("reshape")
 
 
 @reshape_p.def_abstract_eval

@@ -127,6 +127,7 @@ def compile_jaxpr(closed: ClosedJaxpr) -> Executable:
 jit_p = new_primitive("jit", multiple_results=True,
                       hidden_params=("donated_invars", "inline", "keep_unused"))
 jit_p.subjaxprs = lambda params: [params["jaxpr"]]
+jit_p.param_order = ("name", "jaxpr")
 
 
 @jit_p.def_abstract_eval

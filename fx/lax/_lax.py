@@ -150,7 +150,11 @@ def convert_element_type(operand, new_dtype):
 def _convert_element_type(operand, new_dtype, weak_type: bool = False):
     new_dtype = dtypes.canonicalize_dtype(new_dtype)
     if isinstance(operand, _PY_SCALARS):
-        operand = _scalar(operand, dtypes.result_type(operand))
+        if isinstance(operand, int) and not isinstance(operand, bool) and \
+                dtypes.is_integer(new_dtype):
+            core._check_int_range(operand, new_dtype)
+        # constants convert now (as JAX folds them), so jaxprs show a literal
+        return core._array_type[0](np.asarray(operand, new_dtype), weak_type)
     aval = get_aval(operand)
     if aval.dtype == new_dtype and aval.weak_type == weak_type:
         return operand

@@ -338,8 +338,8 @@ def _build(tag, tok, leaf):
     if tag is None:
         return None
     aux = tok()
-    children = [leaf() if (t := tok()) is _LEAF else _build(t, tok, leaf) for _ in range(tok())]
-    return tag.unflatten(aux, children)
+    return tag.unflatten(aux, tuple([leaf() if (t := tok()) is _LEAF else _build(t, tok, leaf)
+                                     for _ in range(tok())]))
 
 
 _COMPILE_NEXT_TIME = _Sentinel("_COMPILE_NEXT_TIME")
@@ -370,14 +370,14 @@ def _compile(tag, tok):
             return lambda it: list(islice(it, n))
         if tag is dict:
             return lambda it: dict(zip(keys, islice(it, n), strict=True))
-        return lambda it: unflatten(aux, list(islice(it, n)))
+        return lambda it: unflatten(aux, tuple(islice(it, n)))
     if tag is tuple:
         return lambda it: tuple([p(it) for p in parts])
     if tag is list:
         return lambda it: [p(it) for p in parts]
     if tag is dict:
         return lambda it: {k: p(it) for k, p in zip(keys, parts, strict=True)}
-    return lambda it: unflatten(aux, [p(it) for p in parts])
+    return lambda it: unflatten(aux, tuple([p(it) for p in parts]))
 
 
 def _header(tokens, pos):
@@ -689,7 +689,7 @@ class PyTreeDef:
                 return tag(children)
             if tag is dict:
                 return dict(zip(aux, children, strict=True))
-            return tag.unflatten(aux, children)
+            return tag.unflatten(aux, tuple(children))
 
         return build(tok(), subtrees)
 

@@ -134,7 +134,8 @@ def jvp(fun: Callable, primals, tangents, has_aux: bool = False):
         if pa.shape != ta.shape:
             raise ValueError(f"fx.jvp called with different primal and tangent shapes; got "
                              f"primal shape {pa.shape} and tangent shape {ta.shape}")
-        tangents_in.append(Zero(expected) if expected.dtype == dtypes.float0 else t)
+        tangents_in.append(Zero(expected) if expected.dtype == dtypes.float0 else
+                           _check_leaf(t, "jvp", "tangent"))
     flat_fun, store = _flatten_fun_aux(fun, tree_p, has_aux)
     out_p, out_t = ad.jvp_flat(flat_fun, flat_p, tangents_in)
     out_t = [R.instantiate(t) for t in out_t]
@@ -185,6 +186,7 @@ def linearize(fun: Callable, *primals, has_aux: bool = False):
 
     def f_jvp(*tangents):
         flat_t, tree_t = tree_util.tree_flatten(tangents)
+        flat_t = [_check_leaf(t, "linearize", "tangent") for t in flat_t]
         if tree_t != tree_p:
             raise TypeError(f"linearized function called on tangents of structure {tree_t}; "
                             f"expected {tree_p}")
@@ -220,6 +222,7 @@ def vjp(fun: Callable, *primals, has_aux: bool = False, reduce_axes=()):
 
     def vjp_fun(ct):
         flat_ct, ct_tree = tree_util.tree_flatten(ct)
+        flat_ct = [_check_leaf(c, "vjp", "cotangent") for c in flat_ct]
         if ct_tree != out_tree:
             raise TypeError(f"Tree structure of cotangent input {ct_tree}, does not match "
                             f"structure of primal output {out_tree}.")
@@ -524,6 +527,7 @@ def linear_transpose(fun: Callable, *primals, reduce_axes=()):
 
     def transposed(*cts):
         flat_ct, ct_tree = tree_util.tree_flatten(cts[0] if len(cts) == 1 else cts)
+        flat_ct = [_check_leaf(c, "linear_transpose", "cotangent") for c in flat_ct]
         if ct_tree != out_tree:
             raise TypeError(f"cotangent tree structure {ct_tree} does not match the output "
                             f"structure {out_tree}")

@@ -292,6 +292,9 @@ def pp_literal(lit: Literal) -> str:
     val = lit.val
     if isinstance(val, (np.ndarray, np.generic)) and val.shape == ():
         val = val.item()
+    if isinstance(val, float) and lit.aval.dtype.kind == "f" and lit.aval.dtype.itemsize < 8:
+        val = float(np.format_float_positional(np.float32(val), unique=True, trim="0")) \
+            if np.isfinite(val) else val
     if isinstance(val, bool):
         text = str(val)
     elif isinstance(val, float):
@@ -558,12 +561,35 @@ class EvalTrace(Trace):
             weak = primitive.weak_type_rule(args)
         if config.jax_enable_checks:
             _check_impl_result(primitive, args, params, out)
+        if config.jax_debug_nans or config.jax_debug_infs:
+            check_nans(primitive, out, user_frame())
         return array_type(out if type(out) is np.ndarray else np.asarray(out), weak)
+
+
+def check_nans(primitive, out, source_info=None) -> None:
+    """Raise FloatingPointError if ``out`` has a NaN (an inf) under jax_debug_nans (infs)."""
+    for arr in (out if primitive.multiple_results else (out,)):
+        arr = np.asarray(arr)
+        if arr.dtype.kind not in "fc":
+            continue
+        where = f" (from {source_info})" if source_info else ""
+        if config.jax_debug_nans and np.isnan(arr).any():
+            raise FloatingPointError(
+                f"invalid value (nan) encountered in {primitive.name}{where}")
+        if config.jax_debug_infs and np.isinf(arr).any():
+            raise FloatingPointError(
+                f"invalid value (inf) encountered in {primitive.name}{where}")
 
 
 def _check_impl_result(primitive, args, params, out):
     """Under FX_CHECKS, the eager result must have the type abstract_eval promises."""
-    expected = primitive.abstract_eval(*[get_aval(a) for a in args], **params)
+    avals = [get_aval(a) for a in args]
+    ref = next((v for a, v in zip(args, avals) if not isinstance(a, (int, float, complex))),
+               None)
+    if ref is not None:  # eager fast paths hand Python scalars straight to NumPy
+        avals = [ShapedArray((), ref.dtype, True) if isinstance(a, (int, float, complex))
+                 else v for a, v in zip(args, avals)]
+    expected = primitive.abstract_eval(*avals, **params)
     out = np.asarray(out)
     if out.shape != expected.shape or out.dtype != expected.dtype:
         raise JaxprTypeError(f"{primitive.name}: impl returned {out.dtype.name}{list(out.shape)}"

@@ -488,9 +488,11 @@ def tree_broadcast(prefix_tree: Any, full_tree: Any,
       ((1, 1), 2)
     """
     leaves, tokens = [], []
-    _flatten(prefix_tree, leaves, tokens) if is_leaf is None else _flatten_is_leaf(
-        prefix_tree, is_leaf, leaves, tokens)
-    subtrees = _flatten_up_to(tuple(tokens), full_tree, "tree_broadcast: full_tree does not "
+    if is_leaf is None:
+        _flatten(prefix_tree, leaves, tokens)
+    else:
+        _flatten_is_leaf(prefix_tree, is_leaf, leaves, tokens)
+    subtrees = _flatten_up_to(tokens, full_tree, "tree_broadcast: full_tree does not "
                               "have prefix_tree's structure as a prefix")
     out = []
     for x, sub in zip(leaves, subtrees, strict=True):
@@ -506,29 +508,41 @@ def flatten_one_level(tree: Any) -> tuple[Iterable[Any], Hashable]:
 
     Example:
       >>> flatten_one_level({'b': 1, 'a': [2]})
-      ([[2], 1], ('a', 'b'))
-    """
-    pairs, aux = flatten_one_level_with_keys(tree)
-    return [child for _, child in pairs], aux
-
-
-def flatten_one_level_with_keys(tree: Any) -> tuple[list[tuple[KeyEntry, Any]], Hashable]:
-    """Flatten only the root node: ``([(key, child), ...], aux_data)``.
-
-    Example:
-      >>> flatten_one_level_with_keys([7])
-      ([(SequenceKey(idx=0), 7)], None)
+      (([2], 1), ('a', 'b'))
     """
     kind = _kind_for_type(type(tree))
     if kind is _LEAF:
         raise ValueError(f"can't tree-flatten type: {type(tree)} (it is a leaf).")
     if kind is _NONE_KIND:
-        return [], None
+        return (), None
     if kind is tuple or kind is list:
-        return [(SequenceKey(i), c) for i, c in enumerate(tree)], None
+        return tree, None
     if kind is dict:
         keys = _sorted_keys(tree)
-        return [(DictKey(k), tree[k]) for k in keys], keys
+        return tuple(tree[k] for k in keys), keys
+    return kind.split(tree)
+
+
+def flatten_one_level_with_keys(tree: Any) -> tuple[Iterable[tuple[KeyEntry, Any]], Hashable]:
+    """Flatten only the root node: ``(((key, child), ...), aux_data)``.
+
+    Raises:
+      ValueError: if ``tree`` is a leaf.
+
+    Example:
+      >>> flatten_one_level_with_keys([7])
+      (((SequenceKey(idx=0), 7),), None)
+    """
+    kind = _kind_for_type(type(tree))
+    if kind is _LEAF:
+        raise ValueError(f"can't tree-flatten type: {type(tree)} (it is a leaf).")
+    if kind is _NONE_KIND:
+        return (), None
+    if kind is tuple or kind is list:
+        return tuple((SequenceKey(i), c) for i, c in enumerate(tree)), None
+    if kind is dict:
+        keys = _sorted_keys(tree)
+        return tuple((DictKey(k), tree[k]) for k in keys), keys
     return kind.split_with_keys(tree)
 
 

@@ -16,8 +16,7 @@ import scipy.special as _sp
 from fx import dtypes
 from fx.core import ShapedArray, Zero
 from primitives import _rules as R
-from primitives._rules import (ANY, BOOL, COMPLEX, FLOAT, INEXACT, INT, NUMERIC, SINT,
-                               check_dtype, new_primitive)
+from primitives._rules import (ANY, BOOL, COMPLEX, FLOAT, INEXACT, INT, NUMERIC, check_dtype, new_primitive)
 
 # ---------------------------------------------------------------------------
 # factories

@@ -2,7 +2,6 @@
 errors; with jax installed, leaves, treedef strings and key paths are checked against
 jax.tree_util as an oracle."""
 
-import collections
 import dataclasses
 import functools
 import pickle
@@ -198,7 +197,7 @@ def test_is_leaf_matches_jax(jtu, tree):
 
     leaves, treedef = tu.tree_flatten(tree, is_leaf=is_leaf)
     jleaves, jtreedef = jtu.tree_flatten(tree, is_leaf=is_leaf)
-    assert len(leaves) == len(jleaves) and all(a is b for a, b in zip(leaves, jleaves))
+    assert len(leaves) == len(jleaves) and all(a is b for a, b in zip(leaves, jleaves, strict=True))
     assert str(treedef) == str(jtreedef)
 
 
@@ -318,7 +317,8 @@ def test_mismatch_inside_custom_nodes_and_none():
         tu.tree_map(lambda x, y: x, Point(1, [None]), Point(1, [3]))
     with pytest.raises(ValueError, match="metadata differs: expected 'm' but got 'n'"):
         tu.tree_map(lambda x, y: x, Box(1, 2, "m"), Box(1, 2, "n"))
-    with pytest.raises(ValueError, match=r"key path \[<flat index 1>\]: expected a list but got a tuple"):
+    flat_index_error = r"key path \[<flat index 1>\]: expected a list but got a tuple"
+    with pytest.raises(ValueError, match=flat_index_error):
         tu.tree_map(lambda x, y: x, Box(1, [2], "m"), Box(1, (2,), "m"))
     with pytest.raises(ValueError, match=r"key path \.left: expected a list"):
         tu.tree_map(lambda x, y: x, Pair([1], 2), Pair((1,), 2))
@@ -536,8 +536,10 @@ def test_broadcast_one_level_compose_walk():
         (1, [[2]])
     with pytest.raises(ValueError, match="tree_broadcast"):
         tu.tree_broadcast((1, 2), (3,))
-    assert tu.flatten_one_level({"b": 1, "a": [2]}) == ([[2], 1], ("a", "b"))
-    assert tu.flatten_one_level(None) == ([], None)
+    assert tu.flatten_one_level({"b": 1, "a": [2]}) == (([2], 1), ("a", "b"))
+    assert tu.flatten_one_level(None) == ((), None)
+    assert tu.flatten_one_level((1, (2,))) == ((1, (2,)), None)
+    assert tu.flatten_one_level_with_keys({"b": 1}) == (((DictKey("b"), 1),), ("b",))
     assert tu.flatten_one_level_with_keys(Point(1, 2)) == (
         [(GetAttrKey("x"), 1), (GetAttrKey("y"), 2)], None)
     with pytest.raises(ValueError, match="can't tree-flatten type"):

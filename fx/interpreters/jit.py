@@ -19,7 +19,7 @@ import numpy as np
 from fx import core, dtypes, tree_util
 from fx.array import Array
 from fx.config import config
-from fx.core import ClosedJaxpr, Jaxpr, ShapedArray, Tracer, Zero, get_aval
+from fx.core import ClosedJaxpr, Tracer, Zero, get_aval
 from fx.interpreters import ad, batching
 from fx.interpreters import partial_eval as pe
 from primitives import _rules as R
@@ -97,17 +97,7 @@ def _to_numpy(x):
 
 
 def _check_nans(eqn, result):
-    arr = np.asarray(result)
-    if arr.dtype.kind not in "fc":
-        return
-    if config.jax_debug_nans and np.isnan(arr).any():
-        where = f" (from {eqn.source_info})" if eqn.source_info else ""
-        raise FloatingPointError(f"invalid value (nan) encountered in {eqn.primitive.name}"
-                                 f"{where}")
-    if config.jax_debug_infs and np.isinf(arr).any():
-        where = f" (from {eqn.source_info})" if eqn.source_info else ""
-        raise FloatingPointError(f"invalid value (inf) encountered in {eqn.primitive.name}"
-                                 f"{where}")
+    core.check_nans(eqn.primitive, result, eqn.source_info)
 
 
 _executables: "weakref.WeakKeyDictionary[ClosedJaxpr, Executable]" = weakref.WeakKeyDictionary()
@@ -146,7 +136,8 @@ def _jit_abstract_eval(*avals, jaxpr, name, donated_invars=(), inline=False,
 
 @jit_p.def_impl
 def _jit_impl(*args, jaxpr, name, donated_invars=(), inline=False, keep_unused=False):
-    return compile_jaxpr(jaxpr)([np.asarray(a) for a in args])
+    return compile_jaxpr(jaxpr)([np.asarray(a, dtype=aval.dtype)
+                                 for a, aval in zip(args, jaxpr.in_avals)])
 
 
 @jit_p.def_jvp
@@ -398,6 +389,12 @@ class JitWrapped:
                        for o, w in zip(outs, entry.out_weak)]
             return tree_util.tree_unflatten(entry.out_tree, wrapped)
         hoisted = entry.hoisted or []
+        flat = [x if isinstance(x, (Array, Tracer)) else Array(_leaf_value(x), type(x) in
+                                                               (int, float, complex))
+                for x in flat]
+        if self._inline:
+            outs = core.eval_jaxpr(entry.closed.jaxpr, entry.closed.consts, *hoisted, *flat)
+            return tree_util.tree_unflatten(entry.out_tree, outs)
         outs = jit_p.bind(*hoisted, *flat, jaxpr=entry.closed, name=self._name,
                           donated_invars=(False,) * (len(hoisted) + len(flat)),
                           inline=self._inline, keep_unused=self._keep_unused)

@@ -14,7 +14,7 @@ import numpy as np
 
 from fx import core, dtypes
 from fx.config import config
-from fx.core import (ClosedJaxpr, DropVar, Jaxpr, JaxprEqn, Literal, ShapedArray, Tracer,
+from fx.core import (ClosedJaxpr, Jaxpr, JaxprEqn, Literal, ShapedArray, Tracer,
                      Var, get_aval)
 
 # ---------------------------------------------------------------------------
@@ -65,15 +65,11 @@ class DynamicJaxprTrace(core.Trace):
             return self._const(x, x.aval)
         if isinstance(x, _LITERAL_TYPES) and np.ndim(x) == 0:
             aval = get_aval(x)
-            if isinstance(x, np.generic):
-                x = x.item()
-            elif isinstance(x, (int, float, complex)) and not isinstance(x, bool):
-                x = aval.dtype.type(x).item()
-            return Literal(x, aval)
+            return Literal(np.asarray(x, aval.dtype)[()], aval)
         array_type = core._array_type[0]
         if type(x) is array_type and x.ndim == 0 and x._value.dtype != dtypes.float0 \
                 and x._value.dtype.kind in "biufc":
-            return Literal(x._value.item(), x.aval)
+            return Literal(x._value[()], x.aval)
         return self._const(x, get_aval(x))
 
     def _const(self, x, aval):

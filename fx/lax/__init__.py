@@ -4,3 +4,4 @@ from fx.lax._lax import _convert_element_type  # noqa: F401
 from fx.lax._slicing import *  # noqa: F401,F403
 from fx.lax._reductions_ext import *  # noqa: F401,F403
 from fx.lax._linalg import *  # noqa: F401,F403
+from fx.lax._control_flow import *  # noqa: F401,F403

@@ -9,7 +9,7 @@ only ever see equal shapes or rank-0 operands.
 from __future__ import annotations
 
 import builtins
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -296,8 +296,7 @@ def remainder(x, y, /):
     x, y = _promote(x, y)
     x, y = _broadcast_all((x, y))
     r = lax.rem(x, y)
-    if dtypes.is_unsigned(get_aval(r).dtype) if hasattr(dtypes, "is_unsigned") else \
-            get_aval(r).dtype.kind == "u":
+    if get_aval(r).dtype.kind == "u":
         return r
     fix = logical_and(not_equal(r, 0), not_equal(lax.lt(r, _zero(r)), lax.lt(y, _zero(y))))
     return where(fix, lax.add(r, y), r)

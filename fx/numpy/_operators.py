@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fx import core, dtypes
+from fx import core
 from fx.array import Array
 from fx.numpy import _core as C
 
@@ -122,14 +122,6 @@ def install(cls):
     for name in _METHODS:
         setattr(cls, name, _method(name))
     cls.__array_namespace__ = lambda self, *, api_version=None: __import__("fx.numpy").numpy
-
-
-def _fast_add(self, other):
-    if type(other) is Array and core._current_trace.get() is C._eval_trace:
-        a, b = self._value, other._value
-        if a.dtype == b.dtype and a.shape == b.shape:
-            return Array(a + b, self.weak_type and other.weak_type)
-    return C.add(self, other) if isinstance(other, _OPERAND_TYPES) else NotImplemented
 
 
 install(Array)

@@ -1,1 +1,231 @@
-"""(being written)"""
+"""Control-flow primitives carrying jaxprs: ``cond`` here, ``while`` and ``scan``
+in ``control_flow_loops``.
+
+Invariants: sub-jaxprs are ClosedJaxprs whose consts are concrete (values
+closed over from outer traces are explicit operands). ``cond``'s operands are
+the int32 branch index, then the operands every branch takes; the impl clamps
+the index into range, as XLA does. Rules rewrite the branches with the
+jaxpr-level transformations and bind ``cond`` again, so every transformation
+composes with every other.
+"""
+from __future__ import annotations
+
+from fx import core, dtypes
+from fx.core import Zero
+from fx.interpreters import ad, batching
+from fx.interpreters import partial_eval as pe
+from primitives import _rules as R
+from primitives._rules import new_primitive
+from primitives.control_flow_util import (as_operands, compile_closed, inline, join_weak,
+                                          make_closed, mismatch_reason, trace_closed,
+                                          type_name)
+
+__all__ = ["cond_p", "while_p", "scan_p"]
+
+# ---------------------------------------------------------------------------
+# cond
+
+cond_p = new_primitive("cond", multiple_results=True)
+cond_p.subjaxprs = lambda params: list(params["branches"])
+
+
+@cond_p.def_abstract_eval
+def _cond_abstract_eval(index, *args, branches):
+    if not branches:
+        raise TypeError("cond needs at least one branch")
+    if index.shape != () or index.dtype != dtypes.int32:
+        raise TypeError(f"cond: the branch index must be an int32 scalar, got "
+                        f"{type_name(index)}")
+    for i, branch in enumerate(branches):
+        if len(branch.in_avals) != len(args):
+            raise TypeError(f"cond: branch {i} takes {len(branch.in_avals)} operands, got "
+                            f"{len(args)}")
+        for k, (a, e) in enumerate(zip(args, branch.in_avals)):
+            if a.shape != e.shape or a.dtype != e.dtype:
+                raise TypeError(f"cond: operand {k} has type {type_name(a)} but branch {i} "
+                                f"expects {type_name(e)}")
+    first = branches[0].out_avals
+    for i, branch in enumerate(branches[1:], 1):
+        outs = branch.out_avals
+        if len(outs) != len(first):
+            raise TypeError(f"cond branches must return the same number of outputs: branch 0 "
+                            f"returns {len(first)}, branch {i} returns {len(outs)}")
+        for k, (a, b) in enumerate(zip(first, outs)):
+            if a.shape != b.shape or a.dtype != b.dtype:
+                raise TypeError(
+                    f"cond branches must have equal output types but they differ: output {k} "
+                    f"of branch 0 has type {type_name(a)} but the corresponding output of "
+                    f"branch {i} has type {type_name(b)}, {mismatch_reason(a, b)}.")
+    return [join_weak([b.out_avals[k] for b in branches]) for k in range(len(first))]
+
+
+@cond_p.def_impl
+def _cond_impl(index, *args, branches):
+    which = min(max(int(index), 0), len(branches) - 1)
+    branch = branches[which]
+    return compile_closed(branch)(as_operands(args, branch.in_avals))
+
+
+def _jvp_branches(branches, nonzeros):
+    """The jvp of every branch, all with the same nonzero output tangents."""
+    out_nz = [False] * len(branches[0].out_avals)
+    for branch in branches:
+        _, nz = ad.jvp_jaxpr(branch, nonzeros, instantiate=False)
+        out_nz = [a or b for a, b in zip(out_nz, nz)]
+    return tuple(ad.jvp_jaxpr(b, nonzeros, instantiate=out_nz)[0] for b in branches), out_nz
+
+
+@cond_p.def_jvp
+def _cond_jvp(primals, tangents, *, branches):
+    index, *args = primals
+    arg_tangents = tangents[1:]
+    nonzeros = [type(t) is not Zero for t in arg_tangents]
+    jvp_branches, out_nz = _jvp_branches(branches, nonzeros)
+    nz_tangents = [t for t in arg_tangents if type(t) is not Zero]
+    outs = cond_p.bind(index, *args, *nz_tangents, branches=jvp_branches)
+    out_avals = branches[0].out_avals
+    primals_out, it = outs[:len(out_avals)], iter(outs[len(out_avals):])
+    tangents_out = [next(it) if nz else Zero(a.to_tangent_aval())
+                    for a, nz in zip(out_avals, out_nz)]
+    return primals_out, tangents_out
+
+
+def transpose_closed(closed, linear, ct_nonzero):
+    """A jaxpr from (non-linear inputs, nonzero output cotangents) to the cotangents
+    of the linear inputs (zeros instantiated)."""
+    in_avals = closed.in_avals
+    nonlin_avals = [a for a, lin in zip(in_avals, linear) if not lin]
+    ct_avals = [a.to_tangent_aval() for a, nz in zip(closed.out_avals, ct_nonzero) if nz]
+
+    def fun(*args):
+        nonlin, cts_nz = iter(args[:len(nonlin_avals)]), iter(args[len(nonlin_avals):])
+        primals = [core.UndefinedPrimal(a) if lin else next(nonlin)
+                   for a, lin in zip(in_avals, linear)]
+        cts = [next(cts_nz) if nz else Zero(a.to_tangent_aval())
+               for a, nz in zip(closed.out_avals, ct_nonzero)]
+        outs = ad.backward_pass(closed.jaxpr, closed.consts, primals, cts)
+        return [_instantiate_as(ct, a) for ct, a, lin in zip(outs, in_avals, linear) if lin]
+
+    return trace_closed(fun, nonlin_avals + ct_avals)
+
+
+def _instantiate_as(ct, aval):
+    """``ct`` as an array of ``aval``'s tangent type (zeros for a symbolic zero)."""
+    t_aval = aval.to_tangent_aval()
+    if type(ct) is Zero or ct is None:
+        return R.zeros(t_aval)
+    if R.dtype_of(ct) != t_aval.dtype and t_aval.dtype != dtypes.float0:
+        ct = R.convert(ct, t_aval.dtype)
+    return ct
+
+
+@cond_p.def_transpose
+def _cond_transpose(cts, index, *args, branches):
+    if core.is_undefined_primal(index):
+        raise ValueError("cond is not linear in its branch index")
+    linear = [core.is_undefined_primal(a) for a in args]
+    ct_nonzero = [type(c) is not Zero for c in cts]
+    t_branches = tuple(transpose_closed(b, linear, ct_nonzero) for b in branches)
+    nonlin = [a for a, lin in zip(args, linear) if not lin]
+    outs = cond_p.bind(index, *nonlin, *[c for c in cts if type(c) is not Zero],
+                       branches=t_branches)
+    it = iter(outs)
+    return [None] + [next(it) if lin else None for lin in linear]
+
+
+@cond_p.def_batch
+def _cond_batch(args, dims, *, branches):
+    size = R.batch_size(args, dims)
+    (index, *ops), (index_dim, *op_dims) = args, dims
+    ops = [o if d is None else R.moveaxis(o, d, 0) for o, d in zip(ops, op_dims)]
+    op_batched = [d is not None for d in op_dims]
+    n_out = len(branches[0].out_avals)
+    if index_dim is not None:
+        # a per-example branch choice: run every branch on the whole batch, then select
+        index = R.moveaxis(index, index_dim, 0)
+        last = R.as_scalar(len(branches) - 1, dtypes.int32)
+        index = R.registry["clamp"].bind(R.as_scalar(0, dtypes.int32), index, last)
+        results = []
+        for branch in branches:
+            batched, _ = batching.batch_jaxpr(branch, size, op_batched, instantiate=True)
+            results.append(inline(batched, *ops))
+        outs = []
+        for k in range(n_out):
+            cases = [r[k] for r in results]
+            shape = R.shape_of(cases[0])
+            which = R.broadcast_in_dim(index, shape, (0,))
+            if len(branches) == 2:
+                which = R.registry["ne"].bind(which, R.as_scalar(0, dtypes.int32))
+            outs.append(R.select_n(which, *cases))
+        return outs, [0] * n_out
+    out_batched = [False] * n_out
+    for branch in branches:
+        _, b = batching.batch_jaxpr(branch, size, op_batched, instantiate=False)
+        out_batched = [x or y for x, y in zip(out_batched, b)]
+    new_branches = tuple(batching.batch_jaxpr(b, size, op_batched, instantiate=out_batched)[0]
+                         for b in branches)
+    outs = cond_p.bind(index, *ops, branches=new_branches)
+    return outs, [0 if b else None for b in out_batched]
+
+
+def _cond_partial_eval(trace, args, *, branches):
+    if trace.is_unknown(args[0]):
+        return trace.default_process(cond_p, args, dict(branches=branches))
+    index, ops = args[0], args[1:]
+    unknowns = [trace.is_unknown(a) for a in ops]
+    n_out = len(branches[0].out_avals)
+    out_uk = [False] * n_out
+    for branch in branches:
+        out_uk = [a or b for a, b in zip(out_uk, pe.partial_eval_jaxpr(
+            branch, unknowns, instantiate=False)[2])]
+    splits = [pe.partial_eval_jaxpr(b, unknowns, instantiate=out_uk) for b in branches]
+    n_known_out = out_uk.count(False)
+    res_avals = [list(s[3]) for s in splits]
+    all_res = [a for avals in res_avals for a in avals]
+    known_branches = tuple(_with_all_residuals(known, i, n_known_out, res_avals)
+                           for i, (known, _, _, _) in enumerate(splits))
+    unknown_branches = tuple(_taking_all_residuals(unknown, i, res_avals)
+                             for i, (_, unknown, _, _) in enumerate(splits))
+    known_ops = [a for a, uk in zip(ops, unknowns) if not uk]
+    with core.set_current_trace(trace.parent):
+        known_outs = cond_p.bind(index, *known_ops, branches=known_branches)
+    known_vals, residuals = known_outs[:n_known_out], known_outs[n_known_out:]
+    assert len(residuals) == len(all_res)
+    if any(out_uk):
+        unknown_ops = [a for a, uk in zip(ops, unknowns) if uk]
+        unknown_outs = trace.default_process(cond_p, [index, *residuals, *unknown_ops],
+                                             dict(branches=unknown_branches))
+    else:
+        unknown_outs = []
+    known_it, unknown_it = iter(known_vals), iter(unknown_outs)
+    return [next(unknown_it) if uk else next(known_it) for uk in out_uk]
+
+
+cond_p.partial_eval = _cond_partial_eval
+
+
+def _with_all_residuals(known, i, n_known_out, res_avals):
+    """Branch ``i``'s known jaxpr returning every branch's residuals (zeros for others')."""
+    def fun(*args):
+        outs = inline(known, *args)
+        own = outs[n_known_out:]
+        res = []
+        for j, avals in enumerate(res_avals):
+            res.extend(own if j == i else [R.zeros(a.strip_weak_type()) for a in avals])
+        return outs[:n_known_out] + res
+
+    return trace_closed(fun, known.in_avals)
+
+
+def _taking_all_residuals(unknown, i, res_avals):
+    """Branch ``i``'s unknown jaxpr taking every branch's residuals, reading its own."""
+    invars = unknown.jaxpr.invars
+    n_own = len(res_avals[i])
+    new_invars = []
+    for j, avals in enumerate(res_avals):
+        new_invars.extend(invars[:n_own] if j == i else [core.Var(a) for a in avals])
+    return make_closed(unknown, invars=new_invars + list(invars[n_own:]))
+
+
+# the loops register themselves on import
+from primitives.control_flow_loops import scan_p, while_p  # noqa: E402,F401

@@ -55,3 +55,121 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "jax" in item.keywords:
             item.add_marker(skip)
+
+
+# ---------------------------------------------------------------------------
+# A harness shared by the primitive tests (tests/primitives): each primitive is
+# checked the same way, whatever its family.
+
+import contextlib  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+import fx.numpy as fnp  # noqa: E402
+
+DTYPES = {"f32": np.dtype(np.float32), "f64": np.dtype(np.float64),
+          "i32": np.dtype(np.int32), "u32": np.dtype(np.uint32), "i8": np.dtype(np.int8),
+          "b": np.dtype(np.bool_), "c64": np.dtype(np.complex64),
+          "c128": np.dtype(np.complex128)}
+
+
+class PrimitiveHarness:
+    """Checks shared by every primitive test: values, vmap, jit, abstract eval, JAX."""
+
+    dtypes = DTYPES
+
+    @staticmethod
+    def x64_for(*dtype_names) -> contextlib.AbstractContextManager:
+        """``fx.enable_x64()`` when any of the dtypes is 64-bit, else a no-op."""
+        if any(np.dtype(DTYPES.get(d, d)).itemsize * (2 if np.dtype(DTYPES.get(d, d)).kind
+                                                        != "c" else 1) >= 16
+               for d in dtype_names):
+            return fx.enable_x64()
+        return contextlib.nullcontext()
+
+    @staticmethod
+    def to_fx(x):
+        """A NumPy value as an fx array of the same shape and dtype."""
+        host = np.asarray(x)
+        out = fnp.asarray(host)
+        if out.shape != host.shape:  # fx.numpy.asarray turns rank-0 arrays into shape (1,)
+            out = fnp.reshape(out, host.shape)
+        assert out.dtype == host.dtype, (out.dtype, host.dtype)
+        return out
+
+    @staticmethod
+    def assert_same(actual, expected, rtol=0.0, atol=0.0, err_msg="", check_signed_zeros=False):
+        """Equal shape and dtype, values close (NaNs in the same places)."""
+        a, e = np.asarray(actual), np.asarray(expected)
+        assert a.shape == e.shape, f"{err_msg}: shape {a.shape} != expected {e.shape}"
+        assert a.dtype == e.dtype, f"{err_msg}: dtype {a.dtype} != expected {e.dtype}"
+        if a.dtype.kind in "fc":
+            np.testing.assert_allclose(a, e, rtol=rtol, atol=atol, equal_nan=True,
+                                       err_msg=err_msg)
+            if check_signed_zeros and a.dtype.kind == "f":
+                zeros = (a == 0) & (e == 0)
+                np.testing.assert_array_equal(np.signbit(a[zeros]), np.signbit(e[zeros]),
+                                              err_msg=f"{err_msg}: signs of zeros differ")
+        elif a.dtype == fx.float0:
+            pass
+        else:
+            np.testing.assert_array_equal(a, e, err_msg=err_msg)
+
+    def check_abstract_eval(self, prim, args, params, outs=None):
+        """``prim.abstract_eval`` on the avals agrees with ``prim.impl`` on the values."""
+        avals = [fx.core.get_aval(np.asarray(a)) for a in args]
+        expected = prim.abstract_eval(*avals, **params)
+        raw = prim.impl(*[np.asarray(a) for a in args], **params)
+        if not prim.multiple_results:
+            expected, raw = [expected], [raw]
+        assert len(expected) == len(raw)
+        for e, r in zip(expected, raw):
+            r = np.asarray(r)
+            assert (r.shape, r.dtype) == (tuple(e.shape), e.dtype), (
+                f"{prim.name}{params}: impl gives {r.dtype}{list(r.shape)}, abstract_eval "
+                f"says {e.str_short()}")
+
+    def check_jit(self, fn, args, rtol=0.0, atol=0.0):
+        """``fx.jit(fn)`` agrees with eager ``fn`` (values, dtypes, weak types)."""
+        fx_args = [self.to_fx(a) for a in args]
+        eager = fn(*fx_args)
+        jitted = fx.jit(fn)(*fx_args)
+        eager_l = eager if isinstance(eager, (list, tuple)) else [eager]
+        jitted_l = jitted if isinstance(jitted, (list, tuple)) else [jitted]
+        for j, e in zip(jitted_l, eager_l):
+            self.assert_same(j, e, rtol, atol, "jit vs eager")
+            assert getattr(j, "weak_type", False) == getattr(e, "weak_type", False), \
+                "jit vs eager: weak types differ"
+
+    def check_vmap(self, fn, args, in_axes, out_axis=0, rtol=0.0, atol=0.0, err_msg=""):
+        """``fx.vmap(fn, in_axes, out_axis)`` agrees with a Python loop over the batch.
+
+        ``args`` are NumPy arrays already holding the batch at ``in_axes`` (None for an
+        unbatched operand)."""
+        size = next(np.shape(a)[ax] for a, ax in zip(args, in_axes) if ax is not None)
+        fx_args = [self.to_fx(a) for a in args]
+        out = fx.vmap(fn, in_axes=tuple(in_axes), out_axes=out_axis)(*fx_args)
+        per_example = []
+        for i in range(size):
+            sliced = [a if ax is None else np.take(np.asarray(a), i, axis=ax)
+                      for a, ax in zip(args, in_axes)]
+            per_example.append(fn(*[self.to_fx(s) for s in sliced]))
+        multiple = isinstance(out, (list, tuple))
+        outs = out if multiple else [out]
+        for k, o in enumerate(outs):
+            pieces = [np.asarray(p[k] if multiple else p) for p in per_example]
+            expected = np.stack(pieces, axis=out_axis) if pieces else None
+            self.assert_same(o, expected, rtol, atol,
+                             f"{err_msg} vmap in_axes={tuple(in_axes)} out_axes={out_axis} "
+                             f"output {k}")
+
+    @staticmethod
+    def jaxpr_text(jaxpr) -> str:
+        """A printed jaxpr with whitespace runs collapsed (layout may differ)."""
+        return " ".join(str(jaxpr).split())
+
+
+@pytest.fixture(scope="session")
+def harness():
+    """The shared primitive-test harness (see ``PrimitiveHarness``)."""
+    return PrimitiveHarness()

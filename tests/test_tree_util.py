@@ -97,15 +97,11 @@ trees = st.recursive(st.one_of(leaf_values, st.none()), _containers, max_leaves=
 
 
 @pytest.fixture(scope="module")
-def jtu():
-    """jax.tree_util with the test's node types registered, or skip."""
-    jax = pytest.importorskip("jax")
-    jax_tu = jax.tree_util
-    if not getattr(jtu, "registered", False):
-        jax_tu.register_pytree_node(Box, _box_flatten, _box_unflatten)
-        jax_tu.register_dataclass(Pair)
-        jtu.registered = True
-    return jax_tu
+def jtu(jax):
+    """jax.tree_util with this module's node types registered (``jax`` skips without JAX)."""
+    jax.tree_util.register_pytree_node(Box, _box_flatten, _box_unflatten)
+    jax.tree_util.register_dataclass(Pair)
+    return jax.tree_util
 
 
 # ----------------------------------------------------------------------------- round trips

@@ -1,0 +1,164 @@
+"""Jaxpr surgery and type checks shared by the control-flow primitives.
+
+Invariants: helpers here never mutate a jaxpr; they build new ``Jaxpr`` /
+``ClosedJaxpr`` objects that share ``Var``s and equations with the original
+(safe, since jaxprs are immutable once built). Type comparisons between loop
+carries or branch outputs look at shape and dtype only: weak types are joined,
+as in JAX.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from fx import core
+from fx.core import ClosedJaxpr, Jaxpr, ShapedArray, Var
+
+
+def compile_closed(closed: ClosedJaxpr):
+    """The reference executable of ``closed`` (cached on the jaxpr object)."""
+    from fx.interpreters.jit import compile_jaxpr
+    return compile_jaxpr(closed)
+
+
+def as_operands(args: Sequence[Any], avals: Sequence[ShapedArray]) -> list[np.ndarray]:
+    """``args`` as NumPy arrays of the dtypes the avals say (Python scalars included)."""
+    out = []
+    for a, aval in zip(args, avals):
+        if type(a) is not np.ndarray or a.dtype != aval.dtype:
+            a = np.asarray(a, dtype=aval.dtype)
+        out.append(a)
+    return out
+
+
+def split_list(values: Sequence[Any], sizes: Sequence[int]) -> list[list]:
+    """``values`` cut into consecutive pieces of the given sizes (plus the rest)."""
+    pieces, start = [], 0
+    for n in sizes:
+        pieces.append(list(values[start:start + n]))
+        start += n
+    pieces.append(list(values[start:]))
+    return pieces
+
+
+def same_type(a: ShapedArray, b: ShapedArray) -> bool:
+    return a.shape == b.shape and a.dtype == b.dtype
+
+
+def mismatch_reason(a: ShapedArray, b: ShapedArray) -> str:
+    """Why ``a`` and ``b`` differ, in JAX's words."""
+    if a.shape != b.shape and a.dtype != b.dtype:
+        return "so the shapes and dtypes do not match"
+    if a.shape != b.shape:
+        return "so the shapes do not match"
+    return "so the dtypes do not match"
+
+
+def type_name(aval: ShapedArray) -> str:
+    """``float32[3]``: the type as JAX writes it in error messages."""
+    return f"{aval.dtype.name}[{','.join(map(str, aval.shape))}]"
+
+
+def join_weak(avals: Sequence[ShapedArray]) -> ShapedArray:
+    """The first aval, weak only when all of ``avals`` are weak."""
+    first = avals[0]
+    weak = all(a.weak_type for a in avals)
+    return first if first.weak_type == weak else first.update(weak_type=weak)
+
+
+def check_operands(what: str, expected: Sequence[ShapedArray], got: Sequence[ShapedArray]
+                   ) -> None:
+    """Raise TypeError when operand types ``got`` do not match a jaxpr's ``expected``."""
+    if len(expected) != len(got):
+        raise TypeError(f"{what} takes {len(expected)} operands, got {len(got)}")
+    for i, (e, g) in enumerate(zip(expected, got)):
+        if not same_type(e, g):
+            raise TypeError(f"{what}: operand {i} has type {type_name(g)} but the jaxpr "
+                            f"expects {type_name(e)}")
+
+
+def check_carry(what: str, carry_in: Sequence[ShapedArray],
+                carry_out: Sequence[ShapedArray]) -> None:
+    """Raise TypeError naming every carry component whose type changes in one step."""
+    if len(carry_in) != len(carry_out):
+        raise TypeError(f"{what} body function carry input and carry output must have the "
+                        f"same number of components, got {len(carry_in)} and "
+                        f"{len(carry_out)}")
+    bad = [f"the input carry component {i} has type {type_name(a)} but the corresponding "
+           f"output carry component has type {type_name(b)}, {mismatch_reason(a, b)}"
+           for i, (a, b) in enumerate(zip(carry_in, carry_out)) if not same_type(a, b)]
+    if bad:
+        raise TypeError(f"{what} body function carry input and carry output must have equal "
+                        "types, but they differ:\n\n" + "\n".join(f"  * {b};" for b in bad))
+
+
+# ---------------------------------------------------------------------------
+# building new jaxprs from old ones
+
+
+def make_closed(closed: ClosedJaxpr, invars=None, outvars=None) -> ClosedJaxpr:
+    """A copy of ``closed`` with other invars and/or outvars (same equations)."""
+    j = closed.jaxpr
+    new = Jaxpr(j.constvars, j.invars if invars is None else invars,
+                j.outvars if outvars is None else outvars, j.eqns, j.debug_info)
+    return ClosedJaxpr(new, closed.consts)
+
+
+def permute_invars(closed: ClosedJaxpr, order: Sequence[int]) -> ClosedJaxpr:
+    """``closed`` taking its inputs in ``order`` (new input k is old input order[k])."""
+    invars = closed.jaxpr.invars
+    assert sorted(order) == list(range(len(invars)))
+    return make_closed(closed, invars=[invars[i] for i in order])
+
+
+def permute_outvars(closed: ClosedJaxpr, order: Sequence[int]) -> ClosedJaxpr:
+    """``closed`` returning its outputs in ``order``."""
+    outvars = closed.jaxpr.outvars
+    assert sorted(order) == list(range(len(outvars)))
+    return make_closed(closed, outvars=[outvars[i] for i in order])
+
+
+def insert_unused_invars(closed: ClosedJaxpr, position: int,
+                         avals: Sequence[ShapedArray]) -> ClosedJaxpr:
+    """``closed`` with extra inputs (of ``avals``) it ignores, inserted at ``position``."""
+    invars = list(closed.jaxpr.invars)
+    invars[position:position] = [Var(a) for a in avals]
+    return make_closed(closed, invars=invars)
+
+
+def keep_outputs(closed: ClosedJaxpr, keep: Sequence[bool]) -> ClosedJaxpr:
+    """``closed`` returning only the outputs marked in ``keep``; dead equations dropped.
+
+    The inputs stay as they are (unused ones included)."""
+    from fx.interpreters import partial_eval as pe
+    j = closed.jaxpr
+    dced, _ = pe.dce_jaxpr(j, list(keep))
+    return ClosedJaxpr(Jaxpr(j.constvars, j.invars, dced.outvars, dced.eqns, j.debug_info),
+                       closed.consts)
+
+
+def trace_closed(fun, in_avals: Sequence[ShapedArray]) -> ClosedJaxpr:
+    """Stage ``fun`` (flat args -> flat outs) into a ClosedJaxpr with concrete consts.
+
+    Used by rules, whose functions only read the (concrete) consts of other
+    sub-jaxprs, so no outer tracer can be captured."""
+    from fx.interpreters import partial_eval as pe
+    jaxpr, consts, _ = pe.trace_to_jaxpr(fun, list(in_avals))
+    if any(isinstance(c, core.Tracer) for c in consts):
+        raise core.JaxprTypeError("a control-flow rule captured an outer tracer")
+    return ClosedJaxpr(jaxpr, consts)
+
+
+def inline(closed: ClosedJaxpr, *args) -> list:
+    """Evaluate ``closed`` by binding its equations in the current trace."""
+    return core.eval_jaxpr(closed.jaxpr, closed.consts, *args)
+
+
+def unstack_aval(aval: ShapedArray) -> ShapedArray:
+    """The type of one slice along the leading axis."""
+    return ShapedArray(aval.shape[1:], aval.dtype, aval.weak_type)
+
+
+def stack_aval(aval: ShapedArray, length: int) -> ShapedArray:
+    return ShapedArray((length,) + aval.shape, aval.dtype, aval.weak_type)

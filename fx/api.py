@@ -138,30 +138,46 @@ def jvp(fun: Callable, primals, tangents, has_aux: bool = False):
                            _check_leaf(t, "jvp", "tangent"))
     flat_fun, store = _flatten_fun_aux(fun, tree_p, has_aux)
     out_p, out_t = ad.jvp_flat(flat_fun, flat_p, tangents_in)
-    out_t = [R.instantiate(t) for t in out_t]
+    out_p, aux = store["split"](out_p)
+    out_t = [R.instantiate(t) for t in out_t[:len(out_p)]]
     out_tree = store["tree"]
     res = (tree_util.tree_unflatten(out_tree, [_to_array(x) for x in out_p]),
            tree_util.tree_unflatten(out_tree, [_to_array(x) for x in out_t]))
-    return res + (store["aux"],) if has_aux else res
+    return res + (aux,) if has_aux else res
 
 
 def _flatten_fun_aux(fun, in_tree, has_aux):
+    """A flat ``fun``; with ``has_aux`` the aux leaves follow the outputs (so they leave
+    the transformation as primal values) and ``split`` separates them again."""
     store: dict[str, Any] = {}
 
     def flat(*flat_args):
         args = tree_util.tree_unflatten(in_tree, flat_args)
         out = fun(*args)
+        aux_leaves = []
         if has_aux:
             if not (isinstance(out, (tuple, list)) and len(out) == 2):
                 raise TypeError("has_aux=True requires the function to return a pair "
                                 f"(output, aux); got {type(out).__name__}")
             out, aux = out
-            store["aux"] = aux
+            aux_leaves, store["aux_tree"] = tree_util.tree_flatten(aux)
+            aux_leaves = [_check_leaf(a, getattr(fun, "__name__", "function"), "aux output")
+                          for a in aux_leaves]
         flat_out, out_tree = tree_util.tree_flatten(out)
         store["tree"] = out_tree
+        store["n_out"] = len(flat_out)
         return [_check_leaf(o, getattr(fun, "__name__", "function"), "output")
-                for o in flat_out]
+                for o in flat_out] + aux_leaves
 
+    def split(values):
+        """(outputs, aux) from the flat outputs of ``flat``."""
+        n = store["n_out"]
+        if not has_aux:
+            return values, None
+        aux = tree_util.tree_unflatten(store["aux_tree"], [_to_array(v) for v in values[n:]])
+        return values[:n], aux
+
+    store["split"] = split
     return flat, store
 
 
@@ -181,6 +197,8 @@ def linearize(fun: Callable, *primals, has_aux: bool = False):
     flat_p = [_check_leaf(p, "linearize", "primal") for p in flat_p]
     flat_fun, store = _flatten_fun_aux(fun, tree_p, has_aux)
     out_p, jaxpr, residuals = ad.linearize_flat(flat_fun, flat_p)
+    out_p, aux = store["split"](out_p)
+    n_out = len(out_p)
     out_tree = store["tree"]
     in_avals = [v.aval for v in jaxpr.invars]
 
@@ -194,11 +212,11 @@ def linearize(fun: Callable, *primals, has_aux: bool = False):
             if get_aval(t).shape != a.shape:
                 raise ValueError(f"linearized function got a tangent of shape "
                                  f"{get_aval(t).shape}, expected {a.shape}")
-        outs = core.eval_jaxpr(jaxpr, residuals, *flat_t)
+        outs = core.eval_jaxpr(jaxpr, residuals, *flat_t)[:n_out]
         return tree_util.tree_unflatten(out_tree, [_to_array(o) for o in outs])
 
     out = tree_util.tree_unflatten(out_tree, [_to_array(o) for o in out_p])
-    return (out, f_jvp, store["aux"]) if has_aux else (out, f_jvp)
+    return (out, f_jvp, aux) if has_aux else (out, f_jvp)
 
 
 # ---------------------------------------------------------------------------
@@ -216,8 +234,11 @@ def vjp(fun: Callable, *primals, has_aux: bool = False, reduce_axes=()):
     flat_p = [_check_leaf(p, "vjp", "primal") for p in flat_p]
     flat_fun, store = _flatten_fun_aux(fun, tree_p, has_aux)
     out_p, vjp_flat_fun, _, _ = ad.vjp_flat(flat_fun, flat_p)
+    all_avals = [get_aval(o) for o in out_p]
+    out_p, aux = store["split"](out_p)
+    aux_cts = [Zero(a.to_tangent_aval()) for a in all_avals[len(out_p):]]
     out_tree = store["tree"]
-    out_avals = [get_aval(o) for o in out_p]
+    out_avals = all_avals[:len(out_p)]
     in_avals = [get_aval(p) for p in flat_p]
 
     def vjp_fun(ct):
@@ -245,18 +266,26 @@ def vjp(fun: Callable, *primals, has_aux: bool = False, reduce_axes=()):
                 cts.append(R.convert(c, expected.dtype))
             else:
                 cts.append(c)
-        cts_in = vjp_flat_fun(cts)
+        cts_in = vjp_flat_fun(cts + aux_cts)
         cts_in = [_zero_ct(c, a) for c, a in zip(cts_in, in_avals)]
         return tuple(tree_util.tree_unflatten(tree_p, cts_in))
 
     out = tree_util.tree_unflatten(out_tree, [_to_array(o) for o in out_p])
-    return (out, vjp_fun, store["aux"]) if has_aux else (out, vjp_fun)
+    return (out, vjp_fun, aux) if has_aux else (out, vjp_fun)
 
 
 def _zero_ct(ct, primal_aval):
+    """The cotangent as an array of the primal's tangent type (weak where the primal is)."""
     if type(ct) is Zero:
-        return _to_array(R.zeros(primal_aval.to_tangent_aval()))
-    return _to_array(ct)
+        ct = R.zeros(primal_aval.to_tangent_aval())
+    ct = _to_array(ct)
+    tangent = primal_aval.to_tangent_aval()
+    aval = get_aval(ct)
+    if tangent.dtype != dtypes.float0 and (aval.weak_type != tangent.weak_type or
+                                           aval.dtype != tangent.dtype):
+        from fx.lax import _convert_element_type
+        ct = _convert_element_type(ct, tangent.dtype, tangent.weak_type)
+    return ct
 
 
 def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
@@ -516,7 +545,7 @@ def linear_transpose(fun: Callable, *primals, reduce_axes=()):
       >>> f_t(1.0)  # (2.0,)
     """
     flat_p, tree_p = tree_util.tree_flatten(primals)
-    in_avals = [get_aval(_check_leaf(p, "linear_transpose")) for p in flat_p]
+    in_avals = [_abstractify(p) for p in flat_p]
     for a in in_avals:
         if not dtypes.is_inexact(a.dtype):
             raise TypeError(f"linear_transpose only supports [float or complex] -> "

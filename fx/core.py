@@ -19,7 +19,9 @@ import numpy as np
 
 from fx import dtypes
 from fx.config import config
-from fx.errors import ConcretizationTypeError, UnexpectedTracerError
+from fx.errors import (ConcretizationTypeError, TracerArrayConversionError,
+                       TracerBoolConversionError, TracerIntegerConversionError,
+                       UnexpectedTracerError)
 
 # ---------------------------------------------------------------------------
 # Abstract values
@@ -361,7 +363,7 @@ def pp_jaxpr(jaxpr: Jaxpr, namer: _Namer, indent: int, source_info: bool = False
         head = f"{{ lambda {consts}; {args}. let"
     else:
         head = f"{{ lambda ; {args}. let"
-    one_line = f"{head} {'; '.join(eqns)} in {outs} }}" if eqns else f"{head} in {outs} }}"
+    one_line = f"{head} {'; '.join(eqns)} in {outs} }}" if eqns else f"{head}  in {outs} }}"
     if "\n" not in one_line and len(one_line) + indent <= _LINE_WIDTH:
         return one_line
     pad = " " * (indent + 4)
@@ -453,6 +455,7 @@ class Primitive:
         self.partial_eval: Callable | None = None
         self.subjaxprs: Callable[[dict], list] = _no_subjaxprs
         self.weak_type_rule: Callable | None = None
+        self.weak_type_param: str | None = None  # the param that states the output's weak type
         self.effectful = False
         self.pp_params: Callable[[dict], dict] | None = None
         self.param_order: tuple[str, ...] = ()
@@ -559,6 +562,8 @@ class EvalTrace(Trace):
             return [array_type(o if type(o) is np.ndarray else np.asarray(o)) for o in out]
         if primitive.weak_type_rule is not None:
             weak = primitive.weak_type_rule(args)
+        elif primitive.weak_type_param is not None:
+            weak = params[primitive.weak_type_param]
         if config.jax_enable_checks:
             _check_impl_result(primitive, args, params, out)
         if config.jax_debug_nans or config.jax_debug_infs:
@@ -584,11 +589,11 @@ def check_nans(primitive, out, source_info=None) -> None:
 def _check_impl_result(primitive, args, params, out):
     """Under FX_CHECKS, the eager result must have the type abstract_eval promises."""
     avals = [get_aval(a) for a in args]
-    ref = next((v for a, v in zip(args, avals) if not isinstance(a, (int, float, complex))),
-               None)
+    py = (int, float, complex)
+    ref = next((v for a, v in zip(args, avals) if type(a) not in py), None)
     if ref is not None:  # eager fast paths hand Python scalars straight to NumPy
-        avals = [ShapedArray((), ref.dtype, True) if isinstance(a, (int, float, complex))
-                 else v for a, v in zip(args, avals)]
+        avals = [ShapedArray((), ref.dtype, True) if type(a) in py else v
+                 for a, v in zip(args, avals)]
     expected = primitive.abstract_eval(*avals, **params)
     out = np.asarray(out)
     if out.shape != expected.shape or out.dtype != expected.dtype:
@@ -678,23 +683,24 @@ class Tracer:
         """The concrete value behind this tracer, or None when it is abstract."""
         return None
 
-    def _concrete(self, what: str, fix: str):
+    def _concrete(self, what: str, fix: str, error=ConcretizationTypeError):
         value = self.to_concrete_value()
         if value is None:
-            raise ConcretizationTypeError(self, what, fix)
+            raise error(self, what, fix)
         return value
 
     def __bool__(self):
         return bool(self._concrete(
             "the Python truth value (bool) of a traced array",
             "Use `fx.lax.cond` or `fx.numpy.where` for value-dependent branches, or mark "
-            "the argument static with `static_argnums`/`static_argnames` in `jit`."))
+            "the argument static with `static_argnums`/`static_argnames` in `jit`.",
+            TracerBoolConversionError))
 
     def __int__(self):
         return int(self._concrete(
             "a traced array converted to a Python int",
             "Use `static_argnums` in `jit` for values that must be Python ints, or keep "
-            "the value an array."))
+            "the value an array.", TracerIntegerConversionError))
 
     def __float__(self):
         return float(self._concrete(
@@ -711,12 +717,13 @@ class Tracer:
         return int(self._concrete(
             "a traced array used as a Python index or shape",
             "Use `fx.lax.dynamic_slice`/`dynamic_index_in_dim` for traced indices, or "
-            "mark the argument static with `static_argnums`."))
+            "mark the argument static with `static_argnums`.", TracerIntegerConversionError))
 
     def __array__(self, dtype=None, copy=None):
         value = self._concrete(
             "a traced array converted to a NumPy array (np.asarray)",
-            "Use fx.numpy functions inside transformed code instead of NumPy ones.")
+            "Use fx.numpy functions inside transformed code instead of NumPy ones.",
+            TracerArrayConversionError)
         return np.asarray(value, dtype=dtype)
 
     def __len__(self):

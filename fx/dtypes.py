@@ -50,9 +50,18 @@ def short_name(dtype: np.dtype) -> str:
 _CANONICAL_32 = {int64: int32, uint64: uint32, float64: float32, complex128: complex64}
 
 
+_SUPPORTED_KINDS = frozenset("biufc")
+
+
 def canonicalize_dtype(dtype: Any) -> np.dtype:
     """``dtype`` as fx stores it: 64-bit types narrowed unless x64 is enabled."""
-    dtype = np.dtype(dtype)
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError as e:
+        raise TypeError(f"{dtype!r} is not a valid dtype: {e}") from None
+    if dtype.kind not in _SUPPORTED_KINDS and dtype != bfloat16 and dtype != float0:
+        raise TypeError(f"dtype {dtype.name!r} is not supported by fx; use a boolean, "
+                        "integer, floating or complex dtype")
     if config.jax_enable_x64:
         return dtype
     return _CANONICAL_32.get(dtype, dtype)
@@ -136,15 +145,25 @@ def _upper_bounds(node) -> frozenset:
     return frozenset(seen)
 
 
-_BOUNDS = {node: _upper_bounds(node) for node in _EDGES}
+_BOUNDS_X64 = {node: _upper_bounds(node) for node in _EDGES}
+# Without x64, no promotion may form a 64-bit type from narrower inputs; the one place the
+# lattice does (uint32 with int32 -> int64) goes to int32 instead, as in JAX.
+_EDGES[uint32] = [int32, uint64]
+_BOUNDS_X32 = {node: _upper_bounds(node) for node in _EDGES}
+_EDGES[uint32] = [int64, uint64]
+
+
+def _lub(a, b):
+    return _lub_in(a, b, config.jax_enable_x64)
 
 
 @functools.lru_cache(maxsize=None)
-def _lub(a, b):
-    common = _BOUNDS[a] & _BOUNDS[b]
+def _lub_in(a, b, x64: bool):
+    bounds = _BOUNDS_X64 if x64 else _BOUNDS_X32
+    common = bounds[a] & bounds[b]
     # the least element is the one every other common bound lies above
     for node in common:
-        if common <= _BOUNDS[node]:
+        if common <= bounds[node]:
             return node
     raise TypeError(f"no common type for {a} and {b}")
 
@@ -173,8 +192,14 @@ def _from_node(node) -> tuple[np.dtype, bool]:
 
 
 def promote_types(a, b) -> np.dtype:
-    """The dtype both ``a`` and ``b`` convert to, by JAX's lattice (strong types)."""
-    return _from_node(_lub(np.dtype(a), np.dtype(b)))[0]
+    """The dtype both ``a`` and ``b`` convert to, by JAX's lattice (strong types).
+
+    As in JAX, the result is not canonicalized: int32 and int64 give int64 even when
+    64-bit types are disabled (``result_type`` canonicalizes).
+    """
+    node = _lub(np.dtype(a), np.dtype(b))
+    # a weak kind reached from strong inputs means the widest type of that kind
+    return {_WEAK_INT: int64, _WEAK_FLOAT: float64, _WEAK_COMPLEX: complex128}.get(node, node)
 
 
 def _dtype_and_weak(x) -> tuple[np.dtype, bool]:
@@ -194,7 +219,7 @@ def _dtype_and_weak(x) -> tuple[np.dtype, bool]:
     dtype = getattr(x, "dtype", None)
     if dtype is not None and not isinstance(x, type):
         return canonicalize_dtype(dtype), bool(getattr(x, "weak_type", False))
-    if x in (int, float, complex, bool):
+    if isinstance(x, type) and x in (int, float, complex, bool):
         return _dtype_and_weak(x(0))
     return canonicalize_dtype(x), False
 

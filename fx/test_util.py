@@ -115,13 +115,16 @@ def _eps_for(eps, leaves) -> float:
 # comparisons
 
 
-def _check_close(actual, expected, atol, rtol, err_msg: str) -> None:
-    """Leafwise |actual - expected| <= atol + rtol * |expected| (NaNs must match)."""
+def _check_close(actual, expected, atol, rtol, err_msg: str, inputs=()) -> None:
+    """Leafwise |actual - expected| <= atol + rtol * |expected| (NaNs must match).
+
+    Default tolerances are the loosest for the dtypes of ``expected`` and ``inputs``
+    (a float32 input limits the accuracy of a float64 output's finite differences)."""
     flat_a, tree_a = tree_util.tree_flatten(actual)
     flat_e, tree_e = tree_util.tree_flatten(expected)
     if tree_a != tree_e:
         raise AssertionError(f"{err_msg}: tree structures differ: {tree_a} vs {tree_e}")
-    dtypes = [_dtype(e) for e in flat_e]
+    dtypes = [_dtype(e) for e in flat_e] + [_dtype(x) for x in tree_util.tree_leaves(inputs)]
     atol_ = _tolerance(atol, dtypes, default_gradient_tolerance)
     rtol_ = _tolerance(rtol, dtypes, default_gradient_tolerance)
     for i, (a, e) in enumerate(zip(flat_a, flat_e)):
@@ -178,7 +181,7 @@ def _inner_prod(xs, ys) -> tuple[float, float]:
 
 
 def numerical_jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any],
-                  eps: float | None = None):
+                  eps: float | None = None, outputs: Any = None):
     """Central finite-difference estimate of ``J_f(primals) @ tangents``.
 
     Each inexact leaf ``x`` is moved to ``x +/- eps * t`` (in its own dtype); other
@@ -189,7 +192,9 @@ def numerical_jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any],
       f: function of positional arrays (pytrees) to arrays (a pytree).
       primals: the arguments.
       tangents: like ``primals``; leaves for non-inexact primals are ignored.
-      eps: step; default from ``default_eps`` for the primals' dtypes.
+      eps: step; default from ``default_eps`` for the dtypes of the primals and of
+        ``outputs`` (a float32 output of float64 inputs needs float32's larger step).
+      outputs: optional example outputs of ``f``, used only to pick the default step.
 
     Returns:
       A pytree like ``f(*primals)``; non-inexact output leaves are float0 zeros.
@@ -199,7 +204,7 @@ def numerical_jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any],
     """
     flat_p, tree = tree_util.tree_flatten(tuple(primals))
     flat_t = tree_util.tree_leaves(tuple(tangents))
-    step = _eps_for(eps, flat_p)
+    step = _eps_for(eps, flat_p + tree_util.tree_leaves(outputs))
 
     def shifted(sign):
         out = []
@@ -257,8 +262,9 @@ def check_jvp(f: Callable, f_jvp: Callable, args: Sequence[Any], atol=None, rtol
     _check_dtypes_match(v_out, t_out, f"{prefix}jvp tangent dtype")
     v_expected = f(*args)
     _check_close(v_out, v_expected, atol, rtol, f"{prefix}jvp primal output")
-    t_expected = numerical_jvp(f, args, tangent, eps)
-    _check_close(t_out, t_expected, atol, rtol, f"{prefix}jvp tangent vs finite differences")
+    t_expected = numerical_jvp(f, args, tangent, eps, outputs=v_out)
+    _check_close(t_out, t_expected, atol, rtol, f"{prefix}jvp tangent vs finite differences",
+                 inputs=args)
 
 
 def check_vjp(f: Callable, f_vjp: Callable, args: Sequence[Any], atol=None, rtol=None,
@@ -291,7 +297,7 @@ def check_vjp(f: Callable, f_vjp: Callable, args: Sequence[Any], atol=None, rtol
     v_expected = f(*args)
     _check_close(v_out, v_expected, atol, rtol, f"{prefix}vjp primal output")
     tangent = tree_util.tree_map(lambda x: _rand_like(rng, x), args)
-    tangent_out = numerical_jvp(f, args, tangent, eps)
+    tangent_out = numerical_jvp(f, args, tangent, eps, outputs=v_out)
     cotangent = tree_util.tree_map(lambda x: _rand_like(rng, x), v_out)
     conj_ct = tree_util.tree_map(_conj, cotangent)
     cotangent_in = tree_util.tree_map(_conj, vjp_fun(conj_ct))

@@ -18,7 +18,7 @@ from primitives import _rules as R
 from primitives._rules import new_primitive
 from primitives.control_flow_util import (as_operands, compile_closed, inline, join_weak,
                                           make_closed, mismatch_reason, trace_closed,
-                                          type_name)
+                                          type_name, typed)
 
 __all__ = ["cond_p", "while_p", "scan_p"]
 
@@ -66,13 +66,20 @@ def _cond_impl(index, *args, branches):
     return compile_closed(branch)(as_operands(args, branch.in_avals))
 
 
+def _agreeing(branches, transform, n_out):
+    """Apply ``transform(branch, force)`` (returning (jaxpr, flags)) to every branch so
+    that all agree on the output flags: the union, forced where a branch lacks it.
+    A branch whose own flags already are the union is not transformed twice."""
+    first = [transform(b, False) for b in branches]
+    union = [any(flags[k] for _, flags in first) for k in range(n_out)]
+    return tuple(j if flags == union else transform(b, union)[0]
+                 for b, (j, flags) in zip(branches, first)), union
+
+
 def _jvp_branches(branches, nonzeros):
     """The jvp of every branch, all with the same nonzero output tangents."""
-    out_nz = [False] * len(branches[0].out_avals)
-    for branch in branches:
-        _, nz = ad.jvp_jaxpr(branch, nonzeros, instantiate=False)
-        out_nz = [a or b for a, b in zip(out_nz, nz)]
-    return tuple(ad.jvp_jaxpr(b, nonzeros, instantiate=out_nz)[0] for b in branches), out_nz
+    return _agreeing(branches, lambda b, force: ad.jvp_jaxpr(b, nonzeros, instantiate=force),
+                     len(branches[0].out_avals))
 
 
 @cond_p.def_jvp
@@ -136,6 +143,7 @@ def _cond_transpose(cts, index, *args, branches):
 @cond_p.def_batch
 def _cond_batch(args, dims, *, branches):
     size = R.batch_size(args, dims)
+    args = [args[0]] + typed(args[1:], branches[0].in_avals)
     (index, *ops), (index_dim, *op_dims) = args, dims
     ops = [o if d is None else R.moveaxis(o, d, 0) for o, d in zip(ops, op_dims)]
     op_batched = [d is not None for d in op_dims]
@@ -158,12 +166,8 @@ def _cond_batch(args, dims, *, branches):
                 which = R.registry["ne"].bind(which, R.as_scalar(0, dtypes.int32))
             outs.append(R.select_n(which, *cases))
         return outs, [0] * n_out
-    out_batched = [False] * n_out
-    for branch in branches:
-        _, b = batching.batch_jaxpr(branch, size, op_batched, instantiate=False)
-        out_batched = [x or y for x, y in zip(out_batched, b)]
-    new_branches = tuple(batching.batch_jaxpr(b, size, op_batched, instantiate=out_batched)[0]
-                         for b in branches)
+    new_branches, out_batched = _agreeing(
+        branches, lambda b, force: batching.batch_jaxpr(b, size, op_batched, force), n_out)
     outs = cond_p.bind(index, *ops, branches=new_branches)
     return outs, [0 if b else None for b in out_batched]
 
@@ -174,11 +178,12 @@ def _cond_partial_eval(trace, args, *, branches):
     index, ops = args[0], args[1:]
     unknowns = [trace.is_unknown(a) for a in ops]
     n_out = len(branches[0].out_avals)
-    out_uk = [False] * n_out
-    for branch in branches:
-        out_uk = [a or b for a, b in zip(out_uk, pe.partial_eval_jaxpr(
-            branch, unknowns, instantiate=False)[2])]
-    splits = [pe.partial_eval_jaxpr(b, unknowns, instantiate=out_uk) for b in branches]
+
+    def split(branch, force):
+        known, unknown, uk, res_avals = pe.partial_eval_jaxpr(branch, unknowns, force)
+        return (known, unknown, uk, res_avals), uk
+
+    splits, out_uk = _agreeing(branches, split, n_out)
     n_known_out = out_uk.count(False)
     res_avals = [list(s[3]) for s in splits]
     all_res = [a for avals in res_avals for a in avals]

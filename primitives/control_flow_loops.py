@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from fx import core, dtypes
-from fx.core import ShapedArray, Zero
+from fx.core import Zero
 from fx.interpreters import ad, batching
 from fx.interpreters import partial_eval as pe
 from primitives import _rules as R
@@ -22,7 +22,7 @@ from primitives.control_flow_util import (as_operands, check_carry, check_operan
                                           compile_closed, inline, insert_unused_invars,
                                           keep_outputs, permute_invars, permute_outvars,
                                           split_list, stack_aval, trace_closed, type_name,
-                                          unstack_aval)
+                                          typed, unstack_aval)
 
 __all__ = ["while_p", "scan_p"]
 
@@ -143,6 +143,7 @@ def _while_batch(args, dims, *, cond_jaxpr, body_jaxpr, cond_nconsts, body_ncons
     cn, bn = cond_nconsts, body_nconsts
     size = R.batch_size(args, dims)
     batched = [d is not None for d in dims]
+    args = typed(args, cond_jaxpr.in_avals[:cn] + body_jaxpr.in_avals)
     args = [a if d is None else R.moveaxis(a, d, 0) for a, d in zip(args, dims)]
     cconst_b, bconst_b, carry_b = split_list(batched, [cn, bn])
     while True:
@@ -317,13 +318,21 @@ def _scan_partial_eval(trace, args, **params):
         instantiate=[True] * (n_kcarry + n_kys) + [False] * n_res)
     variant = loop_uk[n_kcarry + n_kys:]
     # loop: (hoisted residuals, known carry, known xs) -> (known carry, known ys, variant
-    # residuals). Variant residuals that are just a known xs need not be stacked again.
+    # residuals). A variant residual that is just a known xs is not stacked again, and
+    # one value is stacked once however many residuals it feeds.
     loop_in = loop.jaxpr.invars
     n_hoist_res = len(loop_in) - n_kcarry - len(k_xs)
     xs_vars = {id(v): i for i, v in enumerate(loop_in[n_hoist_res + n_kcarry:])}
     res_outvars = loop.jaxpr.outvars[n_kcarry + n_kys:]
-    forwarded = [xs_vars.get(id(v)) for v in res_outvars]
-    loop = keep_outputs(loop, [True] * (n_kcarry + n_kys) + [f is None for f in forwarded])
+    first_of: dict[int, int] = {}
+    source = []  # per variant residual: ("xs", index into k_xs) or ("stacked", output)
+    for k, v in enumerate(res_outvars):
+        if id(v) in xs_vars:
+            source.append(("xs", xs_vars[id(v)]))
+        else:
+            source.append(("stacked", first_of.setdefault(id(v), k)))
+    keep = [kind == "stacked" and i == k for k, (kind, i) in enumerate(source)]
+    loop = keep_outputs(loop, [True] * (n_kcarry + n_kys) + keep)
     lin_c, lin_car, lin_x = split_list(list(params["linear"]), [nconsts, ncarry])
     with core.set_current_trace(trace.parent):
         hoisted = inline(hoist, *k_consts)
@@ -335,15 +344,10 @@ def _scan_partial_eval(trace, args, **params):
             params, jaxpr=loop, num_consts=len(loop_consts), num_carry=n_kcarry,
             linear=k_linear))
     k_carry_out, k_ys, stacked_res = split_list(loop_outs, [n_kcarry, n_kys])
-    stacked_it, inv_it = iter(stacked_res), iter(invariant_res)
-    res_inv, res_var = [], []
-    var_it = iter(forwarded)
-    for is_variant in variant:
-        if is_variant:
-            f = next(var_it)
-            res_var.append(next(stacked_it) if f is None else k_xs[f])
-        else:
-            res_inv.append(next(inv_it))
+    stacked_it = iter(stacked_res)
+    stacked = {k: next(stacked_it) for k, kept in enumerate(keep) if kept}
+    res_var = [k_xs[i] if kind == "xs" else stacked[i] for kind, i in source]
+    res_inv = list(invariant_res)
     # unknown: (residuals, unknown consts, unknown carry, unknown xs) -> reorder its inputs
     # to (invariant residuals, unknown consts, unknown carry, variant residuals, unknown xs)
     inv_idx = [i for i, v in enumerate(variant) if not v]
@@ -378,11 +382,10 @@ def _scan_transpose(cts, *args, **params):
     """A reverse scan over the transposed body; the consts' cotangents are summed in
     the carry, the xs' cotangents come out as its ys."""
     jaxpr, nconsts, ncarry = params["jaxpr"], params["num_consts"], params["num_carry"]
-    length = params["length"]
     consts, init, xs = split_list(args, [nconsts, ncarry])
-    if not all(core.is_undefined_primal(c) for c in init):
-        raise NotImplementedError("scan transpose: every carry of a linear scan must be "
-                                  "linear")
+    # A carry is always treated as linear: a known initial carry (e.g. the zeros a
+    # tangent starts from) only adds a constant, which has no cotangent.
+    init_known = [not core.is_undefined_primal(c) for c in init]
     const_lin = [core.is_undefined_primal(c) for c in consts]
     xs_lin = [core.is_undefined_primal(x) for x in xs]
     ct_carry, ct_ys = split_list(cts, [ncarry])
@@ -427,11 +430,12 @@ def _scan_transpose(cts, *args, **params):
     linear = ((False,) * len(res_consts) + (True,) * n_carry_t + (True,) * len(ct_ys)
               + (False,) * len(res_xs))
     outs = scan_p.bind(*res_consts, *acc_init, *ct_carry, *ct_ys, *res_xs, **_scan_params(
-        params, reverse=not params["reverse"], jaxpr=body_t, num_consts=len(res_consts),
+        params, reverse=params["reverse"], jaxpr=body_t, num_consts=len(res_consts),
         num_carry=n_carry_t, linear=linear))
     ct_consts, ct_init, ct_xs = split_list(outs, [len(acc_avals), ncarry])
     c_it, x_it = iter(ct_consts), iter(ct_xs)
-    return ([next(c_it) if lin else None for lin in const_lin] + ct_init
+    return ([next(c_it) if lin else None for lin in const_lin]
+            + [None if known else ct for ct, known in zip(ct_init, init_known)]
             + [next(x_it) if lin else None for lin in xs_lin])
 
 
@@ -451,6 +455,7 @@ def _instantiate(ct, aval):
 def _scan_batch(args, dims, **params):
     jaxpr, nconsts, ncarry = params["jaxpr"], params["num_consts"], params["num_carry"]
     size = R.batch_size(args, dims)
+    args = typed(args, jaxpr.in_avals[:nconsts + ncarry]) + list(args[nconsts + ncarry:])
     batched = [d is not None for d in dims]
     const_b, carry_b, xs_b = split_list(batched, [nconsts, ncarry])
     n_ys = len(jaxpr.out_avals) - ncarry
@@ -471,5 +476,3 @@ def _scan_batch(args, dims, **params):
     outs = scan_p.bind(*consts, *init, *xs, **_scan_params(params, jaxpr=body))
     return outs, [0 if b else None for b in carry_b] + [1 if b else None for b in ys_b]
 
-
-_ = ShapedArray  # (types in signatures above)

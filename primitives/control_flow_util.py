@@ -32,6 +32,13 @@ def as_operands(args: Sequence[Any], avals: Sequence[ShapedArray]) -> list[np.nd
     return out
 
 
+def typed(args: Sequence[Any], avals: Sequence[ShapedArray]) -> list:
+    """``args`` with Python scalars replaced by NumPy scalars of the avals' dtypes (so
+    rules that broadcast them build arrays of the right type)."""
+    return [np.asarray(a, aval.dtype)[()] if isinstance(a, (bool, int, float, complex))
+            else a for a, aval in zip(args, avals)]
+
+
 def split_list(values: Sequence[Any], sizes: Sequence[int]) -> list[list]:
     """``values`` cut into consecutive pieces of the given sizes (plus the rest)."""
     pieces, start = [], 0

@@ -11,6 +11,7 @@ impl is im2col: a strided window view, one copy into columns, one matmul.
 """
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import numpy as np
@@ -101,10 +102,11 @@ def _check_spec(name, spec, ndim):
                         f"a permutation of range({ndim})")
 
 
-@conv_general_dilated_p.def_abstract_eval
-def _conv_abstract_eval(lhs, rhs, *, window_strides, padding, lhs_dilation, rhs_dilation,
-                        dimension_numbers, feature_group_count, batch_group_count,
-                        precision=None, preferred_element_type=None, out_sharding=None):
+@functools.lru_cache(maxsize=512)
+def _type_rule(lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation,
+               dimension_numbers, feature_group_count, batch_group_count,
+               preferred_element_type) -> tuple:
+    """Validate a convolution of avals ``lhs`` and ``rhs``; returns (shape, dtype)."""
     check_dtype("conv_general_dilated", lhs, ANY, "lhs")
     check_dtype("conv_general_dilated", rhs, ANY, "rhs")
     if lhs.ndim != rhs.ndim or lhs.ndim < 2:
@@ -154,9 +156,18 @@ def _conv_abstract_eval(lhs, rhs, *, window_strides, padding, lhs_dilation, rhs_
                               padding=padding, lhs_dilation=lhs_dilation,
                               rhs_dilation=rhs_dilation, dimension_numbers=dimension_numbers,
                               feature_group_count=fgc, batch_group_count=bgc)
-    dtype = conv_dtype(lhs.dtype, rhs.dtype, preferred_element_type)
-    return ShapedArray(shape, dtype, lhs.weak_type and rhs.weak_type
-                       and preferred_element_type is None)
+    return shape, conv_dtype(lhs.dtype, rhs.dtype, preferred_element_type)
+
+
+@conv_general_dilated_p.def_abstract_eval
+def _conv_abstract_eval(lhs, rhs, *, window_strides, padding, lhs_dilation, rhs_dilation,
+                        dimension_numbers, feature_group_count, batch_group_count,
+                        precision=None, preferred_element_type=None, out_sharding=None):
+    shape, dtype = _type_rule(ShapedArray(lhs.shape, lhs.dtype), ShapedArray(rhs.shape, rhs.dtype),
+                              window_strides, padding, lhs_dilation, rhs_dilation,
+                              dimension_numbers, feature_group_count, batch_group_count,
+                              preferred_element_type)
+    return ShapedArray(shape, dtype, lhs.weak_type and rhs.weak_type)
 
 
 # ---------------------------------------------------------------------------
@@ -193,14 +204,11 @@ def _conv_impl(lhs, rhs, *, window_strides, padding, lhs_dilation, rhs_dilation,
                preferred_element_type=None, out_sharding=None):
     lhs, rhs = np.asarray(lhs), np.asarray(rhs)
     lhs_spec, rhs_spec, out_spec = dimension_numbers
-    out_dtype = conv_dtype(lhs.dtype, rhs.dtype, preferred_element_type)
+    out_shape, out_dtype = _type_rule(
+        ShapedArray(lhs.shape, lhs.dtype), ShapedArray(rhs.shape, rhs.dtype), window_strides,
+        padding, lhs_dilation, rhs_dilation, dimension_numbers, feature_group_count,
+        batch_group_count, preferred_element_type)
     compute = _compute_dtype(out_dtype if np.can_cast(lhs.dtype, out_dtype) else lhs.dtype)
-    out_shape = conv_output_shape(lhs.shape, rhs.shape, window_strides=window_strides,
-                                  padding=padding, lhs_dilation=lhs_dilation,
-                                  rhs_dilation=rhs_dilation,
-                                  dimension_numbers=dimension_numbers,
-                                  feature_group_count=feature_group_count,
-                                  batch_group_count=batch_group_count)
     if 0 in out_shape or lhs.size == 0 or rhs.size == 0:
         return np.zeros(out_shape, out_dtype)
     x = np.transpose(lhs, lhs_spec).astype(compute, copy=False)   # (N, C, *S)
@@ -231,9 +239,9 @@ def _conv_impl(lhs, rhs, *, window_strides, padding, lhs_dilation, rhs_dilation,
     weights = w.reshape(groups, og, i * ksize)
     feature_last = out_spec[1] == len(out_spec) - 1
     if feature_last:   # columns (Nb, G, S, I*K) @ (G, I*K, Og) -> (Nb, G, S, Og)
-        cols = grouped.transpose((0, 1) + sp_axes + (2,) + k_axes).reshape(
-            nb, groups, ssize, i * ksize)
-        out = np.matmul(cols, weights.transpose(0, 2, 1))
+        cols = np.ascontiguousarray(grouped.transpose((0, 1) + sp_axes + (2,) + k_axes)
+                                    .reshape(nb, groups, ssize, i * ksize))
+        out = np.matmul(cols, np.ascontiguousarray(weights.transpose(0, 2, 1)))
         if groups == 1:
             out = out.reshape((nb,) + out_sp + (o,))
             canon_to_out = (0, nsp + 1) + tuple(range(1, nsp + 1))
@@ -241,9 +249,9 @@ def _conv_impl(lhs, rhs, *, window_strides, padding, lhs_dilation, rhs_dilation,
             out = out.transpose(0, 1, 3, 2).reshape((nb, o) + out_sp)
             canon_to_out = tuple(range(nsp + 2))
     else:              # (G, Og, I*K) @ columns (Nb, G, I*K, S) -> (Nb, G, Og, S)
-        cols = grouped.transpose((0, 1, 2) + k_axes + sp_axes).reshape(
-            nb, groups, i * ksize, ssize)
-        out = np.matmul(weights, cols).reshape((nb, o) + out_sp)
+        cols = np.ascontiguousarray(grouped.transpose((0, 1, 2) + k_axes + sp_axes)
+                                    .reshape(nb, groups, i * ksize, ssize))
+        out = np.matmul(np.ascontiguousarray(weights), cols).reshape((nb, o) + out_sp)
         canon_to_out = tuple(range(nsp + 2))
     # canon_to_out[r] is the axis of ``out`` holding role r (batch, feature, spatial...)
     perm = [0] * (nsp + 2)

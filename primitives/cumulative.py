@@ -15,7 +15,7 @@ from fx import dtypes
 from fx.core import ShapedArray, Zero
 from primitives import _rules as R
 from primitives._rules import BOOL, FLOAT, INT, NUMERIC, check_dtype, new_primitive
-from primitives.windowed import select_and_gather_add_p
+from primitives.windowed import select_and_gather_add_p, validated
 
 
 def _check_axis(name, x, axis):
@@ -39,7 +39,6 @@ def cumulative(name, accumulate, kinds):
         _check_axis(name, x, axis)
         return ShapedArray(x.shape, x.dtype, x.weak_type)
 
-    @p.def_impl
     def impl(x, *, axis, reverse):
         work = x.astype(_compute_dtype(x.dtype), copy=False)
         if reverse:
@@ -49,6 +48,8 @@ def cumulative(name, accumulate, kinds):
         if reverse:
             out = np.flip(out, axis)
         return np.ascontiguousarray(out.astype(x.dtype, copy=False))
+
+    p.def_impl(validated(p, impl))
 
     @p.def_batch
     def batch(args, dims, *, axis, reverse):
@@ -94,29 +95,40 @@ def _cumsum_transpose(ct, x, *, axis, reverse):
 def _cumprod_jvp(primals, tangents, *, axis, reverse):
     """d y_i = sum_{j<=i} t_j prod_{k<=i, k!=j} x_k, exact where x has zeros.
 
-    With z_i zeros among x_0..x_i and c_i the product of the nonzero ones:
-    z_i = 0 gives c_i * sum_{j<=i} t_j / x_j; z_i = 1 gives c_i * t at that zero;
-    z_i >= 2 gives 0.
+    With c_i the product of the nonzero x_k (k <= i), S_i = sum of t_k / x_k over
+    them, and z_i the number of zeros, at positions a (first zero) and b (second):
+    z_i = 0 gives c_i S_i; z_i = 1 gives c_i (t_a + x_a S_i); z_i = 2 gives
+    c_i (x_b t_a + x_a t_b + x_a x_b S_i); more zeros give 0. The x_a, x_b factors
+    are 0 in value but keep second derivatives exact.
     """
     (x,), (t,) = primals, tangents
     y = cumprod_p.bind(x, axis=axis, reverse=reverse)
     dtype, shape = R.dtype_of(x), R.shape_of(x)
-    zero, one = R.full(shape, 0, dtype), R.full(shape, 1, dtype)
-    is_zero = R.registry["eq"].bind(x, zero)
-    nonzero_x = R.select_n(is_zero, x, one)
     count_dtype = dtypes.int32
-    zeros_so_far = cumsum_p.bind(R.convert(is_zero, count_dtype), axis=axis, reverse=reverse)
-    none_yet = R.registry["eq"].bind(zeros_so_far, R.full(shape, 0, count_dtype))
-    one_so_far = R.registry["eq"].bind(zeros_so_far, R.full(shape, 1, count_dtype))
-    first_zero = R.registry["and"].bind(is_zero, one_so_far)
+    zero, one = R.full(shape, 0, dtype), R.full(shape, 1, dtype)
+    eq = R.registry["eq"]
+
+    def accumulate(v):
+        return cumsum_p.bind(v, axis=axis, reverse=reverse)
+
+    is_zero = eq.bind(x, zero)
+    nonzero_x = R.select_n(is_zero, x, one)
+    zeros_so_far = accumulate(R.convert(is_zero, count_dtype))
     nonzero_product = cumprod_p.bind(nonzero_x, axis=axis, reverse=reverse)
-    inverse = R.select_n(is_zero, R.div(one, nonzero_x), zero)
-    without_zeros = cumsum_p.bind(R.mul(t, inverse), axis=axis, reverse=reverse)
-    at_first_zero = cumsum_p.bind(R.mul(t, R.convert(first_zero, dtype)), axis=axis,
-                                  reverse=reverse)
-    one_zero = R.select_n(one_so_far, zero, R.mul(nonzero_product, at_first_zero))
-    tangent = R.select_n(none_yet, one_zero, R.mul(nonzero_product, without_zeros))
-    return y, tangent
+    inverse_sum = accumulate(R.mul(t, R.select_n(is_zero, R.div(one, nonzero_x), zero)))
+    at_zero = []
+    for k in (1, 2):
+        mark = R.convert(R.registry["and"].bind(
+            is_zero, eq.bind(zeros_so_far, R.full(shape, k, count_dtype))), dtype)
+        at_zero.append((accumulate(R.mul(x, mark)), accumulate(R.mul(t, mark))))
+    (x_a, t_a), (x_b, t_b) = at_zero
+    one_zero = R.add(t_a, R.mul(x_a, inverse_sum))
+    two_zeros = R.add(R.add(R.mul(x_b, t_a), R.mul(x_a, t_b)),
+                      R.mul(R.mul(x_a, x_b), inverse_sum))
+    cases = [R.mul(nonzero_product, inverse_sum), R.mul(nonzero_product, one_zero),
+             R.mul(nonzero_product, two_zeros), zero]
+    which = R.registry["min"].bind(zeros_so_far, R.full(shape, 3, count_dtype))
+    return y, R.select_n(which, *cases)
 
 
 # ---------------------------------------------------------------------------
@@ -163,11 +175,10 @@ def _cumlogsumexp_jvp(primals, tangents, *, axis, reverse):
     if 0 in shape:
         return y, t
     top = R.registry["reduce_max"].bind(x, axes=(axis,), out_sharding=None)
-    finite = R.registry["is_finite"].bind(top)
-    top = R.select_n(finite, R.full(R.shape_of(top), 0, dtype), top)
-    top = R.registry["stop_gradient"].bind(top)
     kept = tuple(i for i in range(len(shape)) if i != axis)
-    top = R.broadcast_in_dim(top, shape, kept)
+    top = R.broadcast_in_dim(R.registry["stop_gradient"].bind(top), shape, kept)
+    finite = R.registry["is_finite"].bind(top)
+    top = R.select_n(finite, R.full(shape, 0, dtype), top)
     weights = R.registry["exp"].bind(R.sub(x, top))
     numerator = cumsum_p.bind(R.mul(t, weights), axis=axis, reverse=reverse)
     denominator = R.registry["exp"].bind(R.sub(y, top))

@@ -16,7 +16,8 @@ import scipy.special as _sp
 from fx import dtypes
 from fx.core import ShapedArray, Zero
 from primitives import _rules as R
-from primitives._rules import (ANY, BOOL, COMPLEX, FLOAT, INEXACT, INT, NUMERIC, check_dtype, new_primitive)
+from primitives._rules import (ANY, BOOL, COMPLEX, FLOAT, INEXACT, INT, NUMERIC, SINT,
+                               check_dtype, new_primitive)
 
 # ---------------------------------------------------------------------------
 # factories
@@ -130,6 +131,8 @@ def _sign(x):
     if x.dtype.kind == "c":
         a = np.abs(x)
         return np.where(a == 0, 0, x / np.where(a == 0, 1, a)).astype(x.dtype)
+    if x.dtype.kind == "f":
+        return np.where(x == 0, x, np.sign(x))  # keeps the sign of zero, as XLA
     return np.sign(x)
 
 
@@ -236,7 +239,7 @@ def _conj_transpose(ct, x, **params):
     if type(ct) is Zero:
         return [Zero(x.aval)]
     if x.aval.dtype.kind == "c":
-        return [conj_p.bind(ct)]
+        return [conj_p.bind(ct, input_dtype=R.dtype_of(ct))]
     return [real_p.bind(ct)]
 
 
@@ -256,7 +259,13 @@ log_p = unary("log", np.log, lambda x, t, y: R.div(t, x))
 log1p_p = unary("log1p", np.log1p, lambda x, t, y: R.div(t, R.add(x, 1)))
 expm1_p = unary("expm1", np.expm1, lambda x, t, y: R.mul(t, R.add(y, 1)))
 tanh_p = unary("tanh", np.tanh, lambda x, t, y: R.mul(t, R.sub(1, _sq(y))))
-logistic_p = unary("logistic", _sp.expit, lambda x, t, y: R.mul(t, R.mul(y, R.sub(1, y))))
+def _logistic(x):
+    if x.dtype.kind == "c":
+        return 1 / (1 + np.exp(-x))
+    return _sp.expit(x)
+
+
+logistic_p = unary("logistic", _logistic, lambda x, t, y: R.mul(t, R.mul(y, R.sub(1, y))))
 sin_p = unary("sin", np.sin, lambda x, t, y: R.mul(t, cos_p.bind(x)))
 cos_p = unary("cos", np.cos, lambda x, t, y: R.neg(R.mul(t, sin_p.bind(x))))
 tan_p = unary("tan", np.tan, lambda x, t, y: R.mul(t, R.add(1, _sq(y))))
@@ -282,18 +291,19 @@ def _abs_jvp(x, t, y):
         # d|x| = Re(conj(x) t) / |x|, taken as 0 at x = 0
         safe = R.select_n(eq_p.bind(y, R.as_scalar(0, R.dtype_of(y))), y,
                           R.full(R.shape_of(y), 1, R.dtype_of(y)))
-        return R.div(real_p.bind(R.mul(conj_p.bind(x), t)), safe)
+        return R.div(real_p.bind(R.mul(conj_p.bind(x, input_dtype=R.dtype_of(x)), t)), safe)
     return R.mul(t, sign_p.bind(x))
 
 
-abs_p = unary("abs", np.abs, _abs_jvp, kinds=NUMERIC, out_dtype=R.real_dtype)
+abs_p = unary("abs", np.abs, _abs_jvp, kinds=INEXACT + SINT, out_dtype=R.real_dtype)
 erf_p = unary("erf", _sp.erf, lambda x, t, y: R.mul(
     t, R.mul(exp_p.bind(R.neg(_sq(x))), 2 / math.sqrt(math.pi))), kinds=FLOAT)
 erfc_p = unary("erfc", _sp.erfc, lambda x, t, y: R.mul(
     t, R.mul(exp_p.bind(R.neg(_sq(x))), -2 / math.sqrt(math.pi))), kinds=FLOAT)
-erf_inv_p = unary("erf_inv", _sp.erfinv, lambda x, t, y: R.mul(
+erf_inv_p = unary("erf_inv", lambda x: np.where(x == 0, x, _sp.erfinv(x)), lambda x, t, y: R.mul(
     t, R.mul(exp_p.bind(_sq(y)), math.sqrt(math.pi) / 2)), kinds=FLOAT)
-lgamma_p = unary("lgamma", _sp.gammaln, lambda x, t, y: R.mul(t, digamma_p.bind(x)),
+lgamma_p = unary("lgamma", lambda x: np.where(x == -np.inf, np.inf, _sp.gammaln(x)),
+                 lambda x, t, y: R.mul(t, digamma_p.bind(x)),
                  kinds=FLOAT)
 
 
@@ -301,7 +311,7 @@ def _polygamma_impl(m, x):
     return _sp.polygamma(m, x).astype(x.dtype)
 
 
-digamma_p = unary("digamma", _sp.psi, lambda x, t, y: R.mul(
+digamma_p = unary("digamma", lambda x: np.where(x == 0, np.nan, _sp.psi(x)), lambda x, t, y: R.mul(
     t, polygamma_p.bind(R.full(R.shape_of(x), 1, R.dtype_of(x)), x)), kinds=FLOAT)
 not_p = unary("not", np.invert, kinds=INT + BOOL)
 real_p = unary("real", np.real, lambda x, t, y: real_p.bind(t), kinds=COMPLEX,
@@ -311,8 +321,8 @@ imag_p = unary("imag", np.imag, lambda x, t, y: imag_p.bind(t), kinds=COMPLEX,
 conj_p = unary("conj", lambda x, input_dtype=None: np.conj(x).astype(R.complex_dtype(x.dtype)),
                lambda x, t, y, **kw: conj_p.bind(t, **kw), kinds=INEXACT,
                out_dtype=R.complex_dtype, transpose=_conj_transpose)
-conj_p.hidden_params = frozenset({"input_dtype"})
-population_count_p = unary("population_count", lambda x: np.bitwise_count(x).astype(x.dtype),
+population_count_p = unary("population_count", lambda x: np.bitwise_count(
+    x.view(np.dtype(f"u{x.dtype.itemsize}"))).astype(x.dtype),
                            kinds=INT)
 
 
@@ -358,7 +368,7 @@ def _reduce_precision_impl(x, *, exponent_bits, mantissa_bits):
         return _reduce_precision_impl(x.astype(np.float32), exponent_bits=exponent_bits,
                                       mantissa_bits=mantissa_bits).astype(x.dtype)
     total_exp = bits - 1 - total_mant
-    u = np.ascontiguousarray(x).view(ui).copy()
+    u = np.array(x, copy=True).view(ui)
     if mantissa_bits < total_mant:
         drop = total_mant - mantissa_bits
         one = ui(1)
@@ -447,7 +457,15 @@ min_p = binary("min", np.minimum, (lambda t, x, y, z: R.mul(t, _balanced_eq(x, z
 atan2_p = binary("atan2", np.arctan2, (
     lambda t, x, y, z: R.mul(t, R.div(y, R.add(_sq(x), _sq(y)))),
     lambda t, x, y, z: R.neg(R.mul(t, R.div(x, R.add(_sq(x), _sq(y)))))), kinds=FLOAT)
-nextafter_p = binary("nextafter", np.nextafter, None, kinds=FLOAT)
+def _undefined_derivative(name, message=None, error=NotImplementedError):
+    """A jvp component that raises: JAX defines no derivative for this operand."""
+    def rule(t, *args):
+        raise error(message or f"Differentiation rule for '{name}' not implemented")
+    return rule
+
+
+nextafter_p = binary("nextafter", np.nextafter, (_undefined_derivative("nextafter"),) * 2,
+                     kinds=FLOAT)
 and_p = binary("and", np.bitwise_and, None, kinds=INT + BOOL)
 or_p = binary("or", np.bitwise_or, None, kinds=INT + BOOL)
 xor_p = binary("xor", np.bitwise_xor, None, kinds=INT + BOOL)
@@ -461,17 +479,53 @@ lt_p = binary("lt", np.less, None, kinds=FLOAT + INT + BOOL, out_dtype=dtypes.bo
 le_p = binary("le", np.less_equal, None, kinds=FLOAT + INT + BOOL, out_dtype=dtypes.bool_)
 gt_p = binary("gt", np.greater, None, kinds=FLOAT + INT + BOOL, out_dtype=dtypes.bool_)
 ge_p = binary("ge", np.greater_equal, None, kinds=FLOAT + INT + BOOL, out_dtype=dtypes.bool_)
-polygamma_p = binary("polygamma", _polygamma_impl, (None, lambda t, m, x, z: R.mul(
+polygamma_p = binary("polygamma", _polygamma_impl, (_undefined_derivative(
+    "polygamma", "polygamma gradient with respect to m is not supported", ValueError),
+    lambda t, m, x, z: R.mul(
     t, polygamma_p.bind(R.add(m, 1), x))), kinds=FLOAT)
+def _igamma_grad_a_impl(a, x):
+    """d/da of the regularized lower incomplete gamma P(a, x), in float64.
+
+    SciPy has no closed form, so this Richardson-extrapolates central differences of
+    ``gammainc`` in ``a`` (error O(h^4) plus rounding ~1e-13): accurate far beyond
+    float32 and to ~1e-10 relative in float64."""
+    a64, x64 = np.asarray(a, np.float64), np.asarray(x, np.float64)
+    h = np.minimum(1e-3 * np.maximum(1.0, np.abs(a64)), np.abs(a64) / 4)
+    h = np.where(h > 0, h, 1e-3)
+
+    def central(step):
+        return (_sp.gammainc(a64 + step, x64) - _sp.gammainc(a64 - step, x64)) / (2 * step)
+
+    out = (4 * central(h / 2) - central(h)) / 3
+    out = np.where((a64 <= 0) | (x64 < 0) | np.isnan(a64) | np.isnan(x64), np.nan, out)
+    return np.where(x64 == 0, 0.0, out).astype(np.result_type(a, x))
+
+
+def _igamma_grad_a_jvp_x(t, a, x, z):
+    """d/dx dP/da = d/da [x^(a-1) e^(-x) / Gamma(a)] = density * (log x - digamma(a))."""
+    return R.mul(t, R.mul(_igamma_density(a, x), R.sub(log_p.bind(x), digamma_p.bind(a))))
+
+
+# (like JAX, no derivative in a: d^2 P / da^2 has no closed form)
+igamma_grad_a_p = binary("igamma_grad_a", _igamma_grad_a_impl,
+                         (_undefined_derivative("igamma_grad_a"), _igamma_grad_a_jvp_x),
+                         kinds=FLOAT)
+
+
+def _igamma_density(a, x):
+    """d/dx P(a, x) = x^(a-1) e^(-x) / Gamma(a)."""
+    return exp_p.bind(R.sub(R.sub(R.mul(R.sub(a, 1), log_p.bind(x)), x), lgamma_p.bind(a)))
+
+
 igamma_p = binary("igamma", lambda a, x: _sp.gammainc(a, x).astype(a.dtype), (
-    None, lambda t, a, x, z: R.mul(t, exp_p.bind(R.sub(R.sub(
-        R.mul(R.sub(a, 1), log_p.bind(x)), x), lgamma_p.bind(a))))), kinds=FLOAT)
+    lambda t, a, x, z: R.mul(t, igamma_grad_a_p.bind(a, x)),
+    lambda t, a, x, z: R.mul(t, _igamma_density(a, x))), kinds=FLOAT)
 igammac_p = binary("igammac", lambda a, x: _sp.gammaincc(a, x).astype(a.dtype), (
-    None, lambda t, a, x, z: R.neg(R.mul(t, exp_p.bind(R.sub(R.sub(
-        R.mul(R.sub(a, 1), log_p.bind(x)), x), lgamma_p.bind(a)))))), kinds=FLOAT)
+    lambda t, a, x, z: R.neg(R.mul(t, igamma_grad_a_p.bind(a, x))),
+    lambda t, a, x, z: R.neg(R.mul(t, _igamma_density(a, x)))), kinds=FLOAT)
 zeta_p = binary("zeta", lambda x, q: _sp.zeta(x, q).astype(x.dtype), (
-    None, lambda t, x, q, z: R.neg(R.mul(t, R.mul(x, zeta_p.bind(R.add(x, 1), q))))),
-    kinds=FLOAT)
+    _undefined_derivative("zeta"),
+    lambda t, x, q, z: R.neg(R.mul(t, R.mul(x, zeta_p.bind(R.add(x, 1), q))))), kinds=FLOAT)
 
 
 def _complex_jvp_re(t, x, y, z):
@@ -615,7 +669,32 @@ def _select_n_transpose(ct, which, *cases):
     return outs
 
 
-select_n_p.def_batch(R.broadcasting_batcher(select_n_p))
+def _example_shape(x, d):
+    shape = R.shape_of(x)
+    return shape if d is None else shape[:d] + shape[d + 1:]
+
+
+@select_n_p.def_batch
+def _select_n_batch(args, dims):
+    # Cases always share one shape; only the selector may be rank-0, so an unbatched
+    # case is broadcast along the batch (the generic elementwise batcher would leave a
+    # rank-0 case rank-0).
+    (which, *cases), (which_dim, *case_dims) = args, dims
+    size = R.batch_size(args, dims)
+    case_shape = _example_shape(cases[0], case_dims[0])
+    d = case_dims[0]
+    if d is not None and all(cd == d for cd in case_dims) and (
+            (which_dim is None and not R.shape_of(which)) or
+            (which_dim == d and R.shape_of(which) == R.shape_of(cases[0]))):
+        return select_n_p.bind(which, *cases), d
+    cases = [R.bdim_to_front(c, cd, size) for c, cd in zip(cases, case_dims)]
+    if which_dim is not None:
+        which = R.moveaxis(which, which_dim, 0)
+        if case_shape and not _example_shape(which, 0):
+            which = R.broadcast_in_dim(which, (size,) + case_shape, (0,))
+    elif R.shape_of(which):
+        which = R.bdim_to_front(which, None, size)
+    return select_n_p.bind(which, *cases), 0
 
 clamp_p = new_primitive("clamp")
 
@@ -648,7 +727,21 @@ def _clamp_jvp_hi(t, lo, x, hi, z):
 
 
 clamp_p.def_jvp(_nary_jvp(clamp_p, (_clamp_jvp_lo, _clamp_jvp_x, _clamp_jvp_hi)))
-clamp_p.def_batch(R.broadcasting_batcher(clamp_p))
+@clamp_p.def_batch
+def _clamp_batch(args, dims):
+    # The operand fixes the shape; bounds are rank-0 (kept when unbatched) or that shape.
+    (lo, x, hi), (lo_dim, x_dim, hi_dim) = args, dims
+    size = R.batch_size(args, dims)
+    full = (size,) + _example_shape(x, x_dim)
+    x = R.bdim_to_front(x, x_dim, size)
+
+    def bound(b, d):
+        if d is None and not R.shape_of(b):
+            return b
+        b = R.bdim_to_front(b, d, size)
+        return b if R.shape_of(b) == full else R.broadcast_in_dim(b, full, (0,))
+
+    return clamp_p.bind(bound(lo, lo_dim), x, bound(hi, hi_dim)), 0
 
 # ---------------------------------------------------------------------------
 # conversions
@@ -668,13 +761,19 @@ def _convert_impl(x, *, new_dtype, weak_type=False, sharding=None):
         if new_dtype == np.bool_:
             return np.asarray(x != 0)
         if x.dtype.kind == "f" and new_dtype.kind in "iu":
+            # saturate, as XLA: compare in floating point (info.max may round up to a
+            # power of two there), NaN becomes 0
             info = np.iinfo(new_dtype)
-            x = np.where(np.isnan(x), 0, np.clip(x, info.min, info.max))
+            too_big, too_small = x >= float(info.max), x <= float(info.min)
+            safe = np.where(too_big | too_small | np.isnan(x), 0, x)
+            out = np.trunc(safe).astype(new_dtype)
+            out = np.where(too_big, info.max, np.where(too_small, info.min, out))
+            return np.asarray(out).astype(new_dtype)
         return np.asarray(x).astype(new_dtype)
 
 
 convert_element_type_p.def_impl(_convert_impl)
-convert_element_type_p.weak_type_rule = lambda args: False
+convert_element_type_p.weak_type_param = "weak_type"
 
 
 @convert_element_type_p.def_jvp
@@ -722,7 +821,9 @@ def _bitcast_abstract_eval(x, *, new_dtype):
 
 def _bitcast_impl(x, *, new_dtype):
     old, new = x.dtype.itemsize, np.dtype(new_dtype).itemsize
-    x = np.ascontiguousarray(x)
+    x = np.asarray(x)
+    if not x.flags.c_contiguous:  # (np.ascontiguousarray would make rank 0 rank 1)
+        x = x.copy()
     if old == new:
         return x.view(new_dtype)
     if old > new:

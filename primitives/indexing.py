@@ -146,7 +146,7 @@ def _check_batching(name, operand, indices, operand_dims, indices_dims, names):
     if len(operand_dims) != len(indices_dims):
         raise TypeError(f"{name}: {op_name} {operand_dims} and {idx_name} {indices_dims} "
                         "must have the same length")
-    for a, b in zip(operand_dims, indices_dims):
+    for a, b in zip(operand_dims, indices_dims, strict=True):
         if operand.shape[a] != indices.shape[b]:
             raise TypeError(f"{name}: operand batching dimension {a} (size "
                             f"{operand.shape[a]}) and indices batching dimension {b} (size "
@@ -180,7 +180,7 @@ def _window_starts(operand_shape, indices, index_map, operand_batching_dims,
             coords = np.unravel_index(np.arange(n), batch_shape)
         else:
             coords = [np.zeros(0, np.int64)] * len(batch_shape)
-        for d, j in zip(operand_batching_dims, indices_batching_dims):
+        for d, j in zip(operand_batching_dims, indices_batching_dims, strict=True):
             starts[d] = np.asarray(coords[j], np.int64)
     return starts, ok
 
@@ -195,7 +195,13 @@ def _window_view(array, starts, window, n):
     indexed = sorted(starts)
     free = [d for d in range(rank) if d not in starts]
     view = np.transpose(array, indexed + free)
+    # free dims start at 0: window dims are cut to their size, collapsed ones squeezed away
+    # (squeeze keeps a writable view, which scatter relies on)
     view = view[(slice(None),) * len(indexed) + tuple(slice(0, window[d]) for d in free)]
+    collapsed = tuple(len(indexed) + i for i, d in enumerate(free) if not window.get_window(d))
+    if collapsed:
+        view = np.squeeze(view, axis=collapsed)
+    free = [d for d in free if window.get_window(d)]
     indexed_window = [d for d in indexed if window.get_window(d)]
     if not indexed:
         return view[None], (np.zeros(n, np.intp),), free
@@ -256,7 +262,7 @@ def _gather_abstract_eval(operand, indices, *, dimension_numbers, slice_sizes,
     if len(slice_sizes) != rank:
         raise TypeError(f"gather: slice_sizes {slice_sizes} must have one entry per operand "
                         f"dimension (operand shape {operand.shape})")
-    for d, (s, size) in enumerate(zip(slice_sizes, operand.shape)):
+    for s, size in zip(slice_sizes, operand.shape, strict=True):
         if not 0 <= s <= size:
             raise TypeError(f"gather: slice_sizes {slice_sizes} must satisfy 0 <= size <= "
                             f"operand size in every dimension (operand shape {operand.shape})")
@@ -481,7 +487,7 @@ def _scatter_abstract_eval_for(name):
                             f"must match the batch dimensions of indices shape "
                             f"{indices.shape}")
         window_dims = [d for d in range(rank) if d not in inserted]
-        for d, u in zip(window_dims, dn.update_window_dims):
+        for d, u in zip(window_dims, dn.update_window_dims, strict=True):
             if updates.shape[u] > operand.shape[d]:
                 raise TypeError(f"{name}: update window dimension {u} (size "
                                 f"{updates.shape[u]}) is larger than operand dimension {d} "
@@ -502,7 +508,7 @@ def _apply_update_jaxpr(jaxpr, consts, old, new):
             return out.astype(old.dtype)
     except (TypeError, ValueError):
         pass
-    return np.array([run(a, b) for a, b in zip(old, new)], dtype=old.dtype)
+    return np.array([run(a, b) for a, b in zip(old, new, strict=True)], dtype=old.dtype)
 
 
 def _scatter_impl_for(kind):
@@ -513,7 +519,7 @@ def _scatter_impl_for(kind):
         inserted = set(dn.inserted_window_dims) | set(dn.operand_batching_dims)
         window_dims = [d for d in range(operand.ndim) if d not in inserted]
         sizes = [1] * operand.ndim
-        for d, u in zip(window_dims, dn.update_window_dims):
+        for d, u in zip(window_dims, dn.update_window_dims, strict=True):
             sizes[d] = updates.shape[u]
         window = _Window(sizes, window_dims)
         batch_shape = indices.shape[:-1]

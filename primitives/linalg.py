@@ -9,6 +9,8 @@ inner, cols) operands, so large products run in BLAS.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from fx import dtypes
@@ -18,18 +20,7 @@ from primitives._rules import ANY, check_dtype, new_primitive
 
 __all__ = ["dot_general_p", "dot_general_dtype", "dot_dimension_numbers", "free_axes"]
 
-dot_general_p = new_primitive("dot_general", hidden_params=("precision", "out_sharding"))
-
-
-class _Axes(tuple):
-    """A tuple of axes that prints as a list, as JAX prints dot_general's params."""
-
-    __slots__ = ()
-
-    def __repr__(self):
-        return "[" + ", ".join(str(a) for a in self) + "]"
-
-    __str__ = __repr__
+dot_general_p = new_primitive("dot_general")
 
 
 def dot_dimension_numbers(lhs_contract, rhs_contract, lhs_batch=(), rhs_batch=()) -> tuple:
@@ -38,8 +29,26 @@ def dot_dimension_numbers(lhs_contract, rhs_contract, lhs_batch=(), rhs_batch=()
     Example: ``dot_dimension_numbers((1,), (0,))`` is a matrix product's.
     """
     def axes(xs):
-        return _Axes(int(x) for x in xs)
+        return tuple(int(x) for x in xs)
     return ((axes(lhs_contract), axes(rhs_contract)), (axes(lhs_batch), axes(rhs_batch)))
+
+
+def _pp_params(params) -> dict:
+    """JAX's printing: axes as lists; precision/preferred type/sharding only when set."""
+    (lc, rc), (lb, rb) = params["dimension_numbers"]
+
+    def as_list(axes):
+        return "[" + ", ".join(str(a) for a in axes) + "]"
+
+    shown = {"dimension_numbers": f"(({as_list(lc)}, {as_list(rc)}), "
+                                  f"({as_list(lb)}, {as_list(rb)}))"}
+    for key in ("precision", "preferred_element_type", "out_sharding"):
+        if params.get(key) is not None:
+            shown[key] = params[key]
+    return shown
+
+
+dot_general_p.pp_params = _pp_params
 
 
 # ---------------------------------------------------------------------------
@@ -60,6 +69,7 @@ def _bit_width(dtype: np.dtype) -> int:
     return 1 if dtype == np.bool_ else np.dtype(dtype).itemsize * 8
 
 
+@functools.lru_cache(maxsize=256)
 def dot_general_dtype(lhs_dtype, rhs_dtype, preferred_element_type=None) -> np.dtype:
     """The output dtype of a product of ``lhs_dtype`` and ``rhs_dtype``.
 
@@ -92,16 +102,35 @@ def free_axes(ndim: int, contract, batch) -> tuple:
     return tuple(i for i in range(ndim) if i not in used)
 
 
-def _check_axes(side: str, aval: ShapedArray, contract, batch) -> None:
+def _check_axes(side: str, shape, contract, batch) -> None:
     for what, axes in (("contracting", contract), ("batch", batch)):
         for a in axes:
-            if not isinstance(a, (int, np.integer)) or not 0 <= a < aval.ndim:
+            if not isinstance(a, (int, np.integer)) or not 0 <= a < len(shape):
                 raise TypeError(f"dot_general: {side} {what} dimension {a} is out of range "
-                                f"for an operand of shape {aval.shape}")
+                                f"for an operand of shape {tuple(shape)}")
     every = tuple(contract) + tuple(batch)
     if len(set(every)) != len(every):
         raise TypeError(f"dot_general: {side} contracting dimensions {tuple(contract)} and "
                         f"batch dimensions {tuple(batch)} must be distinct")
+
+
+def _check_shapes(lhs_shape, rhs_shape, dimension_numbers) -> None:
+    (lc, rc), (lb, rb) = dimension_numbers
+    if len(lc) != len(rc):
+        raise TypeError(f"dot_general: lhs contracting dimensions {tuple(lc)} and rhs "
+                        f"contracting dimensions {tuple(rc)} must have the same length")
+    if len(lb) != len(rb):
+        raise TypeError(f"dot_general: lhs batch dimensions {tuple(lb)} and rhs batch "
+                        f"dimensions {tuple(rb)} must have the same length")
+    _check_axes("lhs", lhs_shape, lc, lb)
+    _check_axes("rhs", rhs_shape, rc, rb)
+    for what, la, ra in (("contracting", lc, rc), ("batch", lb, rb)):
+        ls = tuple(lhs_shape[a] for a in la)
+        rs = tuple(rhs_shape[a] for a in ra)
+        if ls != rs:
+            raise TypeError(f"dot_general requires {what} dimensions to have the same shape, "
+                            f"got {ls} (lhs shape {tuple(lhs_shape)}) and {rs} (rhs shape "
+                            f"{tuple(rhs_shape)})")
 
 
 @dot_general_p.def_abstract_eval
@@ -110,33 +139,19 @@ def _dot_general_abstract_eval(lhs, rhs, *, dimension_numbers, precision=None,
     check_dtype("dot_general", lhs, ANY, "lhs")
     check_dtype("dot_general", rhs, ANY, "rhs")
     (lc, rc), (lb, rb) = dimension_numbers
-    if len(lc) != len(rc):
-        raise TypeError(f"dot_general: lhs contracting dimensions {tuple(lc)} and rhs "
-                        f"contracting dimensions {tuple(rc)} must have the same length")
-    if len(lb) != len(rb):
-        raise TypeError(f"dot_general: lhs batch dimensions {tuple(lb)} and rhs batch "
-                        f"dimensions {tuple(rb)} must have the same length")
-    _check_axes("lhs", lhs, lc, lb)
-    _check_axes("rhs", rhs, rc, rb)
-    for what, la, ra in (("contracting", lc, rc), ("batch", lb, rb)):
-        ls = tuple(lhs.shape[a] for a in la)
-        rs = tuple(rhs.shape[a] for a in ra)
-        if ls != rs:
-            raise TypeError(f"dot_general requires {what} dimensions to have the same shape, "
-                            f"got {ls} (lhs shape {lhs.shape}) and {rs} (rhs shape "
-                            f"{rhs.shape})")
+    _check_shapes(lhs.shape, rhs.shape, dimension_numbers)
     shape = (tuple(lhs.shape[a] for a in lb)
              + tuple(lhs.shape[a] for a in free_axes(lhs.ndim, lc, lb))
              + tuple(rhs.shape[a] for a in free_axes(rhs.ndim, rc, rb)))
     dtype = dot_general_dtype(lhs.dtype, rhs.dtype, preferred_element_type)
-    weak = lhs.weak_type and rhs.weak_type and preferred_element_type is None
-    return ShapedArray(shape, dtype, weak)
+    return ShapedArray(shape, dtype, lhs.weak_type and rhs.weak_type)
 
 
 # ---------------------------------------------------------------------------
 # eager impl: one np.matmul on (batch, rows, inner) @ (batch, inner, cols)
 
 
+@functools.lru_cache(maxsize=256)
 def _compute_dtype(lhs_dtype, rhs_dtype, out_dtype) -> np.dtype:
     """The dtype NumPy multiplies in (low-precision floats accumulate in float32)."""
     base = dot_general_dtype(lhs_dtype, rhs_dtype)
@@ -154,25 +169,51 @@ def _prod(xs) -> int:
     return out
 
 
+@functools.lru_cache(maxsize=1024)
+def _matmul_plan(lhs_shape, rhs_shape, dimension_numbers):
+    """Permutations and 3-D (or 2-D) shapes that turn the product into one matmul."""
+    _check_shapes(lhs_shape, rhs_shape, dimension_numbers)
+    (lc, rc), (lb, rb) = dimension_numbers
+    lf, rf = free_axes(len(lhs_shape), lc, lb), free_axes(len(rhs_shape), rc, rb)
+    batch_shape = tuple(lhs_shape[a] for a in lb)
+    lf_shape = tuple(lhs_shape[a] for a in lf)
+    rf_shape = tuple(rhs_shape[a] for a in rf)
+    inner = _prod(lhs_shape[a] for a in lc)
+    rows, cols, nbatch = _prod(lf_shape), _prod(rf_shape), _prod(batch_shape)
+    lperm, rperm = tuple(lb) + lf + tuple(lc), tuple(rb) + tuple(rc) + rf
+    if lb:
+        a_shape, b_shape = (nbatch, rows, inner), (nbatch, inner, cols)
+    else:
+        a_shape, b_shape = (rows, inner), (inner, cols)
+    identity = tuple(range(len(lhs_shape))), tuple(range(len(rhs_shape)))
+    return (None if lperm == identity[0] else lperm, None if rperm == identity[1] else rperm,
+            a_shape, b_shape, batch_shape + lf_shape + rf_shape)
+
+
 def _dot_general_impl(lhs, rhs, *, dimension_numbers, precision=None,
                       preferred_element_type=None, out_sharding=None):
     lhs, rhs = np.asarray(lhs), np.asarray(rhs)
-    (lc, rc), (lb, rb) = dimension_numbers
     out_dtype = dot_general_dtype(lhs.dtype, rhs.dtype, preferred_element_type)
     compute = _compute_dtype(lhs.dtype, rhs.dtype, out_dtype)
-    lf, rf = free_axes(lhs.ndim, lc, lb), free_axes(rhs.ndim, rc, rb)
-    batch_shape = tuple(lhs.shape[a] for a in lb)
-    lf_shape = tuple(lhs.shape[a] for a in lf)
-    rf_shape = tuple(rhs.shape[a] for a in rf)
-    inner = _prod(lhs.shape[a] for a in lc)
-    rows, cols, nbatch = _prod(lf_shape), _prod(rf_shape), _prod(batch_shape)
-    a = np.transpose(lhs, tuple(lb) + lf + tuple(lc)).astype(compute, copy=False)
-    b = np.transpose(rhs, tuple(rb) + tuple(rc) + rf).astype(compute, copy=False)
-    if lb:
-        out = np.matmul(a.reshape(nbatch, rows, inner), b.reshape(nbatch, inner, cols))
-    else:
-        out = np.matmul(a.reshape(rows, inner), b.reshape(inner, cols))
-    return out.reshape(batch_shape + lf_shape + rf_shape).astype(out_dtype, copy=False)
+    lperm, rperm, a_shape, b_shape, out_shape = _matmul_plan(lhs.shape, rhs.shape,
+                                                             dimension_numbers)
+    a = (lhs if lperm is None else lhs.transpose(lperm)).reshape(a_shape)
+    b = (rhs if rperm is None else rhs.transpose(rperm)).reshape(b_shape)
+    if a.dtype != compute:
+        a = a.astype(compute)
+    if b.dtype != compute:
+        b = b.astype(compute)
+    if len(a_shape) == 3:   # NumPy only reaches BLAS for stacked C-contiguous matrices
+        a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
+    else:                   # a single product: BLAS takes C- or Fortran-ordered matrices
+        a, b = _blas_layout(a), _blas_layout(b)
+    out = np.matmul(a, b).reshape(out_shape)
+    return out if out.dtype == out_dtype else out.astype(out_dtype)
+
+
+def _blas_layout(m):
+    flags = m.flags
+    return m if flags.c_contiguous or flags.f_contiguous else np.ascontiguousarray(m)
 
 
 dot_general_p.def_impl(_dot_general_impl)
@@ -233,7 +274,7 @@ def _operand_cotangent(ct, other, aval, mine, theirs, mine_is_lhs, params):
     # order of the other operand's matching axes
     order = sorted(range(len(their_contract)), key=lambda i: their_contract[i])
     layout = list(my_batch) + list(my_free) + [my_contract[i] for i in order]
-    product = R.transpose(product, tuple(np.argsort(layout)))
+    product = R.transpose(product, tuple(int(i) for i in np.argsort(layout)))
     if R.dtype_of(product) != aval.dtype:
         product = R.convert(product, aval.dtype)
     return product

@@ -61,7 +61,7 @@ def _slice_abstract_eval(x, *, start_indices, limit_indices, strides=None):
                         f"operand (shape {x.shape})")
     strides = strides or (1,) * n
     shape = []
-    for d, (s, l, st) in enumerate(zip(start_indices, limit_indices, strides)):
+    for d, (s, l, st) in enumerate(zip(start_indices, limit_indices, strides, strict=True)):
         if not 0 <= s <= l <= x.shape[d]:
             raise TypeError(f"slice: need 0 <= start <= limit <= size in every dimension; "
                             f"dimension {d} has start {s}, limit {l}, size {x.shape[d]} "
@@ -75,7 +75,7 @@ def _slice_abstract_eval(x, *, start_indices, limit_indices, strides=None):
 @slice_p.def_impl
 def _slice_impl(x, *, start_indices, limit_indices, strides=None):
     strides = strides or (1,) * x.ndim
-    return x[tuple(slice(s, l, st) for s, l, st in zip(start_indices, limit_indices, strides))]
+    return x[tuple(map(slice, start_indices, limit_indices, strides))]
 
 
 @slice_p.def_jvp
@@ -93,7 +93,7 @@ def _slice_transpose(ct, x, *, start_indices, limit_indices, strides=None):
     strides = strides or (1,) * len(shape)
     out_shape = R.shape_of(ct)
     config = []
-    for s, size, st, n in zip(start_indices, shape, strides, out_shape):
+    for s, size, st, n in zip(start_indices, shape, strides, out_shape, strict=True):
         if n == 0:
             config.append((s, size - s, 0))
         else:
@@ -126,7 +126,7 @@ def _dynamic_slice_abstract_eval(x, *indices, slice_sizes):
     if len(slice_sizes) != x.ndim:
         raise TypeError(f"dynamic_slice: slice_sizes {slice_sizes} must have one entry per "
                         f"dimension of the operand (shape {x.shape})")
-    for d, (size, dim) in enumerate(zip(slice_sizes, x.shape)):
+    for d, (size, dim) in enumerate(zip(slice_sizes, x.shape, strict=True)):
         if not 0 <= size <= dim:
             raise TypeError(f"dynamic_slice: slice size {size} in dimension {d} must be in "
                             f"[0, {dim}] for an operand of shape {x.shape}")
@@ -134,13 +134,13 @@ def _dynamic_slice_abstract_eval(x, *indices, slice_sizes):
 
 
 def _clamped_starts(shape, window, indices):
-    return [min(max(int(i), 0), dim - w) for i, dim, w in zip(indices, shape, window)]
+    return [min(max(int(i), 0), dim - w) for i, dim, w in zip(indices, shape, window, strict=True)]
 
 
 @dynamic_slice_p.def_impl
 def _dynamic_slice_impl(x, *indices, slice_sizes):
     starts = _clamped_starts(x.shape, slice_sizes, indices)
-    return x[tuple(slice(s, s + w) for s, w in zip(starts, slice_sizes))]
+    return x[tuple(slice(s, s + w) for s, w in zip(starts, slice_sizes, strict=True))]
 
 
 @dynamic_slice_p.def_jvp
@@ -168,7 +168,7 @@ def _index_vector(indices, dims, size):
     dtype = np.dtype(np.int64) if any(R.dtype_of(i) == np.int64 for i in indices) \
         else np.dtype(np.int32)
     columns = []
-    for i, d in zip(indices, dims):
+    for i, d in zip(indices, dims, strict=True):
         i = R.convert(i, dtype)
         i = R.broadcast_in_dim(i, (size,), ()) if d is None else i
         columns.append(R.reshape(i, (size, 1)))
@@ -221,7 +221,7 @@ def _dynamic_update_slice_abstract_eval(x, update, *indices):
     if update.dtype != x.dtype:
         raise TypeError(f"dynamic_update_slice: update dtype {update.dtype.name} must match "
                         f"the operand dtype {x.dtype.name}")
-    if update.ndim != x.ndim or any(u > s for u, s in zip(update.shape, x.shape)):
+    if update.ndim != x.ndim or any(u > s for u, s in zip(update.shape, x.shape, strict=True)):
         raise TypeError(f"dynamic_update_slice: update shape {update.shape} must have the "
                         f"operand's rank and fit inside the operand shape {x.shape}")
     weak = x.weak_type and update.weak_type and all(i.weak_type for i in indices)
@@ -232,7 +232,7 @@ def _dynamic_update_slice_abstract_eval(x, update, *indices):
 def _dynamic_update_slice_impl(x, update, *indices):
     starts = _clamped_starts(x.shape, update.shape, indices)
     out = np.array(x, copy=True)
-    out[tuple(slice(s, s + w) for s, w in zip(starts, update.shape))] = update
+    out[tuple(slice(s, s + w) for s, w in zip(starts, update.shape, strict=True))] = update
     return out
 
 
@@ -307,7 +307,7 @@ def _pad_abstract_eval(x, padding_value, *, padding_config):
         raise TypeError(f"pad: padding_config {padding_config} must have one (low, high, "
                         f"interior) triple per dimension of the operand (shape {x.shape})")
     shape = []
-    for d, (lo, hi, interior) in zip(x.shape, padding_config):
+    for d, (lo, hi, interior) in zip(x.shape, padding_config, strict=True):
         if interior < 0:
             raise TypeError(f"pad: interior padding must be non-negative, got "
                             f"padding_config {padding_config}")
@@ -322,7 +322,7 @@ def _pad_abstract_eval(x, padding_value, *, padding_config):
 @pad_p.def_impl
 def _pad_impl(x, padding_value, *, padding_config):
     grown, inner, crop = [], [], []
-    for d, (lo, hi, interior) in zip(x.shape, padding_config):
+    for d, (lo, hi, interior) in zip(x.shape, padding_config, strict=True):
         dilated = d + max(d - 1, 0) * interior
         lo_pos, hi_pos = max(lo, 0), max(hi, 0)
         total = lo_pos + dilated + hi_pos
@@ -410,7 +410,7 @@ def _concatenate_abstract_eval(*xs, dimension):
             raise TypeError(f"concatenate: operands must have the same dtype, got "
                             f"{', '.join(a.dtype.name for a in xs)}")
         if x.ndim != first.ndim or any(a != b for i, (a, b) in enumerate(
-                zip(x.shape, first.shape)) if i != dimension):
+                zip(x.shape, first.shape, strict=True)) if i != dimension):
             raise TypeError(f"concatenate: operand shapes must be equal except in dimension "
                             f"{dimension}, got {', '.join(str(a.shape) for a in xs)}")
     shape = list(first.shape)
@@ -437,10 +437,10 @@ def _concatenate_transpose(ct, *xs, dimension):
     avals = [x.aval if is_undefined_primal(x) else R.aval_of(x) for x in xs]
     if type(ct) is Zero:
         return [Zero(a.to_tangent_aval()) if is_undefined_primal(x) else None
-                for x, a in zip(xs, avals)]
+                for x, a in zip(xs, avals, strict=True)]
     shape = R.shape_of(ct)
     out, offset = [], 0
-    for x, aval in zip(xs, avals):
+    for x, aval in zip(xs, avals, strict=True):
         n = aval.shape[dimension]
         if is_undefined_primal(x):
             starts = tuple(offset if i == dimension else 0 for i in range(len(shape)))
@@ -456,7 +456,7 @@ def _concatenate_transpose(ct, *xs, dimension):
 @concatenate_p.def_batch
 def _concatenate_batch(args, dims, *, dimension):
     size = R.batch_size(args, dims)
-    xs = [R.bdim_to_front(x, d, size) for x, d in zip(args, dims)]
+    xs = [R.bdim_to_front(x, d, size) for x, d in zip(args, dims, strict=True)]
     return concatenate_p.bind(*xs, dimension=dimension + 1), 0
 
 

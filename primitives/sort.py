@@ -17,6 +17,7 @@ from fx import core, dtypes
 from fx.core import ShapedArray, Zero
 from primitives import _rules as R
 from primitives._rules import ANY, BOOL, FLOAT, INT, check_dtype, new_primitive
+from primitives.windowed import validated
 
 # ---------------------------------------------------------------------------
 # NumPy helpers
@@ -79,10 +80,12 @@ def _sort_abstract_eval(*operands, dimension, is_stable, num_keys):
     return [ShapedArray(o.shape, o.dtype, o.weak_type) for o in operands]
 
 
-@sort_p.def_impl
 def _sort_impl(*operands, dimension, is_stable, num_keys):
     perm = sort_permutation(operands[:num_keys], dimension)
     return [np.take_along_axis(o, perm, axis=dimension) for o in operands]
+
+
+sort_p.def_impl(validated(sort_p, _sort_impl))
 
 
 @sort_p.def_jvp
@@ -162,7 +165,6 @@ def _top_k_abstract_eval(x, *, k, axis):
     return [ShapedArray(shape, x.dtype, x.weak_type), ShapedArray(shape, dtypes.int32)]
 
 
-@top_k_p.def_impl
 def _top_k_impl(x, *, k, axis):
     moved = np.moveaxis(x, axis, -1)
     columns = _descending_columns(moved)
@@ -171,6 +173,9 @@ def _top_k_impl(x, *, k, axis):
     perm = perm[..., :k]
     values = np.take_along_axis(moved, perm, axis=-1)
     return [np.moveaxis(values, -1, axis), np.moveaxis(perm.astype(np.int32), -1, axis)]
+
+
+top_k_p.def_impl(validated(top_k_p, _top_k_impl))
 
 
 @top_k_p.def_jvp

@@ -24,6 +24,16 @@ from primitives._rules import BOOL, COMPLEX, FLOAT, INT, NUMERIC, check_dtype, n
 # shapes
 
 
+def validated(primitive, impl):
+    """``impl`` preceded by ``primitive``'s abstract evaluation, so that eager calls
+    (which skip abstract evaluation) raise the same clear errors before any work."""
+    def run(*args, **params):
+        primitive.abstract_eval(*[ShapedArray(np.shape(a), np.result_type(a)) for a in args],
+                                **params)
+        return impl(*args, **params)
+    return run
+
+
 def _check_window_params(name, shape, window_dimensions, window_strides, padding,
                          base_dilation, window_dilation):
     nd = len(shape)
@@ -251,7 +261,7 @@ def _window_reduction(name, np_reduce, identity, kinds):
         check_dtype(name, x, kinds)
         return ShapedArray(window_output_shape(name, x.shape, **params), x.dtype, x.weak_type)
 
-    p.def_impl(_reduce_window_impl(np_reduce, identity))
+    p.def_impl(validated(p, _reduce_window_impl(np_reduce, identity)))
 
     @p.def_batch
     def batch(args, dims, **params):
@@ -287,7 +297,7 @@ def _reduce_window_sum_transpose(ct, x, *, window_dimensions, window_strides, pa
     if 0 in ct_shape or 0 in window_dimensions or 0 in aval.shape:
         return [R.zeros(aval)]
     lo_hi = []
-    for n, w, s, b, d, (lo, hi), m in zip(aval.shape, window_dimensions, window_strides,
+    for n, w, s, b, d, (lo, _), m in zip(aval.shape, window_dimensions, window_strides,
                                           base_dilation, window_dilation, padding, ct_shape):
         eff = _dilate(w, d)
         new_lo = eff - 1 - lo
@@ -332,7 +342,6 @@ def _select_and_gather_add_abstract_eval(tangents, operand, *, select_prim, **pa
                        tangents.weak_type)
 
 
-@select_and_gather_add_p.def_impl
 def _select_and_gather_add_impl(tangents, operand, *, select_prim, **params):
     chosen = _chosen_indices(operand, _is_max(select_prim), params)
     flat = tangents.reshape(-1)
@@ -340,6 +349,10 @@ def _select_and_gather_add_impl(tangents, operand, *, select_prim, **params):
         return np.zeros(chosen.shape, tangents.dtype)
     picked = flat[np.maximum(chosen, 0)]
     return np.where(chosen >= 0, picked, np.zeros((), tangents.dtype)).astype(tangents.dtype)
+
+
+select_and_gather_add_p.def_impl(validated(select_and_gather_add_p,
+                                           _select_and_gather_add_impl))
 
 
 @select_and_gather_add_p.def_jvp
@@ -414,15 +427,26 @@ def _select_and_scatter_add_abstract_eval(source, operand, *, select_prim, windo
     return ShapedArray(operand.shape, source.dtype, source.weak_type)
 
 
-@select_and_scatter_add_p.def_impl
 def _select_and_scatter_add_impl(source, operand, *, select_prim, window_dimensions,
                                  window_strides, padding):
     params = _scatter_params(window_dimensions, window_strides, padding)
     chosen = _chosen_indices(operand, _is_max(select_prim), params)
-    out = np.zeros(operand.size, source.dtype)
     keep = chosen >= 0
-    np.add.at(out, chosen[keep], source[keep])
-    return out.reshape(operand.shape)
+    where, values = chosen[keep], source[keep]
+
+    def add_up(weights):  # a sum per operand element, accumulated in float64
+        return np.bincount(where, weights=weights, minlength=operand.size)
+
+    if source.dtype.kind == "c":
+        out = add_up(values.real.astype(np.float64)) + 1j * add_up(
+            values.imag.astype(np.float64))
+    else:
+        out = add_up(values.astype(np.float64))
+    return out.astype(source.dtype).reshape(operand.shape)
+
+
+select_and_scatter_add_p.def_impl(validated(select_and_scatter_add_p,
+                                            _select_and_scatter_add_impl))
 
 
 @select_and_scatter_add_p.def_jvp
@@ -504,7 +528,6 @@ def _reduce_window_abstract_eval(*avals, jaxpr, consts, **params):
     return [ShapedArray(shape, o.dtype) for o in operands]
 
 
-@reduce_window_p.def_impl
 def _reduce_window_generic_impl(*args, jaxpr, consts, window_dimensions, window_strides,
                                 padding, base_dilation, window_dilation):
     n = len(args) // 2
@@ -536,6 +559,9 @@ def _reduce_window_generic_impl(*args, jaxpr, consts, window_dimensions, window_
                                *[s[..., 0] for s in stacks])
     return [np.asarray(r).astype(o.dtype, copy=False).reshape(out_shape)
             for r, o in zip(results, operands)]
+
+
+reduce_window_p.def_impl(validated(reduce_window_p, _reduce_window_generic_impl))
 
 
 @reduce_window_p.def_jvp

@@ -19,7 +19,7 @@ import numpy as np
 from fx import core, dtypes, tree_util
 from fx.array import Array
 from fx.config import config
-from fx.core import ClosedJaxpr, Tracer, Zero, get_aval
+from fx.core import ClosedJaxpr, ShapeDtypeStruct, Tracer, Zero, get_aval
 from fx.interpreters import ad, batching
 from fx.interpreters import partial_eval as pe
 from primitives import _rules as R
@@ -223,6 +223,8 @@ def _leaf_signature(x):
         return (a.shape, a.dtype, a.weak_type)
     if isinstance(x, (np.ndarray, np.generic)):
         return (x.shape, dtypes.canonicalize_dtype(x.dtype), False)
+    if isinstance(x, ShapeDtypeStruct):  # trace/lower with abstract arguments
+        return (x.shape, dtypes.canonicalize_dtype(x.dtype), x.weak_type)
     if hasattr(x, "__jax_array__"):
         return _leaf_signature(x.__jax_array__())
     raise TypeError(f"Argument {x!r} of type {t.__name__} is not a valid fx type: jit "
@@ -282,26 +284,23 @@ class JitWrapped:
 
     # -- key and tracing ----------------------------------------------------------
     def _split(self, args, kwargs):
-        static_nums = self.static_argnums
-        if static_nums:
-            nargs = len(args)
-            for i in static_nums:
-                if i >= nargs:
-                    raise ValueError(f"jitted function {self._name} has static_argnums="
-                                     f"{static_nums}, but was called with only {nargs} "
-                                     "positional arguments")
-            statics = tuple(args[i] for i in static_nums)
-            dyn_args = tuple(a for i, a in enumerate(args) if i not in static_nums)
+        """(static positional values, static keyword items, dynamic args, dynamic kwargs).
+
+        A static position may also be passed by keyword (its name is static too)."""
+        nargs = len(args)
+        positions = tuple(i for i in self.static_argnums if i < nargs)
+        if positions:
+            statics = tuple((i, args[i]) for i in positions)
+            dyn_args = tuple(a for i, a in enumerate(args) if i not in positions)
         else:
             statics = ()
             dyn_args = args
         static_kw = ()
-        if kwargs:
-            if self.static_argnames:
-                static_kw = tuple(sorted((k, v) for k, v in kwargs.items()
-                                         if k in self.static_argnames))
-                kwargs = {k: v for k, v in kwargs.items() if k not in self.static_argnames}
-        for s in statics + tuple(v for _, v in static_kw):
+        if kwargs and self.static_argnames:
+            static_kw = tuple(sorted((k, v) for k, v in kwargs.items()
+                                     if k in self.static_argnames))
+            kwargs = {k: v for k, v in kwargs.items() if k not in self.static_argnames}
+        for s in tuple(v for _, v in statics) + tuple(v for _, v in static_kw):
             try:
                 hash(s)
             except TypeError as e:
@@ -313,7 +312,7 @@ class JitWrapped:
 
     def _rebuild(self, statics, static_kw, dyn_args, dyn_kwargs):
         args = list(dyn_args)
-        for i, s in zip(self.static_argnums, statics):
+        for i, s in statics:
             args.insert(i, s)
         kwargs = dict(dyn_kwargs)
         kwargs.update(static_kw)

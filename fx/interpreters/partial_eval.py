@@ -73,10 +73,11 @@ class DynamicJaxprTrace(core.Trace):
         return self._const(x, get_aval(x))
 
     def _const(self, x, aval):
-        var = self.const_ids.get(id(x))
+        key = id(x._value) if type(x) is core._array_type[0] else id(x)
+        var = self.const_ids.get(key)
         if var is None:
             var = Var(aval)
-            self.const_ids[id(x)] = var
+            self.const_ids[key] = var
             self.const_vars.append(var)
             self.const_vals.append(x)
         return var
@@ -86,7 +87,7 @@ class DynamicJaxprTrace(core.Trace):
             return x
         var = self.to_var(x)
         if isinstance(var, Literal):  # materialise literal outputs through a const
-            var = self._const(x, var.aval)
+            var = self._const(np.asarray(var.val, var.aval.dtype), var.aval)
         return DynamicJaxprTracer(self, var.aval, var)
 
     def process_primitive(self, primitive, args, params):
@@ -104,8 +105,8 @@ class DynamicJaxprTrace(core.Trace):
         outvars = []
         for x in outs:
             v = self.to_var(x)
-            if isinstance(v, Literal):
-                v = self._const(x, v.aval)
+            if isinstance(v, Literal):  # a constant output: keep it, with its dtype
+                v = self._const(np.asarray(v.val, v.aval.dtype), v.aval)
             outvars.append(v)
         jaxpr = Jaxpr(self.const_vars, self.invars, outvars, self.eqns)
         if config.jax_enable_checks:

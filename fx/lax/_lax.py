@@ -24,6 +24,14 @@ def _scalar(value, dtype):
     return np.array(value, dtype=dtype)[()]
 
 
+def _bind(primitive, *args, **params):
+    """Bind ``primitive``; eagerly, first check the operands with its type rule (as JAX
+    does), so mistakes raise fx's clear errors rather than NumPy's."""
+    if core._current_trace.get() is core.eval_trace:
+        primitive.abstract_eval(*[get_aval(a) for a in args], **params)
+    return primitive.bind(*args, **params)
+
+
 def _lax_args(*args):
     """Give Python scalars the dtype of the array operands (weak typing)."""
     if not any(isinstance(a, _PY_SCALARS) for a in args):
@@ -48,7 +56,7 @@ def _check_arrays(name, args):
 
 def _unary(prim):
     def fn(x):
-        return prim.bind(*_lax_args(x))
+        return _bind(prim, *_lax_args(x))
     fn.__name__ = prim.name
     fn.__doc__ = f"Elementwise ``{prim.name}`` (the ``{prim.name}`` primitive)."
     return fn
@@ -57,7 +65,7 @@ def _unary(prim):
 def _binary(prim):
     def fn(x, y):
         _check_arrays(prim.name, (x, y))
-        return prim.bind(*_lax_args(x, y))
+        return _bind(prim, *_lax_args(x, y))
     fn.__name__ = prim.name
     fn.__doc__ = f"Elementwise ``{prim.name}`` (the ``{prim.name}`` primitive)."
     return fn
@@ -90,14 +98,14 @@ complex = _binary(P.complex_p)
 
 def conj(x):
     """Complex conjugate (real inputs become complex)."""
-    return P.conj_p.bind(x, input_dtype=get_aval(x).dtype)
+    return _bind(P.conj_p, x, input_dtype=get_aval(x).dtype)
 
 
 def integer_pow(x, y: int):
     """``x ** y`` for a static Python int ``y``."""
     if not isinstance(y, (int, np.integer)):
         raise TypeError(f"integer_pow requires a static Python int exponent, got {y!r}")
-    return P.integer_pow_p.bind(x, y=int(y))
+    return _bind(P.integer_pow_p, x, y=int(y))
 
 
 class RoundingMethod(enum.IntEnum):
@@ -107,12 +115,12 @@ class RoundingMethod(enum.IntEnum):
 
 def round(x, rounding_method=RoundingMethod.AWAY_FROM_ZERO):
     """Round to the nearest integer (ties away from zero by default, as JAX)."""
-    return P.round_p.bind(x, rounding_method=int(rounding_method))
+    return _bind(P.round_p, x, rounding_method=int(rounding_method))
 
 
 def reduce_precision(operand, exponent_bits: int, mantissa_bits: int):
     """Round ``operand`` as if it had the given exponent and mantissa widths."""
-    return P.reduce_precision_p.bind(operand, exponent_bits=int(exponent_bits),
+    return _bind(P.reduce_precision_p, operand, exponent_bits=int(exponent_bits),
                                      mantissa_bits=int(mantissa_bits))
 
 
@@ -121,7 +129,7 @@ def select_n(which, *cases):
     if not cases:
         raise ValueError("select_n needs at least one case")
     cases = _lax_args(*cases)
-    return P.select_n_p.bind(which, *cases)
+    return _bind(P.select_n_p, which, *cases)
 
 
 def select(pred, on_true, on_false):
@@ -132,7 +140,7 @@ def select(pred, on_true, on_false):
 def clamp(min, x, max):
     """``x`` clipped to [min, max]."""
     min, x, max = _lax_args(min, x, max)
-    return P.clamp_p.bind(min, x, max)
+    return _bind(P.clamp_p, min, x, max)
 
 
 def convert_element_type(operand, new_dtype):
@@ -143,7 +151,7 @@ def convert_element_type(operand, new_dtype):
     aval = get_aval(operand)
     if aval.dtype == new_dtype and not aval.weak_type:
         return operand
-    return P.convert_element_type_p.bind(operand, new_dtype=new_dtype, weak_type=False,
+    return _bind(P.convert_element_type_p, operand, new_dtype=new_dtype, weak_type=False,
                                          sharding=None)
 
 
@@ -158,13 +166,13 @@ def _convert_element_type(operand, new_dtype, weak_type: bool = False):
     aval = get_aval(operand)
     if aval.dtype == new_dtype and aval.weak_type == weak_type:
         return operand
-    return P.convert_element_type_p.bind(operand, new_dtype=new_dtype, weak_type=weak_type,
+    return _bind(P.convert_element_type_p, operand, new_dtype=new_dtype, weak_type=weak_type,
                                          sharding=None)
 
 
 def bitcast_convert_type(operand, new_dtype):
     """Reinterpret the bits of ``operand`` as ``new_dtype``."""
-    return P.bitcast_convert_type_p.bind(operand, new_dtype=np.dtype(new_dtype))
+    return _bind(P.bitcast_convert_type_p, operand, new_dtype=np.dtype(new_dtype))
 
 
 def stop_gradient(x):
@@ -175,7 +183,7 @@ def stop_gradient(x):
         aval = get_aval(leaf)
         if not dtypes.is_inexact(aval.dtype):
             return leaf
-        return P.stop_gradient_p.bind(leaf)
+        return _bind(P.stop_gradient_p, leaf)
 
     return tree_util.tree_map(stop, x)
 
@@ -202,7 +210,7 @@ def broadcast_in_dim(operand, shape, broadcast_dimensions, out_sharding=None):
         operand = _scalar(operand, dtypes.result_type(operand))
     if get_aval(operand).shape == shape and dims == tuple(range(len(shape))):
         return operand
-    return P.broadcast_in_dim_p.bind(operand, shape=shape, broadcast_dimensions=dims,
+    return _bind(P.broadcast_in_dim_p, operand, shape=shape, broadcast_dimensions=dims,
                                      sharding=None)
 
 
@@ -227,7 +235,7 @@ def reshape(operand, new_sizes, dimensions=None, out_sharding=None):
         return operand
     dims = None if dimensions is None or tuple(dimensions) == tuple(range(aval.ndim)) \
         else tuple(int(d) for d in dimensions)
-    return P.reshape_p.bind(operand, new_sizes=new_sizes, dimensions=dims, sharding=None)
+    return _bind(P.reshape_p, operand, new_sizes=new_sizes, dimensions=dims, sharding=None)
 
 
 def transpose(operand, permutation):
@@ -236,7 +244,7 @@ def transpose(operand, permutation):
     if permutation == tuple(range(len(permutation))) and len(permutation) == get_aval(
             operand).ndim:
         return operand
-    return P.transpose_p.bind(operand, permutation=permutation)
+    return _bind(P.transpose_p, operand, permutation=permutation)
 
 
 def squeeze(array, dimensions):
@@ -245,7 +253,7 @@ def squeeze(array, dimensions):
     dims = tuple(sorted({int(d) % ndim if ndim else int(d) for d in dimensions}))
     if not dims:
         return array
-    return P.squeeze_p.bind(array, dimensions=dims)
+    return _bind(P.squeeze_p, array, dimensions=dims)
 
 
 def expand_dims(array, dimensions):
@@ -254,19 +262,19 @@ def expand_dims(array, dimensions):
     if not dims:
         return array
     ndim_out = get_aval(array).ndim + len(dims)
-    return P.expand_dims_p.bind(array, dimensions=tuple(sorted(d % ndim_out for d in dims)))
+    return _bind(P.expand_dims_p, array, dimensions=tuple(sorted(d % ndim_out for d in dims)))
 
 
 def iota(dtype, size: int):
     """``[0, 1, ..., size-1]`` of ``dtype``."""
-    return P.iota_p.bind(dtype=dtypes.canonicalize_dtype(dtype), shape=(int(size),),
+    return _bind(P.iota_p, dtype=dtypes.canonicalize_dtype(dtype), shape=(int(size),),
                          dimension=0, sharding=None)
 
 
 def broadcasted_iota(dtype, shape, dimension: int, out_sharding=None):
     """An iota along ``dimension`` of an array of ``shape``."""
     shape = _shape_tuple(shape)
-    return P.iota_p.bind(dtype=dtypes.canonicalize_dtype(dtype), shape=shape,
+    return _bind(P.iota_p, dtype=dtypes.canonicalize_dtype(dtype), shape=shape,
                          dimension=int(dimension), sharding=None)
 
 
@@ -299,55 +307,59 @@ def zeros_like_array(x):
 # reductions
 
 
-def _axes(axes, ndim):
-    return tuple(sorted(int(a) % ndim if ndim else int(a) for a in axes))
+def _axes(axes, ndim, operand=None):
+    axes = tuple(int(a) for a in axes)
+    if any(not -ndim <= a < ndim for a in axes):
+        what = get_aval(operand).str_short() if operand is not None else f"rank {ndim}"
+        raise ValueError(f"reduction axes {axes} contains out-of-bounds indices for {what}.")
+    return tuple(sorted(a % ndim for a in axes))
 
 
 def reduce_sum(operand, axes: Sequence[int]):
     """Sum over ``axes``."""
-    return P.reduce_sum_p.bind(operand, axes=_axes(axes, get_aval(operand).ndim),
+    return _bind(P.reduce_sum_p, operand, axes=_axes(axes, get_aval(operand).ndim, operand),
                                out_sharding=None)
 
 
 def reduce_prod(operand, axes):
-    return P.reduce_prod_p.bind(operand, axes=_axes(axes, get_aval(operand).ndim),
+    return _bind(P.reduce_prod_p, operand, axes=_axes(axes, get_aval(operand).ndim, operand),
                                 out_sharding=None)
 
 
 def reduce_max(operand, axes):
-    return P.reduce_max_p.bind(operand, axes=_axes(axes, get_aval(operand).ndim),
+    return _bind(P.reduce_max_p, operand, axes=_axes(axes, get_aval(operand).ndim, operand),
                                out_sharding=None)
 
 
 def reduce_min(operand, axes):
-    return P.reduce_min_p.bind(operand, axes=_axes(axes, get_aval(operand).ndim),
+    return _bind(P.reduce_min_p, operand, axes=_axes(axes, get_aval(operand).ndim, operand),
                                out_sharding=None)
 
 
 def reduce_and(operand, axes):
-    return P.reduce_and_p.bind(operand, axes=_axes(axes, get_aval(operand).ndim),
+    return _bind(P.reduce_and_p, operand, axes=_axes(axes, get_aval(operand).ndim, operand),
                                out_sharding=None)
 
 
 def reduce_or(operand, axes):
-    return P.reduce_or_p.bind(operand, axes=_axes(axes, get_aval(operand).ndim),
+    return _bind(P.reduce_or_p, operand, axes=_axes(axes, get_aval(operand).ndim, operand),
                               out_sharding=None)
 
 
 def reduce_xor(operand, axes):
-    return P.reduce_xor_p.bind(operand, axes=_axes(axes, get_aval(operand).ndim),
+    return _bind(P.reduce_xor_p, operand, axes=_axes(axes, get_aval(operand).ndim, operand),
                                out_sharding=None)
 
 
 def argmax(operand, axis: int, index_dtype):
     """Index of the maximum along ``axis`` (first one on ties; NaN wins)."""
     ndim = get_aval(operand).ndim
-    return P.argmax_p.bind(operand, axes=(int(axis) % ndim,),
+    return _bind(P.argmax_p, operand, axes=(int(axis) % ndim,),
                            index_dtype=dtypes.canonicalize_dtype(index_dtype))
 
 
 def argmin(operand, axis: int, index_dtype):
     """Index of the minimum along ``axis`` (first one on ties; NaN wins)."""
     ndim = get_aval(operand).ndim
-    return P.argmin_p.bind(operand, axes=(int(axis) % ndim,),
+    return _bind(P.argmin_p, operand, axes=(int(axis) % ndim,),
                            index_dtype=dtypes.canonicalize_dtype(index_dtype))

@@ -67,8 +67,8 @@ def asarray(a, dtype=None, order=None, *, copy=None, device=None) -> Any:
                 dtype = dtypes.result_type(*_flatten_nested(a))
             else:
                 dtype = dtypes.canonicalize_dtype(value.dtype)
-            return Array(np.ascontiguousarray(value.astype(dtype, copy=False)), weak)
-        return Array(np.ascontiguousarray(value.astype(dtype, copy=False)))
+            return Array(np.asarray(value.astype(dtype, copy=False), order="C"), weak)
+        return Array(np.asarray(value.astype(dtype, copy=False), order="C"))
     raise TypeError(f"fx.numpy.asarray: cannot convert a value of type {type(a).__name__} "
                     f"to an array")
 
@@ -109,8 +109,16 @@ def _weak_scalar(value, dtype) -> Array:
     return Array(np.asarray(value, dtype=dtype), True)
 
 
+def _check_array_args(args):
+    for i, a in enumerate(args):
+        if not _is_array_like(a) and not hasattr(a, "__jax_array__"):
+            raise TypeError(f"fx.numpy functions require arrays or scalars as arguments, got "
+                            f"{type(a)} at position {i}; wrap lists with fx.numpy.asarray")
+
+
 def _promote(*args):
     """Convert ``args`` to their common dtype (JAX's lattice, weak types)."""
+    _check_array_args(args)
     dtype, weak = dtypes.result_type_and_weak(*args)
     return _convert_all(args, dtype, weak)
 
@@ -121,7 +129,7 @@ def _convert_all(args, dtype, weak):
         if isinstance(a, _PY_SCALARS):
             out.append(_weak_scalar(a, dtype) if weak else Array(np.asarray(a, dtype)))
         elif isinstance(a, (np.ndarray, np.generic)):
-            out.append(Array(np.asarray(a, dtype=dtype)))
+            out.append(Array(np.asarray(a, dtype=dtype), weak))
         else:
             if not isinstance(a, (Array, Tracer)):
                 if hasattr(a, "__jax_array__"):
@@ -131,12 +139,13 @@ def _convert_all(args, dtype, weak):
                                     f"{a!r}")
             aval = a.aval
             if aval.dtype != dtype or aval.weak_type != weak:
-                a = lax._convert_element_type(a, dtype, weak and aval.weak_type)
+                a = lax._convert_element_type(a, dtype, weak)
             out.append(a)
     return out
 
 
 def _promote_inexact(*args):
+    _check_array_args(args)
     dtype, weak = dtypes.result_type_and_weak(*args)
     if not dtypes.is_inexact(dtype):
         dtype = dtypes.default_float_dtype()
@@ -232,9 +241,29 @@ def _unary_fn(prim, name, promote=None, doc=None):
     return fn
 
 
-add = _binary_fn(P.add_p, "add")
+def add(x, y, /):
+    """Elementwise ``x + y`` with NumPy broadcasting and JAX promotion (``or`` for bool)."""
+    args = _eager_fast(x, y)
+    if args is not None:
+        return P.add_p.bind(*args)
+    x, y = _promote(x, y)
+    x, y = _broadcast_all((x, y))
+    if get_aval(x).dtype == dtypes.bool_:
+        return P.or_p.bind(x, y)
+    return P.add_p.bind(x, y)
+
+
+def multiply(x, y, /):
+    """Elementwise ``x * y`` with NumPy broadcasting and JAX promotion (``and`` for bool)."""
+    args = _eager_fast(x, y)
+    if args is not None:
+        return P.mul_p.bind(*args)
+    x, y = _promote(x, y)
+    x, y = _broadcast_all((x, y))
+    if get_aval(x).dtype == dtypes.bool_:
+        return P.and_p.bind(x, y)
+    return P.mul_p.bind(x, y)
 subtract = _binary_fn(P.sub_p, "subtract")
-multiply = _binary_fn(P.mul_p, "multiply")
 maximum = _binary_fn(P.max_p, "maximum")
 minimum = _binary_fn(P.min_p, "minimum")
 arctan2 = _binary_fn(P.atan2_p, "arctan2", _promote_inexact)

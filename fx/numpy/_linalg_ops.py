@@ -18,6 +18,7 @@ import numpy as np
 
 import primitives as P
 from fx import core, dtypes, lax
+from fx.array import Array
 from fx.core import get_aval
 from fx.lax._linalg import _canonicalize_precision
 from fx.numpy import _core as C
@@ -41,12 +42,40 @@ def _dot(a, b, lc, rc, lb=(), rb=(), precision=None, preferred=None):
                                 preferred_element_type=np.dtype(preferred), out_sharding=None)
 
 
+_MATRIX_PRODUCT = dot_dimension_numbers((1,), (0,))
+
+
+def _as_operand(x):
+    return x if isinstance(x, (Array, core.Tracer)) else C.asarray(x)
+
+
+def _prepare_all(operands, preferred_element_type):
+    """Operands as arrays, with weakly typed ones (Python scalars) converted to the
+    promoted dtype; strong operands keep their dtypes (dot_general mixes them, as JAX).
+
+    Returns (operands, preferred dtype, whether the result is weakly typed).
+    """
+    operands = [_as_operand(x) for x in operands]
+    dtype, weak = dtypes.result_type_and_weak(*operands)
+    operands = [lax._convert_element_type(x, dtype, True)
+                if get_aval(x).weak_type and get_aval(x).dtype != dtype else x
+                for x in operands]
+    if preferred_element_type is not None:
+        return operands, dtypes.canonicalize_dtype(preferred_element_type), False
+    return operands, dtype, weak
+
+
 def _prepare(a, b, preferred_element_type):
-    a, b = C._promote(C.asarray(a) if isinstance(a, (list, tuple)) else a,
-                      C.asarray(b) if isinstance(b, (list, tuple)) else b)
-    preferred = None if preferred_element_type is None else dtypes.canonicalize_dtype(
-        preferred_element_type)
-    return a, b, preferred
+    (a, b), preferred, weak = _prepare_all((a, b), preferred_element_type)
+    return a, b, preferred, weak
+
+
+def _finish(out, weak):
+    """Mark the result weakly typed when every operand was (as JAX's jnp does)."""
+    aval = get_aval(out)
+    if weak and not aval.weak_type:
+        return lax._convert_element_type(out, aval.dtype, True)
+    return out
 
 
 def _squeeze(x, axes):
@@ -132,17 +161,29 @@ def matmul(a, b, *, precision=None, preferred_element_type=None, out_sharding=No
     Example:
       >>> fx.numpy.matmul(fx.numpy.ones((5, 2, 3)), fx.numpy.ones((3, 4))).shape  # (5, 2, 4)
     """
-    a, b, preferred = _prepare(a, b, preferred_element_type)
+    if type(a) is Array and type(b) is Array and precision is None \
+            and preferred_element_type is None:   # eager fast path: matrix @ matrix
+        va, vb = a._value, b._value
+        if va.ndim == 2 and vb.ndim == 2 and va.dtype == vb.dtype and not a.weak_type \
+                and not b.weak_type and va.shape[1] == vb.shape[0]:
+            return P.dot_general_p.bind(a, b, dimension_numbers=_MATRIX_PRODUCT,
+                                        precision=None, preferred_element_type=va.dtype,
+                                        out_sharding=None)
+    a, b, preferred, weak = _prepare(a, b, preferred_element_type)
     sa, sb = _shape(a), _shape(b)
     if not sa or not sb:
         raise ValueError(f"matmul: operands must have rank >= 1, got shapes {sa} and {sb}; "
                          "use multiply for scalars")
-    if len(sa) == 2 and len(sb) == 2:   # the common case: one plain product
-        if sa[1] != sb[0]:
+    nd = len(sa)
+    if nd >= 2 and len(sb) == nd and sa[:-2] == sb[:-2]:   # no broadcasting needed
+        if sa[-1] != sb[-2]:
             raise ValueError(f"matmul: contracting dimensions must match, got shapes {sa} "
                              f"and {sb}")
-        return _dot(a, b, (1,), (0,), (), (), precision, preferred)
-    return _broadcast_product(a, b, len(sa) >= 2, len(sb) >= 2, precision, preferred)
+        batch = tuple(range(nd - 2))
+        out = _dot(a, b, (nd - 1,), (nd - 2,), batch, batch, precision, preferred)
+        return _finish(out, weak)
+    out = _broadcast_product(a, b, len(sa) >= 2, len(sb) >= 2, precision, preferred)
+    return _finish(out, weak)
 
 
 def dot(a, b, *, precision=None, preferred_element_type=None, out_sharding=None):
@@ -152,15 +193,15 @@ def dot(a, b, *, precision=None, preferred_element_type=None, out_sharding=None)
     Example:
       >>> fx.numpy.dot(fx.numpy.ones((2, 3)), fx.numpy.ones(3))   # [3., 3.]
     """
-    a, b, preferred = _prepare(a, b, preferred_element_type)
+    a, b, preferred, weak = _prepare(a, b, preferred_element_type)
     sa, sb = _shape(a), _shape(b)
     if not sa or not sb:
-        return _dot(a, b, (), (), (), (), precision, preferred)
+        return _finish(_dot(a, b, (), (), (), (), precision, preferred), weak)
     b_axis = 0 if len(sb) == 1 else len(sb) - 2
     if sa[-1] != sb[b_axis]:
         raise ValueError(f"dot: shapes {sa} and {sb} are not aligned: {sa[-1]} (axis "
                          f"{len(sa) - 1}) != {sb[b_axis]} (axis {b_axis})")
-    return _dot(a, b, (len(sa) - 1,), (b_axis,), (), (), precision, preferred)
+    return _finish(_dot(a, b, (len(sa) - 1,), (b_axis,), (), (), precision, preferred), weak)
 
 
 def vdot(a, b, *, precision=None, preferred_element_type=None):
@@ -169,14 +210,14 @@ def vdot(a, b, *, precision=None, preferred_element_type=None):
     Example:
       >>> fx.numpy.vdot(fx.numpy.array([1j, 2]), fx.numpy.array([1j, 2]))   # 5+0j
     """
-    a, b, preferred = _prepare(a, b, preferred_element_type)
+    a, b, preferred, weak = _prepare(a, b, preferred_element_type)
     if dtypes.is_complex(get_aval(a).dtype):
         a = C.conjugate(a)
     a, b = C.ravel(a), C.ravel(b)
     if _shape(a) != _shape(b):
         raise ValueError(f"vdot: arrays must have the same number of elements, got "
                          f"{_shape(a)[0]} and {_shape(b)[0]}")
-    return _dot(a, b, (0,), (0,), (), (), precision, preferred)
+    return _finish(_dot(a, b, (0,), (0,), (), (), precision, preferred), weak)
 
 
 def vecdot(x1, x2, /, *, axis: int = -1, precision=None, preferred_element_type=None):
@@ -185,7 +226,7 @@ def vecdot(x1, x2, /, *, axis: int = -1, precision=None, preferred_element_type=
     Example:
       >>> fx.numpy.vecdot(fx.numpy.ones((4, 3)), fx.numpy.ones(3)).shape   # (4,)
     """
-    a, b, preferred = _prepare(x1, x2, preferred_element_type)
+    a, b, preferred, weak = _prepare(x1, x2, preferred_element_type)
     sa, sb = _shape(a), _shape(b)
     if not sa or not sb:
         raise ValueError(f"vecdot: operands must have rank >= 1, got shapes {sa} and {sb}")
@@ -196,7 +237,7 @@ def vecdot(x1, x2, /, *, axis: int = -1, precision=None, preferred_element_type=
     if _shape(a)[-1] != _shape(b)[-1]:
         raise ValueError(f"vecdot: axis {axis} must have the same size in both operands, got "
                          f"shapes {sa} and {sb}")
-    return _broadcast_product(a, b, False, False, precision, preferred)
+    return _finish(_broadcast_product(a, b, False, False, precision, preferred), weak)
 
 
 def inner(a, b, *, precision=None, preferred_element_type=None):
@@ -205,13 +246,14 @@ def inner(a, b, *, precision=None, preferred_element_type=None):
     Example:
       >>> fx.numpy.inner(fx.numpy.ones((2, 3)), fx.numpy.ones((4, 3))).shape   # (2, 4)
     """
-    a, b, preferred = _prepare(a, b, preferred_element_type)
+    a, b, preferred, weak = _prepare(a, b, preferred_element_type)
     sa, sb = _shape(a), _shape(b)
     if not sa or not sb:
-        return _dot(a, b, (), (), (), (), precision, preferred)
+        return _finish(_dot(a, b, (), (), (), (), precision, preferred), weak)
     if sa[-1] != sb[-1]:
         raise ValueError(f"inner: last dimensions must match, got shapes {sa} and {sb}")
-    return _dot(a, b, (len(sa) - 1,), (len(sb) - 1,), (), (), precision, preferred)
+    out = _dot(a, b, (len(sa) - 1,), (len(sb) - 1,), (), (), precision, preferred)
+    return _finish(out, weak)
 
 
 def outer(a, b, out=None):
@@ -235,7 +277,7 @@ def tensordot(a, b, axes=2, *, precision=None, preferred_element_type=None,
     Example:
       >>> fx.numpy.tensordot(fx.numpy.ones((2, 3, 4)), fx.numpy.ones((3, 4, 5))).shape  # (2, 5)
     """
-    a, b, preferred = _prepare(a, b, preferred_element_type)
+    a, b, preferred, weak = _prepare(a, b, preferred_element_type)
     sa, sb = _shape(a), _shape(b)
     if isinstance(axes, (int, np.integer)):
         n = int(axes)
@@ -258,7 +300,7 @@ def tensordot(a, b, axes=2, *, precision=None, preferred_element_type=None,
         if sa[x] != sb[y]:
             raise TypeError(f"tensordot: shape mismatch along axes {lc} of {sa} and {rc} of "
                             f"{sb}")
-    return _dot(a, b, lc, rc, (), (), precision, preferred)
+    return _finish(_dot(a, b, lc, rc, (), (), precision, preferred), weak)
 
 
 def kron(a, b):
@@ -563,6 +605,27 @@ def _take_diagonal(x, labels):
         labels = [c for i, c in enumerate(labels) if i not in axes[1:]]
 
 
+def _pair_labels(la, lb, others):
+    """Labels of dot_general(la, lb): kept shared labels, then la's, then lb's free ones."""
+    shared = [c for c in la if c in lb]
+    return [c for c in shared if c in others] + [c for c in la if c not in shared] + [
+        c for c in lb if c not in shared]
+
+
+def _operand_order(la, lb, others, out_labels, i, j):
+    """(i, j) or (j, i): whichever leaves the result closer to the output's order."""
+    rank = {c: k for k, c in enumerate(out_labels)}
+
+    def inversions(labels):
+        pos = [rank.get(c, len(rank)) for c in labels]
+        return builtins.sum(1 for x in range(len(pos)) for y in range(x + 1, len(pos))
+                            if pos[x] > pos[y])
+
+    if inversions(_pair_labels(lb, la, others)) < inversions(_pair_labels(la, lb, others)):
+        return j, i
+    return i, j
+
+
 def einsum(subscripts, /, *operands, out=None, optimize="auto", precision=None,
            preferred_element_type=None, _dot_general=None, out_sharding=None):
     """Einstein summation: ``einsum('ij,jk->ik', a, b)`` is ``a @ b``.
@@ -629,6 +692,7 @@ def einsum(subscripts, /, *operands, out=None, optimize="auto", precision=None,
                 if best is None or cost < best[0]:
                     best = (cost, i, j, others)
         _, i, j, others = best
+        i, j = _operand_order(items[i][1], items[j][1], others, out_labels, i, j)
         (a, la), (b, lb_) = items[i], items[j]
         shared = [c for c in la if c in lb_]
         batch = [c for c in shared if c in others]
@@ -636,8 +700,7 @@ def einsum(subscripts, /, *operands, out=None, optimize="auto", precision=None,
         result = _dot(a, b, [la.index(c) for c in contract], [lb_.index(c) for c in contract],
                       [la.index(c) for c in batch], [lb_.index(c) for c in batch],
                       precision, preferred)
-        new_labels = batch + [c for c in la if c not in shared] + [
-            c for c in lb_ if c not in shared]
+        new_labels = _pair_labels(la, lb_, others)
         items = [o for t, o in enumerate(items) if t not in (i, j)] + [[result, new_labels]]
     result, lab = items[0]
     # labels outside the output that survived (single operand) were summed above

@@ -32,7 +32,7 @@ FUNCS = {
 def _assert_same(got, want):
     got_l, want_l = tree_util.tree_leaves(got), tree_util.tree_leaves(want)
     assert tree_util.tree_structure(got) == tree_util.tree_structure(want)
-    for g, w in zip(got_l, want_l):
+    for g, w in zip(got_l, want_l, strict=True):
         assert g.shape == w.shape and g.dtype == w.dtype, (g, w)
         assert getattr(g, "weak_type", False) == getattr(w, "weak_type", False), (g, w)
         np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=1e-6, atol=1e-6)

@@ -24,17 +24,17 @@ def _loop(f, args, in_axes, size, out_axes=0):
     outs = []
     for b in range(size):
         sliced = [a if ax is None else np.take(np.asarray(a), b, axis=ax)
-                  for a, ax in zip(args, in_axes)]
+                  for a, ax in zip(args, in_axes, strict=True)]
         outs.append([np.asarray(o) for o in tree_util.tree_leaves(f(*sliced))])
-    per_leaf = list(zip(*outs))
+    per_leaf = list(zip(*outs, strict=True))
     axes = out_axes if isinstance(out_axes, (list, tuple)) else [out_axes] * len(per_leaf)
-    return [np.stack(leaf, axis=ax) for leaf, ax in zip(per_leaf, axes)]
+    return [np.stack(leaf, axis=ax) for leaf, ax in zip(per_leaf, axes, strict=True)]
 
 
 def _assert_tree_close(got, want, rtol=1e-6, atol=1e-6):
     got_leaves = tree_util.tree_leaves(got)
     assert len(got_leaves) == len(want)
-    for g, w in zip(got_leaves, want):
+    for g, w in zip(got_leaves, want, strict=True):
         assert np.shape(g) == w.shape, (np.shape(g), w.shape)
         assert np.asarray(g).dtype == w.dtype, (np.asarray(g).dtype, w.dtype)
         np.testing.assert_allclose(np.asarray(g), w, rtol=rtol, atol=atol)
@@ -97,7 +97,8 @@ def test_vmap_matches_jax(name):
         out_nd = np.ndim(VFUNCS[name](np, np.take(x, 0, axis=in_axes[0]), y))
         out_axes = min(out_axes, out_nd)  # a scalar per-example output only has axis 0/-1
         got = fx.vmap(functools.partial(VFUNCS[name], fnp), in_axes, out_axes)(x, yy)
-        want = jax.vmap(functools.partial(VFUNCS[name], jnp), in_axes, out_axes)(x, yy)
+        want = jax.jit(jax.vmap(functools.partial(VFUNCS[name], jnp), in_axes, out_axes))(
+            x, yy)
         assert got.shape == want.shape and got.dtype == want.dtype
         np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5, atol=1e-5)
 
@@ -139,7 +140,7 @@ def test_in_axes_dict_pytree_prefix():
     # a prefix: one axis for the whole dict
     batched = {"w": np.stack([params["w"]] * 4), "b": np.arange(4.0, dtype=np.float32)}
     got2 = fx.vmap(f, in_axes=(0, 0))(batched, xs)
-    want2 = np.stack([np.sum(params["w"] * x, axis=1) + b for x, b in zip(xs, range(4))])
+    want2 = np.stack([np.sum(params["w"] * x, axis=1) + b for b, x in enumerate(xs)])
     np.testing.assert_allclose(np.asarray(got2), want2)
 
 
@@ -281,8 +282,9 @@ def test_vmap_closure_over_concrete_array():
 def test_vmap_reduction_axis_remapped_when_batch_axis_is_not_leading():
     x = np.random.default_rng(2).standard_normal((3, 5, 4)).astype(np.float32)
     for axis in (0, 1, -1):
-        got = fx.vmap(lambda a: fnp.max(a, axis=axis), in_axes=1)(x)
-        want = _loop(lambda a: fnp.max(a, axis=axis), [x], [1], 5)[0]
+        f = functools.partial(fnp.max, axis=axis)
+        got = fx.vmap(f, in_axes=1)(x)
+        want = _loop(f, [x], [1], 5)[0]
         np.testing.assert_allclose(np.asarray(got), want)
 
 

@@ -430,7 +430,7 @@ def _scan_transpose(cts, *args, **params):
     linear = ((False,) * len(res_consts) + (True,) * n_carry_t + (True,) * len(ct_ys)
               + (False,) * len(res_xs))
     outs = scan_p.bind(*res_consts, *acc_init, *ct_carry, *ct_ys, *res_xs, **_scan_params(
-        params, reverse=params["reverse"], jaxpr=body_t, num_consts=len(res_consts),
+        params, reverse=not params["reverse"], jaxpr=body_t, num_consts=len(res_consts),
         num_carry=n_carry_t, linear=linear))
     ct_consts, ct_init, ct_xs = split_list(outs, [len(acc_avals), ncarry])
     c_it, x_it = iter(ct_consts), iter(ct_xs)

@@ -116,7 +116,7 @@ def _type_rule(lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation,
         raise TypeError(f"conv_general_dilated: dimension_numbers must be a "
                         f"ConvDimensionNumbers, got {dimension_numbers!r}")
     lhs_spec, rhs_spec, out_spec = dimension_numbers
-    for name, spec in zip(("lhs_spec", "rhs_spec", "out_spec"), dimension_numbers):
+    for name, spec in zip(("lhs_spec", "rhs_spec", "out_spec"), dimension_numbers, strict=True):
         _check_spec(name, spec, lhs.ndim)
     nsp = lhs.ndim - 2
     for name, value in (("window_strides", window_strides), ("padding", padding),
@@ -184,14 +184,15 @@ def _dilate_and_pad(x, lhs_dilation, padding):
     """``x`` (N, C, *spatial) with zeros inserted between elements, then padded."""
     nsp = x.ndim - 2
     if any(d > 1 for d in lhs_dilation):
-        shape = x.shape[:2] + tuple(_dilate(s, d) for s, d in zip(x.shape[2:], lhs_dilation))
+        shape = x.shape[:2] + tuple(_dilate(s, d)
+                                    for s, d in zip(x.shape[2:], lhs_dilation, strict=True))
         dilated = np.zeros(shape, x.dtype)
         dilated[(slice(None), slice(None)) + tuple(slice(None, None, d)
                                                    for d in lhs_dilation)] = x
         x = dilated
     if any(lo < 0 or hi < 0 for lo, hi in padding):
         crop = tuple(slice(max(-lo, 0), max(size - max(-hi, 0), max(-lo, 0)))
-                     for size, (lo, hi) in zip(x.shape[2:], padding))
+                     for size, (lo, hi) in zip(x.shape[2:], padding, strict=True))
         x = x[(slice(None), slice(None)) + crop]
     if any(lo > 0 or hi > 0 for lo, hi in padding):
         x = np.pad(x, [(0, 0), (0, 0)] + [(max(lo, 0), max(hi, 0)) for lo, hi in padding])
@@ -216,12 +217,12 @@ def _conv_impl(lhs, rhs, *, window_strides, padding, lhs_dilation, rhs_dilation,
     nsp = x.ndim - 2
     x = _dilate_and_pad(x, lhs_dilation, padding)
     kernel = w.shape[2:]
-    span = tuple(_dilate(k, d) for k, d in zip(kernel, rhs_dilation))
+    span = tuple(_dilate(k, d) for k, d in zip(kernel, rhs_dilation, strict=True))
     out_sp = tuple(out_shape[out_spec[2 + i]] for i in range(nsp))
     windows = sliding_window_view(x, span, axis=tuple(range(2, 2 + nsp)))
     windows = windows[(slice(None), slice(None))
                       + tuple(slice(None, (o - 1) * s + 1, s)
-                              for o, s in zip(out_sp, window_strides))
+                              for o, s in zip(out_sp, window_strides, strict=True))
                       + tuple(slice(None, None, d) for d in rhs_dilation)]
     # windows: (N, C, *out_sp, *kernel)
     n, c = x.shape[:2]
@@ -291,13 +292,20 @@ def split_axis(x, axis: int, major: int):
 
 
 def merge_axis(x, src: int, dst: int):
-    """Fold axis ``src`` into axis ``dst`` as its major part; returns (x, merged axis)."""
+    """Fold axis ``src`` into axis ``dst`` as its major part; returns (x, merged axis).
+
+    One ``reshape`` whose ``dimensions`` permutation brings ``src`` next to ``dst``.
+    """
     shape = R.shape_of(x)
     rest = [a for a in range(len(shape)) if a != src]
     pos = rest.index(dst)
-    x = R.transpose(x, rest[:pos] + [src] + rest[pos:])
-    moved = R.shape_of(x)
-    return R.reshape(x, moved[:pos] + (moved[pos] * moved[pos + 1],) + moved[pos + 2:]), pos
+    perm = tuple(rest[:pos] + [src] + rest[pos:])
+    moved = tuple(shape[a] for a in perm)
+    new_sizes = moved[:pos] + (moved[pos] * moved[pos + 1],) + moved[pos + 2:]
+    if perm == tuple(range(len(shape))):
+        return R.reshape(x, new_sizes), pos
+    return R.registry["reshape"].bind(x, new_sizes=new_sizes, dimensions=perm,
+                                      sharding=None), pos
 
 
 def _rev(x, axes):

@@ -387,9 +387,15 @@ def _reduce_precision_impl(x, *, exponent_bits, mantissa_bits):
     return out.astype(x.dtype)
 
 
+def _reduce_precision_transpose(ct, x, **params):
+    # linear (as in JAX): its jvp applies it to the tangent, so reverse mode transposes it
+    return [Zero(x.aval) if type(ct) is Zero else reduce_precision_p.bind(ct, **params)]
+
+
 reduce_precision_p = unary(
     "reduce_precision", _reduce_precision_impl,
-    lambda x, t, y, **params: reduce_precision_p.bind(t, **params), kinds=FLOAT)
+    lambda x, t, y, **params: reduce_precision_p.bind(t, **params), kinds=FLOAT,
+    transpose=_reduce_precision_transpose)
 
 
 def _copy_transpose(ct, x):

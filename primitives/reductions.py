@@ -120,9 +120,31 @@ def _prod_jvp(x, t, y, axes):
 reduce_sum_p = reduction("reduce_sum", np.sum, NUMERIC,
                          jvp=lambda x, t, y, axes: R.reduce_sum(t, axes),
                          transpose=_sum_transpose)
-reduce_max_p = reduction("reduce_max", np.max, ANY, jvp=_chooser_jvp)
-reduce_min_p = reduction("reduce_min", np.min, ANY, jvp=_chooser_jvp)
+def _extreme(dtype, lowest: bool):
+    """The identity of max (lowest) or min (highest) for ``dtype``, as XLA uses it."""
+    if dtype.kind == "b":
+        return not lowest
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        return info.min if lowest else info.max
+    return np.array(-np.inf if lowest else np.inf, dtype)[()]
+
+
+def _max_impl(x, axis):  # an empty reduction gives the identity, as XLA (NumPy raises)
+    return np.max(x, axis=axis, initial=_extreme(x.dtype, True)) if x.size == 0 \
+        else np.max(x, axis=axis)
+
+
+def _min_impl(x, axis):
+    return np.min(x, axis=axis, initial=_extreme(x.dtype, False)) if x.size == 0 \
+        else np.min(x, axis=axis)
+
+
+reduce_max_p = reduction("reduce_max", _max_impl, ANY, jvp=_chooser_jvp)
+reduce_min_p = reduction("reduce_min", _min_impl, ANY, jvp=_chooser_jvp)
 reduce_prod_p = reduction("reduce_prod", np.prod, NUMERIC, jvp=_prod_jvp)
+
+
 def _and_impl(x, axis):
     return np.bitwise_and.reduce(x, axis=axis) if x.dtype != np.bool_ else np.all(x, axis=axis)
 

@@ -45,6 +45,11 @@ def jax():
     return require_jax()
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "report: prints a report; asserts only that its "
+                            "inputs parse (fast)")
+
+
 def pytest_collection_modifyitems(config, items):
     """Tests marked ``jax`` skip cleanly when JAX cannot be imported."""
     try:
@@ -165,8 +170,10 @@ class PrimitiveHarness:
 
     @staticmethod
     def jaxpr_text(jaxpr) -> str:
-        """A printed jaxpr with whitespace runs collapsed (layout may differ)."""
-        return " ".join(str(jaxpr).split())
+        """A printed jaxpr with its layout (line breaks, indentation) normalised away, so
+        that names, params, types and structure are compared, not where lines wrap."""
+        text = " ".join(str(jaxpr).split())
+        return text.replace("[ ", "[").replace(" ]", "]")
 
 
 @pytest.fixture(scope="session")

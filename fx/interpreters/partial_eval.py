@@ -235,7 +235,11 @@ class JaxprTracer(Tracer):
 class JaxprTrace(core.Trace):
     """Known values are ordinary parent values; unknown ones are JaxprTracers."""
 
-    __slots__ = ()
+    __slots__ = ("const_tracers",)
+
+    def __init__(self, parent):
+        super().__init__(parent)
+        self.const_tracers: dict[int, tuple[Any, JaxprTracer]] = {}
 
     def new_arg(self, aval) -> JaxprTracer:
         return JaxprTracer(self, aval, _LambdaBinding())
@@ -248,9 +252,16 @@ class JaxprTrace(core.Trace):
         return False
 
     def instantiate_const(self, x) -> JaxprTracer:
+        """An unknown tracer for known ``x``; one residual per known value, however often
+        it is used."""
         if self.is_unknown(x):
             return x
-        return JaxprTracer(self, get_aval(x), _ConstRecipe(x))
+        cached = self.const_tracers.get(id(x))
+        if cached is not None and cached[0] is x:
+            return cached[1]
+        tracer = JaxprTracer(self, get_aval(x), _ConstRecipe(x))
+        self.const_tracers[id(x)] = (x, tracer)
+        return tracer
 
     def process_primitive(self, primitive, args, params):
         if not any(self.is_unknown(a) for a in args):

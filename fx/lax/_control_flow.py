@@ -324,16 +324,16 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val):
             pass
     init_flat, in_tree = tree_util.tree_flatten(init_val)
     name = _first_param(body_fun, "carry")
-    for _ in range(2):
+    while True:  # each pass promotes some weak carries to strong ones, so this ends
         in_avals = [_aval_of(x, "while_loop") for x in init_flat]
         cond_jaxpr, cond_consts, _, pred_avals = _trace(
-            lambda *a: cond_fun(*a), tree_util.tree_structure((init_val,)), in_avals)
+            cond_fun, tree_util.tree_structure((init_val,)), in_avals)
         if len(pred_avals) != 1 or pred_avals[0].shape != () or \
                 pred_avals[0].dtype != dtypes.bool_:
             raise TypeError(f"cond_fun must return a boolean scalar, but got output type(s) "
                             f"{pred_avals}.")
         body_jaxpr, body_consts, (out_tree,), out_avals = _trace(
-            lambda *a: body_fun(*a), tree_util.tree_structure((init_val,)), in_avals)
+            body_fun, tree_util.tree_structure((init_val,)), in_avals)
         if out_tree != in_tree:
             raise _carry_structure_error("while_loop", name, in_tree, out_tree)
         promoted = _promote_weak_carry(init_flat, in_avals, out_avals)
@@ -470,7 +470,7 @@ def scan(f: Callable, init, xs=None, length: int | None = None, reverse: bool = 
             raise TypeError(f"scan body output must be a pair, got {_short(out)}.")
         return out
 
-    for _ in range(2):
+    while True:  # each pass promotes some weak carries to strong ones, so this ends
         in_avals = [_aval_of(x, "scan") for x in init_flat]
         pair_tree = tree_util.tree_structure((init, xs))
         jaxpr, consts, (carry_tree, ys_tree), out_avals = _trace(

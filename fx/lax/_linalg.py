@@ -12,8 +12,10 @@ from typing import Sequence
 
 import numpy as np
 
+import primitives as P
 from fx import core, dtypes
 from fx.core import get_aval
+from fx.lax import _lax
 from primitives.convolution import ConvDimensionNumbers, conv_general_dilated_p
 from primitives.linalg import dot_dimension_numbers, dot_general_p
 
@@ -191,14 +193,14 @@ def conv_general_permutations(dimension_numbers):
     """The (lhs, rhs, out) axis permutations named by three layout strings."""
     lhs_str, rhs_str, out_str = dimension_numbers
     pairs = (("N", "C"), ("O", "I"), ("N", "C"))
-    for k, (spec, (a, b)) in enumerate(zip(dimension_numbers, pairs)):
+    for k, (spec, (a, b)) in enumerate(zip(dimension_numbers, pairs, strict=True)):
         if spec.count(a) != 1 or spec.count(b) != 1:
             raise TypeError(f"convolution dimension_numbers[{k}] must contain the characters "
                             f"'{a}' and '{b}' exactly once, got {spec!r}")
         if len(set(spec)) != len(spec):
             raise TypeError(f"convolution dimension_numbers[{k}] cannot have duplicate "
                             f"characters, got {spec!r}")
-    spatial = [set(s) - set(p) for s, p in zip(dimension_numbers, pairs)]
+    spatial = [set(s) - set(p) for s, p in zip(dimension_numbers, pairs, strict=True)]
     if not spatial[0] == spatial[1] == spatial[2]:
         raise TypeError(f"convolution dimension_numbers elements must each have the same set "
                         f"of spatial characters, got {tuple(dimension_numbers)}")
@@ -208,7 +210,7 @@ def conv_general_permutations(dimension_numbers):
         return (spec.index(pair[0]), spec.index(pair[1])) + tuple(
             spec.index(c) for c in rhs_spatial)
 
-    return tuple(perm(s, p) for s, p in zip(dimension_numbers, pairs))
+    return tuple(perm(s, p) for s, p in zip(dimension_numbers, pairs, strict=True))
 
 
 def conv_dimension_numbers(lhs_shape, rhs_shape, dimension_numbers) -> ConvDimensionNumbers:
@@ -270,7 +272,7 @@ def padtype_to_pads(in_shape, window_shape, window_strides, padding) -> list:
         raise RuntimeError(f"Unrecognized padding type: expected 'VALID', 'SAME', or "
                            f"'SAME_LOWER', got {padding}.")
     pads = []
-    for size, window, stride in zip(in_shape, window_shape, window_strides):
+    for size, window, stride in zip(in_shape, window_shape, window_strides, strict=True):
         out = -(-size // stride)
         total = max((out - 1) * stride + window - size, 0)
         small, large = total // 2, total - total // 2
@@ -416,12 +418,10 @@ def conv_transpose(lhs, rhs, strides: Sequence[int], padding,
         kernel = [(rs[dn.rhs_spec[2 + k]] - 1) * rhs_dilation[k] + 1 for k in range(nsp)]
         per_dim = [padding] * nsp if isinstance(padding, str) else [tuple(p) for p in padding]
         pads = tuple(_conv_transpose_padding(k, s, p)
-                     for k, s, p in zip(kernel, strides, per_dim))
+                     for k, s, p in zip(kernel, strides, per_dim, strict=True))
     else:
         pads = padding
     if transpose_kernel:
-        from fx.lax import _lax
-        import primitives as P
         spatial = tuple(a for a in dn.rhs_spec[2:] if rs[a] > 1)
         if spatial:
             rhs = P.registry["rev"].bind(rhs, dimensions=spatial)

@@ -246,10 +246,10 @@ def inner(a, b, *, precision=None, preferred_element_type=None):
     Example:
       >>> fx.numpy.inner(fx.numpy.ones((2, 3)), fx.numpy.ones((4, 3))).shape   # (2, 4)
     """
+    if np.ndim(a) == 0 or np.ndim(b) == 0:   # as JAX: a scalar simply multiplies
+        return C.multiply(a, b)
     a, b, preferred, weak = _prepare(a, b, preferred_element_type)
     sa, sb = _shape(a), _shape(b)
-    if not sa or not sb:
-        return _finish(_dot(a, b, (), (), (), (), precision, preferred), weak)
     if sa[-1] != sb[-1]:
         raise ValueError(f"inner: last dimensions must match, got shapes {sa} and {sb}")
     out = _dot(a, b, (len(sa) - 1,), (len(sb) - 1,), (), (), precision, preferred)
@@ -296,7 +296,7 @@ def tensordot(a, b, axes=2, *, precision=None, preferred_element_type=None,
     else:
         raise TypeError(f"tensordot: axes must be an int or a pair of axis sequences, got "
                         f"{axes!r}")
-    for x, y in zip(lc, rc):
+    for x, y in zip(lc, rc, strict=True):
         if sa[x] != sb[y]:
             raise TypeError(f"tensordot: shape mismatch along axes {lc} of {sa} and {rc} of "
                             f"{sb}")
@@ -315,7 +315,7 @@ def kron(a, b):
     sa, sb = (1,) * (nd - len(sa)) + sa, (1,) * (nd - len(sb)) + sb
     a2 = lax.reshape(a, tuple(x for s in sa for x in (s, 1)))
     b2 = lax.reshape(b, tuple(x for s in sb for x in (1, s)))
-    return lax.reshape(C.multiply(a2, b2), tuple(x * y for x, y in zip(sa, sb)))
+    return lax.reshape(C.multiply(a2, b2), tuple(x * y for x, y in zip(sa, sb, strict=True)))
 
 
 def _component(x, i: int):
@@ -530,7 +530,7 @@ def _parse_einsum(subscripts: str, shapes: Sequence[tuple]):
         if bad or t.count("...") > 1:
             raise ValueError(f"einsum: invalid subscript term {t!r} in {subscripts!r}")
     ellipsis_rank = 0
-    for t, s in zip(terms, shapes):
+    for t, s in zip(terms, shapes, strict=True):
         explicit = len(t.replace("...", ""))
         if "..." in t:
             if explicit > len(s):
@@ -549,7 +549,7 @@ def _parse_einsum(subscripts: str, shapes: Sequence[tuple]):
         n = rank - len(head) - len(tail)
         return list(head) + ell[ellipsis_rank - n:] + list(tail)
 
-    labels = [expand(t, len(s)) for t, s in zip(terms, shapes)]
+    labels = [expand(t, len(s)) for t, s in zip(terms, shapes, strict=True)]
     if out is None:
         counts: dict[str, int] = {}
         for lab in labels:
@@ -588,21 +588,22 @@ def _sublist_to_subscripts(args):
 
 
 def _take_diagonal(x, labels):
-    """Collapse repeated labels of one operand onto their diagonal."""
+    """Collapse repeated labels of one operand onto their diagonal (the last of the
+    repeated axes is kept), masking with iota comparisons as JAX does."""
     while True:
         repeated = next((c for c in labels if labels.count(c) > 1), None)
         if repeated is None:
             return x, labels
         axes = [i for i, c in enumerate(labels) if c == repeated]
         shape = _shape(x)
+        iotas = [lax.broadcasted_iota(dtypes.uint32, shape, ax) for ax in axes]
         mask = None
-        first = lax.broadcasted_iota(dtypes.int32, shape, axes[0])
-        for ax in axes[1:]:
-            same = lax.eq(first, lax.broadcasted_iota(dtypes.int32, shape, ax))
+        for other in iotas[1:]:
+            same = lax.eq(iotas[0], other)
             mask = same if mask is None else lax.bitwise_and(mask, same)
         x = lax.select_n(mask, lax.full_like(x, 0), x)
-        x = lax.reduce_sum(x, axes[1:])
-        labels = [c for i, c in enumerate(labels) if i not in axes[1:]]
+        x = lax.reduce_sum(x, axes[:-1])
+        labels = [c for i, c in enumerate(labels) if i not in axes[:-1]]
 
 
 def _pair_labels(la, lb, others):
@@ -652,22 +653,18 @@ def einsum(subscripts, /, *operands, out=None, optimize="auto", precision=None,
         subscripts, operands = _sublist_to_subscripts((subscripts,) + operands)
     if not operands:
         raise ValueError("einsum: at least one operand is required")
-    arrays = C._promote(*[C.asarray(o) if isinstance(o, (list, tuple)) else o
-                          for o in operands])
-    dtype = get_aval(arrays[0]).dtype
-    preferred = dtype if preferred_element_type is None else dtypes.canonicalize_dtype(
-        preferred_element_type)
+    arrays, preferred, weak = _prepare_all(operands, preferred_element_type)
     labels, out_labels = _parse_einsum(subscripts, [_shape(a) for a in arrays])
     sizes: dict[str, int] = {}
-    for a, lab in zip(arrays, labels):
-        for c, s in zip(lab, _shape(a)):
+    for a, lab in zip(arrays, labels, strict=True):
+        for c, s in zip(lab, _shape(a), strict=True):
             if sizes.get(c, 1) != 1 and s != 1 and sizes[c] != s:
                 raise ValueError(f"einsum: label {c!r} has sizes {sizes[c]} and {s} in "
                                  f"{subscripts!r}")
             sizes[c] = builtins.max(sizes.get(c, 1), s)
     # per operand: diagonals, broadcast (size-1) axes, labels used nowhere else
     items = []
-    for k, (a, lab) in enumerate(zip(arrays, labels)):
+    for a, lab in zip(arrays, labels, strict=True):
         a, lab = _take_diagonal(a, list(lab))
         ones = [i for i, c in enumerate(lab) if _shape(a)[i] == 1 and sizes[c] != 1]
         if ones:
@@ -711,4 +708,4 @@ def einsum(subscripts, /, *operands, out=None, optimize="auto", precision=None,
         raise AssertionError(missing)
     if get_aval(result).dtype != preferred:
         result = lax.convert_element_type(result, preferred)
-    return result
+    return _finish(result, weak)

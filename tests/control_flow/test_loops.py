@@ -416,9 +416,12 @@ def test_long_loop_time_is_linear():
     for length in (200, 1000):
         g = fx.jit(fx.grad(_long_scan(length), argnums=(0, 1)))
         g(c, w)
-        start = time.perf_counter()
-        g(c, w)
-        timings[length] = time.perf_counter() - start
+        runs = []
+        for _ in range(3):  # the fastest of three runs: robust to a busy machine
+            start = time.perf_counter()
+            g(c, w)
+            runs.append(time.perf_counter() - start)
+        timings[length] = min(runs)
     # 5x the steps: allow up to 12x the time (linear with noise), far below quadratic 25x
     assert timings[1000] < 12 * timings[200] + 0.05, timings
 

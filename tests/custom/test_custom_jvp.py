@@ -345,3 +345,6 @@ def test_differentiating_a_closed_over_value_is_an_error():
 
     close(fx.grad(outer_x)(2.0, 3.0), 30.0)  # differentiating the explicit argument is fine
     close(fx.vmap(fx.grad(outer_x))(fnp.ones(2), fnp.arange(2.0)), [0.0, 10.0])
+    # the rule closes over a value batched by an enclosing vmap (JAX gives [0, 10] too)
+    close(fx.grad(lambda x, y: fnp.sum(fx.vmap(outer_x)(x, y)))(fnp.ones(2), fnp.arange(2.0)),
+          [0.0, 10.0])

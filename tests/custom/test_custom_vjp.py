@@ -58,6 +58,12 @@ def test_gradient_clipping():
     close(loss(XS), 3.0 * np.sin(XS))
 
 
+def test_gradient_clipping_finite_differences_where_inactive():
+    # with bounds the cotangent never reaches, the rule is the true derivative
+    check_grads(lambda x: fnp.sin(clip_gradient(-10.0, 10.0, x)) * x,
+                (fnp.array([0.3, -1.2, 2.0]),), order=2, modes=("rev",))
+
+
 def test_gradient_clipping_matches_jax(jax):
     jclip = make_clip_gradient(jax)
 
@@ -135,6 +141,7 @@ def test_fixed_point_implicit_gradient(newton_sqrt):
     close(fx.jit(fx.vmap(fx.grad(newton_sqrt)))(A), 0.5 / np.sqrt(A))
     # the reverse rule is itself differentiated (it contains a fixed point too)
     close(fx.grad(fx.grad(newton_sqrt))(2.0), -0.25 * 2.0 ** -1.5, rtol=1e-4)
+    check_grads(newton_sqrt, (fnp.float32(2.0),), order=1, modes=("rev",), eps=1e-2)
 
 
 def test_fixed_point_matches_jax(jax, newton_sqrt):
@@ -406,5 +413,10 @@ def test_differentiating_a_closed_over_value_is_an_error():
         return f(x)
 
     close(fx.grad(outer)(2.0, 3.0), 30.0)
+    close(fx.vmap(fx.grad(outer))(fnp.ones(2), fnp.arange(2.0)), [0.0, 10.0])
+    close(fx.jit(fx.grad(outer))(2.0, 3.0), 30.0)
+    # bwd closes over a value batched by an enclosing vmap
+    close(fx.grad(lambda x, y: fnp.sum(fx.vmap(outer)(x, y)))(fnp.ones(2), fnp.arange(2.0)),
+          [0.0, 10.0])
     with pytest.raises(TypeError, match="closed-over value"):
         fx.grad(outer, 1)(2.0, 3.0)

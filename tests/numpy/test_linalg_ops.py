@@ -373,6 +373,24 @@ def test_jaxpr_matches_jax(name, args, jax):
     assert mine == theirs
 
 
+@pytest.mark.parametrize("name,args", [
+    ("dot", (2.0, 3.0)), ("dot", (np.ones(3, np.int32), 2.0)), ("inner", (2.0, np.ones(2))),
+    ("matmul", (np.ones((2, 3), np.int8), np.ones((3, 2), np.uint8))),
+    ("matmul", (np.ones((2, 3), np.float16), np.ones((3, 2), np.int32))),
+    ("vdot", (np.ones(1, np.float32), 1j)), ("einsum", ("i,->i", np.ones(2, np.int32), 2.5))],
+    ids=str)
+def test_dtypes_and_weak_types_match_jax(name, args, jax):
+    mine = getattr(fnp, name)(*args)
+    theirs = getattr(jax.numpy, name)(*args)
+    assert (mine.dtype, mine.weak_type) == (theirs.dtype, theirs.weak_type)
+    close(mine, np.asarray(theirs))
+    if name != "einsum":
+        arrays = [np.asarray(a) if isinstance(a, np.ndarray) else a for a in args]
+        text = " ".join(str(fx.make_jaxpr(getattr(fnp, name))(*arrays)).split())
+        jtext = " ".join(str(jax.make_jaxpr(getattr(jax.numpy, name))(*arrays)).split())
+        assert text == jtext
+
+
 @pytest.mark.parametrize("subscripts,shapes", EINSUM_CASES[:16],
                          ids=[c[0] for c in EINSUM_CASES[:16]])
 def test_einsum_against_jax(subscripts, shapes, jax):

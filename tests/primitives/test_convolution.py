@@ -37,7 +37,7 @@ def ref_conv(lhs, rhs, strides, padding, lhs_dilation, rhs_dilation, dn,
     nb, og = n // batch_group_count, o // groups
     out_sp = []
     for s, k, st_, (lo, hi), ld, rd in zip(spatial, kernel, strides, padding, lhs_dilation,
-                                           rhs_dilation):
+                                           rhs_dilation, strict=True):
         padded = ((s - 1) * ld + 1 if s else 0) + lo + hi
         span = (k - 1) * rd + 1 if k else 0
         out_sp.append(max(0, (padded - span) // st_ + 1) if padded >= span else 0)
@@ -45,8 +45,8 @@ def ref_conv(lhs, rhs, strides, padding, lhs_dilation, rhs_dilation, dn,
     for pos in itertools.product(*[range(s) for s in out_sp]):
         for tap in itertools.product(*[range(k) for k in kernel]):
             index = []
-            for p, t, st_, (lo, _), ld, rd, s in zip(pos, tap, strides, padding,
-                                                     lhs_dilation, rhs_dilation, spatial):
+            for p, t, st_, (lo, _), ld, rd, s in zip(pos, tap, strides, padding, lhs_dilation,
+                                                     rhs_dilation, spatial, strict=True):
                 dilated = p * st_ + t * rd - lo   # position in the dilated, unpadded input
                 if dilated < 0 or dilated % ld or dilated // ld >= s:
                     break
@@ -241,6 +241,26 @@ def test_second_order_grads(name):
         check_grads(_conv(_params(case)), (x, w), order=2, modes=("fwd", "rev"))
 
 
+def test_grad_with_wider_preferred_element_type():
+    case = next(c for c in CASES if c[0] == "everything")
+    rng = np.random.RandomState(9)
+    x, w = _operands(case, rng, np.float16)
+    params = dict(_params(case), preferred_element_type=np.dtype(np.float32))
+
+    def loss(x, w):
+        return conv_general_dilated_p.bind(x, w, **params).sum()
+
+    gx, gw = fx.grad(loss, (0, 1))(x, w)
+    assert (gx.dtype, gw.dtype) == (np.float16, np.float16)
+    with fx.enable_x64():
+        ex, ew = fx.grad(lambda a, b: _conv(_params(case))(a, b).sum(), (0, 1))(
+            x.astype(np.float64), w.astype(np.float64))
+    np.testing.assert_allclose(np.asarray(gx, np.float64), np.asarray(ex), rtol=1e-2,
+                               atol=1e-2)
+    np.testing.assert_allclose(np.asarray(gw, np.float64), np.asarray(ew), rtol=1e-2,
+                               atol=1e-2)
+
+
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_vmap_each_operand(case, harness):
     rng = np.random.RandomState(4)
@@ -316,7 +336,7 @@ def test_against_jax(case, jax):
     out, vjp = fx.vjp(f, x, w)
     ct = rng.uniform(-1, 1, size=out.shape).astype(np.float32)
     _, jvjp = jax.vjp(lambda a, b: _jax_call(jax, case, a, b), x, w)
-    for mine, theirs in zip(vjp(ct), jvjp(ct)):
+    for mine, theirs in zip(vjp(ct), jvjp(ct), strict=True):
         np.testing.assert_allclose(np.asarray(mine), np.asarray(theirs), rtol=1e-4,
                                    atol=1e-5)
 
@@ -373,3 +393,25 @@ def test_printed_jaxprs_match_jax(jax):
         mine = " ".join(str(fx.make_jaxpr(fn_fx)(x, w)).split())
         theirs = " ".join(str(jax.make_jaxpr(fn_jax)(x, w)).split())
         assert mine == theirs
+
+
+@pytest.mark.parametrize("groups", [(2, 1), (1, 2)], ids=["feature", "batch"])
+@pytest.mark.parametrize("axes", [None, (0, None), (None, 0), (0, 0)], ids=str)
+def test_grouped_grad_and_vmap_jaxprs_match_jax(groups, axes, jax):
+    fgc, bgc = groups
+    x = np.ones((4, 4, 8, 8), np.float32)
+    w = np.ones((6, 4 // fgc, 3, 3), np.float32)
+
+    def conv(L):
+        return lambda x, w: L.conv_general_dilated(x, w, (2, 1), ((1, 0), (2, 1)), (1, 2),
+                                                   (2, 1), None, fgc, bgc)
+
+    if axes is None:
+        mine = fx.make_jaxpr(fx.grad(lambda x, w: conv(lax)(x, w).sum(), (0, 1)))(x, w)
+        theirs = jax.make_jaxpr(jax.grad(lambda x, w: conv(jax.lax)(x, w).sum(), (0, 1)))(x, w)
+    else:
+        xb = x if axes[0] is None else np.stack([x, x + 1])
+        wb = w if axes[1] is None else np.stack([w, w - 1])
+        mine = fx.make_jaxpr(fx.vmap(conv(lax), axes))(xb, wb)
+        theirs = jax.make_jaxpr(jax.vmap(conv(jax.lax), axes))(xb, wb)
+    assert " ".join(str(mine).split()) == " ".join(str(theirs).split())

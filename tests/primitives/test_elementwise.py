@@ -730,3 +730,17 @@ def test_weak_scalar_with_complex_under_checks():
     assert out.dtype == np.complex64
     np.testing.assert_array_equal(np.asarray(out), np.full(3, 2, np.complex64))
 
+
+
+def test_reduce_precision_derivatives_round_the_tangent():
+    """As in JAX, reduce_precision is linear for differentiation: its jvp rounds the
+    tangent and its vjp rounds the cotangent."""
+    prim = primitives.registry["reduce_precision"]
+    params = {"exponent_bits": 5, "mantissa_bits": 2}
+    x = np.array([0.3, -1.7, 2.2], np.float32)
+    t = np.array([1.3, 0.1, -3.3], np.float32)
+    expected = _reduce_precision_ref(t, 5, 2).astype(np.float32)
+    _, jvp_out = fx.jvp(lambda v: prim.bind(v, **params), (x,), (t,))
+    np.testing.assert_array_equal(np.asarray(jvp_out), expected)
+    _, pullback = fx.vjp(lambda v: prim.bind(v, **params), x)
+    np.testing.assert_array_equal(np.asarray(pullback(t)[0]), expected)

@@ -32,9 +32,9 @@ def ref_dot_general(lhs, rhs, dims, out_dtype):
     letters = iter(string.ascii_letters)
     lsub = [next(letters) for _ in range(lhs.ndim)]
     rsub = [next(letters) for _ in range(rhs.ndim)]
-    for a, b in zip(lc, rc):
+    for a, b in zip(lc, rc, strict=True):
         rsub[b] = lsub[a]
-    for a, b in zip(lb, rb):
+    for a, b in zip(lb, rb, strict=True):
         rsub[b] = lsub[a]
     lfree = [lsub[i] for i in range(lhs.ndim) if i not in lc and i not in lb]
     rfree = [rsub[i] for i in range(rhs.ndim) if i not in rc and i not in rb]
@@ -253,7 +253,7 @@ def test_vmap_of_grad_and_nested_vmap(harness):
     g = fx.vmap(fx.grad(loss, argnums=(0, 1)))(a, b)
     for i in range(3):
         gi = fx.grad(loss, argnums=(0, 1))(a[i], b[i])
-        for x, y in zip(g, gi):
+        for x, y in zip(g, gi, strict=True):
             np.testing.assert_allclose(np.asarray(x)[i], np.asarray(y), rtol=1e-5, atol=1e-5)
     batched = rand(rng, (2, 3, 4, 5), "float32")
     out = fx.vmap(fx.vmap(lambda x, y: lax.dot(x, y), (None, 0)), (None, 0))(a[0], batched)
@@ -328,7 +328,7 @@ def test_against_jax(case, jax):
     out, vjp = fx.vjp(f(lax), lhs, rhs)
     ct = rand(rng, out.shape, "float32")
     jout, jvjp = jax.vjp(f(jax.lax), lhs, rhs)
-    for mine, theirs in zip(vjp(ct), jvjp(ct)):
+    for mine, theirs in zip(vjp(ct), jvjp(ct), strict=True):
         np.testing.assert_allclose(np.asarray(mine), np.asarray(theirs), rtol=1e-5,
                                    atol=1e-5)
     mine = " ".join(str(fx.make_jaxpr(f(lax))(lhs, rhs)).split())
@@ -345,4 +345,19 @@ def test_grad_jaxpr_matches_jax(jax):
 
     mine = " ".join(str(fx.make_jaxpr(fx.grad(loss(fnp), (0, 1)))(a, b)).split())
     theirs = " ".join(str(jax.make_jaxpr(jax.grad(loss(jax.numpy), (0, 1)))(a, b)).split())
+    assert mine == theirs
+
+
+@pytest.mark.parametrize("axes", [(0, None), (None, 2), (0, 0), (2, 1)], ids=str)
+def test_vmap_jaxprs_match_jax(axes, jax):
+    a, b = np.ones((2, 3, 4), np.float32), np.ones((4, 3, 5), np.float32)
+    dims = (((2,), (0,)), ((1,), (1,)))
+    ab = a if axes[0] is None else np.stack([a, a], axes[0])
+    bb = b if axes[1] is None else np.stack([b, b], axes[1])
+
+    def f(L):
+        return lambda x, y: L.dot_general(x, y, dims)
+
+    mine = " ".join(str(fx.make_jaxpr(fx.vmap(f(lax), axes))(ab, bb)).split())
+    theirs = " ".join(str(jax.make_jaxpr(jax.vmap(f(jax.lax), axes))(ab, bb)).split())
     assert mine == theirs

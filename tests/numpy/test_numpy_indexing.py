@@ -42,6 +42,10 @@ def jaxpr_primitives(f, *args):
 def numpy_index(draw, shape):
     items, dim = [], 0
     use_arrays = draw(st.booleans())
+    # advanced indices must broadcast together: one shape for every integer array, and
+    # at most one boolean mask (whose nonzero() has its own length) with 0-d arrays only
+    ishape = draw(st.sampled_from([(), (2,), (1, 3), (2, 1)]))
+    mask_used = False
     ellipsis_at = draw(st.one_of(st.none(), st.integers(0, len(shape))))
     while dim < len(shape):
         if ellipsis_at is not None and dim == ellipsis_at and draw(st.booleans()):
@@ -54,7 +58,8 @@ def numpy_index(draw, shape):
             items.append(None)
         n = shape[dim]
         kinds = ["slice", "full"] + (["int"] if n else []) + (
-            ["array", "mask"] if use_arrays and n else [])
+            ["array"] if use_arrays and n and not (mask_used and ishape) else []) + (
+            ["mask"] if use_arrays and n and not mask_used and not ishape else [])
         kind = draw(st.sampled_from(kinds))
         if kind == "int":
             items.append(draw(st.integers(-n, n - 1)))
@@ -65,12 +70,12 @@ def numpy_index(draw, shape):
             items.append(slice(draw(bound), draw(bound),
                                draw(st.sampled_from([None, 1, 2, 3, -1, -2]))))
         elif kind == "array":
-            ishape = draw(st.sampled_from([(), (2,), (1, 3), (2, 1)]))
             seed = draw(st.integers(0, 1000))
             items.append(np.random.RandomState(seed).randint(-n, n, size=ishape))
         else:
             seed = draw(st.integers(0, 1000))
             items.append(np.random.RandomState(seed).rand(n) > 0.5)
+            mask_used = True
         dim += 1
     if draw(st.booleans()):
         cut = draw(st.integers(0, len(items)))

@@ -20,14 +20,11 @@ from fx.dtypes import float0  # noqa: F401
 from fx.devices import (Device, devices, local_devices, device_count,  # noqa: F401
                         local_device_count, default_backend, process_index, process_count)
 from fx import tree  # noqa: F401
-try:  # being written now; these imports become unconditional when they land
-    from fx.custom_derivatives import (custom_jvp, custom_vjp, custom_gradient,  # noqa: F401
-                                       closure_convert)
-    from fx.checkpoint import checkpoint, remat, checkpoint_policies  # noqa: F401
-    from fx import debug, ad_checkpoint, experimental  # noqa: F401
-    from fx._callback import pure_callback  # noqa: F401
-except ImportError:
-    pass
+from fx.custom_derivatives import (custom_jvp, custom_vjp, custom_gradient,  # noqa: F401
+                                   closure_convert)
+from fx.checkpoint import checkpoint, remat, checkpoint_policies  # noqa: F401
+from fx import debug, ad_checkpoint, experimental  # noqa: F401
+from fx._callback import pure_callback  # noqa: F401
 
 __version__ = "0.1.0"
 

@@ -97,7 +97,7 @@ class Array:
 
     def __format__(self, spec):
         if self._value.ndim == 0:
-            return format(self._value.item(), spec)
+            return format(self._value[()], spec)
         return format(str(self), spec)
 
     # -- device ----------------------------------------------------------------

@@ -334,7 +334,7 @@ def pp_eqn(eqn: JaxprEqn, namer: _Namer, indent: int, source_info: bool = False,
     order = prim.param_order
     keys = [k for k in order if k in shown] + sorted(k for k in shown if k not in order)
     params = [(k, shown[k]) for k in keys if k not in prim.hidden_params]
-    head = f"{outs} = {eqn.primitive.name}"
+    head = f"{outs} = {eqn.primitive.name}" if outs else eqn.primitive.name
     if params:
         rendered = [_pp_param(k, v, namer, indent) for k, v in params]
         one_line = f"{head}[{' '.join(rendered)}] {ins}"
@@ -559,7 +559,8 @@ class EvalTrace(Trace):
                     weak = False
         out = primitive.impl_rule(*vals, **params)
         if primitive.multiple_results:
-            return [array_type(o if type(o) is np.ndarray else np.asarray(o)) for o in out]
+            return [array_type(o if type(o) is np.ndarray else np.asarray(o), weak)
+                    for o in out]
         if primitive.weak_type_rule is not None:
             weak = primitive.weak_type_rule(args)
         elif primitive.weak_type_param is not None:
@@ -590,7 +591,8 @@ def _check_impl_result(primitive, args, params, out):
     """Under FX_CHECKS, the eager result must have the type abstract_eval promises."""
     avals = [get_aval(a) for a in args]
     py = (int, float, complex)
-    ref = next((v for a, v in zip(args, avals) if type(a) not in py), None)
+    refs = [v for a, v in zip(args, avals) if type(a) not in py]
+    ref = next((v for v in refs if v.dtype != dtypes.bool_), refs[0] if refs else None)
     if ref is not None:  # eager fast paths hand Python scalars straight to NumPy
         avals = [ShapedArray((), ref.dtype, True) if type(a) in py else v
                  for a, v in zip(args, avals)]

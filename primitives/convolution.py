@@ -214,18 +214,50 @@ def _conv_impl(lhs, rhs, *, window_strides, padding, lhs_dilation, rhs_dilation,
         return np.zeros(out_shape, out_dtype)
     x = np.transpose(lhs, lhs_spec).astype(compute, copy=False)   # (N, C, *S)
     w = np.transpose(rhs, rhs_spec).astype(compute, copy=False)   # (O, I, *K)
+    x = np.ascontiguousarray(_dilate_and_pad(x, lhs_dilation, padding))
     nsp = x.ndim - 2
-    x = _dilate_and_pad(x, lhs_dilation, padding)
+    out_sp = tuple(out_shape[out_spec[2 + k]] for k in range(nsp))
+    geometry = (window_strides, rhs_dilation, feature_group_count, batch_group_count)
+    if _kn2row_is_cheaper(x.shape, w.shape, out_sp, window_strides):
+        out, canon_to_out = _conv_kn2row(x, w, out_sp, *geometry)
+    else:
+        out, canon_to_out = _conv_im2col(x, w, out_sp, *geometry)
+    # canon_to_out[r] is the axis of ``out`` holding role r (batch, feature, spatial...)
+    perm = [0] * (nsp + 2)
+    for role, axis in enumerate(out_spec):
+        perm[axis] = canon_to_out[role]
+    return np.transpose(out, perm).astype(out_dtype, copy=False)
+
+
+def _kn2row_is_cheaper(x_shape, w_shape, out_sp, strides) -> bool:
+    """Estimated cost (memory traffic plus matmul work at BLAS's higher rate) of
+    the two strategies; a Python-level step per kernel tap costs a fixed amount."""
+    n, c = x_shape[:2]
+    o, i = w_shape[:2]
+    taps, padded, outs = (int(np.prod(s)) for s in (w_shape[2:], x_shape[2:], out_sp))
+    flops_im2col = n * outs * o * i * taps
+    im2col = n * c * taps * outs + flops_im2col / 16
+    kn2row = taps * (o * n * padded + 20000) + n * c * padded + flops_im2col * (
+        padded / max(outs, 1)) / 16
+    return kn2row < im2col
+
+
+def _conv_im2col(x, w, out_sp, strides, rhs_dilation, feature_group_count,
+                 batch_group_count):
+    """Copy every window into a column matrix, then one (batched) matmul.
+
+    The columns are laid out (spatial, taps) or (taps, spatial), whichever lets the
+    copy run along longer contiguous stretches of ``x``."""
+    nsp = x.ndim - 2
     kernel = w.shape[2:]
     span = tuple(_dilate(k, d) for k, d in zip(kernel, rhs_dilation, strict=True))
-    out_sp = tuple(out_shape[out_spec[2 + i]] for i in range(nsp))
     windows = sliding_window_view(x, span, axis=tuple(range(2, 2 + nsp)))
     windows = windows[(slice(None), slice(None))
                       + tuple(slice(None, (o - 1) * s + 1, s)
-                              for o, s in zip(out_sp, window_strides, strict=True))
+                              for o, s in zip(out_sp, strides, strict=True))
                       + tuple(slice(None, None, d) for d in rhs_dilation)]
     # windows: (N, C, *out_sp, *kernel)
-    n, c = x.shape[:2]
+    n = x.shape[0]
     o, i = w.shape[:2]
     groups = feature_group_count * batch_group_count
     nb, og = n // batch_group_count, o // groups
@@ -238,27 +270,51 @@ def _conv_impl(lhs, rhs, *, window_strides, padding, lhs_dilation, rhs_dilation,
     else:                       # (N, G, I, ...)
         grouped = windows.reshape((n, feature_group_count, i) + windows.shape[2:])
     weights = w.reshape(groups, og, i * ksize)
-    feature_last = out_spec[1] == len(out_spec) - 1
-    if feature_last:   # columns (Nb, G, S, I*K) @ (G, I*K, Og) -> (Nb, G, S, Og)
+    spatial_run = out_sp[-1] if strides[-1] == 1 else 1
+    tap_run = kernel[-1] if rhs_dilation[-1] == 1 else 1
+    if tap_run > spatial_run:   # columns (Nb, G, S, I*K) @ (G, I*K, Og) -> (Nb, G, S, Og)
         cols = np.ascontiguousarray(grouped.transpose((0, 1) + sp_axes + (2,) + k_axes)
                                     .reshape(nb, groups, ssize, i * ksize))
         out = np.matmul(cols, np.ascontiguousarray(weights.transpose(0, 2, 1)))
         if groups == 1:
-            out = out.reshape((nb,) + out_sp + (o,))
-            canon_to_out = (0, nsp + 1) + tuple(range(1, nsp + 1))
-        else:
-            out = out.transpose(0, 1, 3, 2).reshape((nb, o) + out_sp)
-            canon_to_out = tuple(range(nsp + 2))
-    else:              # (G, Og, I*K) @ columns (Nb, G, I*K, S) -> (Nb, G, Og, S)
-        cols = np.ascontiguousarray(grouped.transpose((0, 1, 2) + k_axes + sp_axes)
-                                    .reshape(nb, groups, i * ksize, ssize))
-        out = np.matmul(np.ascontiguousarray(weights), cols).reshape((nb, o) + out_sp)
-        canon_to_out = tuple(range(nsp + 2))
-    # canon_to_out[r] is the axis of ``out`` holding role r (batch, feature, spatial...)
-    perm = [0] * (nsp + 2)
-    for role, axis in enumerate(out_spec):
-        perm[axis] = canon_to_out[role]
-    return np.transpose(out, perm).astype(out_dtype, copy=False)
+            return (out.reshape((nb,) + out_sp + (o,)),
+                    (0, nsp + 1) + tuple(range(1, nsp + 1)))
+        return out.transpose(0, 1, 3, 2).reshape((nb, o) + out_sp), tuple(range(nsp + 2))
+    # (G, Og, I*K) @ columns (Nb, G, I*K, S) -> (Nb, G, Og, S)
+    cols = np.ascontiguousarray(grouped.transpose((0, 1, 2) + k_axes + sp_axes)
+                                .reshape(nb, groups, i * ksize, ssize))
+    out = np.matmul(np.ascontiguousarray(weights), cols)
+    return out.reshape((nb, o) + out_sp), tuple(range(nsp + 2))
+
+
+def _conv_kn2row(x, w, out_sp, strides, rhs_dilation, feature_group_count,
+                 batch_group_count):
+    """One matmul of each kernel tap with the whole input, then a shifted add.
+
+    Cheaper than im2col when there are few output features and many input ones
+    (e.g. the lhs cotangent of a convolution)."""
+    nsp = x.ndim - 2
+    n, c = x.shape[:2]
+    o, i = w.shape[:2]
+    padded = x.shape[2:]
+    groups = feature_group_count * batch_group_count
+    nb, og = n // batch_group_count, o // groups
+    if batch_group_count > 1:   # rows (G, C, Nb * P)
+        rows = x.reshape((groups, nb, c) + padded).swapaxes(1, 2)
+    else:                       # rows (G, I, N * P)
+        rows = x.reshape((n, groups, i) + padded).transpose((1, 2, 0) + tuple(
+            range(3, 3 + nsp)))
+    rows = np.ascontiguousarray(rows).reshape(groups, i, -1)
+    weights = w.reshape((groups, og, i) + w.shape[2:])
+    out = np.zeros((groups, og, nb) + out_sp, np.result_type(x.dtype, w.dtype))
+    for tap in np.ndindex(*w.shape[2:]):
+        product = np.matmul(np.ascontiguousarray(weights[(Ellipsis,) + tap]), rows)
+        product = product.reshape((groups, og, nb) + padded)
+        out += product[(Ellipsis,) + tuple(
+            slice(t * d, t * d + (size - 1) * s + 1, s)
+            for t, d, size, s in zip(tap, rhs_dilation, out_sp, strides, strict=True))]
+    # (G, Og, Nb, *S): role batch is axis 2, feature spans axes 0-1
+    return out.reshape((o, nb) + out_sp), (1, 0) + tuple(range(2, 2 + nsp))
 
 
 conv_general_dilated_p.def_impl(_conv_impl)

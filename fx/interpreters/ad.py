@@ -99,7 +99,7 @@ def linearize_flat(fun: Callable, primals: Sequence[Any]):
         for p in primals_out:
             if pe_trace.is_unknown(p):
                 raise core.JaxprTypeError("a primal output depends on a tangent input")
-        jaxpr, residuals = pe.tracers_to_jaxpr(tangent_args, tangents_out)
+        jaxpr, residuals = pe.tracers_to_jaxpr(tangent_args, tangents_out, pe_trace.effects)
     return primals_out, jaxpr, residuals
 
 

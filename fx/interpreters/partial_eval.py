@@ -235,11 +235,12 @@ class JaxprTracer(Tracer):
 class JaxprTrace(core.Trace):
     """Known values are ordinary parent values; unknown ones are JaxprTracers."""
 
-    __slots__ = ("const_tracers",)
+    __slots__ = ("const_tracers", "effects")
 
     def __init__(self, parent):
         super().__init__(parent)
         self.const_tracers: dict[int, tuple[Any, JaxprTracer]] = {}
+        self.effects: list[_EqnRecipe] = []  # effectful unknown equations, in order
 
     def new_arg(self, aval) -> JaxprTracer:
         return JaxprTracer(self, aval, _LambdaBinding())
@@ -281,14 +282,17 @@ class JaxprTrace(core.Trace):
         recipe = _EqnRecipe(primitive, params, tracers, out_avals, core.user_frame())
         outs = [JaxprTracer(self, a, recipe) for a in out_avals]
         recipe.tracers_out = outs
+        if primitive.effectful:
+            self.effects.append(recipe)
         return outs if multiple else outs[0]
 
 
-def tracers_to_jaxpr(in_tracers: Sequence[JaxprTracer], out_tracers: Sequence[Any]
-                     ) -> tuple[Jaxpr, list]:
+def tracers_to_jaxpr(in_tracers: Sequence[JaxprTracer], out_tracers: Sequence[Any],
+                     effect_recipes: Sequence[Any] = ()) -> tuple[Jaxpr, list]:
     """The jaxpr computing ``out_tracers`` from ``in_tracers``; returns it and its consts.
 
     The consts are the known values (residuals) the unknown computation reads.
+    ``effect_recipes`` are effectful equations kept even though no output needs them.
     """
     var_of: dict[int, Var] = {}
     invars = []
@@ -301,7 +305,8 @@ def tracers_to_jaxpr(in_tracers: Sequence[JaxprTracer], out_tracers: Sequence[An
     # iterative topological sort over recipes
     order: list = []
     visited: set[int] = set()
-    stack = [(t, False) for t in reversed(out_tracers) if isinstance(t, JaxprTracer)]
+    roots = list(out_tracers) + [t for r in effect_recipes for t in r.tracers_in]
+    stack = [(t, False) for t in reversed(roots) if isinstance(t, JaxprTracer)]
     while stack:
         t, done = stack.pop()
         if done:
@@ -336,6 +341,20 @@ def tracers_to_jaxpr(in_tracers: Sequence[JaxprTracer], out_tracers: Sequence[An
                 outvars.append(v)
             eqns.append(JaxprEqn([var_of[id(x)] for x in recipe.tracers_in], outvars,
                                  recipe.primitive, recipe.params, recipe.source_info))
+    # effectful equations (which may have no outputs) go in creation order among the rest
+
+    for recipe in effect_recipes:
+        if id(recipe) in seen_recipes:
+            continue
+        seen_recipes.add(id(recipe))
+        outvars = []
+        for o in recipe.tracers_out:
+            v = Var(o.aval)
+            var_of[id(o)] = v
+            outvars.append(v)
+        eqns.append(JaxprEqn([var_of[id(x)] for x in recipe.tracers_in], outvars,
+                             recipe.primitive, recipe.params, recipe.source_info))
+
     outvars = []
     for t in out_tracers:
         if isinstance(t, JaxprTracer):
@@ -377,7 +396,7 @@ def partial_eval_jaxpr(closed: ClosedJaxpr, in_unknowns: Sequence[bool],
             out_uk = [trace.is_unknown(o) or inst for o, inst in zip(outs, instantiate)]
             unknown_outs = [o for o, uk in zip(outs, out_uk) if uk]
             known_outs = [o for o, uk in zip(outs, out_uk) if not uk]
-            jaxpr_uk, residuals = tracers_to_jaxpr(unknown_tracers, unknown_outs)
+            jaxpr_uk, residuals = tracers_to_jaxpr(unknown_tracers, unknown_outs, trace.effects)
         captured["out_uk"] = out_uk
         captured["jaxpr_uk"] = jaxpr_uk
         captured["n_res"] = len(residuals)

@@ -5,3 +5,4 @@ from fx.lax._slicing import *  # noqa: F401,F403
 from fx.lax._reductions_ext import *  # noqa: F401,F403
 from fx.lax._linalg import *  # noqa: F401,F403
 from fx.lax._control_flow import *  # noqa: F401,F403
+from fx.lax._optimization_barrier import optimization_barrier  # noqa: F401

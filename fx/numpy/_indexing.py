@@ -102,6 +102,10 @@ def _eager_basic(x: Array, idx):
 def _eager_static_read(x: Array, parsed, mode):
     """``x[idx]`` for a fully static parsed index, with NumPy (clamping), or None."""
     value = x._value  # already has the new axes
+    advanced = [d for d, e in enumerate(parsed.entries) if not isinstance(e, slice)]
+    if advanced and not parsed.adjacent and advanced == list(
+            range(advanced[0], advanced[-1] + 1)):
+        return None  # NumPy would see these as adjacent once the Ellipsis is expanded
     index = []
     for e, n in zip(parsed.entries, value.shape, strict=True):
         if isinstance(e, slice):
@@ -193,6 +197,7 @@ class _Parsed(NamedTuple):
     new_axes: tuple   # positions (in the expanded operand) of inserted size-1 axes
     entries: list     # per expanded dimension: slice or _Adv
     has_arrays: bool  # any integer-array (ndim >= 1) entry
+    adjacent: bool    # advanced indices are consecutive items (NumPy's placement rule)
 
 
 def _is_int_dtype(dtype) -> bool:
@@ -309,7 +314,10 @@ def _parse(shape: tuple, idx) -> _Parsed:
     while dim < len(shape):
         entries.append(slice(None))
         dim += 1
-    return _Parsed(tuple(new_axes), entries, has_arrays)
+    advanced = [p for p, (kind, _) in enumerate(items)
+                if kind in ("int", "array", "traced", "mask", "bool")]
+    adjacent = advanced == list(range(advanced[0], advanced[-1] + 1)) if advanced else True
+    return _Parsed(tuple(new_axes), entries, has_arrays, adjacent)
 
 
 def _expanded_shape(shape, new_axes):
@@ -388,7 +396,7 @@ def getitem(x, idx, *, mode=None, fill_value=None, indices_are_sorted: bool = Fa
     if not parsed.has_arrays and mode is not _FILL:
         return _basic_ints(x, shape, entries)
     return _gather(x, shape, entries, mode, fill_value, indices_are_sorted, unique_indices,
-                   static_unique=not parsed.has_arrays)
+                   static_unique=not parsed.has_arrays, adjacent=parsed.adjacent)
 
 
 def _check_slice(s: slice):
@@ -488,14 +496,13 @@ class _Indexer(NamedTuple):
     static_unique: bool
 
 
-def _index_to_gather(shape, entries, static_unique: bool) -> _Indexer:
+def _index_to_gather(shape, entries, static_unique: bool, adjacent: bool) -> _Indexer:
     """Dimension numbers and indices of the gather that computes ``x[entries]``."""
     dtype = _index_dtype(shape)
     adv_dims = [d for d, e in enumerate(entries) if isinstance(e, _Adv)]
     adv_shape = C.broadcast_shapes(*[np.shape(e.value) if e.static else e.value.aval.shape
                                      for e in entries if isinstance(e, _Adv)]) \
         if adv_dims else ()
-    adjacent = adv_dims == list(range(adv_dims[0], adv_dims[-1] + 1)) if adv_dims else True
     # Output layout, in NumPy's order: ("A", j) for the broadcast advanced dims,
     # ("S", d) for a slice on operand dimension d.
     layout: list = []
@@ -578,9 +585,9 @@ def _stack_components(components, batch_shape, dtype):
 
 
 def _gather(x, shape, entries, mode, fill_value, indices_are_sorted, unique_indices,
-            static_unique):
+            static_unique, adjacent):
     empty = [d for d, e in enumerate(entries) if isinstance(e, _Adv) and shape[d] == 0]
-    indexer = _index_to_gather(shape, entries, static_unique)
+    indexer = _index_to_gather(shape, entries, static_unique, adjacent)
     if empty:
         if builtins.all(s for s in indexer.out_shape) or not any(
                 np.size(e.value) == 0 for e in entries if isinstance(e, _Adv) and e.static):
@@ -614,7 +621,7 @@ def _scatter_update(x, idx, y, primitive, kind, mode=None, indices_are_sorted=Fa
     shape = _expanded_shape(aval.shape, parsed.new_axes)
     target = lax.reshape(x, shape) if parsed.new_axes else x
     empty = [d for d, e in enumerate(parsed.entries) if isinstance(e, _Adv) and shape[d] == 0]
-    indexer = _index_to_gather(shape, parsed.entries, not parsed.has_arrays)
+    indexer = _index_to_gather(shape, parsed.entries, not parsed.has_arrays, parsed.adjacent)
     y_shape = get_aval(y).shape
     if len(y_shape) > len(indexer.out_shape) or C.broadcast_shapes(
             y_shape, indexer.out_shape) != indexer.out_shape:

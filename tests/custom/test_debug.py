@@ -87,9 +87,6 @@ def test_print_inside_loops(capsys):
     assert lines(capsys) == ["c=0.0 x=0.0", "c=0.0 x=2.0", "c=0.0 x=1.0", "c=2.0 x=3.0"]
 
 
-@pytest.mark.xfail(strict=True, reason="partial evaluation drops effectful equations whose "
-                   "inputs are unknown (fx/interpreters/partial_eval.py tracers_to_jaxpr), so "
-                   "the scan's known loop loses the print under grad")
 def test_print_inside_loop_under_grad(capsys):
     def body(c, x):
         fx.debug.print("c={c}", c=c)

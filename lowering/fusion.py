@@ -1,0 +1,603 @@
+"""Fusion: grouping a jaxpr's equations into kernels, in the manner of XLA's loop
+and input fusion.
+
+Invariants: a *materialized* variable is one that lives in a buffer (program
+inputs and outputs, operands and results of library and fallback equations,
+and whatever the rules below decide); every other value lives only inside the
+loop that computes it. A group is the set of equations reachable backwards
+from its roots (materialized results) without crossing another materialized
+variable, so a cheap producer read by two groups is recomputed by both.
+Elementwise and index-only equations fuse into their consumer; a reduction
+pulls its producers in and, when its axes can be iterated as rows, lets
+elementwise consumers over the same rows fuse after it (softmax and layernorm
+are one group: per row, one loop per reduction phase, then the epilogue).
+Everything else is a boundary: a library call or a fallback to the eager impl.
+This module is backend independent: the backend says which equations it can
+generate code for through ``supported``.
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+from fx.core import DropVar, Jaxpr, JaxprEqn, Literal, Var
+
+__all__ = ["Group", "fuse", "format_groups", "ELEMENTWISE", "INDEX_OPS", "REDUCTIONS",
+           "LIBRARY", "EXPENSIVE", "row_index_map"]
+
+ELEMENTWISE = frozenset({
+    "neg", "sign", "floor", "ceil", "round", "is_finite", "exp", "exp2", "log", "log1p",
+    "expm1", "tanh", "logistic", "sin", "cos", "tan", "asin", "acos", "atan", "sinh",
+    "cosh", "asinh", "acosh", "atanh", "sqrt", "rsqrt", "cbrt", "abs", "erf", "erfc",
+    "erf_inv", "lgamma", "digamma", "not", "population_count", "clz", "integer_pow",
+    "add", "sub", "mul", "div", "rem", "max", "min", "pow", "atan2", "nextafter", "and",
+    "or", "xor", "eq", "ne", "lt", "le", "gt", "ge", "shift_left", "shift_right_arithmetic",
+    "shift_right_logical", "add_any", "select_n", "clamp", "convert_element_type",
+    "copy", "stop_gradient", "real", "imag", "conj", "complex", "reduce_precision",
+    "bitcast_convert_type"})
+INDEX_OPS = frozenset({"broadcast_in_dim", "reshape", "transpose", "iota", "slice", "pad",
+                       "concatenate", "rev", "dynamic_slice", "squeeze", "expand_dims"})
+REDUCTIONS = frozenset({"reduce_sum", "reduce_max", "reduce_min", "reduce_prod", "reduce_and",
+                        "reduce_or", "reduce_xor", "argmax", "argmin"})
+#: reductions that can accumulate into their output buffer (any axes)
+_ACCUMULATING = frozenset({"reduce_sum", "reduce_max", "reduce_min", "reduce_prod",
+                           "reduce_and", "reduce_or", "reduce_xor"})
+LIBRARY = frozenset({"dot_general"})
+#: elementwise primitives worth a buffer rather than being computed twice
+EXPENSIVE = frozenset({
+    "exp", "exp2", "log", "log1p", "expm1", "tanh", "logistic", "sin", "cos", "tan", "asin",
+    "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh", "cbrt", "erf", "erfc",
+    "erf_inv", "lgamma", "digamma", "pow", "atan2", "div", "rem", "sqrt", "rsqrt"})
+
+_FUSIBLE, _REDUCE, _LIBRARY, _FALLBACK = "fusible", "reduce", "library", "fallback"
+
+
+class Group:
+    """One kernel: its equations, the buffers it reads and the buffers it writes.
+
+    ``kind`` is ``"loop"`` (elementwise over ``shape``), ``"reduce"`` (reductions of an
+    operand of ``shape`` over ``axes``; ``strategy`` ``"rows"`` iterates the kept axes
+    outside and the reduced ones inside, with per-row phases and an epilogue;
+    ``"accumulate"`` walks the operand in memory order, accumulating into the output),
+    ``"library"`` (a library call such as GEMM) or ``"fallback"`` (the eager impl).
+    """
+
+    __slots__ = ("kind", "eqns", "inputs", "outputs", "shape", "axes", "strategy",
+                 "reductions")
+
+    def __init__(self, kind, eqns, inputs, outputs, shape=(), axes=(), strategy=None,
+                 reductions=()):
+        self.kind = kind
+        self.eqns = list(eqns)
+        self.inputs = list(inputs)
+        self.outputs = list(outputs)
+        self.shape = tuple(shape)
+        self.axes = tuple(axes)
+        self.strategy = strategy
+        self.reductions = list(reductions)
+
+    @property
+    def outer_shape(self) -> tuple:
+        """The kept (row) dimensions of a reduce group's operand."""
+        return tuple(s for d, s in enumerate(self.shape) if d not in self.axes)
+
+    @property
+    def inner_shape(self) -> tuple:
+        return tuple(self.shape[d] for d in self.axes)
+
+    def __repr__(self):
+        return f"Group({self.kind}, {len(self.eqns)} eqns, shape={self.shape})"
+
+
+# ---------------------------------------------------------------------------
+# classification
+
+
+def _classify(eqn: JaxprEqn, supported: Callable[[JaxprEqn], bool]) -> str:
+    name = eqn.primitive.name
+    if name in ELEMENTWISE or name in INDEX_OPS:
+        return _FUSIBLE if supported(eqn) else _FALLBACK
+    if name in REDUCTIONS:
+        return _REDUCE if supported(eqn) else _FALLBACK
+    if name in LIBRARY:
+        return _LIBRARY if supported(eqn) else _FALLBACK
+    return _FALLBACK
+
+
+def _rows_ok(eqn: JaxprEqn) -> bool:
+    """Whether a reduction iterates as rows (its axes are the trailing ones, or it has no
+    accumulating form)."""
+    axes = tuple(sorted(eqn.params["axes"]))
+    ndim = len(eqn.invars[0].aval.shape)
+    if eqn.primitive.name not in _ACCUMULATING:
+        return True
+    return axes == tuple(range(ndim - len(axes), ndim))
+
+
+def _squeezed(shape) -> tuple:
+    return tuple(s for s in shape if s != 1)
+
+
+# ---------------------------------------------------------------------------
+# symbolic row indices: which index of a reduction result a consumer reads
+
+
+def row_index_map(eqn: JaxprEqn, out_index: tuple):
+    """The symbolic index of each operand of ``eqn`` read at ``out_index``.
+
+    Index entries are hashable symbols or the int 0; the result is None when the
+    mapping is not a plain relabelling (a general reshape, a slice, ...).
+    """
+    name = eqn.primitive.name
+    out_shape = eqn.outvars[0].aval.shape
+    if name in ELEMENTWISE:
+        return [out_index if v.aval.shape == out_shape else
+                (() if v.aval.shape == () else None) for v in eqn.invars]
+    if name == "broadcast_in_dim":
+        x = eqn.invars[0]
+        dims = eqn.params["broadcast_dimensions"]
+        return [tuple(0 if x.aval.shape[i] == 1 else out_index[d] for i, d in enumerate(dims))]
+    if name in ("reshape", "squeeze", "expand_dims"):
+        x = eqn.invars[0]
+        if eqn.params.get("dimensions") is not None or \
+                _squeezed(x.aval.shape) != _squeezed(out_shape):
+            return None
+        moving = iter([i for i, s in zip(out_index, out_shape) if s != 1])
+        return [tuple(0 if s == 1 else next(moving) for s in x.aval.shape)]
+    if name == "transpose":
+        perm = eqn.params["permutation"]
+        x_index = [None] * len(perm)
+        for out_d, in_d in enumerate(perm):
+            x_index[in_d] = out_index[out_d]
+        return [tuple(x_index)]
+    return None
+
+
+# ---------------------------------------------------------------------------
+# the fusion driver
+
+
+class _Plan:
+    def __init__(self, jaxpr: Jaxpr, supported):
+        self.jaxpr = jaxpr
+        self.eqns = jaxpr.eqns
+        self.category = [_classify(e, supported) for e in self.eqns]
+        self.producer: dict[int, int] = {}
+        for k, e in enumerate(self.eqns):
+            for o in e.outvars:
+                self.producer[id(o)] = k
+        self.materialized: set[int] = set()
+
+    def defined(self, atom) -> int | None:
+        if isinstance(atom, Literal):
+            return None
+        return self.producer.get(id(atom))
+
+    def members(self, root: Var) -> set[int]:
+        """Equations computing ``root`` inside its group (stopping at buffers)."""
+        start = self.producer[id(root)]
+        seen = {start}
+        stack = [start]
+        while stack:
+            k = stack.pop()
+            for v in self.eqns[k].invars:
+                j = self.defined(v)
+                if j is None or j in seen or id(v) in self.materialized:
+                    continue
+                if self.category[j] not in (_FUSIBLE, _REDUCE):
+                    continue
+                seen.add(j)
+                stack.append(j)
+        return seen
+
+
+def fuse(jaxpr: Jaxpr, supported: Callable[[JaxprEqn], bool] | None = None) -> list[Group]:
+    """Partition ``jaxpr``'s equations into kernels.
+
+    Args:
+      jaxpr: an optimized jaxpr (see ``lowering.passes.optimize``).
+      supported: ``supported(eqn)`` says whether the backend generates code for an
+        equation; unsupported ones become ``"fallback"`` groups. Default: all.
+    Returns:
+      the groups in an order that respects their dependencies.
+
+    Example:
+      >>> len(fuse(fx.make_jaxpr(lambda x: jnp.tanh(x) * 2 + 1)(x).jaxpr))
+      1
+    """
+    plan = _Plan(jaxpr, supported or (lambda eqn: True))
+    eqns = plan.eqns
+    m = plan.materialized
+    for v in jaxpr.outvars:
+        if isinstance(v, Var) and plan.defined(v) is not None:
+            m.add(id(v))
+    for k, e in enumerate(eqns):
+        cat = plan.category[k]
+        if cat in (_LIBRARY, _FALLBACK):
+            m.update(id(v) for v in e.invars if plan.defined(v) is not None)
+            m.update(id(o) for o in e.outvars if not isinstance(o, DropVar))
+        elif cat == _REDUCE and not _rows_ok(e):
+            m.update(id(o) for o in e.outvars)
+    for _ in range(4 * len(eqns) + 4):
+        groups = _build(plan)
+        extra = _violations(plan, groups)
+        if not extra:
+            break
+        m.update(extra)
+    else:  # pragma: no cover - the materialized set only grows, so this cannot loop
+        raise RuntimeError("fusion did not converge")
+    groups = _merge_optional(plan, groups)
+    out = []
+    for k, e in enumerate(eqns):
+        if plan.category[k] in (_LIBRARY, _FALLBACK):
+            outs = [o for o in e.outvars if not isinstance(o, DropVar)]
+            out.append(_Draft("library" if plan.category[k] == _LIBRARY else "fallback",
+                              [], {k}))
+            out[-1].outputs = outs
+    groups = groups + out
+    return [_finish(plan, g) for g in _toposort(plan, groups)]
+
+
+class _Draft:
+    """A group under construction: its roots and member equation indices."""
+
+    def __init__(self, kind, roots, members):
+        self.kind = kind
+        self.roots = list(roots)
+        self.members = set(members)
+        self.outputs = list(roots)
+
+    def reductions(self, plan) -> list[int]:
+        return sorted(k for k in self.members if plan.category[k] == _REDUCE)
+
+    def reads(self, plan) -> set[int]:
+        """ids of variables read from outside the group."""
+        out = set()
+        for k in self.members:
+            for v in plan.eqns[k].invars:
+                j = plan.defined(v)
+                if isinstance(v, Var) and (j is None or j not in self.members
+                                           or id(v) in plan.materialized
+                                           and v not in self.outputs):
+                    out.add(id(v))
+        return out
+
+
+def _build(plan: _Plan) -> list[_Draft]:
+    roots = []
+    for k, e in enumerate(plan.eqns):
+        if plan.category[k] in (_FUSIBLE, _REDUCE):
+            roots.extend(o for o in e.outvars if id(o) in plan.materialized)
+    drafts = [_Draft("loop", [r], plan.members(r)) for r in roots]
+    # groups sharing a reduction are merged: a reduction is computed once
+    owner: dict[int, _Draft] = {}
+    merged: list[_Draft] = []
+    for d in drafts:
+        target = None
+        for k in d.reductions(plan):
+            if k in owner:
+                target = owner[k]
+                break
+        if target is None:
+            merged.append(d)
+            target = d
+        else:
+            target.roots.extend(d.roots)
+            target.outputs.extend(d.outputs)
+            target.members |= d.members
+        for k in d.reductions(plan):
+            owner.setdefault(k, target)
+        # merges can chain: fold drafts that now share reductions with the target
+        changed = True
+        while changed:
+            changed = False
+            for other in merged:
+                if other is target:
+                    continue
+                if set(other.reductions(plan)) & set(target.reductions(plan)):
+                    target.roots.extend(other.roots)
+                    target.outputs.extend(other.outputs)
+                    target.members |= other.members
+                    merged.remove(other)
+                    for k in target.reductions(plan):
+                        owner[k] = target
+                    changed = True
+                    break
+    for d in merged:
+        if d.reductions(plan):
+            d.kind = "reduce"
+    return merged
+
+
+def _signature(plan, k):
+    e = plan.eqns[k]
+    return (tuple(e.invars[0].aval.shape), tuple(sorted(e.params["axes"])))
+
+
+def _violations(plan: _Plan, drafts: list[_Draft]) -> set[int]:
+    extra: set[int] = set()
+    count: dict[int, int] = {}
+    for d in drafts:
+        for k in d.members:
+            count[k] = count.get(k, 0) + 1
+        reds = d.reductions(plan)
+        if not reds:
+            continue
+        red_outs = {id(o) for k in reds for o in plan.eqns[k].outvars}
+        sigs = {_signature(plan, k) for k in reds}
+        accumulating = [k for k in reds if not _rows_ok(plan.eqns[k])]
+        if accumulating:
+            # an accumulating reduction is alone with its prologue
+            if len(reds) > 1 or d.roots != plan.eqns[accumulating[0]].outvars:
+                extra |= red_outs
+            continue
+        if len(sigs) != 1:
+            extra |= red_outs
+            continue
+        (shape, axes), = sigs
+        outer = tuple(s for i, s in enumerate(shape) if i not in axes)
+        if any(r.aval.shape != shape and _squeezed(r.aval.shape) != _squeezed(outer)
+               for r in d.roots):
+            extra |= red_outs
+            continue
+        if _row_dependency(plan, d, shape, axes, outer):
+            extra |= red_outs
+            continue
+        if _in_group_cycle(plan, d):
+            extra |= red_outs
+    for k, n in count.items():
+        e = plan.eqns[k]
+        if n > 1 and e.primitive.name in EXPENSIVE and plan.category[k] == _FUSIBLE:
+            extra.update(id(o) for o in e.outvars)
+    for d in drafts:
+        extra |= _expensive_broadcasts(plan, d)
+    return extra - plan.materialized
+
+
+def _canonical_indices(shape, axes, outer):
+    x_index = tuple(("i", d) if d in axes else (0 if s == 1 else ("o", d))
+                    for d, s in enumerate(shape))
+    kept = [d for d in range(len(shape)) if d not in axes]
+    o_index = tuple(x_index[d] for d in kept)
+    return x_index, o_index
+
+
+def _row_dependency(plan, d, shape, axes, outer) -> bool:
+    """True when some value of the group reads a reduction result at another row."""
+    x_index, o_index = _canonical_indices(shape, axes, outer)
+    o_nonunit = [c for c in o_index if c != 0]
+    reds = set(d.reductions(plan))
+    depends: dict[int, bool] = {}
+
+    def dep(k):  # does equation k (transitively, inside the group) read a reduction?
+        if k in depends:
+            return depends[k]
+        depends[k] = False
+        res = False
+        for v in plan.eqns[k].invars:
+            j = plan.defined(v)
+            if j is not None and j in d.members and id(v) not in plan.materialized:
+                if j in reds or dep(j):
+                    res = True
+        depends[k] = res
+        return res
+
+    seen = set()
+    stack = []
+    for r in d.roots:
+        if r.aval.shape == shape:
+            stack.append((r, x_index))
+        else:
+            moving = iter(o_nonunit)
+            stack.append((r, tuple(0 if s == 1 else next(moving) for s in r.aval.shape)))
+    for k in reds:
+        stack.append((plan.eqns[k].invars[0], x_index))
+    while stack:
+        v, idx = stack.pop()
+        j = plan.defined(v)
+        if j is None or j not in d.members or (id(v) in plan.materialized
+                                               and v not in d.roots):
+            continue
+        key = (id(v), idx)
+        if key in seen:
+            continue
+        seen.add(key)
+        if j in reds:
+            if idx != o_index:
+                return True
+            continue
+        if not dep(j):
+            continue
+        e = plan.eqns[j]
+        maps = row_index_map(e, idx)
+        if maps is None:
+            return True
+        for operand, sub in zip(e.invars, maps):
+            if isinstance(operand, Literal):
+                continue
+            if sub is None:
+                jj = plan.defined(operand)
+                if jj is not None and jj in d.members and (jj in reds or dep(jj)):
+                    return True
+                continue
+            stack.append((operand, sub))
+    return False
+
+
+def _in_group_cycle(plan, d) -> bool:
+    """A merged group must not read one of its own roots from a buffer."""
+    roots = {id(r) for r in d.roots}
+    for k in d.members:
+        for v in plan.eqns[k].invars:
+            if id(v) in roots and plan.defined(v) not in d.members - {k} | {plan.defined(v)}:
+                return True
+            if id(v) in roots and v is not plan.eqns[k].outvars[0]:
+                # reading a root is fine only when it is computed inside (not via buffer)
+                j = plan.defined(v)
+                if j not in d.members:
+                    return True
+    return False
+
+
+def _expensive_broadcasts(plan, d) -> set[int]:
+    out = set()
+    for k in d.members:
+        e = plan.eqns[k]
+        if e.primitive.name != "broadcast_in_dim":
+            continue
+        x = e.invars[0]
+        j = plan.defined(x)
+        if j is None or j not in d.members or id(x) in plan.materialized:
+            continue
+        if plan.eqns[j].primitive.name not in EXPENSIVE:
+            continue
+        dims = tuple(e.params["broadcast_dimensions"])
+        expands = e.outvars[0].aval.size > max(x.aval.size, 1)
+        if expands and dims != tuple(range(len(dims))):
+            out.add(id(x))
+    return out
+
+
+# ---------------------------------------------------------------------------
+# optional merges (multi-output fusion), ordering and finishing
+
+
+def _depends(plan, groups) -> dict[int, set[int]]:
+    producer_group = {}
+    for gi, g in enumerate(groups):
+        for o in g.outputs:
+            producer_group[id(o)] = gi
+    deps = {}
+    for gi, g in enumerate(groups):
+        reads = g.reads(plan) if g.kind not in ("library", "fallback") else {
+            id(v) for k in g.members for v in plan.eqns[k].invars if isinstance(v, Var)}
+        deps[gi] = {producer_group[r] for r in reads if r in producer_group} - {gi}
+    return deps
+
+
+def _reachable(deps, src, dst) -> bool:
+    stack, seen = [src], set()
+    while stack:
+        g = stack.pop()
+        if g == dst:
+            return True
+        if g in seen:
+            continue
+        seen.add(g)
+        stack.extend(deps.get(g, ()))
+    return False
+
+
+def _merge_key(plan, d):
+    if d.kind == "loop":
+        return ("loop", tuple(d.roots[0].aval.shape))
+    reds = d.reductions(plan)
+    e = plan.eqns[reds[0]]
+    if not _rows_ok(e):
+        return None
+    return ("reduce",) + _signature(plan, reds[0])
+
+
+def _merge_optional(plan, drafts: list[_Draft]) -> list[_Draft]:
+    """Merge groups over the same iteration space that share inputs or equations."""
+    if len(drafts) < 2:
+        return drafts
+    drafts = list(drafts)
+    merged_any = True
+    while merged_any:
+        merged_any = False
+        keys = [_merge_key(plan, d) for d in drafts]
+        for a in range(len(drafts)):
+            if keys[a] is None:
+                continue
+            for b in range(a + 1, len(drafts)):
+                if keys[b] != keys[a]:
+                    continue
+                da, db = drafts[a], drafts[b]
+                if keys[a][0] == "loop" and any(r.aval.shape != da.roots[0].aval.shape
+                                                for r in db.roots):
+                    continue
+                shared = (da.members & db.members) or (da.reads(plan) & db.reads(plan))
+                if not shared:
+                    continue
+                deps = _depends(plan, drafts)
+                if _reachable(deps, a, b) or _reachable(deps, b, a):
+                    continue
+                da.roots.extend(db.roots)
+                da.outputs.extend(db.outputs)
+                da.members |= db.members
+                del drafts[b]
+                merged_any = True
+                break
+            if merged_any:
+                break
+    return drafts
+
+
+def _toposort(plan, drafts: list[_Draft]) -> list[_Draft]:
+    deps = _depends(plan, drafts)
+    order, state = [], {}
+    first = {gi: min(g.members) for gi, g in enumerate(drafts)}
+
+    def visit(gi):
+        if state.get(gi) == 2:
+            return
+        if state.get(gi) == 1:
+            raise RuntimeError("fusion produced a cyclic group graph")
+        state[gi] = 1
+        for dep in sorted(deps[gi], key=first.get):
+            visit(dep)
+        state[gi] = 2
+        order.append(drafts[gi])
+
+    for gi in sorted(range(len(drafts)), key=first.get):
+        visit(gi)
+    return order
+
+
+def _finish(plan: _Plan, d: _Draft) -> Group:
+    members = sorted(d.members)
+    eqns = [plan.eqns[k] for k in members]
+    inputs, seen = [], set()
+    for k in members:
+        for v in plan.eqns[k].invars:
+            if not isinstance(v, Var) or id(v) in seen:
+                continue
+            j = plan.defined(v)
+            inside = j is not None and j in d.members and (
+                id(v) not in plan.materialized or v in d.outputs)
+            if d.kind in ("library", "fallback") or not inside:
+                seen.add(id(v))
+                inputs.append(v)
+    if d.kind in ("library", "fallback"):
+        return Group(d.kind, eqns, inputs, d.outputs)
+    outputs = []
+    for r in d.outputs:
+        if all(r is not o for o in outputs):
+            outputs.append(r)
+    if d.kind == "loop":
+        return Group("loop", eqns, inputs, outputs, shape=outputs[0].aval.shape)
+    reds = d.reductions(plan)
+    e = plan.eqns[reds[0]]
+    shape, axes = _signature(plan, reds[0])
+    strategy = "rows" if _rows_ok(e) else "accumulate"
+    return Group("reduce", eqns, inputs, outputs, shape=shape, axes=axes, strategy=strategy,
+                 reductions=[plan.eqns[k] for k in reds])
+
+
+def format_groups(groups: Iterable[Group]) -> str:
+    """A readable listing of the groups (what ``FX_DEBUG=2`` prints)."""
+    from fx.core import _Namer, pp_eqn
+    namer = _Namer()
+    lines = []
+    for i, g in enumerate(groups):
+        head = f"group {i}: {g.kind}"
+        if g.kind == "loop":
+            head += f" over {list(g.shape)}"
+        elif g.kind == "reduce":
+            head += f" ({g.strategy}) of {list(g.shape)} over axes {list(g.axes)}"
+        ins = " ".join(f"{namer(v)}:{v.aval.str_short()}" for v in g.inputs)
+        outs = " ".join(f"{namer(v)}:{v.aval.str_short()}" for v in g.outputs)
+        lines.append(f"{head}; reads [{ins}] writes [{outs}]")
+        for e in g.eqns:
+            lines.append("    " + pp_eqn(e, namer, 4))
+    return "\n".join(lines)

@@ -225,15 +225,7 @@ def fuse(jaxpr: Jaxpr, supported: Callable[[JaxprEqn], bool] | None = None) -> l
         m.update(extra)
     else:  # pragma: no cover - the materialized set only grows, so this cannot loop
         raise RuntimeError("fusion did not converge")
-    groups = _merge_optional(plan, groups)
-    out = []
-    for k, e in enumerate(eqns):
-        if plan.category[k] in (_LIBRARY, _FALLBACK):
-            outs = [o for o in e.outvars if not isinstance(o, DropVar)]
-            out.append(_Draft("library" if plan.category[k] == _LIBRARY else "fallback",
-                              [], {k}))
-            out[-1].outputs = outs
-    groups = groups + out
+    groups = _merge_optional(plan, groups + _boundaries(plan))
     return [_finish(plan, g) for g in _toposort(plan, groups)]
 
 
@@ -268,44 +260,46 @@ def _build(plan: _Plan) -> list[_Draft]:
         if plan.category[k] in (_FUSIBLE, _REDUCE):
             roots.extend(o for o in e.outvars if id(o) in plan.materialized)
     drafts = [_Draft("loop", [r], plan.members(r)) for r in roots]
-    # groups sharing a reduction are merged: a reduction is computed once
-    owner: dict[int, _Draft] = {}
-    merged: list[_Draft] = []
-    for d in drafts:
-        target = None
+    # drafts sharing a reduction are merged (union-find): a reduction is computed once
+    parent = list(range(len(drafts)))
+
+    def find(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    owner: dict[int, int] = {}
+    for i, d in enumerate(drafts):
         for k in d.reductions(plan):
             if k in owner:
-                target = owner[k]
-                break
-        if target is None:
-            merged.append(d)
-            target = d
-        else:
-            target.roots.extend(d.roots)
-            target.outputs.extend(d.outputs)
-            target.members |= d.members
-        for k in d.reductions(plan):
-            owner.setdefault(k, target)
-        # merges can chain: fold drafts that now share reductions with the target
-        changed = True
-        while changed:
-            changed = False
-            for other in merged:
-                if other is target:
-                    continue
-                if set(other.reductions(plan)) & set(target.reductions(plan)):
-                    target.roots.extend(other.roots)
-                    target.outputs.extend(other.outputs)
-                    target.members |= other.members
-                    merged.remove(other)
-                    for k in target.reductions(plan):
-                        owner[k] = target
-                    changed = True
-                    break
-    for d in merged:
+                parent[find(i)] = find(owner[k])
+            else:
+                owner[k] = i
+    merged: dict[int, _Draft] = {}
+    for i, d in enumerate(drafts):
+        r = find(i)
+        if r not in merged:
+            merged[r] = _Draft("loop", [], set())
+        m = merged[r]
+        m.roots.extend(d.roots)
+        m.outputs.extend(d.outputs)
+        m.members |= d.members
+    out = [merged[r] for r in sorted(merged)]
+    for d in out:
         if d.reductions(plan):
             d.kind = "reduce"
-    return merged
+    return out
+
+
+def _boundaries(plan) -> list[_Draft]:
+    out = []
+    for k, e in enumerate(plan.eqns):
+        if plan.category[k] in (_LIBRARY, _FALLBACK):
+            d = _Draft("library" if plan.category[k] == _LIBRARY else "fallback", [], {k})
+            d.outputs = [o for o in e.outvars if not isinstance(o, DropVar)]
+            out.append(d)
+    return out
 
 
 def _signature(plan, k):
@@ -342,8 +336,11 @@ def _violations(plan: _Plan, drafts: list[_Draft]) -> set[int]:
         if _row_dependency(plan, d, shape, axes, outer):
             extra |= red_outs
             continue
-        if _in_group_cycle(plan, d):
-            extra |= red_outs
+    everything = drafts + _boundaries(plan)
+    deps = _depends(plan, everything)
+    for gi, d in enumerate(drafts):
+        if len(d.roots) > 1 and any(_reachable(deps, dep, gi) for dep in deps[gi]):
+            extra |= {id(o) for k in d.reductions(plan) for o in plan.eqns[k].outvars}
     for k, n in count.items():
         e = plan.eqns[k]
         if n > 1 and e.primitive.name in EXPENSIVE and plan.category[k] == _FUSIBLE:
@@ -423,21 +420,6 @@ def _row_dependency(plan, d, shape, axes, outer) -> bool:
     return False
 
 
-def _in_group_cycle(plan, d) -> bool:
-    """A merged group must not read one of its own roots from a buffer."""
-    roots = {id(r) for r in d.roots}
-    for k in d.members:
-        for v in plan.eqns[k].invars:
-            if id(v) in roots and plan.defined(v) not in d.members - {k} | {plan.defined(v)}:
-                return True
-            if id(v) in roots and v is not plan.eqns[k].outvars[0]:
-                # reading a root is fine only when it is computed inside (not via buffer)
-                j = plan.defined(v)
-                if j not in d.members:
-                    return True
-    return False
-
-
 def _expensive_broadcasts(plan, d) -> set[int]:
     out = set()
     for k in d.members:
@@ -488,6 +470,8 @@ def _reachable(deps, src, dst) -> bool:
 
 
 def _merge_key(plan, d):
+    if d.kind in ("library", "fallback"):
+        return None
     if d.kind == "loop":
         return ("loop", tuple(d.roots[0].aval.shape))
     reds = d.reductions(plan)

@@ -7,7 +7,8 @@ spatial axes correspond position by position. ``padding`` holds one
 ``(low, high)`` pair per spatial axis, applied after lhs dilation (negative
 values crop). At most one of ``feature_group_count`` and
 ``batch_group_count`` exceeds 1; groups split their axis group-major. The eager
-impl is im2col: a strided window view, one copy into columns, one matmul.
+impl picks, by estimated cost, im2col (a strided window view, one copy into
+columns, one matmul) or kn2row (one matmul per kernel tap, then shifted adds).
 """
 from __future__ import annotations
 

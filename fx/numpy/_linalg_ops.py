@@ -2,9 +2,11 @@
 outer, tensordot, einsum, kron, cross, trace, diagonal, diag, diagflat, tri,
 tril, triu, matrix_transpose.
 
-Invariants: operands are promoted together (JAX's lattice, weak types) and
-every contraction is a single ``dot_general`` whose ``preferred_element_type``
-is the promoted dtype, as JAX prints it. Broadcast batch axes of size 1 are
+Invariants: the result dtype is JAX's promotion of the operands (weak types
+included). As in JAX, strong operands reach ``dot_general`` in their own dtypes
+(it mixes them) with ``preferred_element_type`` set to the promoted dtype;
+weakly typed operands (Python scalars) are converted to it first. Every
+contraction is a single ``dot_general``; broadcast batch axes of size 1 are
 squeezed rather than materialised. ``einsum`` contracts operands pairwise,
 greedily choosing the pair whose result is smallest.
 """

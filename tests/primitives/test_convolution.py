@@ -9,6 +9,7 @@ strides, dilations, paddings (negative included) and feature/batch groups.
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 
 import numpy as np
@@ -20,7 +21,21 @@ import fx
 import fx.numpy as fnp
 from fx import lax
 from fx.test_util import check_grads
+from primitives import convolution as conv_module
 from primitives.convolution import ConvDimensionNumbers, conv_general_dilated_p
+
+STRATEGIES = ("im2col", "kn2row")
+
+
+@contextlib.contextmanager
+def strategy(name):
+    """Force the eager impl to use one algorithm (it normally picks by cost)."""
+    chooser = conv_module._kn2row_is_cheaper
+    conv_module._kn2row_is_cheaper = lambda *args: name == "kn2row"
+    try:
+        yield
+    finally:
+        conv_module._kn2row_is_cheaper = chooser
 
 
 def ref_conv(lhs, rhs, strides, padding, lhs_dilation, rhs_dilation, dn,
@@ -144,9 +159,12 @@ def test_impl_matches_loop_reference(case, dtype, harness):
     rng = np.random.RandomState(0)
     x, w = _operands(case, rng, dtype)
     params = _params(case)
-    out = _conv(params)(harness.to_fx(x), harness.to_fx(w))
-    harness.assert_same(out, _ref(case, x, w).astype(dtype), 1e-5, 1e-5)
-    harness.check_abstract_eval(conv_general_dilated_p, [x, w], params)
+    expected = _ref(case, x, w).astype(dtype)
+    for name in STRATEGIES:
+        with strategy(name):
+            out = _conv(params)(harness.to_fx(x), harness.to_fx(w))
+            harness.assert_same(out, expected, 1e-5, 1e-5, name)
+            harness.check_abstract_eval(conv_general_dilated_p, [x, w], params)
 
 
 @pytest.mark.parametrize("dtype,preferred,expected", [
@@ -159,9 +177,11 @@ def test_dtypes(dtype, preferred, expected, harness):
     w = rng.randint(-3, 4, size=case[2]).astype(dtype)
     params = dict(_params(case), preferred_element_type=None if preferred is None else
                   np.dtype(preferred))
-    out = _conv(params)(harness.to_fx(x), harness.to_fx(w))
-    harness.assert_same(out, _ref(case, x, w).astype(expected))
-    harness.check_abstract_eval(conv_general_dilated_p, [x, w], params)
+    for name in STRATEGIES:
+        with strategy(name):
+            out = _conv(params)(harness.to_fx(x), harness.to_fx(w))
+            harness.assert_same(out, _ref(case, x, w).astype(expected), err_msg=name)
+            harness.check_abstract_eval(conv_general_dilated_p, [x, w], params)
 
 
 @st.composite
@@ -197,8 +217,11 @@ def conv_problems(draw):
 def test_random_convolutions_match_loop_reference(case, seed, harness):
     rng = np.random.RandomState(seed)
     x, w = _operands(case, rng)
-    out = _conv(_params(case))(harness.to_fx(x), harness.to_fx(w))
-    harness.assert_same(out, _ref(case, x, w).astype(np.float32), 1e-5, 1e-5, str(case))
+    expected = _ref(case, x, w).astype(np.float32)
+    for name in STRATEGIES:
+        with strategy(name):
+            out = _conv(_params(case))(harness.to_fx(x), harness.to_fx(w))
+            harness.assert_same(out, expected, 1e-5, 1e-5, f"{name} {case}")
 
 
 @given(case=conv_problems(), seed=st.integers(0, 2 ** 16))

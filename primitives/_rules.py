@@ -163,7 +163,7 @@ def reshape(x, shape):
 
 
 def transpose(x, permutation):
-    permutation = tuple(permutation)
+    permutation = tuple(int(p) for p in permutation)
     if permutation == tuple(range(len(permutation))):
         return x
     return _p("transpose").bind(x, permutation=permutation)

@@ -97,7 +97,7 @@ class PrimitiveHarness:
         """A NumPy value as an fx array of the same shape and dtype."""
         host = np.asarray(x)
         out = fnp.asarray(host)
-        if out.shape != host.shape:  # fx.numpy.asarray turns rank-0 arrays into shape (1,)
+        if out.shape != host.shape:  # (guards against asarray changing rank-0 shapes)
             out = fnp.reshape(out, host.shape)
         assert out.dtype == host.dtype, (out.dtype, host.dtype)
         return out
@@ -161,9 +161,20 @@ class PrimitiveHarness:
             per_example.append(fn(*[self.to_fx(s) for s in sliced]))
         multiple = isinstance(out, (list, tuple))
         outs = out if multiple else [out]
+        if size == 0:  # no example to run: the per-example types come from eval_shape
+            structs = [fx.ShapeDtypeStruct(np.delete(np.shape(a), ax) if ax is not None
+                                           else np.shape(a), np.asarray(a).dtype)
+                       for a, ax in zip(args, in_axes)]
+            shapes = fx.eval_shape(fn, *structs)
+            shapes = shapes if multiple else [shapes]
         for k, o in enumerate(outs):
-            pieces = [np.asarray(p[k] if multiple else p) for p in per_example]
-            expected = np.stack(pieces, axis=out_axis) if pieces else None
+            if size == 0:
+                s = list(shapes[k].shape)
+                s.insert(out_axis % (len(s) + 1), 0)
+                expected = np.zeros(s, shapes[k].dtype)
+            else:
+                pieces = [np.asarray(p[k] if multiple else p) for p in per_example]
+                expected = np.stack(pieces, axis=out_axis)
             self.assert_same(o, expected, rtol, atol,
                              f"{err_msg} vmap in_axes={tuple(in_axes)} out_axes={out_axis} "
                              f"output {k}")

@@ -16,12 +16,13 @@ import primitives as P
 from fx import core, dtypes
 from fx.core import get_aval
 from fx.lax import _lax
+from fx.lax._reductions_ext import padtype_to_pads
 from primitives.convolution import ConvDimensionNumbers, conv_general_dilated_p
 from primitives.linalg import dot_dimension_numbers, dot_general_p
 
 __all__ = ["Precision", "dot_general", "dot", "batch_matmul", "ConvDimensionNumbers",
            "conv_dimension_numbers", "conv_general_permutations", "conv_general_dilated",
-           "conv", "conv_with_general_padding", "conv_transpose", "padtype_to_pads"]
+           "conv", "conv_with_general_padding", "conv_transpose"]
 
 _PY_SCALARS = (bool, int, float, complex)
 
@@ -252,32 +253,6 @@ def conv_dimension_numbers(lhs_shape, rhs_shape, dimension_numbers) -> ConvDimen
                         f"{tuple(type(s).__name__ for s in dimension_numbers)}")
     raise TypeError(f"convolution dimension_numbers must be tuple/list or None, got "
                     f"{type(dimension_numbers).__name__}")
-
-
-def padtype_to_pads(in_shape, window_shape, window_strides, padding) -> list:
-    """(low, high) padding pairs for 'VALID', 'SAME' or 'SAME_LOWER'.
-
-    'SAME' gives ``ceil(in / stride)`` outputs with any odd extra pad at the end;
-    'SAME_LOWER' puts it at the start.
-
-    Example:
-      >>> padtype_to_pads((5,), (3,), (2,), "SAME")   # [(1, 1)]
-    """
-    if not isinstance(padding, str):
-        raise TypeError(f"padding must be a string, got {padding!r}")
-    kind = padding.upper()
-    if kind == "VALID":
-        return [(0, 0)] * len(in_shape)
-    if kind not in ("SAME", "SAME_LOWER"):
-        raise RuntimeError(f"Unrecognized padding type: expected 'VALID', 'SAME', or "
-                           f"'SAME_LOWER', got {padding}.")
-    pads = []
-    for size, window, stride in zip(in_shape, window_shape, window_strides, strict=True):
-        out = -(-size // stride)
-        total = max((out - 1) * stride + window - size, 0)
-        small, large = total // 2, total - total // 2
-        pads.append((small, large) if kind == "SAME" else (large, small))
-    return pads
 
 
 # ---------------------------------------------------------------------------

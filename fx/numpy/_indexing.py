@@ -25,7 +25,8 @@ from fx.core import Tracer, get_aval
 from fx.errors import NonConcreteBooleanIndexError
 from fx.numpy import _core as C
 from primitives.indexing import (GatherDimensionNumbers, GatherScatterMode,
-                                 ScatterDimensionNumbers, scatter_update_jaxpr)
+                                 ScatterDimensionNumbers, default_fill_value,
+                                 scatter_update_jaxpr)
 
 __all__ = ["take", "take_along_axis", "put_along_axis"]
 
@@ -99,25 +100,63 @@ def _eager_basic(x: Array, idx):
     return Array(out, x.weak_type)
 
 
-def _eager_static_read(x: Array, parsed, mode):
-    """``x[idx]`` for a fully static parsed index, with NumPy (clamping), or None."""
-    value = x._value  # already has the new axes
+def _static_numpy_index(parsed, shape):
+    """A NumPy index equivalent to a fully static parsed index, or None.
+
+    Returns (index, advanced, adv_shape, a0): ``index`` has slices and normalised (not
+    yet clamped) integer arrays; ``advanced`` the positions of the integer entries;
+    their broadcast shape sits at axis ``a0`` of NumPy's result.
+    """
     advanced = [d for d, e in enumerate(parsed.entries) if not isinstance(e, slice)]
-    if advanced and not parsed.adjacent and advanced == list(
-            range(advanced[0], advanced[-1] + 1)):
+    consecutive = not advanced or advanced == list(range(advanced[0], advanced[-1] + 1))
+    if parsed.has_arrays and not parsed.adjacent and consecutive:
         return None  # NumPy would see these as adjacent once the Ellipsis is expanded
     index = []
-    for e, n in zip(parsed.entries, value.shape, strict=True):
+    for e, n in zip(parsed.entries, shape, strict=True):
         if isinstance(e, slice):
             index.append(_numpy_slice(e, n))
             continue
         if not e.static or n == 0:
             return None
-        v = np.asarray(e.value)
-        if v.dtype.kind == "i":
-            v = np.where(v < 0, v + n, v)
-        index.append(np.clip(v, 0, n - 1))
+        v = e.value
+        if isinstance(v, int):  # stays a Python int: basic indexing, so views stay views
+            index.append(v + n if v < 0 else v)
+            continue
+        v = np.asarray(v)
+        index.append(np.where(v < 0, v + n, v) if v.dtype.kind == "i" else v)
+    adv_shape = np.broadcast_shapes(*[np.shape(index[d]) for d in advanced]) \
+        if advanced else ()
+    a0 = advanced[0] if advanced and parsed.adjacent else 0
+    return index, advanced, adv_shape, a0
+
+
+def _out_of_bounds(index, advanced, shape):
+    """Per advanced element (broadcast shape), whether any of its indices is out of range."""
+    oob = False
+    for d in advanced:
+        oob = oob | (index[d] < 0) | (index[d] >= shape[d])
+    return np.asarray(oob)
+
+
+def _eager_static_read(x: Array, parsed, mode, fill_value):
+    """``x[idx]`` for a fully static parsed index, with NumPy, or None."""
+    value = x._value  # already has the new axes
+    found = _static_numpy_index(parsed, value.shape)
+    if found is None:
+        return None
+    index, advanced, adv_shape, a0 = found
+    oob = _out_of_bounds(index, advanced, value.shape) if mode is _FILL else None
+    for d in advanced:
+        index[d] = np.clip(index[d], 0, value.shape[d] - 1)
     out = value[tuple(index)]
+    if oob is not None and oob.any():
+        fill = np.asarray(default_fill_value(value.dtype) if fill_value is None
+                          else fill_value).astype(value.dtype)
+        if not parsed.has_arrays:  # only scalar ints: the whole result is one window
+            out = np.full(np.shape(out), fill, value.dtype)
+        else:
+            out = np.array(out)
+            out[(slice(None),) * a0 + (np.broadcast_to(oob, adv_shape),)] = fill
     return Array(out if type(out) is np.ndarray else np.asarray(out), x.weak_type)
 
 
@@ -136,44 +175,51 @@ _UPDATE_UFUNCS = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "min": 
                   "max": np.maximum}
 
 
-def _eager_basic_update(x: Array, parsed, y, kind, mode):
-    """``x.at[idx].<kind>(y)`` for static basic indices (no arrays), with NumPy, or None."""
-    if parsed.has_arrays or not isinstance(y, (Array, np.ndarray, np.generic, bool, int,
-                                               float, complex)):
+def _eager_update(x: Array, parsed, y, kind, mode):
+    """``x.at[idx].<kind>(y)`` for a fully static index, with NumPy, or None."""
+    if not isinstance(y, (Array, np.ndarray, np.generic, bool, int, float, complex)):
         return None
     value = x._value
     shape = _expanded_shape(value.shape, parsed.new_axes)
-    index, dropped = [], False
-    for e, n in zip(parsed.entries, shape, strict=True):
-        if isinstance(e, slice):
-            index.append(_numpy_slice(e, n))
-            continue
-        i = e.value + n if e.value < 0 else e.value
-        if not 0 <= i < n:
-            if mode is _CLIP and n:
-                i = builtins.min(builtins.max(i, 0), n - 1)
-            else:
-                dropped = True
-        index.append(i)
-    out = value.copy()
-    view = out.reshape(shape)
-    if dropped:
-        target_shape = tuple(len(range(*sl.indices(n))) for sl, n in zip(
-            index, shape, strict=True) if isinstance(sl, slice))
-    else:
-        target = view[tuple(index) + (Ellipsis,)]
-        target_shape = target.shape
+    found = _static_numpy_index(parsed, shape)
+    if found is None:
+        return None
+    index, advanced, adv_shape, a0 = found
+    sliced = [len(range(*index[d].indices(n))) for d, n in enumerate(shape)
+              if isinstance(index[d], slice)]
+    target_shape = tuple(sliced[:a0]) + tuple(adv_shape) + tuple(sliced[a0:]) \
+        if parsed.has_arrays else tuple(sliced)
     y = np.asarray(y._value if type(y) is Array else y)
     if y.ndim > len(target_shape) or np.broadcast_shapes(y.shape, target_shape) != target_shape:
         raise ValueError(f"Cannot broadcast update of shape {y.shape} to the indexed shape "
                          f"{target_shape}")
-    if dropped:
-        return x
     y = y.astype(value.dtype, copy=False)
+    oob = _out_of_bounds(index, advanced, shape)
+    if mode is _CLIP:
+        for d in advanced:
+            index[d] = np.clip(index[d], 0, shape[d] - 1)
+        oob = np.zeros_like(oob)
+    out = value.copy()
+    view = out.reshape(shape)
+    if not parsed.has_arrays:  # scalar ints only: one window, dropped if out of bounds
+        if oob.any():
+            return x
+        target = view[tuple(index) + (Ellipsis,)]
+        if kind is None:
+            target[...] = y
+        else:
+            _UPDATE_UFUNCS[kind](target, y, out=target)
+        return Array(out, x.weak_type)
+    keep = ~np.broadcast_to(oob, adv_shape).reshape(-1)
+    for d in advanced:
+        index[d] = np.broadcast_to(index[d], adv_shape).reshape(-1)[keep]
+    y = np.broadcast_to(y, target_shape)
+    y = y.reshape(target_shape[:a0] + (keep.size,) + target_shape[a0 + len(adv_shape):])
+    y = np.compress(keep, y, axis=a0)
     if kind is None:
-        target[...] = y
+        view[tuple(index)] = y
     else:
-        _UPDATE_UFUNCS[kind](target, y, out=target)
+        _UPDATE_UFUNCS[kind].at(view, tuple(index), y)
     return Array(out, x.weak_type)
 
 
@@ -386,8 +432,8 @@ def getitem(x, idx, *, mode=None, fill_value=None, indices_are_sorted: bool = Fa
     if parsed.new_axes:
         x = lax.expand_dims(x, parsed.new_axes)
         shape = _expanded_shape(shape, parsed.new_axes)
-    if type(x) is Array and mode is not _FILL and _current.get() is _eval_trace:
-        out = _eager_static_read(x, parsed, mode)
+    if type(x) is Array and _current.get() is _eval_trace:
+        out = _eager_static_read(x, parsed, mode, fill_value)
         if out is not None:
             return out
     entries = parsed.entries
@@ -611,7 +657,7 @@ def _scatter_update(x, idx, y, primitive, kind, mode=None, indices_are_sorted=Fa
     mode = GatherScatterMode.from_any(mode)
     parsed = _parse(aval.shape, idx)
     if type(x) is Array and update_jaxpr is None and _current.get() is _eval_trace:
-        out = _eager_basic_update(x, parsed, y, kind, mode)
+        out = _eager_update(x, parsed, y, kind, mode)
         if out is not None:
             return out
     if normalize_y:

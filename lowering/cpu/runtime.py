@@ -1,0 +1,369 @@
+"""The native runtime: LLVM target and JIT engine, the worker pool that splits
+large loops across cores, and fast access to NumPy buffers.
+
+Invariants: the target machine and the JIT engine are created once per process;
+every module compiled here is optimized at O3 for the host CPU and stays loaded
+(its functions are called through raw addresses). The worker pool is native
+code: workers wait on a futex, claim chunks of a job with an atomic counter
+tagged by the job's generation, and never touch Python; ``fx_parallel_for``
+runs a job on the calling thread plus the workers and returns when every chunk
+is done (a second caller that finds the pool busy runs its job alone). Native
+entry points receive one Python tuple of NumPy arrays and read the data
+pointers straight from the objects (layout verified at import), so a call
+costs one ctypes transition, which releases the GIL.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import threading
+
+import numpy as np
+
+import llvmlite.binding as llvm
+
+__all__ = ["target_machine", "compile_ir", "assembly", "host_info", "num_threads",
+           "parallel_for_address", "ensure_pool", "aligned_empty", "data_address",
+           "OBJECT_LAYOUT", "symbol_address"]
+
+_lock = threading.RLock()
+_tm = None
+_engine = None
+_modules: list = []
+_counter = [0]
+
+
+def _init_llvm():
+    try:  # llvmlite < 0.45 needs this; later versions raise (initialization is automatic)
+        llvm.initialize()
+    except RuntimeError:
+        pass
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+
+
+def target_machine():
+    """The process-wide LLVM target machine for the host CPU (created on first use)."""
+    global _tm, _engine
+    with _lock:
+        if _tm is None:
+            _init_llvm()
+            triple = llvm.get_process_triple()
+            target = llvm.Target.from_triple(triple)
+            cpu = llvm.get_host_cpu_name()
+            features = llvm.get_host_cpu_features().flatten()
+            _tm = target.create_target_machine(cpu=cpu, features=features, opt=3,
+                                               codemodel="jitdefault")
+            _engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), _tm)
+        return _tm
+
+
+def host_info() -> dict:
+    """Triple, CPU name and features the code is generated for (cache keys use these)."""
+    target_machine()
+    return {"triple": llvm.get_process_triple(), "cpu": llvm.get_host_cpu_name(),
+            "features": llvm.get_host_cpu_features().flatten(),
+            "llvm": ".".join(map(str, llvm.llvm_version_info))}
+
+
+def _optimize(module, level: int = 3):
+    tm = target_machine()
+    pto = llvm.create_pipeline_tuning_options(speed_level=level)
+    pto.loop_vectorization = level >= 2
+    pto.slp_vectorization = level >= 2
+    pto.loop_unrolling = True
+    pb = llvm.create_pass_builder(tm, pto)
+    pm = pb.getModulePassManager()
+    pm.run(module, pb)
+
+
+def compile_ir(ir_text: str, names, level: int = 3) -> tuple[dict, object]:
+    """Parse, verify, optimize and load one module; the addresses of ``names``.
+
+    Args:
+      ir_text: LLVM assembly (typed by llvmlite's IR builder or written by hand).
+      names: functions whose addresses are wanted.
+      level: optimization level (3 for kernels).
+    Returns:
+      ``({name: address}, module_ref)``; the module stays loaded for the process.
+    """
+    target_machine()
+    module = llvm.parse_assembly(ir_text)
+    module.verify()
+    _optimize(module, level)
+    with _lock:
+        _engine.add_module(module)
+        _engine.finalize_object()
+        addresses = {n: _engine.get_function_address(n) for n in names}
+        _modules.append(module)
+    return addresses, module
+
+
+def assembly(module_ref) -> str:
+    """The host assembly of an optimized module (for ``FX_DEBUG=4``)."""
+    return target_machine().emit_assembly(module_ref)
+
+
+def unique_name(prefix: str) -> str:
+    with _lock:
+        _counter[0] += 1
+        return f"{prefix}_{_counter[0]}"
+
+
+def symbol_address(lib, name: str) -> int:
+    return ctypes.cast(getattr(lib, name), ctypes.c_void_p).value
+
+
+# ---------------------------------------------------------------------------
+# reading data pointers of NumPy arrays from native code
+
+
+def _verify_layout():
+    """Offsets of a tuple's items and of an ndarray's data pointer, when this Python and
+    NumPy use the usual layouts (checked on live objects), else None."""
+    try:
+        probe = np.arange(3.0)
+        tup = (probe, probe)
+        item = ctypes.c_void_p.from_address(id(tup) + 24).value
+        data = ctypes.c_void_p.from_address(id(probe) + 16).value
+        if item == id(probe) and data == probe.ctypes.data:
+            return {"tuple_items": 24, "array_data": 16}
+    except Exception:  # pragma: no cover - exotic interpreters
+        pass
+    return None
+
+
+OBJECT_LAYOUT = _verify_layout()
+
+
+def data_address(arr: np.ndarray) -> int:
+    """The address of ``arr``'s first element (fast path when the layout is known)."""
+    if OBJECT_LAYOUT is not None:
+        return ctypes.c_void_p.from_address(id(arr) + 16).value or 0
+    return arr.ctypes.data
+
+
+def aligned_empty(shape, dtype: np.dtype) -> np.ndarray:
+    """An uninitialized C-contiguous array whose data is 64-byte aligned."""
+    dtype = np.dtype(dtype)
+    nbytes = dtype.itemsize
+    for s in shape:
+        nbytes *= s
+    if nbytes < 1024:
+        return np.empty(shape, dtype)
+    buf = np.empty(nbytes + 64, np.uint8)
+    offset = (-data_address(buf)) & 63
+    return buf[offset:offset + nbytes].view(dtype).reshape(shape)
+
+
+# ---------------------------------------------------------------------------
+# the worker pool
+
+_STATE_WORDS = 64  # i64 words; fields sit on separate cache lines
+_GEN, _FN, _CTX, _N, _NEXT, _DONE, _BUSY, _SLEEP, _NWORKERS = 0, 8, 9, 10, 16, 24, 32, 40, 48
+_SPIN = 4000
+_state = np.zeros(_STATE_WORDS + 8, np.int64)
+_state_base = (_state.ctypes.data + 63) & ~63
+_pool = {"addresses": None, "started": 0, "threads": []}
+
+
+def num_threads() -> int:
+    """Threads a large loop is split across (``FX_NUM_THREADS``, default the usable cores)."""
+    env = os.environ.get("FX_NUM_THREADS")
+    if env:
+        return max(1, int(env))
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - non-Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _pool_ir(syscall_addr: int, pause: bool) -> str:
+    base = _state_base
+
+    def at(word):
+        return f"inttoptr (i64 {base + 8 * word} to ptr)"
+
+    gen, fn, ctx, n = at(_GEN), at(_FN), at(_CTX), at(_N)
+    nxt, done, busy, sleep, nworkers = at(_NEXT), at(_DONE), at(_BUSY), at(_SLEEP), \
+        at(_NWORKERS)
+    sysc = f"inttoptr (i64 {syscall_addr} to ptr)"
+    pause_call = "call void @llvm.x86.sse2.pause()" if pause else ""
+    pause_decl = "declare void @llvm.x86.sse2.pause()" if pause else ""
+
+    def claim(prefix, on_exit):
+        return f"""
+{prefix}claim:
+  %{prefix}cur = load atomic i64, ptr {nxt} acquire, align 8
+  %{prefix}curtag = and i64 %{prefix}cur, -4294967296
+  %{prefix}ok1 = icmp eq i64 %{prefix}curtag, %{prefix}tag
+  br i1 %{prefix}ok1, label %{prefix}claim2, label %{on_exit}
+{prefix}claim2:
+  %{prefix}idx = and i64 %{prefix}cur, 4294967295
+  %{prefix}ok2 = icmp ult i64 %{prefix}idx, %{prefix}n
+  br i1 %{prefix}ok2, label %{prefix}claim3, label %{on_exit}
+{prefix}claim3:
+  %{prefix}nx = add i64 %{prefix}cur, 1
+  %{prefix}res = cmpxchg ptr {nxt}, i64 %{prefix}cur, i64 %{prefix}nx acq_rel acquire
+  %{prefix}won = extractvalue {{ i64, i1 }} %{prefix}res, 1
+  br i1 %{prefix}won, label %{prefix}run, label %{prefix}claim
+{prefix}run:
+  call void %{prefix}fn(ptr %{prefix}ctx, i64 %{prefix}idx)
+  %{prefix}d = atomicrmw add ptr {done}, i64 1 release
+  br label %{prefix}claim
+"""
+
+    return f"""
+{pause_decl}
+
+define void @fx_worker(ptr %arg) {{
+entry:
+  %myp = alloca i32
+  %spinp = alloca i32
+  %g0 = load atomic i32, ptr {gen} acquire, align 4
+  store i32 %g0, ptr %myp
+  br label %top
+top:
+  store i32 0, ptr %spinp
+  br label %wait
+wait:
+  %my = load i32, ptr %myp
+  %g = load atomic i32, ptr {gen} acquire, align 4
+  %changed = icmp ne i32 %g, %my
+  br i1 %changed, label %work, label %nochange
+nochange:
+  %s = load i32, ptr %spinp
+  %more = icmp ult i32 %s, {_SPIN}
+  br i1 %more, label %spin, label %sleep
+spin:
+  {pause_call}
+  %s1 = add i32 %s, 1
+  store i32 %s1, ptr %spinp
+  br label %wait
+sleep:
+  %sa = atomicrmw add ptr {sleep}, i64 1 seq_cst
+  %g2 = load atomic i32, ptr {gen} seq_cst, align 4
+  %same = icmp eq i32 %g2, %my
+  br i1 %same, label %dosleep, label %woke
+dosleep:
+  %my64 = zext i32 %my to i64
+  %r = call i64 (i64, ...) {sysc}(i64 202, ptr {gen}, i64 128, i64 %my64, ptr null)
+  br label %woke
+woke:
+  %sb = atomicrmw sub ptr {sleep}, i64 1 seq_cst
+  br label %top
+work:
+  store i32 %g, ptr %myp
+  %wfn = load ptr, ptr {fn}
+  %wctx = load ptr, ptr {ctx}
+  %wn = load i64, ptr {n}
+  %wg64 = zext i32 %g to i64
+  %wtag = shl i64 %wg64, 32
+  br label %wclaim
+{claim("w", "top")}
+}}
+
+define void @fx_parallel_for(ptr %pfn, ptr %pctx, i64 %pn) {{
+entry:
+  %nw = load atomic i64, ptr {nworkers} acquire, align 8
+  %has = icmp sgt i64 %nw, 0
+  %big = icmp sgt i64 %pn, 1
+  %try = and i1 %has, %big
+  br i1 %try, label %lock, label %serial
+lock:
+  %lres = cmpxchg ptr {busy}, i64 0, i64 1 acquire monotonic
+  %got = extractvalue {{ i64, i1 }} %lres, 1
+  br i1 %got, label %parallel, label %serial
+serial:
+  br label %sloop
+sloop:
+  %i = phi i64 [0, %serial], [%i1, %sbody]
+  %c = icmp slt i64 %i, %pn
+  br i1 %c, label %sbody, label %sdone
+sbody:
+  call void %pfn(ptr %pctx, i64 %i)
+  %i1 = add i64 %i, 1
+  br label %sloop
+sdone:
+  ret void
+parallel:
+  store ptr %pfn, ptr {fn}
+  store ptr %pctx, ptr {ctx}
+  store i64 %pn, ptr {n}
+  store atomic i64 0, ptr {done} seq_cst, align 8
+  %og = load i32, ptr {gen}
+  %ng = add i32 %og, 1
+  %ng64 = zext i32 %ng to i64
+  %ptag = shl i64 %ng64, 32
+  store atomic i64 %ptag, ptr {nxt} seq_cst, align 8
+  store atomic i32 %ng, ptr {gen} seq_cst, align 4
+  %sl = load atomic i64, ptr {sleep} seq_cst, align 8
+  %anys = icmp sgt i64 %sl, 0
+  br i1 %anys, label %wake, label %pclaim
+wake:
+  %wr = call i64 (i64, ...) {sysc}(i64 202, ptr {gen}, i64 129, i64 2147483647)
+  br label %pclaim
+{claim("p", "pwait")}
+pwait:
+  %dn = load atomic i64, ptr {done} acquire, align 8
+  %fin = icmp sge i64 %dn, %pn
+  br i1 %fin, label %pexit, label %ppause
+ppause:
+  {pause_call}
+  br label %pwait
+pexit:
+  store atomic i64 0, ptr {busy} release, align 8
+  ret void
+}}
+"""
+
+
+def _pool_addresses():
+    with _lock:
+        if _pool["addresses"] is None:
+            libc = ctypes.CDLL(None)
+            syscall = symbol_address(libc, "syscall")
+            machine = os.uname().machine.lower()
+            pause = machine in ("x86_64", "amd64", "i686", "i386")
+            text = _pool_ir(syscall, pause)
+            if machine not in ("x86_64", "amd64"):
+                # futex syscall numbers differ elsewhere: spin without sleeping
+                text = text.replace("i64 202,", "i64 -1,")
+            addrs, _ = compile_ir(text, ["fx_worker", "fx_parallel_for"], level=2)
+            _pool["addresses"] = addrs
+        return _pool["addresses"]
+
+
+def parallel_for_address() -> int:
+    """Address of ``void fx_parallel_for(void (*fn)(void*, i64), void *ctx, i64 n)``."""
+    return _pool_addresses()["fx_parallel_for"]
+
+
+def ensure_pool() -> int:
+    """Start the worker threads once per process; the number of workers."""
+    wanted = num_threads() - 1
+    with _lock:
+        if _pool["started"] >= wanted:
+            return _pool["started"]
+        worker_addr = _pool_addresses()["fx_worker"]
+        worker = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(worker_addr)
+        for _ in range(wanted - _pool["started"]):
+            t = threading.Thread(target=worker, args=(None,), name="fx-cpu-worker",
+                                 daemon=True)
+            t.start()
+            _pool["threads"].append((t, worker))
+        _pool["started"] = wanted
+        ctypes.c_int64.from_address(_state_base + 8 * _NWORKERS).value = wanted
+        return wanted
+
+
+def _after_fork_in_child():
+    # the workers did not survive the fork: run jobs serially until restarted
+    ctypes.c_int64.from_address(_state_base + 8 * _NWORKERS).value = 0
+    ctypes.c_int64.from_address(_state_base + 8 * _BUSY).value = 0
+    _pool["started"] = 0
+    _pool["threads"] = []
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

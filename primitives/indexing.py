@@ -185,11 +185,12 @@ def _window_starts(operand_shape, indices, index_map, operand_batching_dims,
     return starts, ok
 
 
-def _window_view(array, starts, window, n):
+def _window_view(array, starts, window, window_dims, n):
     """A view of ``array`` and index arrays that address every window element.
 
-    Returns (view, grids, window_order): ``view[grids]`` has shape (n, *sizes) with the
-    window dims in ``window_order`` (data-indexed window dims first, then free ones).
+    ``window`` holds the window size of every dimension; ``window_dims`` those that are
+    not collapsed. Returns (view, grids, order): ``view[grids]`` has shape (n, *sizes)
+    with the window dims in ``order`` (data-indexed ones first, then the others).
     """
     rank = array.ndim
     indexed = sorted(starts)
@@ -198,11 +199,11 @@ def _window_view(array, starts, window, n):
     # free dims start at 0: window dims are cut to their size, collapsed ones squeezed away
     # (squeeze keeps a writable view, which scatter relies on)
     view = view[(slice(None),) * len(indexed) + tuple(slice(0, window[d]) for d in free)]
-    collapsed = tuple(len(indexed) + i for i, d in enumerate(free) if not window.get_window(d))
+    collapsed = tuple(len(indexed) + i for i, d in enumerate(free) if d not in window_dims)
     if collapsed:
         view = np.squeeze(view, axis=collapsed)
-    free = [d for d in free if window.get_window(d)]
-    indexed_window = [d for d in indexed if window.get_window(d)]
+    free = [d for d in free if d in window_dims]
+    indexed_window = [d for d in indexed if d in window_dims]
     if not indexed:
         return view[None], (np.zeros(n, np.intp),), free
     grids = []
@@ -215,17 +216,6 @@ def _window_view(array, starts, window, n):
             g = g + np.arange(window[d]).reshape(ramp_shape)
         grids.append(g)
     return view, tuple(grids), indexed_window + free
-
-
-class _Window(dict):
-    """Window size per operand dimension, remembering which dims are window dims."""
-
-    def __init__(self, sizes, window_dims):
-        super().__init__(enumerate(sizes))
-        self.window_dims = set(window_dims)
-
-    def get_window(self, d) -> bool:
-        return d in self.window_dims
 
 
 # ---------------------------------------------------------------------------
@@ -305,13 +295,12 @@ def _gather_impl(operand, indices, *, dimension_numbers, slice_sizes, indices_ar
     mode = GatherScatterMode.from_any(mode)
     dropped = set(dn.collapsed_slice_dims) | set(dn.operand_batching_dims)
     window_dims = [d for d in range(operand.ndim) if d not in dropped]
-    window = _Window(slice_sizes, window_dims)
     batch_shape = indices.shape[:-1]
     n = math.prod(batch_shape)
     starts, ok = _window_starts(operand.shape, indices, dn.start_index_map,
                                 dn.operand_batching_dims, dn.start_indices_batching_dims,
-                                window, drop=mode is _FILL)
-    view, grids, order = _window_view(operand, starts, window, n)
+                                slice_sizes, drop=mode is _FILL)
+    view, grids, order = _window_view(operand, starts, slice_sizes, set(window_dims), n)
     result = view[grids]
     result = np.transpose(result, [0] + [1 + order.index(d) for d in window_dims])
     if ok is not None and not ok.all():
@@ -521,12 +510,12 @@ def _scatter_impl_for(kind):
         sizes = [1] * operand.ndim
         for d, u in zip(window_dims, dn.update_window_dims, strict=True):
             sizes[d] = updates.shape[u]
-        window = _Window(sizes, window_dims)
+        window = set(window_dims)
         batch_shape = indices.shape[:-1]
         n = math.prod(batch_shape)
         starts, ok = _window_starts(operand.shape, indices, dn.scatter_dims_to_operand_dims,
                                     dn.operand_batching_dims, dn.scatter_indices_batching_dims,
-                                    window, drop=mode is not _CLIP)
+                                    sizes, drop=mode is not _CLIP)
         scatter_dims = [d for d in range(updates.ndim) if d not in dn.update_window_dims]
         upd = np.transpose(updates, scatter_dims + list(dn.update_window_dims))
         upd = upd.reshape((n,) + tuple(sizes[d] for d in window_dims))
@@ -537,13 +526,13 @@ def _scatter_impl_for(kind):
         out = np.array(operand, copy=True)
         if kind == "apply":
             positions = np.arange(out.size).reshape(out.shape)
-            pview, grids, order = _window_view(positions, starts, window, n)
+            pview, grids, order = _window_view(positions, starts, sizes, window, n)
             upd = np.transpose(upd, [0] + [1 + window_dims.index(d) for d in order])
             targets = np.broadcast_to(pview[grids], upd.shape).reshape(-1)
             _apply_in_rounds(out.reshape(-1), targets, upd.reshape(-1), update_jaxpr,
                              update_consts)
             return out
-        view, grids, order = _window_view(out, starts, window, n)
+        view, grids, order = _window_view(out, starts, sizes, window, n)
         upd = np.transpose(upd, [0] + [1 + window_dims.index(d) for d in order])
         if kind == "set":
             view[grids] = upd

@@ -94,6 +94,7 @@ eq, ne, lt, le, gt, ge = map(_binary, (P.eq_p, P.ne_p, P.lt_p, P.le_p, P.gt_p, P
 polygamma, igamma, igammac, zeta = map(_binary, (P.polygamma_p, P.igamma_p, P.igammac_p,
                                                  P.zeta_p))
 complex = _binary(P.complex_p)
+igamma_grad_a = _binary(P.igamma_grad_a_p)
 
 
 def conj(x):

@@ -1,7 +1,7 @@
 """Joining, splitting, reordering and taking: ``concatenate`` and the stacks,
 ``split`` and friends, ``flip``/``roll``/``rot90``, ``tile``/``repeat``,
-``append``/``delete``/``insert``, and ``pad``. (``take`` and friends live with
-the indexing code in ``_indexing``.)
+``append``/``delete``/``insert``, and ``pad`` (``take`` and friends come from
+``_take`` and are re-exported here).
 
 Invariants: shapes, axes, split points and (unless stated) index arguments are
 static; everything lowers to slice, rev, concatenate, broadcast/reshape, gather
@@ -18,11 +18,14 @@ from fx import core, dtypes, lax
 from fx.array import Array
 from fx.core import Tracer, get_aval
 from fx.numpy import _core as C
-from fx.numpy._indexing import _along, _arr, _axis, _static, getitem
+from fx.numpy._indexing import getitem
+from fx.numpy._take import (_along, _arr, _axis, _static, put_along_axis,  # noqa: F401
+                             take, take_along_axis)
 
 __all__ = ["concatenate", "concat", "hstack", "vstack", "dstack", "column_stack", "split",
            "array_split", "hsplit", "vsplit", "dsplit", "flip", "fliplr", "flipud", "roll",
-           "tile", "repeat", "pad", "rot90", "append", "delete", "insert"]
+           "tile", "repeat", "pad", "rot90", "append", "delete", "insert", "take",
+           "take_along_axis", "put_along_axis"]
 
 
 # ---------------------------------------------------------------------------

@@ -147,7 +147,7 @@ def test_flips_rot90_grads_vmap():
     check_all(lambda m, x: m.fliplr(x), x)
     check_all(lambda m, x: m.flipud(x), x)
     for k in range(-3, 5):
-        check_all(lambda m, x: m.rot90(x, k, axes=(2, 0)), x, grads=k == 1)
+        check_all(lambda m, x, k=k: m.rot90(x, k, axes=(2, 0)), x, grads=k == 1)
     check_vmap(lambda m, v: m.rot90(v), rand((3, 4)), axis=1)
     with pytest.raises(ValueError):
         fnp.fliplr(np.ones(3))
@@ -217,7 +217,7 @@ def test_repeat_total_repeat_length_matches_jax():
     for length in (3, 4, 6):
         want = jax.numpy.repeat(a, r, total_repeat_length=length)
         assert_same(fnp.repeat(a, r, total_repeat_length=length), want)
-        assert_same(fx.jit(lambda a, r: fnp.repeat(a, r, total_repeat_length=length))(a, r),
+        assert_same(fx.jit(lambda a, r, n=length: fnp.repeat(a, r, total_repeat_length=n))(a, r),
                     want)
         assert_same(fnp.repeat(a, 2, total_repeat_length=length),
                     jax.numpy.repeat(a, 2, total_repeat_length=length))

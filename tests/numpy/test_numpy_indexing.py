@@ -142,7 +142,7 @@ def test_scalar_bools_and_newaxis():
         idx_np = tuple(np.array(i) if isinstance(i, list) else i for i in idx) \
             if isinstance(idx, tuple) else idx
         assert_same(fnp.asarray(x)[idx_np], x[idx_np])
-        assert_same(fx.jit(lambda x: x[idx_np])(x), x[idx_np])
+        assert_same(fx.jit(lambda x, i=idx_np: x[i])(x), x[idx_np])
 
 
 def test_static_indices_lower_to_slices():
@@ -277,8 +277,8 @@ def test_at_modes_match_jax(mode, method):
         want = getattr(jax.numpy.asarray(x).at[idx_], method)(y if idx_ is idx else 2.0,
                                                               mode=mode)
         assert_same(got, want, tol=1e-5)
-        got = fx.jit(lambda x: getattr(x.at[idx_], method)(y if idx_ is idx else 2.0,
-                                                           mode=mode))(x)
+        value = y if idx_ is idx else 2.0
+        got = fx.jit(lambda x, i=idx_, v=value: getattr(x.at[i], method)(v, mode=mode))(x)
         assert_same(got, want, tol=1e-5)
 
 

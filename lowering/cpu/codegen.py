@@ -1,0 +1,392 @@
+"""Scalar code generation: one rule per elementwise primitive, keyed by the
+primitive objects of ``primitives``, turning operand values into the result
+value (the loops in ``loops.py`` call these once per element).
+
+Invariants: a rule is ``rule(e, args, in_avals, out_aval, params) -> value`` with
+``args`` in register form (bool is ``i1``); it emits branch-free IR so that the
+loop vectorizer can widen it. Semantics follow the eager impls (XLA's): integer
+division by zero gives -1 (all ones), ``x % 0`` gives x, out-of-range shifts
+saturate, float-to-int conversion saturates with NaN -> 0, max/min propagate
+NaN. ``supports(eqn)`` says whether an equation of an elementwise or index
+primitive can be generated; everything else falls back to the eager impl.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+import primitives
+from lowering.cpu import mathfns
+from lowering.cpu.irutil import (I1, SUPPORTED_DTYPES, Emit, is_float, reg_type)
+
+__all__ = ["RULES", "supports", "convert", "INDEX_PRIMITIVES", "REDUCTION_PRIMITIVES"]
+
+P = primitives.registry
+RULES: dict = {}
+_DTYPE_OK: dict = {}  # primitive -> predicate(in_avals, out_aval, params)
+
+
+def rule(name, dtypes=None):
+    """Register the decorated function as the scalar rule of primitive ``name``.
+
+    ``dtypes`` limits the operand dtype kinds (``"f"``, ``"iu"``, ``"b"``...) or names.
+    """
+    def deco(fn):
+        prim = P[name]
+        RULES[prim] = fn
+        if dtypes is not None:
+            _DTYPE_OK[prim] = dtypes
+        return fn
+    return deco
+
+
+def _dtype_allowed(spec, dtype) -> bool:
+    dtype = np.dtype(dtype)
+    if isinstance(spec, tuple):
+        return dtype.name in spec
+    return dtype.kind in spec
+
+
+# ---------------------------------------------------------------------------
+# arithmetic
+
+
+def _binary_float_int(float_op, signed_op, unsigned_op):
+    def fn(e, args, in_avals, out_aval, params):
+        x, y = args
+        dtype = in_avals[0].dtype
+        if is_float(dtype):
+            return float_op(e, x, y)
+        return (signed_op if dtype.kind == "i" else unsigned_op)(e, x, y)
+    return fn
+
+
+RULES_SIMPLE = {
+    "add": _binary_float_int(lambda e, x, y: e.fadd(x, y), lambda e, x, y: e.b.add(x, y),
+                             lambda e, x, y: e.b.add(x, y)),
+    "sub": _binary_float_int(lambda e, x, y: e.fsub(x, y), lambda e, x, y: e.b.sub(x, y),
+                             lambda e, x, y: e.b.sub(x, y)),
+    "mul": _binary_float_int(lambda e, x, y: e.fmul(x, y), lambda e, x, y: e.b.mul(x, y),
+                             lambda e, x, y: e.b.mul(x, y)),
+}
+for _name, _fn in RULES_SIMPLE.items():
+    rule(_name, "fiu")(_fn)
+rule("add_any", "fiu")(RULES_SIMPLE["add"])
+
+
+def _bool_arith(op):
+    def fn(e, args, in_avals, out_aval, params):
+        if in_avals[0].dtype == np.bool_:
+            return op(e, *args)
+        return RULES_SIMPLE[fn.__name__](e, args, in_avals, out_aval, params)
+    return fn
+
+
+@rule("div", "fiu")
+def _div(e, args, in_avals, out_aval, params):
+    x, y = args
+    dtype = in_avals[0].dtype
+    if is_float(dtype):
+        return e.fdiv(x, y)
+    zero, one = e.like(y, 0), e.like(y, 1)
+    y_zero = e.b.icmp_unsigned("==", y, zero)
+    if dtype.kind == "u":
+        q = e.b.udiv(x, e.select(y_zero, one, y))
+        return e.select(y_zero, e.like(x, -1), q)
+    bits = dtype.itemsize * 8
+    overflow = e.b.and_(e.b.icmp_signed("==", y, e.like(y, -1)),
+                        e.b.icmp_signed("==", x, e.like(x, -(1 << (bits - 1)))))
+    safe = e.select(e.b.or_(y_zero, overflow), one, y)
+    q = e.b.sdiv(x, safe)
+    return e.select(y_zero, e.like(x, -1), q)
+
+
+@rule("rem", "fiu")
+def _rem(e, args, in_avals, out_aval, params):
+    x, y = args
+    dtype = in_avals[0].dtype
+    if is_float(dtype):
+        return e.b.frem(x, y)
+    zero, one = e.like(y, 0), e.like(y, 1)
+    y_zero = e.b.icmp_unsigned("==", y, zero)
+    if dtype.kind == "u":
+        return e.select(y_zero, x, e.b.urem(x, e.select(y_zero, one, y)))
+    minus_one = e.b.icmp_signed("==", y, e.like(y, -1))
+    safe = e.select(e.b.or_(y_zero, minus_one), one, y)
+    r = e.b.srem(x, safe)
+    r = e.select(minus_one, e.like(x, 0), r)
+    return e.select(y_zero, x, r)
+
+
+@rule("neg", "fiu")
+def _neg(e, args, in_avals, out_aval, params):
+    (x,) = args
+    return e.b.fneg(x) if is_float(in_avals[0].dtype) else e.b.sub(e.like(x, 0), x)
+
+
+def _minmax(float_name, signed, unsigned, bool_op):
+    def fn(e, args, in_avals, out_aval, params):
+        x, y = args
+        dtype = in_avals[0].dtype
+        if dtype == np.bool_:
+            return bool_op(e, x, y)
+        if is_float(dtype):
+            return e.call(float_name, x, y)
+        return e.call(signed if dtype.kind == "i" else unsigned, x, y)
+    return fn
+
+
+rule("max")(_minmax("llvm.maximum", "llvm.smax", "llvm.umax", lambda e, x, y: e.b.or_(x, y)))
+rule("min")(_minmax("llvm.minimum", "llvm.smin", "llvm.umin", lambda e, x, y: e.b.and_(x, y)))
+
+
+@rule("abs", "fiu")
+def _abs(e, args, in_avals, out_aval, params):
+    (x,) = args
+    dtype = in_avals[0].dtype
+    if is_float(dtype):
+        return e.fabs(x)
+    if dtype.kind == "u":
+        return x
+    return e.select(e.b.icmp_signed("<", x, e.like(x, 0)), e.b.sub(e.like(x, 0), x), x)
+
+
+@rule("sign", "fiu")
+def _sign(e, args, in_avals, out_aval, params):
+    (x,) = args
+    dtype = in_avals[0].dtype
+    if is_float(dtype):
+        pos = e.select(e.fcmp(">", x, e.like(x, 0.0)), e.like(x, 1.0), x)
+        return e.select(e.fcmp("<", x, e.like(x, 0.0)), e.like(x, -1.0), pos)
+    if dtype.kind == "u":
+        return e.b.zext(e.b.icmp_unsigned("!=", x, e.like(x, 0)), x.type)
+    pos = e.b.zext(e.b.icmp_signed(">", x, e.like(x, 0)), x.type)
+    neg = e.b.zext(e.b.icmp_signed("<", x, e.like(x, 0)), x.type)
+    return e.b.sub(pos, neg)
+
+
+for _name, _intr in (("floor", "llvm.floor"), ("ceil", "llvm.ceil"), ("sqrt", "llvm.sqrt")):
+    rule(_name, "f")(lambda e, args, ia, oa, params, _intr=_intr: e.call(_intr, args[0]))
+
+
+@rule("round", "f")
+def _round(e, args, in_avals, out_aval, params):
+    method = params.get("rounding_method", 0)
+    even = method in (1, "TO_NEAREST_EVEN") or str(method).endswith("EVEN")
+    return e.call("llvm.roundeven" if even else "llvm.round", args[0])
+
+
+@rule("rsqrt", "f")
+def _rsqrt(e, args, in_avals, out_aval, params):
+    (x,) = args
+    return e.b.fdiv(e.like(x, 1.0), e.call("llvm.sqrt", x))
+
+
+@rule("is_finite", "f")
+def _is_finite(e, args, in_avals, out_aval, params):
+    (x,) = args
+    return e.fcmp("<", e.fabs(x), e.like(x, math.inf))
+
+
+def _transcendental(name, fn):
+    dtypes = mathfns.TRANSCENDENTAL_DTYPES[name]
+    rule(name, dtypes)(lambda e, args, ia, oa, params: fn(e, args[0]))
+
+
+for _name in mathfns.TRANSCENDENTAL_DTYPES:
+    _transcendental(_name, getattr(mathfns, _name))
+
+
+@rule("pow", ("float32",))
+def _pow(e, args, in_avals, out_aval, params):
+    x, y = args
+    if in_avals[1].dtype.kind in "iu":
+        signed = in_avals[1].dtype.kind == "i"
+        y = e.b.sitofp(y, x.type) if signed else e.b.uitofp(y, x.type)
+    return mathfns.pow_f32(e, x, y)
+
+
+@rule("integer_pow", "fiu")
+def _integer_pow(e, args, in_avals, out_aval, params):
+    (x,) = args
+    y = params["y"]
+    flt = is_float(in_avals[0].dtype)
+    mul = e.fmul if flt else e.b.mul
+    if y == 0:
+        return e.like(x, 1)
+    acc, base, n = None, x, abs(y)
+    while n:
+        if n & 1:
+            acc = base if acc is None else mul(acc, base)
+        n >>= 1
+        if n:
+            base = mul(base, base)
+    if y < 0:
+        return e.b.fdiv(e.like(x, 1.0), acc) if flt else acc
+    return acc
+
+
+# ---------------------------------------------------------------------------
+# comparisons and logic
+
+_FLOAT_CMP = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
+
+
+def _compare(op):
+    def fn(e, args, in_avals, out_aval, params):
+        x, y = args
+        dtype = in_avals[0].dtype
+        if is_float(dtype):
+            return e.fcmp(op, x, y)
+        if dtype.kind == "i":
+            return e.b.icmp_signed(op, x, y)
+        return e.b.icmp_unsigned(op, x, y)
+    return fn
+
+
+for _name, _op in _FLOAT_CMP.items():
+    rule(_name, "fiub")(_compare(_op))
+
+rule("and", "iub")(lambda e, args, ia, oa, params: e.b.and_(*args))
+rule("or", "iub")(lambda e, args, ia, oa, params: e.b.or_(*args))
+rule("xor", "iub")(lambda e, args, ia, oa, params: e.b.xor(*args))
+rule("not", "iub")(lambda e, args, ia, oa, params: e.b.not_(args[0]))
+
+
+def _shift(kind):
+    def fn(e, args, in_avals, out_aval, params):
+        x, y = args
+        dtype = in_avals[0].dtype
+        bits = dtype.itemsize * 8
+        ok = e.b.icmp_unsigned("<", y, e.like(y, bits))
+        safe = e.select(ok, y, e.like(y, 0))
+        if kind == "left":
+            return e.select(ok, e.b.shl(x, safe), e.like(x, 0))
+        if kind == "logical" or dtype.kind == "u":
+            return e.select(ok, e.b.lshr(x, safe), e.like(x, 0))
+        return e.b.ashr(x, e.select(ok, y, e.like(y, bits - 1)))
+    return fn
+
+
+rule("shift_left", "iu")(_shift("left"))
+rule("shift_right_logical", "iu")(_shift("logical"))
+rule("shift_right_arithmetic", "iu")(_shift("arithmetic"))
+rule("population_count", "iu")(lambda e, args, ia, oa, params: e.call("llvm.ctpop", args[0]))
+
+
+@rule("clz", "iu")
+def _clz(e, args, in_avals, out_aval, params):
+    (x,) = args
+    fn = e.intrinsic("llvm.ctlz", x.type, [x.type, I1])
+    return e.b.call(fn, [x, e.const(I1, 0)])
+
+
+# ---------------------------------------------------------------------------
+# selection, clamping, conversion, identities
+
+
+@rule("select_n")
+def _select_n(e, args, in_avals, out_aval, params):
+    which, *cases = args
+    if len(cases) == 1:
+        return cases[0]
+    if in_avals[0].dtype == np.bool_:
+        return e.select(which, cases[1], cases[0])
+    out = cases[0]
+    for i in range(1, len(cases)):
+        out = e.select(e.b.icmp_signed(">=", which, e.like(which, i)), cases[i], out)
+    return out
+
+
+@rule("clamp", "fiu")
+def _clamp(e, args, in_avals, out_aval, params):
+    lo, x, hi = args
+    dtype = in_avals[1].dtype
+    if is_float(dtype):
+        return e.call("llvm.minimum", e.call("llvm.maximum", x, lo), hi)
+    smax, smin = ("llvm.smax", "llvm.smin") if dtype.kind == "i" else ("llvm.umax", "llvm.umin")
+    return e.call(smin, e.call(smax, x, lo), hi)
+
+
+def convert(e: Emit, x, src: np.dtype, dst: np.dtype):
+    """``x`` (register form of ``src``) converted as ``convert_element_type`` does."""
+    src, dst = np.dtype(src), np.dtype(dst)
+    if src == dst:
+        return x
+    dty = reg_type(dst)
+    if dst == np.bool_:
+        if is_float(src):
+            return e.fcmp("!=", x, e.like(x, 0.0))
+        return e.b.icmp_unsigned("!=", x, e.like(x, 0))
+    if src == np.bool_:
+        return e.b.uitofp(x, dty) if is_float(dst) else e.b.zext(x, dty)
+    if is_float(src) and is_float(dst):
+        return e.b.fpext(x, dty) if dst.itemsize > src.itemsize else e.b.fptrunc(x, dty)
+    if is_float(src):
+        return e.to_int_sat(x, dty, signed=dst.kind == "i")
+    if is_float(dst):
+        return e.b.sitofp(x, dty) if src.kind == "i" else e.b.uitofp(x, dty)
+    if dst.itemsize == src.itemsize:
+        return x
+    if dst.itemsize < src.itemsize:
+        return e.b.trunc(x, dty)
+    return e.b.sext(x, dty) if src.kind == "i" else e.b.zext(x, dty)
+
+
+@rule("convert_element_type")
+def _convert(e, args, in_avals, out_aval, params):
+    return convert(e, args[0], in_avals[0].dtype, out_aval.dtype)
+
+
+@rule("bitcast_convert_type", "fiu")
+def _bitcast(e, args, in_avals, out_aval, params):
+    return e.b.bitcast(args[0], reg_type(out_aval.dtype))
+
+
+def _identity(e, args, in_avals, out_aval, params):
+    return args[0]
+
+
+rule("copy")(_identity)
+rule("stop_gradient")(_identity)
+
+# ---------------------------------------------------------------------------
+# what the CPU backend generates
+
+INDEX_PRIMITIVES = frozenset(P[n] for n in (
+    "broadcast_in_dim", "reshape", "transpose", "iota", "slice", "pad", "concatenate", "rev",
+    "dynamic_slice", "squeeze", "expand_dims"))
+REDUCTION_PRIMITIVES = frozenset(P[n] for n in (
+    "reduce_sum", "reduce_max", "reduce_min", "reduce_prod", "reduce_and", "reduce_or",
+    "reduce_xor", "argmax", "argmin"))
+_LIBRARY = frozenset({P["dot_general"]})
+
+
+def supports(eqn) -> bool:
+    """Whether the CPU backend generates native code for ``eqn`` (else: eager fallback)."""
+    prim = eqn.primitive
+    avals = [v.aval for v in eqn.invars] + [v.aval for v in eqn.outvars]
+    if any(a.dtype not in SUPPORTED_DTYPES for a in avals):
+        return False
+    if prim in RULES:
+        spec = _DTYPE_OK.get(prim)
+        if spec is None:
+            return True
+        operand = eqn.invars[1] if prim is P["clamp"] else eqn.invars[0]
+        return _dtype_allowed(spec, operand.aval.dtype)
+    if prim in INDEX_PRIMITIVES:
+        if prim is P["reshape"] and eqn.params.get("dimensions") is not None:
+            return False
+        return True
+    if prim in REDUCTION_PRIMITIVES:
+        x = eqn.invars[0].aval
+        if prim.name in ("reduce_and", "reduce_or", "reduce_xor"):
+            return x.dtype.kind in "iub"
+        if prim.name == "reduce_prod" or prim.name == "reduce_sum":
+            return x.dtype.kind in "iuf"
+        return True
+    if prim in _LIBRARY:
+        from lowering.cpu import blas
+        return blas.supports(eqn)
+    return False

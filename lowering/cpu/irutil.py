@@ -1,0 +1,151 @@
+"""Small helpers over llvmlite's IR builder: LLVM types for NumPy dtypes, constants,
+intrinsic declarations and float arithmetic with the fast-math flags fx allows.
+
+Invariants: in registers a bool is ``i1`` and every other dtype is its natural
+LLVM type; in memory a bool is one byte. Float arithmetic carries only the
+``contract`` flag (a multiply and an add may fuse into an FMA, as XLA allows);
+reductions add ``reassoc`` on their accumulating operation alone.
+"""
+from __future__ import annotations
+
+import numpy as np
+from llvmlite import ir
+
+__all__ = ["Emit", "reg_type", "mem_type", "is_float", "is_signed", "SUPPORTED_DTYPES",
+           "I1", "I8", "I32", "I64", "F32", "F64", "PTR", "VOID"]
+
+I1, I8, I16, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(16), ir.IntType(32), \
+    ir.IntType(64)
+F32, F64 = ir.FloatType(), ir.DoubleType()
+PTR = ir.PointerType()
+VOID = ir.VoidType()
+
+SUPPORTED_DTYPES = frozenset(np.dtype(d) for d in (
+    np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32,
+    np.uint64, np.float32, np.float64))
+
+_FLOAT_FLAGS = ("contract",)
+
+
+def reg_type(dtype: np.dtype) -> ir.Type:
+    """The LLVM type holding one element of ``dtype`` in a register."""
+    dtype = np.dtype(dtype)
+    if dtype == np.bool_:
+        return I1
+    if dtype == np.float32:
+        return F32
+    if dtype == np.float64:
+        return F64
+    if dtype.kind in "iu":
+        return ir.IntType(dtype.itemsize * 8)
+    raise TypeError(f"no CPU register type for dtype {dtype}")
+
+
+def mem_type(dtype: np.dtype) -> ir.Type:
+    """The LLVM type of one element of ``dtype`` in memory."""
+    return I8 if np.dtype(dtype) == np.bool_ else reg_type(dtype)
+
+
+def is_float(dtype) -> bool:
+    return np.dtype(dtype).kind == "f"
+
+
+def is_signed(dtype) -> bool:
+    return np.dtype(dtype).kind in "if"
+
+
+def _suffix(ty: ir.Type) -> str:
+    if ty == F32:
+        return "f32"
+    if ty == F64:
+        return "f64"
+    if isinstance(ty, ir.IntType):
+        return f"i{ty.width}"
+    raise TypeError(f"no intrinsic suffix for {ty}")
+
+
+class Emit:
+    """An IR builder with typed constants, intrinsics and fx's float flags."""
+
+    def __init__(self, builder: ir.IRBuilder, module: ir.Module):
+        self.b = builder
+        self.module = module
+
+    # constants --------------------------------------------------------------
+    @staticmethod
+    def const(ty: ir.Type, value) -> ir.Constant:
+        if isinstance(ty, (ir.FloatType, ir.DoubleType)):
+            return ir.Constant(ty, float(value))
+        if ty == I1:
+            return ir.Constant(I1, int(bool(value)))
+        return ir.Constant(ty, int(value) & ((1 << ty.width) - 1))
+
+    def like(self, x: ir.Value, value) -> ir.Constant:
+        return self.const(x.type, value)
+
+    # intrinsics -------------------------------------------------------------
+    def intrinsic(self, name: str, ret: ir.Type, args, suffix: str | None = None):
+        full = f"{name}.{suffix}" if suffix else f"{name}.{_suffix(ret)}"
+        fn = self.module.globals.get(full)
+        if fn is None:
+            fn = ir.Function(self.module, ir.FunctionType(ret, args), full)
+        return fn
+
+    def call(self, name: str, *args, ret: ir.Type | None = None, suffix: str | None = None):
+        ret = args[0].type if ret is None else ret
+        fn = self.intrinsic(name, ret, [a.type for a in args], suffix)
+        return self.b.call(fn, list(args))
+
+    # float arithmetic -------------------------------------------------------
+    def fadd(self, a, b):
+        return self.b.fadd(a, b, flags=_FLOAT_FLAGS)
+
+    def fsub(self, a, b):
+        return self.b.fsub(a, b, flags=_FLOAT_FLAGS)
+
+    def fmul(self, a, b):
+        return self.b.fmul(a, b, flags=_FLOAT_FLAGS)
+
+    def fdiv(self, a, b):
+        return self.b.fdiv(a, b, flags=_FLOAT_FLAGS)
+
+    def fma(self, a, b, c):
+        return self.call("llvm.fma", a, b, c)
+
+    def horner(self, x, coeffs):
+        """``coeffs[0] + x*(coeffs[1] + x*(...))`` with FMAs."""
+        acc = self.like(x, coeffs[-1])
+        for c in reversed(coeffs[:-1]):
+            acc = self.fma(acc, x, self.like(x, c))
+        return acc
+
+    def select(self, cond, a, b):
+        return self.b.select(cond, a, b)
+
+    def fcmp(self, op: str, a, b):
+        """Ordered comparison (false when either side is NaN); ``!=`` is unordered."""
+        if op == "!=":
+            return self.b.fcmp_unordered("!=", a, b)
+        return self.b.fcmp_ordered(op, a, b)
+
+    def isnan(self, x):
+        return self.b.fcmp_unordered("uno", x, x)
+
+    def fabs(self, x):
+        return self.call("llvm.fabs", x)
+
+    def copysign(self, mag, sign):
+        return self.call("llvm.copysign", mag, sign)
+
+    def fmin_clamp(self, x, lo, hi):
+        """x clamped to [lo, hi]; NaN stays NaN."""
+        x = self.select(self.fcmp(">", x, self.like(x, hi)), self.like(x, hi), x)
+        return self.select(self.fcmp("<", x, self.like(x, lo)), self.like(x, lo), x)
+
+    def rint(self, x):
+        return self.call("llvm.rint", x)
+
+    def to_int_sat(self, x, ty, signed=True):
+        name = "llvm.fptosi.sat" if signed else "llvm.fptoui.sat"
+        fn = self.intrinsic(name, ty, [x.type], suffix=f"{_suffix(ty)}.{_suffix(x.type)}")
+        return self.b.call(fn, [x])

@@ -1,0 +1,275 @@
+"""Transcendental functions as branch-free IR: range reduction, a polynomial or
+rational approximation with FMAs, and selects for special values, so the loop
+vectorizer turns them into SIMD code (no libm calls in the vector loop).
+
+Invariants: every function takes an ``Emit`` and a float (``float`` or
+``double``) value and returns a value of the same type. Accuracy (measured
+against NumPy by tests/lowering/test_cpu_codegen.py): a few ulp over the whole
+range for exp, exp2, expm1, log, log1p, logistic, tanh and erf (float32);
+sin, cos and tan are a few ulp for |x| below about 1e5 (the reduction by pi/2
+is Cody-Waite in double precision), NaN for infinities.
+
+The coefficients are Taylor coefficients, or, for float32 tanh and erf, rational
+approximations ``x P(x^2) / Q(x^2)`` fitted for these functions by weighted
+least squares on relative error (Loeb's linearisation with Lawson reweighting)
+in double precision.
+"""
+from __future__ import annotations
+
+import math
+
+from lowering.cpu.irutil import F32, F64, I32, I64, Emit
+
+__all__ = ["exp", "exp2", "expm1", "log", "log1p", "tanh", "logistic", "sin", "cos", "tan",
+           "erf", "pow_f32", "TRANSCENDENTAL_DTYPES"]
+
+_FACT = [1.0 / math.factorial(n) for n in range(24)]
+
+
+def _is64(x) -> bool:
+    return x.type == F64
+
+
+def _consts(x):
+    if _is64(x):
+        return dict(int_ty=I64, mbits=52, bias=1023, emask=0x7FF, mmask=(1 << 52) - 1,
+                    one_bits=0x3FF0000000000000, min_normal=2.0 ** -1022, inf=math.inf)
+    return dict(int_ty=I32, mbits=23, bias=127, emask=0xFF, mmask=(1 << 23) - 1,
+                one_bits=0x3F800000, min_normal=2.0 ** -126, inf=math.inf)
+
+
+def _pow2(e: Emit, k_int, x):
+    """2**k as a float of x's type, for k in the normal exponent range."""
+    c = _consts(x)
+    biased = e.b.add(k_int, e.const(c["int_ty"], c["bias"]))
+    bits = e.b.shl(biased, e.const(c["int_ty"], c["mbits"]))
+    return e.b.bitcast(bits, x.type)
+
+
+def _scale(e: Emit, p, k_float):
+    """p * 2**k with k possibly outside the normal range (two exact scalings)."""
+    c = _consts(p)
+    k = e.b.fptosi(k_float, c["int_ty"])
+    k1 = e.b.ashr(k, e.const(c["int_ty"], 1))
+    k2 = e.b.sub(k, k1)
+    return e.fmul(e.fmul(p, _pow2(e, k1, p)), _pow2(e, k2, p))
+
+
+def _exp_poly(e: Emit, r):
+    return e.horner(r, _FACT[:14] if _is64(r) else _FACT[:8])
+
+
+def exp(e: Emit, x):
+    """e**x."""
+    if _is64(x):
+        lo, hi, ln2_hi, ln2_lo = -746.0, 710.0, 0.6931471803691238, 1.9082149292705877e-10
+    else:
+        lo, hi, ln2_hi, ln2_lo = -104.0, 89.0, 0.693145751953125, 1.428606765330187e-06
+    nan = e.isnan(x)
+    xs = e.select(nan, e.like(x, 0.0), x)
+    xc = e.fmin_clamp(xs, lo, hi)
+    k = e.rint(e.b.fmul(xc, e.like(x, 1.4426950408889634)))
+    negk = e.b.fneg(k)
+    r = e.fma(negk, e.like(x, ln2_hi), xc)
+    r = e.fma(negk, e.like(x, ln2_lo), r)
+    res = _scale(e, _exp_poly(e, r), k)
+    return e.select(nan, x, res)
+
+
+def exp2(e: Emit, x):
+    """2**x."""
+    lo, hi = (-1076.0, 1025.0) if _is64(x) else (-151.0, 129.0)
+    nan = e.isnan(x)
+    xs = e.select(nan, e.like(x, 0.0), x)
+    xc = e.fmin_clamp(xs, lo, hi)
+    k = e.rint(xc)
+    r = e.b.fmul(e.b.fsub(xc, k), e.like(x, math.log(2.0)))
+    res = _scale(e, _exp_poly(e, r), k)
+    return e.select(nan, x, res)
+
+
+def expm1(e: Emit, x):
+    """e**x - 1, accurate near 0."""
+    small = e.fcmp("<", e.fabs(x), e.like(x, 0.7))
+    coeffs = _FACT[1:19] if _is64(x) else _FACT[1:11]
+    taylor = e.fmul(x, e.horner(x, coeffs))
+    big = e.b.fsub(exp(e, x), e.like(x, 1.0))
+    return e.select(small, taylor, big)
+
+
+def log(e: Emit, x):
+    """Natural logarithm: log(x) = k ln2 + log(m), m in [sqrt(1/2), sqrt(2))."""
+    c = _consts(x)
+    it = c["int_ty"]
+    tiny = e.fcmp("<", x, e.like(x, c["min_normal"]))
+    xn = e.select(tiny, e.b.fmul(x, e.like(x, 2.0 ** (c["mbits"] + 1))), x)
+    adj = e.select(tiny, e.const(it, -(c["mbits"] + 1)), e.const(it, 0))
+    bits = e.b.bitcast(xn, it)
+    expo = e.b.and_(e.b.lshr(bits, e.const(it, c["mbits"])), e.const(it, c["emask"]))
+    k = e.b.add(e.b.sub(expo, e.const(it, c["bias"])), adj)
+    mant = e.b.bitcast(e.b.or_(e.b.and_(bits, e.const(it, c["mmask"])),
+                               e.const(it, c["one_bits"])), x.type)
+    big = e.fcmp(">", mant, e.like(x, math.sqrt(2.0)))
+    mant = e.select(big, e.b.fmul(mant, e.like(x, 0.5)), mant)
+    k = e.select(big, e.b.add(k, e.const(it, 1)), k)
+    f = e.b.fsub(mant, e.like(x, 1.0))
+    s = e.b.fdiv(f, e.b.fadd(f, e.like(x, 2.0)))
+    z = e.b.fmul(s, s)
+    nterms = 10 if _is64(x) else 4
+    lg = [2.0 / (2 * j + 1) for j in range(1, nterms + 1)]
+    big_r = e.b.fmul(z, e.horner(z, lg))
+    hfsq = e.b.fmul(e.like(x, 0.5), e.b.fmul(f, f))
+    log_m = e.b.fsub(f, e.b.fsub(hfsq, e.b.fmul(s, e.b.fadd(hfsq, big_r))))
+    kf = e.b.sitofp(k, x.type)
+    ln2_hi, ln2_lo = (0.6931471803691238, 1.9082149292705877e-10) if _is64(x) else \
+        (0.693145751953125, 1.428606765330187e-06)
+    res = e.fma(kf, e.like(x, ln2_hi), e.fma(kf, e.like(x, ln2_lo), log_m))
+    res = e.select(e.fcmp("==", x, e.like(x, 0.0)), e.like(x, -math.inf), res)
+    res = e.select(e.fcmp("<", x, e.like(x, 0.0)), e.like(x, math.nan), res)
+    res = e.select(e.fcmp("==", x, e.like(x, math.inf)), x, res)
+    return e.select(e.isnan(x), x, res)
+
+
+def log1p(e: Emit, x):
+    """log(1 + x), accurate near 0: log(u) * x / (u - 1) with u = 1 + x."""
+    u = e.b.fadd(x, e.like(x, 1.0))
+    d = e.b.fsub(u, e.like(x, 1.0))
+    res = e.b.fmul(log(e, u), e.b.fdiv(x, d))
+    res = e.select(e.fcmp("==", d, e.like(x, 0.0)), x, res)
+    return e.select(e.fcmp("==", x, e.like(x, math.inf)), x, res)
+
+
+_TANH_P = [0.9999999998654192, 0.13850029192423718, 0.004086715881148646,
+           3.283635776177273e-05, 4.52266757910946e-08, -3.108401533845072e-11,
+           2.4902709169690867e-14]
+_TANH_Q = [1.0, 0.4718336238750171, 0.028031259554537294, 0.0004336918240216223,
+           1.6571495153742138e-06]
+
+
+def tanh(e: Emit, x):
+    """Hyperbolic tangent: a rational approximation (float32) or -em1/(2 + em1) with
+    em1 = expm1(-2|x|) (float64)."""
+    if _is64(x):
+        ax = e.fabs(x)
+        em = expm1(e, e.b.fmul(ax, e.like(x, -2.0)))
+        t = e.b.fdiv(e.b.fneg(em), e.b.fadd(em, e.like(x, 2.0)))
+        return e.copysign(t, x)
+    xc = e.fmin_clamp(x, -9.0, 9.0)
+    t2 = e.b.fmul(xc, xc)
+    num = e.b.fmul(xc, e.horner(t2, _TANH_P))
+    return e.b.fdiv(num, e.horner(t2, _TANH_Q))
+
+
+def logistic(e: Emit, x):
+    """1 / (1 + e**-x), computed from e**-|x| on both sides (no overflow, no cancellation)."""
+    ex = exp(e, e.b.fneg(e.fabs(x)))
+    denom = e.b.fadd(ex, e.like(x, 1.0))
+    pos = e.b.fdiv(e.like(x, 1.0), denom)
+    neg = e.b.fdiv(ex, denom)
+    return e.select(e.fcmp("<", x, e.like(x, 0.0)), neg, pos)
+
+
+_ERF_P = [1.12837909439591, 0.20707927032501913, 0.05151842921236139, 0.003988442575441577,
+          0.00014722360821305453, -1.9418306914169607e-06, 1.9107840245119036e-08]
+_ERF_Q = [1.0, 0.5168504833749317, 0.11795140243086497, 0.014953885495536454,
+          0.001020557816147573]
+
+
+def erf(e: Emit, x):
+    """Error function (float32): x P(x^2) / Q(x^2) on |x| <= 4, where it reaches 1."""
+    xc = e.fmin_clamp(x, -4.0, 4.0)
+    t2 = e.b.fmul(xc, xc)
+    num = e.b.fmul(xc, e.horner(t2, _ERF_P))
+    res = e.b.fdiv(num, e.horner(t2, _ERF_Q))
+    return e.fmin_clamp(res, -1.0, 1.0)
+
+
+# pi/2 as three doubles (the sum is pi/2 to about 160 bits)
+_PIO2 = (1.5707963267948966, 6.123233995736766e-17, -1.4973849048591698e-33)
+
+
+def _reduce_pio2(e: Emit, x):
+    """(r, quadrant): x = r + k pi/2 with |r| <= pi/4, r in double precision."""
+    xd = x if _is64(x) else e.b.fpext(x, F64)
+    k = e.rint(e.b.fmul(xd, e.like(xd, 2.0 / math.pi)))
+    negk = e.b.fneg(k)
+    r = e.fma(negk, e.like(xd, _PIO2[0]), xd)
+    r = e.fma(negk, e.like(xd, _PIO2[1]), r)
+    r = e.fma(negk, e.like(xd, _PIO2[2]), r)
+    q = e.b.and_(e.to_int_sat(k, I64), e.const(I64, 3))
+    if not _is64(x):
+        r = e.b.fptrunc(r, F32)
+    return r, q
+
+
+def _sin_cos_poly(e: Emit, r):
+    z = e.b.fmul(r, r)
+    if _is64(r):
+        sin_c = [(-1) ** j * _FACT[2 * j + 1] for j in range(1, 9)]
+        cos_c = [(-1) ** j * _FACT[2 * j] for j in range(2, 10)]
+    else:
+        sin_c = [(-1) ** j * _FACT[2 * j + 1] for j in range(1, 5)]
+        cos_c = [(-1) ** j * _FACT[2 * j] for j in range(2, 6)]
+    s = e.fma(e.b.fmul(r, z), e.horner(z, sin_c), r)
+    c = e.fma(e.b.fmul(z, z), e.horner(z, cos_c),
+              e.b.fsub(e.like(r, 1.0), e.b.fmul(z, e.like(r, 0.5))))
+    return s, c
+
+
+def _quadrant(e: Emit, q, values):
+    out = values[0]
+    for i in (1, 2, 3):
+        out = e.select(e.b.icmp_unsigned("==", q, e.const(I64, i)), values[i], out)
+    return out
+
+
+def sin(e: Emit, x):
+    r, q = _reduce_pio2(e, x)
+    s, c = _sin_cos_poly(e, r)
+    return _quadrant(e, q, [s, c, e.b.fneg(s), e.b.fneg(c)])
+
+
+def cos(e: Emit, x):
+    r, q = _reduce_pio2(e, x)
+    s, c = _sin_cos_poly(e, r)
+    return _quadrant(e, q, [c, e.b.fneg(s), e.b.fneg(c), s])
+
+
+def tan(e: Emit, x):
+    r, q = _reduce_pio2(e, x)
+    s, c = _sin_cos_poly(e, r)
+    odd = e.b.icmp_unsigned("!=", e.b.and_(q, e.const(I64, 1)), e.const(I64, 0))
+    return e.select(odd, e.b.fdiv(e.b.fneg(c), s), e.b.fdiv(s, c))
+
+
+def pow_f32(e: Emit, x, y):
+    """x**y for float32 with C's special cases, through log and exp in double precision."""
+    xd, yd = e.b.fpext(x, F64), e.b.fpext(y, F64)
+    ax = e.fabs(xd)
+    w = e.b.fmul(yd, log(e, ax))
+    mag = e.b.fptrunc(exp(e, w), F32)
+    y_int = e.fcmp("==", e.call("llvm.floor", yd), yd)
+    small_y = e.fcmp("<", e.fabs(yd), e.like(yd, 2.0 ** 53))
+    y_i = e.to_int_sat(e.select(small_y, yd, e.like(yd, 0.0)), I64)
+    y_odd = e.b.and_(e.b.and_(y_int, small_y),
+                     e.b.icmp_unsigned("!=", e.b.and_(y_i, e.const(I64, 1)), e.const(I64, 0)))
+    x_neg = e.fcmp("<", x, e.like(x, 0.0))
+    signed = e.select(e.b.and_(x_neg, y_odd), e.b.fneg(mag), mag)
+    # negative zero base keeps its sign for odd integer powers
+    x_negzero = e.b.and_(e.fcmp("==", x, e.like(x, 0.0)),
+                         e.b.icmp_signed("<", e.b.bitcast(x, I32), e.const(I32, 0)))
+    signed = e.select(e.b.and_(x_negzero, y_odd), e.b.fneg(mag), signed)
+    res = e.select(e.b.and_(x_neg, e.b.not_(y_int)), e.like(x, math.nan), signed)
+    y_inf = e.fcmp("==", e.fabs(y), e.like(y, math.inf))
+    res = e.select(e.b.and_(e.fcmp("==", x, e.like(x, -1.0)), y_inf), e.like(x, 1.0), res)
+    res = e.select(e.fcmp("==", x, e.like(x, 1.0)), e.like(x, 1.0), res)
+    return e.select(e.fcmp("==", y, e.like(y, 0.0)), e.like(x, 1.0), res)
+
+
+TRANSCENDENTAL_DTYPES = {
+    "exp": ("float32", "float64"), "exp2": ("float32", "float64"),
+    "expm1": ("float32", "float64"), "log": ("float32", "float64"),
+    "log1p": ("float32", "float64"), "tanh": ("float32", "float64"),
+    "logistic": ("float32", "float64"), "sin": ("float32", "float64"),
+    "cos": ("float32", "float64"), "tan": ("float32", "float64"), "erf": ("float32",),
+}

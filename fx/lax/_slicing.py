@@ -244,7 +244,13 @@ def dynamic_slice(operand, start_indices, slice_sizes, *,
 
 def dynamic_slice_in_dim(operand, start_index, slice_size: int, axis: int = 0, *,
                          allow_negative_indices: bool = True):
-    """``dynamic_slice`` along one ``axis`` (the other dimensions are kept whole)."""
+    """``dynamic_slice`` along one ``axis`` (the other dimensions are kept whole).
+
+    Example:
+      >>> fx.lax.dynamic_slice_in_dim(fx.numpy.arange(6).reshape(2, 3), 1, 2, axis=1)
+      Array([[1, 2],
+             [4, 5]], dtype=int32)
+    """
     operand = _operand(operand)
     shape = get_aval(operand).shape
     axis = _axis(axis, len(shape))
@@ -259,7 +265,12 @@ def dynamic_slice_in_dim(operand, start_index, slice_size: int, axis: int = 0, *
 
 def dynamic_index_in_dim(operand, index, axis: int = 0, keepdims: bool = True, *,
                          allow_negative_indices: bool = True):
-    """Element ``index`` (possibly traced; clamped into range) along ``axis``."""
+    """Element ``index`` (possibly traced; clamped into range) along ``axis``.
+
+    Example:
+      >>> fx.lax.dynamic_index_in_dim(fx.numpy.arange(4), -1, keepdims=False)
+      Array(3, dtype=int32)
+    """
     out = dynamic_slice_in_dim(operand, index, 1, axis,
                                allow_negative_indices=allow_negative_indices)
     if keepdims:
@@ -287,7 +298,12 @@ def dynamic_update_slice(operand, update, start_indices, *,
 
 def dynamic_update_slice_in_dim(operand, update, start_index, axis: int, *,
                                 allow_negative_indices: bool = True):
-    """``dynamic_update_slice`` with a start only along ``axis`` (zero elsewhere)."""
+    """``dynamic_update_slice`` with a start only along ``axis`` (zero elsewhere).
+
+    Example:
+      >>> fx.lax.dynamic_update_slice_in_dim(fx.numpy.zeros(4), fx.numpy.ones(2), 3, 0)
+      Array([0., 0., 1., 1.], dtype=float32)
+    """
     operand = _operand(operand)
     ndim = get_aval(operand).ndim
     axis = _axis(axis, ndim)
@@ -300,7 +316,13 @@ def dynamic_update_slice_in_dim(operand, update, start_index, axis: int, *,
 
 def dynamic_update_index_in_dim(operand, update, index, axis: int, *,
                                 allow_negative_indices: bool = True):
-    """Write ``update`` (with or without the ``axis`` dimension) at ``index`` along ``axis``."""
+    """Write ``update`` (with or without the ``axis`` dimension) at ``index`` along ``axis``.
+
+    Example:
+      >>> fx.lax.dynamic_update_index_in_dim(fx.numpy.zeros((2, 2)), fx.numpy.ones(2), 1, 0)
+      Array([[0., 0.],
+             [1., 1.]], dtype=float32)
+    """
     operand = _operand(operand)
     aval = get_aval(operand)
     axis = _axis(axis, aval.ndim)
@@ -530,7 +552,13 @@ def scatter_apply(operand, scatter_indices, func: Callable, dimension_numbers:
 
 
 def index_take(src, idxs, axes: Sequence[int]):
-    """``src`` indexed by the 1-D integer arrays ``idxs`` along ``axes`` (one each)."""
+    """``src`` indexed by the 1-D integer arrays ``idxs`` along ``axes`` (one each).
+
+    Example:
+      >>> fx.lax.index_take(fx.numpy.arange(6).reshape(2, 3), (fx.numpy.array([1, 0]),), (0,))
+      Array([[3, 4, 5],
+             [0, 1, 2]], dtype=int32)
+    """
     src = _operand(src)
     axes = _static_ints(axes, "index_take axes")
     idxs = [_indices(i, "index_take idxs") for i in idxs]

@@ -72,7 +72,12 @@ def concatenate(arrays, axis: int | None = 0, dtype=None):
 
 
 def concat(arrays, /, *, axis: int | None = 0):
-    """The array API's name for ``concatenate``."""
+    """The array API's name for ``concatenate``.
+
+    Example:
+      >>> fx.numpy.concat([fx.numpy.ones(1), fx.numpy.zeros(1)])
+      Array([1., 0.], dtype=float32)
+    """
     return concatenate(arrays, axis=axis)
 
 
@@ -193,12 +198,22 @@ def split(ary, indices_or_sections, axis: int = 0):
 
 def array_split(ary, indices_or_sections, axis: int = 0):
     """Like ``split``, but an int number of sections need not divide the axis evenly
-    (the first ``size % n`` sections get one extra element)."""
+    (the first ``size % n`` sections get one extra element).
+
+    Example:
+      >>> [a.shape for a in fx.numpy.array_split(fx.numpy.arange(7), 3)]
+      [(3,), (2,), (2,)]
+    """
     return _split("array_split", ary, indices_or_sections, axis, equal=False)
 
 
 def hsplit(ary, indices_or_sections):
-    """``split`` along axis 1 (axis 0 for 1-D arrays)."""
+    """``split`` along axis 1 (axis 0 for 1-D arrays).
+
+    Example:
+      >>> [a.shape for a in fx.numpy.hsplit(fx.numpy.zeros((2, 4)), 2)]
+      [(2, 2), (2, 2)]
+    """
     ary = _arr(ary)
     ndim = get_aval(ary).ndim
     if ndim == 0:
@@ -207,7 +222,12 @@ def hsplit(ary, indices_or_sections):
 
 
 def vsplit(ary, indices_or_sections):
-    """``split`` along axis 0 of an array of rank >= 2."""
+    """``split`` along axis 0 of an array of rank >= 2.
+
+    Example:
+      >>> [a.shape for a in fx.numpy.vsplit(fx.numpy.zeros((4, 2)), [1])]
+      [(1, 2), (3, 2)]
+    """
     ary = _arr(ary)
     if get_aval(ary).ndim < 2:
         raise ValueError("vsplit only works on arrays of 2 or more dimensions")
@@ -215,7 +235,12 @@ def vsplit(ary, indices_or_sections):
 
 
 def dsplit(ary, indices_or_sections):
-    """``split`` along axis 2 of an array of rank >= 3."""
+    """``split`` along axis 2 of an array of rank >= 3.
+
+    Example:
+      >>> [a.shape for a in fx.numpy.dsplit(fx.numpy.zeros((1, 1, 4)), 2)]
+      [(1, 1, 2), (1, 1, 2)]
+    """
     ary = _arr(ary)
     if get_aval(ary).ndim < 3:
         raise ValueError("dsplit only works on arrays of 3 or more dimensions")
@@ -248,7 +273,13 @@ def flip(m, axis=None):
 
 
 def fliplr(m):
-    """``flip`` along axis 1 (needs rank >= 2)."""
+    """``flip`` along axis 1 (needs rank >= 2).
+
+    Example:
+      >>> fx.numpy.fliplr(fx.numpy.arange(4).reshape(2, 2))
+      Array([[1, 0],
+             [3, 2]], dtype=int32)
+    """
     m = _arr(m)
     if get_aval(m).ndim < 2:
         raise ValueError("fliplr requires an array of rank >= 2")
@@ -256,7 +287,12 @@ def fliplr(m):
 
 
 def flipud(m):
-    """``flip`` along axis 0 (needs rank >= 1)."""
+    """``flip`` along axis 0 (needs rank >= 1).
+
+    Example:
+      >>> fx.numpy.flipud(fx.numpy.arange(3))
+      Array([2, 1, 0], dtype=int32)
+    """
     m = _arr(m)
     if get_aval(m).ndim < 1:
         raise ValueError("flipud requires an array of rank >= 1")

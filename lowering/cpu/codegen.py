@@ -75,14 +75,6 @@ for _name, _fn in RULES_SIMPLE.items():
 rule("add_any", "fiu")(RULES_SIMPLE["add"])
 
 
-def _bool_arith(op):
-    def fn(e, args, in_avals, out_aval, params):
-        if in_avals[0].dtype == np.bool_:
-            return op(e, *args)
-        return RULES_SIMPLE[fn.__name__](e, args, in_avals, out_aval, params)
-    return fn
-
-
 @rule("div", "fiu")
 def _div(e, args, in_avals, out_aval, params):
     x, y = args

@@ -1,0 +1,694 @@
+"""Loop emission: one LLVM function per fusion group, a nest of loops whose
+innermost loop walks memory contiguously, computing each fused value at an
+index by index arithmetic (broadcast, reshape, transpose, slice, pad, ...).
+
+Invariants: a group function is ``void g(ptr noalias b0, ..., ptr status, i64 lo,
+i64 hi)``; it computes outer iterations ``[lo, hi)`` (chunks of which may run on
+different threads), reads its input buffers and writes its output buffers, and
+nothing else. Values are computed at an index and memoized per loop scope, so
+each is computed once per element; values that do not depend on an inner loop
+are hoisted by LLVM. A load or store never leaves its buffer: indices come from
+the static shapes, gathered operands (pad, concatenate, dynamic_slice) are
+clamped, and with ``bounds_check`` every access is checked and a violation is
+reported through ``status`` instead of touching memory out of range.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from llvmlite import ir
+
+from fx.core import Literal
+from lowering.cpu import codegen
+from lowering.cpu.irutil import I1, I8, I64, PTR, VOID, Emit, is_float, mem_type, reg_type
+
+__all__ = ["CodegenError", "KernelSpec", "emit_group", "PARALLEL_MIN_ELEMENTS"]
+
+#: groups touching fewer elements than this run on the calling thread only
+PARALLEL_MIN_ELEMENTS = 1 << 16
+_CHUNKS_PER_THREAD = 4
+
+
+class CodegenError(Exception):
+    """The code generator cannot handle a group (the caller falls back)."""
+
+
+class KernelSpec:
+    """What the segment needs to call a group's function."""
+
+    def __init__(self, name, task, slots, total, nchunks, step):
+        self.name, self.task, self.slots = name, task, slots
+        self.total, self.nchunks, self.step = total, nchunks, step
+
+
+def _prod(xs) -> int:
+    out = 1
+    for x in xs:
+        out *= int(x)
+    return out
+
+
+def _squeezed(shape):
+    return tuple(s for s in shape if s != 1)
+
+
+# ---------------------------------------------------------------------------
+# the kernel emitter
+
+
+class _Kernel:
+    def __init__(self, module, group, slot_of, name, bounds_check):
+        self.module = module
+        self.group = group
+        self.bounds_check = bounds_check
+        self.buffers = []  # (var, local index)
+        seen = set()
+        for v in list(group.inputs) + list(group.outputs):
+            if id(v) not in seen:
+                seen.add(id(v))
+                self.buffers.append(v)
+        self.slots = [slot_of[id(v)] for v in self.buffers]
+        self.is_output = {id(v) for v in group.outputs}
+        args = [PTR] * len(self.buffers) + [PTR, I64, I64]
+        self.fn = ir.Function(module, ir.FunctionType(VOID, args), name)
+        self.fn.linkage = "internal"
+        for i, v in enumerate(self.buffers):
+            self.fn.args[i].add_attribute("noalias")
+            if id(v) not in self.is_output:
+                self.fn.args[i].add_attribute("readonly")
+        self.fn.attributes.add("nounwind")
+        self.entry = self.fn.append_basic_block("entry")
+        self.body = self.fn.append_basic_block("body")
+        self.b = ir.IRBuilder(self.body)
+        self.e = Emit(self.b, module)
+        self.ptr = {id(v): self.fn.args[i] for i, v in enumerate(self.buffers)}
+        self.status = self.fn.args[len(self.buffers)]
+        self.lo, self.hi = self.fn.args[-2], self.fn.args[-1]
+        self.producer = {}
+        for eqn in group.eqns:
+            for o in eqn.outvars:
+                self.producer[id(o)] = eqn
+        self.inputs = {id(v) for v in group.inputs}
+        self.scopes = [{}]
+        self.flat_shape = None  # set for flat elementwise loops
+
+    # -- scopes and index helpers ---------------------------------------------
+    def alloca(self, ty):
+        with self.b.goto_block(self.entry):
+            return self.b.alloca(ty)
+
+    def finish(self):
+        with self.b.goto_block(self.entry):
+            self.b.branch(self.body)
+        self.b.ret_void()
+
+    def iconst(self, v):
+        return v if not isinstance(v, int) else ir.Constant(I64, v)
+
+    def add(self, a, b):
+        if isinstance(a, int) and isinstance(b, int):
+            return a + b
+        if isinstance(a, int) and a == 0:
+            return b
+        if isinstance(b, int) and b == 0:
+            return a
+        return self.b.add(self.iconst(a), self.iconst(b), flags=("nsw",))
+
+    def mul(self, a, c: int):
+        if isinstance(a, int):
+            return a * c
+        if c == 1:
+            return a
+        if c == 0:
+            return 0
+        return self.b.mul(a, ir.Constant(I64, c), flags=("nsw", "nuw"))
+
+    def divc(self, a, c: int):
+        if isinstance(a, int):
+            return a // c
+        return a if c == 1 else self.b.udiv(a, ir.Constant(I64, c))
+
+    def modc(self, a, c: int):
+        if isinstance(a, int):
+            return a % c
+        return ir.Constant(I64, 0) if c == 1 else self.b.urem(a, ir.Constant(I64, c))
+
+    def linearize(self, idx, shape):
+        lin = 0
+        for i, s in zip(idx, shape):
+            lin = self.add(self.mul(lin, s), i)
+        return lin
+
+    def delinearize(self, lin, shape):
+        out = [0] * len(shape)
+        nonunit = [d for d, s in enumerate(shape) if s != 1]
+        rest = lin
+        for pos, d in enumerate(reversed(nonunit)):
+            if pos == len(nonunit) - 1:
+                out[d] = rest
+            else:
+                out[d] = self.modc(rest, shape[d])
+                rest = self.divc(rest, shape[d])
+        return tuple(out)
+
+    def clamp(self, a, lo: int, hi: int):
+        if isinstance(a, int):
+            return min(max(a, lo), hi)
+        a = self.b.select(self.b.icmp_signed("<", a, ir.Constant(I64, lo)),
+                          ir.Constant(I64, lo), a)
+        return self.b.select(self.b.icmp_signed(">", a, ir.Constant(I64, hi)),
+                             ir.Constant(I64, hi), a)
+
+    @staticmethod
+    def key(idx):
+        return tuple(("c", c) if isinstance(c, int) else id(c) for c in idx)
+
+    def shape_of(self, var):
+        if self.flat_shape is not None and var.aval.shape == self.group.shape:
+            return self.flat_shape
+        return var.aval.shape
+
+    # -- loops ------------------------------------------------------------------
+    def loop(self, start, stop, body):
+        """Emit ``for iv in range(start, stop): body(iv)``; memo scope per iteration."""
+        b = self.b
+        if isinstance(start, int) and isinstance(stop, int) and stop - start == 1:
+            self.scopes.append({})
+            body(start)
+            self.scopes.pop()
+            return
+        pre = b.block
+        header = self.fn.append_basic_block("loop")
+        inner = self.fn.append_basic_block("loop.body")
+        exit_ = self.fn.append_basic_block("loop.exit")
+        b.branch(header)
+        b.position_at_end(header)
+        iv = b.phi(I64)
+        iv.add_incoming(self.iconst(start), pre)
+        b.cbranch(b.icmp_signed("<", iv, self.iconst(stop)), inner, exit_)
+        b.position_at_end(inner)
+        self.scopes.append({})
+        body(iv)
+        self.scopes.pop()
+        nxt = b.add(iv, ir.Constant(I64, 1), flags=("nsw", "nuw"))
+        iv.add_incoming(nxt, b.block)
+        b.branch(header)
+        b.position_at_end(exit_)
+
+    def nest(self, shape, body, prefix=()):
+        """Loops over every index of ``shape`` (last dimension innermost)."""
+        if len(prefix) == len(shape):
+            body(tuple(prefix))
+            return
+        d = len(prefix)
+        if shape[d] == 1:
+            self.nest(shape, body, prefix + (0,))
+            return
+        self.loop(0, shape[d], lambda iv: self.nest(shape, body, prefix + (iv,)))
+
+    # -- memory -------------------------------------------------------------------
+    def address(self, var, idx):
+        shape = self.shape_of(var)
+        lin = self.linearize(idx, shape)
+        size = _prod(shape)
+        lin = self.iconst(lin)
+        if self.bounds_check:
+            ok = self.b.icmp_unsigned("<", lin, ir.Constant(I64, size))
+            with self.b.if_then(self.b.not_(ok)):
+                self.b.store(ir.Constant(I8, 1), self.status)
+            lin = self.b.select(ok, lin, ir.Constant(I64, 0))
+        return self.b.gep(self.ptr[id(var)], [lin], inbounds=True,
+                          source_etype=mem_type(var.aval.dtype))
+
+    def load(self, var, idx):
+        dtype = var.aval.dtype
+        val = self.b.load(self.address(var, idx), typ=mem_type(dtype), align=dtype.itemsize)
+        if dtype == np.bool_:
+            return self.b.icmp_unsigned("!=", val, ir.Constant(I8, 0))
+        return val
+
+    def store(self, var, idx, value):
+        dtype = var.aval.dtype
+        if dtype == np.bool_:
+            value = self.b.zext(value, I8)
+        self.b.store(value, self.address(var, idx), align=dtype.itemsize)
+
+    # -- values -------------------------------------------------------------------
+    def value(self, atom, idx):
+        if isinstance(atom, Literal):
+            val = np.asarray(atom.val, atom.aval.dtype)
+            ty = reg_type(atom.aval.dtype)
+            return self.e.const(ty, val.item() if val.dtype != np.bool_ else bool(val))
+        key = (id(atom), self.key(idx))
+        for scope in reversed(self.scopes):
+            hit = scope.get(key)
+            if hit is not None:
+                return hit
+        if id(atom) in self.inputs:
+            val = self.load(atom, idx)
+        else:
+            eqn = self.producer.get(id(atom))
+            if eqn is None:
+                raise CodegenError(f"value {atom} is not available in this group")
+            if eqn.primitive in codegen.REDUCTION_PRIMITIVES:
+                raise CodegenError(f"reduction result {atom} read at another row")
+            val = self.compute(eqn, idx)
+        self.scopes[-1][key] = val
+        return val
+
+    def compute(self, eqn, idx):
+        prim = eqn.primitive
+        name = prim.name
+        out_aval = eqn.outvars[0].aval
+        p = eqn.params
+        rule = codegen.RULES.get(prim)
+        if rule is not None:
+            out_shape = self.shape_of(eqn.outvars[0])
+            args = []
+            for v in eqn.invars:
+                shape = self.shape_of(v) if not isinstance(v, Literal) else ()
+                if shape == ():
+                    args.append(self.value(v, ()))
+                elif shape == out_shape:
+                    args.append(self.value(v, idx))
+                else:
+                    raise CodegenError(f"{name}: operand shape {shape} vs {out_shape}")
+            return rule(self.e, args, [v.aval for v in eqn.invars], out_aval, p)
+        x = eqn.invars[0] if eqn.invars else None
+        if name == "broadcast_in_dim":
+            dims = p["broadcast_dimensions"]
+            return self.value(x, tuple(0 if x.aval.shape[i] == 1 else idx[d]
+                                       for i, d in enumerate(dims)))
+        if name in ("reshape", "squeeze", "expand_dims"):
+            xs, os_ = x.aval.shape, out_aval.shape
+            if _squeezed(xs) == _squeezed(os_):
+                moving = iter([i for i, s in zip(idx, os_) if s != 1])
+                return self.value(x, tuple(0 if s == 1 else next(moving) for s in xs))
+            return self.value(x, self.delinearize(self.linearize(idx, os_), xs))
+        if name == "transpose":
+            perm = p["permutation"]
+            x_idx = [0] * len(perm)
+            for d, src in enumerate(perm):
+                x_idx[src] = idx[d]
+            return self.value(x, tuple(x_idx))
+        if name == "iota":
+            i = self.iconst(idx[p["dimension"]])
+            return codegen.convert(self.e, i, np.dtype(np.int64), out_aval.dtype)
+        if name == "slice":
+            strides = p.get("strides") or (1,) * len(idx)
+            return self.value(x, tuple(self.add(self.mul(i, st), s) for i, st, s in
+                                       zip(idx, strides, p["start_indices"])))
+        if name == "rev":
+            dims = set(p["dimensions"])
+            return self.value(x, tuple(
+                self.add(x.aval.shape[d] - 1, self.mul(i, -1)) if d in dims else i
+                for d, i in enumerate(idx)))
+        if name == "pad":
+            return self.pad(eqn, idx)
+        if name == "concatenate":
+            return self.concatenate(eqn, idx)
+        if name == "dynamic_slice":
+            return self.dynamic_slice(eqn, idx)
+        raise CodegenError(f"no loop code for primitive {name}")
+
+    def pad(self, eqn, idx):
+        x, padv = eqn.invars
+        pad_val = self.value(padv, ())
+        if x.aval.size == 0:
+            return pad_val
+        valid = None
+        x_idx = []
+        for i, (lo, hi, interior), n in zip(idx, eqn.params["padding_config"], x.aval.shape):
+            step = interior + 1
+            j = self.add(i, -lo)
+            if isinstance(j, int):
+                ok = j >= 0 and j % step == 0 and j // step < n
+                if not ok:
+                    return pad_val
+                x_idx.append(j // step)
+                continue
+            conds = [self.b.icmp_signed(">=", j, ir.Constant(I64, 0))]
+            pos = j
+            if step > 1:
+                conds.append(self.b.icmp_signed("==", self.b.srem(j, ir.Constant(I64, step)),
+                                                ir.Constant(I64, 0)))
+                pos = self.b.sdiv(j, ir.Constant(I64, step))
+            conds.append(self.b.icmp_signed("<", pos, ir.Constant(I64, n)))
+            for c in conds:
+                valid = c if valid is None else self.b.and_(valid, c)
+            x_idx.append(self.clamp(pos, 0, n - 1))
+        val = self.value(x, tuple(x_idx))
+        return val if valid is None else self.b.select(valid, val, pad_val)
+
+    def concatenate(self, eqn, idx):
+        d = eqn.params["dimension"]
+        pieces, offset = [], 0
+        for x in eqn.invars:
+            n = x.aval.shape[d]
+            if n:
+                pieces.append((offset, n, x))
+            offset += n
+        i = idx[d]
+        if isinstance(i, int):
+            for off, n, x in pieces:
+                if off <= i < off + n:
+                    return self.value(x, idx[:d] + (i - off,) + idx[d + 1:])
+        result = None
+        for off, n, x in pieces:
+            local = self.clamp(self.add(i, -off), 0, n - 1)
+            val = self.value(x, idx[:d] + (local,) + idx[d + 1:])
+            if result is None:
+                result = val
+            else:
+                result = self.b.select(self.b.icmp_signed(">=", i, ir.Constant(I64, off)),
+                                       val, result)
+        return result
+
+    def dynamic_slice(self, eqn, idx):
+        x, *starts = eqn.invars
+        sizes = eqn.params["slice_sizes"]
+        x_idx = []
+        for i, s, size, n in zip(idx, starts, sizes, x.aval.shape):
+            start = self.value(s, ())
+            start = codegen.convert(self.e, start, s.aval.dtype, np.dtype(np.int64))
+            start = self.clamp(start, 0, n - size)
+            x_idx.append(self.add(start, i))
+        return self.value(x, tuple(x_idx))
+
+
+# ---------------------------------------------------------------------------
+# reductions
+
+
+def _identity(name, dtype):
+    dtype = np.dtype(dtype)
+    if name in ("reduce_sum", "reduce_or", "reduce_xor"):
+        return False if dtype == np.bool_ else 0
+    if name == "reduce_prod":
+        return 1
+    if name == "reduce_and":
+        return True if dtype == np.bool_ else -1
+    big = name in ("reduce_min",)
+    if dtype == np.bool_:
+        return big
+    if is_float(dtype):
+        return math.inf if big else -math.inf
+    info = np.iinfo(dtype)
+    return int(info.max if big else info.min)
+
+
+_REASSOC = ("reassoc", "contract", "nsz")
+
+
+def _combine(k: _Kernel, name, dtype, acc, val):
+    e, b = k.e, k.b
+    dtype = np.dtype(dtype)
+    flt = is_float(dtype)
+    if name == "reduce_sum":
+        return b.fadd(acc, val, flags=_REASSOC) if flt else b.add(acc, val)
+    if name == "reduce_prod":
+        return b.fmul(acc, val, flags=_REASSOC) if flt else b.mul(acc, val)
+    if name == "reduce_and":
+        return b.and_(acc, val)
+    if name == "reduce_or":
+        return b.or_(acc, val)
+    if name == "reduce_xor":
+        return b.xor(acc, val)
+    is_max = name == "reduce_max"
+    if dtype == np.bool_:
+        return b.or_(acc, val) if is_max else b.and_(acc, val)
+    if flt:
+        return e.call("llvm.maximum" if is_max else "llvm.minimum", acc, val)
+    if dtype.kind == "i":
+        return e.call("llvm.smax" if is_max else "llvm.smin", acc, val)
+    return e.call("llvm.umax" if is_max else "llvm.umin", acc, val)
+
+
+def _argbetter(k: _Kernel, name, dtype, best, val):
+    """Whether ``val`` replaces ``best`` in argmax/argmin (NaN wins, first one kept)."""
+    b, e = k.b, k.e
+    if is_float(dtype):
+        cmp = e.fcmp(">" if name == "argmax" else "<", val, best)
+        val_nan = e.isnan(val)
+        best_nan = e.isnan(best)
+        return b.or_(b.and_(cmp, b.not_(best_nan)), b.and_(val_nan, b.not_(best_nan)))
+    if dtype == np.bool_:
+        return b.and_(val, b.not_(best)) if name == "argmax" else b.and_(best, b.not_(val))
+    op = ">" if name == "argmax" else "<"
+    return b.icmp_signed(op, val, best) if np.dtype(dtype).kind == "i" else \
+        b.icmp_unsigned(op, val, best)
+
+
+class _Accumulator:
+    def __init__(self, k: _Kernel, eqn):
+        self.eqn = eqn
+        self.name = eqn.primitive.name
+        x = eqn.invars[0]
+        self.dtype = x.aval.dtype
+        ty = reg_type(self.dtype)
+        self.slot = k.alloca(ty)
+        self.index_slot = k.alloca(I64) if self.name in ("argmax", "argmin") else None
+        self.k = k
+
+    def init(self):
+        k = self.k
+        if self.index_slot is not None:
+            first = -math.inf if self.name == "argmax" else math.inf
+            if not is_float(self.dtype):
+                first = _identity("reduce_max" if self.name == "argmax" else "reduce_min",
+                                  self.dtype)
+            k.b.store(k.e.const(reg_type(self.dtype), first), self.slot)
+            k.b.store(ir.Constant(I64, 0), self.index_slot)
+            return
+        k.b.store(k.e.const(reg_type(self.dtype), _identity(self.name, self.dtype)), self.slot)
+
+    def update(self, val, position):
+        k = self.k
+        acc = k.b.load(self.slot)
+        if self.index_slot is None:
+            k.b.store(_combine(k, self.name, self.dtype, acc, val), self.slot)
+            return
+        better = _argbetter(k, self.name, self.dtype, acc, val)
+        k.b.store(k.b.select(better, val, acc), self.slot)
+        idx = k.b.load(self.index_slot)
+        k.b.store(k.b.select(better, k.iconst(position), idx), self.index_slot)
+
+    def result(self):
+        k = self.k
+        if self.index_slot is None:
+            return k.b.load(self.slot)
+        idx = k.b.load(self.index_slot)
+        return codegen.convert(k.e, idx, np.dtype(np.int64), self.eqn.outvars[0].aval.dtype)
+
+
+def _phases(group):
+    """Reductions of a rows group in dependency order, grouped by depth."""
+    reds = {id(e.outvars[0]): e for e in group.reductions}
+    producer = {id(o): e for e in group.eqns for o in e.outvars}
+    depth_memo = {}
+
+    def depends(var, seen):
+        e = producer.get(id(var))
+        if e is None or id(var) in seen:
+            return 0
+        seen.add(id(var))
+        if id(var) in reds:
+            return depth(e)
+        return max([depends(v, seen) for v in e.invars if not isinstance(v, Literal)] or [0])
+
+    def depth(e):
+        key = id(e)
+        if key not in depth_memo:
+            depth_memo[key] = 1 + max([depends(v, set()) for v in e.invars
+                                       if not isinstance(v, Literal)] or [0])
+        return depth_memo[key]
+
+    levels: dict[int, list] = {}
+    for e in group.reductions:
+        levels.setdefault(depth(e), []).append(e)
+    return [levels[d] for d in sorted(levels)]
+
+
+# ---------------------------------------------------------------------------
+# the three kinds of loop nests
+
+
+def _flat_ok(group) -> bool:
+    shape = group.shape
+    for e in group.eqns:
+        if e.primitive not in codegen.RULES:
+            return False
+        for v in list(e.invars) + list(e.outvars):
+            if v.aval.shape not in ((), shape):
+                return False
+    return True
+
+
+def _emit_loop(k: _Kernel):
+    g = k.group
+    shape = g.shape
+    if _flat_ok(g) and len(shape) > 1:
+        k.flat_shape = (_prod(shape),)
+        shape = k.flat_shape
+
+    def store_all(idx):
+        for out in g.outputs:
+            k.store(out, idx, k.value(out, idx))
+
+    if len(shape) == 0:
+        store_all(())
+        return 1
+    if len(shape) == 1:
+        k.loop(k.lo, k.hi, lambda i: store_all((i,)))
+        return shape[0]
+    outer_shape, inner = shape[:-1], shape[-1]
+
+    def row(o_lin):
+        o = k.delinearize(o_lin, outer_shape)
+        k.nest((inner,), lambda j: store_all(o + j))
+
+    k.loop(k.lo, k.hi, row)
+    return _prod(outer_shape)
+
+
+def _merge(shape, axes, o, i):
+    it_o, it_i = iter(o), iter(i)
+    return tuple(next(it_i) if d in axes else next(it_o) for d in range(len(shape)))
+
+
+def _emit_rows(k: _Kernel):
+    g = k.group
+    shape, axes = g.shape, g.axes
+    outer_shape = tuple(s for d, s in enumerate(shape) if d not in axes)
+    inner_shape = tuple(shape[d] for d in axes)
+    phases = _phases(g)
+    accs = {id(e): _Accumulator(k, e) for e in g.reductions}
+    inner_size = _prod(inner_shape)
+    o_nonunit = [d for d, s in enumerate(outer_shape) if s != 1]
+
+    def row(o_lin):
+        o = k.delinearize(o_lin, outer_shape)
+        for phase in phases:
+            for e in phase:
+                accs[id(e)].init()
+
+            def body(i, phase=phase):
+                x_idx = _merge(shape, axes, o, i)
+                for e in phase:
+                    pos = k.linearize(i, inner_shape) if e.primitive.name in (
+                        "argmax", "argmin") else 0
+                    accs[id(e)].update(k.value(e.invars[0], x_idx), pos)
+
+            if inner_size:
+                k.nest(inner_shape, body)
+            for e in phase:
+                k.scopes[-1][(id(e.outvars[0]), k.key(o))] = accs[id(e)].result()
+        full = [r for r in g.outputs if r.aval.shape == shape]
+        for r in g.outputs:
+            if r.aval.shape == shape and r.aval.shape != outer_shape:
+                continue
+            moving = iter([o[d] for d in o_nonunit])
+            r_idx = tuple(0 if s == 1 else next(moving) for s in r.aval.shape)
+            k.store(r, r_idx, k.value(r, r_idx))
+        full = [r for r in full if r.aval.shape != outer_shape]
+        if full and inner_size:
+            def epilogue(i):
+                x_idx = _merge(shape, axes, o, i)
+                for r in full:
+                    k.store(r, x_idx, k.value(r, x_idx))
+            k.nest(inner_shape, epilogue)
+
+    k.loop(k.lo, k.hi, row)
+    return _prod(outer_shape)
+
+
+def _emit_accumulate(k: _Kernel):
+    g = k.group
+    (e,) = g.reductions
+    (out,) = g.outputs
+    shape, axes = g.shape, g.axes
+    name, dtype = e.primitive.name, e.invars[0].aval.dtype
+    ident = k.e.const(reg_type(dtype), _identity(name, dtype))
+    out_shape = out.aval.shape
+    k.nest(out_shape, lambda idx: k.store(out, idx, ident))
+
+    def body(x_idx):
+        o_idx = tuple(i for d, i in enumerate(x_idx) if d not in axes)
+        acc = k.load(out, o_idx)
+        k.store(out, o_idx, _combine(k, name, dtype, acc, k.value(e.invars[0], x_idx)))
+
+    if _prod(shape):
+        k.nest(shape, body)
+    return 1
+
+
+# ---------------------------------------------------------------------------
+# entry point
+
+
+def emit_group(module: ir.Module, group, slot_of: dict, name: str, bounds_check: bool,
+               threads: int) -> KernelSpec:
+    """Emit the function (and, when it pays, a parallel task wrapper) for ``group``.
+
+    Args:
+      module: the module being built.
+      group: a ``loop`` or ``reduce`` group from ``lowering.fusion``.
+      slot_of: ``id(var) -> index`` of the buffer in the segment's buffer array.
+      name: the function's name.
+      bounds_check: compile a check into every load and store.
+      threads: threads available for large loops.
+    Returns:
+      a KernelSpec.
+    """
+    k = _Kernel(module, group, slot_of, name, bounds_check)
+    if group.kind == "loop":
+        total = _emit_loop(k)
+        work = _prod(group.shape)
+        align = 64 if k.flat_shape is not None or len(group.shape) == 1 else 1
+    elif group.strategy == "rows":
+        total = _emit_rows(k)
+        work = _prod(group.shape) * max(1, len(group.reductions))
+        align = 1
+    else:
+        total = _emit_accumulate(k)
+        work, align = 0, 1
+    k.finish()
+    nchunks, step = 1, total
+    task = None
+    if threads > 1 and work >= PARALLEL_MIN_ELEMENTS and total >= 2:
+        wanted = min(total, threads * _CHUNKS_PER_THREAD)
+        step = -(-total // wanted)
+        step = -(-step // align) * align
+        nchunks = -(-total // step)
+        if nchunks > 1:
+            task = _emit_task(module, k, name + "_task", total, step)
+    return KernelSpec(name, task, k.slots, total, nchunks, step)
+
+
+def _emit_task(module, k: _Kernel, name, total, step):
+    """``void task(ptr ctx, i64 chunk)``: ctx holds the segment's buffer pointers and the
+    status pointer last."""
+    fn = ir.Function(module, ir.FunctionType(VOID, [PTR, I64]), name)
+    fn.linkage = "internal"
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    ctx, chunk = fn.args
+    ptrs = []
+    nslots_status = None
+    for slot in k.slots:
+        p = b.gep(ctx, [ir.Constant(I64, slot)], source_etype=PTR)
+        ptrs.append(b.load(p, typ=PTR))
+    # the status pointer is stored right after the buffers: its slot is passed as -1
+    nslots_status = b.gep(ctx, [ir.Constant(I64, -1)], source_etype=PTR)
+    status = b.load(nslots_status, typ=PTR)
+    lo = b.mul(chunk, ir.Constant(I64, step))
+    hi = b.add(lo, ir.Constant(I64, step))
+    over = b.icmp_signed(">", hi, ir.Constant(I64, total))
+    hi = b.select(over, ir.Constant(I64, total), hi)
+    b.call(k.fn, ptrs + [status, lo, hi])
+    b.ret_void()
+    return name
+
+
+def is_i1(v) -> bool:
+    return v.type == I1

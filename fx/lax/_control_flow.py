@@ -11,6 +11,7 @@ dtype; a weakly typed initial carry is promoted to the body's output dtype
 from __future__ import annotations
 
 import inspect
+import weakref
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -41,12 +42,33 @@ def _aval_of(x, what: str) -> ShapedArray:
                         "(expected arrays, scalars or pytrees of them)") from None
 
 
+_traced_cache: "weakref.WeakKeyDictionary[Callable, dict]" = weakref.WeakKeyDictionary()
+
+
 def _trace(fun: Callable, in_tree, in_avals: Sequence[ShapedArray], split_out=None):
-    """Stage ``fun(*tree_unflatten(in_tree, args))``.
+    """Stage ``fun(*tree_unflatten(in_tree, args))``, cached per function and types.
 
     Returns (jaxpr, consts, out_trees, out_avals). ``split_out`` turns the Python
     output into a tuple of pytrees (one out tree each); by default it is one pytree.
+    A result that closes over tracers is not cached (the tracers die with their trace).
     """
+    key = (in_tree, tuple(in_avals), getattr(split_out, "__code__", split_out),
+           config._state_key)
+    try:
+        per_fun = _traced_cache.setdefault(fun, {})
+    except TypeError:  # not weak-referenceable: trace every time
+        per_fun = None
+    if per_fun is not None:
+        hit = per_fun.get(key)
+        if hit is not None:
+            return hit
+    result = _trace_uncached(fun, in_tree, in_avals, split_out)
+    if per_fun is not None and not any(isinstance(c, core.Tracer) for c in result[1]):
+        per_fun[key] = result
+    return result
+
+
+def _trace_uncached(fun, in_tree, in_avals, split_out):
     store: dict[str, Any] = {}
 
     def flat_fun(*flat):

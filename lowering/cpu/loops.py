@@ -21,7 +21,7 @@ from llvmlite import ir
 
 from fx.core import Literal
 from lowering.cpu import codegen
-from lowering.cpu.irutil import I1, I8, I64, PTR, VOID, Emit, is_float, mem_type, reg_type
+from lowering.cpu.irutil import I8, I64, PTR, VOID, Emit, is_float, mem_type, reg_type
 
 __all__ = ["CodegenError", "KernelSpec", "emit_group", "PARALLEL_MIN_ELEMENTS"]
 
@@ -584,14 +584,13 @@ def _emit_rows(k: _Kernel):
                 k.nest(inner_shape, body)
             for e in phase:
                 k.scopes[-1][(id(e.outvars[0]), k.key(o))] = accs[id(e)].result()
-        full = [r for r in g.outputs if r.aval.shape == shape]
+        full = [r for r in g.outputs if r.aval.shape == shape and shape != outer_shape]
         for r in g.outputs:
-            if r.aval.shape == shape and r.aval.shape != outer_shape:
+            if any(r is f for f in full):
                 continue
             moving = iter([o[d] for d in o_nonunit])
             r_idx = tuple(0 if s == 1 else next(moving) for s in r.aval.shape)
             k.store(r, r_idx, k.value(r, r_idx))
-        full = [r for r in full if r.aval.shape != outer_shape]
         if full and inner_size:
             def epilogue(i):
                 x_idx = _merge(shape, axes, o, i)
@@ -674,13 +673,11 @@ def _emit_task(module, k: _Kernel, name, total, step):
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     ctx, chunk = fn.args
     ptrs = []
-    nslots_status = None
     for slot in k.slots:
         p = b.gep(ctx, [ir.Constant(I64, slot)], source_etype=PTR)
         ptrs.append(b.load(p, typ=PTR))
-    # the status pointer is stored right after the buffers: its slot is passed as -1
-    nslots_status = b.gep(ctx, [ir.Constant(I64, -1)], source_etype=PTR)
-    status = b.load(nslots_status, typ=PTR)
+    # ctx points one past the status pointer
+    status = b.load(b.gep(ctx, [ir.Constant(I64, -1)], source_etype=PTR), typ=PTR)
     lo = b.mul(chunk, ir.Constant(I64, step))
     hi = b.add(lo, ir.Constant(I64, step))
     over = b.icmp_signed(">", hi, ir.Constant(I64, total))
@@ -689,6 +686,3 @@ def _emit_task(module, k: _Kernel, name, total, step):
     b.ret_void()
     return name
 
-
-def is_i1(v) -> bool:
-    return v.type == I1

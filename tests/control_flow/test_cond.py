@@ -352,3 +352,22 @@ def test_primitive_type_checks():
     with pytest.raises(TypeError, match=r"branch 0 has type float32\[3\].*branch 1 has type "
                                         r"int32\[3\]"):
         cond_p.abstract_eval(fx.core.ShapedArray((), np.int32), f32, branches=(branch, other))
+
+
+def test_eager_cond_traces_each_branch_once_per_signature():
+    calls = []
+
+    def true_fun(x):
+        calls.append("t")
+        return x + 1.0
+
+    def false_fun(x):
+        calls.append("f")
+        return x - 1.0
+
+    for v in (1.0, -1.0, 2.0):
+        out = fx.lax.cond(v > 0, true_fun, false_fun, fx.numpy.float32(v))
+        assert float(out) == (v + 1.0 if v > 0 else v - 1.0)
+    assert sorted(calls) == ["f", "t"]  # each branch traced once for this argument type
+    fx.lax.cond(True, true_fun, false_fun, fx.numpy.ones(2))
+    assert sorted(calls) == ["f", "f", "t", "t"]  # and again for a new one

@@ -1,0 +1,400 @@
+"""``compile(closed_jaxpr) -> Executable``: passes, fusion, LLVM code generation and
+the call path that runs the result on NumPy buffers.
+
+Invariants: an executable is a list of steps over a flat environment of
+buffers (one slot per materialized value): native segments (one native call
+each, running consecutive kernels and library calls) and fallback steps (the
+eager impl of one equation the code generator does not handle). Outputs and
+intermediates are allocated once per call, 64-byte aligned when large; values
+inside a fused loop have no buffer. Compiled modules are cached in memory by
+a canonical text of the optimized program, its avals and the build options,
+so the same program compiles once per process.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+import threading
+from typing import Sequence
+
+import numpy as np
+from llvmlite import ir
+
+from fx.core import ClosedJaxpr, DropVar, Literal, Var
+from lowering import fusion, passes
+from lowering.cpu import blas, codegen, loops, runtime
+from lowering.cpu.irutil import I8, I64, PTR, VOID
+
+__all__ = ["compile", "Executable", "clear_cache"]
+
+_cache: dict = {}
+_cache_lock = threading.Lock()
+_STATUS_OK = np.zeros(1, np.int8)
+
+
+def _debug_level() -> int:
+    try:
+        return int(os.environ.get("FX_DEBUG", "0") or 0)
+    except ValueError:
+        return 0
+
+
+def _debug(level: int, text: str) -> None:
+    if _debug_level() >= level:
+        print(text, file=sys.stderr)
+
+
+def clear_cache() -> None:
+    """Forget compiled modules (they stay loaded; later compiles build new ones)."""
+    with _cache_lock:
+        _cache.clear()
+
+
+def _to_numpy(value) -> np.ndarray:
+    inner = getattr(value, "_value", None)
+    return np.asarray(inner if inner is not None else value)
+
+
+# ---------------------------------------------------------------------------
+# canonical program text (the cache key)
+
+
+def _canonical_text(jaxpr, options) -> str:
+    names: dict[int, str] = {}
+
+    def name(v):
+        if isinstance(v, Literal):
+            val = np.asarray(v.val, v.aval.dtype)
+            return f"{val.tobytes().hex()}:{v.aval.dtype.str}"
+        if id(v) not in names:
+            names[id(v)] = f"v{len(names)}:{v.aval.dtype.str}{list(v.aval.shape)}"
+        return names[id(v)]
+
+    lines = [repr(options), " ".join(name(v) for v in jaxpr.constvars),
+             " ".join(name(v) for v in jaxpr.invars)]
+    for e in jaxpr.eqns:
+        params = sorted((k, repr(v)) for k, v in e.params.items())
+        ins = " ".join(name(v) for v in e.invars)
+        outs = " ".join(name(v) for v in e.outvars)
+        lines.append(f"{outs} = {e.primitive.name}{params} {ins}")
+    lines.append(" ".join(name(v) for v in jaxpr.outvars))
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------
+# building
+
+
+class _Segment:
+    """Consecutive native groups: one LLVM function, one native call."""
+
+    def __init__(self):
+        self.groups = []
+        self.allocs: list[int] = []  # slots allocated before the call
+        self.used: set[int] = set()
+
+
+class _Fallback:
+    def __init__(self, eqn, in_slots, out_slots):
+        self.eqn = eqn
+        self.in_slots = in_slots
+        self.out_slots = out_slots
+
+
+def _entry_function(module, name, seg, slot_count, kernels, bounds_check):
+    """``void seg(ptr args)``: read buffer pointers, run each kernel (in parallel when
+    it pays) and library call."""
+    fn = ir.Function(module, ir.FunctionType(VOID, [PTR]), name)
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    (arg,) = fn.args
+    layout = runtime.OBJECT_LAYOUT
+    table = b.alloca(ir.ArrayType(PTR, slot_count + 1))
+    base = b.gep(table, [ir.Constant(I64, 0), ir.Constant(I64, 1)],
+                 source_etype=ir.ArrayType(PTR, slot_count + 1))
+
+    def read_pointer(slot):
+        if layout is not None:
+            item = b.gep(arg, [ir.Constant(I64, layout["tuple_items"] + 8 * slot)],
+                         source_etype=I8)
+            obj = b.load(item, typ=PTR)
+            field = b.gep(obj, [ir.Constant(I64, layout["array_data"])], source_etype=I8)
+            return b.load(field, typ=PTR)
+        return b.load(b.gep(arg, [ir.Constant(I64, slot)], source_etype=PTR), typ=PTR)
+
+    status_slot = slot_count  # the status array is the tuple's last item
+    b.store(read_pointer(status_slot), b.gep(table, [ir.Constant(I64, 0), ir.Constant(I64, 0)],
+                                             source_etype=ir.ArrayType(PTR, slot_count + 1)))
+    ptrs = {}
+    for slot in sorted(seg.used):
+        p = read_pointer(slot)
+        ptrs[slot] = p
+        b.store(p, b.gep(base, [ir.Constant(I64, slot)], source_etype=PTR))
+    status = b.load(b.gep(base, [ir.Constant(I64, -1)], source_etype=PTR), typ=PTR)
+    pfor = None
+    for group, spec in kernels:
+        if group.kind == "library":
+            blas.emit_call(module, b, group, ptrs, bounds_check, status)
+            continue
+        if spec.total == 0:
+            continue
+        if spec.task is not None:
+            if pfor is None:
+                pfor_ty = ir.FunctionType(VOID, [PTR, PTR, I64])
+                pfor = b.inttoptr(ir.Constant(I64, runtime.parallel_for_address()), PTR)
+            task = module.globals[spec.task]
+            b.call(pfor, [task, base, ir.Constant(I64, spec.nchunks)], cconv=None)
+            b.block.instructions[-1].ftype = pfor_ty if False else b.block.instructions[-1].ftype
+            continue
+        kfn = module.globals[spec.name]
+        b.call(kfn, [ptrs[s] for s in spec.slots] + [status, ir.Constant(I64, 0),
+                                                      ir.Constant(I64, spec.total)])
+    b.ret_void()
+    return fn
+
+
+class Executable:
+    """A compiled program: ``exe(list_of_arrays) -> list_of_arrays``.
+
+    Attributes:
+      out_avals: the avals of the outputs (those of the jaxpr given to ``compile``).
+      fallbacks: the equations that run their eager impl.
+    """
+
+    def __init__(self, closed: ClosedJaxpr, *, bounds_check: bool | None = None):
+        if bounds_check is None:
+            bounds_check = os.environ.get("FX_BOUNDS_CHECK", "") not in ("", "0")
+        self.bounds_check = bounds_check
+        self.out_avals = list(closed.out_avals)
+        self.in_avals = list(closed.in_avals)
+        pass_log = []
+
+        def log_pass(name, result):
+            pass_log.append(name)
+            _debug(5, f"fx: after {name}:\n{result}")
+
+        opt = passes.optimize(closed, debug=log_pass)
+        self.optimized = opt
+        jaxpr = opt.jaxpr
+        groups = fusion.fuse(jaxpr, codegen.supports)
+        self.groups = groups
+        _debug(2, "fx: fusion groups\n" + fusion.format_groups(groups))
+        self.fallbacks = [g.eqns[0] for g in groups if g.kind == "fallback"]
+        if self.fallbacks:
+            _debug(1, "fx: equations running their eager impl:\n" + "\n".join(
+                f"    {e}" for e in self.fallbacks))
+
+        # slots: every materialized value
+        slot_of: dict[int, int] = {}
+        init: list[tuple[int, np.ndarray]] = []
+        avals: list = []
+
+        def slot(v):
+            if id(v) not in slot_of:
+                slot_of[id(v)] = len(avals)
+                avals.append(v.aval)
+                if isinstance(v, Literal):
+                    init.append((slot_of[id(v)], np.asarray(v.val, v.aval.dtype)))
+            return slot_of[id(v)]
+
+        for v, c in zip(jaxpr.constvars, opt.consts):
+            init.append((slot(v), np.ascontiguousarray(_to_numpy(c), v.aval.dtype)))
+        self._in_slots = [slot(v) for v in jaxpr.invars]
+        for g in groups:
+            for v in list(g.inputs) + list(g.outputs):
+                slot(v)
+        self._out_slots = [slot(v) for v in jaxpr.outvars]
+        self._slot_avals = avals
+        self._init = init
+        self._in_sig = [(tuple(a.shape), np.dtype(a.dtype)) for a in jaxpr.in_avals]
+
+        # steps: native segments between fallbacks
+        threads = runtime.num_threads()
+        steps: list = []
+        seg = None
+        defined = {s for s, _ in init} | set(self._in_slots)
+        for g in groups:
+            if g.kind == "fallback":
+                e = g.eqns[0]
+                steps.append(_Fallback(e, [slot(v) if not isinstance(v, Literal) else v
+                                           for v in e.invars],
+                                       [None if isinstance(o, DropVar) else slot(o)
+                                        for o in e.outvars]))
+                defined.update(slot(o) for o in e.outvars if not isinstance(o, DropVar))
+                seg = None
+                continue
+            if seg is None:
+                seg = _Segment()
+                steps.append(seg)
+            seg.groups.append(g)
+            for v in g.inputs:
+                seg.used.add(slot(v))
+            for v in g.outputs:
+                s = slot(v)
+                seg.used.add(s)
+                if s not in defined:
+                    seg.allocs.append(s)
+                    defined.add(s)
+        self._steps = steps
+        self._nslots = len(avals)
+
+        # native code: one module, one entry function per segment
+        segments = [s for s in steps if isinstance(s, _Segment)]
+        self.ir_text = ""
+        self.module_ref = None
+        if segments:
+            options = ("cpu", self.bounds_check, threads, runtime.OBJECT_LAYOUT is not None)
+            key = _canonical_text(jaxpr, options)
+            with _cache_lock:
+                cached = _cache.get(key)
+            if cached is None:
+                module = ir.Module(name="fx")
+                module.triple = runtime.host_info()["triple"]
+                names = []
+                for si, s in enumerate(segments):
+                    kernels = []
+                    for gi, g in enumerate(s.groups):
+                        if g.kind == "library":
+                            kernels.append((g, None))
+                            continue
+                        if g.kind == "fallback":  # pragma: no cover
+                            continue
+                        spec = loops.emit_group(module, g, slot_of, f"k{si}_{gi}",
+                                                self.bounds_check, threads)
+                        kernels.append((g, spec))
+                    name = f"fx_segment_{si}"
+                    _entry_function(module, name, s, self._nslots, kernels, self.bounds_check)
+                    names.append(name)
+                if any(spec is not None and spec.task is not None
+                       for s in segments for _, spec in [(None, None)]):
+                    pass
+                text = str(module)
+                if runtime.num_threads() > 1 and "_task" in text:
+                    runtime.ensure_pool()
+                addresses, module_ref = runtime.compile_ir(text, names)
+                cached = (addresses, names, text, module_ref)
+                with _cache_lock:
+                    _cache[key] = cached
+            addresses, names, text, module_ref = cached
+            if "_task" in text and runtime.num_threads() > 1:
+                runtime.ensure_pool()
+            self.ir_text = text
+            self.module_ref = module_ref
+            _debug(3, f"fx: LLVM IR\n{text}")
+            if _debug_level() >= 4:
+                _debug(4, f"fx: assembly\n{runtime.assembly(module_ref)}")
+            proto = ctypes.CFUNCTYPE(None, ctypes.py_object if runtime.OBJECT_LAYOUT
+                                     else ctypes.c_void_p)
+            for s, name in zip(segments, names):
+                s.fn = proto(addresses[name])
+        self._program = self._plan_calls()
+
+    # -- calling ---------------------------------------------------------------------
+    def _plan_calls(self):
+        """Precomputed per-step data so that a call does little Python."""
+        plan = []
+        for step in self._steps:
+            if isinstance(step, _Segment):
+                allocs = [(s, tuple(self._slot_avals[s].shape), np.dtype(self._slot_avals[s].dtype))
+                          for s in step.allocs]
+                plan.append(("native", step.fn, allocs))
+            else:
+                e = step.eqn
+                impl = e.primitive.impl_rule or e.primitive.impl
+                outs = [(s, tuple(o.aval.shape), np.dtype(o.aval.dtype)) if s is not None
+                        else None for s, o in zip(step.out_slots, e.outvars)]
+                plan.append(("fallback", impl, step.in_slots, outs, e.params,
+                             e.primitive.multiple_results))
+        return plan
+
+    def _check_args(self, args):
+        if len(args) != len(self._in_sig):
+            raise TypeError(f"compiled program takes {len(self._in_sig)} arguments, got "
+                            f"{len(args)}")
+        out = []
+        for i, (a, (shape, dtype)) in enumerate(zip(args, self._in_sig)):
+            if type(a) is not np.ndarray:
+                a = np.asarray(a)
+            if a.shape != shape or a.dtype != dtype:
+                if a.shape == shape and a.dtype.kind == dtype.kind and \
+                        a.dtype.newbyteorder("=") == dtype:
+                    a = a.astype(dtype)
+                else:
+                    raise TypeError(
+                        f"argument {i} has shape {a.shape} and dtype {a.dtype}, but the "
+                        f"program was compiled for shape {shape} and dtype {dtype}")
+            if not a.flags.c_contiguous:
+                a = np.ascontiguousarray(a)
+            out.append(a)
+        return out
+
+    def __call__(self, args: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Run the program on NumPy arrays (shapes and dtypes as compiled)."""
+        env: list = [None] * (self._nslots + 1)
+        for s, v in self._init:
+            env[s] = v
+        for s, a in zip(self._in_slots, self._check_args(args)):
+            env[s] = a
+        status = np.zeros(1, np.int8) if self.bounds_check else _STATUS_OK
+        env[-1] = status
+        layout = runtime.OBJECT_LAYOUT
+        for step in self._program:
+            if step[0] == "native":
+                _, fn, allocs = step
+                for s, shape, dtype in allocs:
+                    env[s] = runtime.aligned_empty(shape, dtype)
+                if layout is not None:
+                    fn(tuple(env))
+                else:
+                    ptrs = (ctypes.c_void_p * len(env))(*[
+                        None if a is None else a.ctypes.data for a in env])
+                    fn(ctypes.addressof(ptrs))
+                if self.bounds_check and status[0]:
+                    raise RuntimeError("fx: a compiled kernel accessed memory out of bounds "
+                                       "(FX_BOUNDS_CHECK caught it); please report this bug")
+            else:
+                _, impl, in_slots, outs, params, multiple = step
+                vals = [env[s] if isinstance(s, int) else np.asarray(s.val, s.aval.dtype)
+                        for s in in_slots]
+                result = impl(*vals, **params)
+                results = result if multiple else [result]
+                for spec, r in zip(outs, results):
+                    if spec is None:
+                        continue
+                    s, shape, dtype = spec
+                    r = np.asarray(r)
+                    if r.dtype != dtype:
+                        r = r.astype(dtype)
+                    env[s] = np.ascontiguousarray(r)
+        return [env[s] for s in self._out_slots]
+
+    # -- introspection -----------------------------------------------------------------
+    def as_text(self) -> str:
+        """The optimized jaxpr, the fusion groups and the LLVM IR."""
+        return (f"optimized jaxpr:\n{self.optimized}\n\nfusion groups:\n"
+                f"{fusion.format_groups(self.groups)}\n\nLLVM IR:\n{self.ir_text}")
+
+    @property
+    def kernel_count(self) -> int:
+        """Number of loop kernels (loop and reduce groups)."""
+        return sum(1 for g in self.groups if g.kind in ("loop", "reduce"))
+
+
+def compile(closed: ClosedJaxpr, *, bounds_check: bool | None = None) -> Executable:  # noqa: A001
+    """Compile a closed jaxpr to native CPU code.
+
+    Args:
+      closed: the program (e.g. ``fx.make_jaxpr(f)(*args)``).
+      bounds_check: compile a bounds check into every load and store (default: the
+        ``FX_BOUNDS_CHECK`` environment variable).
+    Returns:
+      an ``Executable``: call it with a list of NumPy arrays, get a list back.
+
+    Example:
+      >>> exe = compile(fx.make_jaxpr(lambda x: jnp.tanh(x) * 2)(np.ones(4, np.float32)))
+      >>> exe([np.arange(4, dtype=np.float32)])
+    """
+    if not isinstance(closed, ClosedJaxpr):
+        raise TypeError(f"compile expects a ClosedJaxpr (from fx.make_jaxpr), got "
+                        f"{type(closed).__name__}")
+    return Executable(closed, bounds_check=bounds_check)

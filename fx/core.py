@@ -435,7 +435,7 @@ class EvalTrace(Trace):
     def process_primitive(self, primitive, args, params):
         array_type = _array_type[0]
         vals = []
-        weak = True
+        weak = bool(args)  # an operand-less primitive (iota) makes strong values
         for a in args:
             t = type(a)
             if t is array_type:

@@ -101,11 +101,16 @@ def diag_embed(v):
     return keep(full, np.eye(n, dtype=bool))
 
 
+def identity(batch_shape, n: int, dtype):
+    """An ``[*batch_shape, n, n]`` batch of identity matrices."""
+    batch = tuple(batch_shape)
+    eye = np.eye(n, dtype=dtype)
+    return R.broadcast_in_dim(eye, batch + (n, n), (len(batch), len(batch) + 1))
+
+
 def eye_like(x, n: int):
     """An ``[..., n, n]`` identity with the batch shape and dtype of ``x``."""
-    batch = R.shape_of(x)[:-2]
-    eye = np.eye(n, dtype=R.dtype_of(x))
-    return R.broadcast_in_dim(eye, batch + (n, n), (len(batch), len(batch) + 1))
+    return identity(R.shape_of(x)[:-2], n, R.dtype_of(x))
 
 
 def _slice_last2(x, rows, cols):

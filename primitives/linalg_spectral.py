@@ -17,7 +17,8 @@ from fx.core import ShapedArray, Zero
 from primitives import _rules as R
 from primitives._rules import new_primitive
 from primitives.linalg_decomp import (adjoint, check_matrix, concat, conj, diag_embed,
-                                      diag_part, eye_like, hermitian_part, keep, matrices,
+                                      diag_part, eye_like, hermitian_part, identity, keep,
+                                      matrices,
                                       mm, permutation_matrix, real, slice_cols, slice_rows,
                                       solve, swap_last, tril, triangular_solve_p,
                                       unary_batcher, work_array)
@@ -42,34 +43,33 @@ def _reciprocal_gaps(w, dtype):
     n = R.shape_of(w)[-1]
     shape = R.shape_of(w) + (n,)
     w = R.convert(w, dtype)
-    eye = eye_like(R.broadcast_in_dim(w, shape, tuple(range(len(shape) - 1))), n)
+    eye = identity(shape[:-2], n, dtype)
     gaps = R.add(eye, R.sub(_rows_of(w, shape), _cols_of(w, shape)))
     return R.sub(R.div(R.full(shape, 1, dtype), gaps), eye)
 
 
-def _nan_on_failure(fn, a, n_out):
-    """``fn(a)`` for a whole batch, else per matrix with NaNs where LAPACK fails."""
-    try:
-        return fn(a)
-    except (np.linalg.LinAlgError, ValueError):
-        if a.ndim == 2:
-            raise
-    per = [None] * a.shape[0]
-    outs = None
-    for i in range(a.shape[0]):
+def _per_matrix(fn, a, templates):
+    """``fn`` on each matrix of the batch ``a``; NaN outputs where LAPACK fails.
+
+    ``templates`` gives the (shape, dtype) of each output for the whole batch.
+    """
+    outs = [np.full(shape, np.nan, dtype) for shape, dtype in templates]
+    for idx in matrices(a.shape[:-2]):
         try:
-            per[i] = _nan_on_failure(fn, a[i], n_out) if a.ndim > 3 else fn(a[i])
-        except (np.linalg.LinAlgError, ValueError):
-            per[i] = None
-    template = next((p for p in per if p is not None), None)
-    if template is None:
-        raise np.linalg.LinAlgError("decomposition failed for every matrix in the batch")
-    outs = []
-    for k in range(n_out):
-        parts = [np.asarray(p[k]) if p is not None else
-                 np.full_like(np.asarray(template[k]), np.nan) for p in per]
-        outs.append(np.stack(parts))
+            results = fn(a[idx])
+        except np.linalg.LinAlgError:
+            continue
+        for out, res in zip(outs, results):
+            out[idx] = res
     return outs
+
+
+def _batched(fn, a, templates):
+    """``fn`` on the whole batch at once, falling back to ``_per_matrix`` on failure."""
+    try:
+        return list(fn(a))
+    except np.linalg.LinAlgError:
+        return _per_matrix(fn, a, templates)
 
 
 # ---------------------------------------------------------------------------
@@ -109,7 +109,7 @@ def _qr_impl(x, *, pivoting, full_matrices, use_magma=None):
     p = np.broadcast_to(np.arange(n, dtype=np.int32), batch + (n,)).copy()
     if a.size:
         for idx in matrices(batch):
-            q[idx], r[idx], p[idx] = _sla.qr(a[idx], pivoting=True,
+            q[idx], r[idx], p[idx] = _sla.qr(a[idx], pivoting=True, check_finite=False,
                                              mode="full" if full_matrices else "economic")
     else:
         q[...] = np.eye(m, k, dtype=a.dtype)
@@ -212,7 +212,8 @@ def _eigh_impl(x, *, lower, sort_eigenvalues, subset_by_index, algorithm=None):
         w = np.zeros(a.shape[:-1], R.real_dtype(a.dtype))
         v = np.zeros(a.shape, a.dtype)
     else:
-        w, v = _nan_on_failure(lambda m: np.linalg.eigh(m, UPLO="L" if lower else "U"), a, 2)
+        templates = [(a.shape[:-1], R.real_dtype(a.dtype)), (a.shape, a.dtype)]
+        w, v = _batched(lambda m: np.linalg.eigh(m, UPLO="L" if lower else "U"), a, templates)
     if subset_by_index is not None and subset_by_index != (0, n):
         lo, hi = subset_by_index
         w, v = w[..., lo:hi], v[..., lo:hi]
@@ -284,11 +285,15 @@ def _svd_impl(x, *, full_matrices, compute_uv, subset_by_index, algorithm=None):
         vt = np.broadcast_to(np.eye(n if full_matrices else 0, n, dtype=a.dtype),
                              batch + (n if full_matrices else 0, n))
         return [s, u.astype(x0.dtype), vt.astype(x0.dtype)]
+    k = min(m, n)
+    s_template = (batch + (k,), R.real_dtype(a.dtype))
     if compute_uv:
-        u, s, vt = _nan_on_failure(lambda mat: np.linalg.svd(mat, full_matrices=full_matrices),
-                                   a, 3)
+        u_cols, vt_rows = (m, n) if full_matrices else (k, k)
+        templates = [(batch + (m, u_cols), a.dtype), s_template, (batch + (vt_rows, n), a.dtype)]
+        u, s, vt = _batched(lambda mat: np.linalg.svd(mat, full_matrices=full_matrices), a,
+                            templates)
     else:
-        s, = _nan_on_failure(lambda mat: [np.linalg.svd(mat, compute_uv=False)], a, 1)
+        s, = _batched(lambda mat: [np.linalg.svd(mat, compute_uv=False)], a, [s_template])
     if subset_by_index is not None and subset_by_index != (0, min(m, n)):
         lo, hi = subset_by_index
         s = s[..., lo:hi]
@@ -323,7 +328,7 @@ def _svd_jvp(primals, tangents, *, full_matrices, compute_uv, subset_by_index,
     k = R.shape_of(s)[-1]
     square = R.shape_of(s) + (k,)
     s_row, s_col = _rows_of(s, square), _cols_of(s, square)
-    eye = eye_like(s_row, k)
+    eye = identity(R.shape_of(s)[:-1], k, R.dtype_of(s))
     gaps = R.mul(R.add(s_row, s_col), R.sub(s_row, s_col))
     f = R.convert(R.sub(R.div(R.full(square, 1, R.dtype_of(s)), R.add(gaps, eye)), eye), dtype)
     s_row_c, s_col_c = R.convert(s_row, dtype), R.convert(s_col, dtype)
@@ -367,7 +372,7 @@ def _eig_abstract_eval(x, *, compute_left_eigenvectors, compute_right_eigenvecto
 
 def _eig_one(a, left, right):
     if left:
-        w, vl, vr = _sla.eig(a, left=True, right=True)
+        w, vl, vr = _sla.eig(a, left=True, right=True, check_finite=False)
         return [w, vl] + ([vr] if right else [])
     if right:
         w, vr = np.linalg.eig(a)
@@ -381,16 +386,13 @@ def _eig_impl(x, *, compute_left_eigenvectors, compute_right_eigenvectors,
     a = work_array(x0)
     dtype = R.complex_dtype(a.dtype)
     left, right = bool(compute_left_eigenvectors), bool(compute_right_eigenvectors)
-    n_out = 1 + left + right
+    templates = [(a.shape[:-1], dtype)] + [(a.shape, dtype)] * (left + right)
     if a.size == 0:
-        return [np.zeros(a.shape[:-1], dtype)] + [np.zeros(a.shape, dtype)] * (n_out - 1)
-    if not left and a.ndim > 2:   # NumPy broadcasts over the batch
-        outs = _nan_on_failure(lambda m: _eig_one(m, False, right), a, n_out)
-    else:
-        per = [_nan_on_failure(lambda m: _eig_one(m, left, right), a[idx], n_out)
-               for idx in matrices(a.shape[:-2])]
-        outs = [np.stack([p[k] for p in per]).reshape(
-            a.shape[:-2] + np.shape(per[0][k])) for k in range(n_out)]
+        return [np.zeros(shape, d) for shape, d in templates]
+    if left:   # SciPy computes left eigenvectors one matrix at a time
+        outs = _per_matrix(lambda m: _eig_one(m, True, right), a, templates)
+    else:      # NumPy broadcasts over the batch
+        outs = _batched(lambda m: _eig_one(m, False, right), a, templates)
     return [np.asarray(o).astype(dtype, copy=False) for o in outs]
 
 

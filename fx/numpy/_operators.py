@@ -11,6 +11,7 @@ import numpy as np
 from fx import core
 from fx.array import Array
 from fx.numpy import _core as C
+from fx.numpy import _indexing
 
 _OPERAND_TYPES = (Array, core.Tracer, np.ndarray, np.generic, bool, int, float, complex)
 
@@ -35,8 +36,7 @@ def _matmul(a, b):
 
 
 def _getitem(self, idx):
-    from fx.numpy._indexing import getitem
-    return getitem(self, idx)
+    return _indexing.getitem(self, idx)
 
 
 def _at(self):

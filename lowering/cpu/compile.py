@@ -24,7 +24,7 @@ from llvmlite import ir
 from fx.core import ClosedJaxpr, DropVar, Literal, Var
 from lowering import fusion, passes
 from lowering.cpu import blas, codegen, loops, runtime
-from lowering.cpu.irutil import I8, I64, PTR, VOID
+from lowering.cpu.irutil import I8, I64, PTR, VOID, declare
 
 __all__ = ["compile", "Executable", "clear_cache"]
 
@@ -109,9 +109,8 @@ def _entry_function(module, name, seg, slot_count, kernels, bounds_check):
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     (arg,) = fn.args
     layout = runtime.OBJECT_LAYOUT
-    table = b.alloca(ir.ArrayType(PTR, slot_count + 1))
-    base = b.gep(table, [ir.Constant(I64, 0), ir.Constant(I64, 1)],
-                 source_etype=ir.ArrayType(PTR, slot_count + 1))
+    table = b.bitcast(b.alloca(PTR, size=slot_count + 1), PTR)
+    base = b.gep(table, [ir.Constant(I64, 1)], source_etype=PTR)
 
     def read_pointer(slot):
         if layout is not None:
@@ -123,15 +122,14 @@ def _entry_function(module, name, seg, slot_count, kernels, bounds_check):
         return b.load(b.gep(arg, [ir.Constant(I64, slot)], source_etype=PTR), typ=PTR)
 
     status_slot = slot_count  # the status array is the tuple's last item
-    b.store(read_pointer(status_slot), b.gep(table, [ir.Constant(I64, 0), ir.Constant(I64, 0)],
-                                             source_etype=ir.ArrayType(PTR, slot_count + 1)))
+    b.store(read_pointer(status_slot), table)
     ptrs = {}
     for slot in sorted(seg.used):
         p = read_pointer(slot)
         ptrs[slot] = p
         b.store(p, b.gep(base, [ir.Constant(I64, slot)], source_etype=PTR))
     status = b.load(b.gep(base, [ir.Constant(I64, -1)], source_etype=PTR), typ=PTR)
-    pfor = None
+    pfor_ty = ir.FunctionType(VOID, [PTR, PTR, I64])
     for group, spec in kernels:
         if group.kind == "library":
             blas.emit_call(module, b, group, ptrs, bounds_check, status)
@@ -139,12 +137,9 @@ def _entry_function(module, name, seg, slot_count, kernels, bounds_check):
         if spec.total == 0:
             continue
         if spec.task is not None:
-            if pfor is None:
-                pfor_ty = ir.FunctionType(VOID, [PTR, PTR, I64])
-                pfor = b.inttoptr(ir.Constant(I64, runtime.parallel_for_address()), PTR)
             task = module.globals[spec.task]
-            b.call(pfor, [task, base, ir.Constant(I64, spec.nchunks)], cconv=None)
-            b.block.instructions[-1].ftype = pfor_ty if False else b.block.instructions[-1].ftype
+            pfor = declare(module, runtime.PARALLEL_FOR, pfor_ty)
+            b.call(pfor, [task, base, ir.Constant(I64, spec.nchunks)])
             continue
         kfn = module.globals[spec.name]
         b.call(kfn, [ptrs[s] for s in spec.slots] + [status, ir.Constant(I64, 0),
@@ -250,6 +245,7 @@ class Executable:
             if cached is None:
                 module = ir.Module(name="fx")
                 module.triple = runtime.host_info()["triple"]
+                module.data_layout = str(runtime.target_machine().target_data)
                 names = []
                 for si, s in enumerate(segments):
                     kernels = []
@@ -265,9 +261,6 @@ class Executable:
                     name = f"fx_segment_{si}"
                     _entry_function(module, name, s, self._nslots, kernels, self.bounds_check)
                     names.append(name)
-                if any(spec is not None and spec.task is not None
-                       for s in segments for _, spec in [(None, None)]):
-                    pass
                 text = str(module)
                 if runtime.num_threads() > 1 and "_task" in text:
                     runtime.ensure_pool()

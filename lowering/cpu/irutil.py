@@ -149,3 +149,12 @@ class Emit:
         name = "llvm.fptosi.sat" if signed else "llvm.fptoui.sat"
         fn = self.intrinsic(name, ty, [x.type], suffix=f"{_suffix(ty)}.{_suffix(x.type)}")
         return self.b.call(fn, [x])
+
+
+
+def declare(module: ir.Module, name: str, fnty: ir.FunctionType) -> ir.Function:
+    """The declaration of external function ``name`` in ``module`` (created once)."""
+    fn = module.globals.get(name)
+    if fn is None:
+        fn = ir.Function(module, fnty, name)
+    return fn

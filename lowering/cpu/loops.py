@@ -75,8 +75,6 @@ class _Kernel:
         self.fn.linkage = "internal"
         for i, v in enumerate(self.buffers):
             self.fn.args[i].add_attribute("noalias")
-            if id(v) not in self.is_output:
-                self.fn.args[i].add_attribute("readonly")
         self.fn.attributes.add("nounwind")
         self.entry = self.fn.append_basic_block("entry")
         self.body = self.fn.append_basic_block("body")
@@ -96,7 +94,7 @@ class _Kernel:
     # -- scopes and index helpers ---------------------------------------------
     def alloca(self, ty):
         with self.b.goto_block(self.entry):
-            return self.b.alloca(ty)
+            return self.b.bitcast(self.b.alloca(ty), PTR)
 
     def finish(self):
         with self.b.goto_block(self.entry):
@@ -262,6 +260,10 @@ class _Kernel:
         name = prim.name
         out_aval = eqn.outvars[0].aval
         p = eqn.params
+        if name == "div" and is_float(out_aval.dtype):
+            recip = self.broadcast_reciprocal(eqn, idx)
+            if recip is not None:
+                return self.e.fmul(self.value(eqn.invars[0], idx), recip)
         rule = codegen.RULES.get(prim)
         if rule is not None:
             out_shape = self.shape_of(eqn.outvars[0])
@@ -311,6 +313,29 @@ class _Kernel:
         if name == "dynamic_slice":
             return self.dynamic_slice(eqn, idx)
         raise CodegenError(f"no loop code for primitive {name}")
+
+    def broadcast_reciprocal(self, eqn, idx):
+        """1/y for ``x / y`` when y broadcasts a smaller value: the reciprocal is computed
+        once per element of that value (a multiply per element instead of a divide)."""
+        y = eqn.invars[1]
+        if isinstance(y, Literal) or id(y) in self.inputs or self.flat_shape is not None:
+            return None
+        src = self.producer.get(id(y))
+        if src is None or src.primitive.name != "broadcast_in_dim" or \
+                y.aval.size < 2 * max(src.invars[0].aval.size, 1):
+            return None
+        x = src.invars[0]
+        dims = src.params["broadcast_dimensions"]
+        x_idx = tuple(0 if x.aval.shape[i] == 1 else idx[d] for i, d in enumerate(dims))
+        key = ("recip", id(x), self.key(x_idx))
+        for scope in reversed(self.scopes):
+            hit = scope.get(key)
+            if hit is not None:
+                return hit
+        val = self.value(x, x_idx)
+        recip = self.b.fdiv(self.e.like(val, 1.0), val)
+        self.scopes[-1][key] = recip
+        return recip
 
     def pad(self, eqn, idx):
         x, padv = eqn.invars
@@ -446,7 +471,7 @@ class _Accumulator:
         self.name = eqn.primitive.name
         x = eqn.invars[0]
         self.dtype = x.aval.dtype
-        ty = reg_type(self.dtype)
+        ty = self.ty = reg_type(self.dtype)
         self.slot = k.alloca(ty)
         self.index_slot = k.alloca(I64) if self.name in ("argmax", "argmin") else None
         self.k = k
@@ -465,20 +490,20 @@ class _Accumulator:
 
     def update(self, val, position):
         k = self.k
-        acc = k.b.load(self.slot)
+        acc = k.b.load(self.slot, typ=self.ty)
         if self.index_slot is None:
             k.b.store(_combine(k, self.name, self.dtype, acc, val), self.slot)
             return
         better = _argbetter(k, self.name, self.dtype, acc, val)
         k.b.store(k.b.select(better, val, acc), self.slot)
-        idx = k.b.load(self.index_slot)
+        idx = k.b.load(self.index_slot, typ=I64)
         k.b.store(k.b.select(better, k.iconst(position), idx), self.index_slot)
 
     def result(self):
         k = self.k
         if self.index_slot is None:
-            return k.b.load(self.slot)
-        idx = k.b.load(self.index_slot)
+            return k.b.load(self.slot, typ=self.ty)
+        idx = k.b.load(self.index_slot, typ=I64)
         return codegen.convert(k.e, idx, np.dtype(np.int64), self.eqn.outvars[0].aval.dtype)
 
 
@@ -567,6 +592,9 @@ def _emit_rows(k: _Kernel):
     inner_size = _prod(inner_shape)
     o_nonunit = [d for d, s in enumerate(outer_shape) if s != 1]
 
+    full = [r for r in g.outputs if r.aval.shape == shape and shape != outer_shape]
+    reuse = _reusable(g, phases[-1], full) if full and inner_size else []
+
     def row(o_lin):
         o = k.delinearize(o_lin, outer_shape)
         for phase in phases:
@@ -579,12 +607,14 @@ def _emit_rows(k: _Kernel):
                     pos = k.linearize(i, inner_shape) if e.primitive.name in (
                         "argmax", "argmin") else 0
                     accs[id(e)].update(k.value(e.invars[0], x_idx), pos)
+                if phase is phases[-1]:
+                    for r, v in reuse:  # keep v in the output row for the epilogue
+                        k.store(r, x_idx, k.value(v, x_idx))
 
             if inner_size:
                 k.nest(inner_shape, body)
             for e in phase:
                 k.scopes[-1][(id(e.outvars[0]), k.key(o))] = accs[id(e)].result()
-        full = [r for r in g.outputs if r.aval.shape == shape and shape != outer_shape]
         for r in g.outputs:
             if any(r is f for f in full):
                 continue
@@ -594,12 +624,61 @@ def _emit_rows(k: _Kernel):
         if full and inner_size:
             def epilogue(i):
                 x_idx = _merge(shape, axes, o, i)
+                for r, v in reuse:
+                    k.scopes[-1][(id(v), k.key(x_idx))] = k.load(r, x_idx)
                 for r in full:
                     k.store(r, x_idx, k.value(r, x_idx))
             k.nest(inner_shape, epilogue)
 
     k.loop(k.lo, k.hi, row)
     return _prod(outer_shape)
+
+
+def _reusable(group, last_phase, full_roots):
+    """(root, value) pairs: an expensive full-shape value computed by the last reduction
+    phase and read again by the epilogue is stored in the root's row during the phase and
+    loaded back by the epilogue, instead of being computed twice."""
+    producer = {id(o): e for e in group.eqns for o in e.outvars}
+    reds = {id(e.outvars[0]) for e in group.reductions}
+    shape = group.shape
+    cost_memo: dict = {}
+
+    def cost(v):
+        e = producer.get(id(v))
+        if e is None or id(v) in reds:
+            return 0
+        if id(v) not in cost_memo:
+            cost_memo[id(v)] = 0
+            own = 1 if e.primitive.name in _EXPENSIVE else 0
+            cost_memo[id(v)] = own + sum(cost(w) for w in e.invars if not isinstance(w, Literal))
+        return cost_memo[id(v)]
+
+    def ancestors(roots):
+        seen, stack = {}, list(roots)
+        while stack:
+            v = stack.pop()
+            e = producer.get(id(v))
+            if e is None or id(v) in seen or id(v) in reds:
+                continue
+            seen[id(v)] = v
+            stack.extend(w for w in e.invars if not isinstance(w, Literal))
+        return seen
+
+    phase_side = ancestors([e.invars[0] for e in last_phase])
+    out, taken = [], set()
+    for r in full_roots:
+        both = [v for key, v in ancestors([r]).items() if key in phase_side
+                and v.aval.shape == shape and v.aval.dtype == r.aval.dtype and key not in taken]
+        both = [v for v in both if cost(v) > 0]
+        if both:
+            best = max(both, key=cost)
+            taken.add(id(best))
+            out.append((r, best))
+    return out
+
+
+_EXPENSIVE = frozenset({"exp", "exp2", "log", "log1p", "expm1", "tanh", "logistic", "sin", "cos",
+                        "tan", "erf", "pow", "div", "sqrt", "rsqrt"})
 
 
 def _emit_accumulate(k: _Kernel):

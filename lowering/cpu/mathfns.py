@@ -46,9 +46,25 @@ def _pow2(e: Emit, k_int, x):
     return e.b.bitcast(bits, x.type)
 
 
+def _has_scalef() -> bool:
+    global _SCALEF
+    if _SCALEF is None:
+        from lowering.cpu import runtime
+        _SCALEF = "+avx512f" in runtime.host_info()["features"].split(",")
+    return _SCALEF
+
+
+_SCALEF = None
+
+
 def _scale(e: Emit, p, k_float):
-    """p * 2**k with k possibly outside the normal range (two exact scalings)."""
+    """p * 2**k with k possibly outside the normal range (correctly rounded once)."""
     c = _consts(p)
+    if _has_scalef():  # llvm.ldexp becomes one vscalef instruction
+        k32 = e.b.fptosi(k_float, I32)
+        fn = e.intrinsic("llvm.ldexp", p.type, [p.type, I32],
+                         suffix=f"{'f64' if _is64(p) else 'f32'}.i32")
+        return e.b.call(fn, [p, k32])
     k = e.b.fptosi(k_float, c["int_ty"])
     k1 = e.b.ashr(k, e.const(c["int_ty"], 1))
     k2 = e.b.sub(k, k1)
@@ -65,15 +81,15 @@ def exp(e: Emit, x):
         lo, hi, ln2_hi, ln2_lo = -746.0, 710.0, 0.6931471803691238, 1.9082149292705877e-10
     else:
         lo, hi, ln2_hi, ln2_lo = -104.0, 89.0, 0.693145751953125, 1.428606765330187e-06
-    nan = e.isnan(x)
-    xs = e.select(nan, e.like(x, 0.0), x)
-    xc = e.fmin_clamp(xs, lo, hi)
+    # NaN passes the clamp; the conversions below are then meaningless (poison) in
+    # lanes that the final select replaces by x
+    xc = e.fmin_clamp(x, lo, hi)
     k = e.rint(e.b.fmul(xc, e.like(x, 1.4426950408889634)))
     negk = e.b.fneg(k)
     r = e.fma(negk, e.like(x, ln2_hi), xc)
     r = e.fma(negk, e.like(x, ln2_lo), r)
     res = _scale(e, _exp_poly(e, r), k)
-    return e.select(nan, x, res)
+    return e.select(e.isnan(x), x, res)
 
 
 def exp2(e: Emit, x):
@@ -157,7 +173,7 @@ def tanh(e: Emit, x):
     xc = e.fmin_clamp(x, -9.0, 9.0)
     t2 = e.b.fmul(xc, xc)
     num = e.b.fmul(xc, e.horner(t2, _TANH_P))
-    return e.b.fdiv(num, e.horner(t2, _TANH_Q))
+    return e.fmin_clamp(e.b.fdiv(num, e.horner(t2, _TANH_Q)), -1.0, 1.0)
 
 
 def logistic(e: Emit, x):

@@ -24,7 +24,7 @@ import llvmlite.binding as llvm
 
 __all__ = ["target_machine", "compile_ir", "assembly", "host_info", "num_threads",
            "parallel_for_address", "ensure_pool", "aligned_empty", "data_address",
-           "OBJECT_LAYOUT", "symbol_address"]
+           "OBJECT_LAYOUT", "symbol_address", "register_symbol", "PARALLEL_FOR"]
 
 _lock = threading.RLock()
 _tm = None
@@ -88,6 +88,8 @@ def compile_ir(ir_text: str, names, level: int = 3) -> tuple[dict, object]:
       ``({name: address}, module_ref)``; the module stays loaded for the process.
     """
     target_machine()
+    if "@fx_parallel_for(" in ir_text and "define void @fx_parallel_for" not in ir_text:
+        _pool_addresses()
     module = llvm.parse_assembly(ir_text)
     module.verify()
     _optimize(module, level)
@@ -331,12 +333,22 @@ def _pool_addresses():
                 text = text.replace("i64 202,", "i64 -1,")
             addrs, _ = compile_ir(text, ["fx_worker", "fx_parallel_for"], level=2)
             _pool["addresses"] = addrs
+            register_symbol(PARALLEL_FOR, addrs["fx_parallel_for"])
         return _pool["addresses"]
+
+
+#: the symbol kernels call to run ``void task(ptr ctx, i64 chunk)`` over chunks in parallel
+PARALLEL_FOR = "fx_parallel_for"
 
 
 def parallel_for_address() -> int:
     """Address of ``void fx_parallel_for(void (*fn)(void*, i64), void *ctx, i64 n)``."""
     return _pool_addresses()["fx_parallel_for"]
+
+
+def register_symbol(name: str, address: int) -> None:
+    """Make ``name`` resolve to ``address`` in modules compiled later."""
+    llvm.add_symbol(name, address)
 
 
 def ensure_pool() -> int:

@@ -1,0 +1,5 @@
+"""placeholder"""
+def supports(eqn):
+    return False
+def emit_call(*a):
+    raise NotImplementedError

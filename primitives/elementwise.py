@@ -259,10 +259,18 @@ log_p = unary("log", np.log, lambda x, t, y: R.div(t, x))
 log1p_p = unary("log1p", np.log1p, lambda x, t, y: R.div(t, R.add(x, 1)))
 expm1_p = unary("expm1", np.expm1, lambda x, t, y: R.mul(t, R.add(y, 1)))
 tanh_p = unary("tanh", np.tanh, lambda x, t, y: R.mul(t, R.sub(1, _sq(y))))
+def _same_dtype_as_input(fn):
+    """SciPy's special functions compute float16/bfloat16 in a wider type; cast back."""
+    def impl(x):
+        return np.asarray(fn(x)).astype(x.dtype, copy=False)
+    impl.__name__ = getattr(fn, "__name__", "impl")
+    return impl
+
+
 def _logistic(x):
     if x.dtype.kind == "c":
         return 1 / (1 + np.exp(-x))
-    return _sp.expit(x)
+    return np.asarray(_sp.expit(x)).astype(x.dtype, copy=False)  # expit widens float16
 
 
 logistic_p = unary("logistic", _logistic, lambda x, t, y: R.mul(t, R.mul(y, R.sub(1, y))))
@@ -296,13 +304,15 @@ def _abs_jvp(x, t, y):
 
 
 abs_p = unary("abs", np.abs, _abs_jvp, kinds=INEXACT + SINT, out_dtype=R.real_dtype)
-erf_p = unary("erf", _sp.erf, lambda x, t, y: R.mul(
+erf_p = unary("erf", _same_dtype_as_input(_sp.erf), lambda x, t, y: R.mul(
     t, R.mul(exp_p.bind(R.neg(_sq(x))), 2 / math.sqrt(math.pi))), kinds=FLOAT)
-erfc_p = unary("erfc", _sp.erfc, lambda x, t, y: R.mul(
+erfc_p = unary("erfc", _same_dtype_as_input(_sp.erfc), lambda x, t, y: R.mul(
     t, R.mul(exp_p.bind(R.neg(_sq(x))), -2 / math.sqrt(math.pi))), kinds=FLOAT)
-erf_inv_p = unary("erf_inv", lambda x: np.where(x == 0, x, _sp.erfinv(x)), lambda x, t, y: R.mul(
+erf_inv_p = unary("erf_inv", _same_dtype_as_input(
+    lambda x: np.where(x == 0, x, _sp.erfinv(x))), lambda x, t, y: R.mul(
     t, R.mul(exp_p.bind(_sq(y)), math.sqrt(math.pi) / 2)), kinds=FLOAT)
-lgamma_p = unary("lgamma", lambda x: np.where(x == -np.inf, np.inf, _sp.gammaln(x)),
+lgamma_p = unary("lgamma", _same_dtype_as_input(
+    lambda x: np.where(x == -np.inf, np.inf, _sp.gammaln(x))),
                  lambda x, t, y: R.mul(t, digamma_p.bind(x)),
                  kinds=FLOAT)
 
@@ -311,7 +321,8 @@ def _polygamma_impl(m, x):
     return _sp.polygamma(m, x).astype(x.dtype)
 
 
-digamma_p = unary("digamma", lambda x: np.where(x == 0, np.nan, _sp.psi(x)), lambda x, t, y: R.mul(
+digamma_p = unary("digamma", _same_dtype_as_input(
+    lambda x: np.where(x == 0, np.nan, _sp.psi(x))), lambda x, t, y: R.mul(
     t, polygamma_p.bind(R.full(R.shape_of(x), 1, R.dtype_of(x)), x)), kinds=FLOAT)
 not_p = unary("not", np.invert, kinds=INT + BOOL)
 real_p = unary("real", np.real, lambda x, t, y: real_p.bind(t), kinds=COMPLEX,

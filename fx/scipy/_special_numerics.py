@@ -54,13 +54,13 @@ def ndtr(x):
 
 
 def _log_ndtr_value(x, series_order: int):
-    f64 = _is_f64(x)
-    lower, upper = (-20.0, 8.0) if f64 else (-10.0, 5.0)
-    above = x > _const(x, upper)
-    # middle: log(ndtr(x)); above: log1p(-ndtr(-x)) ~ -ndtr(-x)
-    middle_arg = _where(above, -x, lax.max(x, _full(x, lower)))
-    ndtr_mid = ndtr(middle_arg)
-    middle = _where(above, -ndtr_mid, lax.log(ndtr_mid))
+    lower = -20.0 if _is_f64(x) else -10.0
+    # x > 0: log1p(-ndtr(-x)) (log(ndtr(x)) would lose the tail to rounding near 1);
+    # lower <= x <= 0: log(ndtr(x))
+    positive = x > 0
+    ndtr_arg = _where(positive, -x, lax.max(x, _full(x, lower)))
+    ndtr_value = ndtr(ndtr_arg)
+    middle = _where(positive, lax.log1p(-ndtr_value), lax.log(ndtr_value))
     # below: the asymptotic series log(pdf(x) / -x * (1 + sum_n (-1)^n (2n-1)!! / x^2n))
     safe = lax.min(x, _full(x, lower))
     x2 = safe * safe

@@ -1,0 +1,944 @@
+"""``fx.numpy.linalg``: JAX's ``jax.numpy.linalg``, built on the linear-algebra
+primitives of ``fx.lax.linalg``.
+
+Invariants: inputs are promoted to an inexact dtype (JAX's rules) before any
+work; every function takes batches ``[..., m, n]`` where NumPy does. ``solve``,
+``det``, ``slogdet`` and ``pinv`` carry custom derivative rules (JAX's), so their
+gradients need only solves with the factorization already computed; everything
+else differentiates through the primitives' rules.
+"""
+from __future__ import annotations
+
+import math
+import operator
+from typing import NamedTuple, Sequence
+
+import numpy as np
+
+import fx.numpy as fnp
+from fx import core, dtypes
+from fx.core import get_aval
+from fx.custom_derivatives import custom_jvp
+from fx.lax import _lax
+from fx.lax import linalg as lax_linalg
+from primitives import linalg_decomp as _D
+
+__all__ = ["cholesky", "cond", "cross", "det", "diagonal", "eig", "eigh", "eigvals",
+           "eigvalsh", "inv", "lstsq", "matmul", "matrix_norm", "matrix_power",
+           "matrix_rank", "matrix_transpose", "multi_dot", "norm", "outer", "pinv", "qr",
+           "slogdet", "solve", "svd", "svdvals", "tensordot", "tensorinv", "tensorsolve",
+           "trace", "vecdot", "vector_norm", "EigResult", "EighResult", "QRResult",
+           "SlogdetResult", "SVDResult"]
+
+
+class EigResult(NamedTuple):
+    eigenvalues: object
+    eigenvectors: object
+
+
+class EighResult(NamedTuple):
+    eigenvalues: object
+    eigenvectors: object
+
+
+class QRResult(NamedTuple):
+    Q: object
+    R: object
+
+
+class SlogdetResult(NamedTuple):
+    sign: object
+    logabsdet: object
+
+
+class SVDResult(NamedTuple):
+    U: object
+    S: object
+    Vh: object
+
+
+# ---------------------------------------------------------------------------
+# argument handling
+
+
+def _check_arraylike(name: str, *xs) -> None:
+    for i, x in enumerate(xs):
+        if isinstance(x, (list, tuple)):
+            raise TypeError(f"{name}: argument {i} is a {type(x).__name__}; fx.numpy.linalg "
+                            "functions take arrays (convert with fx.numpy.asarray)")
+        if isinstance(x, str) or x is None:
+            raise TypeError(f"{name}: argument {i} must be an array, got {x!r}")
+
+
+def _inexact(name: str, *xs):
+    """The arguments as fx arrays promoted to a common inexact dtype."""
+    _check_arraylike(name, *xs)
+    out = fnp._core._promote_inexact(*xs)
+    return out[0] if len(out) == 1 else out
+
+
+def _square(name: str, a, error=ValueError) -> None:
+    shape = get_aval(a).shape
+    if len(shape) < 2 or shape[-1] != shape[-2]:
+        raise error(f"{name}: argument must be a batch of square matrices with shape "
+                    f"[..., n, n], got shape {shape}")
+
+
+def _matrices(name: str, a) -> None:
+    shape = get_aval(a).shape
+    if len(shape) < 2:
+        raise ValueError(f"{name}: argument must be a batch of matrices with shape "
+                         f"[..., m, n] (at least two dimensions), got shape {shape}")
+
+
+def _H(x):
+    return _D.adjoint(x)
+
+
+def _eye_like(a):
+    n = get_aval(a).shape[-1]
+    batch = get_aval(a).shape[:-2]
+    return fnp.broadcast_to(fnp.eye(n, dtype=get_aval(a).dtype), batch + (n, n))
+
+
+def _diag(x):
+    return fnp.diagonal(x, axis1=-2, axis2=-1)
+
+
+def _trace(x):
+    return fnp.sum(_diag(x), axis=-1)
+
+
+def _static_int(name: str, what: str, value) -> int:
+    try:
+        return operator.index(core.concrete_or_error(value, what, "pass a Python int"))
+    except TypeError:
+        raise TypeError(f"{name}: {what} must be an integer, got {value!r}") from None
+
+
+# ---------------------------------------------------------------------------
+# factorizations
+
+
+def cholesky(a, *, upper: bool = False, symmetrize_input: bool = True):
+    """Cholesky factor of Hermitian positive-definite matrices.
+
+    Args:
+      a: ``[..., n, n]``.
+      upper: return the upper factor ``U`` (``a == U^H U``) instead of ``L``.
+      symmetrize_input: use ``(a + a^H) / 2``; otherwise only one triangle is read.
+
+    Returns:
+      ``L`` with ``a == L @ L^H`` (NaNs where ``a`` is not positive definite).
+
+    Example:
+      >>> cholesky(fx.numpy.array([[4., 2.], [2., 3.]]))
+    """
+    a = _inexact("linalg.cholesky", a)
+    _square("linalg.cholesky", a)
+    lower = lax_linalg.cholesky(a, symmetrize_input=symmetrize_input)
+    return _H(lower) if upper else lower
+
+
+def qr(a, mode: str = "reduced"):
+    """QR decomposition.
+
+    Args:
+      a: ``[..., m, n]``.
+      mode: ``"reduced"`` (``k = min(m, n)`` columns of Q), ``"complete"``, or ``"r"``
+        (only R).
+
+    Returns:
+      ``QRResult(Q, R)``, or ``R`` for ``mode="r"``.
+
+    Example:
+      >>> q, r = qr(fx.numpy.array([[1., 2.], [3., 4.], [5., 6.]]))
+    """
+    a = _inexact("linalg.qr", a)
+    _matrices("linalg.qr", a)
+    if mode in ("reduced", "r", "full"):
+        full = False
+    elif mode == "complete":
+        full = True
+    elif mode == "raw":
+        raise NotImplementedError("linalg.qr: mode='raw' (Householder reflectors) is not "
+                                  "supported by fx; use 'reduced', 'complete' or 'r'")
+    else:
+        raise ValueError(f"linalg.qr: unsupported mode {mode!r}; expected 'reduced', "
+                         f"'complete' or 'r'")
+    q, r = lax_linalg.qr(a, pivoting=False, full_matrices=full)
+    return r if mode == "r" else QRResult(q, r)
+
+
+def svd(a, full_matrices: bool = True, compute_uv: bool = True, hermitian: bool = False,
+        subset_by_index=None):
+    """Singular value decomposition ``a == U @ diag(S) @ Vh``.
+
+    Args:
+      a: ``[..., m, n]``.
+      full_matrices: square U and Vh; else ``min(m, n)`` columns/rows.
+      compute_uv: return ``SVDResult(U, S, Vh)``; else only ``S``.
+      hermitian: ``a`` is Hermitian: computed through ``eigh``.
+      subset_by_index: ``(start, end)`` of the singular values to keep.
+
+    Returns:
+      ``SVDResult(U, S, Vh)`` or ``S`` (real, descending).
+
+    Example:
+      >>> u, s, vh = svd(fx.numpy.array([[3., 0.], [0., 4.]]))
+    """
+    a = _inexact("linalg.svd", a)
+    _matrices("linalg.svd", a)
+    if hermitian:
+        _square("linalg.svd", a)
+        v, w = lax_linalg.eigh(a, subset_by_index=subset_by_index)
+        s = fnp.abs(w)
+        if not compute_uv:
+            return fnp.flip(fnp.sort(s, axis=-1), axis=-1)
+        order = fnp.flip(fnp.argsort(s, axis=-1), axis=-1)
+        s = fnp.take_along_axis(s, order, axis=-1)
+        sign = fnp.take_along_axis(fnp.sign(w), order, axis=-1)
+        u = fnp.take_along_axis(v, order[..., None, :], axis=-1)
+        vh = _H(u * sign[..., None, :].astype(u.dtype))
+        return SVDResult(u, s, vh)
+    if compute_uv:
+        u, s, vh = lax_linalg.svd(a, full_matrices=full_matrices, compute_uv=True,
+                                  subset_by_index=subset_by_index)
+        return SVDResult(u, s, vh)
+    return lax_linalg.svd(a, full_matrices=full_matrices, compute_uv=False,
+                          subset_by_index=subset_by_index)
+
+
+def svdvals(x, /):
+    """The singular values of ``x [..., m, n]``, descending.
+
+    Example:
+      >>> svdvals(fx.numpy.array([[3., 0.], [0., 4.]]))   # [4., 3.]
+    """
+    return svd(x, compute_uv=False, hermitian=False)
+
+
+def _uplo(name: str, UPLO) -> bool:
+    if UPLO is None or UPLO == "L":
+        return True
+    if UPLO == "U":
+        return False
+    raise ValueError(f"{name}: UPLO must be one of None, 'L' or 'U', got {UPLO!r}")
+
+
+def eigh(a, UPLO: str | None = None, symmetrize_input: bool = True) -> EighResult:
+    """Eigenvalues and eigenvectors of Hermitian (real symmetric) matrices.
+
+    Args:
+      a: ``[..., n, n]``.
+      UPLO: the triangle read when ``symmetrize_input`` is False (``"L"`` or ``"U"``).
+      symmetrize_input: use ``(a + a^H) / 2``.
+
+    Returns:
+      ``EighResult(eigenvalues, eigenvectors)``, eigenvalues ascending.
+
+    Example:
+      >>> w, v = eigh(fx.numpy.array([[2., 1.], [1., 2.]]))   # w == [1., 3.]
+    """
+    lower = _uplo("linalg.eigh", UPLO)
+    a = _inexact("linalg.eigh", a)
+    _square("linalg.eigh", a)
+    v, w = lax_linalg.eigh(a, lower=lower, symmetrize_input=symmetrize_input)
+    return EighResult(w, v)
+
+
+def eigvalsh(a, UPLO: str | None = "L", *, symmetrize_input: bool = True):
+    """Eigenvalues of Hermitian matrices ``[..., n, n]``, ascending.
+
+    Example:
+      >>> eigvalsh(fx.numpy.array([[2., 1.], [1., 2.]]))   # [1., 3.]
+    """
+    return eigh(a, UPLO, symmetrize_input=symmetrize_input).eigenvalues
+
+
+def eig(a) -> EigResult:
+    """Eigenvalues and right eigenvectors of general square matrices (complex).
+
+    Eigenvector derivatives are not available (as in JAX); eigenvalues differentiate.
+
+    Example:
+      >>> w, v = eig(fx.numpy.array([[0., 1.], [-1., 0.]]))   # w == [1j, -1j]
+    """
+    a = _inexact("linalg.eig", a)
+    _square("linalg.eig", a)
+    w, v = lax_linalg.eig(a, compute_left_eigenvectors=False)
+    return EigResult(w, v)
+
+
+def eigvals(a):
+    """Eigenvalues of general square matrices ``[..., n, n]`` (complex).
+
+    Example:
+      >>> eigvals(fx.numpy.array([[2., 0.], [0., 3.]]))   # [2.+0.j, 3.+0.j]
+    """
+    a = _inexact("linalg.eigvals", a)
+    _square("linalg.eigvals", a)
+    return lax_linalg.eig(a, compute_left_eigenvectors=False,
+                          compute_right_eigenvectors=False)[0]
+
+
+# ---------------------------------------------------------------------------
+# solves, inverses and determinants
+
+
+def _lu_solve(lu, perm, b):
+    return _D.lu_solve(lu, perm, b)
+
+
+@custom_jvp
+def _solve(a, b):
+    lu, _, perm = lax_linalg.lu(_lax.stop_gradient(a))
+    return _lu_solve(lu, perm, b)
+
+
+@_solve.defjvp
+def _solve_jvp(primals, tangents):
+    a, b = primals
+    da, db = tangents
+    lu, _, perm = lax_linalg.lu(a)
+    x = _lu_solve(lu, perm, b)
+    return x, _lu_solve(lu, perm, db - fnp.matmul(da, x))
+
+
+def solve(a, b):
+    """Solve ``a @ x == b``.
+
+    Args:
+      a: ``[..., n, n]``.
+      b: ``[n]`` (one vector for every matrix) or ``[..., n, k]``; batch dimensions
+        broadcast.
+
+    Returns:
+      ``x`` with the broadcast batch shape.
+
+    Example:
+      >>> solve(fx.numpy.array([[2., 0.], [0., 4.]]), fx.numpy.array([2., 2.]))   # [1., .5]
+    """
+    a, b = _inexact("linalg.solve", a, b)
+    sa, sb = get_aval(a).shape, get_aval(b).shape
+    if len(sa) < 2:
+        raise ValueError(f"linalg.solve: left hand array must be at least two dimensional; "
+                         f"got shape {sa}")
+    _square("linalg.solve", a)
+    n = sa[-1]
+    if len(sb) > 1 and len(sa) == len(sb) + 1 and sb[-1] == n and sb[-2] != n:
+        raise ValueError(f"linalg.solve: invalid shapes {sa} and {sb}; for a batch of vectors "
+                         "use solve(a, b[..., None])[..., 0]")
+    vector = len(sb) == 1
+    if vector:
+        b = b[:, None]
+        sb = sb + (1,)
+    if len(sb) < 2 or sb[-2] != n:
+        raise ValueError(f"linalg.solve: b must have {n} rows to match a of shape {sa}, "
+                         f"got shape {get_aval(b).shape if not vector else sb[:-1]}")
+    batch = fnp.broadcast_shapes(sa[:-2], sb[:-2])
+    a = fnp.broadcast_to(a, batch + sa[-2:])
+    b = fnp.broadcast_to(b, batch + sb[-2:])
+    x = _solve(a, b)
+    return x[..., 0] if vector else x
+
+
+def inv(a):
+    """The inverse of square matrices ``[..., n, n]``.
+
+    Example:
+      >>> inv(fx.numpy.array([[2., 0.], [0., 4.]]))   # [[.5, 0.], [0., .25]]
+    """
+    a = _inexact("linalg.inv", a)
+    _square("linalg.inv", a)
+    return solve(a, _eye_like(a))
+
+
+def _pivot_parity(pivots):
+    k = get_aval(pivots).shape[-1]
+    return fnp.count_nonzero(pivots != fnp.arange(k, dtype=pivots.dtype), axis=-1)
+
+
+@custom_jvp
+def _det(a):
+    lu, pivots, _ = lax_linalg.lu(a)
+    diag = _diag(lu)
+    sign = fnp.where(_pivot_parity(pivots) % 2 == 1, -1, 1).astype(diag.dtype)
+    return sign * fnp.prod(diag, axis=-1)
+
+
+@_det.defjvp
+def _det_jvp(primals, tangents):
+    (a,), (da,) = primals, tangents
+    y = _det(a)
+    return y, y * _trace(_solve(a, da))
+
+
+def det(a):
+    """The determinant of square matrices ``[..., n, n]``.
+
+    The derivative is ``det(a) * trace(solve(a, da))`` (not finite at singular ``a``).
+
+    Example:
+      >>> det(fx.numpy.array([[1., 2.], [3., 4.]]))   # -2.
+    """
+    a = _inexact("linalg.det", a)
+    _square("linalg.det", a)
+    return _det(a)
+
+
+@custom_jvp
+def _slogdet(a):
+    lu, pivots, _ = lax_linalg.lu(a)
+    diag = _diag(lu)
+    dtype = diag.dtype
+    is_zero = fnp.any(diag == 0, axis=-1)
+    parity = _pivot_parity(pivots)
+    if dtype.kind == "c":
+        phase = fnp.prod(diag / fnp.abs(diag).astype(dtype), axis=-1)
+        sign = fnp.where(parity % 2 == 1, -1, 1).astype(dtype) * phase
+    else:
+        parity = parity + fnp.count_nonzero(diag < 0, axis=-1)
+        sign = fnp.where(parity % 2 == 1, -1, 1).astype(dtype)
+    sign = fnp.where(is_zero, fnp.zeros_like(sign), sign)
+    logdet = fnp.sum(fnp.log(fnp.abs(diag)), axis=-1)
+    logdet = fnp.where(is_zero, -np.inf, logdet)
+    return sign, logdet
+
+
+@_slogdet.defjvp
+def _slogdet_jvp(primals, tangents):
+    (a,), (da,) = primals, tangents
+    sign, logdet = _slogdet(a)
+    tr = _trace(_solve(a, da))
+    if get_aval(a).dtype.kind == "c":
+        sign_dot = (tr - fnp.real(tr).astype(tr.dtype)) * sign
+        return (sign, logdet), (sign_dot, fnp.real(tr))
+    return (sign, logdet), (fnp.zeros_like(sign), tr)
+
+
+def slogdet(a, *, method: str | None = None) -> SlogdetResult:
+    """Sign and log of the absolute value of the determinant.
+
+    Args:
+      a: ``[..., n, n]``.
+      method: ``None``/``"lu"`` (``"qr"`` is accepted and computed the same way).
+
+    Returns:
+      ``SlogdetResult(sign, logabsdet)``; ``(0, -inf)`` for singular matrices.
+
+    Example:
+      >>> slogdet(fx.numpy.array([[1., 2.], [3., 4.]]))   # (-1., log(2.))
+    """
+    if method not in (None, "lu", "qr"):
+        raise ValueError(f"linalg.slogdet: unknown method {method!r}; expected 'lu' or 'qr'")
+    a = _inexact("linalg.slogdet", a)
+    _square("linalg.slogdet", a)
+    return SlogdetResult(*_slogdet(a))
+
+
+def matrix_power(a, n: int):
+    """``a`` raised to the integer power ``n`` by repeated squaring (``n < 0`` inverts).
+
+    Example:
+      >>> matrix_power(fx.numpy.array([[1., 1.], [0., 1.]]), 3)   # [[1., 3.], [0., 1.]]
+    """
+    _check_arraylike("linalg.matrix_power", a)
+    a = fnp.asarray(a)
+    _square("linalg.matrix_power", a, TypeError)
+    n = _static_int("linalg.matrix_power", "the exponent n", n)
+    if n == 0:
+        return fnp.broadcast_to(fnp.eye(a.shape[-1], dtype=a.dtype), a.shape)
+    if n < 0:
+        a, n = inv(a), -n
+    result, power = None, a
+    while True:
+        n, bit = divmod(n, 2)
+        if bit:
+            result = power if result is None else fnp.matmul(result, power)
+        if n == 0:
+            return result
+        power = fnp.matmul(power, power)
+
+
+def matrix_rank(M, rtol=None, *, hermitian: bool = False, tol=None):
+    """The number of singular values of ``M [..., m, n]`` above a tolerance.
+
+    Args:
+      M: the matrices (a 0- or 1-d array has rank 1 unless it is all zeros).
+      rtol: singular values ``<= rtol`` count as zero (JAX's meaning); default
+        ``max(S) * max(m, n) * eps``.
+      hermitian: ``M`` is Hermitian (singular values through ``eigh``).
+      tol: alias of ``rtol``.
+
+    Returns:
+      int32 ranks of shape ``M.shape[:-2]``.
+
+    Example:
+      >>> matrix_rank(fx.numpy.array([[1., 2.], [2., 4.]]))   # 1
+    """
+    if tol is not None:
+        if rtol is not None:
+            raise ValueError("linalg.matrix_rank: only one of tol or rtol may be specified")
+        rtol = tol
+    M = _inexact("linalg.matrix_rank", M)
+    if M.ndim < 2:
+        return fnp.any(M != 0).astype(np.int32)
+    s = svd(M, full_matrices=False, compute_uv=False, hermitian=hermitian)
+    if rtol is None:
+        eps = float(np.finfo(s.dtype).eps)
+        rtol = fnp.max(s, axis=-1) * (max(M.shape[-2:]) * eps)
+    rtol = fnp.asarray(rtol)
+    return fnp.sum(s > rtol[..., None], axis=-1).astype(dtypes.default_int_dtype())
+
+
+def _pinv_value(a, rtol, hermitian):
+    m, n = a.shape[-2:]
+    if m == 0 or n == 0:
+        return fnp.zeros(a.shape[:-2] + (n, m), a.dtype)
+    if rtol is None:
+        rtol = 10.0 * max(m, n) * float(np.finfo(a.dtype).eps)
+    rtol = fnp.asarray(rtol, dtype=dtypes.finfo(a.dtype).dtype)
+    u, s, vh = svd(a, full_matrices=False, hermitian=hermitian)
+    cutoff = rtol[..., None] * s[..., 0:1]
+    s = fnp.where(s > cutoff, s, np.inf).astype(a.dtype)
+    return fnp.matmul(_H(vh), _H(u) / s[..., :, None])
+
+
+_pinv = custom_jvp(_pinv_value, nondiff_argnums=(1, 2))
+
+
+@_pinv.defjvp
+def _pinv_jvp(rtol, hermitian, primals, tangents):
+    (a,), (a_dot,) = primals, tangents
+    p = _pinv(a, rtol, hermitian)
+    if hermitian:
+        a, a_dot = lax_linalg.symmetrize(a), lax_linalg.symmetrize(a_dot)
+    mm = fnp.matmul
+    m, n = a.shape[-2:]
+    if m >= n:
+        s = mm(mm(p, _H(p)), _H(a_dot))
+        t = mm(mm(_H(a_dot), _H(p)), p)
+        p_dot = -mm(mm(p, a_dot), p) + s - mm(mm(s, a), p) + t - mm(mm(p, a), t)
+    else:
+        s = mm(p, mm(_H(p), _H(a_dot)))
+        t = mm(_H(a_dot), mm(_H(p), p))
+        p_dot = -mm(p, mm(a_dot, p)) + s - mm(s, mm(a, p)) + t - mm(p, mm(a, t))
+    return p, p_dot
+
+
+def pinv(a, rtol=None, hermitian: bool = False, *, rcond=None):
+    """Moore-Penrose pseudo-inverse of ``a [..., m, n]`` (``[..., n, m]``).
+
+    Args:
+      a: the matrices.
+      rtol: singular values below ``rtol * max(S)`` are dropped; default
+        ``10 * max(m, n) * eps``.
+      hermitian: ``a`` is Hermitian.
+      rcond: alias of ``rtol``.
+
+    Returns:
+      The pseudo-inverse; its derivative is Golub and Pereyra's formula.
+
+    Example:
+      >>> pinv(fx.numpy.array([[1., 0.], [0., 0.]]))   # [[1., 0.], [0., 0.]]
+    """
+    if rcond is not None:
+        if rtol is not None:
+            raise ValueError("linalg.pinv: only one of rtol and rcond may be specified")
+        rtol = rcond
+    a = _inexact("linalg.pinv", a)
+    _matrices("linalg.pinv", a)
+    return _pinv(a, rtol, bool(hermitian))
+
+
+def lstsq(a, b, rcond=None, *, numpy_resid: bool = False):
+    """Least-squares solution of ``a @ x ~= b`` through the SVD.
+
+    Args:
+      a: ``[m, n]``.
+      b: ``[m]`` or ``[m, k]``.
+      rcond: relative cutoff for small singular values (default ``eps * max(m, n)``).
+      numpy_resid: return empty residuals where NumPy does (not traceable).
+
+    Returns:
+      ``(x, residuals, rank, s)``.
+
+    Example:
+      >>> x, res, rank, s = lstsq(fx.numpy.ones((3, 2)), fx.numpy.ones(3))
+    """
+    a, b = _inexact("linalg.lstsq", a, b)
+    if a.ndim != 2:
+        raise TypeError(f"linalg.lstsq: a must be two-dimensional, got shape {a.shape}")
+    if b.ndim not in (1, 2):
+        raise TypeError(f"linalg.lstsq: b must be one- or two-dimensional, got shape "
+                        f"{b.shape}")
+    if a.shape[0] != b.shape[0]:
+        raise ValueError(f"linalg.lstsq: leading dimensions of a {a.shape} and b {b.shape} "
+                         "must match")
+    vector = b.ndim == 1
+    if vector:
+        b = b[:, None]
+    m, n = a.shape
+    if a.size == 0:
+        s = fnp.zeros((0,), dtypes.finfo(a.dtype).dtype)
+        rank = fnp.asarray(0, dtypes.default_int_dtype())
+        x = fnp.zeros((n,) + b.shape[1:], a.dtype)
+    else:
+        eps = float(np.finfo(a.dtype).eps)
+        cutoff = eps * max(m, n) if rcond is None else fnp.where(
+            fnp.asarray(rcond) < 0, eps, rcond)
+        u, s, vt = svd(a, full_matrices=False)
+        mask = (s > 0) & (s >= fnp.asarray(cutoff, s.dtype) * s[0])
+        rank = fnp.sum(mask).astype(dtypes.default_int_dtype())
+        safe_s = fnp.where(mask, s, 1).astype(a.dtype)
+        s_inv = fnp.where(mask, 1 / safe_s, 0)[:, None]
+        x = fnp.matmul(_H(vt), s_inv * fnp.matmul(_H(u), b))
+    if numpy_resid and (int(rank) < n or m <= n):
+        resid = fnp.asarray(np.zeros((0,), dtypes.finfo(a.dtype).dtype))
+    else:
+        resid = norm(b - fnp.matmul(a, x), axis=0) ** 2
+    if vector:
+        x = x.ravel()
+    return x, resid, rank, s
+
+
+# ---------------------------------------------------------------------------
+# norms and condition numbers
+
+
+def _norm_axes(name, axis, ndim) -> tuple:
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    out = []
+    for ax in axes:
+        ax = _static_int(name, "axis", ax)
+        if not -ndim <= ax < ndim:
+            raise ValueError(f"{name}: axis {ax} is out of bounds for an array of rank {ndim}")
+        out.append(ax % ndim)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{name}: duplicate axes in {axis!r}")
+    return tuple(out)
+
+
+def _sum_squares(x, axis, keepdims):
+    return fnp.sqrt(fnp.sum(fnp.real(x * fnp.conj(x)), axis=axis, keepdims=keepdims))
+
+
+def vector_norm(x, /, *, axis=None, keepdims: bool = False, ord=2):
+    """The vector ``ord``-norm of ``x`` over ``axis`` (all axes when None).
+
+    ``ord`` may be any real number, ``inf`` or ``-inf`` (0 counts nonzeros).
+
+    Example:
+      >>> vector_norm(fx.numpy.array([3., 4.]))   # 5.
+    """
+    x = _inexact("linalg.vector_norm", x)
+    if axis is not None:
+        axis = _norm_axes("linalg.vector_norm", axis, x.ndim)
+    if isinstance(ord, str):
+        hint = " (use fx.numpy.inf)" if ord in ("inf", "-inf") else ""
+        raise ValueError(f"linalg.vector_norm: invalid order {ord!r} for a vector norm{hint}")
+    if ord is None or ord == 2:
+        return _sum_squares(x, axis, keepdims)
+    if ord == np.inf:
+        return fnp.max(fnp.abs(x), axis=axis, keepdims=keepdims, initial=0)
+    if ord == -np.inf:
+        return fnp.min(fnp.abs(x), axis=axis, keepdims=keepdims)
+    if ord == 0:
+        return fnp.sum(x != 0, axis=axis, keepdims=keepdims).astype(
+            dtypes.finfo(x.dtype).dtype)
+    if ord == 1:
+        return fnp.sum(fnp.abs(x), axis=axis, keepdims=keepdims)
+    abs_x = fnp.abs(x)
+    p = np.asarray(ord, abs_x.dtype)[()]
+    return fnp.power(fnp.sum(abs_x ** p, axis=axis, keepdims=keepdims),
+                     np.asarray(1.0 / p, abs_x.dtype)[()])
+
+
+def _matrix_norm(x, ord, row, col, keepdims):
+    if ord is None or ord in ("f", "fro"):
+        return _sum_squares(x, (row, col), keepdims)
+    if ord in (1, -1, np.inf, -np.inf):
+        summed, other = (row, col) if ord in (1, -1) else (col, row)
+        sums = fnp.sum(fnp.abs(x), axis=summed, keepdims=keepdims)
+        if not keepdims and other > summed:
+            other -= 1
+        if ord in (1, np.inf):
+            return fnp.max(sums, axis=other, keepdims=keepdims, initial=0)
+        return fnp.min(sums, axis=other, keepdims=keepdims)
+    if ord in ("nuc", 2, -2):
+        s = svd(fnp.moveaxis(x, (row, col), (-2, -1)), compute_uv=False)
+        if ord == 2:
+            y = fnp.max(s, axis=-1, initial=0)
+        elif ord == -2:
+            y = fnp.min(s, axis=-1)
+        else:
+            y = fnp.sum(s, axis=-1)
+        return fnp.expand_dims(y, (row, col)) if keepdims else y
+    raise ValueError(f"linalg.norm: invalid order {ord!r} for a matrix norm")
+
+
+def norm(x, ord=None, axis=None, keepdims: bool = False):
+    """Vector or matrix norm, as ``numpy.linalg.norm``.
+
+    Args:
+      x: the array.
+      ord: the order: for vectors any real, ``inf``, ``-inf`` (default 2); for
+        matrices ``"fro"`` (default), ``"nuc"``, ``1``, ``-1``, ``2``, ``-2``, ``inf``,
+        ``-inf``.
+      axis: one axis (vector norm), two axes (matrix norm) or None (all axes: the
+        2-norm of the flattened array when ``ord`` is None, else ``x`` must be 1-d
+        or 2-d).
+      keepdims: keep the reduced axes with size one.
+
+    Returns:
+      The norms (a real dtype).
+
+    Example:
+      >>> norm(fx.numpy.array([[1., 2.], [3., 4.]]), ord=1)   # 6.
+    """
+    x = _inexact("linalg.norm", x)
+    ndim = x.ndim
+    if axis is None:
+        if ord is None:
+            return _sum_squares(x, None, keepdims)
+        axis = tuple(range(ndim))
+    axes = _norm_axes("linalg.norm", axis, ndim)
+    if len(axes) == 1:
+        return vector_norm(x, ord=2 if ord is None else ord, axis=axes, keepdims=keepdims)
+    if len(axes) == 2:
+        return _matrix_norm(x, ord, axes[0], axes[1], keepdims)
+    raise ValueError(f"linalg.norm: improper number of axes {axis!r}: pass one axis for a "
+                     "vector norm or two for a matrix norm")
+
+
+def matrix_norm(x, /, *, keepdims: bool = False, ord="fro"):
+    """The matrix norm of the last two axes of ``x`` (see ``norm``).
+
+    Example:
+      >>> matrix_norm(fx.numpy.eye(2))   # sqrt(2)
+    """
+    x = _inexact("linalg.matrix_norm", x)
+    _matrices("linalg.matrix_norm", x)
+    return norm(x, ord=ord, keepdims=keepdims, axis=(-2, -1))
+
+
+def cond(x, p=None):
+    """Condition number of ``x [..., m, n]`` in the ``p``-norm (default 2).
+
+    Returns ``inf`` for singular matrices.
+
+    Example:
+      >>> cond(fx.numpy.array([[1., 0.], [0., 2.]]))   # 2.
+    """
+    x = _inexact("linalg.cond", x)
+    _matrices("linalg.cond", x)
+    if x.shape[-1] == 0 or x.shape[-2] == 0:
+        raise ValueError(f"linalg.cond: input must not be empty, got shape {x.shape}")
+    if p is None or p == 2:
+        s = svdvals(x)
+        return s[..., 0] / s[..., -1]
+    if p == -2:
+        s = svdvals(x)
+        r = s[..., -1] / s[..., 0]
+    else:
+        _square("linalg.cond", x)
+        r = norm(x, ord=p, axis=(-2, -1)) * norm(inv(x), ord=p, axis=(-2, -1))
+    nan_free = ~fnp.any(fnp.isnan(x), axis=(-2, -1))
+    return fnp.where(fnp.isnan(r) & nan_free, np.inf, r)
+
+
+# ---------------------------------------------------------------------------
+# tensor versions and chains of products
+
+
+def tensorinv(a, ind: int = 2):
+    """The inverse of ``a`` seen as a linear map from its last axes to its first ``ind``.
+
+    Example:
+      >>> tensorinv(fx.numpy.eye(4).reshape(4, 2, 2), ind=1).shape   # (2, 2, 4)
+    """
+    a = _inexact("linalg.tensorinv", a)
+    ind = _static_int("linalg.tensorinv", "ind", ind)
+    if ind <= 0:
+        raise ValueError(f"linalg.tensorinv: ind must be a positive integer, got {ind}")
+    outer_shape, inner_shape = a.shape[:ind], a.shape[ind:]
+    rows, cols = math.prod(outer_shape), math.prod(inner_shape)
+    if rows != cols:
+        raise ValueError(f"linalg.tensorinv: the product of the first {ind} dimensions must "
+                         f"equal that of the others, got shape {a.shape}")
+    return fnp.reshape(inv(fnp.reshape(a, (rows, cols))), inner_shape + outer_shape)
+
+
+def tensorsolve(a, b, axes=None):
+    """Solve ``tensordot(a, x, axes=x.ndim) == b`` for ``x``.
+
+    Example:
+      >>> tensorsolve(fx.numpy.eye(4).reshape(2, 2, 4), fx.numpy.ones((2, 2))).shape  # (4,)
+    """
+    a, b = _inexact("linalg.tensorsolve", a, b)
+    if axes is not None:
+        axes = tuple(axes)
+        a = fnp.moveaxis(a, axes, tuple(range(a.ndim - len(axes), a.ndim)))
+    out_shape = a.shape[b.ndim:]
+    if a.shape[:b.ndim] != b.shape:
+        raise ValueError(f"linalg.tensorsolve: the leading shape of a {a.shape} must match "
+                         f"the shape of b {b.shape}")
+    if b.size != math.prod(out_shape):
+        raise ValueError(f"linalg.tensorsolve: prod(a.shape[:b.ndim]) must equal "
+                         f"prod(a.shape[b.ndim:]), got a.shape={a.shape}, b.ndim={b.ndim}")
+    matrix = fnp.reshape(a, (b.size, math.prod(out_shape)))
+    return fnp.reshape(solve(matrix, fnp.ravel(b)), out_shape)
+
+
+def _chain_order(dims: Sequence[int]):
+    """The cheapest parenthesisation of a chain of products (dynamic programming)."""
+    n = len(dims) - 1
+    cost = [[0] * n for _ in range(n)]
+    split = [[0] * n for _ in range(n)]
+    for length in range(1, n):
+        for i in range(n - length):
+            j = i + length
+            cost[i][j] = math.inf
+            for k in range(i, j):
+                c = cost[i][k] + cost[k + 1][j] + dims[i] * dims[k + 1] * dims[j + 1]
+                if c < cost[i][j]:
+                    cost[i][j], split[i][j] = c, k
+    return split
+
+
+def multi_dot(arrays, *, precision=None):
+    """The product of a chain of matrices, in the cheapest order.
+
+    The first and last arrays may be 1-d (a row and a column vector).
+
+    Example:
+      >>> multi_dot([fx.numpy.ones(3), fx.numpy.ones((3, 4)), fx.numpy.ones(4)])   # 12.
+    """
+    arrays = [fnp.asarray(a) for a in arrays]
+    if len(arrays) < 2:
+        raise ValueError(f"linalg.multi_dot requires at least two arrays, got {len(arrays)}")
+    shapes = [a.shape for a in arrays]
+    if not (arrays[0].ndim in (1, 2) and arrays[-1].ndim in (1, 2)
+            and all(a.ndim == 2 for a in arrays[1:-1])):
+        raise ValueError(f"linalg.multi_dot: arrays must be two-dimensional, except the first "
+                         f"and last, which may be one-dimensional; got shapes {shapes}")
+    first_vec, last_vec = arrays[0].ndim == 1, arrays[-1].ndim == 1
+    mats = list(arrays)
+    if first_vec:
+        mats[0] = mats[0][None, :]
+    if last_vec:
+        mats[-1] = mats[-1][:, None]
+    if any(a.shape[-1] != b.shape[0] for a, b in zip(mats[:-1], mats[1:])):
+        raise ValueError(f"linalg.multi_dot: the last dimension of each array must match the "
+                         f"first of the next; got shapes {shapes}")
+    split = _chain_order([mats[0].shape[0]] + [m.shape[1] for m in mats])
+
+    def product(i, j):
+        if i == j:
+            return mats[i]
+        k = split[i][j]
+        return fnp.matmul(product(i, k), product(k + 1, j), precision=precision)
+
+    out = product(0, len(mats) - 1)
+    if first_vec:
+        out = out[0]
+    if last_vec:
+        out = out[..., 0]
+    return out
+
+
+# ---------------------------------------------------------------------------
+# array-API names
+
+
+def cross(x1, x2, /, *, axis: int = -1):
+    """Cross product of 3-vectors along ``axis``.
+
+    Example:
+      >>> cross(fx.numpy.array([1., 0., 0.]), fx.numpy.array([0., 1., 0.]))   # [0., 0., 1.]
+    """
+    x1, x2 = fnp.asarray(x1), fnp.asarray(x2)
+    for x in (x1, x2):
+        if not -x.ndim <= axis < x.ndim or x.shape[axis] != 3:
+            raise ValueError(f"linalg.cross: both inputs must be (arrays of) 3-vectors along "
+                             f"axis {axis}, got shapes {x1.shape} and {x2.shape}")
+    return fnp.cross(x1, x2, axis=axis)
+
+
+def outer(x1, x2, /):
+    """Outer product of two 1-d arrays.
+
+    Example:
+      >>> outer(fx.numpy.array([1., 2.]), fx.numpy.array([3., 4.]))   # [[3., 4.], [6., 8.]]
+    """
+    x1, x2 = fnp.asarray(x1), fnp.asarray(x2)
+    if x1.ndim != 1 or x2.ndim != 1:
+        raise ValueError(f"linalg.outer: inputs must be one-dimensional, got shapes "
+                         f"{x1.shape} and {x2.shape}")
+    return fnp.outer(x1, x2)
+
+
+def matmul(x1, x2, /, *, precision=None, preferred_element_type=None):
+    """Matrix product (``fx.numpy.matmul``).
+
+    Example:
+      >>> matmul(fx.numpy.eye(2), fx.numpy.ones((2, 3))).shape   # (2, 3)
+    """
+    return fnp.matmul(x1, x2, precision=precision,
+                      preferred_element_type=preferred_element_type)
+
+
+def tensordot(x1, x2, /, *, axes=2, precision=None, preferred_element_type=None):
+    """Tensor contraction over ``axes`` (``fx.numpy.tensordot``).
+
+    Example:
+      >>> tensordot(fx.numpy.ones((2, 3)), fx.numpy.ones((3, 4)), axes=1).shape   # (2, 4)
+    """
+    return fnp.tensordot(x1, x2, axes=axes, precision=precision,
+                         preferred_element_type=preferred_element_type)
+
+
+def vecdot(x1, x2, /, *, axis: int = -1, precision=None, preferred_element_type=None):
+    """Conjugated dot product of vectors along ``axis`` (``fx.numpy.vecdot``).
+
+    Example:
+      >>> vecdot(fx.numpy.array([1., 2.]), fx.numpy.array([3., 4.]))   # 11.
+    """
+    return fnp.vecdot(x1, x2, axis=axis, precision=precision,
+                      preferred_element_type=preferred_element_type)
+
+
+def trace(x, /, *, offset: int = 0, dtype=None):
+    """Sum of the ``offset`` diagonal of the last two axes.
+
+    Example:
+      >>> trace(fx.numpy.eye(3))   # 3.
+    """
+    x = fnp.asarray(x)
+    _matrices("linalg.trace", x)
+    return fnp.trace(x, offset=offset, axis1=-2, axis2=-1, dtype=dtype)
+
+
+def diagonal(x, /, *, offset: int = 0):
+    """The ``offset`` diagonal of the last two axes.
+
+    Example:
+      >>> diagonal(fx.numpy.eye(3))   # [1., 1., 1.]
+    """
+    x = fnp.asarray(x)
+    _matrices("linalg.diagonal", x)
+    return fnp.diagonal(x, offset=offset, axis1=-2, axis2=-1)
+
+
+def matrix_transpose(x, /):
+    """Swap the last two axes.
+
+    Example:
+      >>> matrix_transpose(fx.numpy.ones((2, 3))).shape   # (3, 2)
+    """
+    x = fnp.asarray(x)
+    if x.ndim < 2:
+        raise ValueError(f"linalg.matrix_transpose requires at least 2 dimensions, got shape "
+                         f"{x.shape}")
+    return fnp.matrix_transpose(x)

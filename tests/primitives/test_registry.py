@@ -147,3 +147,29 @@ def test_api_coverage_report():
         print(f"  {module:<40} {have:4d}/{n:<4d} {100 * have / n:6.1f}%")
     print(f"  {'total':<40} {total_have:4d}/{total_all:<4d} "
           f"{100 * total_have / total_all:6.1f}%")
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32"])
+def test_unary_impls_keep_the_dtype_abstract_eval_promises(dtype):
+    """Every primitive that takes one floating operand (and no params) returns, eagerly,
+    the dtype its type rule promises: SciPy's special functions widen small floats."""
+    import numpy as np
+
+    import primitives
+    from fx import dtypes as fx_dtypes
+    from fx.core import get_aval
+
+    np_dtype = fx_dtypes.bfloat16 if dtype == "bfloat16" else np.dtype(dtype)
+    x = np.linspace(0.1, 0.9, 5).astype(np_dtype)
+    wrong = []
+    for name, prim in sorted(primitives.registry.items()):
+        try:
+            expected = prim.abstract_eval(get_aval(x))
+        except Exception:  # noqa: BLE001  (needs params or other operand types)
+            continue
+        if prim.multiple_results:
+            continue
+        out = np.asarray(prim.impl(x))
+        if out.dtype != expected.dtype or out.shape != expected.shape:
+            wrong.append(f"{name}: {out.dtype}{list(out.shape)} != {expected.str_short()}")
+    assert not wrong, "\n".join(wrong)

@@ -231,7 +231,7 @@ def unary_batcher(primitive):
 def all_to_front(args, dims):
     """Every operand with the batch axis first (unbatched ones broadcast)."""
     size = R.batch_size(args, dims)
-    return [R.bdim_to_front(a, d, size) for a, d in zip(args, dims)]
+    return [R.bdim_to_front(a, d, size) for a, d in zip(args, dims, strict=True)]
 
 
 def tangent_or_zero(t, aval):

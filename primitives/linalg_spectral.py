@@ -59,7 +59,7 @@ def _per_matrix(fn, a, templates):
             results = fn(a[idx])
         except np.linalg.LinAlgError:
             continue
-        for out, res in zip(outs, results):
+        for out, res in zip(outs, results, strict=True):
             out[idx] = res
     return outs
 
@@ -267,7 +267,7 @@ def _svd_abstract_eval(x, *, full_matrices, compute_uv, subset_by_index, algorit
     shapes = _svd_shapes(m, n, full_matrices, compute_uv, subset_by_index)
     batch = x.shape[:-2]
     dtypes_ = [R.real_dtype(x.dtype), x.dtype, x.dtype]
-    return [ShapedArray(batch + s, d, x.weak_type) for s, d in zip(shapes, dtypes_)]
+    return [ShapedArray(batch + s, d, x.weak_type) for s, d in zip(shapes, dtypes_[:len(shapes)], strict=True)]
 
 
 def _svd_impl(x, *, full_matrices, compute_uv, subset_by_index, algorithm=None):

@@ -309,7 +309,7 @@ def multi_dot(arrays, *, precision=None):
         mats[0] = mats[0][None, :]
     if last_vec:
         mats[-1] = mats[-1][:, None]
-    if any(a.shape[-1] != b.shape[0] for a, b in zip(mats[:-1], mats[1:])):
+    if any(a.shape[-1] != b.shape[0] for a, b in zip(mats[:-1], mats[1:], strict=True)):
         raise ValueError(f"linalg.multi_dot: the last dimension of each array must match the "
                          f"first of the next; got shapes {shapes}")
     split = _chain_order([mats[0].shape[0]] + [m.shape[1] for m in mats])

@@ -9,14 +9,12 @@ else differentiates through the primitives' rules.
 """
 from __future__ import annotations
 
-import math
-import operator
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
 import fx.numpy as fnp
-from fx import core, dtypes
+from fx import dtypes
 from fx.core import get_aval
 from fx.custom_derivatives import custom_jvp
 from fx.lax import _lax

@@ -169,7 +169,10 @@ def test_unary_impls_keep_the_dtype_abstract_eval_promises(dtype):
             continue
         if prim.multiple_results:
             continue
-        out = np.asarray(prim.impl(x))
+        try:
+            out = np.asarray(prim.impl(x))
+        except TypeError:  # a param the type rule did not need (integer_pow's y)
+            continue
         if out.dtype != expected.dtype or out.shape != expected.shape:
             wrong.append(f"{name}: {out.dtype}{list(out.shape)} != {expected.str_short()}")
     assert not wrong, "\n".join(wrong)

@@ -11,7 +11,7 @@ from fx.scipy.stats._common import documented, promote, where
 __all__ = ["logpmf", "pmf"]
 
 
-@documented("multinomial", "fx.numpy.array([1, 2]), 3, fx.numpy.array([0.4, 0.6]))",
+@documented("multinomial", "fx.numpy.array([1, 2]), 3, fx.numpy.array([0.4, 0.6])",
             ("x", "n", "p"))
 def logpmf(x, n, p):
     _check_arraylike("multinomial.logpmf", x, n, p)
@@ -25,7 +25,7 @@ def logpmf(x, n, p):
     return where(fnp.sum(x, axis=-1) == n, value, -np.inf)
 
 
-@documented("multinomial", "fx.numpy.array([1, 2]), 3, fx.numpy.array([0.4, 0.6]))",
+@documented("multinomial", "fx.numpy.array([1, 2]), 3, fx.numpy.array([0.4, 0.6])",
             ("x", "n", "p"))
 def pmf(x, n, p):
     return lax.exp(logpmf(x, n, p))

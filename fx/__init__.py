@@ -25,6 +25,12 @@ from fx.custom_derivatives import (custom_jvp, custom_vjp, custom_gradient,  # n
 from fx.checkpoint import checkpoint, remat, checkpoint_policies  # noqa: F401
 from fx import debug, ad_checkpoint, experimental  # noqa: F401
 from fx._callback import pure_callback  # noqa: F401
+from fx import random  # noqa: F401
+from fx import nn, scipy, example_libraries  # noqa: F401
+from fx.interpreters.pmap import pmap, device_put_sharded, device_put_replicated  # noqa: F401
+from fx import distributed, sharding  # noqa: F401
+from fx.experimental.shard_map import shard_map  # noqa: F401
+from fx.devices import device_put, default_device  # noqa: F401
 
 __version__ = "0.1.0"
 
@@ -35,11 +41,6 @@ def block_until_ready(x):
         if hasattr(leaf, "block_until_ready"):
             leaf.block_until_ready()
     return x
-
-
-def device_put(x, device=None, *, src=None, donate=False, may_alias=None):
-    """Put the leaves of ``x`` on ``device`` as fx arrays."""
-    return tree_util.tree_map(lambda leaf: numpy.asarray(leaf), x)
 
 
 def device_get(x):

@@ -100,6 +100,16 @@ class Array:
             return format(self._value[()], spec)
         return format(str(self), spec)
 
+    # -- DLPack ----------------------------------------------------------------
+    def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
+        """Export the buffer through DLPack (zero-copy for DLPack >= 1.0 consumers)."""
+        from fx.dlpack import _export
+        return _export(self._value, stream, max_version, dl_device, copy)
+
+    def __dlpack_device__(self) -> tuple:
+        """``(device type, device id)``: fx arrays live on the CPU (kDLCPU = 1)."""
+        return (1, 0)
+
     # -- device ----------------------------------------------------------------
     def block_until_ready(self) -> Array:
         return self
@@ -110,13 +120,22 @@ class Array:
     is_fully_addressable = property(lambda self: True)
 
     def devices(self) -> set:
-        from fx import devices as _devices
-        return {self._device or _devices.default_device()}
+        """The set of devices holding this array."""
+        device_set = getattr(self._device, "device_set", None)
+        if device_set is not None:
+            return set(device_set)
+        return {self._device or _devices_module().default_device()}
 
     @property
     def device(self):
-        from fx import devices as _devices
-        return self._device or _devices.default_device()
+        return self._device or _devices_module().default_device()
+
+    @property
+    def sharding(self):
+        from fx.sharding import SingleDeviceSharding
+        if getattr(self._device, "device_set", None) is not None:
+            return self._device
+        return SingleDeviceSharding(self.device)
 
     def delete(self) -> None:
         self._value = None
@@ -136,6 +155,11 @@ class Array:
 
     def __str__(self):
         return str(self._value)
+
+
+def _devices_module():
+    import importlib
+    return importlib.import_module("fx.devices")
 
 
 def _reconstruct(value, weak_type):

@@ -93,6 +93,9 @@ def get_aval(x) -> ShapedArray:
 
 
 def _check_int_range(x: int, dtype) -> None:
+    """A Python int must fit an integer ``dtype`` (other kinds take any int)."""
+    if np.dtype(dtype).kind not in "iu":
+        return
     info = np.iinfo(dtype)
     if not info.min <= x <= info.max:
         raise OverflowError(f"Python int {x} too large to convert to {np.dtype(dtype).name}")

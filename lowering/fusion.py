@@ -5,8 +5,10 @@ Invariants: a *materialized* variable is one that lives in a buffer (program
 inputs and outputs, operands and results of library and fallback equations,
 and whatever the rules below decide); every other value lives only inside the
 loop that computes it. A group is the set of equations reachable backwards
-from its roots (materialized results) without crossing another materialized
-variable, so a cheap producer read by two groups is recomputed by both.
+from its roots (the materialized results it writes) without crossing a *cut*
+variable (one that consumers must read from its buffer: reductions that cannot
+fuse further, expensive values needed by several groups), so a cheap producer
+read by two groups is recomputed by both, and groups sharing a reduction merge.
 Elementwise and index-only equations fuse into their consumer; a reduction
 pulls its producers in and, when its axes can be iterated as rows, lets
 elementwise consumers over the same rows fuse after it (softmax and layernorm
@@ -166,6 +168,9 @@ class _Plan:
             for o in e.outvars:
                 self.producer[id(o)] = k
         self.materialized: set[int] = set()
+        # values consumers must read from their buffer rather than recompute: a subset of
+        # the materialized ones (program outputs, for instance, may also be recomputed)
+        self.cut: set[int] = set()
 
     def defined(self, atom) -> int | None:
         if isinstance(atom, Literal):
@@ -181,7 +186,7 @@ class _Plan:
             k = stack.pop()
             for v in self.eqns[k].invars:
                 j = self.defined(v)
-                if j is None or j in seen or id(v) in self.materialized:
+                if j is None or j in seen or id(v) in self.cut:
                     continue
                 if self.category[j] not in (_FUSIBLE, _REDUCE):
                     continue
@@ -217,12 +222,14 @@ def fuse(jaxpr: Jaxpr, supported: Callable[[JaxprEqn], bool] | None = None) -> l
             m.update(id(o) for o in e.outvars if not isinstance(o, DropVar))
         elif cat == _REDUCE and not _rows_ok(e):
             m.update(id(o) for o in e.outvars)
+            plan.cut.update(id(o) for o in e.outvars)
     for _ in range(4 * len(eqns) + 4):
         groups = _build(plan)
         extra = _violations(plan, groups)
         if not extra:
             break
         m.update(extra)
+        plan.cut.update(extra)
     else:  # pragma: no cover - the materialized set only grows, so this cannot loop
         raise RuntimeError("fusion did not converge")
     groups = _merge_optional(plan, groups + _boundaries(plan))
@@ -247,9 +254,7 @@ class _Draft:
         for k in self.members:
             for v in plan.eqns[k].invars:
                 j = plan.defined(v)
-                if isinstance(v, Var) and (j is None or j not in self.members
-                                           or id(v) in plan.materialized
-                                           and v not in self.outputs):
+                if isinstance(v, Var) and (j is None or j not in self.members):
                     out.add(id(v))
         return out
 
@@ -347,7 +352,7 @@ def _violations(plan: _Plan, drafts: list[_Draft]) -> set[int]:
             extra.update(id(o) for o in e.outvars)
     for d in drafts:
         extra |= _expensive_broadcasts(plan, d)
-    return extra - plan.materialized
+    return extra - plan.cut
 
 
 def _canonical_indices(shape, axes, outer):
@@ -372,7 +377,7 @@ def _row_dependency(plan, d, shape, axes, outer) -> bool:
         res = False
         for v in plan.eqns[k].invars:
             j = plan.defined(v)
-            if j is not None and j in d.members and id(v) not in plan.materialized:
+            if j is not None and j in d.members and id(v) not in plan.cut:
                 if j in reds or dep(j):
                     res = True
         depends[k] = res
@@ -391,8 +396,7 @@ def _row_dependency(plan, d, shape, axes, outer) -> bool:
     while stack:
         v, idx = stack.pop()
         j = plan.defined(v)
-        if j is None or j not in d.members or (id(v) in plan.materialized
-                                               and v not in d.roots):
+        if j is None or j not in d.members or (id(v) in plan.cut and v not in d.roots):
             continue
         key = (id(v), idx)
         if key in seen:
@@ -428,7 +432,7 @@ def _expensive_broadcasts(plan, d) -> set[int]:
             continue
         x = e.invars[0]
         j = plan.defined(x)
-        if j is None or j not in d.members or id(x) in plan.materialized:
+        if j is None or j not in d.members or id(x) in plan.cut:
             continue
         if plan.eqns[j].primitive.name not in EXPENSIVE:
             continue
@@ -547,8 +551,7 @@ def _finish(plan: _Plan, d: _Draft) -> Group:
             if not isinstance(v, Var) or id(v) in seen:
                 continue
             j = plan.defined(v)
-            inside = j is not None and j in d.members and (
-                id(v) not in plan.materialized or v in d.outputs)
+            inside = j is not None and j in d.members
             if d.kind in ("library", "fallback") or not inside:
                 seen.add(id(v))
                 inputs.append(v)

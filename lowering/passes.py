@@ -25,6 +25,7 @@ __all__ = ["optimize", "inline_calls", "dce", "cse", "fold_constants", "simplify
 CALL_PRIMITIVES = frozenset({"jit", "pjit", "closed_call", "core_call"})
 #: constants and folded values with at most this many elements live in the program
 FOLD_LIMIT = 64
+_FOLDABLE_NULLARY = frozenset({"iota"})
 
 
 # ---------------------------------------------------------------------------
@@ -276,7 +277,10 @@ def fold_constants(closed: ClosedJaxpr, limit: int = FOLD_LIMIT) -> ClosedJaxpr:
         values = [_literal_value(v) if isinstance(v, Literal) else known.get(id(v))
                   for v in invars]
         small_out = all(o.aval.size <= limit for o in eqn.outvars)
+        # equations without operands may read their context (axis_index under pmap, ...):
+        # only iota is known to be a constant
         if (any(x is None for x in values) or not small_out or eqn.primitive.effectful
+                or (not invars and eqn.primitive.name not in _FOLDABLE_NULLARY)
                 or eqn.primitive.subjaxprs(eqn.params) or eqn.primitive.impl_rule is None
                 or any(o.aval.dtype.kind == "V" for o in eqn.outvars)):
             eqns.append(eqn)
@@ -301,7 +305,7 @@ def fold_constants(closed: ClosedJaxpr, limit: int = FOLD_LIMIT) -> ClosedJaxpr:
             else:
                 fresh = Var(v.aval)
                 constvars.append(fresh)
-                consts.append(np.ascontiguousarray(o))
+                consts.append(np.require(o, requirements="C"))
                 known[id(fresh)] = o
                 subst.set(v, fresh)
     if not changed:

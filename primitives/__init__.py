@@ -15,6 +15,9 @@ from primitives import elementwise, shape, reductions  # noqa: F401  (registrati
 from primitives import slicing, indexing, cumulative, windowed, sort  # noqa: F401
 from primitives import linalg, convolution  # noqa: F401
 from primitives import control_flow, custom_derivatives  # noqa: F401
+from primitives import random  # noqa: F401  (registration)
+from primitives import collectives  # noqa: F401
+from primitives.collectives import *  # noqa: F401,F403
 from primitives.elementwise import *  # noqa: F401,F403
 from primitives.shape import *  # noqa: F401,F403
 from primitives.reductions import *  # noqa: F401,F403

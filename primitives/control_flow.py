@@ -141,8 +141,11 @@ def _cond_transpose(cts, index, *args, branches):
 
 
 @cond_p.def_batch
-def _cond_batch(args, dims, *, branches):
-    size = R.batch_size(args, dims)
+def _cond_batch(args, dims, *, axis_data=None, branches):
+    from primitives import collectives
+    if collectives.skip_unbatched(cond_p, args, dims, axis_data, dict(branches=branches)):
+        return cond_p.bind(*args, branches=branches), [None] * len(branches[0].out_avals)
+    name, size = collectives.axis_of(axis_data, args, dims)
     args = [args[0]] + typed(args[1:], branches[0].in_avals)
     (index, *ops), (index_dim, *op_dims) = args, dims
     ops = [o if d is None else R.moveaxis(o, d, 0) for o, d in zip(ops, op_dims)]
@@ -155,7 +158,8 @@ def _cond_batch(args, dims, *, branches):
         index = R.registry["clamp"].bind(R.as_scalar(0, dtypes.int32), index, last)
         results = []
         for branch in branches:
-            batched, _ = batching.batch_jaxpr(branch, size, op_batched, instantiate=True)
+            batched, _ = batching.batch_jaxpr(branch, size, op_batched, instantiate=True,
+                                              axis_name=name)
             results.append(inline(batched, *ops))
         outs = []
         for k in range(n_out):
@@ -167,9 +171,13 @@ def _cond_batch(args, dims, *, branches):
             outs.append(R.select_n(which, *cases))
         return outs, [0] * n_out
     new_branches, out_batched = _agreeing(
-        branches, lambda b, force: batching.batch_jaxpr(b, size, op_batched, force), n_out)
+        branches, lambda b, force: batching.batch_jaxpr(b, size, op_batched, force,
+                                                     axis_name=name), n_out)
     outs = cond_p.bind(index, *ops, branches=new_branches)
     return outs, [0 if b else None for b in out_batched]
+
+
+cond_p.axis_dependent = True  # collectives in the branches see the vmapped axis name
 
 
 def _cond_partial_eval(trace, args, *, branches):

@@ -139,29 +139,36 @@ def _while_transpose(cts, *args, **params):
 
 
 @while_p.def_batch
-def _while_batch(args, dims, *, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts):
+def _while_batch(args, dims, *, axis_data=None, cond_jaxpr, body_jaxpr, cond_nconsts,
+                 body_nconsts):
+    from primitives import collectives
+    params = dict(cond_jaxpr=cond_jaxpr, body_jaxpr=body_jaxpr, cond_nconsts=cond_nconsts,
+                  body_nconsts=body_nconsts)
+    if collectives.skip_unbatched(while_p, args, dims, axis_data, params):
+        return while_p.bind(*args, **params), [None] * len(body_jaxpr.out_avals)
+    name, size = collectives.axis_of(axis_data, args, dims)
     cn, bn = cond_nconsts, body_nconsts
-    size = R.batch_size(args, dims)
     batched = [d is not None for d in dims]
     args = typed(args, cond_jaxpr.in_avals[:cn] + body_jaxpr.in_avals)
     args = [a if d is None else R.moveaxis(a, d, 0) for a, d in zip(args, dims)]
     cconst_b, bconst_b, carry_b = split_list(batched, [cn, bn])
     while True:
         _, out_b = batching.batch_jaxpr(body_jaxpr, size, bconst_b + carry_b,
-                                        instantiate=carry_b)
+                                        instantiate=carry_b, axis_name=name)
         if out_b == carry_b:
             break
         carry_b = [a or b for a, b in zip(carry_b, out_b)]
-    _, (pred_b,) = batching.batch_jaxpr(cond_jaxpr, size, cconst_b + carry_b, False)
+    _, (pred_b,) = batching.batch_jaxpr(cond_jaxpr, size, cconst_b + carry_b, False,
+                                        axis_name=name)
     if pred_b:  # lanes stop at different steps: every carry becomes batched
         carry_b = [True] * len(carry_b)
     cconsts, bconsts, init = split_list(args, [cn, bn])
     init = [R.bdim_to_front(x, None, size) if b and d is None else x
             for x, b, d in zip(init, carry_b, dims[cn + bn:])]
     body_b, _ = batching.batch_jaxpr(body_jaxpr, size, bconst_b + carry_b,
-                                     instantiate=carry_b)
+                                     instantiate=carry_b, axis_name=name)
     cond_b, _ = batching.batch_jaxpr(cond_jaxpr, size, cconst_b + carry_b,
-                                     instantiate=pred_b)
+                                     instantiate=pred_b, axis_name=name)
     if not pred_b:
         outs = while_p.bind(*cconsts, *bconsts, *init, cond_jaxpr=cond_b, body_jaxpr=body_b,
                             cond_nconsts=cn, body_nconsts=bn)
@@ -187,6 +194,9 @@ def _while_batch(args, dims, *, cond_jaxpr, body_jaxpr, cond_nconsts, body_ncons
     outs = while_p.bind(*cconsts, *cconsts, *bconsts, *init, cond_jaxpr=cond_any,
                         body_jaxpr=body_masked, cond_nconsts=cn, body_nconsts=cn + bn)
     return outs, [0] * len(outs)
+
+
+while_p.axis_dependent = True  # collectives in the loop see the vmapped axis name
 
 
 # ---------------------------------------------------------------------------
@@ -452,16 +462,20 @@ def _instantiate(ct, aval):
 
 
 @scan_p.def_batch
-def _scan_batch(args, dims, **params):
+def _scan_batch(args, dims, *, axis_data=None, **params):
+    from primitives import collectives
     jaxpr, nconsts, ncarry = params["jaxpr"], params["num_consts"], params["num_carry"]
-    size = R.batch_size(args, dims)
+    if collectives.skip_unbatched(scan_p, args, dims, axis_data, params):
+        return scan_p.bind(*args, **params), [None] * len(jaxpr.out_avals)
+    name, size = collectives.axis_of(axis_data, args, dims)
     args = typed(args, jaxpr.in_avals[:nconsts + ncarry]) + list(args[nconsts + ncarry:])
     batched = [d is not None for d in dims]
     const_b, carry_b, xs_b = split_list(batched, [nconsts, ncarry])
     n_ys = len(jaxpr.out_avals) - ncarry
     while True:
         body, out_b = batching.batch_jaxpr(jaxpr, size, const_b + carry_b + xs_b,
-                                           instantiate=carry_b + [False] * n_ys)
+                                           instantiate=carry_b + [False] * n_ys,
+                                           axis_name=name)
         if out_b[:ncarry] == carry_b:
             break
         carry_b = [a or b for a, b in zip(carry_b, out_b)]
@@ -475,4 +489,7 @@ def _scan_batch(args, dims, **params):
     xs = [x if d is None else R.moveaxis(x, d, 1) for x, d in zip(xs, xs_d)]
     outs = scan_p.bind(*consts, *init, *xs, **_scan_params(params, jaxpr=body))
     return outs, [0 if b else None for b in carry_b] + [1 if b else None for b in ys_b]
+
+
+scan_p.axis_dependent = True  # collectives in the body see the vmapped axis name
 

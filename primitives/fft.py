@@ -15,6 +15,7 @@ import enum
 import math
 
 import numpy as np
+import scipy.fft as _sfft
 
 from fx.core import ShapedArray, Zero
 from primitives import _rules as R
@@ -79,25 +80,31 @@ def _fft_abstract_eval(x, *, fft_type, fft_lengths):
     return ShapedArray(x.shape, x.dtype, x.weak_type)
 
 
+_PARALLEL_SIZE = 1 << 15   # transforms at least this large use every core
+
+
 def _fft_impl(x, *, fft_type, fft_lengths):
     x = np.asarray(x)
     fft_type = FftType(fft_type)
     k = len(fft_lengths)
     axes = tuple(range(x.ndim - k, x.ndim))
+    workers = -1 if x.size >= _PARALLEL_SIZE else None
     if fft_type == FftType.RFFT:
         out_dtype = _COMPLEX_OF[x.dtype]
         if x.size == 0 or 0 in fft_lengths:
             return np.zeros(x.shape[:-1] + (fft_lengths[-1] // 2 + 1,), out_dtype)
-        return np.fft.rfftn(x, s=fft_lengths, axes=axes).astype(out_dtype, copy=False)
+        out = _sfft.rfftn(x, s=fft_lengths, axes=axes, workers=workers)
+        return out.astype(out_dtype, copy=False)
     if fft_type == FftType.IRFFT:
         out_dtype = _REAL_OF[x.dtype]
         if x.size == 0 or 0 in fft_lengths:
             return np.zeros(x.shape[:-k] + fft_lengths, out_dtype)
-        return np.fft.irfftn(x, s=fft_lengths, axes=axes).astype(out_dtype, copy=False)
+        out = _sfft.irfftn(x, s=fft_lengths, axes=axes, workers=workers)
+        return out.astype(out_dtype, copy=False)
     if x.size == 0:
         return np.zeros(x.shape, x.dtype)
-    fn = np.fft.fftn if fft_type == FftType.FFT else np.fft.ifftn
-    return fn(x, s=fft_lengths, axes=axes).astype(x.dtype, copy=False)
+    fn = _sfft.fftn if fft_type == FftType.FFT else _sfft.ifftn
+    return fn(x, s=fft_lengths, axes=axes, workers=workers).astype(x.dtype, copy=False)
 
 
 fft_p.def_impl(_fft_impl)

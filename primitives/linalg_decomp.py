@@ -7,8 +7,11 @@ Invariants: every operand is a batch of matrices ``[..., m, n]`` whose leading
 axes are batch axes, so batching a primitive only needs the mapped axis to be
 one of the leading ones. Operands of one primitive share their batch shape and
 dtype. Eager impls call LAPACK/BLAS through NumPy/SciPy one matrix at a time
-where NumPy cannot broadcast, compute float16/bfloat16 in float32, and report
-a failed factorization with NaNs (as XLA does), never with an exception.
+where NumPy cannot broadcast (batches of many small matrices are vectorized
+across the batch instead), compute float16/bfloat16 in float32, and report a
+failed factorization with NaNs (as XLA does), never with an exception. As in
+JAX, derivative rules take tangents as given: the derivative of a primitive
+that reads one triangle is its derivative along Hermitian perturbations.
 """
 from __future__ import annotations
 
@@ -206,6 +209,19 @@ def matrices(batch_shape):
     return np.ndindex(*batch_shape)
 
 
+# Batches of many small matrices are factorized by NumPy loops over the matrix
+# dimension, vectorized across the batch, instead of one LAPACK call per matrix.
+_SMALL_MATRIX = 32
+_MANY_MATRICES = 8
+
+
+def vectorize_over_batch(batch_shape, n: int) -> bool:
+    count = 1
+    for d in batch_shape:
+        count *= int(d)
+    return count >= _MANY_MATRICES and n <= _SMALL_MATRIX
+
+
 def leading_batch(x, d):
     """``(x, d')`` with the batch axis ``d`` moved to the front if it is a matrix axis."""
     nd = len(R.shape_of(x))
@@ -232,21 +248,6 @@ def all_to_front(args, dims):
     """Every operand with the batch axis first (unbatched ones broadcast)."""
     size = R.batch_size(args, dims)
     return [R.bdim_to_front(a, d, size) for a, d in zip(args, dims, strict=True)]
-
-
-def tangent_or_zero(t, aval):
-    return t if type(t) is not Zero else Zero(aval.to_tangent_aval())
-
-
-def hermitian_part(t, lower: bool):
-    """The Hermitian matrix a LAPACK routine sees when it reads one triangle of ``t``
-    (the diagonal's imaginary part is ignored): ``s + s^H`` with ``s`` the triangle,
-    its diagonal halved."""
-    n = R.shape_of(t)[-1]
-    mask = np.tri(n, n, -1, dtype=bool) if lower else ~np.tri(n, n, 0, dtype=bool)
-    half = R.mul(keep(t, np.eye(n, dtype=bool)), 0.5)
-    s = R.add(keep(t, mask), half)
-    return R.add(s, adjoint(s))
 
 
 # ---------------------------------------------------------------------------
@@ -295,7 +296,7 @@ def _phi(x):
 def _cholesky_jvp(primals, tangents):
     (x,), (t,) = primals, tangents
     chol = cholesky_p.bind(x)
-    sigma = hermitian_part(t, lower=True)
+    sigma = t   # as in JAX, the tangent is taken as given (a Hermitian perturbation)
     # L_dot = L phi(L^-1 sigma L^-H)
     right = triangular_solve_p.bind(chol, sigma, **_solve_params(False, True, True, True,
                                                                    False))
@@ -342,12 +343,43 @@ def _triangular_solve_impl(a, b, *, left_side, lower, transpose_a, conjugate_a,
         a, trans = np.conj(a), 0
     else:
         trans = (2 if conjugate_a and complex_ else 1) if transpose_a else 0
+    if vectorize_over_batch(a.shape[:-2], a.shape[-1]):
+        out = _substitute_batched(a, b, left_side, lower, trans, unit_diagonal)
+        return out.astype(b0.dtype, copy=False)
     out = np.empty(b.shape, b.dtype)
     trsm = _blas.get_blas_funcs("trsm", (a, b))
     for idx in matrices(a.shape[:-2]):
         out[idx] = trsm(1.0, a[idx], b[idx], side=0 if left_side else 1, lower=int(lower),
                         trans_a=trans, diag=int(unit_diagonal))
     return out.astype(b0.dtype, copy=False)
+
+
+def _substitute_batched(a, b, left_side, lower, trans, unit_diagonal):
+    """Forward or back substitution, one row at a time, vectorized over the batch.
+
+    ``trans`` is BLAS's: 0 (a), 1 (a^T), 2 (a^H); ``a`` is already conjugated where
+    conjugation without transposition was asked for.
+    """
+    m = a.shape[-1]
+    tri = np.tril(a) if lower else np.triu(a)
+    if unit_diagonal:
+        tri = tri.copy()
+        idx = np.arange(m)
+        tri[..., idx, idx] = 1
+    if trans:
+        tri = np.swapaxes(tri, -1, -2)
+        tri = np.conj(tri) if trans == 2 else tri
+        lower = not lower
+    if not left_side:   # x op(a) = b  <=>  op(a)^T x^T = b^T
+        tri, b, lower = np.swapaxes(tri, -1, -2), np.swapaxes(b, -1, -2), not lower
+    x = np.empty(b.shape, np.result_type(tri, b))
+    with np.errstate(all="ignore"):   # zero pivots give inf/nan, as XLA's solve does
+        for i in (range(m) if lower else range(m - 1, -1, -1)):
+            known = slice(0, i) if lower else slice(i + 1, m)
+            acc = np.matmul(tri[..., i:i + 1, known], x[..., known, :])[..., 0, :]
+            row = b[..., i, :] - acc
+            x[..., i, :] = row if unit_diagonal else row / tri[..., i, i:i + 1]
+    return np.swapaxes(x, -1, -2) if not left_side else x
 
 
 triangular_solve_p.def_impl(_triangular_solve_impl)
@@ -458,6 +490,9 @@ def _lu_impl(x):
     if a.size == 0:
         pivots[...] = np.arange(k, dtype=np.int32)
         lu = a.copy()
+    elif vectorize_over_batch(batch, max(m, n)):
+        flat_lu, flat_piv = _lu_batched(a.reshape((-1, m, n)))
+        lu, pivots = flat_lu.reshape(a.shape), flat_piv.reshape(batch + (k,))
     else:
         getrf = _lapack.get_lapack_funcs("getrf", (a,))
         for idx in matrices(batch):
@@ -466,6 +501,31 @@ def _lu_impl(x):
             pivots[idx] = piv
     perm = pivots_to_permutation(pivots, m)
     return [lu.astype(x0.dtype, copy=False), pivots, perm]
+
+
+def _lu_batched(a):
+    """Partial-pivoting LU of ``a [B, m, n]`` column by column, vectorized over ``B``;
+    pivots are chosen as LAPACK's getrf chooses them (first largest |re| + |im|), and a
+    zero pivot column is left unscaled (as getrf leaves it)."""
+    a = a.copy()
+    count, m, n = a.shape
+    k = min(m, n)
+    pivots = np.empty((count, k), np.int32)
+    rows = np.arange(count)
+    for j in range(k):
+        column = a[:, j:, j]
+        size = np.abs(column.real) + np.abs(column.imag) if a.dtype.kind == "c" \
+            else np.abs(column)
+        p = j + np.argmax(size, axis=1)
+        pivots[:, j] = p
+        row_j = a[rows, j, :].copy()
+        a[rows, j, :] = a[rows, p, :]
+        a[rows, p, :] = row_j
+        pivot = a[:, j, j]
+        pivot = np.where(pivot == 0, np.ones_like(pivot), pivot)
+        a[:, j + 1:, j] /= pivot[:, None]
+        a[:, j + 1:, j + 1:] -= a[:, j + 1:, j, None] * a[:, j, None, j + 1:]
+    return a, pivots
 
 
 lu_p.def_impl(_lu_impl)

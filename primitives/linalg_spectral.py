@@ -5,8 +5,8 @@ leading axes are batch axes; all four primitives return several results
 (``qr``: q, r[, p]; ``eigh``: v, w; ``svd``: s[, u, vt]; ``eig``: w[, vl][, vr]),
 in JAX 0.10's order and with its params. Derivatives follow JAX's formulas;
 where an eigen- or singular value is repeated they are infinite, as in JAX.
-``eigh`` reads one triangle of its operand, and its derivative differentiates
-exactly that (the Hermitian matrix the triangle defines).
+``eigh`` reads one triangle of its operand but, as in JAX, its derivative takes
+the tangent as given: it is the derivative along Hermitian perturbations.
 """
 from __future__ import annotations
 
@@ -17,11 +17,10 @@ from fx.core import ShapedArray, Zero
 from primitives import _rules as R
 from primitives._rules import new_primitive
 from primitives.linalg_decomp import (adjoint, check_matrix, concat, conj, diag_embed,
-                                      diag_part, eye_like, hermitian_part, identity, keep,
-                                      matrices,
-                                      mm, permutation_matrix, real, slice_cols, slice_rows,
-                                      solve, swap_last, tril, triangular_solve_p,
-                                      unary_batcher, work_array)
+                                      diag_part, eye_like, identity, keep, matrices, mm,
+                                      permutation_matrix, real, slice_cols, slice_rows, solve,
+                                      swap_last, tril, triangular_solve_p, unary_batcher,
+                                      work_array)
 
 __all__ = ["qr_p", "eigh_p", "svd_p", "eig_p"]
 
@@ -234,8 +233,7 @@ def _eigh_jvp(primals, tangents, *, lower, sort_eigenvalues, subset_by_index,
     v, w = eigh_p.bind(x, lower=lower, sort_eigenvalues=sort_eigenvalues,
                        subset_by_index=subset_by_index, algorithm=algorithm)
     dtype = R.dtype_of(x)
-    a_dot = hermitian_part(t, lower)
-    vh_adot_v = mm(mm(adjoint(v), a_dot), v)
+    vh_adot_v = mm(mm(adjoint(v), t), v)   # the tangent as given, as JAX differentiates
     dv = mm(v, R.mul(_reciprocal_gaps(w, dtype), vh_adot_v))
     dw = real(diag_part(vh_adot_v))
     return [v, w], [dv, dw]
@@ -266,8 +264,8 @@ def _svd_abstract_eval(x, *, full_matrices, compute_uv, subset_by_index, algorit
     m, n = x.shape[-2:]
     shapes = _svd_shapes(m, n, full_matrices, compute_uv, subset_by_index)
     batch = x.shape[:-2]
-    dtypes_ = [R.real_dtype(x.dtype), x.dtype, x.dtype]
-    return [ShapedArray(batch + s, d, x.weak_type) for s, d in zip(shapes, dtypes_[:len(shapes)], strict=True)]
+    dtypes_ = [R.real_dtype(x.dtype), x.dtype, x.dtype][:len(shapes)]
+    return [ShapedArray(batch + s, d, x.weak_type) for s, d in zip(shapes, dtypes_, strict=True)]
 
 
 def _svd_impl(x, *, full_matrices, compute_uv, subset_by_index, algorithm=None):
@@ -432,9 +430,11 @@ def _eig_jvp(primals, tangents, *, compute_left_eigenvectors, compute_right_eige
             "conditions fx cannot check (distinct eigenvalues, a unique largest component); "
             "pass enable_eigvec_derivs=True to fx.lax.linalg.eig to opt in, or "
             "differentiate only the eigenvalues (fx.numpy.linalg.eigvals)")
+    # the eigenvalues' own derivative needs the right eigenvectors; differentiating it
+    # again differentiates them (valid for distinct eigenvalues, which it assumes anyway)
     outs = eig_p.bind(a, compute_left_eigenvectors=compute_left_eigenvectors,
                       compute_right_eigenvectors=True,
-                      enable_eigvec_derivs=enable_eigvec_derivs, implementation=implementation)
+                      enable_eigvec_derivs=True, implementation=implementation)
     w, vr = outs[0], outs[-1]
     da = R.convert(da, R.dtype_of(vr))
     if not vectors:

@@ -90,7 +90,7 @@ def _integer_outputs(*outs):
 def _keys_to_front(args, dims):
     """Move every batched operand's batch dimension to the front (broadcasting the rest)."""
     size = R.batch_size(args, dims)
-    return [R.bdim_to_front(a, d, size) for a, d in zip(args, dims)]
+    return [R.bdim_to_front(a, d, size) for a, d in zip(args, dims, strict=True)]
 
 
 # ---------------------------------------------------------------------------
@@ -101,7 +101,7 @@ threefry2x32_p = new_primitive("threefry2x32", multiple_results=True)
 
 @threefry2x32_p.def_abstract_eval
 def _threefry_abstract_eval(k0, k1, x0, x1):
-    for aval, what in zip((k0, k1, x0, x1), ("k1", "k2", "x1", "x2")):
+    for aval, what in zip((k0, k1, x0, x1), ("k1", "k2", "x1", "x2"), strict=True):
         if aval.dtype != _U32:
             raise TypeError(f"threefry2x32 requires uint32 arguments, got {aval.dtype.name} "
                             f"for {what}")

@@ -110,6 +110,15 @@ def const(value, dtype):
     return np.array(value, dtype=dtype)[()]
 
 
+def broadcast_param(x, shape):
+    """``x`` broadcast to ``shape`` unless it is rank 0 (lax takes rank-0 operands as is)."""
+    xs = tuple(np.shape(x))
+    if not xs or xs == tuple(shape):
+        return x
+    from fx import numpy as fnp
+    return fnp.broadcast_to(x, shape)
+
+
 def as_float(x, dtype):
     """``x`` converted (strongly) to ``dtype``."""
     return lax.convert_element_type(x, dtype)
@@ -122,8 +131,8 @@ def as_float(x, dtype):
 def uniform_draw(key: PRNGKeyArray, shape: tuple, dtype, minval, maxval):
     """Uniform floats in [minval, maxval) of ``dtype`` and ``shape``."""
     dtype = np.dtype(dtype)
-    minval = lax.broadcast_to_rank(as_float(minval, dtype), len(shape))
-    maxval = lax.broadcast_to_rank(as_float(maxval, dtype), len(shape))
+    minval = broadcast_param(as_float(minval, dtype), shape)
+    maxval = broadcast_param(as_float(maxval, dtype), shape)
     info = dtypes.finfo(dtype)
     nbits, nmant = info.bits, info.nmant
     rng_bits = nbits if nmant >= 8 else 8  # bfloat16 and narrower: 8 random bits
@@ -136,7 +145,7 @@ def uniform_draw(key: PRNGKeyArray, shape: tuple, dtype, minval, maxval):
                               one_bits)
     floats = lax.sub(lax.bitcast_convert_type(mantissa, dtype), const(1.0, dtype))
     scaled = lax.add(lax.mul(floats, lax.sub(maxval, minval)), minval)
-    return lax.max(minval, lax.reshape(scaled, shape) if shape != np.shape(scaled) else scaled)
+    return lax.max(minval, scaled)
 
 
 @static_jit(1, 2)

@@ -385,14 +385,14 @@ def _multivariate_normal(key, mean, cov, shape, dtype, method):
     linalg = _linalg()
     if method == "svd":
         u, s, _ = linalg.svd(cov)
-        factor = lax.mul(u, lax.sqrt(fnp.expand_dims(s, -2)))
+        factor = fnp.multiply(u, lax.sqrt(fnp.expand_dims(s, -2)))
     elif method == "eigh":
         w, v = linalg.eigh(cov)
-        factor = lax.mul(v, lax.sqrt(fnp.expand_dims(w, -2)))
+        factor = fnp.multiply(v, lax.sqrt(fnp.expand_dims(w, -2)))
     else:
         factor = linalg.cholesky(cov)
     z = normal_draw(key, shape + mean.shape[-1:], dtype)
-    return lax.add(mean, fnp.einsum("...ij,...j->...i", factor, z))
+    return fnp.add(mean, fnp.einsum("...ij,...j->...i", factor, z))
 
 
 def multivariate_normal(key, mean, cov, shape=None, dtype=None, method="cholesky", *,
@@ -441,7 +441,7 @@ def _orthogonal(key, n, shape, dtype, m):
     z = normal_draw(key, shape + (max(n, m), min(n, m)), dtype)
     q, r = linalg.qr(z)
     d = fnp.diagonal(r, 0, -2, -1)
-    q = lax.mul(q, fnp.expand_dims(lax.sign(d), -2))
+    q = fnp.multiply(q, fnp.expand_dims(lax.sign(d), -2))
     if n < m:
         q = fnp.swapaxes(q, -2, -1)
     return q

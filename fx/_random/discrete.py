@@ -18,11 +18,11 @@ from fx.core import Tracer
 from fx.lax import _control_flow as cf
 from fx.lax import _lax as lax
 from fx.lax import _reductions_ext as lax_ext
-from fx._random.common import (bernoulli_draw, const, float_dtype, int_dtype, key_index,
+from fx._random.common import (bernoulli_draw, broadcast_param, const, int_dtype, key_index,
                                shape_or_broadcast, single_key, split_keys, static_jit,
                                uniform_jit)
 from fx._random.continuous import _gumbel_mode, gumbel_draw
-from fx._random.keys import PRNGKeyArray, canonical_shape, random_bits
+from fx._random.keys import canonical_shape, random_bits
 from primitives.random import UINT_DTYPES
 
 __all__ = ["bernoulli", "randint", "rademacher", "categorical", "permutation", "choice",
@@ -79,8 +79,10 @@ def _randint(key, shape, minval, maxval, dtype):
     # maxval above dtype's max means "up to and including max" (e.g. 256 for uint8)
     dtype_max = fnp.asarray(np.iinfo(dtype).max, dtype)
     maxval_out_of_range = lax.gt(maxval, _convert_and_clip(dtype_max, maxval.dtype))
-    minval = lax.broadcast_to_rank(_convert_and_clip(minval, dtype), len(shape))
-    maxval = lax.broadcast_to_rank(_convert_and_clip(maxval, dtype), len(shape))
+    minval = broadcast_param(_convert_and_clip(minval, dtype), shape)
+    maxval = broadcast_param(_convert_and_clip(maxval, dtype), shape)
+    if np.shape(maxval_out_of_range) and np.shape(maxval_out_of_range) != shape:
+        maxval_out_of_range = broadcast_param(maxval_out_of_range, shape)
     nbits = np.iinfo(dtype).bits
     keys = split_keys(key, 2)
     higher = random_bits(key_index(keys, 0), nbits, shape)
@@ -208,13 +210,13 @@ def categorical(key, logits, axis=-1, shape=None, replace=True, mode=None, *,
         logits_shape.insert(axis, logits.shape[axis])
         noise = gumbel_draw(key, prefix + tuple(logits_shape), dtype, mode)
         expanded = lax.expand_dims(logits, tuple(range(len(prefix)))) if prefix else logits
-        return fnp.argmax(lax.add(noise, expanded), axis=axis + len(prefix))
+        return fnp.argmax(fnp.add(noise, expanded), axis=axis + len(prefix))
     n_draws = math.prod(prefix)
     if n_draws > logits.shape[axis]:
         raise ValueError(f"Number of samples without replacement ({n_draws}) cannot exceed "
                          f"number of categories ({logits.shape[axis]}).")
     noise = gumbel_draw(key, tuple(logits.shape), dtype, mode)
-    _, idx = lax.top_k(lax.add(logits, noise), n_draws, axis=axis)
+    _, idx = _top_k(lax.add(logits, noise), n_draws, axis=axis)
     idx = fnp.moveaxis(idx, axis, 0)
     return lax.reshape(idx, prefix + batch_shape)
 
@@ -330,12 +332,17 @@ def choice(key, a, shape=(), replace=True, p=None, axis=0, mode=None):
         else:
             g = lax.add(gumbel_draw(key, (n_inputs,), np.dtype(p.dtype), _gumbel_mode(mode)),
                         lax.log(p))
-            ind = lax.convert_element_type(lax.top_k(g, n_draws)[1],
+            ind = lax.convert_element_type(_top_k(g, n_draws)[1],
                                            dtypes.default_int_dtype())
         result = ind if a_is_int else fnp.take(arr, ind, axis)
     if a_is_int or arr.ndim == 1:
         return lax.reshape(result, shape)
     return lax.reshape(result, arr.shape[:axis] + shape + arr.shape[axis + 1:])
+
+
+def _top_k(x, k, axis=-1):
+    from fx import lax as fx_lax
+    return fx_lax.top_k(x, k, axis=axis)
 
 
 def lax_ext_slice(x, axis: int, stop: int, start: int = 0):

@@ -15,12 +15,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from fx import core, dtypes, tree_util
+from fx import dtypes, tree_util
 from fx.array import Array
 from fx.core import Tracer, get_aval
 from fx.lax import _lax as lax
 from fx.lax import _slicing
-from primitives.random import (UINT_DTYPES, random_bits_p, random_fold_in_p, random_seed_p,
+from primitives.random import (random_bits_p, random_fold_in_p, random_seed_p,
                                random_split_p)
 
 __all__ = ["PRNGKeyArray", "key", "PRNGKey", "key_data", "wrap_key_data", "key_impl",

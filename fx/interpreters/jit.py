@@ -23,6 +23,7 @@ from fx.core import ClosedJaxpr, ShapeDtypeStruct, Tracer, Zero, get_aval
 from fx.interpreters import ad, batching
 from fx.interpreters import partial_eval as pe
 from primitives import _rules as R
+from primitives import collectives
 from primitives._rules import new_primitive
 
 # ---------------------------------------------------------------------------
@@ -171,12 +172,17 @@ def _jit_transpose(cts, *args, jaxpr, name, donated_invars=(), inline=False,
 
 
 @jit_p.def_batch
-def _jit_batch(args, dims, *, jaxpr, name, donated_invars=(), inline=False,
+def _jit_batch(args, dims, *, axis_data=None, jaxpr, name, donated_invars=(), inline=False,
                keep_unused=False):
-    size = R.batch_size(args, dims)
+    params = dict(jaxpr=jaxpr, name=name, donated_invars=donated_invars, inline=inline,
+                  keep_unused=keep_unused)
+    if collectives.skip_unbatched(jit_p, args, dims, axis_data, params):
+        return jit_p.bind(*args, **params), [None] * len(jaxpr.out_avals)
+    axis_name, size = collectives.axis_of(axis_data, args, dims)
     args = [a if d is None else R.moveaxis(a, d, 0) for a, d in zip(args, dims)]
     batched = [d is not None for d in dims]
-    b_closed, out_batched = batching.batch_jaxpr(jaxpr, size, batched, instantiate=False)
+    b_closed, out_batched = batching.batch_jaxpr(jaxpr, size, batched, instantiate=False,
+                                                 axis_name=axis_name)
     outs = jit_p.bind(*args, jaxpr=b_closed, name=name, donated_invars=donated_invars,
                       inline=inline, keep_unused=keep_unused)
     return outs, [0 if b else None for b in out_batched]
@@ -205,6 +211,7 @@ def _jit_partial_eval(trace: pe.JaxprTrace, args, *, jaxpr, name, donated_invars
 
 
 jit_p.partial_eval = _jit_partial_eval
+jit_p.axis_dependent = True  # its body may hold collectives over a vmapped axis name
 
 
 # ---------------------------------------------------------------------------
@@ -343,7 +350,8 @@ class JitWrapped:
         statics, static_kw, dyn_args, dyn_kwargs = self._split(args, kwargs)
         flat, in_tree = tree_util.tree_flatten((dyn_args, dyn_kwargs))
         sig = tuple(_leaf_signature(x) for x in flat)
-        key = (in_tree, sig, statics, static_kw, config._state_key)
+        key = (in_tree, sig, statics, static_kw, config._state_key,
+               collectives.axis_env_key())
         entry = self._cache.get(key)
         if entry is None or entry.hoisted:
             avals = [get_aval(x) if not isinstance(x, Tracer) else x.aval for x in flat]

@@ -99,6 +99,9 @@ def symmetrize(x):
     if aval.ndim < 2:
         raise TypeError(f"lax.linalg.symmetrize: x must have rank at least 2, got shape "
                         f"{aval.shape}")
+    if aval.shape[-1] != aval.shape[-2]:
+        raise ValueError(f"lax.linalg.symmetrize: x must be a batch of square matrices "
+                         f"[..., n, n], got shape {aval.shape}")
     return _lax.div(_lax.add(x, _D.adjoint(x)), _lax._scalar(2, aval.dtype))
 
 
@@ -117,6 +120,7 @@ def cholesky(x, *, symmetrize_input: bool = True):
       >>> cholesky(fx.numpy.array([[4., 2.], [2., 3.]]))   # [[2, 0], [1, 1.414]]
     """
     x = _operand("cholesky", x)
+    cholesky_p.abstract_eval(get_aval(x))   # clear errors before symmetrizing
     if _flag("cholesky", symmetrize_input, "symmetrize_input"):
         x = symmetrize(x)
     return _D.tril(_lax._bind(cholesky_p, x))
@@ -169,6 +173,8 @@ def eigh(x, *, lower: bool = True, symmetrize_input: bool = True,
       >>> v, w = eigh(fx.numpy.array([[2., 1.], [1., 2.]]))   # w == [1, 3]
     """
     x = _operand("eigh", x)
+    eigh_p.abstract_eval(get_aval(x), lower=True, sort_eigenvalues=True,
+                         subset_by_index=_subset("eigh", subset_by_index))
     if _flag("eigh", symmetrize_input, "symmetrize_input"):
         x = symmetrize(x)
     v, w = _lax._bind(eigh_p, x, lower=_flag("eigh", lower, "lower"),

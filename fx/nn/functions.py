@@ -236,7 +236,7 @@ def celu(x, alpha=1.0):
 
     Example:
       >>> fx.nn.celu(fx.numpy.array([-1., 1.]), alpha=2.)
-      Array([-0.7869387,  1.       ], dtype=float32)
+      Array([-0.78693867,  1.        ], dtype=float32)
     """
     x = _asarray("celu", x)
     return fnp.maximum(x, 0.0) + alpha * fnp.expm1(fnp.minimum(x, 0.0) / alpha)
@@ -356,7 +356,7 @@ def mish(x):
 
     Example:
       >>> fx.nn.mish(fx.numpy.array([1.]))
-      Array([0.86509836], dtype=float32)
+      Array([0.8650984], dtype=float32)
     """
     x = _inexact("mish", x)
     return x * fnp.tanh(softplus(x))
@@ -383,7 +383,7 @@ def log1mexp(x):
 
     Example:
       >>> fx.nn.log1mexp(fx.numpy.array([1.]))
-      Array([-0.45867515], dtype=float32)
+      Array([-0.4586751], dtype=float32)
     """
     x = _inexact("log1mexp", x)
     return fnp.where(x < math.log(2), fnp.log(-fnp.expm1(-x)), fnp.log1p(-fnp.exp(-x)))
@@ -648,7 +648,7 @@ def _check_attention_arg(t, shape: Sequence[int], dtype, name: str) -> None:
     if dtype is not None and t.dtype != dtype:
         raise ValueError(f"dot_product_attention: {name} dtype should be {np.dtype(dtype)}, "
                          f"but got {t.dtype}")
-    for want, got in zip(shape, t.shape):
+    for want, got in zip(shape, t.shape, strict=False):
         if want != -1 and want != got:
             raise ValueError(f"dot_product_attention: {name} shape should be {tuple(shape)} "
                              f"(-1 = any), but got {t.shape}")

@@ -179,7 +179,7 @@ def _complex_truncated_normal(key, upper, shape, dtype):
     random = _random()
     key_r, key_theta = random.split(key)
     real_dtype = np.array(0, dtype).real.dtype
-    t = (1 - fnp.exp(fnp.array(-(upper ** 2), dtype))) * \
+    t = (1 - fnp.exp(fnp.array(-(float(upper) ** 2), dtype))) * \
         random.uniform(key_r, shape, real_dtype).astype(dtype)
     r = fnp.sqrt(-fnp.log(1 - t))
     theta = 2 * np.pi * random.uniform(key_theta, shape, real_dtype).astype(dtype)

@@ -1,29 +1,47 @@
-"""``fx.numpy``: JAX's ``jax.numpy``, built on fx's primitives."""
+"""``fx.numpy``: JAX's ``jax.numpy``, built on fx's primitives.
+
+It is also the namespace of the Python array API standard (2023.12) for fx arrays:
+``x.__array_namespace__()`` returns this module.
+"""
+import os as _os
+
 import numpy as _np
 
 from fx import dtypes as _dtypes
 from fx.array import Array as ndarray  # noqa: F401
+from fx.numpy._scalar_types import *  # noqa: F401,F403
 from fx.numpy._core import *  # noqa: F401,F403
 from fx.numpy._core import abs, all, any, max, min, round, sum  # noqa: F401
+from fx.numpy._array_api import *  # noqa: F401,F403
+from fx.numpy._array_api import __array_api_version__, __array_namespace_info__  # noqa: F401
+from fx.numpy._math import *  # noqa: F401,F403
+from fx.numpy._math import divmod, pow  # noqa: F401
+from fx.numpy._reductions import *  # noqa: F401,F403
+from fx.numpy._creation import *  # noqa: F401,F403
+from fx.numpy._setops import *  # noqa: F401,F403
+from fx.numpy._numeric import *  # noqa: F401,F403
+from fx.numpy._polynomial import *  # noqa: F401,F403
+from fx.numpy._misc import *  # noqa: F401,F403
+# the modules below are other engineers'; imported last, their names win on any overlap
 from fx.numpy._joining import *  # noqa: F401,F403
 from fx.numpy._indexing import *  # noqa: F401,F403
 from fx.numpy._sorting import *  # noqa: F401,F403
 from fx.numpy._linalg_ops import *  # noqa: F401,F403
 from fx.numpy import _operators  # noqa: F401  (installs the operators)
+from fx.numpy import _ufuncs  # noqa: F401  (ufunc methods on add, multiply, ...)
 
-bool_ = _np.bool_
-int8, int16, int32, int64 = _np.int8, _np.int16, _np.int32, _np.int64
-uint8, uint16, uint32, uint64 = _np.uint8, _np.uint16, _np.uint32, _np.uint64
-float16, float32, float64 = _np.float16, _np.float32, _np.float64
-complex64, complex128 = _np.complex64, _np.complex128
-bfloat16 = _dtypes.bfloat16.type if _dtypes.bfloat16 is not None else None
+_here = _os.path.dirname(__file__)
+if _os.path.exists(_os.path.join(_here, "linalg.py")) or \
+        _os.path.isdir(_os.path.join(_here, "linalg")):
+    from fx.numpy import linalg  # noqa: F401
+if _os.path.exists(_os.path.join(_here, "fft.py")) or _os.path.isdir(_os.path.join(_here, "fft")):
+    from fx.numpy import fft  # noqa: F401
+from fx.dlpack import from_dlpack  # noqa: F401,E402
+
 inf, nan, pi, e, euler_gamma = _np.inf, _np.nan, _np.pi, _np.e, _np.euler_gamma
 newaxis = None
-dtype = _np.dtype
 promote_types = _dtypes.promote_types
 result_type = _dtypes.result_type
 iinfo, finfo, can_cast, issubdtype = _dtypes.iinfo, _dtypes.finfo, _dtypes.can_cast, \
     _dtypes.issubdtype
-integer, floating, complexfloating, inexact, number = (
-    _np.integer, _np.floating, _np.complexfloating, _np.inexact, _np.number)
-signedinteger, unsignedinteger, generic = _np.signedinteger, _np.unsignedinteger, _np.generic
+del _os, _here

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from fx import core, dtypes, lax
-from fx.core import Tracer, get_aval
+from fx.core import Tracer
 
 __all__ = ["__array_api_version__", "__array_namespace_info__", "isdtype", "astype"]
 
@@ -148,7 +148,3 @@ class _NamespaceInfo:
 def __array_namespace_info__() -> _NamespaceInfo:
     """The array API inspection namespace (capabilities, default dtypes, devices)."""
     return _NamespaceInfo()
-
-
-def _aval_dtype(x):
-    return get_aval(x).dtype

@@ -18,6 +18,23 @@ from fx import core, dtypes, lax
 from fx.array import Array
 from fx.core import Tracer, get_aval
 
+__all__ = ["asarray", "array", "broadcast_shapes", "add", "multiply", "subtract", "maximum",
+           "minimum", "arctan2", "nextafter", "equal", "not_equal", "less", "less_equal",
+           "greater", "greater_equal", "bitwise_and", "bitwise_or", "bitwise_xor", "left_shift",
+           "right_shift", "true_divide", "divide", "floor_divide", "remainder", "mod", "fmod",
+           "power", "negative", "positive", "absolute", "abs", "sign", "exp", "exp2", "log",
+           "log1p", "expm1", "sqrt", "cbrt", "sin", "cos", "tan", "arcsin", "arccos", "arctan",
+           "sinh", "cosh", "tanh", "arcsinh", "arccosh", "arctanh", "log2", "log10", "square",
+           "reciprocal", "floor", "ceil", "trunc", "round", "around", "rint", "isfinite", "isnan",
+           "isinf", "logical_not", "logical_and", "logical_or", "logical_xor", "invert",
+           "bitwise_not", "bitwise_invert", "real", "imag", "conjugate", "conj", "where", "clip",
+           "sum", "prod", "max", "min", "amax", "amin", "all", "any", "mean", "var", "std",
+           "argmax", "argmin", "zeros", "ones", "empty", "full", "zeros_like", "ones_like",
+           "empty_like", "full_like", "arange", "linspace", "eye", "identity", "shape", "ndim",
+           "size", "reshape", "ravel", "transpose", "permute_dims", "swapaxes", "moveaxis",
+           "expand_dims", "squeeze", "broadcast_to", "broadcast_arrays", "atleast_1d",
+           "atleast_2d", "stack"]
+
 _PY_SCALARS = (bool, int, float, complex)
 _eval_trace = core.eval_trace
 _current = core._current_trace
@@ -43,7 +60,8 @@ def asarray(a, dtype=None, order=None, *, copy=None, device=None) -> Any:
         return a if dtype is None else lax.convert_element_type(a, dtype)
     if isinstance(a, _PY_SCALARS):
         d, weak = dtypes.result_type_and_weak(a)
-        if isinstance(a, int) and not isinstance(a, bool):
+        if isinstance(a, int) and not isinstance(a, bool) and dtypes.is_integer(
+                d if dtype is None else dtype):
             core._check_int_range(a, d if dtype is None else dtype)
         if dtype is not None:
             return Array(np.asarray(a, dtype=dtype))
@@ -277,8 +295,28 @@ greater_equal = _binary_fn(P.ge_p, "greater_equal")
 bitwise_and = _binary_fn(P.and_p, "bitwise_and")
 bitwise_or = _binary_fn(P.or_p, "bitwise_or")
 bitwise_xor = _binary_fn(P.xor_p, "bitwise_xor")
-left_shift = _binary_fn(P.shift_left_p, "left_shift")
-right_shift = _binary_fn(P.shift_right_arithmetic_p, "right_shift")
+_left_shift = _binary_fn(P.shift_left_p, "left_shift")
+_right_shift = _binary_fn(P.shift_right_arithmetic_p, "right_shift")
+
+
+def _shift(fn, x, y):
+    x, y = _promote(x, y)
+    if get_aval(x).dtype == dtypes.bool_:  # as JAX: booleans shift as default integers
+        x, y = (lax.convert_element_type(v, dtypes.default_int_dtype()) for v in (x, y))
+    elif get_aval(x).dtype.kind == "u":
+        x, y = _broadcast_all((x, y))
+        return lax.shift_right_logical(x, y) if fn is _right_shift else fn(x, y)
+    return fn(x, y)
+
+
+def left_shift(x, y, /):
+    """``x << y`` elementwise (shifts of the bit width or more give 0)."""
+    return _shift(_left_shift, x, y)
+
+
+def right_shift(x, y, /):
+    """``x >> y`` elementwise: arithmetic for signed, logical for unsigned integers."""
+    return _shift(_right_shift, x, y)
 
 
 def true_divide(x, y, /):
@@ -299,6 +337,9 @@ def floor_divide(x, y, /):
     x, y = _promote(x, y)
     x, y = _broadcast_all((x, y))
     dtype = get_aval(x).dtype
+    if dtype == dtypes.bool_:  # as JAX: booleans divide as default integers
+        x, y = (lax.convert_element_type(v, dtypes.default_int_dtype()) for v in (x, y))
+        dtype = get_aval(x).dtype
     if dtypes.is_integer(dtype):
         q = lax.div(x, y)
         if dtypes.is_signed(dtype):
@@ -306,10 +347,19 @@ def floor_divide(x, y, /):
             fix = logical_and(not_equal(r, 0), not_equal(lax.lt(r, _zero(r)),
                                                         lax.lt(y, _zero(y))))
             q = where(fix, lax.sub(q, _one(q)), q)
-        return q
+        return _restore_weak(q, x, y)
     if dtypes.is_complex(dtype):
         raise TypeError("floor_divide does not support complex inputs")
     return lax.floor(lax.div(x, y))
+
+
+def _restore_weak(out, *inputs):
+    """``out`` weakly typed iff every (promoted) input is: integer helpers built from
+    strong constants would otherwise drop the weakness of Python scalars."""
+    weak = builtins.all(get_aval(a).weak_type for a in inputs)
+    if get_aval(out).weak_type == weak:
+        return out
+    return lax._convert_element_type(out, get_aval(out).dtype, weak)
 
 
 def _zero(x):
@@ -324,11 +374,17 @@ def remainder(x, y, /):
     """``x % y`` with the sign of ``y`` (NumPy's ``mod``)."""
     x, y = _promote(x, y)
     x, y = _broadcast_all((x, y))
+    if get_aval(x).dtype == dtypes.bool_:  # as JAX: booleans divide as default integers
+        x, y = (lax.convert_element_type(v, dtypes.default_int_dtype()) for v in (x, y))
     r = lax.rem(x, y)
     if get_aval(r).dtype.kind == "u":
         return r
     fix = logical_and(not_equal(r, 0), not_equal(lax.lt(r, _zero(r)), lax.lt(y, _zero(y))))
-    return where(fix, lax.add(r, y), r)
+    r = where(fix, lax.add(r, y), r)
+    if dtypes.is_float(get_aval(r).dtype):
+        # a zero remainder takes the divisor's sign (NumPy; the array API's special cases)
+        r = where(lax.eq(r, _zero(r)), lax.mul(lax.abs(r), lax.sign(y)), r)
+    return r
 
 
 mod = remainder
@@ -345,14 +401,19 @@ def power(x, y, /):
     """``x ** y``; integer exponents that are Python ints use repeated multiplication."""
     if isinstance(y, int) and not isinstance(y, bool) and not isinstance(x, _PY_SCALARS):
         (x,) = _promote(x)
+        if get_aval(x).dtype == dtypes.bool_:
+            x = lax.convert_element_type(x, dtypes.default_int_dtype())
         if dtypes.is_integer(get_aval(x).dtype) and y < 0:
             raise ValueError("Integers to negative integer powers are not allowed.")
         return lax.integer_pow(x, y)
     x, y = _promote(x, y)
     x, y = _broadcast_all((x, y))
     dtype = get_aval(x).dtype
-    if dtypes.is_integer(dtype) or dtype == dtypes.bool_:
-        return _integer_power(x, y)
+    if dtype == dtypes.bool_:  # as JAX: booleans are raised as default integers
+        x, y = (lax.convert_element_type(v, dtypes.default_int_dtype()) for v in (x, y))
+        dtype = get_aval(x).dtype
+    if dtypes.is_integer(dtype):
+        return _restore_weak(_integer_power(x, y), x, y)
     return lax.pow(x, y)
 
 
@@ -369,8 +430,6 @@ def _integer_power(x, y):
         exponent = lax.shift_right_logical(exponent, _one(exponent))
     return acc
 
-
-float_power = power
 
 
 def negative(x, /):
@@ -583,7 +642,11 @@ def where(condition, x=None, y=None, /, *, size=None, fill_value=None):
     if get_aval(condition).shape != shape:
         condition = _broadcast_to(condition, shape)
     x, y = _broadcast_to(x, shape), _broadcast_to(y, shape)
-    return lax.select_n(condition, y, x)
+    out = lax.select_n(condition, y, x)
+    weak = get_aval(x).weak_type and get_aval(y).weak_type
+    if weak != get_aval(out).weak_type:  # eager select_n takes the selector's weakness too
+        out = lax._convert_element_type(out, get_aval(out).dtype, weak)
+    return out
 
 
 def clip(arr=None, /, min=None, max=None, *, a=None, a_min=None, a_max=None):

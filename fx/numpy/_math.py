@@ -52,6 +52,18 @@ def _binary_inexact(x1, x2):
     return _broadcast_all((x1, x2))
 
 
+def _weak(*args) -> bool:
+    return all(get_aval(a).weak_type for a in args)
+
+
+def _with_weak(out, weak: bool):
+    """``out`` weakly typed iff ``weak``: elementwise math keeps the weakness of Python
+    scalar inputs (as JAX does), while predicates and bit-level results are strong."""
+    if get_aval(out).weak_type == weak:
+        return out
+    return lax._convert_element_type(out, get_aval(out).dtype, weak)
+
+
 # ---------------------------------------------------------------------------
 # magnitudes and signs
 
@@ -77,7 +89,8 @@ def hypot(x1, x2, /):
     ratio = lax.div(small, safe_big)
     out = lax.mul(big, lax.sqrt(lax.add(_const(1, ratio), lax.mul(ratio, ratio))))
     out = where(lax.eq(big, _const(0, big)), small, out)
-    return where(C.logical_or(C.isinf(a), C.isinf(b)), _const(np.inf, out), out)
+    out = where(C.logical_or(C.isinf(a), C.isinf(b)), _const(np.inf, out), out)
+    return _with_weak(out, _weak(x1, x2))
 
 
 def signbit(x, /):
@@ -90,9 +103,9 @@ def signbit(x, /):
     (x,) = _promote(x)
     dtype = _dtype(x)
     if dtype == dtypes.bool_ or dtype.kind == "u":
-        return lax.full_like(x, False, dtypes.bool_)
+        return lax.full(get_aval(x).shape, False, dtypes.bool_)
     if dtype.kind == "i":
-        return lax.lt(x, _const(0, x))
+        return _with_weak(lax.lt(x, _const(0, x)), False)
     _reject_complex("signbit", x)
     int_type = {2: np.int16, 4: np.int32, 8: np.int64}[dtype.itemsize]
     return lax.lt(lax.bitcast_convert_type(x, int_type), np.array(0, int_type)[()])
@@ -108,7 +121,7 @@ def copysign(x1, x2, /):
     x1, x2 = _binary_inexact(x1, x2)
     _reject_complex("copysign", x1, x2)
     mag = lax.abs(x1)
-    return where(signbit(x2), lax.neg(mag), mag)
+    return _with_weak(where(signbit(x2), lax.neg(mag), mag), _weak(x1, x2))
 
 
 def fabs(x, /):
@@ -120,7 +133,7 @@ def fabs(x, /):
     """
     (x,) = _promote_inexact(x)
     _reject_complex("fabs", x)
-    return lax.abs(x)
+    return _with_weak(lax.abs(x), _weak(x))
 
 
 def spacing(x, /):
@@ -134,7 +147,7 @@ def spacing(x, /):
     _reject_complex("spacing", x)
     inf = lax.full_like(x, np.inf)
     away = where(signbit(x), lax.neg(inf), inf)
-    return lax.sub(lax.nextafter(x, away), x)
+    return _with_weak(lax.sub(lax.nextafter(x, away), x), False)
 
 
 def isposinf(x, /):
@@ -142,8 +155,8 @@ def isposinf(x, /):
     (x,) = _promote(x)
     _reject_complex("isposinf", x)
     if not dtypes.is_inexact(_dtype(x)):
-        return lax.full_like(x, False, dtypes.bool_)
-    return lax.eq(x, _const(np.inf, x))
+        return lax.full(get_aval(x).shape, False, dtypes.bool_)
+    return _with_weak(lax.eq(x, _const(np.inf, x)), False)
 
 
 def isneginf(x, /):
@@ -151,8 +164,8 @@ def isneginf(x, /):
     (x,) = _promote(x)
     _reject_complex("isneginf", x)
     if not dtypes.is_inexact(_dtype(x)):
-        return lax.full_like(x, False, dtypes.bool_)
-    return lax.eq(x, _const(-np.inf, x))
+        return lax.full(get_aval(x).shape, False, dtypes.bool_)
+    return _with_weak(lax.eq(x, _const(-np.inf, x)), False)
 
 
 def fmax(x1, x2, /):
@@ -167,7 +180,7 @@ def fmax(x1, x2, /):
     out = C.maximum(x1, x2)
     if not dtypes.is_inexact(_dtype(out)):
         return out
-    return where(C.isnan(x1), x2, where(C.isnan(x2), x1, out))
+    return _with_weak(where(C.isnan(x1), x2, where(C.isnan(x2), x1, out)), _weak(x1, x2))
 
 
 def fmin(x1, x2, /):
@@ -177,7 +190,7 @@ def fmin(x1, x2, /):
     out = C.minimum(x1, x2)
     if not dtypes.is_inexact(_dtype(out)):
         return out
-    return where(C.isnan(x1), x2, where(C.isnan(x2), x1, out))
+    return _with_weak(where(C.isnan(x1), x2, where(C.isnan(x2), x1, out)), _weak(x1, x2))
 
 
 def heaviside(x1, x2, /):
@@ -190,7 +203,9 @@ def heaviside(x1, x2, /):
     x1, x2 = _binary_inexact(x1, x2)
     _reject_complex("heaviside", x1, x2)
     zero, one = lax.full_like(x1, 0), lax.full_like(x1, 1)
-    return where(lax.lt(x1, zero), zero, where(lax.gt(x1, zero), one, x2))
+    out = where(lax.lt(x1, zero), zero,
+                where(lax.gt(x1, zero), one, where(C.isnan(x1), x1, x2)))
+    return _with_weak(out, _weak(x1, x2))
 
 
 # ---------------------------------------------------------------------------
@@ -211,12 +226,14 @@ def ldexp(x1, x2, /):
       >>> fnp.ldexp(3.0, 4)
       Array(48., dtype=float32, weak_type=True)
     """
-    if not dtypes.is_integer(dtypes.result_type(x2)):
+    if not (dtypes.is_integer(dtypes.result_type(x2)) or dtypes.result_type(x2) == dtypes.bool_):
         raise TypeError(f"fx.numpy.ldexp: x2 must be an integer array, got dtype "
                         f"{dtypes.result_type(x2).name}")
     (x1,) = _promote_inexact(x1)
     _reject_complex("ldexp", x1)
     x2 = asarray(x2)
+    if get_aval(x2).dtype == dtypes.bool_:
+        x2 = lax.convert_element_type(x2, np.int32)
     x1, x2 = _broadcast_all((x1, x2))
     dtype = _dtype(x1)
     # two half-sized scalings keep 2**x2 finite where the product is still representable
@@ -225,7 +242,7 @@ def ldexp(x1, x2, /):
     two = lax.full_like(x1, 2)
     scale1 = lax.pow(two, lax.convert_element_type(half, dtype))
     scale2 = lax.pow(two, lax.convert_element_type(rest, dtype))
-    return lax.mul(lax.mul(x1, scale1), scale2)
+    return _with_weak(lax.mul(lax.mul(x1, scale1), scale2), False)
 
 
 _FLOAT_LAYOUT = {  # itemsize/kind -> (int type, mantissa bits, exponent bias)
@@ -271,7 +288,7 @@ def frexp(x, /):
     special = C.logical_or(lax.eq(x, _const(0, x)), C.logical_not(C.isfinite(x)))
     mantissa = where(special, x, mantissa)
     exponent = where(special, lax.full_like(exponent, 0), exponent)
-    return mantissa, exponent
+    return _with_weak(mantissa, False), _with_weak(exponent, False)
 
 
 def modf(x, /, out=None):
@@ -288,9 +305,9 @@ def modf(x, /, out=None):
         raise NotImplementedError("The 'out' argument to fx.numpy.modf is not supported.")
     (x,) = _promote_inexact(x)
     _reject_complex("modf", x)
-    x = lax.convert_element_type(x, _dtype(x))
+    weak = _weak(x)
     whole = C.trunc(x)
-    return lax.sub(x, whole), whole
+    return _with_weak(lax.sub(x, whole), weak), _with_weak(whole, weak)
 
 
 # ---------------------------------------------------------------------------
@@ -329,19 +346,20 @@ def sinc(x, /):
     zero = lax.eq(x, lax.full_like(x, 0))
     pi_x = lax.mul(x, _const(np.pi, x))
     safe = where(zero, lax.full_like(x, 1), pi_x)
-    return where(zero, _sinc_at_zero(0)(x), lax.div(lax.sin(safe), safe))
+    out = where(zero, _sinc_at_zero(0)(x), lax.div(lax.sin(safe), safe))
+    return _with_weak(out, _weak(x))
 
 
 def deg2rad(x, /):
     """Degrees to radians."""
     (x,) = _promote_inexact(x)
-    return lax.mul(x, _const(np.pi / 180, x))
+    return _with_weak(lax.mul(x, _const(np.pi / 180, x)), _weak(x))
 
 
 def rad2deg(x, /):
     """Radians to degrees."""
     (x,) = _promote_inexact(x)
-    return lax.mul(x, _const(180 / np.pi, x))
+    return _with_weak(lax.mul(x, _const(180 / np.pi, x)), _weak(x))
 
 
 radians, degrees = deg2rad, rad2deg
@@ -361,7 +379,7 @@ def angle(z, deg: bool = False):
         (re,) = _promote_inexact(z)
         im = lax.full_like(re, 0)
     out = lax.atan2(im, re)
-    return rad2deg(out) if deg else out
+    return _with_weak(rad2deg(out) if deg else out, False)
 
 
 def _replace_inf(x):
@@ -381,8 +399,9 @@ def _logaddexp_jvp(primals, tangents):
     x1, x2 = primals
     t1, t2 = tangents
     out = _logaddexp(x1, x2)
-    w1 = lax.exp(lax.sub(_replace_inf(x1), _replace_inf(out)))
-    w2 = lax.exp(lax.sub(_replace_inf(x2), _replace_inf(out)))
+    out_inf = C.isinf(out)
+    w1 = lax.exp(lax.sub(where(out_inf, _replace_inf(x1), x1), _replace_inf(out)))
+    w2 = lax.exp(lax.sub(where(out_inf, _replace_inf(x2), x2), _replace_inf(out)))
     return out, lax.add(lax.mul(t1, w1), lax.mul(t2, w2))
 
 
@@ -395,7 +414,7 @@ def logaddexp(x1, x2, /):
     """
     x1, x2 = _binary_inexact(x1, x2)
     _reject_complex("logaddexp", x1, x2)
-    return _logaddexp(x1, x2)
+    return _with_weak(_logaddexp(x1, x2), _weak(x1, x2))
 
 
 def logaddexp2(x1, x2, /):
@@ -403,7 +422,8 @@ def logaddexp2(x1, x2, /):
     x1, x2 = _binary_inexact(x1, x2)
     _reject_complex("logaddexp2", x1, x2)
     ln2 = _const(np.log(2), x1)
-    return lax.div(_logaddexp(lax.mul(x1, ln2), lax.mul(x2, ln2)), ln2)
+    out = lax.div(_logaddexp(lax.mul(x1, ln2), lax.mul(x2, ln2)), ln2)
+    return _with_weak(out, _weak(x1, x2))
 
 
 # ---------------------------------------------------------------------------
@@ -415,7 +435,7 @@ def _integer_pair(name, x1, x2):
     if not dtypes.is_integer(_dtype(x1)):
         raise TypeError(f"fx.numpy.{name} requires integer arguments, got dtype "
                         f"{_dtype(x1).name}")
-    return _broadcast_all((x1, x2))
+    return C.broadcast_arrays(x1, x2)
 
 
 def gcd(x1, x2, /):
@@ -438,8 +458,9 @@ def gcd(x1, x2, /):
         safe_b = where(nonzero, b, one)
         return where(nonzero, b, a), where(nonzero, lax.rem(a, safe_b), zero)
 
-    a, b = lax.while_loop(cond, body, (a, b))
-    return a
+    weak = _weak(x1, x2)
+    a, b = lax.while_loop(cond, body, (_with_weak(a, False), _with_weak(b, False)))
+    return _with_weak(a, weak)
 
 
 def lcm(x1, x2, /):
@@ -453,8 +474,9 @@ def lcm(x1, x2, /):
     g = gcd(x1, x2)
     zero = lax.eq(g, lax.full_like(g, 0))
     safe = where(zero, lax.full_like(g, 1), g)
-    return where(zero, lax.full_like(g, 0),
-                 C.absolute(lax.mul(x1, lax.div(x2, safe))))
+    out = where(zero, lax.full_like(g, 0),
+                lax.mul(lax.div(C.absolute(x1), safe), C.absolute(x2)))
+    return _with_weak(out, _weak(x1, x2))
 
 
 def bitwise_count(x, /):
@@ -486,7 +508,7 @@ def float_power(x1, x2, /):
       Array(0.5, dtype=float32, weak_type=True)
     """
     x1, x2 = _binary_inexact(x1, x2)
-    return lax.pow(x1, x2)
+    return _with_weak(lax.pow(x1, x2), _weak(x1, x2))
 
 
 def i0(x, /):
@@ -499,7 +521,7 @@ def i0(x, /):
     from fx.lax._lax_more import bessel_i0e
     (x,) = _promote_inexact(x)
     _reject_complex("i0", x)
-    return lax.mul(lax.exp(lax.abs(x)), bessel_i0e(x))
+    return _with_weak(lax.mul(lax.exp(lax.abs(x)), bessel_i0e(x)), _weak(x))
 
 
 # ---------------------------------------------------------------------------
@@ -527,7 +549,7 @@ def nan_to_num(x, copy: bool = True, nan=0.0, posinf=None, neginf=None):
     neginf = info.min if neginf is None else neginf
     out = where(C.isnan(x), lax.full_like(x, nan), x)
     out = where(isposinf(out), lax.full_like(x, posinf), out)
-    return where(isneginf(out), lax.full_like(x, neginf), out)
+    return _with_weak(where(isneginf(out), lax.full_like(x, neginf), out), False)
 
 
 def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan: bool = False):
@@ -549,7 +571,7 @@ def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan: bool = False):
     a, b = _broadcast_all((a, b))
     dtype = _dtype(a)
     if not dtypes.is_inexact(dtype):
-        return lax.eq(a, b)
+        return _with_weak(lax.eq(a, b), False)
     real_dtype = dtypes.finfo(dtype).dtype
     rtol = lax.convert_element_type(asarray(rtol), real_dtype)
     atol = lax.convert_element_type(asarray(atol), real_dtype)
@@ -561,7 +583,7 @@ def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan: bool = False):
     out = where(finite, close, C.logical_and(both_inf, lax.eq(a, b)))
     if equal_nan:
         out = C.logical_or(out, C.logical_and(C.isnan(a), C.isnan(b)))
-    return out
+    return _with_weak(out, False)
 
 
 def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan: bool = False):
@@ -601,7 +623,7 @@ def isreal(x, /):
     """Elementwise: whether the imaginary part is zero."""
     (x,) = _promote(x)
     if not dtypes.is_complex(_dtype(x)):
-        return lax.full_like(x, True, dtypes.bool_)
+        return _with_weak(lax.full_like(x, True, dtypes.bool_), _weak(x))
     return lax.eq(lax.imag(x), _const(0, lax.imag(x)))
 
 
@@ -609,7 +631,7 @@ def iscomplex(x, /):
     """Elementwise: whether the imaginary part is nonzero."""
     (x,) = _promote(x)
     if not dtypes.is_complex(_dtype(x)):
-        return lax.full_like(x, False, dtypes.bool_)
+        return _with_weak(lax.full_like(x, False, dtypes.bool_), _weak(x))
     return lax.ne(lax.imag(x), _const(0, lax.imag(x)))
 
 

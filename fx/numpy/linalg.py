@@ -17,7 +17,6 @@ import fx.numpy as fnp
 from fx import dtypes
 from fx.core import get_aval
 from fx.custom_derivatives import custom_jvp
-from fx.lax import _lax
 from fx.lax import linalg as lax_linalg
 from fx.numpy._linalg_norms import (_H, _check_arraylike, _diag, _eye_like, _inexact,
                                     _matrices, _square, _static_int, _trace, cond, cross,
@@ -236,7 +235,9 @@ def _lu_solve(lu, perm, b):
 
 @custom_jvp
 def _solve(a, b):
-    lu, _, perm = lax_linalg.lu(_lax.stop_gradient(a))
+    # no stop_gradient on a: when a rule transposes this call (b linear), derivatives
+    # of the transposed body with respect to a must still flow through lu
+    lu, _, perm = lax_linalg.lu(a)
     return _lu_solve(lu, perm, b)
 
 
@@ -311,11 +312,17 @@ def _det(a):
     return sign * fnp.prod(diag, axis=-1)
 
 
+def _trace_solve(a, da):
+    """``trace(a^-1 da)``, solving with an LU computed here (so it stays differentiable)."""
+    lu, _, perm = lax_linalg.lu(a)
+    return _trace(_lu_solve(lu, perm, da))
+
+
 @_det.defjvp
 def _det_jvp(primals, tangents):
     (a,), (da,) = primals, tangents
     y = _det(a)
-    return y, y * _trace(_solve(a, da))
+    return y, y * _trace_solve(a, da)
 
 
 def det(a):
@@ -345,7 +352,9 @@ def _slogdet(a):
         parity = parity + fnp.count_nonzero(diag < 0, axis=-1)
         sign = fnp.where(parity % 2 == 1, -1, 1).astype(dtype)
     sign = fnp.where(is_zero, fnp.zeros_like(sign), sign)
-    logdet = fnp.sum(fnp.log(fnp.abs(diag)), axis=-1)
+    magnitude = fnp.abs(diag)
+    logdet = fnp.sum(fnp.log(fnp.where(diag == 0, fnp.ones_like(magnitude), magnitude)),
+                     axis=-1)
     logdet = fnp.where(is_zero, -np.inf, logdet)
     return sign, logdet
 
@@ -354,7 +363,7 @@ def _slogdet(a):
 def _slogdet_jvp(primals, tangents):
     (a,), (da,) = primals, tangents
     sign, logdet = _slogdet(a)
-    tr = _trace(_solve(a, da))
+    tr = _trace_solve(a, da)
     if get_aval(a).dtype.kind == "c":
         sign_dot = (tr - fnp.real(tr).astype(tr.dtype)) * sign
         return (sign, logdet), (sign_dot, fnp.real(tr))

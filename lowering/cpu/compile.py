@@ -21,6 +21,8 @@ from typing import Sequence
 import numpy as np
 from llvmlite import ir
 
+from fx import core
+from fx.config import config
 from fx.core import ClosedJaxpr, DropVar, Literal, Var
 from lowering import fusion, passes
 from lowering.cpu import blas, codegen, loops, runtime
@@ -54,6 +56,11 @@ def clear_cache() -> None:
 def _to_numpy(value) -> np.ndarray:
     inner = getattr(value, "_value", None)
     return np.asarray(inner if inner is not None else value)
+
+
+def _contiguous(a: np.ndarray, dtype=None) -> np.ndarray:
+    """``a`` as a C-contiguous array of ``dtype``, keeping its rank (even 0)."""
+    return np.require(a, dtype=dtype, requirements="C")
 
 
 # ---------------------------------------------------------------------------
@@ -162,6 +169,10 @@ class Executable:
         self.bounds_check = bounds_check
         self.out_avals = list(closed.out_avals)
         self.in_avals = list(closed.in_avals)
+        self._closed = closed
+        # under jax_debug_nans/infs every equation's result is checked, so the program runs
+        # equation by equation (config is part of jit's cache key: a change recompiles)
+        self._checked = bool(config.jax_debug_nans or config.jax_debug_infs)
         pass_log = []
 
         def log_pass(name, result):
@@ -192,9 +203,9 @@ class Executable:
                     init.append((slot_of[id(v)], np.asarray(v.val, v.aval.dtype)))
             return slot_of[id(v)]
 
+        self._in_slots = [slot(v) for v in jaxpr.invars]  # slots 0..n-1: the arguments
         for v, c in zip(jaxpr.constvars, opt.consts):
-            init.append((slot(v), np.ascontiguousarray(_to_numpy(c), v.aval.dtype)))
-        self._in_slots = [slot(v) for v in jaxpr.invars]
+            init.append((slot(v), _contiguous(_to_numpy(c), v.aval.dtype)))
         for g in groups:
             for v in list(g.inputs) + list(g.outputs):
                 slot(v)
@@ -281,6 +292,7 @@ class Executable:
             for s, name in zip(segments, names):
                 s.fn = proto(addresses[name])
         self._program = self._plan_calls()
+        self._fast = None if self._checked else self._plan_fast()
 
     # -- calling ---------------------------------------------------------------------
     def _plan_calls(self):
@@ -300,6 +312,25 @@ class Executable:
                              e.primitive.multiple_results))
         return plan
 
+    def _plan_fast(self):
+        """The one-native-call path: slots are arguments, then constants and literals, then
+        the buffers the call allocates, in that order."""
+        if len(self._program) != 1 or self._program[0][0] != "native" or self.bounds_check \
+                or runtime.OBJECT_LAYOUT is None:
+            return None
+        _, fn, allocs = self._program[0]
+        n_in = len(self._in_slots)
+        fixed = sorted(self._init)
+        if [s for s, _ in fixed] != list(range(n_in, n_in + len(fixed))):
+            return None
+        start = n_in + len(fixed)
+        if [s for s, _, _ in allocs] != list(range(start, start + len(allocs))) or \
+                start + len(allocs) != self._nslots:
+            return None
+        allocators = [(np.empty if dtype.itemsize * int(np.prod(shape)) < 1024
+                       else runtime.aligned_empty, shape, dtype) for _, shape, dtype in allocs]
+        return (fn, tuple(v for _, v in fixed), allocators, list(self._out_slots))
+
     def _check_args(self, args):
         if len(args) != len(self._in_sig):
             raise TypeError(f"compiled program takes {len(self._in_sig)} arguments, got "
@@ -317,17 +348,55 @@ class Executable:
                         f"argument {i} has shape {a.shape} and dtype {a.dtype}, but the "
                         f"program was compiled for shape {shape} and dtype {dtype}")
             if not a.flags.c_contiguous:
-                a = np.ascontiguousarray(a)
+                a = _contiguous(a)
             out.append(a)
         return out
 
     def __call__(self, args: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Run the program on NumPy arrays (shapes and dtypes as compiled)."""
+        if self._checked:
+            return self._run_checked(self._check_args(args))
+        sig = self._in_sig
+        if len(args) == len(sig):
+            for a, (shape, dtype) in zip(args, sig):
+                if type(a) is not np.ndarray or a.shape != shape or a.dtype is not dtype \
+                        and a.dtype != dtype or not a.flags.c_contiguous:
+                    break
+            else:
+                fast = self._fast
+                if fast is not None:
+                    fn, consts, allocs, outs = fast
+                    env = (*args, *consts, *[empty(shape, dtype) for empty, shape, dtype
+                                             in allocs], _STATUS_OK)
+                    fn(env)
+                    return [env[i] for i in outs]
+                return self._run(list(args))
+        return self._run(self._check_args(args))
+
+    def _run_checked(self, args):
+        """Equation by equation with each result checked for NaN/inf (jax_debug_nans)."""
+        jaxpr = self._closed.jaxpr
+        env = {}
+        read = lambda v: np.asarray(v.val, v.aval.dtype) if isinstance(v, Literal) \
+            else env[id(v)]  # noqa: E731
+        for v, c in zip(jaxpr.constvars, self._closed.consts):
+            env[id(v)] = _to_numpy(c)
+        for v, a in zip(jaxpr.invars, args):
+            env[id(v)] = a
+        for eqn in jaxpr.eqns:
+            out = eqn.primitive.impl(*[read(v) for v in eqn.invars], **eqn.params)
+            if not eqn.primitive.multiple_results:
+                core.check_nans(eqn.primitive, out, eqn.source_info)
+                out = [out]
+            for v, o in zip(eqn.outvars, out):
+                env[id(v)] = np.asarray(o)
+        return [read(v) for v in jaxpr.outvars]
+
+    def _run(self, args):
         env: list = [None] * (self._nslots + 1)
         for s, v in self._init:
             env[s] = v
-        for s, a in zip(self._in_slots, self._check_args(args)):
-            env[s] = a
+        env[:len(args)] = args
         status = np.zeros(1, np.int8) if self.bounds_check else _STATUS_OK
         env[-1] = status
         layout = runtime.OBJECT_LAYOUT
@@ -358,7 +427,7 @@ class Executable:
                     r = np.asarray(r)
                     if r.dtype != dtype:
                         r = r.astype(dtype)
-                    env[s] = np.ascontiguousarray(r)
+                    env[s] = _contiguous(r)
         return [env[s] for s in self._out_slots]
 
     # -- introspection -----------------------------------------------------------------

@@ -375,6 +375,8 @@ class _Kernel:
                 pieces.append((offset, n, x))
             offset += n
         i = idx[d]
+        if not pieces:  # an empty result: the loops around never run
+            return self.e.const(reg_type(eqn.outvars[0].aval.dtype), 0)
         if isinstance(i, int):
             for off, n, x in pieces:
                 if off <= i < off + n:

@@ -155,11 +155,10 @@ def log1p(e: Emit, x):
     return e.select(e.fcmp("==", x, e.like(x, math.inf)), x, res)
 
 
-_TANH_P = [0.9999999998654192, 0.13850029192423718, 0.004086715881148646,
-           3.283635776177273e-05, 4.52266757910946e-08, -3.108401533845072e-11,
-           2.4902709169690867e-14]
-_TANH_Q = [1.0, 0.4718336238750171, 0.028031259554537294, 0.0004336918240216223,
-           1.6571495153742138e-06]
+_TANH_P = [0.9999999936248416, 0.13444523968535138, 0.0035716276627103492,
+           2.189509604926458e-05, 1.5230914056998788e-08]
+_TANH_Q = [1.0, 0.46777851325943665, 0.026164558931410044, 0.0003411338220596864,
+           8.522672086030968e-07]
 
 
 def tanh(e: Emit, x):
@@ -170,10 +169,11 @@ def tanh(e: Emit, x):
         em = expm1(e, e.b.fmul(ax, e.like(x, -2.0)))
         t = e.b.fdiv(e.b.fneg(em), e.b.fadd(em, e.like(x, 2.0)))
         return e.copysign(t, x)
-    xc = e.fmin_clamp(x, -9.0, 9.0)
+    # on [-8, 8] the float32 evaluation stays within [-1, 1] (checked exhaustively)
+    xc = e.fmin_clamp(x, -8.0, 8.0)
     t2 = e.b.fmul(xc, xc)
     num = e.b.fmul(xc, e.horner(t2, _TANH_P))
-    return e.fmin_clamp(e.b.fdiv(num, e.horner(t2, _TANH_Q)), -1.0, 1.0)
+    return e.b.fdiv(num, e.horner(t2, _TANH_Q))
 
 
 def logistic(e: Emit, x):
@@ -239,10 +239,15 @@ def _quadrant(e: Emit, q, values):
     return out
 
 
+def _keep_zero(e: Emit, x, res):
+    """res, but x itself where x is +-0 (odd functions keep the sign of zero)."""
+    return e.select(e.fcmp("==", x, e.like(x, 0.0)), x, res)
+
+
 def sin(e: Emit, x):
     r, q = _reduce_pio2(e, x)
     s, c = _sin_cos_poly(e, r)
-    return _quadrant(e, q, [s, c, e.b.fneg(s), e.b.fneg(c)])
+    return _keep_zero(e, x, _quadrant(e, q, [s, c, e.b.fneg(s), e.b.fneg(c)]))
 
 
 def cos(e: Emit, x):
@@ -255,7 +260,7 @@ def tan(e: Emit, x):
     r, q = _reduce_pio2(e, x)
     s, c = _sin_cos_poly(e, r)
     odd = e.b.icmp_unsigned("!=", e.b.and_(q, e.const(I64, 1)), e.const(I64, 0))
-    return e.select(odd, e.b.fdiv(e.b.fneg(c), s), e.b.fdiv(s, c))
+    return _keep_zero(e, x, e.select(odd, e.b.fdiv(e.b.fneg(c), s), e.b.fdiv(s, c)))
 
 
 def pow_f32(e: Emit, x, y):
@@ -275,7 +280,8 @@ def pow_f32(e: Emit, x, y):
     x_negzero = e.b.and_(e.fcmp("==", x, e.like(x, 0.0)),
                          e.b.icmp_signed("<", e.b.bitcast(x, I32), e.const(I32, 0)))
     signed = e.select(e.b.and_(x_negzero, y_odd), e.b.fneg(mag), signed)
-    res = e.select(e.b.and_(x_neg, e.b.not_(y_int)), e.like(x, math.nan), signed)
+    finite_neg = e.b.and_(x_neg, e.fcmp("!=", x, e.like(x, -math.inf)))
+    res = e.select(e.b.and_(finite_neg, e.b.not_(y_int)), e.like(x, math.nan), signed)
     y_inf = e.fcmp("==", e.fabs(y), e.like(y, math.inf))
     res = e.select(e.b.and_(e.fcmp("==", x, e.like(x, -1.0)), y_inf), e.like(x, 1.0), res)
     res = e.select(e.fcmp("==", x, e.like(x, 1.0)), e.like(x, 1.0), res)

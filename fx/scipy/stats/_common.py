@@ -7,15 +7,16 @@ argument descriptions, so the modules stay formulas.
 """
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
 import numpy as np
 
 import fx.numpy as fnp
-from fx import lax
-from fx.scipy.special import _promote_inexact
+from fx import dtypes, lax
+from fx.scipy.special import _check_arraylike, _promote_inexact
 
-__all__ = ["promote", "const", "where", "documented", "log_diff"]
+__all__ = ["promote", "promote_keep_shapes", "const", "where", "documented", "log_diff"]
 
 ARG_DOCS = {
     "x": "points at which to evaluate",
@@ -58,6 +59,18 @@ def promote(name: str, *args):
     return out if len(args) > 1 else (out,)
 
 
+def promote_keep_shapes(name: str, *args):
+    """The arguments as arrays of one inexact dtype, each keeping its own shape."""
+    _check_arraylike(name, *args)
+    arrays = [fnp.asarray(a) for a in args]
+    dtype, weak = dtypes.result_type_and_weak(*arrays)
+    if not dtypes.is_inexact(dtype):
+        dtype = dtypes.default_float_dtype()
+    if dtypes.is_complex(dtype):
+        raise ValueError(f"{name} does not support complex-valued inputs.")
+    return [lax._convert_element_type(a, dtype, weak) for a in arrays]
+
+
 def const(x, value):
     """``value`` as a rank-0 NumPy array of ``x``'s dtype (a literal in jaxprs)."""
     return np.asarray(value, dtype=x.dtype)
@@ -77,9 +90,31 @@ def log_diff(x, y):
     return fnp.where(x == -np.inf, x, x + log1mexp(d))
 
 
-def documented(dist: str, example: str, args: tuple[str, ...] | None = None) -> Callable:
-    """A decorator giving ``fn`` (named after a quantity) a docstring for ``dist``."""
+def _is_weak(a) -> bool:
+    if isinstance(a, (bool, int, float, complex)):
+        return True
+    aval = getattr(a, "aval", None)
+    return bool(aval is not None and aval.weak_type)
+
+
+def _set_weak(out, weak: bool):
+    if out.aval.weak_type == weak:
+        return out
+    return lax._convert_element_type(out, out.dtype, weak)
+
+
+def documented(dist: str, example: str, args: tuple[str, ...] | None = None,
+               weak: bool = True) -> Callable:
+    """A decorator giving ``fn`` (named after a quantity) a docstring for ``dist``, and
+    JAX's weak typing of the result: weak when ``weak`` and every argument is weak
+    (Python scalars), strong otherwise."""
     def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(*call_args, **kwargs):
+            out = fn(*call_args, **kwargs)
+            all_weak = all(_is_weak(a) for a in call_args + tuple(kwargs.values()))
+            return _set_weak(out, weak and all_weak)
+
         quantity = QUANTITIES.get(fn.__name__, fn.__name__)
         names = args if args is not None else fn.__code__.co_varnames[:fn.__code__.co_argcount]
         lines = [f"{quantity.capitalize()} of the {dist} distribution (as "
@@ -88,9 +123,10 @@ def documented(dist: str, example: str, args: tuple[str, ...] | None = None) -> 
         lines += ["", "    Returns:",
                   "      An array of the broadcast shape of the arguments, in their promoted "
                   "inexact dtype.", "", "    Example:",
-                  f"      >>> fx.scipy.stats.{dist}.{fn.__name__}({example})"]
-        fn.__doc__ = "\n".join(lines) + "\n"
-        return fn
+                  f"      >>> fx.scipy.stats.{dist}.{fn.__name__}({example}).dtype",
+                  "      dtype('float32')"]
+        wrapper.__doc__ = "\n".join(lines) + "\n"
+        return wrapper
     return decorate
 
 

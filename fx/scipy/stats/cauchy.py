@@ -51,13 +51,21 @@ def logsf(x, loc=0, scale=1):
     return lax.log(sf(x, loc, scale))
 
 
+def _ppf_standard(q):
+    # tan(pi (q - 1/2)) = -1 / tan(pi q): evaluate it on the side where the argument of
+    # tan is small, so the tails keep their precision
+    lower = q <= 0.5
+    t = lax.tan(const(q, math.pi) * lax.select(lower, q, 1 - q))
+    return lax.select(lower, -1 / t, 1 / t)
+
+
 @documented("cauchy", "0.75")
 def ppf(q, loc=0, scale=1):
     q, loc, scale = promote("cauchy.ppf", q, loc, scale)
-    return lax.tan(const(q, math.pi) * (q - const(q, 0.5))) * scale + loc
+    return _ppf_standard(q) * scale + loc
 
 
 @documented("cauchy", "0.25")
 def isf(q, loc=0, scale=1):
     q, loc, scale = promote("cauchy.isf", q, loc, scale)
-    return lax.tan(const(q, math.pi) * (const(q, 0.5) - q)) * scale + loc
+    return loc - _ppf_standard(q) * scale

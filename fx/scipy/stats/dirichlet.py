@@ -6,25 +6,16 @@ import numpy as np
 
 import fx.numpy as fnp
 from fx import lax
-from fx.scipy.special import _check_arraylike, _promote_inexact, _xlogy
-from fx.scipy.stats._common import documented, where
+from fx.scipy.special import xlogy
+from fx.scipy.stats._common import documented, promote_keep_shapes, where
 
 __all__ = ["logpdf", "pdf"]
-
-
-def _promote_pair(x, alpha):
-    _check_arraylike("dirichlet.logpdf", x, alpha)
-    x, alpha = fnp.asarray(x), fnp.asarray(alpha)
-    dtype = fnp.result_type(x, alpha)
-    # promote the dtypes but keep the shapes (alpha is 1-D, x is (K,) or (K, ...))
-    x32 = _promote_inexact("dirichlet.logpdf", fnp.zeros((), dtype))
-    return x.astype(x32.dtype), alpha.astype(x32.dtype)
 
 
 @documented("dirichlet", "fx.numpy.array([0.2, 0.8]), fx.numpy.array([1., 2.])",
             ("x", "alpha"))
 def logpdf(x, alpha):
-    x, alpha = _promote_pair(x, alpha)
+    x, alpha = promote_keep_shapes("dirichlet.logpdf", x, alpha)
     if alpha.ndim != 1:
         raise ValueError(f"`alpha` must be one-dimensional; got alpha.shape={alpha.shape}")
     k = alpha.shape[0]
@@ -35,7 +26,7 @@ def logpdf(x, alpha):
         x = fnp.concatenate([x, 1 - fnp.sum(x, axis=0, keepdims=True)], axis=0)
     alpha_b = fnp.reshape(alpha, (k,) + (1,) * (x.ndim - 1))
     normalizer = fnp.sum(lax.lgamma(alpha)) - lax.lgamma(fnp.sum(alpha))
-    value = fnp.sum(_xlogy(alpha_b - 1, x), axis=0) - normalizer
+    value = fnp.sum(xlogy(alpha_b - 1, x), axis=0) - normalizer
     on_simplex = fnp.all(x > 0, axis=0) & (fnp.abs(fnp.sum(x, axis=0) - 1) < 1e-6)
     return where(on_simplex, value, -np.inf)
 

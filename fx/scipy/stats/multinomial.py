@@ -5,7 +5,7 @@ import numpy as np
 
 import fx.numpy as fnp
 from fx import dtypes, lax
-from fx.scipy.special import _check_arraylike, _xlogy
+from fx.scipy.special import _check_arraylike, xlogy
 from fx.scipy.stats._common import documented, promote, where
 
 __all__ = ["logpmf", "pmf"]
@@ -21,7 +21,7 @@ def logpmf(x, n, p):
         raise ValueError(f"x and n must be of integer type; got x.dtype={x.dtype}, "
                          f"n.dtype={n.dtype}")
     x, n = x.astype(p.dtype), n.astype(p.dtype)
-    value = lax.lgamma(n + 1) + fnp.sum(_xlogy(x, p) - lax.lgamma(x + 1), axis=-1)
+    value = lax.lgamma(n + 1) + fnp.sum(xlogy(x, p) - lax.lgamma(x + 1), axis=-1)
     return where(fnp.sum(x, axis=-1) == n, value, -np.inf)
 
 

@@ -3,23 +3,11 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 import fx.numpy as fnp
 from fx import lax
-from fx.scipy.special import _check_arraylike, _promote_inexact
-from fx.scipy.stats._common import documented
+from fx.scipy.stats._common import documented, promote_keep_shapes
 
 __all__ = ["logpdf", "pdf"]
-
-
-def _promote_keep_shapes(*args):
-    _check_arraylike("multivariate_normal.logpdf", *args)
-    arrays = [fnp.asarray(a) for a in args]
-    probe = _promote_inexact("multivariate_normal.logpdf",
-                             *[fnp.zeros((), a.dtype) for a in arrays])
-    dtype = probe[0].dtype
-    return [a.astype(dtype) for a in arrays]
 
 
 def _linalg():
@@ -33,7 +21,7 @@ def _linalg():
 def logpdf(x, mean, cov, allow_singular=None):
     if allow_singular is not None:
         raise NotImplementedError("allow_singular argument of multivariate_normal.logpdf")
-    x, mean, cov = _promote_keep_shapes(x, mean, cov)
+    x, mean, cov = promote_keep_shapes("multivariate_normal.logpdf", x, mean, cov)
     log_2pi = math.log(2 * math.pi)
     if not mean.shape:
         return -(x - mean) ** 2 / cov / 2 - (log_2pi + fnp.log(cov)) / 2
@@ -61,5 +49,3 @@ def logpdf(x, mean, cov, allow_singular=None):
 def pdf(x, mean, cov):
     return lax.exp(logpdf(x, mean, cov))
 
-
-_ = np  # (NumPy is used by the documented examples only)

@@ -22,37 +22,37 @@ def pdf(x, loc=0, scale=1):
     return lax.exp(logpdf(x, loc, scale))
 
 
-@documented("norm", "1.96")
+@documented("norm", "1.96", weak=False)
 def cdf(x, loc=0, scale=1):
     x, loc, scale = promote("norm.cdf", x, loc, scale)
     return _num.ndtr(standardize(x, loc, scale))
 
 
-@documented("norm", "-40.")
+@documented("norm", "-40.", weak=False)
 def logcdf(x, loc=0, scale=1):
     x, loc, scale = promote("norm.logcdf", x, loc, scale)
     return _num.log_ndtr(standardize(x, loc, scale), 3)
 
 
-@documented("norm", "1.96")
+@documented("norm", "1.96", weak=False)
 def sf(x, loc=0, scale=1):
     x, loc, scale = promote("norm.sf", x, loc, scale)
     return _num.ndtr(-standardize(x, loc, scale))
 
 
-@documented("norm", "40.")
+@documented("norm", "40.", weak=False)
 def logsf(x, loc=0, scale=1):
     x, loc, scale = promote("norm.logsf", x, loc, scale)
     return _num.log_ndtr(-standardize(x, loc, scale), 3)
 
 
-@documented("norm", "0.975")
+@documented("norm", "0.975", weak=False)
 def ppf(q, loc=0, scale=1):
     q, loc, scale = promote("norm.ppf", q, loc, scale)
     return _num.ndtri(q) * scale + loc
 
 
-@documented("norm", "0.025")
+@documented("norm", "0.025", weak=False)
 def isf(q, loc=0, scale=1):
     q, loc, scale = promote("norm.isf", q, loc, scale)
     return loc - _num.ndtri(q) * scale

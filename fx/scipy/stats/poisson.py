@@ -55,6 +55,7 @@ def entropy(mu, loc=0):
 
     Example:
       >>> fx.scipy.stats.poisson.entropy(3.)
+      Array(1.9314702, dtype=float32)
     """
     mu, loc = promote("poisson.entropy", mu, loc)
     safe_small = fnp.clip(mu, 0, 10)
@@ -67,4 +68,5 @@ def entropy(mu, loc=0):
              - 1 / (12 * large_mu) - 1 / (24 * large_mu * large_mu)
              - 19 / (360 * large_mu ** 3))
     out = where(mu < 10, small, where(mu < 100, medium, large))
-    return where(mu == 0, 0.0, out)
+    out = where(mu == 0, 0.0, out)
+    return where((mu < 0) | (mu != mu), np.nan, out)

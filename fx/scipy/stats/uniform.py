@@ -22,7 +22,7 @@ def pdf(x, loc=0, scale=1):
     return lax.exp(logpdf(x, loc, scale))
 
 
-@documented("uniform", "0.5")
+@documented("uniform", "0.5", weak=False)
 def cdf(x, loc=0, scale=1):
     x, loc, scale = promote("uniform.cdf", x, loc, scale)
     inside = fnp.clip((x - loc) / scale, 0, 1)

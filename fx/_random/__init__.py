@@ -1,0 +1,1 @@
+"""The implementation of ``fx.random`` (import ``fx.random``, not this package)."""

@@ -1,0 +1,261 @@
+"""Communicators for pmap replicas: a rendezvous between replica threads of one
+process, extended across processes through MPI (``fx.distributed``).
+
+Invariants: every replica of a pmap runs the same program, so the k-th collective
+a replica calls matches the k-th of its peers: a replica's ``clock`` counts its
+collectives and nested pmap launches, and ``path`` records the clocks of its
+ancestors when they launched the pmaps it runs in. A collective over named axes
+meets at the rendezvous of the outermost frame among those axes, keyed by the
+clocks below that frame; the last replica to arrive computes every result once
+(with MPI when that frame spans processes) and the others wait, at most
+``FX_COLLECTIVE_TIMEOUT`` seconds, then fail with a clear error instead of hanging.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import threading
+import time
+from typing import Any
+
+import numpy as np
+
+
+class CollectiveError(RuntimeError):
+    """A collective could not complete: a peer failed, timed out, or called another one."""
+
+
+class CollectiveTimeoutError(CollectiveError):
+    pass
+
+
+class CollectiveMismatchError(CollectiveError):
+    pass
+
+
+def collective_timeout() -> float:
+    """Seconds a replica waits for its peers in one collective (``FX_COLLECTIVE_TIMEOUT``)."""
+    raw = os.environ.get("FX_COLLECTIVE_TIMEOUT")
+    if not raw:
+        return 300.0
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"FX_COLLECTIVE_TIMEOUT must be a number of seconds, got {raw!r}") \
+            from None
+
+
+class Frame:
+    """One pmap level: axis ``name`` of global ``size``; ``local_size`` replicas of it run in
+    this process; ``group`` is the rendezvous they share."""
+
+    __slots__ = ("name", "size", "local_size", "group")
+
+    def __init__(self, name, size: int, local_size: int, group: Rendezvous):
+        self.name, self.size, self.local_size, self.group = name, size, local_size, group
+
+
+class ReplicaContext:
+    """What one replica thread knows: its frames (outermost first), its index along each
+    (global), the launch clocks of its ancestors, and its own clock."""
+
+    __slots__ = ("frames", "indices", "path", "clock")
+
+    def __init__(self, frames: tuple, indices: tuple, path: tuple):
+        self.frames, self.indices, self.path = frames, indices, path
+        self.clock = 0
+
+
+class _Slot:
+    __slots__ = ("entries", "results", "done", "taken", "error")
+
+    def __init__(self):
+        self.entries: dict[tuple, tuple] = {}
+        self.results: dict[tuple, Any] | None = None
+        self.done = False
+        self.taken = 0
+        self.error: BaseException | None = None
+
+
+class Rendezvous:
+    """Where the replicas of one pmap execution (and the replicas of pmaps nested in it)
+    meet for collectives over its axis. ``process`` is the MPI communicator when the axis
+    spans processes (``offset`` is this process's first index along it)."""
+
+    def __init__(self, process=None, offset: int = 0, name=None):
+        self.cond = threading.Condition()
+        self.slots: dict[tuple, _Slot] = {}
+        self.error: BaseException | None = None
+        self.process = process
+        self.offset = offset
+        self.name = name
+
+    def abort(self, error: BaseException) -> None:
+        """Wake every waiting replica with ``error`` (a peer failed)."""
+        with self.cond:
+            if self.error is None:
+                self.error = error
+            self.cond.notify_all()
+
+    def _failed(self) -> CollectiveError:
+        err = self.error
+        if isinstance(err, CollectiveError):
+            return type(err)(str(err))
+        return CollectiveError(f"a collective over axis {self.name!r} was abandoned because "
+                               f"another replica failed: {type(err).__name__}: {err}")
+
+    def collective(self, ctx: ReplicaContext, k: int, kind: str, x: np.ndarray, names: tuple,
+                   params: dict):
+        frames = ctx.frames
+        ctx.clock += 1
+        key = ctx.path[k + 1:] + (ctx.clock,)
+        expected = 1
+        for f in frames[k:]:
+            expected *= f.local_size
+        coords = tuple(ctx.indices[k:])
+        signature = (kind, names, x.shape, x.dtype.str, tuple(sorted(params.items())))
+        timeout = collective_timeout()
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            if self.error is not None:
+                raise self._failed()
+            slot = self.slots.get(key)
+            if slot is None:
+                slot = self.slots[key] = _Slot()
+            slot.entries[coords] = (x, signature)
+            leader = len(slot.entries) == expected
+            while not leader and not slot.done and self.error is None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    err = CollectiveTimeoutError(
+                        f"{kind} over axes {names} timed out after {timeout:g} s "
+                        f"(FX_COLLECTIVE_TIMEOUT): {len(slot.entries)} of {expected} replicas "
+                        f"arrived. A replica failed, or replicas called different "
+                        f"collectives (e.g. under control flow that depends on the replica).")
+                    self.error = err
+                    self.cond.notify_all()
+                    raise err
+                self.cond.wait(remaining)
+            if not leader and not slot.done:
+                raise self._failed()
+        if leader:
+            try:
+                results = _combine(self, frames, k, slot.entries, names, kind, params)
+            except BaseException as e:
+                self.abort(e)
+                raise
+            with self.cond:
+                slot.results = results
+                slot.done = True
+                self.cond.notify_all()
+        with self.cond:
+            out = slot.results[coords]
+            slot.taken += 1
+            if slot.taken == expected:
+                del self.slots[key]
+        return out
+
+
+# ---------------------------------------------------------------------------
+# computing the results
+
+
+def _describe(signature) -> str:
+    kind, names, shape, dtype, params = signature
+    extra = "".join(f" {k}={v}" for k, v in params)
+    return f"{kind}[axes={names}{extra}] {np.dtype(dtype).name}{list(shape)}"
+
+
+def _check_signatures(entries: dict) -> None:
+    sigs = {}
+    for coords, (_, sig) in entries.items():
+        sigs.setdefault(sig, coords)
+    if len(sigs) > 1:
+        detail = "; ".join(f"replica {c} called {_describe(s)}" for s, c in sigs.items())
+        raise CollectiveMismatchError(f"replicas called different collectives at the same "
+                                      f"point: {detail}")
+
+
+def _layout(frames, k: int, names: tuple):
+    """Positions (within frames[k:]) of the reduced axes and their global sizes."""
+    positions = []
+    for name in names:
+        pos = max(j for j in range(k, len(frames)) if frames[j].name == name) - k
+        positions.append(pos)
+    sizes = [frames[k + p].size for p in positions]
+    return positions, sizes
+
+
+def _rank(coords, positions, sizes) -> int:
+    r = 0
+    for p, s in zip(positions, sizes):
+        r = r * s + coords[p]
+    return r
+
+
+def _groups(entries: dict, positions, sizes) -> dict:
+    """{other coords: {rank: coords}} for the entries (coords -> value)."""
+    groups: dict[tuple, dict[int, tuple]] = {}
+    pos = set(positions)
+    for coords in entries:
+        other = tuple(c for i, c in enumerate(coords) if i not in pos)
+        groups.setdefault(other, {})[_rank(coords, positions, sizes)] = coords
+    return groups
+
+
+def _combine(group: Rendezvous, frames, k, entries, names, kind, params) -> dict:
+    _check_signatures(entries)
+    positions, sizes = _layout(frames, k, names)
+    n = 1
+    for s in sizes:
+        n *= s
+    if group.process is not None:
+        from fx.distributed import combine_across_processes
+        return combine_across_processes(group.process, entries, positions, sizes, n, kind,
+                                        params, compute)
+    results = {}
+    for members in _groups(entries, positions, sizes).values():
+        values = [entries[members[r]][0] for r in range(n)]
+        outs = compute(kind, values, params)
+        for r, coords in members.items():
+            results[coords] = outs[r]
+    return results
+
+
+def _reduce(kind, values):
+    op = {"psum": np.add, "reduce_scatter": np.add, "pmax": np.maximum,
+          "pmin": np.minimum}[kind]
+    if len(values) == 1:
+        return values[0]
+    return functools.reduce(op, values)
+
+
+def compute(kind: str, values: list, params: dict) -> list:
+    """The outputs of every rank (in rank order) of collective ``kind`` given the inputs of
+    every rank: the one definition the thread and process communicators share."""
+    n = len(values)
+    if kind in ("psum", "pmax", "pmin"):
+        return [_reduce(kind, values)] * n
+    if kind == "reduce_scatter":
+        return scatter_blocks(_reduce(kind, values), n, params)
+    if kind == "all_gather":
+        dim = params["dim"]
+        out = np.concatenate(values, axis=dim) if params["tiled"] else np.stack(values, dim)
+        return [out] * n
+    if kind == "all_to_all":
+        chunks = [np.split(v, n, axis=params["split"]) for v in values]
+        return [np.concatenate([chunks[j][i] for j in range(n)], axis=params["concat"])
+                for i in range(n)]
+    if kind == "ppermute":
+        outs: list = [None] * n
+        for src, dst in params["perm"]:
+            outs[dst] = values[src]
+        return [np.zeros_like(values[0]) if o is None else o for o in outs]
+    raise NotImplementedError(f"unknown collective {kind}")
+
+
+def scatter_blocks(total: np.ndarray, n: int, params: dict) -> list:
+    dim = params["dim"]
+    if params["tiled"]:
+        return np.split(total, n, axis=dim)
+    return [np.take(total, r, axis=dim) for r in range(n)]

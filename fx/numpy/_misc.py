@@ -1,0 +1,930 @@
+"""``fx.numpy`` selection and functional helpers: ``select``, ``piecewise``,
+``choose``, ``compress``/``extract``, the non-in-place updates ``put``/``place``/
+``fill_diagonal``, ``apply_along_axis``/``apply_over_axes``, ``vectorize``, ``ufunc``
+and ``frompyfunc``, ``block``, ``unstack``, ``rollaxis``, ``resize``, bit packing,
+flat-index conversions, ``matvec``/``vecmat``, ``einsum_path`` and printing options.
+
+Invariants: functions whose output shape depends on values (``compress``,
+``extract``, ``place``) need concrete inputs or a static ``size=``; ``vectorize`` and
+``apply_along_axis`` are built on ``vmap``, so the wrapped function sees one core
+slice at a time and everything still traces. fx arrays are immutable: ``put``,
+``place`` and ``fill_diagonal`` return new arrays and insist on ``inplace=False``,
+as JAX does.
+"""
+from __future__ import annotations
+
+import functools
+import re
+
+import numpy as np
+
+from fx import core, dtypes, lax
+from fx.array import Array
+from fx.core import Tracer, get_aval
+from fx.numpy import _core as C
+from fx.numpy._core import _promote, asarray, where
+
+__all__ = ["select", "piecewise", "choose", "compress", "extract", "put", "place",
+           "fill_diagonal", "apply_along_axis", "apply_over_axes", "vectorize", "ufunc",
+           "frompyfunc", "block", "unstack", "rollaxis", "resize", "packbits", "unpackbits",
+           "ravel_multi_index", "unravel_index", "matvec", "vecmat", "einsum_path",
+           "array_repr", "array_str", "get_printoptions", "set_printoptions",
+           "printoptions"]
+
+
+def _dtype(x):
+    return get_aval(x).dtype
+
+
+def _index_dtype():
+    return dtypes.default_int_dtype()
+
+
+def _concrete(name, x, fix):
+    return np.asarray(core.concrete_or_error(
+        x, f"the argument of fx.numpy.{name}, whose output shape depends on its values", fix))
+
+
+def _no_inplace(name, inplace):
+    if inplace:
+        raise ValueError(f"fx.numpy.{name} cannot modify arrays in place (fx arrays are "
+                         f"immutable); pass inplace=False to get an updated copy")
+
+
+# ---------------------------------------------------------------------------
+# selection
+
+
+def select(condlist, choicelist, default=0):
+    """``choicelist[i]`` where ``condlist[i]`` is the first true condition, else
+    ``default`` (everything broadcast together).
+
+    Example:
+      >>> x = fnp.arange(4)
+      >>> fnp.select([x < 1, x > 2], [x, x * 10], -1)
+      Array([ 0, -1, -1, 30], dtype=int32)
+    """
+    if len(condlist) != len(choicelist):
+        raise ValueError(f"fx.numpy.select: condlist and choicelist must have the same "
+                         f"length, got {len(condlist)} and {len(choicelist)}")
+    if len(condlist) == 0:
+        raise ValueError("fx.numpy.select: condlist must be non-empty")
+    conds = [asarray(c) for c in condlist]
+    for i, c in enumerate(conds):
+        if _dtype(c) != dtypes.bool_:
+            raise TypeError(f"fx.numpy.select: condlist entries must be boolean, got dtype "
+                            f"{_dtype(c).name} at position {i}")
+    values = _promote(default, *choicelist)
+    out = values[0]
+    for c, v in zip(reversed(conds), reversed(values[1:])):
+        out = where(c, v, out)
+    return out
+
+
+def piecewise(x, condlist, funclist, *args, **kw):
+    """Evaluate ``funclist[i]`` (a function of ``x``, or a constant) where
+    ``condlist[i]`` holds; an extra last function applies where none holds (else 0).
+    Later conditions win where several hold; the result has ``x``'s dtype.
+
+    Example:
+      >>> x = fnp.array([-1.0, 0.5, 2.0])
+      >>> fnp.piecewise(x, [x < 0, x > 1], [lambda v: -v, 7.0])
+      Array([1., 0., 7.], dtype=float32)
+    """
+    x = asarray(x)
+    if isinstance(condlist, (Array, Tracer, np.ndarray)) and get_aval(
+            asarray(condlist)).ndim == get_aval(x).ndim:
+        condlist = [condlist]
+    conds = [asarray(c) for c in condlist]
+    n = len(conds)
+    if len(funclist) not in (n, n + 1):
+        raise ValueError(f"fx.numpy.piecewise: funclist must have {n} or {n + 1} entries "
+                         f"for {n} conditions, got {len(funclist)}")
+    dtype = _dtype(x)
+
+    def evaluate(f):
+        value = f(x, *args, **kw) if callable(f) else f
+        value = lax.convert_element_type(asarray(value), dtype)
+        return C.broadcast_to(value, get_aval(x).shape)
+
+    out = evaluate(funclist[n]) if len(funclist) == n + 1 else C.zeros_like(x)
+    for c, f in zip(conds, funclist[:n]):
+        out = where(c, evaluate(f), out)
+    return out
+
+
+def choose(a, choices, out=None, mode: str = "raise"):
+    """``choices[a[i]][i]`` elementwise (all broadcast together).
+
+    Args:
+      a: integer indices into ``choices``.
+      choices: a sequence of arrays.
+      mode: ``'raise'`` (indices must be valid; checked when concrete), ``'wrap'`` or
+        ``'clip'``.
+
+    Example:
+      >>> fnp.choose(fnp.array([0, 1, 0]), [fnp.zeros(3), fnp.ones(3)])
+      Array([0., 1., 0.], dtype=float32)
+    """
+    if out is not None:
+        raise NotImplementedError("The 'out' argument to fx.numpy.choose is not supported.")
+    a = asarray(a)
+    if not dtypes.is_integer(_dtype(a)):
+        raise TypeError(f"fx.numpy.choose: a must be an integer array, got dtype "
+                        f"{_dtype(a).name}")
+    n = len(choices)
+    if n == 0:
+        raise ValueError("fx.numpy.choose: choices must be non-empty")
+    values = _promote(*choices)
+    if mode == "raise":
+        if not isinstance(a, Tracer):
+            concrete = np.asarray(a)
+            if concrete.size and (concrete.min() < 0 or concrete.max() >= n):
+                raise ValueError(f"fx.numpy.choose: invalid entry in choice array (must be "
+                                 f"in [0, {n}))")
+        idx = a
+    elif mode == "wrap":
+        idx = C.remainder(a, n)
+    elif mode == "clip":
+        idx = C.clip(a, 0, n - 1)
+    else:
+        raise ValueError(f"fx.numpy.choose: mode must be 'raise', 'wrap' or 'clip', got "
+                         f"{mode!r}")
+    arrays = C.broadcast_arrays(idx, *values)
+    idx = lax.convert_element_type(arrays[0], np.int32)
+    if n == 1:
+        return arrays[1]
+    return lax.select_n(idx, *arrays[1:])
+
+
+def _true_positions(name, mask, size):
+    n = get_aval(mask).shape[0]
+    if size is None:
+        concrete = _concrete(name, mask, f"Pass a static `size=` to fx.numpy.{name} to trace "
+                                         "it (e.g. under jit).")
+        return asarray(np.nonzero(concrete)[0].astype(_index_dtype())), None
+    iota = lax.iota(_index_dtype(), n)
+    keys = lax.sort(where(mask, iota, lax.full_like(iota, n))) if n else iota
+    if size <= n:
+        keys = keys[:size]
+    else:
+        from fx.numpy import concatenate
+        keys = concatenate([keys, lax.full((size - n,), n, _index_dtype())])
+    return keys, C.sum(mask, dtype=_index_dtype())
+
+
+def compress(condition, a, axis=None, *, size: int | None = None, fill_value=0, out=None):
+    """The slices of ``a`` along ``axis`` where 1-d ``condition`` is true (a missing tail
+    of ``condition`` counts as false).
+
+    Args:
+      condition: a 1-d boolean array.
+      a: the array (flattened when ``axis`` is None).
+      axis: the axis to select along.
+      size: static output length along ``axis``, for tracing; padding holds
+        ``fill_value``.
+      fill_value: the padding value.
+
+    Example:
+      >>> fnp.compress(fnp.array([True, False, True]), fnp.arange(3))
+      Array([0, 2], dtype=int32)
+    """
+    if out is not None:
+        raise NotImplementedError("The 'out' argument to fx.numpy.compress is not supported.")
+    condition = asarray(condition)
+    if get_aval(condition).ndim != 1:
+        raise ValueError(f"fx.numpy.compress: condition must be 1-d, got shape "
+                         f"{get_aval(condition).shape}")
+    a = asarray(a)
+    if axis is None:
+        a, axis = C.ravel(a), 0
+    axis = C._normalize_axes((axis,), get_aval(a).ndim)[0]
+    length = get_aval(a).shape[axis]
+    mask = C._to_bool(condition)
+    m = get_aval(mask).shape[0]
+    if m > length:
+        raise ValueError(f"fx.numpy.compress: condition of length {m} is longer than axis "
+                         f"{axis} of length {length}")
+    if m < length:
+        from fx.numpy import concatenate
+        mask = concatenate([mask, lax.full((length - m,), False, dtypes.bool_)])
+    idx, count = _true_positions("compress", mask, size)
+    from fx.numpy import take
+    picked = take(a, C.clip(idx, 0, max(length - 1, 0)), axis=axis, mode="clip") if length \
+        else a
+    if size is None:
+        return picked
+    valid = lax.lt(lax.iota(_index_dtype(), size), lax.broadcast_in_dim(count, (size,), ()))
+    shape = tuple(size if i == axis else d for i, d in enumerate(get_aval(picked).shape))
+    valid = lax.broadcast_in_dim(valid, shape, (axis,))
+    fill = lax.convert_element_type(asarray(fill_value), _dtype(a))
+    return where(valid, picked, fill)
+
+
+def extract(condition, arr, *, size: int | None = None, fill_value=0):
+    """The elements of ``arr`` where ``condition`` is true (both flattened).
+
+    Example:
+      >>> x = fnp.arange(5)
+      >>> fnp.extract(x > 2, x)
+      Array([3, 4], dtype=int32)
+    """
+    return compress(C.ravel(asarray(condition)), C.ravel(asarray(arr)), size=size,
+                    fill_value=fill_value)
+
+
+def _cycled(values, n, dtype):
+    values = C.ravel(lax.convert_element_type(asarray(values), dtype))
+    k = get_aval(values).shape[0]
+    if k == 0:
+        raise ValueError("cannot fill from an empty array of values")
+    if k >= n:
+        return values[:n]
+    from fx.numpy import tile
+    return tile(values, -(-n // k))[:n]
+
+
+def put(a, ind, v, mode: str | None = None, *, inplace: bool = True):
+    """A copy of ``a`` with the flat positions ``ind`` set to ``v`` (cycled).
+
+    Args:
+      a: the array.
+      ind: flat integer indices.
+      v: values (repeated to the length of ``ind``).
+      mode: None or ``'fill'`` (out-of-bounds indices are dropped), ``'clip'`` or
+        ``'wrap'``.
+      inplace: must be False.
+
+    Example:
+      >>> fnp.put(fnp.zeros(3), fnp.array([1]), 5.0, inplace=False)
+      Array([0., 5., 0.], dtype=float32)
+    """
+    _no_inplace("put", inplace)
+    a = asarray(a)
+    flat = C.ravel(a)
+    n = get_aval(flat).shape[0]
+    ind = C.ravel(asarray(ind))
+    if mode == "clip":
+        ind = C.clip(ind, 0, n - 1)
+    elif mode == "wrap":
+        ind = C.remainder(ind, n)
+    elif mode not in (None, "fill"):
+        raise ValueError(f"fx.numpy.put: mode must be None, 'fill', 'clip' or 'wrap' "
+                         f"('raise' cannot be checked under transformations), got {mode!r}")
+    values = _cycled(v, get_aval(ind).shape[0], _dtype(a))
+    return lax.reshape(flat.at[ind].set(values, mode="drop"), get_aval(a).shape)
+
+
+def place(arr, mask, vals, *, inplace: bool = True):
+    """A copy of ``arr`` with the positions where ``mask`` holds set to ``vals`` (cycled;
+    ``mask`` must be concrete).
+
+    Example:
+      >>> x = fnp.arange(4)
+      >>> fnp.place(x, x > 1, fnp.array([9]), inplace=False)
+      Array([0, 1, 9, 9], dtype=int32)
+    """
+    _no_inplace("place", inplace)
+    arr = asarray(arr)
+    mask = C.ravel(asarray(mask))
+    if get_aval(mask).shape[0] != get_aval(arr).size:
+        raise ValueError(f"fx.numpy.place: mask must have the same size as arr "
+                         f"({get_aval(arr).size}), got {get_aval(mask).shape[0]}")
+    idx, _ = _true_positions("place", C._to_bool(mask), None)
+    n = get_aval(idx).shape[0]
+    if n == 0:
+        return arr
+    values = _cycled(vals, n, _dtype(arr))
+    return lax.reshape(C.ravel(arr).at[idx].set(values), get_aval(arr).shape)
+
+
+def fill_diagonal(a, val, wrap: bool = False, *, inplace: bool = True):
+    """A copy of ``a`` (at least 2-d) with its main diagonal set to ``val`` (cycled).
+
+    Args:
+      a: the array; all sides must be equal when it has more than 2 dimensions.
+      val: the values.
+      wrap: for tall 2-d arrays, continue the diagonal every ``cols + 1`` rows.
+      inplace: must be False.
+
+    Example:
+      >>> fnp.fill_diagonal(fnp.zeros((2, 2)), 1.0, inplace=False)
+      Array([[1., 0.],
+             [0., 1.]], dtype=float32)
+    """
+    _no_inplace("fill_diagonal", inplace)
+    a = asarray(a)
+    shape = get_aval(a).shape
+    if len(shape) < 2:
+        raise ValueError(f"fx.numpy.fill_diagonal: array must be at least 2-d, got shape "
+                         f"{shape}")
+    if len(shape) > 2 and len(set(shape)) != 1:
+        raise ValueError(f"fx.numpy.fill_diagonal: all sides must be equal for arrays of "
+                         f"more than 2 dimensions, got shape {shape}")
+    size = int(np.prod(shape, dtype=np.int64))
+    if len(shape) == 2:
+        step = shape[1] + 1
+        end = size if wrap else min(shape[1] * shape[1], size)
+    else:
+        step = int(np.sum(np.cumprod((1,) + shape[:-1])))
+        end = size
+    idx = np.arange(0, end, step, dtype=_index_dtype())
+    if idx.size == 0:
+        return a
+    values = _cycled(val, idx.size, _dtype(a))
+    return lax.reshape(C.ravel(a).at[idx].set(values), shape)
+
+
+# ---------------------------------------------------------------------------
+# applying functions
+
+
+def apply_along_axis(func1d, axis: int, arr, *args, **kwargs):
+    """Apply ``func1d`` to every 1-d slice of ``arr`` along ``axis`` (via ``vmap``); the
+    function's output dimensions replace ``axis``.
+
+    Example:
+      >>> fnp.apply_along_axis(fnp.sum, 1, fnp.ones((2, 3)))
+      Array([3., 3.], dtype=float32)
+    """
+    from fx.api import vmap
+    arr = asarray(arr)
+    nd = get_aval(arr).ndim
+    axis = C._normalize_axes((axis,), nd)[0]
+    moved = C.moveaxis(arr, axis, -1)
+    fn = lambda x: func1d(x, *args, **kwargs)  # noqa: E731
+    for _ in range(nd - 1):
+        fn = vmap(fn)
+    out = asarray(fn(moved))
+    core_nd = get_aval(out).ndim - (nd - 1)
+    if core_nd:
+        out = C.moveaxis(out, tuple(range(nd - 1, nd - 1 + core_nd)),
+                         tuple(range(axis, axis + core_nd)))
+    return out
+
+
+def apply_over_axes(func, a, axes):
+    """Apply ``func(a, axis)`` for each axis in turn, keeping reduced axes with size 1.
+
+    Example:
+      >>> fnp.apply_over_axes(fnp.sum, fnp.ones((2, 3)), [0, 1])
+      Array([[6.]], dtype=float32)
+    """
+    a = asarray(a)
+    for axis in (axes,) if isinstance(axes, int) else axes:
+        nd = get_aval(a).ndim
+        b = asarray(func(a, axis))
+        if get_aval(b).ndim == nd - 1:
+            b = C.expand_dims(b, axis)
+        elif get_aval(b).ndim != nd:
+            raise ValueError("fx.numpy.apply_over_axes: function is not returning an array "
+                             "of the correct shape")
+        a = b
+    return a
+
+
+_DIMS = r"\w+"
+_CORE = rf"\((?:{_DIMS}(?:,{_DIMS})*)?\)"
+_ARGS = rf"{_CORE}(?:,{_CORE})*"
+_SIGNATURE = re.compile(rf"^({_ARGS})->({_ARGS})$")
+
+
+def _parse_signature(signature: str):
+    sig = signature.replace(" ", "")
+    if not _SIGNATURE.match(sig):
+        raise ValueError(f"fx.numpy.vectorize: not a valid gufunc signature: {signature!r}")
+    ins, outs = sig.split("->")
+    parse = lambda s: [tuple(d for d in m.split(",") if d)  # noqa: E731
+                       for m in re.findall(r"\((.*?)\)", s)]
+    return parse(ins), parse(outs)
+
+
+def vectorize(pyfunc, *, excluded=frozenset(), signature: str | None = None):
+    """``pyfunc`` made to broadcast over leading dimensions (with ``vmap``), like
+    ``np.vectorize``; ``signature`` (e.g. ``'(n),(n)->()'``) names each argument's core
+    dimensions.
+
+    Args:
+      pyfunc: the function of core-shaped arrays.
+      excluded: positions (ints) or names (strings) of arguments passed through as is.
+      signature: a gufunc signature; by default every argument's core is a scalar.
+
+    Returns:
+      The vectorized function.
+
+    Example:
+      >>> dot = fnp.vectorize(fnp.dot, signature="(n),(n)->()")
+      >>> dot(fnp.ones((2, 3)), fnp.ones(3))
+      Array([3., 3.], dtype=float32)
+    """
+    from fx.api import vmap
+    parsed = _parse_signature(signature) if signature is not None else None
+
+    @functools.wraps(pyfunc)
+    def wrapped(*args, **kwargs):
+        fixed = {i: a for i, a in enumerate(args) if i in excluded}
+        fixed_kw = dict(kwargs)
+        dyn = [asarray(a) for i, a in enumerate(args) if i not in excluded]
+        in_cores = parsed[0] if parsed else [()] * len(dyn)
+        if len(in_cores) != len(dyn):
+            raise TypeError(f"fx.numpy.vectorize: signature {signature!r} expects "
+                            f"{len(in_cores)} arguments, got {len(dyn)}")
+        sizes: dict = {}
+        batch_shapes = []
+        for a, core_dims in zip(dyn, in_cores):
+            shape = get_aval(a).shape
+            if len(shape) < len(core_dims):
+                raise ValueError(f"fx.numpy.vectorize: input of shape {shape} has fewer "
+                                 f"dimensions than its core dimensions {core_dims}")
+            core_shape = shape[len(shape) - len(core_dims):]
+            for name, d in zip(core_dims, core_shape):
+                if sizes.setdefault(name, d) != d:
+                    raise ValueError(f"fx.numpy.vectorize: inconsistent size for core "
+                                     f"dimension {name!r}: {sizes[name]} vs {d}")
+            batch_shapes.append(shape[:len(shape) - len(core_dims)])
+        batch = C.broadcast_shapes(*batch_shapes) if batch_shapes else ()
+        total = int(np.prod(batch, dtype=np.int64))
+        flat = []
+        for a, core_dims in zip(dyn, in_cores):
+            core_shape = get_aval(a).shape[get_aval(a).ndim - len(core_dims):]
+            a = C.broadcast_to(a, batch + core_shape)
+            flat.append(lax.reshape(a, (total,) + core_shape))
+
+        def call(*dyn_args):
+            it = iter(dyn_args)
+            full = [fixed[i] if i in fixed else next(it)
+                    for i in range(len(args))]
+            return pyfunc(*full, **fixed_kw)
+
+        out = vmap(call)(*flat) if total else call(*[a[0] if get_aval(a).shape[0] else a
+                                                     for a in flat])
+        multiple = isinstance(out, tuple)
+        outs = out if multiple else (out,)
+        if parsed is not None and len(parsed[1]) != len(outs):
+            raise ValueError(f"fx.numpy.vectorize: signature {signature!r} declares "
+                             f"{len(parsed[1])} outputs, the function returned {len(outs)}")
+        result = []
+        for o in outs:
+            o = asarray(o)
+            core_shape = get_aval(o).shape[1:] if total else get_aval(o).shape
+            result.append(lax.reshape(o, batch + core_shape) if total else
+                          C.broadcast_to(o, batch + core_shape))
+        return tuple(result) if multiple else result[0]
+
+    return wrapped
+
+
+class ufunc:
+    """A universal function built from a scalar function (JAX's ``jnp.ufunc``): call it
+    elementwise with broadcasting, or use ``reduce``, ``accumulate``, ``outer``, ``at``
+    and ``reduceat``.
+
+    Args:
+      func: the elementwise function (of ``nin`` scalars).
+      nin, nout: numbers of inputs and outputs.
+      name: a name for printing.
+      identity: the identity of a binary function (used by empty reductions).
+      call, reduce, accumulate, at, reduceat: optional fast implementations.
+
+    Example:
+      >>> mul = fnp.frompyfunc(lambda a, b: a * b, 2, 1, identity=1)
+      >>> mul.reduce(fnp.array([1, 2, 3, 4]))
+      Array(24, dtype=int32)
+    """
+
+    def __init__(self, func, /, nin: int, nout: int, *, name: str | None = None,
+                 nargs: int | None = None, identity=None, call=None, reduce=None,
+                 accumulate=None, at=None, reduceat=None):
+        self._func = func
+        self.nin, self.nout = int(nin), int(nout)
+        self.nargs = int(nargs or nin)
+        self.identity = identity
+        self.__name__ = name or getattr(func, "__name__", "ufunc")
+        self._call = call or vectorize(func)
+        self._reduce, self._accumulate = reduce, accumulate
+        self._at, self._reduceat = at, reduceat
+
+    def __repr__(self):
+        return f"<fx.numpy.ufunc '{self.__name__}'>"
+
+    def __call__(self, *args, out=None, where=None):
+        if out is not None or where is not None:
+            raise NotImplementedError(f"{self.__name__}: 'out' and 'where' are not supported")
+        if len(args) != self.nin:
+            raise TypeError(f"{self.__name__} takes {self.nin} arguments, got {len(args)}")
+        return self._call(*args)
+
+    def _binary(self, what):
+        if self.nin != 2 or self.nout != 1:
+            raise ValueError(f"{what} only supports binary ufuncs with one output, got "
+                             f"nin={self.nin}, nout={self.nout}")
+
+    def reduce(self, a, axis=0, dtype=None, out=None, keepdims: bool = False, initial=None,
+               where=None):
+        """Reduce ``a`` along ``axis`` (or axes) by repeated application."""
+        self._binary(f"{self.__name__}.reduce")
+        if self._reduce is not None:
+            return self._reduce(a, axis=axis, dtype=dtype, keepdims=keepdims,
+                                initial=initial, where=where)
+        a = asarray(a) if dtype is None else lax.convert_element_type(asarray(a), dtype)
+        if where is not None:
+            if self.identity is None and initial is None:
+                raise ValueError(f"{self.__name__}.reduce: where= needs an identity or "
+                                 f"initial=")
+            fill = self.identity if initial is None else initial
+            a = C.where(where, a, lax.convert_element_type(asarray(fill), _dtype(a)))
+        axes = C._reduction_axes(axis, get_aval(a).ndim) if axis is not None else \
+            tuple(range(get_aval(a).ndim))
+        out = a
+        for ax in sorted(axes, reverse=True):
+            out = self._reduce_axis(out, ax, initial)
+        if keepdims:
+            out = C._keepdims(out, get_aval(a).shape, axes)
+        return out
+
+    def _reduce_axis(self, a, axis, initial):
+        from fx.lax import scan
+        moved = C.moveaxis(a, axis, 0)
+        n = get_aval(moved).shape[0]
+        if initial is None and n == 0:
+            if self.identity is None:
+                raise ValueError(f"zero-size array to reduction operation {self.__name__} "
+                                 f"which has no identity")
+            initial = self.identity
+        if initial is None:
+            carry, rest = moved[0], moved[1:]
+        else:
+            carry = C.full(get_aval(moved).shape[1:], initial, _dtype(moved))
+            rest = moved
+        carry, _ = scan(lambda c, x: (asarray(self(c, x)).astype(_dtype(c)), None), carry,
+                        rest)
+        return carry
+
+    def accumulate(self, a, axis: int = 0, dtype=None, out=None):
+        """The running reduction of ``a`` along ``axis``."""
+        self._binary(f"{self.__name__}.accumulate")
+        if self._accumulate is not None:
+            return self._accumulate(a, axis=axis, dtype=dtype)
+        from fx.lax import scan
+        a = asarray(a) if dtype is None else lax.convert_element_type(asarray(a), dtype)
+        axis = C._normalize_axes((axis,), get_aval(a).ndim)[0]
+        moved = C.moveaxis(a, axis, 0)
+        if get_aval(moved).shape[0] == 0:
+            return a
+
+        def step(c, x):
+            y = asarray(self(c, x)).astype(_dtype(c))
+            return y, y
+        _, ys = scan(step, moved[0], moved[1:])
+        from fx.numpy import concatenate
+        return C.moveaxis(concatenate([moved[:1], ys], axis=0), 0, axis)
+
+    def outer(self, A, B, /):
+        """``self(a, b)`` for every pair of elements: shape ``A.shape + B.shape``."""
+        self._binary(f"{self.__name__}.outer")
+        A, B = asarray(A), asarray(B)
+        a_nd, b_nd = get_aval(A).ndim, get_aval(B).ndim
+        return self(lax.reshape(A, get_aval(A).shape + (1,) * b_nd),
+                    lax.reshape(B, (1,) * a_nd + get_aval(B).shape))
+
+    def at(self, a, indices, b=None, /, *, inplace: bool = True):
+        """A copy of ``a`` with ``self(a[i], b)`` applied at ``indices`` (repeated indices
+        apply repeatedly)."""
+        _no_inplace(f"{self.__name__}.at", inplace)
+        if self._at is not None:
+            return self._at(a, indices, b)
+        from fx.lax import fori_loop
+        a = asarray(a)
+        idx = asarray(indices)
+        n = get_aval(idx).shape[0] if get_aval(idx).ndim else 1
+        idx = C.ravel(idx)
+        if self.nin == 2:
+            bb = C.broadcast_to(asarray(b), (n,) + get_aval(a).shape[1:])
+
+        def body(i, acc):
+            j = idx[i]
+            new = self(acc[j]) if self.nin == 1 else self(acc[j], bb[i])
+            return acc.at[j].set(asarray(new).astype(_dtype(acc)))
+        return fori_loop(0, n, body, a)
+
+    def reduceat(self, a, indices, axis: int = 0, dtype=None, out=None):
+        """Reductions over the slices ``indices[i]:indices[i+1]`` along ``axis`` (a
+        single element where ``indices[i] >= indices[i+1]``; indices must be static)."""
+        self._binary(f"{self.__name__}.reduceat")
+        a = asarray(a) if dtype is None else lax.convert_element_type(asarray(a), dtype)
+        axis = C._normalize_axes((axis,), get_aval(a).ndim)[0]
+        idx = [int(i) for i in _concrete("reduceat", asarray(indices),
+                                         "reduceat indices must be static.")]
+        n = get_aval(a).shape[axis]
+        parts = []
+        for k, start in enumerate(idx):
+            stop = idx[k + 1] if k + 1 < len(idx) else n
+            if start >= stop:
+                part = lax.index_in_dim(a, start, axis, keepdims=False)
+            else:
+                part = self.reduce(lax.slice_in_dim(a, start, stop, axis=axis), axis=axis)
+            parts.append(part)
+        return C.stack(parts, axis=axis)
+
+
+def frompyfunc(func, /, nin: int, nout: int, *, identity=None):
+    """A ``ufunc`` from a Python function of ``nin`` scalars.
+
+    Example:
+      >>> hyp = fnp.frompyfunc(lambda a, b: fnp.sqrt(a * a + b * b), 2, 1)
+      >>> hyp(3.0, fnp.array([4.0]))
+      Array([5.], dtype=float32)
+    """
+    return ufunc(func, nin, nout, identity=identity)
+
+
+# ---------------------------------------------------------------------------
+# shapes
+
+
+def _block_depth(arrays, path=()):
+    if isinstance(arrays, list):
+        if not arrays:
+            raise ValueError(f"fx.numpy.block: list at {path} is empty")
+        depths = {_block_depth(x, path + (i,)) for i, x in enumerate(arrays)}
+        if len(depths) != 1:
+            raise ValueError("fx.numpy.block: list depths are mismatched")
+        return depths.pop() + 1
+    if isinstance(arrays, tuple):
+        raise TypeError("fx.numpy.block: arrays must be nested lists, not tuples")
+    return 0
+
+
+def block(arrays):
+    """Assemble an array from nested lists of blocks (innermost lists join along the last
+    axis).
+
+    Example:
+      >>> fnp.block([[fnp.ones((1, 2)), fnp.zeros((1, 1))]])
+      Array([[1., 1., 0.]], dtype=float32)
+    """
+    depth = _block_depth(arrays)
+    leaves = []
+
+    def collect(x):
+        if isinstance(x, list):
+            for y in x:
+                collect(y)
+        else:
+            leaves.append(asarray(x))
+    collect(arrays)
+    ndim = max([depth] + [get_aval(x).ndim for x in leaves])
+    from fx.numpy import concatenate
+
+    def build(x, level):
+        if not isinstance(x, list):
+            x = asarray(x)
+            return lax.broadcast_to_rank(x, ndim) if get_aval(x).ndim < ndim else x
+        parts = [build(y, level + 1) for y in x]
+        return concatenate(parts, axis=-(depth - level))
+    return build(arrays, 0)
+
+
+def unstack(x, /, *, axis: int = 0):
+    """The slices of ``x`` along ``axis``, as a tuple.
+
+    Example:
+      >>> len(fnp.unstack(fnp.ones((3, 2))))
+      3
+    """
+    x = asarray(x)
+    nd = get_aval(x).ndim
+    if nd == 0:
+        raise ValueError("fx.numpy.unstack requires an array of rank at least 1")
+    axis = C._normalize_axes((axis,), nd)[0]
+    return tuple(lax.index_in_dim(x, i, axis, keepdims=False)
+                 for i in range(get_aval(x).shape[axis]))
+
+
+def rollaxis(a, axis: int, start: int = 0):
+    """Move ``axis`` to lie before ``start`` (NumPy's older ``moveaxis``)."""
+    a = asarray(a)
+    nd = get_aval(a).ndim
+    axis = C._normalize_axes((axis,), nd)[0]
+    if not -nd <= start <= nd:
+        raise ValueError(f"fx.numpy.rollaxis: start {start} is out of bounds for an array "
+                         f"of dimension {nd}")
+    start = start % (nd + 1) if start < 0 else start
+    if axis < start:
+        start -= 1
+    if axis == start:
+        return a
+    return C.moveaxis(a, axis, start)
+
+
+def resize(a, new_shape):
+    """``a`` flattened, repeated cyclically and reshaped to ``new_shape``.
+
+    Example:
+      >>> fnp.resize(fnp.arange(3), (2, 2))
+      Array([[0, 1],
+             [2, 0]], dtype=int32)
+    """
+    a = asarray(a)
+    shape = C._shape(new_shape)
+    total = int(np.prod(shape, dtype=np.int64))
+    flat = C.ravel(a)
+    if get_aval(flat).shape[0] == 0:
+        return C.zeros(shape, _dtype(a))
+    return lax.reshape(_cycled(flat, total, _dtype(a)), shape) if total else \
+        C.zeros(shape, _dtype(a))
+
+
+def packbits(a, axis: int | None = None, bitorder: str = "big"):
+    """Pack a boolean (or 0/1 integer) array into uint8 bytes along ``axis`` (flattened
+    when None), zero-padding the last byte.
+
+    Example:
+      >>> fnp.packbits(fnp.array([1, 0, 1]))
+      Array([160], dtype=uint8)
+    """
+    a = asarray(a)
+    if not (dtypes.is_integer(_dtype(a)) or _dtype(a) == dtypes.bool_):
+        raise TypeError(f"fx.numpy.packbits: expected an integer or boolean array, got "
+                        f"dtype {_dtype(a).name}")
+    if bitorder not in ("big", "little"):
+        raise ValueError(f"fx.numpy.packbits: bitorder must be 'big' or 'little', got "
+                         f"{bitorder!r}")
+    bits = lax.convert_element_type(C._to_bool(a), np.uint8)
+    if axis is None:
+        bits, axis = C.ravel(bits), 0
+    axis = C._normalize_axes((axis,), get_aval(bits).ndim)[0]
+    bits = C.moveaxis(bits, axis, -1)
+    n = get_aval(bits).shape[-1]
+    pad = (-n) % 8
+    if pad:
+        from fx.numpy import pad as pad_fn
+        bits = pad_fn(bits, [(0, 0)] * (get_aval(bits).ndim - 1) + [(0, pad)])
+    shape = get_aval(bits).shape
+    bits = lax.reshape(bits, shape[:-1] + (shape[-1] // 8, 8))
+    weights = np.array([128, 64, 32, 16, 8, 4, 2, 1] if bitorder == "big" else
+                       [1, 2, 4, 8, 16, 32, 64, 128], np.uint8)
+    packed = C.sum(C.multiply(bits, weights), axis=-1, dtype=np.uint8)
+    return C.moveaxis(packed, -1, axis)
+
+
+def unpackbits(a, axis: int | None = None, count: int | None = None, bitorder: str = "big"):
+    """Unpack uint8 bytes into bits (0/1 uint8) along ``axis`` (flattened when None),
+    keeping the first ``count`` bits if given.
+
+    Example:
+      >>> fnp.unpackbits(fnp.array([5], fnp.uint8))
+      Array([0, 0, 0, 0, 0, 1, 0, 1], dtype=uint8)
+    """
+    a = asarray(a)
+    if _dtype(a) != np.uint8:
+        raise TypeError(f"fx.numpy.unpackbits: expected a uint8 array, got dtype "
+                        f"{_dtype(a).name}")
+    if bitorder not in ("big", "little"):
+        raise ValueError(f"fx.numpy.unpackbits: bitorder must be 'big' or 'little', got "
+                         f"{bitorder!r}")
+    if axis is None:
+        a, axis = C.ravel(a), 0
+    axis = C._normalize_axes((axis,), get_aval(a).ndim)[0]
+    a = C.moveaxis(a, axis, -1)
+    shifts = np.array([7, 6, 5, 4, 3, 2, 1, 0] if bitorder == "big" else
+                      [0, 1, 2, 3, 4, 5, 6, 7], np.uint8)
+    shape = get_aval(a).shape
+    expanded = lax.broadcast_in_dim(a, shape + (8,), tuple(range(len(shape))))
+    bits = C.bitwise_and(C.right_shift(expanded, shifts), np.uint8(1))
+    bits = lax.reshape(bits, shape[:-1] + (shape[-1] * 8,))
+    if count is not None:
+        total = shape[-1] * 8
+        if count < 0:
+            count = max(total + count, 0)
+        if count <= total:
+            bits = bits[..., :count]
+        else:
+            from fx.numpy import pad as pad_fn
+            bits = pad_fn(bits, [(0, 0)] * (len(shape) - 1) + [(0, count - total)])
+    return C.moveaxis(bits, -1, axis)
+
+
+def ravel_multi_index(multi_index, dims, mode: str = "raise", order: str = "C"):
+    """Flat indices of the coordinate arrays ``multi_index`` into an array of shape
+    ``dims``.
+
+    Args:
+      multi_index: a sequence of integer arrays, one per dimension.
+      dims: the shape.
+      mode: ``'raise'`` (checked; needs concrete indices), ``'wrap'`` or ``'clip'``.
+      order: ``'C'`` (row-major) or ``'F'``.
+
+    Example:
+      >>> fnp.ravel_multi_index((fnp.array([1, 2]), fnp.array([0, 1])), (3, 4))
+      Array([4, 9], dtype=int32)
+    """
+    dims = C._shape(dims)
+    if len(multi_index) != len(dims):
+        raise ValueError(f"fx.numpy.ravel_multi_index: expected {len(dims)} index arrays "
+                         f"for dims {dims}, got {len(multi_index)}")
+    if order not in ("C", "F"):
+        raise ValueError(f"fx.numpy.ravel_multi_index: order must be 'C' or 'F', got "
+                         f"{order!r}")
+    idx = [asarray(i) for i in multi_index]
+    for i in idx:
+        if not dtypes.is_integer(_dtype(i)):
+            raise TypeError(f"fx.numpy.ravel_multi_index: indices must be integers, got dtype "
+                            f"{_dtype(i).name}")
+    if mode == "raise":
+        for i, d in zip(idx, dims):
+            concrete = _concrete("ravel_multi_index", i,
+                                 "mode='raise' needs concrete indices; use mode='wrap' or "
+                                 "'clip' under transformations.")
+            if concrete.size and (concrete.min() < 0 or concrete.max() >= d):
+                raise ValueError("fx.numpy.ravel_multi_index: invalid entry in coordinates "
+                                 "array")
+    elif mode == "wrap":
+        idx = [C.remainder(i, d) for i, d in zip(idx, dims)]
+    elif mode == "clip":
+        idx = [C.clip(i, 0, d - 1) for i, d in zip(idx, dims)]
+    else:
+        raise ValueError(f"fx.numpy.ravel_multi_index: mode must be 'raise', 'wrap' or "
+                         f"'clip', got {mode!r}")
+    strides = np.cumprod((1,) + dims[::-1][:-1])[::-1] if order == "C" else \
+        np.cumprod((1,) + dims[:-1])
+    out = C.zeros((), _index_dtype())
+    for i, s in zip(idx, strides):
+        out = C.add(out, C.multiply(lax.convert_element_type(i, _index_dtype()), int(s)))
+    return out
+
+
+def unravel_index(indices, shape):
+    """The coordinate arrays of flat ``indices`` into an array of ``shape``
+    (out-of-range indices are clipped, as in JAX).
+
+    Example:
+      >>> fnp.unravel_index(fnp.array([5, 7]), (3, 4))
+      (Array([1, 1], dtype=int32), Array([1, 3], dtype=int32))
+    """
+    indices = asarray(indices)
+    if not dtypes.is_integer(_dtype(indices)):
+        raise TypeError(f"fx.numpy.unravel_index: indices must be integers, got dtype "
+                        f"{_dtype(indices).name}")
+    shape = C._shape(shape)
+    total = int(np.prod(shape, dtype=np.int64))
+    idx = C.clip(indices, -total, total - 1) if total else indices
+    idx = where(C.less(idx, 0), C.add(idx, total), idx)
+    out = []
+    for d in reversed(shape):
+        out.append(C.remainder(idx, d) if d else idx)
+        idx = C.floor_divide(idx, d) if d else idx
+    return tuple(reversed(out))
+
+
+# ---------------------------------------------------------------------------
+# products and printing
+
+
+def matvec(x1, x2, /):
+    """Batched matrix-vector products: ``(..., m, n) @ (..., n) -> (..., m)``.
+
+    Example:
+      >>> fnp.matvec(fnp.ones((2, 3)), fnp.ones(3))
+      Array([3., 3.], dtype=float32)
+    """
+    from fx.numpy import matmul
+    x1, x2 = asarray(x1), asarray(x2)
+    if get_aval(x1).ndim < 2 or get_aval(x2).ndim < 1:
+        raise ValueError(f"fx.numpy.matvec: expected (..., m, n) and (..., n), got shapes "
+                         f"{get_aval(x1).shape} and {get_aval(x2).shape}")
+    return matmul(x1, C.expand_dims(x2, -1))[..., 0]
+
+
+def vecmat(x1, x2, /):
+    """Batched vector-matrix products with the vector conjugated:
+    ``conj(x1) (..., n) @ (..., n, m) -> (..., m)``."""
+    from fx.numpy import matmul
+    x1, x2 = asarray(x1), asarray(x2)
+    if get_aval(x1).ndim < 1 or get_aval(x2).ndim < 2:
+        raise ValueError(f"fx.numpy.vecmat: expected (..., n) and (..., n, m), got shapes "
+                         f"{get_aval(x1).shape} and {get_aval(x2).shape}")
+    return matmul(C.expand_dims(C.conjugate(x1), -2), x2)[..., 0, :]
+
+
+def einsum_path(subscripts, *operands, optimize="greedy"):
+    """The contraction order NumPy's ``einsum_path`` chooses for operands of these shapes
+    (and its report); only shapes are used."""
+    shaped = [np.broadcast_to(np.zeros((), np.float32), get_aval(asarray(o)).shape)
+              if not isinstance(o, str) else o for o in operands]
+    return np.einsum_path(subscripts, *shaped, optimize=optimize)
+
+
+def array_repr(arr, max_line_width=None, precision=None, suppress_small=None):
+    """The ``repr`` of ``arr`` as an fx array."""
+    return repr(asarray(arr))
+
+
+def array_str(a, max_line_width=None, precision=None, suppress_small=None):
+    """The ``str`` of ``a``'s values."""
+    return np.array_str(np.asarray(asarray(a)), max_line_width, precision, suppress_small)
+
+
+get_printoptions = np.get_printoptions
+set_printoptions = np.set_printoptions
+printoptions = np.printoptions

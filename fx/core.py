@@ -450,7 +450,13 @@ class EvalTrace(Trace):
                 vals.append(a)
                 if t is not int and t is not float and t is not complex:
                     weak = False
-        out = primitive.impl_rule(*vals, **params)
+        try:
+            out = primitive.impl_rule(*vals, **params)
+        except Exception:
+            # Explain with the type rule when it objects (a clear fx error naming the shape
+            # or dtype); the happy path pays nothing for this.
+            primitive.abstract_eval(*[get_aval(a) for a in args], **params)
+            raise
         if primitive.multiple_results:
             return [array_type(o if type(o) is np.ndarray else np.asarray(o), weak)
                     for o in out]

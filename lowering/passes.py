@@ -318,6 +318,18 @@ def fold_constants(closed: ClosedJaxpr, limit: int = FOLD_LIMIT) -> ClosedJaxpr:
 # rewriting driver: rule(eqn, producer) -> None (keep) | atom (replace) | new eqns
 
 
+def _use_counts(jaxpr) -> dict[int, int]:
+    uses: dict[int, int] = {}
+    for e in jaxpr.eqns:
+        for v in e.invars:
+            if isinstance(v, Var):
+                uses[id(v)] = uses.get(id(v), 0) + 1
+    for v in jaxpr.outvars:
+        if isinstance(v, Var):
+            uses[id(v)] = uses.get(id(v), 0) + 1
+    return uses
+
+
 def _rewrite(closed: ClosedJaxpr, rule: Callable) -> ClosedJaxpr:
     subst = _Subst()
     producer: dict[int, JaxprEqn] = {}
@@ -476,6 +488,8 @@ def _shape_rule(eqn, producer):
             return [eqn.replace(invars=[src.invars[0]],
                                 params=dict(p, broadcast_dimensions=composed))]
         return None
+    if name == "dot_general":
+        return _absorb_operand_transposes(eqn, producer)
     if name in SCALAR_OPERAND_PRIMITIVES and len(eqn.invars) == 2:
         ins = list(eqn.invars)
         changed = False
@@ -491,10 +505,70 @@ def _shape_rule(eqn, producer):
     return None
 
 
+def _dot_axes(eqn, lhs_ndim, rhs_ndim):
+    (lc, rc), (lb, rb) = eqn.params["dimension_numbers"]
+    lc, rc, lb, rb = (tuple(int(a) for a in t) for t in (lc, rc, lb, rb))
+    lf = tuple(d for d in range(lhs_ndim) if d not in lc and d not in lb)
+    rf = tuple(d for d in range(rhs_ndim) if d not in rc and d not in rb)
+    return lc, rc, lb, rb, lf, rf
+
+
+def _absorb_operand_transposes(eqn, producer):
+    """``dot_general(transpose(x), y)`` reads x directly when the free axes keep their
+    order (the product's output layout is unchanged)."""
+    from primitives.linalg import dot_dimension_numbers
+    ins = list(eqn.invars)
+    lhs_ndim, rhs_ndim = ins[0].aval.ndim, ins[1].aval.ndim
+    lc, rc, lb, rb, lf, rf = _dot_axes(eqn, lhs_ndim, rhs_ndim)
+    changed = False
+    for side in (0, 1):
+        src = producer.get(id(ins[side])) if isinstance(ins[side], Var) else None
+        if src is None or src.primitive.name != "transpose":
+            continue
+        perm = tuple(src.params["permutation"])
+        contract, batch, free = (lc, lb, lf) if side == 0 else (rc, rb, rf)
+        if [perm[d] for d in free] != sorted(perm[d] for d in free):
+            continue
+        contract = tuple(perm[d] for d in contract)
+        batch = tuple(perm[d] for d in batch)
+        if side == 0:
+            lc, lb = contract, batch
+        else:
+            rc, rb = contract, batch
+        ins[side] = src.invars[0]
+        changed = True
+    if not changed:
+        return None
+    dn = dot_dimension_numbers(lc, rc, lb, rb)
+    return [eqn.replace(invars=ins, params=dict(eqn.params, dimension_numbers=dn))]
+
+
+def _swap_transposed_product(eqn, producer, uses):
+    """``transpose(dot_general(x, y))`` that swaps the two free blocks is
+    ``dot_general(y, x)`` (when the product has no other reader)."""
+    from primitives.linalg import dot_dimension_numbers
+    x = eqn.invars[0]
+    src = producer.get(id(x)) if isinstance(x, Var) else None
+    if src is None or src.primitive.name != "dot_general" or uses.get(id(x), 0) != 1:
+        return None
+    lhs, rhs = src.invars
+    lc, rc, lb, rb, lf, rf = _dot_axes(src, lhs.aval.ndim, rhs.aval.ndim)
+    nb, nl, nr = len(lb), len(lf), len(rf)
+    swapped = tuple(range(nb)) + tuple(range(nb + nl, nb + nl + nr)) + \
+        tuple(range(nb, nb + nl))
+    if tuple(eqn.params["permutation"]) != swapped or nl == 0 or nr == 0:
+        return None
+    dn = dot_dimension_numbers(rc, lc, rb, lb)
+    return [src.replace(invars=[rhs, lhs], outvars=eqn.outvars,
+                        params=dict(src.params, dimension_numbers=dn))]
+
+
 def simplify_shapes(closed: ClosedJaxpr) -> ClosedJaxpr:
     """Fold shape chains: transpose of a transpose, reshape of a reshape, broadcast of a
-    broadcast, identity transposes/reshapes/broadcasts, and broadcasts of scalars used
-    by binary elementwise operations (which broadcast rank-0 operands themselves).
+    broadcast, identity transposes/reshapes/broadcasts, broadcasts of scalars used
+    by binary elementwise operations (which broadcast rank-0 operands themselves),
+    transposed operands of ``dot_general`` (read through its dimension numbers) and
+    transposed products (``(x @ y).T`` is ``y.T @ x.T``, one product with swapped operands).
 
     Args:
       closed: the program.
@@ -504,7 +578,15 @@ def simplify_shapes(closed: ClosedJaxpr) -> ClosedJaxpr:
     Example:
       >>> simplify_shapes(fx.make_jaxpr(lambda x: x.T.T)(np.ones((2, 3))))  # no eqns
     """
-    return _rewrite(closed, _shape_rule)
+    uses = _use_counts(closed.jaxpr)
+
+    def rule(eqn, producer):
+        if eqn.primitive.name == "transpose":
+            swapped = _swap_transposed_product(eqn, producer, uses)
+            if swapped is not None:
+                return swapped
+        return _shape_rule(eqn, producer)
+    return _rewrite(closed, rule)
 
 
 # ---------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from primitives import linalg, convolution  # noqa: F401
 from primitives import control_flow, custom_derivatives  # noqa: F401
 from primitives import random  # noqa: F401  (registration)
 from primitives import collectives  # noqa: F401
+from primitives import linalg_decomp, linalg_spectral, fft  # noqa: F401
 from primitives.collectives import *  # noqa: F401,F403
 from primitives.elementwise import *  # noqa: F401,F403
 from primitives.shape import *  # noqa: F401,F403

@@ -7,10 +7,15 @@ in JAX) and evaluates it under a pass-through ``CheckifyTrace`` (binding
 happens in the enclosing trace, so ``jit``/``vmap``/``grad`` compose on either
 side) that, after each primitive, computes whether one of the enabled errors
 happened there. Each such place is an error *site* with a boolean and a payload
-(values for the message); the ``Error`` reports the first site, in program
-order, that failed (per lane when the error is batched). ``jit`` and ``remat2``
-calls are inlined so that their contents are checked; the bodies of loops and
-conditionals are not checked.
+(values for the message); as in JAX, the ``Error`` reports, among the error
+effects (kind and payload types) that failed, the one whose first failure comes
+from the check earliest in program order (per lane when the error is batched);
+for straight-line code that is the first failing site in program order. ``jit`` and ``remat2``
+calls are inlined so that their contents are checked. The bodies of ``cond``,
+``scan`` and ``while`` are checkified (see ``checkify_control_flow.py``): a cond's
+branch sites become sites of the cond, and a loop becomes one *composite* site
+per effect whose error state (failed?, which inner site, payloads) is carried
+through the loop, so that per effect the first failure in time wins, as in JAX.
 """
 from __future__ import annotations
 
@@ -103,15 +108,35 @@ automatic_checks = float_checks | index_checks
 all_checks = automatic_checks | user_checks
 
 
+class _Composite:
+    """Site kind of a loop: its payload is (code, *payloads of every inner site)."""
+
+
 class _Site:
-    """Where an error can happen: its kind and what its message needs besides the payload."""
+    """Where an error can happen: its kind, what its message needs besides the payload,
+    its *effect* (kind and payload shapes/dtypes: JAX keeps one error state per effect)
+    and how many error codes it spans (1; a loop's composite sites span the loop's)."""
 
-    __slots__ = ("kind", "info")
+    __slots__ = ("kind", "info", "effect", "n_codes")
 
-    def __init__(self, kind: type, info: tuple):
-        self.kind, self.info = kind, info
+    def __init__(self, kind: type, info: tuple, effect, n_codes: int = 1):
+        self.kind, self.info, self.effect, self.n_codes = kind, info, effect, n_codes
+
+    def code_offset(self, payload) -> int:
+        """The failing check's error code, relative to this site's first code."""
+        if self.kind is not _Composite:
+            return 0
+        subsites, counts, offsets = self.info
+        code, rest = int(np.asarray(payload[0])), list(payload[1:])
+        start = sum(counts[:code])
+        return offsets[code] + subsites[code].code_offset(rest[start:start + counts[code]])
 
     def exception(self, payload) -> JaxException:
+        if self.kind is _Composite:
+            subsites, counts, _ = self.info
+            code, rest = int(np.asarray(payload[0])), list(payload[1:])
+            start = sum(counts[:code])
+            return subsites[code].exception(rest[start:start + counts[code]])
         if self.kind is FailedCheckError:
             return FailedCheckError(self.info[0], self.info[1], payload)
         if self.kind is NaNError:
@@ -119,6 +144,25 @@ class _Site:
         if self.kind is OOBError:
             return OOBError(self.info[0], self.info[1], payload)
         return DivisionByZeroError()
+
+
+def _effect(kind, payload):
+    return (kind, tuple((tuple(get_aval(p).shape), get_aval(p).dtype) for p in payload))
+
+
+def _first_error(sites, preds, payloads):
+    """JAX's rule: per effect the first failure in time (sites are in time order, a
+    loop's composite already holds its first), then the smallest error code (program
+    order of the checks) among the effects that failed."""
+    best, base = {}, 0
+    for site, pred, payload in zip(sites, preds, payloads):
+        if pred and site.effect not in best:
+            best[site.effect] = (base + site.code_offset(payload), site, payload)
+        base += site.n_codes
+    if not best:
+        return None
+    _, site, payload = min(best.values(), key=lambda t: t[0])
+    return site.exception(payload)
 
 
 # ---------------------------------------------------------------------------
@@ -150,16 +194,13 @@ class Error:
         if preds[0].shape:
             mapping = {}
             for idx in np.ndindex(*preds[0].shape):
-                for k, p in enumerate(preds):
-                    if p[idx]:
-                        payload = [np.asarray(x)[idx] for x in self._payloads[k]]
-                        mapping[idx] = self._sites[k].exception(payload)
-                        break
+                exc = _first_error(self._sites, [p[idx] for p in preds],
+                                   [[np.asarray(x)[idx] for x in pay] for pay in self._payloads])
+                if exc is not None:
+                    mapping[idx] = exc
             return BatchedError(mapping) if mapping else None
-        for k, p in enumerate(preds):
-            if p:
-                return self._sites[k].exception([np.asarray(x) for x in self._payloads[k]])
-        return None
+        return _first_error(self._sites, preds,
+                            [[np.asarray(x) for x in pay] for pay in self._payloads])
 
     def throw(self) -> None:
         """Raise ``JaxRuntimeError`` with the message if an error happened."""
@@ -201,7 +242,7 @@ class CheckifyTrace(core.Trace):
         self.sites: list = []
 
     def add(self, kind, info, pred, payload=()):
-        self.sites.append(_Site(kind, info))
+        self.sites.append(_Site(kind, info, _effect(kind, payload)))
         self.preds.append(pred)
         self.payloads.append(tuple(payload))
 
@@ -215,6 +256,10 @@ class CheckifyTrace(core.Trace):
         if name in ("custom_jvp_call", "custom_vjp_call") and _has_check(params["call_jaxpr"]):
             jaxpr = params["call_jaxpr"]
             return core.eval_jaxpr(jaxpr.jaxpr, jaxpr.consts, *args)
+        if name in ("cond", "scan", "while"):
+            from fx.experimental import checkify_control_flow as cf
+            with core.set_current_trace(self.parent):
+                return cf.RULES[name](self, args, params)
         with core.set_current_trace(self.parent):
             if primitive is check_p:
                 if FailedCheckError in self.errors:

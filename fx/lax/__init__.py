@@ -8,3 +8,5 @@ from fx.lax._control_flow import *  # noqa: F401,F403
 from fx.lax._optimization_barrier import optimization_barrier  # noqa: F401
 from fx._random.lax_ext import random_gamma_grad  # noqa: F401
 from fx.lax._parallel import *  # noqa: F401,F403
+from fx.lax import linalg  # noqa: F401
+from fx.lax._fft import fft, FftType  # noqa: F401

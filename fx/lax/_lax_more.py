@@ -204,6 +204,14 @@ def mulhi(x, y, /):
 # shapes
 
 
+def _operand(x):
+    """``x`` as an fx value: host arrays and scalars are converted (canonical dtype)."""
+    if isinstance(x, (core.Tracer, core._array_type[0])):
+        return x
+    from fx.numpy._core import asarray
+    return asarray(x)
+
+
 def broadcast_shapes(*shapes) -> tuple:
     """The NumPy broadcast of the ``shapes`` (ValueError when incompatible)."""
     from fx.numpy._core import broadcast_shapes as _bs
@@ -246,6 +254,7 @@ def collapse(operand, start_dimension: int, stop_dimension: int | None = None):
       >>> lax.collapse(fnp.ones((2, 3, 4)), 1).shape
       (2, 12)
     """
+    operand = _operand(operand)
     shape = get_aval(operand).shape
     nd = len(shape)
     start = start_dimension % nd if nd else 0
@@ -266,6 +275,7 @@ def tile(operand, reps: Sequence[int]):
       Array([0, 1, 0, 1], dtype=int32)
     """
     reps = tuple(int(r) for r in reps)
+    operand = _operand(operand)
     shape = get_aval(operand).shape
     if len(reps) != len(shape):
         raise ValueError(f"tile: reps {reps} must have one entry per dimension of the "
@@ -283,6 +293,7 @@ def split(operand, sizes: Sequence[int], axis: int = 0):
       >>> [p.shape for p in lax.split(fnp.ones(5), (2, 3))]
       [(2,), (3,)]
     """
+    operand = _operand(operand)
     shape = get_aval(operand).shape
     axis = int(axis) % len(shape)
     sizes = tuple(int(s) for s in sizes)
@@ -298,7 +309,7 @@ def split(operand, sizes: Sequence[int], axis: int = 0):
 
 def stack(operands: Sequence, axis: int = 0):
     """Stack same-shaped, same-dtype ``operands`` along a new ``axis``."""
-    operands = list(operands)
+    operands = [_operand(o) for o in operands]
     if not operands:
         raise ValueError("lax.stack needs at least one operand")
     nd = get_aval(operands[0]).ndim + 1
@@ -308,6 +319,7 @@ def stack(operands: Sequence, axis: int = 0):
 
 def unstack(x, axis: int = 0):
     """The slices of ``x`` along ``axis``, as a tuple."""
+    x = _operand(x)
     shape = get_aval(x).shape
     axis = int(axis) % len(shape)
     return tuple(_slicing.index_in_dim(x, i, axis, keepdims=False)
@@ -643,6 +655,7 @@ def approx_max_k(operand, k: int, reduction_dimension: int = -1,
     """The ``k`` largest values along ``reduction_dimension`` and their indices (fx
     computes them exactly, which meets any recall target)."""
     from fx.lax._reductions_ext import top_k
+    operand = _operand(operand)
     nd = get_aval(operand).ndim
     dim = int(reduction_dimension) % nd
     return top_k(operand, int(k), axis=dim)
@@ -653,7 +666,7 @@ def approx_min_k(operand, k: int, reduction_dimension: int = -1,
                  aggregate_to_topk: bool = True):
     """The ``k`` smallest values along ``reduction_dimension`` and their indices
     (exact)."""
-    values, idx = approx_max_k(_lax.neg(operand), k, reduction_dimension)
+    values, idx = approx_max_k(_lax.neg(_operand(operand)), k, reduction_dimension)
     return _lax.neg(values), idx
 
 

@@ -116,8 +116,8 @@ class _NamespaceInfo:
 
     def default_device(self):
         """The default device (the first of ``fx.devices()``)."""
-        from fx import devices
-        return devices.default_device()
+        from fx.devices import default_device
+        return default_device()
 
     def devices(self) -> list:
         """Every device fx can place arrays on."""

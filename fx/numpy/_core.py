@@ -262,7 +262,7 @@ def _unary_fn(prim, name, promote=None, doc=None):
 def add(x, y, /):
     """Elementwise ``x + y`` with NumPy broadcasting and JAX promotion (``or`` for bool)."""
     args = _eager_fast(x, y)
-    if args is not None:
+    if args is not None and args[0]._value.dtype != np.bool_:
         return P.add_p.bind(*args)
     x, y = _promote(x, y)
     x, y = _broadcast_all((x, y))
@@ -274,7 +274,7 @@ def add(x, y, /):
 def multiply(x, y, /):
     """Elementwise ``x * y`` with NumPy broadcasting and JAX promotion (``and`` for bool)."""
     args = _eager_fast(x, y)
-    if args is not None:
+    if args is not None and args[0]._value.dtype != np.bool_:
         return P.mul_p.bind(*args)
     x, y = _promote(x, y)
     x, y = _broadcast_all((x, y))
@@ -846,6 +846,8 @@ def _argreduce(fn, a, axis, keepdims):
         flat = lax.reshape(a, (aval.size,))
         out = fn(flat, 0, dtypes.default_int_dtype())
         return lax.reshape(out, (1,) * aval.ndim) if keepdims else out
+    if not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"argmax/argmin: axis must be an int or None, got {axis!r}")
     axis = _reduction_axes(axis, aval.ndim)[0]
     out = fn(a, axis, dtypes.default_int_dtype())
     return _keepdims(out, aval.shape, (axis,)) if keepdims else out

@@ -709,7 +709,7 @@ def rollaxis(a, axis: int, start: int = 0):
     if not -nd <= start <= nd:
         raise ValueError(f"fx.numpy.rollaxis: start {start} is out of bounds for an array "
                          f"of dimension {nd}")
-    start = start % (nd + 1) if start < 0 else start
+    start = start + nd if start < 0 else start
     if axis < start:
         start -= 1
     if axis == start:

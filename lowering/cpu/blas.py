@@ -1,5 +1,259 @@
-"""placeholder"""
-def supports(eqn):
-    return False
-def emit_call(*a):
-    raise NotImplementedError
+"""Matrix products through OpenBLAS: ``cblas_sgemm``/``cblas_dgemm`` called from the
+generated code through the address of the OpenBLAS that NumPy (or SciPy) ships.
+
+Invariants: a ``dot_general`` is supported when both operands and the result
+are float32 or float64 of one dtype; ``prepare`` first rewrites operands whose
+layout BLAS cannot read (batch axes not leading, free and contracting axes
+interleaved) into an explicit transpose, which fusion then turns into a copy
+loop (or fuses with the operand's producer). Each product is then one GEMM per
+batch element, the batch loop inside the native segment, with the result's
+consumers (bias, activation) fused into the loop kernels that follow it.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import re
+
+import numpy as np
+from llvmlite import ir
+
+from fx.core import ClosedJaxpr, Jaxpr, Var
+from lowering.cpu import runtime
+from lowering.cpu.irutil import F32, F64, I32, I64, PTR, VOID, declare
+
+__all__ = ["supports", "prepare", "emit_call", "library_info"]
+
+_ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_lib: dict = {}
+
+
+def _candidates():
+    """Paths of loaded OpenBLAS libraries, NumPy's first."""
+    paths = []
+    try:
+        with open("/proc/self/maps") as maps:
+            for line in maps:
+                path = line.split()[-1] if "/" in line else ""
+                if re.search(r"lib(scipy_)?openblas[^/]*\.so", path) and path not in paths:
+                    paths.append(path)
+    except OSError:  # pragma: no cover - no procfs
+        pass
+    paths.sort(key=lambda p: ("numpy" not in p, p))
+    return paths
+
+
+def _load():
+    """(sgemm address, dgemm address, integer width, path) or None."""
+    if "gemm" in _lib:
+        return _lib["gemm"]
+    found = None
+    for path in _candidates():
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for prefix, suffix, width in (("scipy_cblas_", "64_", 64), ("cblas_", "64_", 64),
+                                      ("scipy_cblas_", "", 32), ("cblas_", "", 32)):
+            try:
+                s = runtime.symbol_address(lib, f"{prefix}sgemm{suffix}")
+                d = runtime.symbol_address(lib, f"{prefix}dgemm{suffix}")
+            except AttributeError:
+                continue
+            found = (s, d, width, path)
+            break
+        if found:
+            break
+    _lib["gemm"] = found
+    if found:
+        runtime.register_symbol("fx_cblas_sgemm", found[0])
+        runtime.register_symbol("fx_cblas_dgemm", found[1])
+    return found
+
+
+def library_info() -> dict | None:
+    """Which OpenBLAS the products call (path and integer width), or None."""
+    found = _load()
+    return None if found is None else {"path": found[3], "int_bits": found[2]}
+
+
+def _disabled() -> bool:
+    return os.environ.get("FX_CPU_BLAS", "1") in ("0", "false", "off")
+
+
+def supports(eqn) -> bool:
+    """Whether ``dot_general`` ``eqn`` becomes GEMM calls."""
+    lhs, rhs = (v.aval for v in eqn.invars)
+    out = eqn.outvars[0].aval
+    if lhs.dtype != rhs.dtype or out.dtype != lhs.dtype or lhs.dtype not in _FLOATS:
+        return False
+    if _disabled() or _load() is None:
+        return False
+    return _blas_layout(eqn) is not None
+
+
+def _split(dn, lhs_ndim, rhs_ndim):
+    (lc, rc), (lb, rb) = dn
+    lc, rc, lb, rb = (tuple(int(a) for a in t) for t in (lc, rc, lb, rb))
+    lf = tuple(d for d in range(lhs_ndim) if d not in lc and d not in lb)
+    rf = tuple(d for d in range(rhs_ndim) if d not in rc and d not in rb)
+    return lc, rc, lb, rb, lf, rf
+
+
+def _blas_layout(eqn):
+    """(lhs transposed?, rhs transposed?) when BLAS reads both operands in place."""
+    lhs, rhs = eqn.invars
+    lc, rc, lb, rb, lf, rf = _split(eqn.params["dimension_numbers"], lhs.aval.ndim,
+                                    rhs.aval.ndim)
+    nb = len(lb)
+    if lb != tuple(range(nb)) or rb != tuple(range(nb)):
+        return None
+    lrest = tuple(range(nb, lhs.aval.ndim))
+    rrest = tuple(range(nb, rhs.aval.ndim))
+    if lrest == lf + lc:
+        ta = False
+    elif lrest == lc + lf:
+        ta = True
+    else:
+        return None
+    if rrest == rc + rf:
+        tb = False
+    elif rrest == rf + rc:
+        tb = True
+    else:
+        return None
+    return ta, tb
+
+
+def _prod(xs):
+    out = 1
+    for x in xs:
+        out *= int(x)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# making operands BLAS-readable
+
+
+def prepare(closed: ClosedJaxpr) -> ClosedJaxpr:
+    """Rewrite float ``dot_general`` operands BLAS cannot read in place as transposes.
+
+    The transposed operand puts batch axes first, then free axes, then contracting
+    axes (in the pairing order), so the product is a plain batched GEMM.
+    """
+    if _disabled() or _load() is None:
+        return closed
+    import primitives
+    transpose_p = primitives.registry["transpose"]
+    eqns, changed = [], False
+    for eqn in closed.jaxpr.eqns:
+        if eqn.primitive.name != "dot_general" or _blas_layout(eqn) is not None:
+            eqns.append(eqn)
+            continue
+        lhs, rhs = eqn.invars
+        out = eqn.outvars[0].aval
+        if not (lhs.aval.dtype == rhs.aval.dtype == out.dtype and out.dtype in _FLOATS):
+            eqns.append(eqn)
+            continue
+        lc, rc, lb, rb, lf, rf = _split(eqn.params["dimension_numbers"], lhs.aval.ndim,
+                                        rhs.aval.ndim)
+        nb = len(lb)
+        new_ins = []
+        for x, perm in ((lhs, lb + lf + lc), (rhs, rb + rc + rf)):
+            if perm == tuple(range(len(perm))) or not isinstance(x, Var):
+                new_ins.append(x)
+                continue
+            aval = x.aval.update(shape=tuple(x.aval.shape[p] for p in perm), weak_type=False)
+            t = Var(aval)
+            eqns.append(eqn.replace(primitive=transpose_p, invars=[x], outvars=[t],
+                                    params={"permutation": perm}))
+            new_ins.append(t)
+        from primitives.linalg import dot_dimension_numbers
+        batch = tuple(range(nb))
+        dn = dot_dimension_numbers(tuple(range(nb + len(lf), nb + len(lf) + len(lc))),
+                                   tuple(range(nb, nb + len(rc))), batch, batch)
+        eqns.append(eqn.replace(invars=new_ins, params=dict(eqn.params, dimension_numbers=dn)))
+        changed = True
+    if not changed:
+        return closed
+    j = closed.jaxpr
+    return ClosedJaxpr(Jaxpr(j.constvars, j.invars, j.outvars, eqns, j.debug_info),
+                       closed.consts)
+
+
+# ---------------------------------------------------------------------------
+# code generation
+
+
+def emit_call(module: ir.Module, b: ir.IRBuilder, group, pointer_of) -> None:
+    """Emit the GEMM calls of a library group at the builder's position.
+
+    Args:
+      module: the module (for the BLAS declarations).
+      b: a builder inside the segment's entry function.
+      group: the ``library`` group holding one dot_general.
+      pointer_of: ``pointer_of(var)`` gives the data pointer of a buffer.
+    """
+    (eqn,) = group.eqns
+    lhs, rhs = eqn.invars
+    out = eqn.outvars[0]
+    ta, tb = _blas_layout(eqn)
+    lc, rc, lb, rb, lf, rf = _split(eqn.params["dimension_numbers"], lhs.aval.ndim,
+                                    rhs.aval.ndim)
+    batch = _prod(lhs.aval.shape[d] for d in lb)
+    m = _prod(lhs.aval.shape[d] for d in lf)
+    n = _prod(rhs.aval.shape[d] for d in rf)
+    k = _prod(lhs.aval.shape[d] for d in lc)
+    dtype = out.aval.dtype
+    fty = F32 if dtype == np.float32 else F64
+    c_ptr = pointer_of(out)
+    if batch * m * n == 0:
+        return
+    item = dtype.itemsize
+    if k == 0:  # an empty sum: zeros
+        memset = declare(module, "llvm.memset.p0.i64", ir.FunctionType(
+            VOID, [PTR, ir.IntType(8), I64, ir.IntType(1)]))
+        b.call(memset, [c_ptr, ir.Constant(ir.IntType(8), 0),
+                        ir.Constant(I64, batch * m * n * item), ir.Constant(ir.IntType(1), 0)])
+        return
+    _, _, width, _ = _load()
+    it = I64 if width == 64 else I32
+    name = "fx_cblas_sgemm" if dtype == np.float32 else "fx_cblas_dgemm"
+    fnty = ir.FunctionType(VOID, [I32, I32, I32, it, it, it, fty, PTR, it, PTR, it, fty, PTR,
+                                  it])
+    gemm = declare(module, name, fnty)
+    lda = m if ta else k
+    ldb = k if tb else n
+    a_ptr, b_ptr = pointer_of(lhs), pointer_of(rhs)
+
+    def call(a, bb, c):
+        b.call(gemm, [ir.Constant(I32, _ROW_MAJOR), ir.Constant(I32, _TRANS if ta else _NO_TRANS),
+                      ir.Constant(I32, _TRANS if tb else _NO_TRANS), ir.Constant(it, m),
+                      ir.Constant(it, n), ir.Constant(it, k), ir.Constant(fty, 1.0), a,
+                      ir.Constant(it, max(lda, 1)), bb, ir.Constant(it, max(ldb, 1)),
+                      ir.Constant(fty, 0.0), c, ir.Constant(it, max(n, 1))])
+
+    if batch == 1:
+        call(a_ptr, b_ptr, c_ptr)
+        return
+    fn = b.function
+    pre = b.block
+    header = fn.append_basic_block("gemm.loop")
+    body = fn.append_basic_block("gemm.body")
+    done = fn.append_basic_block("gemm.done")
+    b.branch(header)
+    b.position_at_end(header)
+    i = b.phi(I64)
+    i.add_incoming(ir.Constant(I64, 0), pre)
+    b.cbranch(b.icmp_signed("<", i, ir.Constant(I64, batch)), body, done)
+    b.position_at_end(body)
+
+    def at(p, stride):
+        return b.gep(p, [b.mul(i, ir.Constant(I64, stride))], source_etype=fty)
+
+    call(at(a_ptr, m * k), at(b_ptr, k * n), at(c_ptr, m * n))
+    i.add_incoming(b.add(i, ir.Constant(I64, 1)), b.block)
+    b.branch(header)
+    b.position_at_end(done)

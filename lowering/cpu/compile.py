@@ -23,7 +23,7 @@ from llvmlite import ir
 
 from fx import core
 from fx.config import config
-from fx.core import ClosedJaxpr, DropVar, Literal, Var
+from fx.core import ClosedJaxpr, DropVar, Literal
 from lowering import fusion, passes
 from lowering.cpu import blas, codegen, loops, runtime
 from lowering.cpu.irutil import I8, I64, PTR, VOID, declare
@@ -109,7 +109,7 @@ class _Fallback:
         self.out_slots = out_slots
 
 
-def _entry_function(module, name, seg, slot_count, kernels, bounds_check):
+def _entry_function(module, name, seg, slot_count, kernels, slot_of):
     """``void seg(ptr args)``: read buffer pointers, run each kernel (in parallel when
     it pays) and library call."""
     fn = ir.Function(module, ir.FunctionType(VOID, [PTR]), name)
@@ -139,7 +139,7 @@ def _entry_function(module, name, seg, slot_count, kernels, bounds_check):
     pfor_ty = ir.FunctionType(VOID, [PTR, PTR, I64])
     for group, spec in kernels:
         if group.kind == "library":
-            blas.emit_call(module, b, group, ptrs, bounds_check, status)
+            blas.emit_call(module, b, group, lambda v: ptrs[slot_of[id(v)]])
             continue
         if spec.total == 0:
             continue
@@ -177,9 +177,12 @@ class Executable:
 
         def log_pass(name, result):
             pass_log.append(name)
-            _debug(5, f"fx: after {name}:\n{result}")
+            _debug(1, f"fx: after {name}:\n{result}")
 
         opt = passes.optimize(closed, debug=log_pass)
+        prepared = blas.prepare(opt)
+        if prepared is not opt:
+            opt = passes.dce(passes.cse(prepared))
         self.optimized = opt
         jaxpr = opt.jaxpr
         groups = fusion.fuse(jaxpr, codegen.supports)
@@ -270,7 +273,7 @@ class Executable:
                                                 self.bounds_check, threads)
                         kernels.append((g, spec))
                     name = f"fx_segment_{si}"
-                    _entry_function(module, name, s, self._nslots, kernels, self.bounds_check)
+                    _entry_function(module, name, s, self._nslots, kernels, slot_of)
                     names.append(name)
                 text = str(module)
                 if runtime.num_threads() > 1 and "_task" in text:

@@ -73,9 +73,10 @@ class _Kernel:
         args = [PTR] * len(self.buffers) + [PTR, I64, I64]
         self.fn = ir.Function(module, ir.FunctionType(VOID, args), name)
         self.fn.linkage = "internal"
-        for i, v in enumerate(self.buffers):
-            self.fn.args[i].add_attribute("noalias")
+        for arg in self.fn.args[:len(self.buffers)]:
+            arg.add_attribute("noalias")
         self.fn.attributes.add("nounwind")
+        self.fn.attributes.add("noinline")  # optimized once, called by the segment or tasks
         self.entry = self.fn.append_basic_block("entry")
         self.body = self.fn.append_basic_block("body")
         self.b = ir.IRBuilder(self.body)
@@ -344,7 +345,7 @@ class _Kernel:
             return pad_val
         valid = None
         x_idx = []
-        for i, (lo, hi, interior), n in zip(idx, eqn.params["padding_config"], x.aval.shape):
+        for i, (lo, _hi, interior), n in zip(idx, eqn.params["padding_config"], x.aval.shape):
             step = interior + 1
             j = self.add(i, -lo)
             if isinstance(j, int):

@@ -163,7 +163,9 @@ def aligned_empty(shape, dtype: np.dtype) -> np.ndarray:
 
 _STATE_WORDS = 64  # i64 words; fields sit on separate cache lines
 _GEN, _FN, _CTX, _N, _NEXT, _DONE, _BUSY, _SLEEP, _NWORKERS = 0, 8, 9, 10, 16, 24, 32, 40, 48
-_SPIN = 4000
+# pause iterations a worker spins before sleeping: short, because on SMT siblings a
+# spinning thread slows the one doing the work
+_SPIN = int(os.environ.get("FX_POOL_SPIN", "200"))
 _state = np.zeros(_STATE_WORDS + 8, np.int64)
 _state_base = (_state.ctypes.data + 63) & ~63
 _pool = {"addresses": None, "started": 0, "threads": []}

@@ -141,7 +141,7 @@ def main():
         if jax is not None:
             jf = jax.jit(source(name, jjnp))
             jargs = tuple(jax.device_put(a) for a in data)
-            cells["jax.jit"] = timeit(lambda *a: jf(*a).block_until_ready(), jargs,
+            cells["jax.jit"] = timeit(lambda *a, jf=jf: jf(*a).block_until_ready(), jargs,
                                       args.repeats, args.target)
         ff = fx.jit(source(name, fnp))
         fargs = tuple(fnp.asarray(a) for a in data)
@@ -149,7 +149,7 @@ def main():
         out = np.asarray(ff(*fargs), np.float64)
         first = time.perf_counter() - t0
         err = np.max(np.abs(out - ref)) / max(np.max(np.abs(ref)), 1e-30)
-        cells["fx.jit"] = timeit(lambda *a: ff(*a).block_until_ready(), fargs, args.repeats,
+        cells["fx.jit"] = timeit(lambda *a, ff=ff: ff(*a).block_until_ready(), fargs, args.repeats,
                                  args.target)
         rows.append((name, cells, first, err))
     print(f"{'workload':<14} {'numpy':>10} {'jax.jit':>10} {'fx.jit':>10} {'fx/jax':>7} "

@@ -126,3 +126,156 @@ def test_check_outside_checkify():
         checkify.check(fnp.ones(3) > 0, "not scalar")
     with pytest.raises(TypeError, match="errors must be a set"):
         checkify.checkify(f, errors={ValueError})
+
+
+# ---------------------------------------------------------------------------
+# control flow: the error state is threaded through cond/switch/scan/fori/while
+
+
+def cf_programs(lib, ck):
+    """name -> (function, errors name, inputs); each input fails (or not) at a known place."""
+    np_, lax = lib.numpy, lib.lax
+
+    def in_cond(x):
+        def yes(v):
+            ck.check(v[0] < 2.0, "branch got {}", v[0])
+            return v * 2.0
+        return lax.cond(x[1] > 0, yes, lambda v: v - 1.0, x)
+
+    def in_switch(x):
+        def b1(v):
+            ck.check(v[2] < 2.0, "b1 got {}", v[2])
+            return v + 1.0
+        return lax.switch(np_.clip(x[1], 0, 2).astype(np_.int32), [lambda v: v, b1, np_.sin], x)
+
+    def in_scan(x):
+        def body(c, xi):
+            ck.check(xi < 3.0, "step {}: {} too big", c, xi)
+            return c + 1, xi * 2.0
+        return lax.scan(body, 0, x)
+
+    def in_while_body(x):
+        def body(s):
+            i, acc = s
+            ck.check(x[i] < 3.0, "while body at {}: {}", i, x[i])
+            return i + 1, acc + x[i]
+        return lax.while_loop(lambda s: s[0] < 3, body, (0, x[0] * 0.0))
+
+    def in_while_cond(x):
+        def cond(s):
+            ck.check(s[1] < 4.0, "cond sees {}", s[1])
+            return s[0] < 3
+        return lax.while_loop(cond, lambda s: (s[0] + 1, s[1] + x[s[0]]), (0, x[0] * 0.0))
+
+    def nan_scan(x):
+        return lax.scan(lambda c, xi: (c + np_.log(xi), np_.sqrt(xi)), x[0] * 0.0, x)
+
+    def div_scan(x):
+        return lax.scan(lambda c, xi: (c + 1.0 / xi, c), x[0] * 0.0, x)
+
+    def index_fori(x):
+        return lax.fori_loop(0, 3, lambda i, acc: acc + x[(i * x[3]).astype(np_.int32)],
+                             x[0] * 0.0)
+
+    return {
+        "cond": (in_cond, "user_checks", [[5.0, 1.0, 0.0, 0.0], [1.0, 1.0, 0.0, 0.0],
+                                          [5.0, -1.0, 0.0, 0.0]]),
+        "switch": (in_switch, "user_checks", [[0.0, 1.0, 5.0, 0.0], [0.0, 0.0, 5.0, 0.0],
+                                              [0.0, 1.0, 1.0, 0.0]]),
+        "scan": (in_scan, "user_checks", [[1.0, 2.0, 5.0, 7.0], [4.0, 1.0, 1.0, 1.0],
+                                          [1.0, 1.0, 1.0, 1.0]]),
+        "while_body": (in_while_body, "user_checks", [[1.0, 4.0, 5.0, 0.0],
+                                                      [1.0, 1.0, 1.0, 9.0]]),
+        "while_cond": (in_while_cond, "user_checks", [[1.0, 2.0, 3.0, 0.0], [9.0, 0.0, 0.0, 0.0],
+                                                      [1.0, 1.0, 1.0, 0.0]]),
+        "nan_scan": (nan_scan, "nan_checks", [[1.0, 2.0, -1.0, -2.0], [1.0, 1.0, 1.0, 1.0]]),
+        "div_scan": (div_scan, "div_checks", [[1.0, 0.0, 2.0, 0.0], [1.0, 1.0, 1.0, 1.0]]),
+        "index_fori": (index_fori, "index_checks", [[1.0, 2.0, 3.0, 2.0], [1.0, 2.0, 3.0, 1.0]]),
+    }
+
+
+CF = cf_programs(fx, checkify)
+
+
+def _jax_messages(jax, name):
+    from jax.experimental import checkify as jcheckify
+    fn, errors, inputs = cf_programs(jax, jcheckify)[name]
+    checked = jcheckify.checkify(fn, errors=getattr(jcheckify, errors))
+    results = [checked(jax.numpy.asarray(np.asarray(x, np.float32))) for x in inputs]
+    return [e.get() for e, _ in results], [jax.tree_util.tree_leaves(o) for _, o in results]
+
+
+@pytest.mark.parametrize("name", sorted(CF))
+def test_control_flow_matches_jax(jax, name):
+    fn, errors, inputs = CF[name]
+    want, jax_outs = _jax_messages(jax, name)
+    assert any(w is not None for w in want) and None in want  # the cases can fail
+    checked = checkify.checkify(fn, errors=getattr(checkify, errors))
+    for x, w, jax_out in zip(inputs, want, jax_outs):
+        x = np.asarray(x, np.float32)
+        err, out = checked(x)
+        assert err.get() == w, (name, x)
+        assert fx.jit(checked)(x)[0].get() == w, (name, x)
+        assert checkify.checkify(fx.jit(fn), errors=getattr(checkify, errors))(x)[0].get() == w
+        # the outputs are the function's own (JAX's)
+        for a, b in zip(fx.tree_util.tree_leaves(out), jax_out):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6)
+    # vmap: one message per failing lane, as the unbatched runs give
+    xs = np.asarray(inputs, np.float32)
+    batched = "\n".join(f"at mapped index {k}: {w}" for k, w in enumerate(want) if w is not None)
+    assert fx.vmap(checked)(xs)[0].get() == (batched or None)
+    assert fx.jit(fx.vmap(checked))(xs)[0].get() == (batched or None)
+    # checkify of a vmapped function has one (unbatched) error: some failing lane's
+    # (for indexing, the message names the batched operand's shape)
+    got = checkify.checkify(fx.vmap(fn), errors=getattr(checkify, errors))(xs)[0].get()
+    assert got is not None
+    assert got in want or name == "index_fori"
+    # (a batched cond predicate runs every branch on every lane, so an untaken branch's
+    # check fails there too; JAX's checkify(vmap(...)) reports it just the same)
+    passing = xs[[k for k, w in enumerate(want) if w is None]]
+    assert (checkify.checkify(fx.vmap(fn), errors=getattr(checkify, errors))(passing)[0].get()
+            is None) or name in ("cond", "switch")
+
+
+def test_control_flow_first_failure_in_time_wins():
+    # a later site failing at an earlier step is reported, as JAX does
+    def fn(x):
+        def body(c, xi):
+            checkify.check(xi < 5.0, "first site {}", xi)
+            checkify.check(xi > 0.0, "second site {}", xi)
+            return c, None
+        return fx.lax.scan(body, 0.0, x)[0]
+    err, _ = checkify.checkify(fn)(np.array([1.0, -1.0, 9.0], np.float32))
+    assert err.get() == "second site -1.0 (`check` failed)"
+    err, _ = checkify.checkify(fn)(np.array([1.0, 9.0, -1.0], np.float32))
+    assert err.get() == "first site 9.0 (`check` failed)"
+
+
+def test_nested_and_dynamic_loops_match_jax(jax):
+    from jax.experimental import checkify as jcheckify
+
+    def prog(lib, ck):
+        np_, lax = lib.numpy, lib.lax
+
+        def fn(x, n):
+            def outer(i, acc):  # a fori_loop with a traced bound is a while loop
+                def inner(c, xi):
+                    c = lax.cond(xi > 0, lambda v: v + xi, lambda v: v * 2.0, c)
+                    ck.check(c < 10.0, "outer {} inner sum {}", i, c)
+                    return c, np_.log(xi + i)
+                c, ys = lax.scan(inner, acc, x)
+                return c + ys[i]
+            return lax.fori_loop(0, n, outer, x[0] * 0.0)
+        return fn
+
+    ours = prog(fx, checkify)
+    theirs = prog(jax, jcheckify)
+    for x, n in [([1.0, 2.0, 0.5], 3), ([1.0, 2.0, 0.5], 1), ([-1.0, 2.0, 3.0], 2),
+                 ([4.0, 3.0, 2.0], 2), ([0.5, 0.5, 0.5], 2)]:
+        x = np.asarray(x, np.float32)
+        for errors in ("user_checks", "nan_checks", "all_checks"):
+            want = jcheckify.checkify(theirs, errors=getattr(jcheckify, errors))(
+                jax.numpy.asarray(x), np.int32(n))[0].get()
+            checked = checkify.checkify(ours, errors=getattr(checkify, errors))
+            assert checked(x, np.int32(n))[0].get() == want, (x, n, errors)
+            assert fx.jit(checked)(x, np.int32(n))[0].get() == want, (x, n, errors)

@@ -465,3 +465,62 @@ def test_threads_setting_is_respected(monkeypatch):
 
 if os.environ.get("FX_BOUNDS_CHECK"):  # pragma: no cover - the CI bounds-check job
     pytestmark = pytest.mark.filterwarnings("ignore")
+
+
+# ---------------------------------------------------------------------------
+# matrix products through BLAS
+
+dot_cases = [  # lhs shape, rhs shape, ((lhs contract, rhs contract), (lhs batch, rhs batch))
+    ((5, 7), (7, 3), (((1,), (0,)), ((), ()))),
+    ((7, 5), (7, 3), (((0,), (0,)), ((), ()))),
+    ((5, 7), (3, 7), (((1,), (1,)), ((), ()))),
+    ((7, 5), (3, 7), (((0,), (1,)), ((), ()))),
+    ((4, 5, 7), (4, 7, 3), (((2,), (1,)), ((0,), (0,)))),
+    ((5, 4, 7), (7, 3, 4), (((2,), (0,)), ((1,), (2,)))),
+    ((2, 5, 3, 7), (3, 7, 6), (((2, 3), (0, 1)), ((), ()))),
+    ((5, 0), (0, 3), (((1,), (0,)), ((), ()))),
+    ((0, 7), (7, 3), (((1,), (0,)), ((), ()))),
+    ((1, 1), (1, 1), (((1,), (0,)), ((), ()))),
+]
+
+
+@pytest.mark.parametrize("dtype", [F32, F64], ids=["f32", "f64"])
+@pytest.mark.parametrize("ls,rs,dn", dot_cases)
+def test_dot_general_through_blas(ls, rs, dn, dtype):
+    from primitives.linalg import dot_dimension_numbers
+    (lc, rc), (lb, rb) = dn
+    dims = dot_dimension_numbers(lc, rc, lb, rb)
+    with x64_for(dtype):
+        a, b = values(ls, dtype, special=False), values(rs, dtype, special=False)
+        bias = values((1,), dtype, special=False)[0] if True else None
+        exe = compare(lambda a, b: jnp.maximum(lax.dot_general(a, b, dims) + bias, 0), a, b,
+                      rtol=1e-5 if dtype == F32 else 1e-12, atol=1e-5)
+        assert sum(g.kind == "library" for g in exe.groups) == 1
+
+
+def test_integer_products_fall_back():
+    a = values((3, 4), I32, special=False)
+    compare(lambda a: a @ a.T, a, fallbacks=1)
+
+
+def test_mlp_training_step_one_gemm_per_product():
+    rng = np.random.default_rng(1)
+    params = [rng.standard_normal(s).astype(np.float32) * 0.1
+              for s in ((12, 8), (8,), (8, 3), (3,))]
+    x = rng.standard_normal((4, 12)).astype(np.float32)
+    y = np.eye(3, dtype=np.float32)[[0, 2, 1, 0]]
+
+    def loss(p, x, y):
+        h = jnp.maximum(x @ p[0] + p[1], 0.0)
+        logits = h @ p[2] + p[3]
+        m = jnp.max(logits, axis=-1, keepdims=True)
+        logp = logits - m - jnp.log(jnp.sum(jnp.exp(logits - m), axis=-1, keepdims=True))
+        return -jnp.mean(jnp.sum(y * logp, axis=-1))
+
+    def step(w1, b1, w2, b2, x, y):
+        p = [w1, b1, w2, b2]
+        value, grads = fx.value_and_grad(loss)(p, x, y)
+        return [value] + [w - 0.01 * g for w, g in zip(p, grads)]
+    exe = compare(step, *params, x, y, rtol=1e-5, atol=1e-6)
+    # forward: 2 products; backward: dW2, dh, dW1 (dx is not needed)
+    assert sum(g.kind == "library" for g in exe.groups) == 5

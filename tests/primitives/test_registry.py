@@ -33,7 +33,7 @@ LINEAR = frozenset({
     "scatter-add", "cumsum", "reduce_window_sum", "select_and_gather_add",
     "select_and_scatter_add",
     # products, convolutions, solves, transforms
-    "dot_general", "conv_general_dilated", "triangular_solve", "custom_linear_solve", "fft",
+    "dot_general", "conv_general_dilated", "triangular_solve", "tridiagonal_solve", "custom_linear_solve", "fft",
     # higher-order primitives and collectives
     "jit", "cond", "scan", "psum", "all_gather", "ppermute", "all_to_all",
 })

@@ -147,7 +147,9 @@ class _Site:
 
 
 def _effect(kind, payload):
-    return (kind, tuple((tuple(get_aval(p).shape), get_aval(p).dtype) for p in payload))
+    """JAX's error effect: the kind and the payload's shapes, dtypes and weak types."""
+    avals = [_leaf_aval(p) for p in payload]
+    return (kind, tuple((tuple(a.shape), a.dtype, bool(a.weak_type)) for a in avals))
 
 
 def _first_error(sites, preds, payloads):

@@ -11,8 +11,11 @@ re-bound (in the checkify trace's parent, so ``jit``/``vmap`` see an ordinary
   the enclosing trace (only one branch runs, so program order is time order).
 - scan / while: the loop carries one error state ``(failed, code, *payloads)``
   where ``code`` indexes the inner sites; an iteration's first failing site is
-  recorded only if nothing failed before, so the earliest failure in time wins.
-  The loop is one composite site of the enclosing trace. As in JAX, a while
+  recorded only if nothing of its effect failed before, so per effect the earliest
+  failure in time wins.
+  As JAX keeps one error state per effect (error kind and payload types), the
+  loop carries one such state per effect of its inner sites and becomes one
+  composite site per effect of the enclosing trace. As in JAX, a while
   loop's ``cond_fun`` is checked on the initial carry before the loop and on the
   new carry after each body step.
 """
@@ -81,21 +84,61 @@ def _merge(err, preds, payloads, pay_avals):
             *new_pays]
 
 
+class _LoopError:
+    """The error state a loop carries: per effect of its inner sites (in order of first
+    appearance) ``(failed, code, *payloads of that effect's sites)``."""
+
+    def __init__(self, sites, counts, pay_avals, n_shared=0):
+        # the last ``n_shared`` sites repeat the first ones (a while loop's cond, checked
+        # before the loop and after each step) and share their error codes, as in JAX
+        self.sites, self.counts = list(sites), list(counts)
+        self.site_avals = _split(pay_avals, self.counts[:-1])
+        distinct = self.sites[:len(self.sites) - n_shared]
+        offsets = [int(o) for o in np.cumsum([0] + [s.n_codes for s in distinct])[:-1]]
+        self.offsets = offsets + offsets[:n_shared]
+        self.span = sum(s.n_codes for s in distinct)
+        self.groups: dict = {}
+        for k, site in enumerate(self.sites):
+            self.groups.setdefault(site.effect, []).append(k)
+        self.sizes = [2 + sum(self.counts[k] for k in g) for g in self.groups.values()]
+
+    def _group_avals(self, g):
+        return [a for k in g for a in self.site_avals[k]]
+
+    def avals(self):
+        return [a for g in self.groups.values() for a in _err_avals(self._group_avals(g))]
+
+    def empty(self):
+        return [_zeros(a) for a in self.avals()]
+
+    def merge(self, err, preds, pays):
+        """Fold one step's site ``preds`` and flat ``pays`` (all inner sites) into ``err``."""
+        per_site = _split(pays, self.counts[:-1])
+        out = []
+        for e, g in zip(_split(err, self.sizes[:-1]), self.groups.values()):
+            out += _merge(e, [preds[k] for k in g], [p for k in g for p in per_site[k]],
+                          self._group_avals(g))
+        return out
+
+    def add_to(self, trace, err):
+        """Add the loop's final state to ``trace``: one composite site per effect."""
+        from fx.experimental.checkify import _Composite, _Site
+        groups = list(self.groups.items())
+        for i, ((effect, g), e) in enumerate(zip(groups, _split(err, self.sizes[:-1]))):
+            info = (tuple(self.sites[k] for k in g), tuple(self.counts[k] for k in g),
+                    tuple(self.offsets[k] for k in g))
+            # all groups share the loop's first code; the last one spans the loop's codes
+            n_codes = self.span if i == len(groups) - 1 else 0
+            trace.sites.append(_Site(_Composite, info, effect, n_codes))
+            trace.preds.append(e[0])
+            trace.payloads.append(tuple(e[1:]))
+
+
 def _err_avals(pay_avals):
     return [ShapedArray((), np.dtype(np.bool_)), ShapedArray((), np.dtype(np.int32))] + pay_avals
 
 
-def _empty_err(pay_avals):
-    return [np.zeros((), np.bool_), np.zeros((), np.int32)] + [_zeros(a) for a in pay_avals]
-
-
-def _add_composite(trace, sites, counts, err):
-    from fx.experimental.checkify import _Composite
-    trace.add(_Composite, (tuple(sites), tuple(counts)), err[0], err[1:])
-
-
 def _cond_rule(trace, args, params):
-    from fx.experimental.checkify import _Site  # noqa: F401  (sites come from inner traces)
     index, ops = args[0], list(args[1:])
     branches = params["branches"]
     checked = [_checked(b, trace.errors) for b in branches]
@@ -140,15 +183,15 @@ def _scan_rule(trace, args, params):
     if not sites:
         return scan_p.bind(*args, **params)
     n_out = len(jaxpr.out_avals)
-    pay_avals = [_strong(a) for a in J.out_avals[n_out + len(sites):]]
-    err_avals = _err_avals(pay_avals)
+    loop_err = _LoopError(sites, counts, [_strong(a) for a in J.out_avals[n_out + len(sites):]])
+    err_avals = loop_err.avals()
     ne = len(err_avals)
 
     def body(*xs):
         consts, err, rest = _split(xs, [nc, ne])
         outs = core.eval_jaxpr(J.jaxpr, J.consts, *consts, *rest)
         orig, preds, pays = _split(outs, [n_out, len(sites)])
-        return _merge(err, preds, pays, pay_avals) + orig
+        return loop_err.merge(err, preds, pays) + orig
 
     in_avals = list(jaxpr.in_avals)
     new_jaxpr = pe.close_jaxpr(body, in_avals[:nc] + err_avals + in_avals[nc:])
@@ -156,8 +199,8 @@ def _scan_rule(trace, args, params):
     linear = tuple(params["linear"])
     new_params = dict(params, jaxpr=new_jaxpr, num_carry=nk + ne,
                       linear=linear[:nc] + (False,) * ne + linear[nc:])
-    outs = scan_p.bind(*consts, *_empty_err(pay_avals), *rest, **new_params)
-    _add_composite(trace, sites, counts, outs[:ne])
+    outs = scan_p.bind(*consts, *loop_err.empty(), *rest, **new_params)
+    loop_err.add_to(trace, outs[:ne])
     return outs[ne:]
 
 
@@ -172,18 +215,22 @@ def _while_rule(trace, args, params):
     nk = len(init)
     bpay = [_strong(a) for a in Jb.out_avals[nk + len(bsites):]]
     cpay = [_strong(a) for a in Jc.out_avals[1 + len(csites):]]
-    pay_avals = bpay + cpay
-    err_avals = _err_avals(pay_avals)
+    # inner sites: the cond on the initial carry, then the body and the cond after it;
+    # in JAX the cond's checks have the same (smaller) codes before and in the loop
+    loop_err = _LoopError(csites + bsites + csites, ccounts + bcounts + ccounts,
+                          cpay + bpay + cpay, n_shared=len(csites))
+    err_avals = loop_err.avals()
     ne = len(err_avals)
+    no_b = [np.zeros((), np.bool_)] * len(bsites), [_zeros(a) for a in bpay]
+    no_c = [np.zeros((), np.bool_)] * len(csites), [_zeros(a) for a in cpay]
 
     def run_cond(cc, carry):
         outs = core.eval_jaxpr(Jc.jaxpr, Jc.consts, *cc, *carry)
         return _split(outs[1:], [len(csites)])
 
-    # the cond's checks on the initial carry, before the loop
     cpreds, cpays = run_cond(cconsts, init)
-    err0 = _merge(_empty_err(pay_avals), [np.zeros((), np.bool_)] * len(bsites) + cpreds,
-                  [_zeros(a) for a in bpay] + cpays, pay_avals)
+    err0 = loop_err.merge(loop_err.empty(), cpreds + no_b[0] + no_c[0],
+                          cpays + no_b[1] + no_c[1])
 
     def new_cond(*xs):
         cc, _, carry = _split(xs, [ncc, ne])
@@ -195,14 +242,14 @@ def _while_rule(trace, args, params):
         outs = core.eval_jaxpr(Jb.jaxpr, Jb.consts, *bc, *carry)
         new_carry, bpreds, bpays = _split(outs, [nk, len(bsites)])
         cpreds, cpays = run_cond(cc, new_carry)
-        return _merge(err, bpreds + cpreds, bpays + cpays, pay_avals) + new_carry
+        return loop_err.merge(err, no_c[0] + bpreds + cpreds, no_c[1] + bpays + cpays) + new_carry
 
     c_in, b_in = list(cond_jaxpr.in_avals), list(body_jaxpr.in_avals)
     cond_new = pe.close_jaxpr(new_cond, c_in[:ncc] + err_avals + c_in[ncc:])
     body_new = pe.close_jaxpr(new_body, c_in[:ncc] + b_in[:nbc] + err_avals + b_in[nbc:])
     outs = while_p.bind(*cconsts, *cconsts, *bconsts, *err0, *init, cond_jaxpr=cond_new,
                         body_jaxpr=body_new, cond_nconsts=ncc, body_nconsts=ncc + nbc)
-    _add_composite(trace, bsites + csites, bcounts + ccounts, outs[:ne])
+    loop_err.add_to(trace, outs[:ne])
     return outs[ne:]
 
 

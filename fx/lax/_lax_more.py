@@ -1,8 +1,8 @@
 """The rest of ``jax.lax``'s public names that are wrappers or compositions: the
 ``*_p`` primitive objects, ``square``/``reciprocal``/``mulhi``, shape helpers
 (``tile``, ``split``, ``stack``, ``collapse``, the ``*_shape_tuple`` functions), the
-Bessel functions ``bessel_i0e``/``bessel_i1e``, ``betainc``, ``random_gamma_grad``,
-``approx_max_k``, ``ragged_dot``, ``conv_general_dilated_patches`` and lax's enums.
+Bessel functions ``bessel_i0e``/``bessel_i1e``, ``betainc``, ``approx_max_k``,
+``ragged_dot``, ``conv_general_dilated_patches`` and lax's enums.
 
 Invariants: like the rest of ``fx.lax`` these do not promote dtypes; everything is
 built from existing primitives (special functions as fixed-length series with a
@@ -16,7 +16,6 @@ from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
 
-import primitives as P
 from fx import core, dtypes
 from fx.core import get_aval
 from fx.custom_derivatives import custom_jvp
@@ -27,7 +26,7 @@ from primitives import registry as _registry
 __all__ = [
     "square", "reciprocal", "mulhi", "tile", "split", "stack", "unstack", "collapse",
     "broadcast_shapes", "broadcast_like", "empty", "dtype", "shape_as_value", "stage",
-    "bessel_i0e", "bessel_i1e", "betainc", "igamma_grad_a", "random_gamma_grad",
+    "bessel_i0e", "bessel_i1e", "betainc",
     "conv_shape_tuple", "conv_general_shape_tuple", "conv_transpose_shape_tuple",
     "reduce_window_shape_tuple", "conv_general_dilated_patches", "approx_max_k",
     "approx_min_k", "ragged_dot", "composite", "platform_dependent",
@@ -622,27 +621,6 @@ def betainc(a, b, x):
     a, b, x = (v if get_aval(v).shape == shape else _lax.broadcast_in_dim(v, shape, ())
                for v in (a, b, x))
     return _betainc(a, b, x)
-
-
-def igamma_grad_a(a, x):
-    """The derivative of ``igamma(a, x)`` in ``a``."""
-    return _lax._bind(P.igamma_grad_a_p, *_lax._lax_args(a, x))
-
-
-def random_gamma_grad(a, x):
-    """The derivative of a Gamma(a, 1) sample ``x`` with respect to ``a`` (the implicit
-    reparameterisation gradient): ``-d igamma(a, x)/da / density(x)``.
-
-    Example:
-      >>> lax.random_gamma_grad(fnp.float32(2.0), fnp.float32(1.5))  # doctest: +SKIP
-    """
-    a, x = _lax._lax_args(a, x)
-    _check_float("random_gamma_grad", a, x)
-    dtype = get_aval(x).dtype
-    one = np.array(1, dtype)[()]
-    log_density = _lax.sub(_lax.sub(_lax.mul(_lax.sub(a, one), _lax.log(x)), x),
-                           _lax.lgamma(a))
-    return _lax.neg(_lax.div(igamma_grad_a(a, x), _lax.exp(log_density)))
 
 
 # ---------------------------------------------------------------------------

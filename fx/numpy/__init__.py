@@ -3,8 +3,6 @@
 It is also the namespace of the Python array API standard (2023.12) for fx arrays:
 ``x.__array_namespace__()`` returns this module.
 """
-import os as _os
-
 import numpy as _np
 
 from fx import dtypes as _dtypes
@@ -22,6 +20,7 @@ from fx.numpy._setops import *  # noqa: F401,F403
 from fx.numpy._numeric import *  # noqa: F401,F403
 from fx.numpy._polynomial import *  # noqa: F401,F403
 from fx.numpy._misc import *  # noqa: F401,F403
+from fx.numpy._functional import *  # noqa: F401,F403
 # the modules below are other engineers'; imported last, their names win on any overlap
 from fx.numpy._joining import *  # noqa: F401,F403
 from fx.numpy._indexing import *  # noqa: F401,F403
@@ -30,12 +29,7 @@ from fx.numpy._linalg_ops import *  # noqa: F401,F403
 from fx.numpy import _operators  # noqa: F401  (installs the operators)
 from fx.numpy import _ufuncs  # noqa: F401  (ufunc methods on add, multiply, ...)
 
-_here = _os.path.dirname(__file__)
-if _os.path.exists(_os.path.join(_here, "linalg.py")) or \
-        _os.path.isdir(_os.path.join(_here, "linalg")):
-    from fx.numpy import linalg  # noqa: F401
-if _os.path.exists(_os.path.join(_here, "fft.py")) or _os.path.isdir(_os.path.join(_here, "fft")):
-    from fx.numpy import fft  # noqa: F401
+from fx.numpy import linalg, fft  # noqa: F401,E402
 from fx.dlpack import from_dlpack  # noqa: F401,E402
 
 inf, nan, pi, e, euler_gamma = _np.inf, _np.nan, _np.pi, _np.e, _np.euler_gamma
@@ -44,4 +38,3 @@ promote_types = _dtypes.promote_types
 result_type = _dtypes.result_type
 iinfo, finfo, can_cast, issubdtype = _dtypes.iinfo, _dtypes.finfo, _dtypes.can_cast, \
     _dtypes.issubdtype
-del _os, _here

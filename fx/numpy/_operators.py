@@ -84,18 +84,33 @@ def _mT(self):
     return C.swapaxes(self, -1, -2)
 
 
+_METHOD_TARGETS = {"flatten": "ravel"}
+
+
 def _method(name):
+    target = _METHOD_TARGETS.get(name, name)
+
     def call(self, *args, **kwargs):
         import fx.numpy as fnp
-        return getattr(fnp, name)(self, *args, **kwargs)
+        return getattr(fnp, target)(self, *args, **kwargs)
     call.__name__ = name
     return call
+
+
+def _choose(self, choices, out=None, mode="raise"):
+    from fx.numpy import choose
+    return choose(self, choices, out=out, mode=mode)
+
+
+def _compress(self, condition, axis=None, *, size=None, fill_value=0, out=None):
+    from fx.numpy import compress
+    return compress(condition, self, axis, size=size, fill_value=fill_value, out=out)
 
 
 _METHODS = ("sum", "prod", "max", "min", "mean", "var", "std", "argmax", "argmin", "all",
             "any", "cumsum", "cumprod", "clip", "round", "squeeze", "ravel", "flatten",
             "dot", "conj", "conjugate", "nonzero", "sort", "argsort", "trace", "diagonal",
-            "repeat", "take", "swapaxes", "ptp", "searchsorted")
+            "repeat", "take", "swapaxes", "ptp", "searchsorted", "copy", "argpartition")
 
 
 def install(cls):
@@ -121,6 +136,8 @@ def install(cls):
     cls.imag = property(lambda self: C.imag(self))
     for name in _METHODS:
         setattr(cls, name, _method(name))
+    cls.choose = _choose
+    cls.compress = _compress
     cls.__array_namespace__ = lambda self, *, api_version=None: __import__("fx.numpy").numpy
 
 

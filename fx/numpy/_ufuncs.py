@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import fx.numpy as _fnp
 from fx.numpy._core import asarray
-from fx.numpy._misc import ufunc
+from fx.numpy._functional import ufunc
 
 
 def _scatter(method):

@@ -184,8 +184,27 @@ class Executable:
         if prepared is not opt:
             opt = passes.dce(passes.cse(prepared))
         self.optimized = opt
+        unsupported: set[int] = set()
+        for _ in range(len(opt.jaxpr.eqns) + 1):
+            groups = fusion.fuse(opt.jaxpr, lambda e: id(e) not in unsupported
+                                 and codegen.supports(e))
+            try:
+                self._build(opt, groups, unsupported)
+                break
+            except loops.CodegenError as err:
+                # equations the loop emitter cannot handle run their eager impl
+                bad = err.eqns or getattr(err, "group_eqns", [])
+                if not bad:
+                    raise
+                _debug(1, f"fx: falling back: {err.args[0]}")
+                unsupported.update(id(e) for e in bad)
+        self._program = self._plan_calls()
+        self._fast = None if self._checked else self._plan_fast()
+
+    def _build(self, opt, groups, unsupported):
+        """Slots, steps and native code for ``groups`` (raises CodegenError, with the group
+        at fault, when a group cannot be emitted)."""
         jaxpr = opt.jaxpr
-        groups = fusion.fuse(jaxpr, codegen.supports)
         self.groups = groups
         _debug(2, "fx: fusion groups\n" + fusion.format_groups(groups))
         self.fallbacks = [g.eqns[0] for g in groups if g.kind == "fallback"]
@@ -193,7 +212,7 @@ class Executable:
             _debug(1, "fx: equations running their eager impl:\n" + "\n".join(
                 f"    {e}" for e in self.fallbacks))
 
-        # slots: every materialized value
+        # slots: every materialized value; the arguments first, then constants
         slot_of: dict[int, int] = {}
         init: list[tuple[int, np.ndarray]] = []
         avals: list = []
@@ -206,9 +225,12 @@ class Executable:
                     init.append((slot_of[id(v)], np.asarray(v.val, v.aval.dtype)))
             return slot_of[id(v)]
 
-        self._in_slots = [slot(v) for v in jaxpr.invars]  # slots 0..n-1: the arguments
+        self._in_slots = [slot(v) for v in jaxpr.invars]
         for v, c in zip(jaxpr.constvars, opt.consts):
             init.append((slot(v), _contiguous(_to_numpy(c), v.aval.dtype)))
+        for v in jaxpr.outvars:
+            if isinstance(v, Literal):
+                slot(v)
         for g in groups:
             for v in list(g.inputs) + list(g.outputs):
                 slot(v)
@@ -251,51 +273,51 @@ class Executable:
         segments = [s for s in steps if isinstance(s, _Segment)]
         self.ir_text = ""
         self.module_ref = None
-        if segments:
-            options = ("cpu", self.bounds_check, threads, runtime.OBJECT_LAYOUT is not None)
-            key = _canonical_text(jaxpr, options)
-            with _cache_lock:
-                cached = _cache.get(key)
-            if cached is None:
-                module = ir.Module(name="fx")
-                module.triple = runtime.host_info()["triple"]
-                module.data_layout = str(runtime.target_machine().target_data)
-                names = []
-                for si, s in enumerate(segments):
-                    kernels = []
-                    for gi, g in enumerate(s.groups):
-                        if g.kind == "library":
-                            kernels.append((g, None))
-                            continue
-                        if g.kind == "fallback":  # pragma: no cover
-                            continue
+        if not segments:
+            return
+        marked = tuple(k for k, e in enumerate(jaxpr.eqns) if id(e) in unsupported)
+        options = ("cpu", self.bounds_check, threads, runtime.OBJECT_LAYOUT is not None, marked)
+        key = _canonical_text(jaxpr, options)
+        with _cache_lock:
+            cached = _cache.get(key)
+        if cached is None:
+            module = ir.Module(name="fx")
+            module.triple = runtime.host_info()["triple"]
+            module.data_layout = str(runtime.target_machine().target_data)
+            names = []
+            for si, s in enumerate(segments):
+                kernels = []
+                for gi, g in enumerate(s.groups):
+                    if g.kind == "library":
+                        kernels.append((g, None))
+                        continue
+                    try:
                         spec = loops.emit_group(module, g, slot_of, f"k{si}_{gi}",
                                                 self.bounds_check, threads)
-                        kernels.append((g, spec))
-                    name = f"fx_segment_{si}"
-                    _entry_function(module, name, s, self._nslots, kernels, slot_of)
-                    names.append(name)
-                text = str(module)
-                if runtime.num_threads() > 1 and "_task" in text:
-                    runtime.ensure_pool()
-                addresses, module_ref = runtime.compile_ir(text, names)
-                cached = (addresses, names, text, module_ref)
-                with _cache_lock:
-                    _cache[key] = cached
-            addresses, names, text, module_ref = cached
-            if "_task" in text and runtime.num_threads() > 1:
-                runtime.ensure_pool()
-            self.ir_text = text
-            self.module_ref = module_ref
-            _debug(3, f"fx: LLVM IR\n{text}")
-            if _debug_level() >= 4:
-                _debug(4, f"fx: assembly\n{runtime.assembly(module_ref)}")
-            proto = ctypes.CFUNCTYPE(None, ctypes.py_object if runtime.OBJECT_LAYOUT
-                                     else ctypes.c_void_p)
-            for s, name in zip(segments, names):
-                s.fn = proto(addresses[name])
-        self._program = self._plan_calls()
-        self._fast = None if self._checked else self._plan_fast()
+                    except loops.CodegenError as err:
+                        err.group_eqns = g.eqns
+                        raise
+                    kernels.append((g, spec))
+                name = f"fx_segment_{si}"
+                _entry_function(module, name, s, self._nslots, kernels, slot_of)
+                names.append(name)
+            text = str(module)
+            addresses, module_ref = runtime.compile_ir(text, names)
+            cached = (addresses, names, text, module_ref)
+            with _cache_lock:
+                _cache[key] = cached
+        addresses, names, text, module_ref = cached
+        if "_task" in text and threads > 1:
+            runtime.ensure_pool()
+        self.ir_text = text
+        self.module_ref = module_ref
+        _debug(3, f"fx: LLVM IR\n{text}")
+        if _debug_level() >= 4:
+            _debug(4, f"fx: assembly\n{runtime.assembly(module_ref)}")
+        proto = ctypes.CFUNCTYPE(None, ctypes.py_object if runtime.OBJECT_LAYOUT
+                                 else ctypes.c_void_p)
+        for s, name in zip(segments, names):
+            s.fn = proto(addresses[name])
 
     # -- calling ---------------------------------------------------------------------
     def _plan_calls(self):

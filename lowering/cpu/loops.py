@@ -31,7 +31,12 @@ _CHUNKS_PER_THREAD = 4
 
 
 class CodegenError(Exception):
-    """The code generator cannot handle a group (the caller falls back)."""
+    """The loop emitter cannot handle an equation: ``CodegenError(message, eqns)`` names
+    the equations at fault (the caller runs them through their eager impl instead)."""
+
+    def __init__(self, message, eqns=()):
+        super().__init__(message, list(eqns))
+        self.eqns = list(eqns)
 
 
 class KernelSpec:
@@ -251,8 +256,13 @@ class _Kernel:
             if eqn is None:
                 raise CodegenError(f"value {atom} is not available in this group")
             if eqn.primitive in codegen.REDUCTION_PRIMITIVES:
-                raise CodegenError(f"reduction result {atom} read at another row")
-            val = self.compute(eqn, idx)
+                raise CodegenError(f"reduction result {atom} read at another row", [eqn])
+            try:
+                val = self.compute(eqn, idx)
+            except CodegenError as err:
+                if err.eqns:
+                    raise
+                raise CodegenError(err.args[0], [eqn]) from err
         self.scopes[-1][key] = val
         return val
 

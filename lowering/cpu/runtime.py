@@ -30,7 +30,6 @@ _lock = threading.RLock()
 _tm = None
 _engine = None
 _modules: list = []
-_counter = [0]
 
 
 def _init_llvm():
@@ -88,7 +87,7 @@ def compile_ir(ir_text: str, names, level: int = 3) -> tuple[dict, object]:
       ``({name: address}, module_ref)``; the module stays loaded for the process.
     """
     target_machine()
-    if "@fx_parallel_for(" in ir_text and "define void @fx_parallel_for" not in ir_text:
+    if PARALLEL_FOR in ir_text:  # kernels call the pool: make sure its symbol exists
         _pool_addresses()
     module = llvm.parse_assembly(ir_text)
     module.verify()
@@ -104,12 +103,6 @@ def compile_ir(ir_text: str, names, level: int = 3) -> tuple[dict, object]:
 def assembly(module_ref) -> str:
     """The host assembly of an optimized module (for ``FX_DEBUG=4``)."""
     return target_machine().emit_assembly(module_ref)
-
-
-def unique_name(prefix: str) -> str:
-    with _lock:
-        _counter[0] += 1
-        return f"{prefix}_{_counter[0]}"
 
 
 def symbol_address(lib, name: str) -> int:
@@ -267,7 +260,7 @@ work:
 {claim("w", "top")}
 }}
 
-define void @fx_parallel_for(ptr %pfn, ptr %pctx, i64 %pn) {{
+define void @fx_pool_run(ptr %pfn, ptr %pctx, i64 %pn) {{
 entry:
   %nw = load atomic i64, ptr {nworkers} acquire, align 8
   %has = icmp sgt i64 %nw, 0
@@ -333,9 +326,9 @@ def _pool_addresses():
             if machine not in ("x86_64", "amd64"):
                 # futex syscall numbers differ elsewhere: spin without sleeping
                 text = text.replace("i64 202,", "i64 -1,")
-            addrs, _ = compile_ir(text, ["fx_worker", "fx_parallel_for"], level=2)
+            addrs, _ = compile_ir(text, ["fx_worker", "fx_pool_run"], level=2)
             _pool["addresses"] = addrs
-            register_symbol(PARALLEL_FOR, addrs["fx_parallel_for"])
+            register_symbol(PARALLEL_FOR, addrs["fx_pool_run"])
         return _pool["addresses"]
 
 
@@ -345,7 +338,7 @@ PARALLEL_FOR = "fx_parallel_for"
 
 def parallel_for_address() -> int:
     """Address of ``void fx_parallel_for(void (*fn)(void*, i64), void *ctx, i64 n)``."""
-    return _pool_addresses()["fx_parallel_for"]
+    return _pool_addresses()["fx_pool_run"]
 
 
 def register_symbol(name: str, address: int) -> None:

@@ -279,3 +279,52 @@ def test_nested_and_dynamic_loops_match_jax(jax):
             checked = checkify.checkify(ours, errors=getattr(checkify, errors))
             assert checked(x, np.int32(n))[0].get() == want, (x, n, errors)
             assert fx.jit(checked)(x, np.int32(n))[0].get() == want, (x, n, errors)
+
+
+def test_loop_error_order_per_effect_matches_jax(jax):
+    # JAX keeps one error per effect (kind and payload types): per effect the first
+    # failure in time, then the effect whose failing check comes first in the program
+    from jax.experimental import checkify as jcheckify
+
+    def prog(lib, ck):
+        np_, lax = lib.numpy, lib.lax
+
+        def scan_two_effects(x):
+            def body(c, xi):
+                ck.check(xi < 5.0, "float site {}", xi)         # payload f32
+                ck.check(xi > -5.0, "int site {}", c)           # payload i32
+                ck.check(xi != 0.0, "float site again {}", xi)  # same effect as the first
+                return c + 1, np_.log(xi + 10.0)
+            return lax.scan(body, 0, x)[0]
+
+        def while_cond_then_body(x):
+            def cond(s):
+                ck.check(s[1] < 3.0, "cond {}", s[0])
+                return s[0] < 3
+            def body(s):
+                ck.check(x[s[0]] > 0.0, "body {}", x[s[0]])
+                return s[0] + 1, s[1] + np_.sqrt(x[s[0]])
+            return lax.while_loop(cond, body, (0, x[3]))
+
+        return {"scan": scan_two_effects, "while": while_cond_then_body}
+
+    ours, theirs = prog(fx, checkify), prog(jax, jcheckify)
+    cases = {"scan": [[1.0, -9.0, 9.0, 0.0], [1.0, 9.0, -9.0, 0.0], [0.0, 9.0, 1.0, 1.0],
+                      [1.0, 0.0, 9.0, 1.0], [1.0, 2.0, 3.0, 4.0]],
+             "while": [[1.0, -1.0, 4.0, 5.0], [1.0, 4.0, -1.0, 0.0], [4.0, 4.0, 4.0, 0.0],
+                       [1.0, 1.0, -1.0, 0.0], [0.1, 0.1, 0.1, 0.0]]}
+    for name, inputs in cases.items():
+        for x in inputs:
+            x = np.asarray(x, np.float32)
+            for errors in ("user_checks", "all_checks"):
+                want = jcheckify.checkify(theirs[name], errors=getattr(jcheckify, errors))(
+                    jax.numpy.asarray(x))[0].get()
+                checked = checkify.checkify(ours[name], errors=getattr(checkify, errors))
+                assert checked(x)[0].get() == want, (name, x, errors)
+                assert fx.jit(checked)(x)[0].get() == want, (name, x, errors)
+        xs = np.asarray(inputs, np.float32)
+        lanes = [checkify.checkify(ours[name], errors=checkify.all_checks)(x)[0].get()
+                 for x in xs]
+        batched = "\n".join(f"at mapped index {k}: {w}" for k, w in enumerate(lanes) if w)
+        got = fx.vmap(checkify.checkify(ours[name], errors=checkify.all_checks))(xs)[0].get()
+        assert got == (batched or None)

@@ -524,3 +524,20 @@ def test_mlp_training_step_one_gemm_per_product():
     exe = compare(step, *params, x, y, rtol=1e-5, atol=1e-6)
     # forward: 2 products; backward: dW2, dh, dW1 (dx is not needed)
     assert sum(g.kind == "library" for g in exe.groups) == 5
+
+
+def test_groups_the_emitter_rejects_run_their_eager_impls(monkeypatch):
+    from lowering.cpu import loops
+    original = loops._Kernel.compute
+
+    def picky(self, eqn, idx):
+        if eqn.primitive.name == "sin":
+            raise loops.CodegenError("no sin today")
+        return original(self, eqn, idx)
+    monkeypatch.setattr(loops._Kernel, "compute", picky)
+    cpu.clear_cache()
+    x = values((4, 5), F32, special=False)
+    exe = compare(lambda x: jnp.sin(x * 2) + jnp.exp(x), x, rtol=1e-5, fallbacks=1)
+    assert [e.primitive.name for e in exe.fallbacks] == ["sin"]
+    assert [g.kind for g in exe.groups] == ["loop", "fallback", "loop"]
+    cpu.clear_cache()

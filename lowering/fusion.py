@@ -486,14 +486,16 @@ def _merge_key(plan, d):
 
 
 def _merge_optional(plan, drafts: list[_Draft]) -> list[_Draft]:
-    """Merge groups over the same iteration space that share inputs or equations."""
+    """Merge groups over the same iteration space that share inputs or equations
+    (multi-output fusion), unless one depends on the other."""
     if len(drafts) < 2:
         return drafts
     drafts = list(drafts)
-    merged_any = True
-    while merged_any:
-        merged_any = False
+    deps = None
+    while True:
         keys = [_merge_key(plan, d) for d in drafts]
+        reads = [d.reads(plan) if k is not None else set() for d, k in zip(drafts, keys)]
+        pair = None
         for a in range(len(drafts)):
             if keys[a] is None:
                 continue
@@ -504,21 +506,25 @@ def _merge_optional(plan, drafts: list[_Draft]) -> list[_Draft]:
                 if keys[a][0] == "loop" and any(r.aval.shape != da.roots[0].aval.shape
                                                 for r in db.roots):
                     continue
-                shared = (da.members & db.members) or (da.reads(plan) & db.reads(plan))
-                if not shared:
+                if not (da.members & db.members) and not (reads[a] & reads[b]):
                     continue
-                deps = _depends(plan, drafts)
+                if deps is None:
+                    deps = _depends(plan, drafts)
                 if _reachable(deps, a, b) or _reachable(deps, b, a):
                     continue
-                da.roots.extend(db.roots)
-                da.outputs.extend(db.outputs)
-                da.members |= db.members
-                del drafts[b]
-                merged_any = True
+                pair = (a, b)
                 break
-            if merged_any:
+            if pair:
                 break
-    return drafts
+        if pair is None:
+            return drafts
+        a, b = pair
+        da, db = drafts[a], drafts[b]
+        da.roots.extend(db.roots)
+        da.outputs.extend(db.outputs)
+        da.members |= db.members
+        del drafts[b]
+        deps = None
 
 
 def _toposort(plan, drafts: list[_Draft]) -> list[_Draft]:

@@ -173,13 +173,10 @@ class Executable:
         # under jax_debug_nans/infs every equation's result is checked, so the program runs
         # equation by equation (config is part of jit's cache key: a change recompiles)
         self._checked = bool(config.jax_debug_nans or config.jax_debug_infs)
-        pass_log = []
-
         def log_pass(name, result):
-            pass_log.append(name)
             _debug(1, f"fx: after {name}:\n{result}")
 
-        opt = passes.optimize(closed, debug=log_pass)
+        opt = passes.optimize(closed, debug=log_pass if _debug_level() >= 1 else None)
         prepared = blas.prepare(opt)
         if prepared is not opt:
             opt = passes.dce(passes.cse(prepared))
@@ -206,9 +203,10 @@ class Executable:
         at fault, when a group cannot be emitted)."""
         jaxpr = opt.jaxpr
         self.groups = groups
-        _debug(2, "fx: fusion groups\n" + fusion.format_groups(groups))
+        if _debug_level() >= 2:
+            _debug(2, "fx: fusion groups\n" + fusion.format_groups(groups))
         self.fallbacks = [g.eqns[0] for g in groups if g.kind == "fallback"]
-        if self.fallbacks:
+        if self.fallbacks and _debug_level() >= 1:
             _debug(1, "fx: equations running their eager impl:\n" + "\n".join(
                 f"    {e}" for e in self.fallbacks))
 
@@ -311,7 +309,8 @@ class Executable:
             runtime.ensure_pool()
         self.ir_text = text
         self.module_ref = module_ref
-        _debug(3, f"fx: LLVM IR\n{text}")
+        if _debug_level() >= 3:
+            _debug(3, f"fx: LLVM IR\n{text}")
         if _debug_level() >= 4:
             _debug(4, f"fx: assembly\n{runtime.assembly(module_ref)}")
         proto = ctypes.CFUNCTYPE(None, ctypes.py_object if runtime.OBJECT_LAYOUT

@@ -31,6 +31,14 @@ from fx.interpreters.pmap import pmap, device_put_sharded, device_put_replicated
 from fx import distributed, sharding  # noqa: F401
 from fx.experimental.shard_map import shard_map  # noqa: F401
 from fx.devices import device_put, default_device  # noqa: F401
+from fx.sharding import NamedSharding, PartitionSpec as P  # noqa: F401
+from fx._api_extras import (clear_caches, check_tracer_leaks, checking_leaks,  # noqa: F401
+                            log_compiles, explain_cache_misses, default_matmul_precision,
+                            ensure_compile_time_eval, named_scope, named_call, typeof,
+                            copy_to_host_async, effects_barrier, transfer_guard,
+                            transfer_guard_host_to_device, transfer_guard_device_to_device,
+                            transfer_guard_device_to_host, host_count, host_id, host_ids,
+                            process_indices, make_mesh, print_environment_info)
 
 __version__ = "0.1.0"
 

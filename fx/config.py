@@ -34,6 +34,9 @@ class Config:
         "jax_platforms": (None, "FX_PLATFORMS", False),
         "fx_cpu_devices": (1, "FX_CPU_DEVICES", False),
         "jax_log_compiles": (False, None, False),
+        "jax_explain_cache_misses": (False, "FX_EXPLAIN_CACHE_MISSES", False),
+        "jax_check_tracer_leaks": (False, None, False),
+        "jax_compile_time_eval": (False, None, True),
     }
 
     def __init__(self) -> None:

@@ -266,3 +266,15 @@ def finfo(float_type):
 
 def can_cast(from_, to, casting: str = "safe") -> bool:
     return np.can_cast(np.dtype(from_), np.dtype(to), casting=casting)
+
+
+class TypePromotionError(ValueError):
+    """Raised when two dtypes have no promotion under the current promotion mode."""
+
+
+def itemsize_bits(dtype) -> int:
+    """The number of bits one element of ``dtype`` occupies."""
+    dtype = np.dtype(dtype)
+    if dtype == float0:
+        return 0
+    return dtype.itemsize * 8

@@ -53,3 +53,18 @@ class KeyReuseError(RuntimeError):
 
 
 JAXTypeError = FxTypeError
+
+
+class JAXIndexError(IndexError):
+    """An index error raised by fx (``jax.errors.JAXIndexError``)."""
+
+
+def __getattr__(name):
+    # names defined elsewhere in fx, resolved lazily to keep this module import-free
+    if name == "JaxprTypeError":
+        from fx.core import JaxprTypeError
+        return JaxprTypeError
+    if name == "JaxRuntimeError":
+        from primitives.callbacks import JaxRuntimeError
+        return JaxRuntimeError
+    raise AttributeError(f"module 'fx.errors' has no attribute {name!r}")

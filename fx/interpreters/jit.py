@@ -280,6 +280,8 @@ class JitWrapped:
         self._cache: dict = {}
         self._fast_cache: dict = {}  # all-Array positional calls: avals -> entry
         self.cache_misses = 0
+        from fx._api_extras import register_jitted
+        register_jitted(self)
 
     def __get__(self, obj, objtype=None):
         if obj is None:
@@ -353,6 +355,8 @@ class JitWrapped:
         key = (in_tree, sig, statics, static_kw, config._state_key,
                collectives.axis_env_key())
         entry = self._cache.get(key)
+        if entry is None and self._cache and config.jax_explain_cache_misses:
+            _explain_miss(self._name, key, list(self._cache))
         if entry is None or entry.hoisted:
             avals = [get_aval(x) if not isinstance(x, Tracer) else x.aval for x in flat]
             entry = self._trace(statics, static_kw, in_tree, avals)
@@ -493,6 +497,19 @@ class Compiled:
         outs = self._entry.executable([_leaf_value(x) for x in flat])
         return tree_util.tree_unflatten(self._entry.out_tree, [
             Array(np.asarray(o), w) for o, w in zip(outs, self._entry.out_weak)])
+
+
+_KEY_PARTS = ("argument structure", "argument shapes/dtypes/weak types",
+              "static positional arguments", "static keyword arguments", "configuration",
+              "bound pmap axes")
+
+
+def _explain_miss(name: str, key: tuple, previous: list) -> None:
+    """Print what made this call miss the cache (against the closest earlier key)."""
+    closest = min(previous, key=lambda old: sum(a != b for a, b in zip(old, key)))
+    diffs = [f"  {part}: was {old!r}, now {new!r}"
+             for part, old, new in zip(_KEY_PARTS, closest, key) if old != new]
+    print(f"fx: TRACING CACHE MISS for {name}, because:\n" + "\n".join(diffs))
 
 
 def _safe_signature(fun):

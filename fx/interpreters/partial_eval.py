@@ -91,6 +91,9 @@ class DynamicJaxprTrace(core.Trace):
         return DynamicJaxprTracer(self, var.aval, var)
 
     def process_primitive(self, primitive, args, params):
+        if config.jax_compile_time_eval and not any(isinstance(a, Tracer) for a in args):
+            with core.set_current_trace(core.eval_trace):  # ensure_compile_time_eval
+                return primitive.bind(*args, **params)
         invars = [self.to_var(a) for a in args]
         out_avals = primitive.abstract_eval(*[v.aval for v in invars], **params)
         multiple = primitive.multiple_results

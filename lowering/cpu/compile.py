@@ -155,6 +155,27 @@ def _entry_function(module, name, seg, slot_count, kernels, slot_of):
     return fn
 
 
+def _fast_caller(sig, fn, consts, allocs, outs):
+    """The call path of a program that is one native call: check the arguments, allocate
+    the outputs, call; None when an argument needs converting (the general path does)."""
+    ndarray = np.ndarray
+    n = len(sig)
+    status = _STATUS_OK
+
+    def call(args):
+        if len(args) != n:
+            return None
+        for a, (shape, dtype) in zip(args, sig):
+            if type(a) is not ndarray or a.shape != shape or a.dtype != dtype or \
+                    not a.flags.c_contiguous:
+                return None
+        env = (*args, *consts, *[empty(shape, dtype) for empty, shape, dtype in allocs],
+               status)
+        fn(env)
+        return [env[i] for i in outs]
+    return call
+
+
 class Executable:
     """A compiled program: ``exe(list_of_arrays) -> list_of_arrays``.
 
@@ -196,7 +217,8 @@ class Executable:
                 _debug(1, f"fx: falling back: {err.args[0]}")
                 unsupported.update(id(e) for e in bad)
         self._program = self._plan_calls()
-        self._fast = None if self._checked else self._plan_fast()
+        fast = None if self._checked else self._plan_fast()
+        self._fast_call = _fast_caller(self._in_sig, *fast) if fast is not None else None
 
     def _build(self, opt, groups, unsupported):
         """Slots, steps and native code for ``groups`` (raises CodegenError, with the group
@@ -378,23 +400,13 @@ class Executable:
 
     def __call__(self, args: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Run the program on NumPy arrays (shapes and dtypes as compiled)."""
+        fast = self._fast_call
+        if fast is not None:
+            out = fast(args)
+            if out is not None:
+                return out
         if self._checked:
             return self._run_checked(self._check_args(args))
-        sig = self._in_sig
-        if len(args) == len(sig):
-            for a, (shape, dtype) in zip(args, sig):
-                if type(a) is not np.ndarray or a.shape != shape or a.dtype is not dtype \
-                        and a.dtype != dtype or not a.flags.c_contiguous:
-                    break
-            else:
-                fast = self._fast
-                if fast is not None:
-                    fn, consts, allocs, outs = fast
-                    env = (*args, *consts, *[empty(shape, dtype) for empty, shape, dtype
-                                             in allocs], _STATUS_OK)
-                    fn(env)
-                    return [env[i] for i in outs]
-                return self._run(list(args))
         return self._run(self._check_args(args))
 
     def _run_checked(self, args):

@@ -149,6 +149,24 @@ def test_simplify_shapes_drops_broadcasts_of_scalars_in_binary_ops():
     same_values(closed, out, X, np.float32(3))
 
 
+def test_simplify_shapes_reads_transposed_operands_of_products():
+    a = np.arange(12, dtype=np.float32).reshape(3, 4)
+    b = np.arange(15, dtype=np.float32).reshape(3, 5)
+    closed = fx.make_jaxpr(lambda a, b: (a.T @ b, (a.T @ b).T))(a, b)
+    out = passes.dce(passes.simplify_shapes(closed))
+    assert "transpose" not in prims(out)
+    assert prims(out).count("dot_general") == 2
+    same_values(closed, out, a, b)
+
+
+def test_simplify_shapes_keeps_a_shared_product():
+    a = np.arange(12, dtype=np.float32).reshape(3, 4)
+    closed = fx.make_jaxpr(lambda a: (a @ a.T, (a @ a.T).T + 1))(a)
+    out = passes.dce(passes.cse(passes.simplify_shapes(passes.cse(closed))))
+    assert prims(out).count("dot_general") == 1
+    same_values(closed, out, a)
+
+
 def test_simplify_converts_merges_exact_chains_only():
     def f(x, i):
         a = x.astype(jnp.int32).astype(jnp.float32)  # not exact: kept

@@ -212,6 +212,17 @@ def unbroadcast(ct, aval: ShapedArray):
     return ct
 
 
+def linear_jvp(primitive: Primitive) -> Callable:
+    """The jvp rule of a primitive linear in its single operand: apply it to the tangent."""
+
+    def jvp(primals, tangents, **params):
+        out = primitive.bind(primals[0], **params)
+        t = tangents[0]
+        return out, (t if type(t) is Zero else primitive.bind(t, **params))
+
+    return jvp
+
+
 # ---------------------------------------------------------------------------
 # batching helpers
 

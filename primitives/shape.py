@@ -55,11 +55,7 @@ def _broadcast_in_dim_impl(x, *, shape, broadcast_dimensions, sharding=None):
 broadcast_in_dim_p.def_impl(_broadcast_in_dim_impl)
 
 
-@broadcast_in_dim_p.def_jvp
-def _broadcast_in_dim_jvp(primals, tangents, **params):
-    out = broadcast_in_dim_p.bind(primals[0], **params)
-    t = tangents[0]
-    return out, (t if type(t) is Zero else broadcast_in_dim_p.bind(t, **params))
+broadcast_in_dim_p.def_jvp(R.linear_jvp(broadcast_in_dim_p))
 
 
 @broadcast_in_dim_p.def_transpose
@@ -114,11 +110,7 @@ def _reshape_impl(x, *, new_sizes, dimensions=None, sharding=None):
 reshape_p.def_impl(_reshape_impl)
 
 
-@reshape_p.def_jvp
-def _reshape_jvp(primals, tangents, **params):
-    out = reshape_p.bind(primals[0], **params)
-    t = tangents[0]
-    return out, (t if type(t) is Zero else reshape_p.bind(t, **params))
+reshape_p.def_jvp(R.linear_jvp(reshape_p))
 
 
 @reshape_p.def_transpose
@@ -158,11 +150,7 @@ def _transpose_abstract_eval(x, *, permutation):
 transpose_p.def_impl(lambda x, *, permutation: np.transpose(x, permutation))
 
 
-@transpose_p.def_jvp
-def _transpose_jvp(primals, tangents, *, permutation):
-    out = transpose_p.bind(primals[0], permutation=permutation)
-    t = tangents[0]
-    return out, (t if type(t) is Zero else transpose_p.bind(t, permutation=permutation))
+transpose_p.def_jvp(R.linear_jvp(transpose_p))
 
 
 @transpose_p.def_transpose
@@ -200,11 +188,7 @@ def _squeeze_abstract_eval(x, *, dimensions):
 squeeze_p.def_impl(lambda x, *, dimensions: np.squeeze(x, tuple(dimensions)))
 
 
-@squeeze_p.def_jvp
-def _squeeze_jvp(primals, tangents, *, dimensions):
-    out = squeeze_p.bind(primals[0], dimensions=dimensions)
-    t = tangents[0]
-    return out, (t if type(t) is Zero else squeeze_p.bind(t, dimensions=dimensions))
+squeeze_p.def_jvp(R.linear_jvp(squeeze_p))
 
 
 @squeeze_p.def_transpose
@@ -241,11 +225,7 @@ def _expand_dims_abstract_eval(x, *, dimensions):
 expand_dims_p.def_impl(lambda x, *, dimensions: np.expand_dims(x, tuple(dimensions)))
 
 
-@expand_dims_p.def_jvp
-def _expand_dims_jvp(primals, tangents, *, dimensions):
-    out = expand_dims_p.bind(primals[0], dimensions=dimensions)
-    t = tangents[0]
-    return out, (t if type(t) is Zero else expand_dims_p.bind(t, dimensions=dimensions))
+expand_dims_p.def_jvp(R.linear_jvp(expand_dims_p))
 
 
 @expand_dims_p.def_transpose

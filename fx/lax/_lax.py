@@ -316,40 +316,22 @@ def _axes(axes, ndim, operand=None):
     return tuple(sorted(a % ndim for a in axes))
 
 
-def reduce_sum(operand, axes: Sequence[int]):
-    """Sum over ``axes``."""
-    return _bind(P.reduce_sum_p, operand, axes=_axes(axes, get_aval(operand).ndim, operand),
-                               out_sharding=None)
+def _reducer(primitive, doc):
+    def reduce(operand, axes: Sequence[int]):
+        return _bind(primitive, operand, axes=_axes(axes, get_aval(operand).ndim, operand),
+                     out_sharding=None)
+    reduce.__name__ = primitive.name
+    reduce.__doc__ = doc
+    return reduce
 
 
-def reduce_prod(operand, axes):
-    return _bind(P.reduce_prod_p, operand, axes=_axes(axes, get_aval(operand).ndim, operand),
-                                out_sharding=None)
-
-
-def reduce_max(operand, axes):
-    return _bind(P.reduce_max_p, operand, axes=_axes(axes, get_aval(operand).ndim, operand),
-                               out_sharding=None)
-
-
-def reduce_min(operand, axes):
-    return _bind(P.reduce_min_p, operand, axes=_axes(axes, get_aval(operand).ndim, operand),
-                               out_sharding=None)
-
-
-def reduce_and(operand, axes):
-    return _bind(P.reduce_and_p, operand, axes=_axes(axes, get_aval(operand).ndim, operand),
-                               out_sharding=None)
-
-
-def reduce_or(operand, axes):
-    return _bind(P.reduce_or_p, operand, axes=_axes(axes, get_aval(operand).ndim, operand),
-                              out_sharding=None)
-
-
-def reduce_xor(operand, axes):
-    return _bind(P.reduce_xor_p, operand, axes=_axes(axes, get_aval(operand).ndim, operand),
-                               out_sharding=None)
+reduce_sum = _reducer(P.reduce_sum_p, "Sum over ``axes``.")
+reduce_prod = _reducer(P.reduce_prod_p, "Product over ``axes``.")
+reduce_max = _reducer(P.reduce_max_p, "Maximum over ``axes``.")
+reduce_min = _reducer(P.reduce_min_p, "Minimum over ``axes``.")
+reduce_and = _reducer(P.reduce_and_p, "Bitwise/logical and over ``axes``.")
+reduce_or = _reducer(P.reduce_or_p, "Bitwise/logical or over ``axes``.")
+reduce_xor = _reducer(P.reduce_xor_p, "Bitwise/logical xor over ``axes``.")
 
 
 def argmax(operand, axis: int, index_dtype):

@@ -137,12 +137,14 @@ def _sign(x):
 
 
 def _int_div(x, y):
+    """Division truncating toward zero (XLA); integer division by zero gives -1."""
     if x.dtype.kind not in "iu":
         return np.true_divide(x, y).astype(x.dtype)
-    safe = np.where(y == 0, 1, y)
-    q = np.abs(x) // np.abs(safe) if x.dtype.kind == "i" else x // safe
+    safe = np.where(y == 0, 1, y).astype(x.dtype)
+    q = np.floor_divide(x, safe)  # floors; no abs(), so INT_MIN does not overflow
     if x.dtype.kind == "i":
-        q = np.where((x < 0) != (safe < 0), -q, q)
+        inexact = np.remainder(x, safe) != 0
+        q = np.where(inexact & ((x < 0) != (safe < 0)), q + 1, q)
     return np.where(y == 0, np.array(-1).astype(x.dtype), q).astype(x.dtype)
 
 

@@ -10,6 +10,7 @@ batch, partial eval) rewrite the sub-jaxpr, so every transformation composes.
 from __future__ import annotations
 
 import functools
+import os
 import inspect
 import weakref
 from typing import Any, Callable, Sequence
@@ -104,12 +105,30 @@ def _check_nans(eqn, result):
 _executables: "weakref.WeakKeyDictionary[ClosedJaxpr, Executable]" = weakref.WeakKeyDictionary()
 
 
-def compile_jaxpr(closed: ClosedJaxpr) -> Executable:
-    """The executable for ``closed`` (cached on the jaxpr object)."""
+def compile_jaxpr(closed: ClosedJaxpr):
+    """The executable for ``closed`` (cached on the jaxpr object): native code from the
+    CPU compiler, or the reference interpreter where the compiler is off (``FX_COMPILER=0``)
+    or cannot build the program."""
     exe = _executables.get(closed)
     if exe is None:
-        exe = _executables[closed] = Executable(closed)
+        exe = None
+        if _use_compiler():
+            try:
+                from lowering import cpu
+                exe = cpu.compile(closed)
+            except Exception as e:  # noqa: BLE001  (jit never fails where eager works)
+                if os.environ.get("FX_DEBUG"):
+                    print(f"fx: native compilation failed ({type(e).__name__}: {e}); "
+                          "running the reference interpreter")
+                exe = None
+        if exe is None:
+            exe = Executable(closed)
+        _executables[closed] = exe
     return exe
+
+
+def _use_compiler() -> bool:
+    return os.environ.get("FX_COMPILER", "1") != "0"
 
 
 # ---------------------------------------------------------------------------
@@ -482,7 +501,11 @@ class Compiled:
         self._wrapped, self._entry = wrapped, entry
 
     def as_text(self) -> str:
-        return self._entry.closed.pretty_print()
+        """The optimised jaxpr, the fusion groups and the generated LLVM IR (or, on the
+        reference interpreter, the jaxpr)."""
+        exe = self._entry.executable
+        text = getattr(exe, "as_text", None)
+        return text() if callable(text) else self._entry.closed.pretty_print()
 
     def __call__(self, *args, **kwargs):
         statics, static_kw, dyn_args, dyn_kwargs = self._wrapped._split(args, kwargs)

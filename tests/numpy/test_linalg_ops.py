@@ -244,7 +244,8 @@ def test_einsum_matches_numpy(subscripts, shapes):
     expected = np.einsum(subscripts, *[wide(o) for o in ops])
     close(fnp.einsum(subscripts, *ops), expected, dtype=np.float32)
     jitted = fx.jit(lambda *xs: fnp.einsum(subscripts, *xs))(*ops)
-    close(jitted, np.asarray(fnp.einsum(subscripts, *ops)), rtol=0, atol=0)
+    # compiled sums are reassociated (as XLA's are): a few ulp from eager
+    close(jitted, np.asarray(fnp.einsum(subscripts, *ops)), rtol=2e-6, atol=1e-6)
 
 
 def test_einsum_each_step_is_one_dot_general():

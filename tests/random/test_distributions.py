@@ -140,7 +140,11 @@ def test_draws_match_jax_under_x64(name):
 def test_jit_equals_eager_and_vmap_equals_loop(name):
     draw, _ = CASES[name]
     key = fr.key(7)
-    np.testing.assert_array_equal(fx.jit(lambda k: draw(fr, k))(key), draw(fr, key))
+    jitted, eager = np.asarray(fx.jit(lambda k: draw(fr, k))(key)), np.asarray(draw(fr, key))
+    if jitted.dtype.kind == "f":  # compiled transcendental functions: a few ulp from eager
+        np.testing.assert_allclose(jitted, eager, rtol=2e-6, atol=1e-6)
+    else:
+        np.testing.assert_array_equal(jitted, eager)
     keys = fr.split(key, 3)
     batched = fx.vmap(lambda k: draw(fr, k))(keys)
     np.testing.assert_array_equal(batched, np.stack([draw(fr, k) for k in keys]))

@@ -51,6 +51,13 @@ _CANONICAL_32 = {int64: int32, uint64: uint32, float64: float32, complex128: com
 
 
 _SUPPORTED_KINDS = frozenset("biufc")
+# the narrow types ml_dtypes defines (float8 variants, int4, ...), as JAX accepts them
+_ML_DTYPES = frozenset(
+    np.dtype(getattr(_ml_dtypes, name)) for name in (
+        "float8_e4m3fn", "float8_e4m3fnuz", "float8_e4m3b11fnuz", "float8_e5m2",
+        "float8_e5m2fnuz", "float8_e3m4", "float8_e4m3", "float8_e8m0fnu", "float4_e2m1fn",
+        "int4", "uint4", "int2", "uint2")
+    if _ml_dtypes is not None and hasattr(_ml_dtypes, name))
 
 
 def canonicalize_dtype(dtype: Any) -> np.dtype:
@@ -59,7 +66,8 @@ def canonicalize_dtype(dtype: Any) -> np.dtype:
         dtype = np.dtype(dtype)
     except TypeError as e:
         raise TypeError(f"{dtype!r} is not a valid dtype: {e}") from None
-    if dtype.kind not in _SUPPORTED_KINDS and dtype != bfloat16 and dtype != float0:
+    if dtype.kind not in _SUPPORTED_KINDS and dtype != bfloat16 and dtype != float0 \
+            and dtype not in _ML_DTYPES:
         raise TypeError(f"dtype {dtype.name!r} is not supported by fx; use a boolean, "
                         "integer, floating or complex dtype")
     if config.jax_enable_x64:

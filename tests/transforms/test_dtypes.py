@@ -147,3 +147,17 @@ def test_default_types_of_python_scalars(x64):
             got = fnp.asarray(np.ones(2, np.int64))
             want = jnp.asarray(np.ones(2, np.int64))
             assert got.dtype == want.dtype
+
+
+def test_float8_and_int4_dtypes_from_ml_dtypes():
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    for name in ("float8_e4m3fn", "float8_e5m2"):
+        dtype = np.dtype(getattr(ml_dtypes, name))
+        x = fnp.asarray([1.0, 2.5, -3.0], dtype=dtype)
+        assert x.dtype == dtype
+        np.testing.assert_array_equal(np.asarray(x.astype(np.float32)),
+                                      np.array([1.0, 2.5, -3.0], dtype).astype(np.float32))
+    x = fnp.asarray([1, -2, 7], dtype=ml_dtypes.int4)
+    assert x.dtype == np.dtype(ml_dtypes.int4)
+    with pytest.raises(TypeError, match="dtype"):
+        fnp.zeros(2, dtype=object)

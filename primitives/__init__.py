@@ -11,7 +11,7 @@ from primitives._rules import registry
 # floating-point warnings to the calling frame, so this filter covers fx's own calls only.
 _warnings.filterwarnings("ignore", category=RuntimeWarning,
                          module=r"(primitives|fx|lowering)(\..*)?$")
-from primitives import elementwise, shape, reductions  # noqa: F401  (registration)
+from primitives import elementwise, convert, shape, reductions  # noqa: F401  (registration)
 from primitives import slicing, indexing, cumulative, windowed, sort  # noqa: F401
 from primitives import linalg, convolution  # noqa: F401
 from primitives import control_flow, custom_derivatives  # noqa: F401
@@ -20,6 +20,7 @@ from primitives import collectives  # noqa: F401
 from primitives import linalg_decomp, linalg_spectral, fft  # noqa: F401
 from primitives.collectives import *  # noqa: F401,F403
 from primitives.elementwise import *  # noqa: F401,F403
+from primitives.convert import *  # noqa: F401,F403
 from primitives.shape import *  # noqa: F401,F403
 from primitives.reductions import *  # noqa: F401,F403
 from primitives.slicing import *  # noqa: F401,F403

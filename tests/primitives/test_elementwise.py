@@ -1,4 +1,4 @@
-"""Table-driven tests of every primitive in primitives/elementwise.py.
+"""Table-driven tests of every primitive in primitives/elementwise.py and convert.py.
 
 One row per op (or per op configuration) drives every test: eager impl vs a
 NumPy/SciPy reference over the dtypes the op accepts (plus inf, nan, -0.0,
@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 import fx
 import primitives
 from fx.test_util import check_grads
-from primitives import elementwise
+from primitives import convert, elementwise
 
 F, D, I, U, B, C = "f32", "f64", "i32", "u32", "b", "c64"
 FLOATS = (F, D)
@@ -681,8 +681,8 @@ def test_jit_matches_eager(op, harness):
 
 def test_table_covers_every_elementwise_primitive():
     covered = {op.prim for op in OPS}
-    defined = {p.name for p in vars(elementwise).values()
-               if isinstance(p, fx.core.Primitive)}
+    defined = {p.name for module in (elementwise, convert)
+               for p in vars(module).values() if isinstance(p, fx.core.Primitive)}
     assert defined - covered == set(), f"no table row for {sorted(defined - covered)}"
 
 

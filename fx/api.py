@@ -8,7 +8,6 @@ flat function under the interpreters, and unflattens the results.
 from __future__ import annotations
 
 import functools
-import inspect
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -84,10 +83,6 @@ def _split_args(args, argnums):
         return full
 
     return dyn, rebuild
-
-
-def _tangent_for(x):
-    return Zero.from_primal_value(x)
 
 
 # ---------------------------------------------------------------------------
@@ -179,11 +174,6 @@ def _flatten_fun_aux(fun, in_tree, has_aux):
 
     store["split"] = split
     return flat, store
-
-
-def _aux_out(aux):
-    """Aux values leave the transformation as plain (parent-trace) values."""
-    return aux
 
 
 def linearize(fun: Callable, *primals, has_aux: bool = False):
@@ -752,10 +742,3 @@ def eval_shape(fun: Callable, *args, **kwargs):
     _, _, out_avals = pe.trace_to_jaxpr(flat_fun, avals)
     return tree_util.tree_unflatten(store["tree"], [
         ShapeDtypeStruct(a.shape, a.dtype, weak_type=a.weak_type) for a in out_avals])
-
-
-def _signature_names(fun) -> list[str]:
-    try:
-        return list(inspect.signature(fun).parameters)
-    except (TypeError, ValueError):
-        return []

@@ -12,7 +12,6 @@ import functools
 import types
 from typing import Any, Callable, Sequence
 
-import numpy as np
 
 from fx import core, tree_util
 from fx.core import get_aval
@@ -186,6 +185,5 @@ remat = checkpoint
 def _as_array(x):
     """Python scalars as (weakly typed) arrays, so every operand has a definite type."""
     if isinstance(x, (bool, int, float, complex)):
-        aval = get_aval(x)
-        return core._wrap_array[0](np.asarray(x, aval.dtype), aval.weak_type)
+        return core.constant_array(x)
     return x

@@ -205,7 +205,7 @@ class JaxprEqn:
         return JaxprEqn(**fields)
 
     def __repr__(self):
-        from fx.pretty_print import pp_eqn, Namer
+        from fx.pretty_print import Namer
         return pp_eqn(self, Namer(), 0)
 
 
@@ -231,7 +231,7 @@ class Jaxpr:
 
     def pretty_print(self, source_info: bool = False) -> str:
         """The jaxpr in JAX's text form (``source_info`` adds each equation's user line)."""
-        from fx.pretty_print import Namer, pp_jaxpr
+        from fx.pretty_print import Namer
         return pp_jaxpr(self, Namer(), 0, source_info=source_info)
 
 
@@ -509,21 +509,23 @@ _array_type: list = [None]  # set by fx.array: the Array class
 _wrap_array: list = [None]
 
 
-def wrap_eager(value, primitive=None, args=()):
-    """Wrap an impl's NumPy result as an ``fx.Array`` (weak when all inputs are)."""
-    weak = False
-    if primitive is not None and args:
-        if primitive.weak_type_rule is not None:
-            weak = primitive.weak_type_rule(args)
-        else:
-            weak = all(_is_weak(a) for a in args)
-    return _wrap_array[0](value, weak)
+def wrap_eager(value, weak_type: bool = False):
+    """Wrap a NumPy result as an ``fx.Array``."""
+    return _wrap_array[0](np.asarray(value), weak_type)
 
 
 def _is_weak(a) -> bool:
+    """Whether ``a`` is weakly typed (a weak Array or a Python scalar other than bool)."""
     if type(a) is _array_type[0]:
         return a.weak_type
     return isinstance(a, (int, float, complex)) and not isinstance(a, bool)
+
+
+def constant_array(x):
+    """A Python or NumPy scalar or array as an ``fx.Array`` of its canonical type (weak for
+    Python scalars), so every operand of a traced call has a definite type."""
+    aval = get_aval(x)
+    return _wrap_array[0](np.asarray(x, aval.dtype), aval.weak_type)
 
 
 def current_trace() -> Trace:

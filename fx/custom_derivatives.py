@@ -114,8 +114,7 @@ def _as_value(x, what: str, who: str):
     if isinstance(x, Tracer) or type(x) is core._array_type[0]:
         return x
     if isinstance(x, (bool, int, float, complex, np.ndarray, np.generic)):
-        aval = get_aval(x)
-        return core._wrap_array[0](np.asarray(x, aval.dtype), aval.weak_type)
+        return core.constant_array(x)
     if hasattr(x, "__jax_array__"):
         return x.__jax_array__()
     raise TypeError(f"{who}: {what} {x!r} of type {type(x).__name__} is not a valid fx type; "

@@ -212,6 +212,11 @@ def unbroadcast(ct, aval: ShapedArray):
     return ct
 
 
+def operand_is_weak(args) -> bool:
+    """Weak-type rule of primitives whose result is weak exactly when the operand is."""
+    return core._is_weak(args[0])
+
+
 def linear_jvp(primitive: Primitive) -> Callable:
     """The jvp rule of a primitive linear in its single operand: apply it to the tangent."""
 

@@ -108,10 +108,6 @@ def default_fill_value(dtype: np.dtype):
     return True
 
 
-def _operand_is_weak(args) -> bool:
-    return core._is_weak(args[0])
-
-
 # ---------------------------------------------------------------------------
 # checking dimension numbers
 
@@ -222,7 +218,7 @@ def _window_view(array, starts, window, window_dims, n):
 # gather
 
 gather_p = new_primitive("gather")
-gather_p.weak_type_rule = _operand_is_weak
+gather_p.weak_type_rule = R.operand_is_weak
 
 
 @gather_p.def_abstract_eval
@@ -565,7 +561,7 @@ _UFUNCS = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "min": np.mini
 
 def _scatter_primitive(name, kind, kinds):
     p = new_primitive(name)
-    p.weak_type_rule = _operand_is_weak
+    p.weak_type_rule = R.operand_is_weak
     check = _scatter_abstract_eval_for(name)
 
     def abstract_eval(operand, indices, updates, **params):

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from fx import core
 from fx.core import ShapedArray, Zero, is_undefined_primal
 from primitives import _rules as R
 from primitives._rules import INT, check_dtype, new_primitive
@@ -22,10 +21,6 @@ from primitives.indexing import (GatherDimensionNumbers, GatherScatterMode,
 
 __all__ = ["slice_p", "dynamic_slice_p", "dynamic_update_slice_p", "pad_p", "concatenate_p",
            "rev_p"]
-
-
-def _operand_is_weak(args) -> bool:
-    return core._is_weak(args[0])
 
 
 def _zero_like(aval: ShapedArray) -> Zero:
@@ -46,7 +41,7 @@ def _check_start_indices(name, operand, indices):
 # slice
 
 slice_p = new_primitive("slice")
-slice_p.weak_type_rule = _operand_is_weak
+slice_p.weak_type_rule = R.operand_is_weak
 
 
 @slice_p.def_abstract_eval
@@ -117,7 +112,7 @@ def _slice_batch(args, dims, *, start_indices, limit_indices, strides=None):
 # dynamic_slice
 
 dynamic_slice_p = new_primitive("dynamic_slice")
-dynamic_slice_p.weak_type_rule = _operand_is_weak
+dynamic_slice_p.weak_type_rule = R.operand_is_weak
 
 
 @dynamic_slice_p.def_abstract_eval
@@ -464,7 +459,7 @@ def _concatenate_batch(args, dims, *, dimension):
 # rev
 
 rev_p = new_primitive("rev")
-rev_p.weak_type_rule = _operand_is_weak
+rev_p.weak_type_rule = R.operand_is_weak
 
 
 @rev_p.def_abstract_eval

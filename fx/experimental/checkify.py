@@ -342,8 +342,7 @@ def _leaf_aval(x):
 def _as_array(x):
     """Python scalars as (weakly typed) arrays, so every operand has a definite type."""
     if isinstance(x, (bool, int, float, complex)):
-        aval = get_aval(x)
-        return core._wrap_array[0](np.asarray(x, aval.dtype), aval.weak_type)
+        return core.constant_array(x)
     return x
 
 

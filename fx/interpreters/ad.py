@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from fx import core, dtypes
+from fx import core
 from fx.core import (ClosedJaxpr, Jaxpr, Literal, Tracer, UndefinedPrimal, Zero, get_aval,
                      is_undefined_primal)
 from fx.interpreters import partial_eval as pe
@@ -235,11 +235,3 @@ def transpose_jaxpr(closed: ClosedJaxpr, linear: Sequence[bool]) -> ClosedJaxpr:
 
     jaxpr, consts, _ = pe.trace_to_jaxpr(fun, nonlin_avals + ct_avals)
     return ClosedJaxpr(jaxpr, consts)
-
-
-def zeros_like_aval(aval):
-    return R.zeros(aval)
-
-
-def tangent_dtype(dtype):
-    return dtype if dtypes.is_inexact(dtype) else dtypes.float0

@@ -156,13 +156,6 @@ def hoist_tracer_consts(jaxpr: Jaxpr, consts) -> tuple[ClosedJaxpr, list]:
     return ClosedJaxpr(new, keep_vals), hoist_vals
 
 
-def convert_constvars_jaxpr(closed: ClosedJaxpr) -> tuple[ClosedJaxpr, list]:
-    """Turn every constvar into a leading invar; return the jaxpr and the consts."""
-    j = closed.jaxpr
-    return (ClosedJaxpr(Jaxpr([], j.constvars + j.invars, j.outvars, j.eqns, j.debug_info), []),
-            list(closed.consts))
-
-
 def close_jaxpr(fun: Callable, in_avals) -> ClosedJaxpr:
     """Stage ``fun`` into a ClosedJaxpr whose consts are all concrete or hoisted args.
 

@@ -100,9 +100,14 @@ def _classify(eqn: JaxprEqn, supported: Callable[[JaxprEqn], bool]) -> str:
         return _FUSIBLE if supported(eqn) else _FALLBACK
     if name in REDUCTIONS:
         return _REDUCE if supported(eqn) else _FALLBACK
-    if name in LIBRARY:
-        return _LIBRARY if supported(eqn) else _FALLBACK
-    return _FALLBACK
+    # anything else the backend supports is a library call (a boundary)
+    return _LIBRARY if supported(eqn) else _FALLBACK
+
+
+def _known(eqn: JaxprEqn) -> bool:
+    """The default ``supported``: the elementwise, index, reduction and library sets."""
+    name = eqn.primitive.name
+    return name in ELEMENTWISE or name in INDEX_OPS or name in REDUCTIONS or name in LIBRARY
 
 
 def _rows_ok(eqn: JaxprEqn) -> bool:
@@ -201,7 +206,9 @@ def fuse(jaxpr: Jaxpr, supported: Callable[[JaxprEqn], bool] | None = None) -> l
     Args:
       jaxpr: an optimized jaxpr (see ``lowering.passes.optimize``).
       supported: ``supported(eqn)`` says whether the backend generates code for an
-        equation; unsupported ones become ``"fallback"`` groups. Default: all.
+        equation; unsupported ones become ``"fallback"`` groups, supported ones outside
+        the elementwise, index and reduction sets ``"library"`` groups. Default: the
+        names in those sets and ``LIBRARY``.
     Returns:
       the groups in an order that respects their dependencies.
 
@@ -209,7 +216,7 @@ def fuse(jaxpr: Jaxpr, supported: Callable[[JaxprEqn], bool] | None = None) -> l
       >>> len(fuse(fx.make_jaxpr(lambda x: jnp.tanh(x) * 2 + 1)(x).jaxpr))
       1
     """
-    plan = _Plan(jaxpr, supported or (lambda eqn: True))
+    plan = _Plan(jaxpr, supported or _known)
     eqns = plan.eqns
     m = plan.materialized
     for v in jaxpr.outvars:

@@ -381,4 +381,5 @@ def supports(eqn) -> bool:
     if prim in _LIBRARY:
         from lowering.cpu import blas
         return blas.supports(eqn)
-    return False
+    from lowering.cpu import library
+    return library.supports(eqn)

@@ -25,7 +25,7 @@ from fx import core
 from fx.config import config
 from fx.core import ClosedJaxpr, DropVar, Literal
 from lowering import fusion, passes
-from lowering.cpu import blas, codegen, loops, runtime
+from lowering.cpu import blas, codegen, library, loops, runtime
 from lowering.cpu.irutil import I8, I64, PTR, VOID, declare
 
 __all__ = ["compile", "Executable", "clear_cache"]
@@ -109,7 +109,7 @@ class _Fallback:
         self.out_slots = out_slots
 
 
-def _entry_function(module, name, seg, slot_count, kernels, slot_of):
+def _entry_function(module, name, seg, slot_count, kernels, slot_of, bounds_check):
     """``void seg(ptr args)``: read buffer pointers, run each kernel (in parallel when
     it pays) and library call."""
     fn = ir.Function(module, ir.FunctionType(VOID, [PTR]), name)
@@ -139,7 +139,12 @@ def _entry_function(module, name, seg, slot_count, kernels, slot_of):
     pfor_ty = ir.FunctionType(VOID, [PTR, PTR, I64])
     for group, spec in kernels:
         if group.kind == "library":
-            blas.emit_call(module, b, group, lambda v: ptrs[slot_of[id(v)]])
+            pointer_of = lambda v: ptrs[slot_of[id(v)]]  # noqa: E731
+            if group.eqns[0].primitive.name == "dot_general":
+                blas.emit_call(module, b, group, pointer_of)
+            else:
+                library.emit_call(library.LibraryContext(module, b, pointer_of, status,
+                                                         bounds_check), group.eqns[0])
             continue
         if spec.total == 0:
             continue
@@ -319,7 +324,8 @@ class Executable:
                         raise
                     kernels.append((g, spec))
                 name = f"fx_segment_{si}"
-                _entry_function(module, name, s, self._nslots, kernels, slot_of)
+                _entry_function(module, name, s, self._nslots, kernels, slot_of,
+                                self.bounds_check)
                 names.append(name)
             text = str(module)
             addresses, module_ref = runtime.compile_ir(text, names)

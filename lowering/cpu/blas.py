@@ -25,6 +25,9 @@ from lowering.cpu.irutil import F32, F64, I32, I64, PTR, VOID, declare
 __all__ = ["supports", "prepare", "emit_call", "library_info"]
 
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
+#: products with fewer multiply-adds than this run on the calling thread: OpenBLAS's
+#: threads cost more than they save there, and much more on a loaded machine
+SINGLE_THREAD_MACS = 1 << 23
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _lib: dict = {}
 
@@ -69,6 +72,12 @@ def _load():
     if found:
         runtime.register_symbol("fx_cblas_sgemm", found[0])
         runtime.register_symbol("fx_cblas_dgemm", found[1])
+        try:  # OpenBLAS >= 0.3.27: a per-calling-thread thread count
+            runtime.register_symbol("fx_blas_threads_local", runtime.symbol_address(
+                ctypes.CDLL(found[3]), "openblas_set_num_threads_local"))
+            _lib["threads_local"] = True
+        except (AttributeError, OSError):
+            _lib["threads_local"] = False
     return found
 
 
@@ -235,9 +244,23 @@ def emit_call(module: ir.Module, b: ir.IRBuilder, group, pointer_of) -> None:
                       ir.Constant(it, max(lda, 1)), bb, ir.Constant(it, max(ldb, 1)),
                       ir.Constant(fty, 0.0), c, ir.Constant(it, max(n, 1))])
 
+    small = batch * m * n * k < SINGLE_THREAD_MACS and _lib.get("threads_local")
+    if small:
+        local = declare(module, "fx_blas_threads_local", ir.FunctionType(I32, [I32]))
+        previous = b.call(local, [ir.Constant(I32, 1)])
     if batch == 1:
         call(a_ptr, b_ptr, c_ptr)
-        return
+    else:
+        _batch_loop(b, batch, lambda i: call(*[b.gep(p, [b.mul(i, ir.Constant(I64, size))],
+                                                     source_etype=fty)
+                                               for p, size in ((a_ptr, m * k), (b_ptr, k * n),
+                                                               (c_ptr, m * n))]))
+    if small:
+        b.call(local, [previous])
+
+
+def _batch_loop(b: ir.IRBuilder, batch: int, emit_body) -> None:
+    """``for i in range(batch): emit_body(i)`` at the builder's position."""
     fn = b.function
     pre = b.block
     header = fn.append_basic_block("gemm.loop")
@@ -249,11 +272,7 @@ def emit_call(module: ir.Module, b: ir.IRBuilder, group, pointer_of) -> None:
     i.add_incoming(ir.Constant(I64, 0), pre)
     b.cbranch(b.icmp_signed("<", i, ir.Constant(I64, batch)), body, done)
     b.position_at_end(body)
-
-    def at(p, stride):
-        return b.gep(p, [b.mul(i, ir.Constant(I64, stride))], source_etype=fty)
-
-    call(at(a_ptr, m * k), at(b_ptr, k * n), at(c_ptr, m * n))
+    emit_body(i)
     i.add_incoming(b.add(i, ir.Constant(I64, 1)), b.block)
     b.branch(header)
     b.position_at_end(done)

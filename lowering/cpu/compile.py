@@ -25,7 +25,7 @@ from fx import core
 from fx.config import config
 from fx.core import ClosedJaxpr, DropVar, Literal
 from lowering import fusion, passes
-from lowering.cpu import blas, codegen, library, loops, runtime
+from lowering.cpu import blas, codegen, control, library, loops, runtime
 from lowering.cpu.irutil import I8, I64, PTR, VOID, declare
 
 __all__ = ["compile", "Executable", "clear_cache"]
@@ -68,7 +68,10 @@ def _contiguous(a: np.ndarray, dtype=None) -> np.ndarray:
 
 
 def _canonical_text(jaxpr, options) -> str:
+    """The cache key: the program with variables numbered in order of appearance,
+    literal values in hex, and sub-jaxprs written out the same way."""
     names: dict[int, str] = {}
+    lines = [repr(options)]
 
     def name(v):
         if isinstance(v, Literal):
@@ -78,14 +81,28 @@ def _canonical_text(jaxpr, options) -> str:
             names[id(v)] = f"v{len(names)}:{v.aval.dtype.str}{list(v.aval.shape)}"
         return names[id(v)]
 
-    lines = [repr(options), " ".join(name(v) for v in jaxpr.constvars),
-             " ".join(name(v) for v in jaxpr.invars)]
-    for e in jaxpr.eqns:
-        params = sorted((k, repr(v)) for k, v in e.params.items())
-        ins = " ".join(name(v) for v in e.invars)
-        outs = " ".join(name(v) for v in e.outvars)
-        lines.append(f"{outs} = {e.primitive.name}{params} {ins}")
-    lines.append(" ".join(name(v) for v in jaxpr.outvars))
+    def param(value):
+        if isinstance(value, ClosedJaxpr):
+            consts = ",".join(f"{np.asarray(_to_numpy(c)).dtype.str}"
+                              f"{list(np.shape(_to_numpy(c)))}" for c in value.consts)
+            return f"{{closed[{consts}] {body(value.jaxpr)}}}"
+        if isinstance(value, core.Jaxpr):
+            return f"{{{body(value)}}}"
+        if isinstance(value, tuple):
+            return "(" + ",".join(param(x) for x in value) + ")"
+        return repr(value)
+
+    def body(j):
+        out = [" ".join(name(v) for v in j.constvars), " ".join(name(v) for v in j.invars)]
+        for e in j.eqns:
+            params = sorted((k, param(v)) for k, v in e.params.items())
+            ins = " ".join(name(v) for v in e.invars)
+            outs = " ".join(name(v) for v in e.outvars)
+            out.append(f"{outs} = {e.primitive.name}{params} {ins}")
+        out.append(" ".join(name(v) for v in j.outvars))
+        return "\n".join(out)
+
+    lines.append(body(jaxpr))
     return "\n".join(lines)
 
 
@@ -109,9 +126,71 @@ class _Fallback:
         self.out_slots = out_slots
 
 
-def _entry_function(module, name, seg, slot_count, kernels, slot_of, bounds_check):
+class _Table:
+    """The flat buffer table: one aval per slot, and the values of constant slots."""
+
+    def __init__(self):
+        self.avals: list = []
+        self.init: list[tuple[int, np.ndarray]] = []
+
+    def new(self, aval, value=None) -> int:
+        s = len(self.avals)
+        self.avals.append(aval)
+        if value is not None:
+            self.init.append((s, value))
+        return s
+
+
+class _Emitter:
+    """Emits groups into a segment's entry function (recursively for control flow)."""
+
+    def __init__(self, module, bounds_check, threads):
+        self.module = module
+        self.bounds_check = bounds_check
+        self.threads = threads
+        self.count = 0
+        self.ptrs = self.base = self.status = None
+
+    def groups(self, b, scope, groups):
+        module = self.module
+        ptrs = self.ptrs
+        pointer_of = lambda v: ptrs[scope.slot_of[id(v)]]  # noqa: E731
+        for g in groups:
+            if g.kind == "library":
+                eqn = g.eqns[0]
+                if eqn.primitive.name == "dot_general":
+                    blas.emit_call(module, b, g, pointer_of)
+                elif eqn.primitive.name in control.CONTROL:
+                    control.emit(module, b, scope.plans[id(g)], self)
+                else:
+                    library.emit_call(library.LibraryContext(
+                        module, b, pointer_of, self.status, self.bounds_check), eqn)
+                continue
+            name = f"k{self.count}"
+            self.count += 1
+            try:
+                spec = loops.emit_group(module, g, scope.slot_of, name, self.bounds_check,
+                                        self.threads)
+            except loops.CodegenError as err:
+                err.group_eqns = g.eqns
+                raise
+            if spec.total == 0:
+                continue
+            if spec.task is not None:
+                task = module.globals[spec.task]
+                pfor = declare(module, runtime.PARALLEL_FOR,
+                               ir.FunctionType(VOID, [PTR, PTR, I64]))
+                b.call(pfor, [task, self.base, ir.Constant(I64, spec.nchunks)])
+                continue
+            b.call(module.globals[spec.name],
+                   [ptrs[s] for s in spec.slots] + [self.status, ir.Constant(I64, 0),
+                                                    ir.Constant(I64, spec.total)])
+
+
+def _entry_function(emitter, name, seg, slot_count, scope):
     """``void seg(ptr args)``: read buffer pointers, run each kernel (in parallel when
-    it pays) and library call."""
+    it pays), library call and control-flow construct."""
+    module = emitter.module
     fn = ir.Function(module, ir.FunctionType(VOID, [PTR]), name)
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     (arg,) = fn.args
@@ -135,27 +214,9 @@ def _entry_function(module, name, seg, slot_count, kernels, slot_of, bounds_chec
         p = read_pointer(slot)
         ptrs[slot] = p
         b.store(p, b.gep(base, [ir.Constant(I64, slot)], source_etype=PTR))
-    status = b.load(b.gep(base, [ir.Constant(I64, -1)], source_etype=PTR), typ=PTR)
-    pfor_ty = ir.FunctionType(VOID, [PTR, PTR, I64])
-    for group, spec in kernels:
-        if group.kind == "library":
-            pointer_of = lambda v: ptrs[slot_of[id(v)]]  # noqa: E731
-            if group.eqns[0].primitive.name == "dot_general":
-                blas.emit_call(module, b, group, pointer_of)
-            else:
-                library.emit_call(library.LibraryContext(module, b, pointer_of, status,
-                                                         bounds_check), group.eqns[0])
-            continue
-        if spec.total == 0:
-            continue
-        if spec.task is not None:
-            task = module.globals[spec.task]
-            pfor = declare(module, runtime.PARALLEL_FOR, pfor_ty)
-            b.call(pfor, [task, base, ir.Constant(I64, spec.nchunks)])
-            continue
-        kfn = module.globals[spec.name]
-        b.call(kfn, [ptrs[s] for s in spec.slots] + [status, ir.Constant(I64, 0),
-                                                      ir.Constant(I64, spec.total)])
+    emitter.ptrs, emitter.base = ptrs, base
+    emitter.status = b.load(b.gep(base, [ir.Constant(I64, -1)], source_etype=PTR), typ=PTR)
+    emitter.groups(b, scope, seg.groups)
     b.ret_void()
     return fn
 
@@ -181,6 +242,15 @@ def _fast_caller(sig, fn, consts, allocs, outs):
     return call
 
 
+def _optimize(closed: ClosedJaxpr, debug=None) -> ClosedJaxpr:
+    """The CPU pass pipeline: generic passes, then products prepared for BLAS."""
+    opt = passes.optimize(closed, debug=debug)
+    prepared = blas.prepare(opt)
+    if prepared is not opt:
+        opt = passes.dce(passes.cse(prepared))
+    return opt
+
+
 class Executable:
     """A compiled program: ``exe(list_of_arrays) -> list_of_arrays``.
 
@@ -202,17 +272,16 @@ class Executable:
         def log_pass(name, result):
             _debug(1, f"fx: after {name}:\n{result}")
 
-        opt = passes.optimize(closed, debug=log_pass if _debug_level() >= 1 else None)
-        prepared = blas.prepare(opt)
-        if prepared is not opt:
-            opt = passes.dce(passes.cse(prepared))
+        opt = _optimize(closed, debug=log_pass if _debug_level() >= 1 else None)
         self.optimized = opt
         unsupported: set[int] = set()
-        for _ in range(len(opt.jaxpr.eqns) + 1):
+        for _ in range(4 * len(opt.jaxpr.eqns) + 4):
+            planner = control.Planner(_optimize, lambda e: id(e) not in unsupported
+                                      and codegen.supports(e))
             groups = fusion.fuse(opt.jaxpr, lambda e: id(e) not in unsupported
-                                 and codegen.supports(e))
+                                 and planner.supported(e))
             try:
-                self._build(opt, groups, unsupported)
+                self._build(opt, groups, unsupported, planner)
                 break
             except loops.CodegenError as err:
                 # equations the loop emitter cannot handle run their eager impl
@@ -225,7 +294,7 @@ class Executable:
         fast = None if self._checked else self._plan_fast()
         self._fast_call = _fast_caller(self._in_sig, *fast) if fast is not None else None
 
-    def _build(self, opt, groups, unsupported):
+    def _build(self, opt, groups, unsupported, planner):
         """Slots, steps and native code for ``groups`` (raises CodegenError, with the group
         at fault, when a group cannot be emitted)."""
         jaxpr = opt.jaxpr
@@ -238,30 +307,23 @@ class Executable:
                 f"    {e}" for e in self.fallbacks))
 
         # slots: every materialized value; the arguments first, then constants
-        slot_of: dict[int, int] = {}
-        init: list[tuple[int, np.ndarray]] = []
-        avals: list = []
-
-        def slot(v):
-            if id(v) not in slot_of:
-                slot_of[id(v)] = len(avals)
-                avals.append(v.aval)
-                if isinstance(v, Literal):
-                    init.append((slot_of[id(v)], np.asarray(v.val, v.aval.dtype)))
-            return slot_of[id(v)]
-
+        table = _Table()
+        scope = control.Scope(table)
+        slot = scope.slot
         self._in_slots = [slot(v) for v in jaxpr.invars]
         for v, c in zip(jaxpr.constvars, opt.consts):
-            init.append((slot(v), _contiguous(_to_numpy(c), v.aval.dtype)))
+            scope.const(v, _contiguous(_to_numpy(c), v.aval.dtype))
         for v in jaxpr.outvars:
             if isinstance(v, Literal):
                 slot(v)
         for g in groups:
             for v in list(g.inputs) + list(g.outputs):
                 slot(v)
+            if g.kind == "library" and g.eqns[0].primitive.name in control.CONTROL:
+                scope.plans[id(g)] = control.plan(g.eqns[0], planner, scope)
         self._out_slots = [slot(v) for v in jaxpr.outvars]
-        self._slot_avals = avals
-        self._init = init
+        self._slot_avals = avals = table.avals
+        self._init = init = table.init
         self._in_sig = [(tuple(a.shape), np.dtype(a.dtype)) for a in jaxpr.in_avals]
 
         # steps: native segments between fallbacks
@@ -283,10 +345,13 @@ class Executable:
                 seg = _Segment()
                 steps.append(seg)
             seg.groups.append(g)
-            for v in g.inputs:
-                seg.used.add(slot(v))
-            for v in g.outputs:
-                s = slot(v)
+            written = [slot(v) for v in g.outputs]
+            seg.used.update(slot(v) for v in g.inputs)
+            plan = scope.plans.get(id(g))
+            if plan is not None:
+                seg.used |= plan.used
+                written += sorted(plan.defined)
+            for s in written:
                 seg.used.add(s)
                 if s not in defined:
                     seg.allocs.append(s)
@@ -306,30 +371,19 @@ class Executable:
         with _cache_lock:
             cached = _cache.get(key)
         if cached is None:
-            module = ir.Module(name="fx")
-            module.triple = runtime.host_info()["triple"]
-            module.data_layout = str(runtime.target_machine().target_data)
-            names = []
-            for si, s in enumerate(segments):
-                kernels = []
-                for gi, g in enumerate(s.groups):
-                    if g.kind == "library":
-                        kernels.append((g, None))
-                        continue
-                    try:
-                        spec = loops.emit_group(module, g, slot_of, f"k{si}_{gi}",
-                                                self.bounds_check, threads)
-                    except loops.CodegenError as err:
-                        err.group_eqns = g.eqns
-                        raise
-                    kernels.append((g, spec))
-                name = f"fx_segment_{si}"
-                _entry_function(module, name, s, self._nslots, kernels, slot_of,
-                                self.bounds_check)
-                names.append(name)
-            text = str(module)
-            addresses, module_ref = runtime.compile_ir(text, names)
-            cached = (addresses, names, text, module_ref)
+            def build():  # only on a miss of the disk cache too
+                module = ir.Module(name="fx")
+                module.triple = runtime.host_info()["triple"]
+                module.data_layout = str(runtime.target_machine().target_data)
+                emitter = _Emitter(module, self.bounds_check, threads)
+                names = []
+                for si, s in enumerate(segments):
+                    name = f"fx_segment_{si}"
+                    _entry_function(emitter, name, s, self._nslots, scope)
+                    names.append(name)
+                return str(module), names
+            from lowering.cpu import diskcache
+            cached = diskcache.compile_cached(key, build)
             with _cache_lock:
                 _cache[key] = cached
         addresses, names, text, module_ref = cached

@@ -33,6 +33,14 @@ __all__ = ["compile", "Executable", "clear_cache"]
 _cache: dict = {}
 _cache_lock = threading.Lock()
 _STATUS_OK = np.zeros(1, np.int8)
+_BYTE = np.dtype(np.uint8)
+
+
+def _empty(shape, dtype):
+    """An uninitialized array, 64-byte aligned when it is 1 KiB or more."""
+    if dtype.itemsize * int(np.prod(shape, dtype=np.int64)) < 1024:
+        return np.empty(shape, dtype)
+    return runtime.aligned_empty(shape, dtype)
 
 
 def _debug_level() -> int:
@@ -358,6 +366,7 @@ class Executable:
                     defined.add(s)
         self._steps = steps
         self._nslots = len(avals)
+        self._scope = scope
 
         # native code: one module, one entry function per segment
         segments = [s for s in steps if isinstance(s, _Segment)]
@@ -401,14 +410,85 @@ class Executable:
             s.fn = proto(addresses[name])
 
     # -- calling ---------------------------------------------------------------------
+    def _plan_memory(self):
+        """Which buffer each written slot uses.
+
+        Program outputs get arrays of their own each call. Other intermediates that only
+        native code reads share buffers (raw bytes, 64-byte aligned when large) when
+        their live ranges, in group order, do not overlap: best fit among the free
+        buffers, growing one when none fits. Intermediates a fallback reads get arrays
+        of their own (an eager impl may return a view of its operand).
+        Returns ``(own, sizes, shared)``: own = [(slot, shape, dtype)], sizes = bytes of
+        each shared buffer, shared = [(slot, buffer index)].
+        """
+        scope = self._scope
+        avals = self._slot_avals
+        outputs = set(self._out_slots)
+        first: dict[int, int] = {}
+        last: dict[int, int] = {}
+        private = set(outputs)
+        order: list[int] = []
+        pos = 0
+        for step in self._steps:
+            pos += 1
+            if isinstance(step, _Fallback):
+                for sl in step.in_slots:
+                    if isinstance(sl, int):
+                        last[sl] = pos
+                        private.add(sl)
+                continue
+            allocs = set(step.allocs)
+            for g in step.groups:
+                pos += 1
+                plan = scope.plans.get(id(g))
+                reads = [scope.slot_of[id(v)] for v in g.inputs]
+                writes = [scope.slot_of[id(v)] for v in g.outputs]
+                if plan is not None:
+                    reads += sorted(plan.used)
+                    writes += sorted(plan.defined)
+                for sl in writes:
+                    if sl in allocs and sl not in first:
+                        first[sl] = pos
+                        order.append(sl)
+                for sl in reads + writes:
+                    last[sl] = pos
+        own, shared, sizes = [], [], []
+        free: list[int] = []            # buffer indices free for reuse
+        busy: list[tuple[int, int]] = []  # (last use, buffer)
+        for sl in order:
+            aval = avals[sl]
+            shape, dtype = tuple(aval.shape), np.dtype(aval.dtype)
+            if sl in private:
+                own.append((sl, shape, dtype))
+                continue
+            start = first[sl]
+            for entry in [e for e in busy if e[0] < start]:
+                busy.remove(entry)
+                free.append(entry[1])
+            need = max(1, int(np.prod(shape, dtype=np.int64)) * dtype.itemsize)
+            fits = [i for i in free if sizes[i] >= need]
+            if fits:
+                buf = min(fits, key=lambda i: sizes[i])
+            elif free:
+                buf = max(free, key=lambda i: sizes[i])
+                sizes[buf] = need
+            else:
+                buf = len(sizes)
+                sizes.append(need)
+            if buf in free:
+                free.remove(buf)
+            busy.append((last.get(sl, start), buf))
+            shared.append((sl, buf))
+        return own, sizes, shared
+
     def _plan_calls(self):
         """Precomputed per-step data so that a call does little Python."""
+        own, sizes, shared = self._plan_memory()
+        self._own, self._buffer_sizes, self._shared = own, sizes, shared
         plan = []
         for step in self._steps:
             if isinstance(step, _Segment):
-                allocs = [(s, tuple(self._slot_avals[s].shape), np.dtype(self._slot_avals[s].dtype))
-                          for s in step.allocs]
-                plan.append(("native", step.fn, allocs))
+                plan.append(("native", step.fn))
             else:
                 e = step.eqn
                 impl = e.primitive.impl_rule or e.primitive.impl
@@ -418,23 +498,37 @@ class Executable:
                              e.primitive.multiple_results))
         return plan
 
+    def _allocate(self, env) -> None:
+        """Put this call's output arrays and shared buffers in ``env``."""
+        for s, shape, dtype in self._own:
+            env[s] = _empty(shape, dtype)
+        if self._shared:
+            bufs = [_empty((n,), _BYTE) for n in self._buffer_sizes]
+            for s, i in self._shared:
+                env[s] = bufs[i]
+
     def _plan_fast(self):
         """The one-native-call path: slots are arguments, then constants and literals, then
         the buffers the call allocates, in that order."""
         if len(self._program) != 1 or self._program[0][0] != "native" or self.bounds_check \
                 or runtime.OBJECT_LAYOUT is None:
             return None
-        _, fn, allocs = self._program[0]
+        fn = self._program[0][1]
         n_in = len(self._in_slots)
         fixed = sorted(self._init)
         if [s for s, _ in fixed] != list(range(n_in, n_in + len(fixed))):
             return None
         start = n_in + len(fixed)
-        if [s for s, _, _ in allocs] != list(range(start, start + len(allocs))) or \
-                start + len(allocs) != self._nslots:
+        written = sorted([(s, (shape, dtype), None) for s, shape, dtype in self._own] +
+                         [(s, ((n,), _BYTE), i) for s, i in self._shared
+                          for n in [self._buffer_sizes[i]]], key=lambda t: t[0])
+        if [s for s, _, _ in written] != list(range(start, self._nslots)):
             return None
+        if len({i for _, _, i in written if i is not None}) != len(self._shared):
+            return None  # shared buffers: the general path
         allocators = [(np.empty if dtype.itemsize * int(np.prod(shape)) < 1024
-                       else runtime.aligned_empty, shape, dtype) for _, shape, dtype in allocs]
+                       else runtime.aligned_empty, shape, dtype)
+                      for _, (shape, dtype), _ in written]
         return (fn, tuple(v for _, v in fixed), allocators, list(self._out_slots))
 
     def _check_args(self, args):
@@ -496,11 +590,10 @@ class Executable:
         status = np.zeros(1, np.int8) if self.bounds_check else _STATUS_OK
         env[-1] = status
         layout = runtime.OBJECT_LAYOUT
+        self._allocate(env)
         for step in self._program:
             if step[0] == "native":
-                _, fn, allocs = step
-                for s, shape, dtype in allocs:
-                    env[s] = runtime.aligned_empty(shape, dtype)
+                fn = step[1]
                 if layout is not None:
                     fn(tuple(env))
                 else:

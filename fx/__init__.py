@@ -32,6 +32,7 @@ from fx import distributed, sharding  # noqa: F401
 from fx.experimental.shard_map import shard_map  # noqa: F401
 from fx.devices import device_put, default_device  # noqa: F401
 from fx.sharding import NamedSharding, PartitionSpec as P  # noqa: F401
+from fx.sharding import reshard, set_mesh  # noqa: F401
 from fx._api_extras import (clear_caches, check_tracer_leaks, checking_leaks,  # noqa: F401
                             log_compiles, explain_cache_misses, default_matmul_precision,
                             ensure_compile_time_eval, named_scope, named_call, typeof,
@@ -39,6 +40,15 @@ from fx._api_extras import (clear_caches, check_tracer_leaks, checking_leaks,  #
                             transfer_guard_host_to_device, transfer_guard_device_to_device,
                             transfer_guard_device_to_host, host_count, host_id, host_ids,
                             process_indices, make_mesh, print_environment_info)
+from fx._api_extras import (numpy_rank_promotion, numpy_dtype_promotion,  # noqa: F401
+                            default_prng_impl, enable_custom_prng, legacy_prng_key,
+                            threefry_partitionable, debug_key_reuse, softmax_custom_jvp,
+                            allow_f16_reductions, no_tracing, no_execution, thread_guard,
+                            array_garbage_collection_guard,
+                            jax2tf_associative_scan_reductions,
+                            remove_size_one_mesh_axis_from_type, live_arrays,
+                            make_array_from_callback, make_array_from_process_local_data,
+                            make_array_from_single_device_arrays)
 
 __version__ = "0.1.0"
 

@@ -16,7 +16,9 @@ from fx.core import ShapedArray
 class Array:
     """An immutable n-dimensional array. Create one with ``fx.numpy.asarray``."""
 
-    __slots__ = ("_value", "weak_type", "_aval", "_device", "__weakref__")
+    # _owned: the buffer was allocated by fx for this array (a compiled output), so a call
+    # that donates the array may write its result into it
+    __slots__ = ("_value", "weak_type", "_aval", "_device", "_owned", "__weakref__")
     __array_priority__ = 100
 
     def __init__(self, value, weak_type: bool = False, device=None):
@@ -24,6 +26,7 @@ class Array:
         self.weak_type = weak_type
         self._aval = None
         self._device = device
+        self._owned = False
 
     # -- type ---------------------------------------------------------------
     @property
@@ -31,6 +34,9 @@ class Array:
         aval = self._aval
         if aval is None:
             v = self._value
+            if v is None:
+                raise RuntimeError("Array has been deleted (it was donated to a jitted call "
+                                   "with donate_argnums, or .delete() was called)")
             aval = self._aval = ShapedArray(v.shape, v.dtype, self.weak_type)
         return aval
 

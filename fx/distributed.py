@@ -6,7 +6,12 @@ each, ``FX_CPU_DEVICES``), feeds its local ones to ``pmap``, and collectives
 over a pmap axis that spans processes cross them through MPI (mpi4py).
 
 Invariants: one duplicate of ``MPI.COMM_WORLD`` carries fx's collectives; only
-one thread at a time calls MPI (``ProcessComm.lock``). Every collective first
+one thread at a time calls MPI (``ProcessComm.lock``). Reductions go through
+Allreduce, psum_scatter through Reduce_scatter, all_gather through Allgather,
+all_to_all through Alltoall, ppermute/pshuffle through point-to-point messages
+(one per pair of processes that exchange data); grouped collectives
+(``axis_index_groups``) and collectives over several named axes gather every
+process's values and compute locally. Every collective first
 exchanges a description of itself with a nonblocking Iallgather polled against
 ``FX_COLLECTIVE_TIMEOUT``: a rank that never arrives makes the others fail with
 ``CollectiveTimeoutError``, ranks that called different collectives fail with
@@ -120,6 +125,7 @@ def process_comm() -> ProcessComm:
     return comm
 
 
+_P2P_TAG = 17
 _MPI_DTYPES = frozenset("f4 f8 c8 c16 i1 i2 i4 i8 u1 u2 u4 u8".split())
 
 
@@ -144,7 +150,9 @@ class ProcessComm:
 
     def _wait(self, request, what: str, deadline: float, timeout: float) -> None:
         spins = 0
-        while not request.Test():
+        test = request.Test if not isinstance(request, list) else \
+            (lambda: self.MPI.Request.Testall(request))
+        while not test():
             spins += 1
             if spins < 20000:
                 continue  # busy-poll first, as MPI's blocking calls do
@@ -211,6 +219,47 @@ class ProcessComm:
                                 recv.reshape(-1).view(np.uint8))
             return recv.reshape((self.size,) + value.shape).copy()
 
+    def reduce_scatter(self, value: np.ndarray, signature: str) -> np.ndarray:
+        """The sum over every process of ``value`` (leading axis of size ``size``); this
+        process gets block ``rank`` of it."""
+        dtype = value.dtype
+        work = value if dtype.str[1:] in _MPI_DTYPES else value.astype(np.float64)
+        with self.lock:
+            self._check(*self._begin(signature), signature)
+            send, recv = self._staging(0, work), self._staging(1, work[0])
+            np.copyto(send, work)
+            self.comm.Reduce_scatter_block(send, recv, self.MPI.SUM)
+            return recv.astype(dtype)
+
+    def exchange(self, sends: dict, recvs: dict, like: np.ndarray, signature: str) -> dict:
+        """Point to point: ``sends[q]`` (arrays shaped as ``like``) go to process q in one
+        message; ``recvs[q]`` arrays arrive from process q. Nonblocking sends and receives
+        on contiguous staging buffers, polled against ``FX_COLLECTIVE_TIMEOUT``."""
+        with self.lock:
+            self._check(*self._begin(signature), signature)
+            n_out = sum(len(v) for v in sends.values())
+            n_in = sum(recvs.values())
+            out_buf = self._staging(0, like, max(n_out, 1)).reshape((-1,) + like.shape)
+            in_buf = self._staging(1, like, max(n_in, 1)).reshape((-1,) + like.shape)
+            requests, received, at = [], {}, 0
+            for q in sorted(recvs):
+                part = in_buf[at:at + recvs[q]]
+                requests.append(self.comm.Irecv(part.reshape(-1).view(np.uint8), source=q,
+                                                tag=_P2P_TAG))
+                received[q] = part
+                at += recvs[q]
+            at = 0
+            for q in sorted(sends):
+                part = out_buf[at:at + len(sends[q])]
+                for i, v in enumerate(sends[q]):
+                    part[i] = v
+                requests.append(self.comm.Isend(part.reshape(-1).view(np.uint8), dest=q,
+                                                tag=_P2P_TAG))
+                at += len(sends[q])
+            timeout = collective_timeout()
+            self._wait(requests, signature, time.monotonic() + timeout, timeout)
+            return {q: list(part.copy()) for q, part in received.items()}
+
     def alltoall(self, value: np.ndarray, signature: str) -> np.ndarray:
         """Block ``q`` of ``value`` (its leading axis has size ``size``) goes to process q;
         returns the blocks received, stacked by source process."""
@@ -240,7 +289,12 @@ def combine_across_processes(process: ProcessComm, entries: dict, positions, siz
     from fx.interpreters.communicator import _describe, _groups, scatter_blocks
     local, offset, per_process = _local_layout(entries)
     signature = _describe(entries[local[0]][1])
-    if kind in ("psum", "pmax", "pmin", "reduce_scatter"):
+    grouped = params.get("groups") is not None
+    if kind == "ppermute" and positions == [0]:
+        return _ppermute(process, entries, per_process, n, params, signature)
+    if kind == "reduce_scatter" and positions == [0] and not grouped:
+        return _reduce_scatter(process, entries, per_process, n, params, signature)
+    if kind in ("psum", "pmax", "pmin", "reduce_scatter") and not grouped:
         groups = _groups(entries, positions, sizes)
         keys = sorted(groups)
         op = {"psum": np.add, "reduce_scatter": np.add, "pmax": np.maximum,
@@ -261,7 +315,7 @@ def combine_across_processes(process: ProcessComm, entries: dict, positions, siz
             for r, coords in members.items():
                 results[coords] = total if blocks is None else blocks[r]
         return results
-    if kind == "all_to_all" and len(positions) == 1 and len(local[0]) == 1:
+    if kind == "all_to_all" and len(positions) == 1 and len(local[0]) == 1 and not grouped:
         return _all_to_all(process, entries, local, offset, per_process, n, params, signature)
     # everything else: gather every process's entries, then compute as the threads do
     stacked = process.allgather(np.stack([entries[c][0] for c in local]), signature)
@@ -293,4 +347,58 @@ def _all_to_all(process, entries, local, offset, per_process, n, params, signatu
     for d, coords in enumerate(local):
         pieces = [recv[p, s, d] for p in range(P) for s in range(L)]
         results[coords] = np.concatenate(pieces, axis=concat)
+    return results
+
+
+def _ppermute(process, entries, per_process, n, params, signature):
+    """ppermute over the axis spanning processes (inner frames, if any, permute
+    independently): local pairs are copies, the others one message per peer process."""
+    from fx.interpreters.communicator import _groups
+    groups = _groups(entries, [0], [n])
+    me, L = process.rank, per_process
+    results, sends, recvs, arrivals = {}, {}, {}, {}
+    for key in sorted(groups):
+        members = groups[key]
+        for src, dst in params["perm"]:
+            src_p, dst_p = src // L, dst // L
+            if src_p == me and dst_p == me:
+                results[members[dst]] = entries[members[src]][0]
+            elif src_p == me:
+                sends.setdefault(dst_p, []).append(entries[members[src]][0])
+            elif dst_p == me:
+                recvs[src_p] = recvs.get(src_p, 0) + 1
+                arrivals.setdefault(src_p, []).append(members[dst])
+    like = np.asarray(next(iter(entries.values()))[0])
+    received = process.exchange(sends, recvs, like, signature)  # every process takes part
+    for q, coords_list in arrivals.items():
+        for coords, value in zip(coords_list, received[q]):
+            results[coords] = value
+    for coords in entries:
+        if coords not in results:  # no source sends here: zeros, as in JAX
+            results[coords] = np.zeros_like(like)
+    return results
+
+
+def _reduce_scatter(process, entries, per_process, n, params, signature):
+    """psum_scatter over the axis spanning processes: local partial sums, then one MPI
+    Reduce_scatter of the blocks, ordered by destination replica."""
+    from fx.interpreters.communicator import _groups, scatter_blocks
+    groups = _groups(entries, [0], [n])
+    keys = sorted(groups)
+    blocks = []
+    for key in keys:
+        values = [entries[c][0] for c in groups[key].values()]
+        partial = values[0]
+        for v in values[1:]:
+            partial = np.add(partial, v)
+        blocks.append(np.stack(scatter_blocks(np.asarray(partial), n, params)))
+    # send[q, l, g]: block of replica q*L + l in group g
+    stacked = np.stack(blocks, axis=1)  # (n, G, *block)
+    send = stacked.reshape((process.size, per_process) + stacked.shape[1:])
+    mine = process.reduce_scatter(send, signature)  # (L, G, *block)
+    offset = process.rank * per_process
+    results = {}
+    for g, key in enumerate(keys):
+        for r, coords in groups[key].items():
+            results[coords] = mine[r - offset, g]
     return results

@@ -59,6 +59,12 @@ class JAXIndexError(IndexError):
     """An index error raised by fx (``jax.errors.JAXIndexError``)."""
 
 
+class InconclusiveDimensionOperation(Exception):
+    """A dimension computation whose result cannot be decided (``jax.errors``'s name for
+    symbolic-shape errors; fx's shapes are always concrete, so fx raises it only for
+    dimension arithmetic on values that are not integers)."""
+
+
 def __getattr__(name):
     # names defined elsewhere in fx, resolved lazily to keep this module import-free
     if name == "JaxprTypeError":

@@ -18,6 +18,9 @@ from primitives import control_flow, custom_derivatives  # noqa: F401
 from primitives import random  # noqa: F401  (registration)
 from primitives import collectives  # noqa: F401
 from primitives import linalg_decomp, linalg_spectral, fft  # noqa: F401
+from primitives import lax_extra, rng_bit_generator, linear_solve, special_more  # noqa: F401
+from primitives import reduce_generic  # noqa: F401  (registration)
+from primitives import linalg_more  # noqa: F401  (registration)
 from primitives.collectives import *  # noqa: F401,F403
 from primitives.elementwise import *  # noqa: F401,F403
 from primitives.convert import *  # noqa: F401,F403

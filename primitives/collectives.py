@@ -157,6 +157,25 @@ def _run(kind: str, x, names: tuple, params: dict):
     return ctx.frames[outer].group.collective(ctx, outer, kind, np.asarray(x), names, params)
 
 
+def replica_index(names: tuple):
+    """This replica's row-major index over the named axes ``names`` (traced: binds
+    ``axis_index``)."""
+    index = None
+    for name in names:
+        i = axis_index_p.bind(axis_name=name)
+        index = i if index is None else R.add(R.mul(index, R.as_scalar(
+            axis_size(name), dtypes.int32)), i)
+    return index
+
+
+def _replica_index_value(names: tuple) -> int:
+    """This replica's row-major index over ``names``, from its replica context (impls)."""
+    index = 0
+    for name in names:
+        index = index * axis_size(name) + int(_axis_index_impl(axis_name=name))
+    return index
+
+
 def _lane_aval(x, d) -> ShapedArray:
     """The per-lane type of ``x`` batched at ``d``."""
     aval = R.aval_of(x)
@@ -168,6 +187,18 @@ def _lane_aval(x, d) -> ShapedArray:
 def _vmapped(axis_data, names) -> bool:
     name = getattr(axis_data, "axis_name", None)
     return name is not None and name in names
+
+
+def _check_group_size(prim_name, axis_index_groups, axis_size):
+    if axis_index_groups is not None and len(axis_index_groups[0]) != axis_size:
+        raise ValueError(f"{prim_name}: axis_size {axis_size} must be the size of each group "
+                         f"of axis_index_groups {axis_index_groups}")
+
+
+def _no_vmapped_groups(prim_name, axis_index_groups):
+    if axis_index_groups is not None:
+        raise NotImplementedError(f"{prim_name} with axis_index_groups over a vmapped axis is "
+                                  f"not supported (nor by JAX); use pmap or shard_map")
 
 
 def _only_vmapped(prim_name, axis_data, names):
@@ -187,19 +218,23 @@ def _allreduce(name, kinds, local_reduce):
     @p.def_abstract_eval
     def abstract_eval(x, *, axes, axis_index_groups):
         check_dtype(name, x, kinds)
-        _check_groups(name, axis_index_groups)
+        check_groups(name, axis_index_groups)
         return ShapedArray(x.shape, x.dtype, x.weak_type)
 
     @p.def_impl
     def impl(x, *, axes, axis_index_groups):
         x = np.asarray(x)
-        return _run(name, x, axes, {}).astype(x.dtype, copy=False)
+        return _run(name, x, axes, {"groups": axis_index_groups}).astype(x.dtype, copy=False)
 
     @p.def_batch
     def batch(args, dims, *, axis_data=None, axes, axis_index_groups):
         (x,), (d,) = args, dims
         if not _vmapped(axis_data, axes):
             return p.bind(x, axes=axes, axis_index_groups=axis_index_groups), d
+        if axis_index_groups is not None:
+            _only_vmapped(name, axis_data, axes)
+            return _grouped_reduce(local_reduce, x, d, axis_data.axis_size,
+                                   axis_index_groups), 0
         out = local_reduce(x, d, axis_data.axis_size)
         rest = tuple(a for a in axes if a != axis_data.axis_name)
         if rest:
@@ -210,9 +245,60 @@ def _allreduce(name, kinds, local_reduce):
     return p
 
 
-def _check_groups(name, axis_index_groups):
-    if axis_index_groups is not None:
-        raise NotImplementedError(f"{name}: axis_index_groups is not supported by fx")
+def check_groups(name, axis_index_groups, axis_size=None, equal=False):
+    """Check ``axis_index_groups`` (None, or a tuple of tuples of ints): when ``axis_size`` is
+    known the groups must cover ``range(axis_size)`` exactly once; ``equal`` groups (for the
+    collectives whose result shape depends on the group size) must have one size."""
+    if axis_index_groups is None:
+        return
+    if (not isinstance(axis_index_groups, tuple) or not axis_index_groups or not all(
+            isinstance(g, tuple) and g and all(isinstance(i, int) for i in g)
+            for g in axis_index_groups)):
+        raise TypeError(f"{name}: axis_index_groups must be a non-empty tuple of non-empty "
+                        f"tuples of ints, got {axis_index_groups!r}")
+    flat = sorted(i for g in axis_index_groups for i in g)
+    n = len(flat) if axis_size is None else axis_size
+    if flat != list(range(n)):
+        raise ValueError(f"{name}: axis_index_groups {axis_index_groups} must cover every index "
+                         f"of the axis (size {n}) exactly once")
+    if equal and len({len(g) for g in axis_index_groups}) > 1:
+        raise ValueError(f"{name}: the groups of axis_index_groups {axis_index_groups} must "
+                         f"all have the same size")
+
+
+def group_size(axis_index_groups, axis_size: int) -> int:
+    """How many replicas take part in each group (the whole axis without groups)."""
+    return axis_size if axis_index_groups is None else len(axis_index_groups[0])
+
+
+def _lanes(xb, sources):
+    """Rows of ``xb`` (batch dim first) picked by ``sources``: row ``sources[i]`` becomes row
+    ``i``; a None source gives a row of zeros."""
+    shape = R.shape_of(xb)
+    slicer, rows = R.registry["slice"], []
+    for src in sources:
+        if src is None:
+            rows.append(R.zeros(ShapedArray((1,) + shape[1:], R.dtype_of(xb))))
+        else:
+            rows.append(slicer.bind(xb, start_indices=(src,) + (0,) * (len(shape) - 1),
+                                    limit_indices=(src + 1,) + shape[1:], strides=None))
+    return rows[0] if len(rows) == 1 else R.registry["concatenate"].bind(*rows, dimension=0)
+
+
+def _group_of(axis_index_groups) -> dict:
+    return {i: k for k, g in enumerate(axis_index_groups) for i in g}
+
+
+def _grouped_reduce(local_reduce, x, d, n, axis_index_groups):
+    """A vmapped lane-reduction within each group; every lane gets its group's result."""
+    xb = R.bdim_to_front(x, d, n)
+    totals = [local_reduce(_lanes(xb, g), 0, len(g)) for g in axis_index_groups]
+    shape = R.shape_of(totals[0])
+    stacked = R.registry["concatenate"].bind(
+        *[R.reshape(t, (1,) + shape) for t in totals], dimension=0) if len(totals) > 1 \
+        else R.reshape(totals[0], (1,) + shape)
+    group_of = _group_of(axis_index_groups)
+    return _lanes(stacked, [group_of[i] for i in range(n)])
 
 
 def _sum_lanes(x, d, size):
@@ -274,7 +360,8 @@ all_gather_p = new_primitive("all_gather")
 @all_gather_p.def_abstract_eval
 def _all_gather_abstract_eval(x, *, all_gather_dimension, axis_name, axis_index_groups,
                               axis_size, tiled):
-    _check_groups("all_gather", axis_index_groups)
+    check_groups("all_gather", axis_index_groups, equal=True)
+    _check_group_size("all_gather", axis_index_groups, axis_size)
     g = all_gather_dimension
     if not 0 <= g <= x.ndim - (1 if tiled else 0):
         raise ValueError(f"all_gather: all_gather_dimension {g} is out of bounds for an "
@@ -289,7 +376,8 @@ def _all_gather_abstract_eval(x, *, all_gather_dimension, axis_name, axis_index_
 @all_gather_p.def_impl
 def _all_gather_impl(x, *, all_gather_dimension, axis_name, axis_index_groups, axis_size,
                      tiled):
-    return _run("all_gather", x, axis_name, {"dim": all_gather_dimension, "tiled": tiled})
+    return _run("all_gather", x, axis_name, {"dim": all_gather_dimension, "tiled": tiled,
+                                             "groups": axis_index_groups})
 
 
 @all_gather_p.def_jvp
@@ -326,11 +414,21 @@ def _all_gather_batch(args, dims, *, axis_data=None, all_gather_dimension, axis_
                                  tiled=tiled), 0
     _only_vmapped("all_gather", axis_data, axis_name)
     n = axis_data.axis_size
-    stacked = R.moveaxis(R.bdim_to_front(x, d, n), 0, g)  # every lane sees all lanes
+    xb = R.bdim_to_front(x, d, n)
+    if axis_index_groups is None:
+        stacked, out_dim = R.moveaxis(xb, 0, g), None  # every lane sees all lanes
+    else:  # lane i sees the lanes of its group: (lane, member, *x) with member moved to g
+        check_groups("all_gather", axis_index_groups, n, equal=True)
+        group = {i: grp for grp in axis_index_groups for i in grp}
+        size = len(axis_index_groups[0])
+        rows = _lanes(xb, [j for i in range(n) for j in group[i]])
+        shape = R.shape_of(rows)
+        stacked = R.moveaxis(R.reshape(rows, (n, size) + shape[1:]), 1, g + 1)
+        out_dim, g = 0, g + 1  # the lane dim stays first
     if tiled:
         shape = R.shape_of(stacked)
-        stacked = R.reshape(stacked, shape[:g] + (n * shape[g + 1],) + shape[g + 2:])
-    return stacked, None
+        stacked = R.reshape(stacked, shape[:g] + (shape[g] * shape[g + 1],) + shape[g + 2:])
+    return stacked, out_dim
 
 
 all_gather_p.axis_dependent = True
@@ -342,7 +440,8 @@ reduce_scatter_p = new_primitive("reduce_scatter")
 def _reduce_scatter_abstract_eval(x, *, scatter_dimension, axis_name, axis_index_groups,
                                   axis_size, tiled):
     check_dtype("psum_scatter", x, NUMERIC)
-    _check_groups("psum_scatter", axis_index_groups)
+    check_groups("psum_scatter", axis_index_groups, equal=True)
+    _check_group_size("psum_scatter", axis_index_groups, axis_size)
     s = scatter_dimension
     if not 0 <= s < x.ndim:
         raise ValueError(f"psum_scatter: scatter_dimension {s} is out of bounds for an "
@@ -364,7 +463,8 @@ def _reduce_scatter_abstract_eval(x, *, scatter_dimension, axis_name, axis_index
 def _reduce_scatter_impl(x, *, scatter_dimension, axis_name, axis_index_groups, axis_size,
                          tiled):
     x = np.asarray(x)
-    out = _run("reduce_scatter", x, axis_name, {"dim": scatter_dimension, "tiled": tiled})
+    out = _run("reduce_scatter", x, axis_name, {"dim": scatter_dimension, "tiled": tiled,
+                                                "groups": axis_index_groups})
     return out.astype(x.dtype, copy=False)
 
 
@@ -399,6 +499,7 @@ def _reduce_scatter_batch(args, dims, *, axis_data=None, scatter_dimension, axis
         return reduce_scatter_p.bind(R.moveaxis(x, d, 0), scatter_dimension=s + 1,
                                      **params), 0
     _only_vmapped("psum_scatter", axis_data, axis_name)
+    _no_vmapped_groups("psum_scatter", axis_index_groups)
     n = axis_data.axis_size
     reduce_scatter_p.abstract_eval(_lane_aval(x, d), scatter_dimension=s, **dict(
         params, axis_size=n))
@@ -420,7 +521,8 @@ all_to_all_p = new_primitive("all_to_all", hidden_params=("axis_size",))
 @all_to_all_p.def_abstract_eval
 def _all_to_all_abstract_eval(x, *, axis_name, split_axis, concat_axis, axis_index_groups,
                               tiled, axis_size):
-    _check_groups("all_to_all", axis_index_groups)
+    check_groups("all_to_all", axis_index_groups, equal=True)
+    _check_group_size("all_to_all", axis_index_groups, axis_size)
     for what, a in (("split_axis", split_axis), ("concat_axis", concat_axis)):
         if not 0 <= a < x.ndim:
             raise ValueError(f"all_to_all: {what} {a} is out of bounds for an operand of "
@@ -439,7 +541,7 @@ def _all_to_all_abstract_eval(x, *, axis_name, split_axis, concat_axis, axis_ind
 def _all_to_all_impl(x, *, axis_name, split_axis, concat_axis, axis_index_groups, tiled,
                      axis_size):
     return _run("all_to_all", x, axis_names_tuple(axis_name),
-                {"split": split_axis, "concat": concat_axis})
+                {"split": split_axis, "concat": concat_axis, "groups": axis_index_groups})
 
 
 @all_to_all_p.def_jvp
@@ -474,6 +576,7 @@ def _all_to_all_batch(args, dims, *, axis_data=None, axis_name, split_axis, conc
                                  axis_index_groups=axis_index_groups, tiled=tiled,
                                  axis_size=axis_size), (None if d is None else 0)
     _only_vmapped("all_to_all", axis_data, names)
+    _no_vmapped_groups("all_to_all", axis_index_groups)
     n = axis_data.axis_size
     all_to_all_p.abstract_eval(_lane_aval(x, d), axis_name=axis_name, split_axis=split_axis,
                                concat_axis=concat_axis, axis_index_groups=axis_index_groups,
@@ -605,3 +708,5 @@ axis_index_p.axis_dependent = True
 _COLLECTIVE_NAMES = {"psum": "axes", "pmax": "axes", "pmin": "axes", "all_gather": "axis_name",
                      "reduce_scatter": "axis_name", "all_to_all": "axis_name",
                      "ppermute": "axis_name", "axis_index": "axis_name"}
+
+from primitives import collectives_extra  # noqa: E402,F401  (registers pbroadcast, psend, ...)

@@ -10,8 +10,11 @@ without it. Test directories have no ``__init__.py``: basenames are unique.
 from __future__ import annotations
 
 import os
+import tempfile
 
 os.environ["FX_CHECKS"] = "1"
+# compiled code goes to a cache of the test session's own (never the user's)
+os.environ["FX_CACHE_DIR"] = tempfile.mkdtemp(prefix="fx-test-cache-")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")  # the oracle never probes for accelerators
 
 import pytest  # noqa: E402

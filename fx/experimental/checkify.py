@@ -31,7 +31,8 @@ from primitives.callbacks import JaxRuntimeError, check_p, format_check_message
 
 __all__ = ["checkify", "check", "Error", "JaxRuntimeError", "FailedCheckError", "NaNError",
            "OOBError", "DivisionByZeroError", "user_checks", "nan_checks", "index_checks",
-           "div_checks", "float_checks", "automatic_checks", "all_checks"]
+           "div_checks", "float_checks", "automatic_checks", "all_checks", "ErrorCategory",
+           "init_error", "check_error", "debug_check"]
 
 
 # ---------------------------------------------------------------------------
@@ -437,3 +438,10 @@ def check(pred, msg: str, *fmt_args, **fmt_kwargs) -> None:
                             f"arrays, but got {leaf!r} of type {type(leaf)}.")
     check_p.bind(pred, *leaves, fmt=msg, fmt_tree=tree, debug=False)
 
+
+#: the type of an error class checkify reports (``type[JaxException]``, as in JAX)
+ErrorCategory = type[JaxException]
+#: the Error value with no error in it
+init_error = Error((), (), ())
+
+from fx.experimental.checkify_extra import check_error, debug_check  # noqa: E402,F401

@@ -83,13 +83,19 @@ def _merge(y, dims, mesh: Mesh):
     return reshape(y, [b * _total(names, mesh) for b, names in zip(block, dims)])
 
 
-def shard_map(f: Callable, mesh: Mesh, in_specs, out_specs, check_rep: bool = True,
-              auto=frozenset(), *, check_vma: bool | None = None, axis_names=None):
+def shard_map(f: Callable | None = None, mesh: Mesh | None = None, in_specs=None,
+              out_specs=None, check_rep: bool = True, auto=frozenset(), *,
+              check_vma: bool | None = None, axis_names=None):
     """Run ``f`` on the shards of its arguments, one call per device of ``mesh``.
+
+    Both JAX forms work: ``shard_map(f, mesh, in_specs, out_specs)`` and
+    ``jax.shard_map(f, mesh=..., in_specs=..., out_specs=...)``, also as a decorator
+    (``f`` omitted) and with the current mesh (``fx.sharding.set_mesh``) when ``mesh``
+    is omitted; omitted ``in_specs`` are read from the arguments' ``NamedSharding``.
 
     Args:
       f: function of the per-shard blocks; collectives name mesh axes.
-      mesh: the ``fx.sharding.Mesh`` of devices.
+      mesh: the ``fx.sharding.Mesh`` of devices (default: the current mesh).
       in_specs: a ``PartitionSpec`` per argument (a pytree prefix of the arguments).
       out_specs: a ``PartitionSpec`` per output (a pytree prefix of the outputs); an
         output must be the same on every shard of a mesh axis its spec does not name.
@@ -104,15 +110,28 @@ def shard_map(f: Callable, mesh: Mesh, in_specs, out_specs, check_rep: bool = Tr
       Array(6., dtype=float32)
     """
     from fx.interpreters.pmap import pmap
+    if f is None:
+        return functools.partial(shard_map, mesh=mesh, in_specs=in_specs, out_specs=out_specs,
+                                 check_rep=check_rep, auto=auto, check_vma=check_vma,
+                                 axis_names=axis_names)
+    if mesh is None:
+        from fx.sharding import get_mesh
+        mesh = get_mesh()
+        if mesh.empty:
+            raise ValueError("shard_map: no mesh given and no current mesh; pass mesh= or "
+                             "call fx.sharding.set_mesh(mesh)")
     if not isinstance(mesh, Mesh):
         raise TypeError(f"shard_map: mesh must be an fx.sharding.Mesh, got {type(mesh).__name__}")
+    if out_specs is None:
+        raise TypeError("shard_map: out_specs is required")
     if auto:
         raise NotImplementedError("shard_map: auto axes are not supported by fx")
 
     @functools.wraps(f)
     def mapped(*args):
         flat, in_tree = tree_util.tree_flatten(args)
-        specs = _broadcast_specs(in_specs, in_tree, "in_specs")
+        specs = _broadcast_specs(in_specs, in_tree, "in_specs") if in_specs is not None \
+            else [_inferred_spec(x) for x in flat]
         dims = [_names_per_dim(s, np.ndim(x) if isinstance(x, (int, float)) else
                                get_aval(x).ndim, mesh, "in") for x, s in zip(flat, specs)]
         split = [_split(x, d, mesh) for x, d in zip(flat, dims)]
@@ -151,3 +170,14 @@ def _broadcast_specs(specs, tree, what):
         raise ValueError(f"shard_map {what} must be a pytree prefix of the values: {e}") \
             from None
     return flat
+
+
+def _inferred_spec(x) -> PartitionSpec:
+    """The spec of an argument laid out with a ``NamedSharding`` (in_specs omitted)."""
+    from fx.sharding import NamedSharding
+    sharding = getattr(x, "sharding", None)
+    if isinstance(sharding, NamedSharding):
+        return sharding.spec
+    raise ValueError(f"shard_map: in_specs omitted, but an argument of type "
+                     f"{type(x).__name__} has no NamedSharding to infer its spec from; pass "
+                     f"in_specs")

@@ -124,8 +124,14 @@ class Rendezvous:
                 slot = self.slots[key] = _Slot()
             slot.entries[coords] = (x, signature)
             leader = len(slot.entries) == expected
+            extended = False
             while not leader and not slot.done and self.error is None:
                 remaining = deadline - time.monotonic()
+                if remaining <= 0 and len(slot.entries) == expected and not extended:
+                    # every local replica is here: the leader is waiting for other
+                    # processes and reports their timeout itself; this is a backstop
+                    deadline, extended = deadline + timeout, True
+                    continue
                 if remaining <= 0:
                     err = CollectiveTimeoutError(
                         f"{kind} over axes {names} timed out after {timeout:g} s "
@@ -233,6 +239,14 @@ def _reduce(kind, values):
 def compute(kind: str, values: list, params: dict) -> list:
     """The outputs of every rank (in rank order) of collective ``kind`` given the inputs of
     every rank: the one definition the thread and process communicators share."""
+    groups = params.get("groups")
+    if groups is not None:  # each group of ranks is a collective of its own
+        inner = {k: v for k, v in params.items() if k != "groups"}
+        outs: list = [None] * len(values)
+        for group in groups:
+            for rank, out in zip(group, compute(kind, [values[r] for r in group], inner)):
+                outs[rank] = out
+        return outs
     n = len(values)
     if kind in ("psum", "pmax", "pmin"):
         return [_reduce(kind, values)] * n
@@ -246,6 +260,8 @@ def compute(kind: str, values: list, params: dict) -> list:
         chunks = [np.split(v, n, axis=params["split"]) for v in values]
         return [np.concatenate([chunks[j][i] for j in range(n)], axis=params["concat"])
                 for i in range(n)]
+    if kind == "pbroadcast":
+        return [values[params["source"]]] * n
     if kind == "ppermute":
         outs: list = [None] * n
         for src, dst in params["perm"]:

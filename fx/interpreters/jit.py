@@ -123,8 +123,49 @@ def compile_jaxpr(closed: ClosedJaxpr):
                 exe = None
         if exe is None:
             exe = Executable(closed)
+        elif os.environ.get("FX_CHECK_COMPILED", "0") not in ("", "0"):
+            exe = _Verified(exe, Executable(closed))
         _executables[closed] = exe
     return exe
+
+
+class _Verified:
+    """``FX_CHECK_COMPILED=1``: every call runs the native executable and the reference
+    interpreter and compares the results (integers and booleans exactly, floating point
+    within a few float32 ulp of the result's scale: reductions are reassociated and
+    transcendental functions are the compiler's own polynomials)."""
+
+    def __init__(self, native, reference):
+        self.native, self.reference = native, reference
+        self.out_avals = getattr(native, "out_avals", None)
+
+    def __getattr__(self, name):
+        return getattr(self.native, name)
+
+    def __call__(self, args):
+        got = self.native(args)
+        want = self.reference(args)
+        for k, (g, w) in enumerate(zip(got, want)):
+            g, w = np.asarray(g), np.asarray(w)
+            if g.shape != w.shape or g.dtype != w.dtype:
+                raise AssertionError(f"fx: compiled output {k} is {g.dtype}{list(g.shape)}, "
+                                     f"the reference's {w.dtype}{list(w.shape)}")
+            if g.dtype.kind in "fc":
+                finite = np.isfinite(w)
+                scale = float(np.max(np.abs(w[finite]))) if finite.any() else 0.0
+                tol = 1e-4 * np.abs(w) + 1e-5 * (1.0 + scale) if g.dtype.itemsize > 2 \
+                    else 1e-2 * np.abs(w) + 1e-2 * (1.0 + scale)
+                same = (g == w) | (np.isnan(g) & np.isnan(w)) | (np.abs(g - w) <= tol)
+            else:
+                same = g == w
+            if not np.all(same):
+                bad = np.argwhere(~np.asarray(same))[:3].tolist()
+                raise AssertionError(
+                    f"fx: compiled output {k} differs from the reference interpreter at "
+                    f"{bad}: {g[tuple(np.array(bad).T)] if g.ndim else g} vs "
+                    f"{w[tuple(np.array(bad).T)] if w.ndim else w}\n"
+                    f"{self.native.optimized if hasattr(self.native, 'optimized') else ''}")
+        return got
 
 
 def _use_compiler() -> bool:
@@ -241,6 +282,9 @@ def _leaf_signature(x):
     t = type(x)
     if t is Array:
         v = x._value
+        if v is None:
+            raise RuntimeError("Array has been deleted (it was donated to a jitted call "
+                               "with donate_argnums, or .delete() was called)")
         return (v.shape, v.dtype, x.weak_type)
     if t in (int, float, complex, bool):
         return t
@@ -268,10 +312,12 @@ def _leaf_value(x):
 
 
 class _CacheEntry:
-    __slots__ = ("closed", "executable", "out_tree", "out_weak", "hoisted", "single_leaf")
+    __slots__ = ("closed", "executable", "out_tree", "out_weak", "hoisted", "single_leaf",
+                 "donated")
 
     def __init__(self, closed, out_tree):
         self.closed = closed
+        self.donated = ()  # flat argument positions donated to the call
         self.executable = None
         self.out_tree = out_tree
         self.out_weak = [a.weak_type for a in closed.out_avals]
@@ -391,7 +437,7 @@ class JitWrapped:
             # fast path: positional fx.Arrays only, already compiled
             sig = []
             for a in args:
-                if type(a) is not Array:
+                if type(a) is not Array or a._value is None:
                     break
                 v = a._value
                 sig.append((v.shape, v.dtype, a.weak_type))
@@ -412,6 +458,8 @@ class JitWrapped:
             exe = entry.executable
             if exe is None:
                 exe = entry.executable = compile_jaxpr(entry.closed)
+            if self.donate_argnums:
+                return self._call_donating(entry, exe, args, flat)
             if not kwargs and not self.static_argnums and isinstance(sig, tuple):
                 self._fast_cache[(sig, config._state_key)] = entry
             outs = exe([_leaf_value(x) for x in flat])
@@ -429,6 +477,42 @@ class JitWrapped:
                           donated_invars=(False,) * (len(hoisted) + len(flat)),
                           inline=self._inline, keep_unused=self._keep_unused)
         return tree_util.tree_unflatten(entry.out_tree, outs)
+
+    def _call_donating(self, entry, exe, args, flat):
+        """A call with ``donate_argnums``: donated arrays whose buffers fx allocated may
+        receive outputs in place; every donated array is deleted afterwards (as JAX)."""
+        positions = self._donated_positions(args)
+        values = [_leaf_value(x) for x in flat]
+        reusable = tuple(i for i in positions if type(flat[i]) is Array and flat[i]._owned
+                         and not any(j != i and flat[j] is flat[i] for j in range(len(flat))))
+        run = getattr(exe, "run_donating", None)
+        if run is not None and reusable:
+            outs, fresh = run(values, reusable)
+        else:
+            outs = exe(values)
+            fresh = getattr(exe, "fresh_outputs", ())
+        wrapped = []
+        for k, (o, w) in enumerate(zip(outs, entry.out_weak)):
+            a = Array(o if type(o) is np.ndarray else np.asarray(o), w)
+            a._owned = k < len(fresh) and fresh[k]
+            wrapped.append(a)
+        for i in positions:
+            if type(flat[i]) is Array:
+                flat[i].delete()
+        return tree_util.tree_unflatten(entry.out_tree, wrapped)
+
+    def _donated_positions(self, args) -> list:
+        """Flat leaf positions of the donated positional arguments."""
+        positions, start = [], 0
+        static = set(self.static_argnums)
+        for i, a in enumerate(args):
+            if i in static:
+                continue
+            n = len(tree_util.tree_leaves(a))
+            if i in self.donate_argnums or (i - len(args)) in self.donate_argnums:
+                positions.extend(range(start, start + n))
+            start += n
+        return positions
 
     # -- staged inspection ------------------------------------------------------------
     def trace(self, *args, **kwargs) -> Traced:
@@ -472,26 +556,96 @@ class Traced:
 
 
 class Lowered:
-    """A jitted function lowered for given argument types: ``.as_text()``, ``.compile()``."""
+    """A jitted function lowered for given argument types.
+
+    ``as_text()`` is fx's counterpart of JAX's StableHLO text: the program after fx's
+    passes (inlining, constant folding, simplification, CSE, DCE) and the kernels fusion
+    makes of it, as the CPU compiler plans them; ``as_text(dialect="jaxpr")`` gives the
+    jaxpr as traced (what ``fx.make_jaxpr`` prints). ``cost_analysis()`` counts the
+    optimized, fused program; ``compile()`` builds native code.
+    """
+
+    _DIALECTS = (None, "fx", "jaxpr")
 
     def __init__(self, wrapped, entry):
         self._wrapped, self._entry = wrapped, entry
+        self._program = None
 
     @property
     def jaxpr(self) -> ClosedJaxpr:
+        """The jaxpr as traced."""
         return self._entry.closed
 
+    def _lowered(self):
+        """(optimized ClosedJaxpr, fusion groups), from the executable when one exists."""
+        if self._program is None:
+            exe = self._entry.executable
+            if getattr(exe, "groups", None) is not None and \
+                    getattr(exe, "optimized", None) is not None:
+                self._program = (exe.optimized, exe.groups)
+            else:
+                self._program = _plan_program(self._entry.closed)
+        return self._program
+
     def as_text(self, dialect: str | None = None, debug_info: bool = False) -> str:
-        return self._entry.closed.pretty_print(source_info=debug_info)
+        """The optimized jaxpr and its fusion groups, or (``dialect="jaxpr"``) the jaxpr as
+        traced.
+
+        Args:
+          dialect: None or ``"fx"`` (optimized program and kernels), ``"jaxpr"``.
+          debug_info: include source locations in the jaxpr text.
+        Returns:
+          the text.
+
+        Example:
+          >>> print(fx.jit(lambda x: jnp.tanh(x) * 2).lower(jnp.ones(4)).as_text())
+        """
+        if dialect not in self._DIALECTS:
+            raise ValueError(f"as_text: unknown dialect {dialect!r}; fx offers None or "
+                             "'fx' (the optimized jaxpr and its fusion groups) and 'jaxpr' "
+                             "(the jaxpr as traced)")
+        if dialect == "jaxpr":
+            return self._entry.closed.pretty_print(source_info=debug_info)
+        from lowering import fusion
+        opt, groups = self._lowered()
+        return (f"optimized jaxpr:\n{opt.pretty_print(source_info=debug_info)}\n\n"
+                f"fusion groups:\n{fusion.format_groups(groups)}")
 
     def compile(self) -> Compiled:
+        """Build (or fetch from the caches) the executable."""
         entry = self._entry
         if entry.executable is None:
             entry.executable = compile_jaxpr(entry.closed)
         return Compiled(self._wrapped, entry)
 
-    def cost_analysis(self):
-        return None
+    def cost_analysis(self) -> dict:
+        """Flops, transcendentals and bytes accessed of the optimized, fused program
+        (``lowering.cost.cost_analysis``), under JAX's keys.
+
+        Example:
+          >>> fx.jit(lambda a, b: a @ b).lower(jnp.ones((4, 5)), jnp.ones((5, 6))
+          ...                                 ).cost_analysis()["flops"]
+          240.0
+        """
+        from lowering.cost import cost_analysis
+        opt, groups = self._lowered()
+        return cost_analysis(opt, groups)
+
+
+def _plan_program(closed: ClosedJaxpr):
+    """``(optimized, groups)``: the passes and fusion of the CPU compiler, without code
+    generation (the backend-independent ones when the CPU backend cannot load)."""
+    from lowering import fusion, passes
+    try:
+        import importlib
+        cc = importlib.import_module("lowering.cpu.compile")
+        from lowering.cpu import codegen
+    except ImportError:  # pragma: no cover - llvmlite missing
+        opt = passes.optimize(closed)
+        return opt, fusion.fuse(opt.jaxpr)
+    optimize = getattr(cc, "_optimize", passes.optimize)
+    opt = optimize(closed)
+    return opt, fusion.fuse(opt.jaxpr, codegen.supports)
 
 
 class Compiled:
@@ -501,11 +655,26 @@ class Compiled:
         self._wrapped, self._entry = wrapped, entry
 
     def as_text(self) -> str:
-        """The optimised jaxpr, the fusion groups and the generated LLVM IR (or, on the
-        reference interpreter, the jaxpr)."""
+        """The LLVM IR of the native code (as given to LLVM, before its optimizations; the
+        same whether compiled now or loaded from the disk cache). A program with no native
+        code (every equation runs its eager impl, or the compiler is off) gives its jaxpr.
+        """
         exe = self._entry.executable
-        text = getattr(exe, "as_text", None)
-        return text() if callable(text) else self._entry.closed.pretty_print()
+        text = getattr(exe, "ir_text", None)
+        if text:
+            return text
+        optimized = getattr(exe, "optimized", None)
+        return (optimized or self._entry.closed).pretty_print()
+
+    def cost_analysis(self) -> dict:
+        """Flops, transcendentals and bytes accessed of the program as compiled (its
+        optimized jaxpr and fusion groups), under JAX's keys."""
+        from lowering.cost import cost_analysis
+        exe = self._entry.executable
+        optimized, groups = getattr(exe, "optimized", None), getattr(exe, "groups", None)
+        if optimized is not None and groups is not None:
+            return cost_analysis(optimized, groups)
+        return cost_analysis(self._entry.closed, optimize=False)
 
     def __call__(self, *args, **kwargs):
         statics, static_kw, dyn_args, dyn_kwargs = self._wrapped._split(args, kwargs)

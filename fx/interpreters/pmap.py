@@ -27,7 +27,8 @@ from fx.config import config
 from fx.core import ClosedJaxpr, ShapedArray, Tracer, UndefinedPrimal, Zero, get_aval
 from fx.interpreters import ad, batching
 from fx.interpreters import partial_eval as pe
-from fx.interpreters.communicator import Frame, Rendezvous, ReplicaContext
+from fx.interpreters.communicator import (Frame, Rendezvous, ReplicaContext,
+                                          collective_timeout)
 from fx.interpreters.jit import compile_jaxpr
 from primitives import _rules as R
 from primitives import collectives as C
@@ -60,7 +61,8 @@ def _shard(x, axis, r):
 def run_replicas(closed: ClosedJaxpr, args: Sequence[Any], *, axis_name, axis_size: int,
                  global_axis_size: int, in_axes: Sequence, out_axes: Sequence) -> list:
     """Run ``closed`` once per local replica, concurrently; returns the stacked outputs."""
-    exe = compile_jaxpr(closed)
+    # compile outside any replica: constant folding must never run a collective
+    exe = contextvars.Context().run(compile_jaxpr, closed)
     parent = C.replica_context.get()
     process, offset = None, 0
     if parent is None and global_axis_size != axis_size:
@@ -93,10 +95,12 @@ def run_replicas(closed: ClosedJaxpr, args: Sequence[Any], *, axis_name, axis_si
         pool = _executor()
         futures = [pool.submit(contextvars.Context().run, replica, r)
                    for r in range(axis_size)]
-        concurrent.futures.wait(futures)
+        _, pending = concurrent.futures.wait(
+            futures, return_when=concurrent.futures.FIRST_EXCEPTION)
+        if pending:  # a replica failed: its peers fail at their next collective, or time
+            # out there; one stuck outside collectives is left behind, not waited for
+            concurrent.futures.wait(pending, timeout=collective_timeout())
         if group.error is not None:
-            for f in futures:  # let every replica finish failing before reporting
-                f.exception()
             raise group.error
         for f in futures:
             f.result()

@@ -22,6 +22,7 @@ from fx.custom_derivatives import custom_jvp
 from fx.lax import _lax
 from fx.lax import _slicing
 from primitives import registry as _registry
+from primitives.rng_bit_generator import RandomAlgorithm
 
 __all__ = [
     "square", "reciprocal", "mulhi", "tile", "split", "stack", "unstack", "collapse",
@@ -82,13 +83,6 @@ class Tolerance:
     atol: float = 0.0
     rtol: float = 0.0
     ulps: int = 0
-
-
-class RandomAlgorithm(enum.IntEnum):
-    """The bit generator of ``rng_bit_generator``."""
-    RNG_DEFAULT = 0
-    RNG_THREE_FRY = 1
-    RNG_PHILOX = 2
 
 
 class DotAlgorithm(NamedTuple):

@@ -15,6 +15,7 @@ import numpy as np
 
 import primitives as P
 from fx import core, dtypes, lax
+from fx.config import config
 from fx.array import Array
 from fx.core import Tracer, get_aval
 
@@ -134,9 +135,18 @@ def _check_array_args(args):
                             f"{type(a)} at position {i}; wrap lists with fx.numpy.asarray")
 
 
+def _strict_check(args) -> None:
+    """``jax_numpy_dtype_promotion="strict"``: no implicit promotion between strong dtypes."""
+    if config.jax_numpy_dtype_promotion == "strict":
+        from fx._api_extras import check_dtype_promotion
+        avals = [get_aval(a) for a in args]
+        check_dtype_promotion([(a.dtype, a.weak_type) for a in avals])
+
+
 def _promote(*args):
     """Convert ``args`` to their common dtype (JAX's lattice, weak types)."""
     _check_array_args(args)
+    _strict_check(args)
     dtype, weak = dtypes.result_type_and_weak(*args)
     return _convert_all(args, dtype, weak)
 
@@ -164,6 +174,7 @@ def _convert_all(args, dtype, weak):
 
 def _promote_inexact(*args):
     _check_array_args(args)
+    _strict_check(args)
     dtype, weak = dtypes.result_type_and_weak(*args)
     if not dtypes.is_inexact(dtype):
         dtype = dtypes.default_float_dtype()
@@ -203,6 +214,9 @@ def _broadcast_all(args):
     first = shapes[0]
     if builtins.all(s == first or not s for s in shapes):
         return args
+    if config.jax_numpy_rank_promotion != "allow":
+        from fx._api_extras import check_rank_promotion
+        check_rank_promotion("broadcast", shapes)
     shape = broadcast_shapes(*shapes)
     return [a if not s else _broadcast_to(a, shape) for a, s in zip(args, shapes)]
 

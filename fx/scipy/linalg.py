@@ -1,6 +1,8 @@
 """``fx.scipy.linalg``: JAX's ``jax.scipy.linalg`` — SciPy's linear-algebra interface
-(cholesky, cho_factor/cho_solve, solve_triangular, lu/lu_factor/lu_solve, qr, svd,
-eigh, expm, inv, det, solve, block_diag) over fx's primitives.
+(cholesky, cho_factor/cho_solve, solve_triangular, lu/lu_factor/lu_solve, qr,
+qr_multiply, svd, eigh, eigh_tridiagonal, expm, expm_frechet, inv, det, solve,
+block_diag) over fx's primitives; special matrices, condensed forms, matrix
+functions and the Sylvester solver come from ``fx/scipy/_linalg_more.py``.
 
 Invariants: inputs are promoted to an inexact dtype first; SciPy-only arguments
 (``overwrite_*``, ``check_finite``, ``lwork``, ``lapack_driver``) are accepted
@@ -22,8 +24,9 @@ from fx.numpy import linalg as np_linalg
 from fx.numpy._linalg_norms import _H, _check_arraylike, _inexact, _matrices, _square
 from primitives import linalg_decomp as _D
 
-__all__ = ["block_diag", "cho_factor", "cho_solve", "cholesky", "det", "eigh", "expm",
-           "inv", "lu", "lu_factor", "lu_solve", "qr", "solve", "solve_triangular", "svd"]
+__all__ = ["block_diag", "cho_factor", "cho_solve", "cholesky", "det", "eigh",
+           "eigh_tridiagonal", "expm", "expm_frechet", "inv", "lu", "lu_factor", "lu_solve", "qr",
+           "qr_multiply", "solve", "solve_triangular", "svd"]
 
 
 def _flag(name: str, value, what: str) -> bool:
@@ -525,3 +528,146 @@ def expm(A, *, upper_triangular: bool = False, max_squarings: int = 16):
     flat = fnp.reshape(A, (-1,) + A.shape[-2:])
     out = fx.vmap(lambda m: _expm_2d(m, bool(upper_triangular), max_squarings))(flat)
     return fnp.reshape(out, batch + A.shape[-2:])
+
+
+def expm_frechet(A, E, *, method: str | None = None, compute_expm: bool = True):
+    """The Fréchet derivative of the matrix exponential at ``A`` in the direction ``E``.
+
+    Args:
+      A, E: ``[..., N, N]`` of the same shape.
+      method: ignored (as in JAX).
+      compute_expm: also return ``expm(A)``.
+
+    Returns:
+      ``(expm(A), L(A, E))`` or ``L(A, E)``.
+
+    Example:
+      >>> expm_a, deriv = expm_frechet(fx.numpy.zeros((2, 2)), fx.numpy.eye(2))   # deriv == I
+    """
+    from fx import api
+    _check_arraylike("scipy.linalg.expm_frechet", A, E)
+    A, E = fnp.asarray(A), fnp.asarray(E)
+    for what, x in (("A", A), ("E", E)):
+        if x.ndim < 2 or x.shape[-1] != x.shape[-2]:
+            raise ValueError(f"scipy.linalg.expm_frechet: expected {what} to be a (batched) "
+                             f"square matrix, got {what}.shape={x.shape}")
+    if A.shape != E.shape:
+        raise ValueError(f"scipy.linalg.expm_frechet: expected A and E to be the same shape, "
+                         f"got A.shape={A.shape} E.shape={E.shape}")
+    A, E = fnp._core._promote_inexact(A, E)
+    value, derivative = api.jvp(lambda x: expm(x), (A,), (E,))
+    return (value, derivative) if compute_expm else derivative
+
+
+def qr_multiply(a, c, mode: str = "right", pivoting: bool = False, conjugate: bool = False,
+                overwrite_a: bool = False, overwrite_c: bool = False):
+    """QR-decompose ``a`` and multiply its ``Q`` with ``c``.
+
+    Args:
+      a: ``[..., M, N]``.
+      c: ``[..., K, P]`` for ``mode="left"`` (``K = min(M, N)``), ``[..., P, M]`` for
+        ``mode="right"``; a 1-D ``c`` is a column (left) or row (right) and the result is
+        raveled.
+      mode: ``"left"`` (``Q @ c``) or ``"right"`` (``c @ Q``).
+      pivoting: column-pivoted QR; the permutation is returned last.
+      conjugate: use ``conj(Q)``.
+
+    Returns:
+      ``(Q @ c or c @ Q, R)`` or ``(…, R, P)``; ``R`` is ``[..., K, N]``.
+
+    Example:
+      >>> qc, r = qr_multiply(fx.numpy.eye(3, 2), fx.numpy.ones(3))
+    """
+    _check_arraylike("scipy.linalg.qr_multiply", a, c)
+    a, c = _inexact("scipy.linalg.qr_multiply", a, c)
+    if mode not in ("right", "left"):
+        raise ValueError(f"scipy.linalg.qr_multiply: mode must be 'right' or 'left', got "
+                         f"{mode!r}")
+    _matrices("scipy.linalg.qr_multiply", a)
+    onedim = c.ndim == 1
+    if onedim:
+        c = c[:, None] if mode == "left" else c[None, :]
+    m, n = a.shape[-2:]
+    k = min(m, n)
+    if mode == "left" and c.shape[-2] != k:
+        raise ValueError(f"scipy.linalg.qr_multiply: shapes are not compatible for Q @ c: a "
+                         f"has shape {a.shape} so Q has {k} columns, but c has {c.shape[-2]} "
+                         f"rows (expected {k})")
+    if mode == "right" and c.shape[-1] != m:
+        raise ValueError(f"scipy.linalg.qr_multiply: shapes are not compatible for c @ Q: a "
+                         f"has shape {a.shape} so Q has {m} rows, but c has {c.shape[-1]} "
+                         f"columns (expected {m})")
+    batch = fnp.broadcast_shapes(a.shape[:-2], c.shape[:-2])
+    a = fnp.broadcast_to(a, batch + a.shape[-2:])
+    c = fnp.broadcast_to(c, batch + c.shape[-2:])
+    outs = lax_linalg.qr(a, pivoting=bool(pivoting), full_matrices=False)
+    q, r = outs[0], outs[1]
+    if conjugate:
+        q = fnp.conj(q)
+    product = q @ c if mode == "left" else c @ q
+    if onedim:
+        product = fnp.ravel(product)
+    return (product, r, outs[2]) if pivoting else (product, r)
+
+
+def eigh_tridiagonal(d, e, *, eigvals_only: bool = False, select: str = "a",
+                     select_range: tuple[float, float] | None = None, tol: float | None = None,
+                     key=None):
+    """Eigenvalues (and eigenvectors) of the Hermitian tridiagonal matrix with diagonal
+    ``d`` and superdiagonal ``e`` (subdiagonal ``conj(e)``).
+
+    Args:
+      d: ``[N]``; e: ``[N - 1]``, of the same float32/float64/complex dtype.
+      eigvals_only: return only the eigenvalues.
+      select: ``"a"`` (all) or ``"i"`` (indices ``select_range[0] <= i <= select_range[1]``).
+      select_range: the index range for ``select="i"``.
+      tol, key: accepted for JAX compatibility (LAPACK accuracy is used, no random start).
+
+    Returns:
+      ``w`` (ascending, real) or ``(w, v)`` with eigenvectors as the columns of ``v``.
+
+    Example:
+      >>> eigh_tridiagonal(fx.numpy.array([2., 2.]), fx.numpy.array([1.]), eigvals_only=True)
+    """
+    _check_arraylike("scipy.linalg.eigh_tridiagonal", d, e)
+    d, e = fnp.asarray(d), fnp.asarray(e)
+    if d.dtype != e.dtype:
+        raise TypeError(f"scipy.linalg.eigh_tridiagonal: diagonal and off-diagonal values "
+                        f"must have the same dtype, got {d.dtype} and {e.dtype}")
+    if d.dtype not in (np.float32, np.float64, np.complex64, np.complex128):
+        raise TypeError(f"scipy.linalg.eigh_tridiagonal: only float32, float64, complex64 and "
+                        f"complex128 inputs are supported, got {d.dtype}")
+    if d.ndim != 1 or e.ndim != 1 or e.shape[0] != max(d.shape[0] - 1, 0):
+        raise ValueError(f"scipy.linalg.eigh_tridiagonal: d must have shape (N,) and e shape "
+                         f"(N - 1,), got {d.shape} and {e.shape}")
+    n = d.shape[0]
+    if select == "a":
+        subset = None
+    elif select == "i":
+        if select_range is None:
+            raise ValueError("scipy.linalg.eigh_tridiagonal: for select='i', select_range "
+                             "must be specified")
+        lo, hi = (int(v) for v in select_range)
+        if lo > hi:
+            raise ValueError("scipy.linalg.eigh_tridiagonal: got an empty index range in "
+                             "select_range")
+        subset = (lo, hi + 1)
+    elif select == "v":
+        raise NotImplementedError("scipy.linalg.eigh_tridiagonal(..., select='v') is not "
+                                  "implemented")
+    else:
+        raise ValueError(f"scipy.linalg.eigh_tridiagonal: select must be one of 'a', 'i', "
+                         f"'v'; got {select!r}")
+    if n <= 1:
+        w = fnp.real(d)
+        return w if eigvals_only else (w, fnp.eye(n, dtype=d.dtype))
+    matrix = (fnp.diag(fnp.real(d).astype(d.dtype)) + fnp.diag(e, 1)
+              + fnp.diag(fnp.conj(e), -1))
+    v, w = lax_linalg.eigh(matrix, symmetrize_input=False, subset_by_index=subset)
+    return w if eigvals_only else (w, v)
+
+
+from fx.scipy._linalg_more import *  # noqa: E402,F401,F403  (the rest of the namespace)
+from fx.scipy._linalg_more import __all__ as _more_names  # noqa: E402
+
+__all__ = __all__ + list(_more_names)

@@ -246,8 +246,36 @@ def _fast_caller(sig, fn, consts, allocs, outs):
         env = (*args, *consts, *[empty(shape, dtype) for empty, shape, dtype in allocs],
                status)
         fn(env)
+        if status[0]:
+            _raise_status(status)
         return [env[i] for i in outs]
     return call
+
+
+def _raise_status(status) -> None:
+    """Report what generated code flagged (and clear the flag)."""
+    code = int(status[0])
+    status[0] = 0
+    if code == 2:
+        raise MemoryError("fx: a compiled kernel could not allocate its scratch memory")
+    raise RuntimeError("fx: a compiled kernel accessed memory out of bounds "
+                       "(FX_BOUNDS_CHECK caught it); please report this bug")
+
+
+def _reads_elementwise(group, slot, scope) -> bool:
+    """Whether single-output loop ``group`` reads buffer ``slot`` only through
+    elementwise equations over its own iteration space (element i only for output i)."""
+    if group.kind != "loop" or len(group.outputs) != 1:
+        return False
+    if tuple(group.outputs[0].aval.shape) != tuple(group.shape):
+        return False
+    for e in group.eqns:
+        for v in e.invars:
+            if not isinstance(v, Literal) and scope.slot_of.get(id(v)) == slot:
+                if e.primitive.name not in fusion.ELEMENTWISE or \
+                        tuple(v.aval.shape) != tuple(group.shape):
+                    return False
+    return True
 
 
 def _optimize(closed: ClosedJaxpr, debug=None) -> ClosedJaxpr:
@@ -428,6 +456,7 @@ class Executable:
         last: dict[int, int] = {}
         private = set(outputs)
         order: list[int] = []
+        defining: dict[int, object] = {}  # slot -> the group that writes it
         pos = 0
         for step in self._steps:
             pos += 1
@@ -447,11 +476,13 @@ class Executable:
                     reads += sorted(plan.used)
                     writes += sorted(plan.defined)
                 for sl in writes:
+                    defining.setdefault(sl, g)
                     if sl in allocs and sl not in first:
                         first[sl] = pos
                         order.append(sl)
                 for sl in reads + writes:
                     last[sl] = pos
+        self._donation = self._plan_donation(first, last, defining)
         own, shared, sizes = [], [], []
         free: list[int] = []            # buffer indices free for reuse
         busy: list[tuple[int, int]] = []  # (last use, buffer)
@@ -481,6 +512,57 @@ class Executable:
             shared.append((sl, buf))
         return own, sizes, shared
 
+    def _plan_donation(self, first, last, defining) -> dict:
+        """Output slot -> argument positions whose buffer may hold that output when the
+        argument is donated: same shape and dtype, and the argument is no longer read
+        once the output is written (read last by an earlier group, or by the output's
+        own single-output elementwise loop at the same element only)."""
+        out_count: dict[int, int] = {}
+        for sl in self._out_slots:
+            out_count[sl] = out_count.get(sl, 0) + 1
+        result = {}
+        for o, n in out_count.items():
+            if n != 1 or o not in first:
+                continue
+            aval = self._slot_avals[o]
+            cands = []
+            for k, (sl, sig) in enumerate(zip(self._in_slots, self._in_sig)):
+                if sig != (tuple(aval.shape), np.dtype(aval.dtype)) or sl in out_count:
+                    continue
+                end = last.get(sl, 0)
+                if end < first[o] or (end == first[o] and
+                                      _reads_elementwise(defining[o], sl, self._scope)):
+                    cands.append(k)
+            if cands:
+                result[o] = cands
+        return result
+
+    @property
+    def fresh_outputs(self) -> tuple:
+        """Per output: whether each call returns a new buffer of its own."""
+        own = {s for s, _, _ in self._own}
+        counts = {}
+        for sl in self._out_slots:
+            counts[sl] = counts.get(sl, 0) + 1
+        return tuple(sl in own and counts[sl] == 1 for sl in self._out_slots)
+
+    def run_donating(self, args, donated):
+        """Run with the arrays at positions ``donated`` available for outputs.
+        Returns ``(outputs, fresh)``: fresh says which outputs are buffers of their own
+        (a donated buffer counts: its array is deleted by the caller)."""
+        args = self._check_args(args)
+        into = {}
+        taken = set()
+        for o, cands in self._donation.items():
+            for k in cands:
+                if k in donated and k not in taken and args[k].flags.writeable:
+                    into[o] = args[k]
+                    taken.add(k)
+                    break
+        if self._checked:
+            return self._run_checked(args), self.fresh_outputs
+        return self._run(args, into), self.fresh_outputs
+
     def _plan_calls(self):
         """Precomputed per-step data so that a call does little Python."""
         own, sizes, shared = self._plan_memory()
@@ -498,10 +580,11 @@ class Executable:
                              e.primitive.multiple_results))
         return plan
 
-    def _allocate(self, env) -> None:
-        """Put this call's output arrays and shared buffers in ``env``."""
+    def _allocate(self, env, into=None) -> None:
+        """Put this call's output arrays (or the donated arrays in ``into``) and shared
+        buffers in ``env``."""
         for s, shape, dtype in self._own:
-            env[s] = _empty(shape, dtype)
+            env[s] = into[s] if into and s in into else _empty(shape, dtype)
         if self._shared:
             bufs = [_empty((n,), _BYTE) for n in self._buffer_sizes]
             for s, i in self._shared:
@@ -582,7 +665,7 @@ class Executable:
                 env[id(v)] = np.asarray(o)
         return [read(v) for v in jaxpr.outvars]
 
-    def _run(self, args):
+    def _run(self, args, into=None):
         env: list = [None] * (self._nslots + 1)
         for s, v in self._init:
             env[s] = v
@@ -590,7 +673,7 @@ class Executable:
         status = np.zeros(1, np.int8) if self.bounds_check else _STATUS_OK
         env[-1] = status
         layout = runtime.OBJECT_LAYOUT
-        self._allocate(env)
+        self._allocate(env, into)
         for step in self._program:
             if step[0] == "native":
                 fn = step[1]
@@ -600,9 +683,8 @@ class Executable:
                     ptrs = (ctypes.c_void_p * len(env))(*[
                         None if a is None else a.ctypes.data for a in env])
                     fn(ctypes.addressof(ptrs))
-                if self.bounds_check and status[0]:
-                    raise RuntimeError("fx: a compiled kernel accessed memory out of bounds "
-                                       "(FX_BOUNDS_CHECK caught it); please report this bug")
+                if status[0]:
+                    _raise_status(status)
             else:
                 _, impl, in_slots, outs, params, multiple = step
                 vals = [env[s] if isinstance(s, int) else np.asarray(s.val, s.aval.dtype)

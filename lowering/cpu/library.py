@@ -5,6 +5,9 @@ Invariants: each such primitive registers a ``supports(eqn) -> bool`` and an
 ``emit(ctx, eqn)`` here; fusion treats every supported equation of this kind as a
 boundary (its operands and results live in buffers), and the segment's entry
 function calls ``emit`` at the equation's place. ``ctx`` is a ``LibraryContext``.
+A result buffer never shares memory with an operand buffer of the same call
+(the emitted helpers declare their pointers ``noalias``; sort, gather and
+scatter read operands after writing results).
 """
 from __future__ import annotations
 
@@ -52,3 +55,7 @@ def supports(eqn) -> bool:
 def emit_call(ctx: LibraryContext, eqn) -> None:
     """Emit ``eqn``'s library call at ``ctx.builder``'s position."""
     _RULES[eqn.primitive.name][1](ctx, eqn)
+
+
+# the library calls register themselves on import
+from lowering.cpu import lib_cumulative, lib_gather, lib_sort  # noqa: E402,F401

@@ -3,7 +3,12 @@ large loops across cores, and fast access to NumPy buffers.
 
 Invariants: the target machine and the JIT engine are created once per process;
 every module compiled here is optimized at O3 for the host CPU and stays loaded
-(its functions are called through raw addresses). The worker pool is native
+(its functions are called through raw addresses). Modules are emitted as
+relocatable object code and then linked into the process, so the same bytes can
+come from the disk cache (``diskcache``): generated code holds no
+process-specific address; what differs between processes (the pool's state
+block, its entry ``fx_parallel_for``, BLAS's ``fx_cblas_?gemm``) is an external
+symbol bound when the object is loaded. The worker pool is native
 code: workers wait on a futex, claim chunks of a job with an atomic counter
 tagged by the job's generation, and never touch Python; ``fx_parallel_for``
 runs a job on the calling thread plus the workers and returns when every chunk
@@ -16,13 +21,16 @@ from __future__ import annotations
 
 import ctypes
 import os
+import re
 import threading
 
 import numpy as np
 
 import llvmlite.binding as llvm
 
-__all__ = ["target_machine", "compile_ir", "assembly", "host_info", "num_threads",
+__all__ = ["target_machine", "compile_ir", "compile_object", "load_object",
+           "external_symbols", "ensure_symbol", "register_symbol_provider", "DeferredModule",
+           "stats", "assembly", "host_info", "num_threads",
            "parallel_for_address", "ensure_pool", "aligned_empty", "data_address",
            "OBJECT_LAYOUT", "symbol_address", "register_symbol", "PARALLEL_FOR"]
 
@@ -30,6 +38,8 @@ _lock = threading.RLock()
 _tm = None
 _engine = None
 _modules: list = []
+#: native compilations (``compile_object``) and object loads in this process
+stats = {"compiled": 0, "loaded": 0}
 
 
 def _init_llvm():
@@ -76,6 +86,53 @@ def _optimize(module, level: int = 3):
     pm.run(module, pb)
 
 
+def compile_object(ir_text: str, level: int = 3) -> tuple[bytes, object]:
+    """Parse, verify and optimize one module and emit its object code (nothing is loaded).
+
+    Args:
+      ir_text: LLVM assembly (typed by llvmlite's IR builder or written by hand).
+      level: optimization level (3 for kernels).
+    Returns:
+      ``(object_bytes, module_ref)``: relocatable object code for the host CPU (external
+      functions stay symbolic, see ``load_object``) and the optimized module.
+    """
+    tm = target_machine()
+    module = llvm.parse_assembly(ir_text)
+    module.verify()
+    _optimize(module, level)
+    with _lock:
+        obj = tm.emit_object(module)
+        stats["compiled"] += 1
+    return obj, module
+
+
+def load_object(obj: bytes, names, symbols=None) -> dict:
+    """Link object code into the process; the addresses of ``names``.
+
+    Args:
+      obj: object code from ``compile_object`` (in this process or an earlier one).
+      names: functions whose addresses are wanted (a later module defining the same
+        name does not change the addresses returned here).
+      symbols: the external functions the code calls (``external_symbols``); they are
+        made available first (the worker pool, BLAS). None skips that step.
+    Returns:
+      ``{name: address}``; the code stays loaded for the process.
+    Raises:
+      LookupError: an external symbol cannot be resolved (nothing was loaded).
+    """
+    target_machine()
+    if symbols is not None:
+        missing = [s for s in symbols if not ensure_symbol(s)]
+        if missing:
+            raise LookupError(f"unresolved external symbols {missing}")
+    with _lock:
+        _engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
+        _engine.finalize_object()
+        addresses = {n: _engine.get_function_address(n) for n in names}
+        stats["loaded"] += 1
+    return addresses
+
+
 def compile_ir(ir_text: str, names, level: int = 3) -> tuple[dict, object]:
     """Parse, verify, optimize and load one module; the addresses of ``names``.
 
@@ -86,22 +143,76 @@ def compile_ir(ir_text: str, names, level: int = 3) -> tuple[dict, object]:
     Returns:
       ``({name: address}, module_ref)``; the module stays loaded for the process.
     """
-    target_machine()
-    if PARALLEL_FOR in ir_text:  # kernels call the pool: make sure its symbol exists
-        _pool_addresses()
-    module = llvm.parse_assembly(ir_text)
-    module.verify()
-    _optimize(module, level)
+    obj, module = compile_object(ir_text, level)
+    addresses = load_object(obj, names, external_symbols(ir_text))
     with _lock:
-        _engine.add_module(module)
-        _engine.finalize_object()
-        addresses = {n: _engine.get_function_address(n) for n in names}
         _modules.append(module)
     return addresses, module
 
 
+_EXTERNAL = re.compile(r'^(?:declare [^@\n]*@"?([A-Za-z_$][\w.$]*)"?\('
+                       r'|@"?([A-Za-z_$][\w.$]*)"? = external )', re.M)
+
+
+def external_symbols(ir_text: str) -> list:
+    """The functions and globals a module declares but does not define (LLVM intrinsics
+    excepted): the symbols its object code needs resolved when it is loaded."""
+    found = {f or g for f, g in _EXTERNAL.findall(ir_text)}
+    return sorted(n for n in found if not n.startswith("llvm."))
+
+
+#: providers that make a symbol resolvable: name -> callable (run once, on first need)
+_providers: dict = {}
+
+
+def register_symbol_provider(name: str, provide) -> None:
+    """Run ``provide()`` (which should call ``register_symbol(name, ...)``) the first time
+    object code that calls ``name`` is loaded (e.g. from the disk cache)."""
+    _providers[name] = provide
+
+
+def ensure_symbol(name: str) -> bool:
+    """Whether ``name`` resolves in this process, running its provider when needed."""
+    if name in _resolved:
+        return True
+    if llvm.address_of_symbol(name) is None:
+        provide = _providers.get(name)
+        if provide is None and name.startswith("fx_cblas_"):
+            from lowering.cpu import blas  # registers the GEMM symbols when it finds BLAS
+            provide = blas.library_info
+        if provide is not None:
+            provide()
+        if llvm.address_of_symbol(name) is None:
+            return False
+    _resolved.add(name)
+    return True
+
+
+_resolved: set = set()
+
+
+class DeferredModule:
+    """Stands for the optimized module of object code loaded from the disk cache: holds
+    the IR text, and parses and optimizes it only when asked (``assembly``)."""
+
+    __slots__ = ("text", "level", "_module")
+
+    def __init__(self, text: str, level: int = 3):
+        self.text, self.level, self._module = text, level, None
+
+    def module(self):
+        if self._module is None:
+            module = llvm.parse_assembly(self.text)
+            module.verify()
+            _optimize(module, self.level)
+            self._module = module
+        return self._module
+
+
 def assembly(module_ref) -> str:
     """The host assembly of an optimized module (for ``FX_DEBUG=4``)."""
+    if isinstance(module_ref, DeferredModule):
+        module_ref = module_ref.module()
     return target_machine().emit_assembly(module_ref)
 
 
@@ -175,16 +286,17 @@ def num_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _pool_ir(syscall_addr: int, pause: bool) -> str:
-    base = _state_base
+def _pool_ir(pause: bool, futex: bool) -> str:
+    """The pool's IR: position independent (the state block and ``syscall`` are external
+    symbols), so its object code can be cached on disk like any other module."""
 
     def at(word):
-        return f"inttoptr (i64 {base + 8 * word} to ptr)"
+        return f"getelementptr inbounds (i8, ptr @{_POOL_STATE}, i64 {8 * word})"
 
     gen, fn, ctx, n = at(_GEN), at(_FN), at(_CTX), at(_N)
     nxt, done, busy, sleep, nworkers = at(_NEXT), at(_DONE), at(_BUSY), at(_SLEEP), \
         at(_NWORKERS)
-    sysc = f"inttoptr (i64 {syscall_addr} to ptr)"
+    sysc = "@syscall"
     pause_call = "call void @llvm.x86.sse2.pause()" if pause else ""
     pause_decl = "declare void @llvm.x86.sse2.pause()" if pause else ""
 
@@ -210,7 +322,9 @@ def _pool_ir(syscall_addr: int, pause: bool) -> str:
   br label %{prefix}claim
 """
 
-    return f"""
+    text = f"""
+@{_POOL_STATE} = external global [{_STATE_WORDS} x i64], align 64
+declare i64 @syscall(i64, ...)
 {pause_decl}
 
 define void @fx_worker(ptr %arg) {{
@@ -313,20 +427,23 @@ pexit:
   ret void
 }}
 """
+    # futex syscall numbers differ outside x86-64: spin without sleeping there
+    return text if futex else text.replace("i64 202,", "i64 -1,")
+
+
+_POOL_STATE = "fx_pool_state"
 
 
 def _pool_addresses():
     with _lock:
         if _pool["addresses"] is None:
-            libc = ctypes.CDLL(None)
-            syscall = symbol_address(libc, "syscall")
             machine = os.uname().machine.lower()
             pause = machine in ("x86_64", "amd64", "i686", "i386")
-            text = _pool_ir(syscall, pause)
-            if machine not in ("x86_64", "amd64"):
-                # futex syscall numbers differ elsewhere: spin without sleeping
-                text = text.replace("i64 202,", "i64 -1,")
-            addrs, _ = compile_ir(text, ["fx_worker", "fx_pool_run"], level=2)
+            text = _pool_ir(pause, futex=machine in ("x86_64", "amd64"))
+            register_symbol(_POOL_STATE, _state_base)
+            from lowering.cpu import diskcache
+            addrs, _, _, _ = diskcache.compile_cached(
+                text, lambda: (text, ["fx_worker", "fx_pool_run"]), level=2)
             _pool["addresses"] = addrs
             register_symbol(PARALLEL_FOR, addrs["fx_pool_run"])
         return _pool["addresses"]
@@ -334,6 +451,10 @@ def _pool_addresses():
 
 #: the symbol kernels call to run ``void task(ptr ctx, i64 chunk)`` over chunks in parallel
 PARALLEL_FOR = "fx_parallel_for"
+
+
+register_symbol_provider(PARALLEL_FOR, lambda: _pool_addresses())
+register_symbol_provider(_POOL_STATE, lambda: register_symbol(_POOL_STATE, _state_base))
 
 
 def parallel_for_address() -> int:

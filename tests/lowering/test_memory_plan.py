@@ -4,6 +4,7 @@ interpreter (``eval_jaxpr``) whatever the sharing."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import fx
 import fx.numpy as jnp
@@ -75,3 +76,38 @@ def test_loops_with_shared_intermediates_match_reference():
         _, ys = lax.scan(lambda h, x: (jnp.tanh(h @ w + x), h @ w), a, xs)
         return jnp.sin(ys @ w) @ w
     _run(f, xs, w)
+
+
+def test_donated_arguments_receive_outputs_in_place_and_are_deleted():
+    step = lambda p, g: (p - 0.1 * g, (g * g).sum())  # noqa: E731
+    f = fx.jit(step, donate_argnums=0)
+    rng = np.random.default_rng(2)
+    p_np = rng.standard_normal(64).astype(np.float32)
+    g_np = rng.standard_normal(64).astype(np.float32)
+    p = jnp.asarray(p_np)
+    g = jnp.asarray(g_np)
+    want = p_np.copy()
+    buffers = []
+    for _ in range(4):
+        old = p
+        p, _ = f(p, g)
+        want = want - np.float32(0.1) * g_np
+        assert old.is_deleted()
+        buffers.append(p._value)
+        np.testing.assert_allclose(p, want, rtol=1e-5, atol=1e-6)  # FMA-contracted
+    # from the second step on, each output lands in the donated buffer of the step before
+    assert np.shares_memory(buffers[1], buffers[2]) and np.shares_memory(buffers[2], buffers[3])
+    np.testing.assert_allclose(p_np, rng.__class__(np.random.PCG64(2)).standard_normal(64)
+                               .astype(np.float32))  # the caller's NumPy array is untouched
+    with pytest.raises(RuntimeError, match="deleted"):
+        f(old, g)
+
+
+def test_donation_never_aliases_a_value_still_needed():
+    x = jnp.arange(16.0, dtype=jnp.float32).reshape(4, 4)
+    f = fx.jit(lambda x: (x.T * 2, x[::-1] + 1), donate_argnums=0)
+    a, b = f(x)
+    a2, b2 = f(a)  # a is owned now: its buffer may be reused only where it is safe
+    base = np.arange(16.0, dtype=np.float32).reshape(4, 4)
+    np.testing.assert_array_equal(a2, (base.T * 2).T * 2)
+    np.testing.assert_array_equal(b2, (base.T * 2)[::-1] + 1)

@@ -1,13 +1,14 @@
 """A data-parallel program run by tests/parallel/test_mpi.py, under ``mpiexec -n P`` or in
 one process (the reference).
 
-Usage: python mpi_program.py OUT [normal|stuck|mismatch] [--distributed]
+Usage: python mpi_program.py OUT [normal|stuck|mismatch|exit] [--distributed]
 
 Every process writes ``OUT.rank{p}.npz`` with its local shards of each result, in
 global device order; the test joins them and compares with the single-process run,
 which has all the devices itself. ``stuck``: process 1 never reaches a collective;
 ``mismatch``: the processes call different collectives. Both must fail with a clear
-error on process 0 (written to ``OUT.rank0.err``) instead of hanging.
+error on process 0 (written to ``OUT.rank0.err``) instead of hanging. ``exit``:
+process 1 dies at once; the job must end (mpiexec tears it down) instead of hanging.
 """
 from __future__ import annotations
 
@@ -53,15 +54,37 @@ def train(x_local, y_local):
 
 
 def collectives(x_local, n):
+    shift = [(i, (i + 1) % n) for i in range(n)]
+    halves = [list(range(0, n, 2)), list(range(1, n, 2))]  # interleaved: cross processes
+
     def body(v):
-        shift = [(i, (i + 1) % n) for i in range(n)]
+        tiles = fnp.tile(v, (n, 1))
         return {"psum": plax.psum(v, "i"), "pmax": plax.pmax(v, "i"),
+                "pmin": plax.pmin(v, "i"),
                 "all_gather": plax.all_gather(v, "i"), "axis_index": plax.axis_index("i"),
+                "all_gather_tiled": plax.all_gather(v, "i", axis=0, tiled=True),
                 "ppermute": plax.ppermute(v, "i", shift),
-                "all_to_all": plax.all_to_all(fnp.tile(v, (n, 1)), "i", 0, 0, tiled=True),
-                "psum_scatter": plax.psum_scatter(fnp.tile(v, (n, 1)), "i", tiled=True)}
+                "ppermute_partial": plax.ppermute(v, "i", [(n - 1, 0)]),
+                "pshuffle": plax.pshuffle(v, "i", list(reversed(range(n)))),
+                "pbroadcast": plax.pbroadcast(v, "i", n - 1),
+                "all_to_all": plax.all_to_all(tiles, "i", 0, 0, tiled=True),
+                "psum_scatter": plax.psum_scatter(tiles, "i", tiled=True),
+                "psum_scatter_rows": plax.psum_scatter(tiles, "i"),
+                "psum_groups": plax.psum(v, "i", axis_index_groups=halves),
+                "all_gather_groups": plax.all_gather(v, "i", axis_index_groups=halves)}
+
+    def nested(v):  # an inner pmap over the 3 features: the inner frame is local
+        def inner(u):
+            return (plax.ppermute(u, "i", shift), plax.psum_scatter(
+                fnp.tile(u, n), "i", tiled=True), plax.psum(u, ("i", "j")))
+        return pmap(inner, axis_name="j")(v)
+
     out = pmap(body, axis_name="i")(x_local)
-    return {k: np.asarray(v) for k, v in out.items()}
+    results = {k: np.asarray(v) for k, v in out.items()}
+    for k, v in zip(("nested_ppermute", "nested_psum_scatter", "nested_psum"),
+                    pmap(nested, axis_name="i")(x_local)):
+        results[k] = np.asarray(v)
+    return results
 
 
 def main():
@@ -75,6 +98,8 @@ def main():
         if mode == "stuck" and p == 1:
             time.sleep(120)
             os._exit(0)
+        if mode == "exit" and p == 1:  # a rank that dies before its collectives
+            os._exit(3)
         if mode == "mismatch":
             op = plax.psum if p == 0 else plax.all_gather
             np.asarray(pmap(lambda v: op(v, "i"), axis_name="i")(x[rows]))

@@ -300,9 +300,18 @@ def test_argument_errors():
         fx.vmap(lambda v: plax.pshuffle(v, "i", [0, 0]), axis_name="i")(fnp.ones((2, 3)))
     with pytest.raises(ValueError, match="psum_scatter"):
         fx.vmap(lambda v: plax.psum_scatter(v, "i"), axis_name="i")(fnp.ones((2, 3)))
-    with pytest.raises(NotImplementedError, match="axis_index_groups"):
+    with pytest.raises(ValueError, match="cover every index"):
         fx.vmap(lambda v: plax.psum(v, "i", axis_index_groups=[[0, 1]]),
-                axis_name="i")(fnp.ones(2))
+                axis_name="i")(fnp.ones(3))
+    with pytest.raises(ValueError, match="same size"):
+        fx.vmap(lambda v: plax.all_gather(v, "i", axis_index_groups=[[0, 1], [2]]),
+                axis_name="i")(fnp.ones(3))
+    with pytest.raises(TypeError, match="axis_index_groups"):
+        fx.vmap(lambda v: plax.psum(v, "i", axis_index_groups=[["a"]]),
+                axis_name="i")(fnp.ones(1))
+    with pytest.raises(NotImplementedError, match="axis_index_groups"):
+        fx.vmap(lambda v: plax.psum_scatter(v, "i", axis_index_groups=[[0], [1]]),
+                axis_name="i")(fnp.ones((2, 1)))
 
 
 def test_jaxpr_prints_as_jax():

@@ -70,17 +70,28 @@ def test_two_processes_match_one(tmp_path, local_devices):
                                        err_msg=key)
 
 
-@pytest.mark.parametrize("mode,error", [
-    ("stuck", "CollectiveTimeoutError: psum"),
-    ("mismatch", "CollectiveMismatchError: processes called different collectives"),
+@pytest.mark.parametrize("mode,error,devices", [
+    ("stuck", "CollectiveTimeoutError: psum", 1),
+    ("stuck", "in process 0 of 2: another process died", 2),  # local threads wait too
+    ("mismatch", "CollectiveMismatchError: processes called different collectives", 1),
 ])
-def test_failures_are_reported_not_hung(tmp_path, mode, error):
+def test_failures_are_reported_not_hung(tmp_path, mode, error, devices):
     mpiexec = _mpiexec()
     start = time.monotonic()
     proc = _run([mpiexec, "-n", "2", sys.executable, PROGRAM, str(tmp_path / mode), mode,
-                 "--distributed"], _env(1, timeout=2), limit=60)
+                 "--distributed"], _env(devices, timeout=2), limit=60)
     elapsed = time.monotonic() - start
     assert proc.returncode != 0
     with open(tmp_path / f"{mode}.rank0.err") as f:
         assert error in f.read()
     assert elapsed < 30, f"the job took {elapsed:.1f} s to fail"
+
+
+def test_a_dying_rank_ends_the_job(tmp_path):
+    mpiexec = _mpiexec()
+    start = time.monotonic()
+    proc = _run([mpiexec, "-n", "2", sys.executable, PROGRAM, str(tmp_path / "exit"), "exit",
+                 "--distributed"], _env(1, timeout=2), limit=60)
+    assert proc.returncode != 0
+    assert time.monotonic() - start < 30
+    assert not os.path.exists(tmp_path / "exit.rank0.npz")  # rank 0 did not finish alone

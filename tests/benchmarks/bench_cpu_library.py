@@ -1,0 +1,121 @@
+"""Native library calls of the CPU compiler (sort, argsort, top_k, cumulative ops,
+gather, scatter-add) under fx.jit against NumPy and jax.jit, side by side in one run.
+
+Run by hand: ``python tests/benchmarks/bench_cpu_library.py [--repeats 5] [--only sort_1m]``.
+Prints the median time per call of each library, the ratios fx.jit / NumPy and
+fx.jit / jax.jit (below 1 is faster), and whether fx's result equals NumPy's.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
+
+from bench_cpu import timeit  # noqa: E402
+
+N_1M = 1 << 20
+ROWS, COLS = 4096, 1024
+TABLE, DIM, LOOKUPS = 100_000, 64, 50_000
+
+
+def _inputs(name):
+    r = np.random.default_rng(0)
+    f32 = np.float32
+    if name in ("sort_1m", "argsort_1m"):
+        return (r.standard_normal(N_1M, dtype=f32),)
+    if name in ("sort_rows", "top_k_rows", "cumsum_rows", "cumsum_cols", "cummax_rows"):
+        return (r.standard_normal((ROWS, COLS), dtype=f32),)
+    if name == "gather_rows":
+        return (r.standard_normal((TABLE, DIM), dtype=f32),
+                r.integers(0, TABLE, LOOKUPS).astype(np.int32))
+    if name == "scatter_add_rows":
+        return (r.standard_normal((LOOKUPS, DIM), dtype=f32),
+                r.integers(0, TABLE // 10, LOOKUPS).astype(np.int32))
+    raise ValueError(f"unknown workload {name!r}")
+
+
+def _source(name, jnp, lax, numpy):
+    """(fx/jax function, NumPy function) of a workload."""
+    if name == "sort_1m":
+        return jnp.sort, np.sort
+    if name == "argsort_1m":
+        return jnp.argsort, lambda x: np.argsort(x, kind="stable")
+    if name == "sort_rows":
+        return (lambda x: jnp.sort(x, axis=-1)), (lambda x: np.sort(x, axis=-1))
+    if name == "top_k_rows":
+        def np_top_k(x):
+            idx = np.argsort(-x, axis=-1, kind="stable")[:, :8]
+            return np.take_along_axis(x, idx, -1)
+        return (lambda x: lax.top_k(x, 8)[0]), np_top_k
+    if name == "cumsum_rows":
+        return (lambda x: jnp.cumsum(x, axis=1)), (lambda x: np.cumsum(x, axis=1))
+    if name == "cumsum_cols":
+        return (lambda x: jnp.cumsum(x, axis=0)), (lambda x: np.cumsum(x, axis=0))
+    if name == "cummax_rows":
+        return (lambda x: lax.cummax(x, axis=1)), (lambda x: np.maximum.accumulate(x, axis=1))
+    if name == "gather_rows":
+        return (lambda t, i: t[i]), (lambda t, i: t[i])
+    if name == "scatter_add_rows":
+        def np_scatter(u, i):
+            out = np.zeros((TABLE // 10, DIM), np.float32)
+            np.add.at(out, i, u)
+            return out
+        return (lambda u, i: jnp.zeros((TABLE // 10, DIM), np.float32).at[i].add(u)), \
+            np_scatter
+    raise ValueError(name)
+
+
+WORKLOADS = ("sort_1m", "argsort_1m", "sort_rows", "top_k_rows", "cumsum_rows", "cumsum_cols",
+             "cummax_rows", "gather_rows", "scatter_add_rows")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--target", type=float, default=0.2, help="seconds per timed loop")
+    parser.add_argument("--only", default=",".join(WORKLOADS))
+    args = parser.parse_args()
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")
+    import fx
+    import fx.numpy as fnp
+    from fx import lax as flax
+    try:
+        import jax
+        import jax.numpy as jjnp
+    except ImportError:
+        jax = None
+    print(f"{'workload':<17} {'numpy':>10} {'jax.jit':>10} {'fx.jit':>10} {'fx/np':>7} "
+          f"{'fx/jax':>7} {'equal':>6}")
+    for name in args.only.split(","):
+        data = _inputs(name)
+        f_fx, f_np = _source(name, fnp, flax, np)
+        t_np = timeit(f_np, data, args.repeats, args.target)
+        t_jax = None
+        if jax is not None:
+            f_jax, _ = _source(name, jjnp, jax.lax, np)
+            jf = jax.jit(f_jax)
+            jargs = tuple(jax.device_put(a) for a in data)
+            t_jax = timeit(lambda *a, jf=jf: jf(*a).block_until_ready(), jargs, args.repeats,
+                           args.target)
+        ff = fx.jit(f_fx)
+        fargs = tuple(fnp.asarray(a) for a in data)
+        t_fx = timeit(lambda *a, ff=ff: ff(*a).block_until_ready(), fargs, args.repeats,
+                      args.target)
+        got, want = np.asarray(ff(*fargs)), np.asarray(f_np(*data))
+        if name.startswith("cumsum") or name.startswith("scatter"):
+            equal = np.allclose(got, want, rtol=1e-4, atol=1e-3)
+        else:
+            equal = np.array_equal(got, want)
+        jx = f"{t_jax * 1e3:>8.3f}ms" if t_jax else f"{'-':>10}"
+        ratio_jax = f"{t_fx / t_jax:.2f}x" if t_jax else "-"
+        print(f"{name:<17} {t_np * 1e3:>8.3f}ms {jx} {t_fx * 1e3:>8.3f}ms "
+              f"{t_fx / t_np:>6.2f}x {ratio_jax:>7} {str(equal):>6}")
+
+
+if __name__ == "__main__":
+    main()

@@ -91,8 +91,11 @@ def _canonical_text(jaxpr, options) -> str:
 
     def param(value):
         if isinstance(value, ClosedJaxpr):
-            consts = ",".join(f"{np.asarray(_to_numpy(c)).dtype.str}"
-                              f"{list(np.shape(_to_numpy(c)))}" for c in value.consts)
+            # small constants may be folded into the code: their values are part of it
+            consts = ",".join(
+                f"{c.dtype.str}{list(c.shape)}" + (f"={c.tobytes().hex()}"
+                                                   if c.size <= passes.FOLD_LIMIT else "")
+                for c in (np.asarray(_to_numpy(c)) for c in value.consts))
             return f"{{closed[{consts}] {body(value.jaxpr)}}}"
         if isinstance(value, core.Jaxpr):
             return f"{{{body(value)}}}"
@@ -403,7 +406,8 @@ class Executable:
         if not segments:
             return
         marked = tuple(k for k, e in enumerate(jaxpr.eqns) if id(e) in unsupported)
-        options = ("cpu", self.bounds_check, threads, runtime.OBJECT_LAYOUT is not None, marked)
+        options = ("cpu", self.bounds_check, threads, runtime.OBJECT_LAYOUT is not None, marked,
+                   blas.library_info() is not None and not blas._disabled())
         key = _canonical_text(jaxpr, options)
         with _cache_lock:
             cached = _cache.get(key)

@@ -177,7 +177,7 @@ def ensure_symbol(name: str) -> bool:
         return True
     if llvm.address_of_symbol(name) is None:
         provide = _providers.get(name)
-        if provide is None and name.startswith("fx_cblas_"):
+        if provide is None and (name.startswith("fx_cblas_") or name.startswith("fx_blas_")):
             from lowering.cpu import blas  # registers the GEMM symbols when it finds BLAS
             provide = blas.library_info
         if provide is not None:

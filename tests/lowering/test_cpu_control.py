@@ -149,3 +149,16 @@ def test_jit_runs_native_loop_and_vmap_of_loop():
     xs = np.linspace(-2, 2, 12, dtype=np.float32).reshape(3, 4)
     want = np.stack([np.asarray(f(x)) for x in xs])
     np.testing.assert_allclose(fx.vmap(f)(xs), want, rtol=1e-6)
+
+
+def test_body_constants_are_part_of_the_cache_key():
+    # two programs differing only in a small constant closed over by a loop body: the
+    # constant may be folded into the code, so they must not share compiled code
+    for c in (2.0, 3.0):
+        w = np.full(4, c, np.float32)
+        got = fx.jit(lambda x: lax.fori_loop(0, 3, lambda i, h: h * w + 1.0, x))(
+            np.ones(4, np.float32))
+        want = np.ones(4, np.float32)
+        for _ in range(3):
+            want = want * w + 1
+        np.testing.assert_array_equal(got, want)

@@ -30,6 +30,8 @@ def _convert_impl(x, *, new_dtype, weak_type=False, sharding=None):
             x = np.real(x)
         if new_dtype == np.bool_:
             return np.asarray(x != 0)
+        if x.dtype.name == "bfloat16" or (x.dtype.kind == "V" and new_dtype.kind in "iu"):
+            x = x.astype(np.float32)  # ml_dtypes' 16/8-bit floats: via float32
         if x.dtype.kind == "f" and new_dtype.kind in "iu":
             # saturate, as XLA: compare in floating point (info.max may round up to a
             # power of two there), NaN becomes 0

@@ -48,8 +48,12 @@ def reduction(name, impl, kinds, jvp=None, transpose=None, out_dtype=None):
         return ShapedArray(_reduced_shape(x.shape, axes), out_dtype or x.dtype, x.weak_type)
 
     def run(x, *, axes, out_sharding=None):
+        dtype = out_dtype or x.dtype
+        if x.dtype.itemsize == 2 and (x.dtype.kind == "f" or x.dtype.name == "bfloat16") \
+                and name in ("reduce_sum", "reduce_prod"):
+            x = x.astype(np.float32)  # 16-bit floats accumulate in float32, as XLA does
         with np.errstate(all="ignore"):
-            return np.asarray(impl(x, axis=tuple(axes))).astype(out_dtype or x.dtype)
+            return np.asarray(impl(x, axis=tuple(axes))).astype(dtype)
 
     p.def_impl(run)
 

@@ -146,6 +146,39 @@ def _prod(xs):
 # making operands BLAS-readable
 
 
+def _widen_low_float_products(closed: ClosedJaxpr) -> ClosedJaxpr:
+    """float16/bfloat16 products become float32 GEMMs between converts (as XLA does on
+    the CPU: operands widened, float32 accumulation, one rounding of the result)."""
+    from lowering.cpu.irutil import LOW_FLOATS
+    if not any(e.primitive.name == "dot_general" and e.outvars[0].aval.dtype in LOW_FLOATS
+               for e in closed.jaxpr.eqns):
+        return closed
+    import primitives
+    convert_p = primitives.registry["convert_element_type"]
+    f32 = np.dtype(np.float32)
+    eqns = []
+    for eqn in closed.jaxpr.eqns:
+        out = eqn.outvars[0]
+        if eqn.primitive.name != "dot_general" or out.aval.dtype not in LOW_FLOATS or \
+                any(v.aval.dtype not in LOW_FLOATS for v in eqn.invars):
+            eqns.append(eqn)
+            continue
+        wide = []
+        for x in eqn.invars:
+            w = Var(x.aval.update(dtype=f32, weak_type=False))
+            eqns.append(eqn.replace(primitive=convert_p, invars=[x], outvars=[w], params={
+                "new_dtype": f32, "weak_type": False, "sharding": None}))
+            wide.append(w)
+        y = Var(out.aval.update(dtype=f32, weak_type=False))
+        eqns.append(eqn.replace(invars=wide, outvars=[y], params=dict(
+            eqn.params, preferred_element_type=f32)))
+        eqns.append(eqn.replace(primitive=convert_p, invars=[y], outvars=[out], params={
+            "new_dtype": out.aval.dtype, "weak_type": out.aval.weak_type, "sharding": None}))
+    j = closed.jaxpr
+    return ClosedJaxpr(Jaxpr(j.constvars, j.invars, j.outvars, eqns, j.debug_info),
+                       closed.consts)
+
+
 def prepare(closed: ClosedJaxpr) -> ClosedJaxpr:
     """Rewrite float ``dot_general`` operands BLAS cannot read in place as transposes.
 
@@ -156,6 +189,7 @@ def prepare(closed: ClosedJaxpr) -> ClosedJaxpr:
         return closed
     import primitives
     transpose_p = primitives.registry["transpose"]
+    closed = _widen_low_float_products(closed)
     eqns, changed = [], False
     for eqn in closed.jaxpr.eqns:
         if eqn.primitive.name != "dot_general" or _blas_layout(eqn) is not None:

@@ -15,10 +15,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from llvmlite import ir
 
 import primitives
 from lowering.cpu import mathfns
-from lowering.cpu.irutil import (I1, SUPPORTED_DTYPES, Emit, is_float, reg_type)
+from lowering.cpu.irutil import (I1, LOOP_DTYPES, LOW_FLOATS, Emit, is_float, kind,
+                                  reg_type)
 
 __all__ = ["RULES", "supports", "convert", "INDEX_PRIMITIVES", "REDUCTION_PRIMITIVES"]
 
@@ -43,9 +45,9 @@ def rule(name, dtypes=None):
 
 def _dtype_allowed(spec, dtype) -> bool:
     dtype = np.dtype(dtype)
-    if isinstance(spec, tuple):
-        return dtype.name in spec
-    return dtype.kind in spec
+    if isinstance(spec, tuple):  # 16-bit floats compute in float32 registers
+        return dtype.name in spec or (dtype in LOW_FLOATS and "float32" in spec)
+    return kind(dtype) in spec
 
 
 # ---------------------------------------------------------------------------
@@ -313,8 +315,10 @@ def convert(e: Emit, x, src: np.dtype, dst: np.dtype):
         return e.b.icmp_unsigned("!=", x, e.like(x, 0))
     if src == np.bool_:
         return e.b.uitofp(x, dty) if is_float(dst) else e.b.zext(x, dty)
-    if is_float(src) and is_float(dst):
-        return e.b.fpext(x, dty) if dst.itemsize > src.itemsize else e.b.fptrunc(x, dty)
+    if is_float(src) and is_float(dst):  # (16-bit results are rounded by the caller)
+        if x.type == dty:
+            return x
+        return e.b.fpext(x, dty) if dty == ir.DoubleType() else e.b.fptrunc(x, dty)
     if is_float(src):
         return e.to_int_sat(x, dty, signed=dst.kind == "i")
     if is_float(dst):
@@ -359,8 +363,12 @@ def supports(eqn) -> bool:
     """Whether the CPU backend generates native code for ``eqn`` (else: eager fallback)."""
     prim = eqn.primitive
     avals = [v.aval for v in eqn.invars] + [v.aval for v in eqn.outvars]
-    if any(a.dtype not in SUPPORTED_DTYPES for a in avals):
+    if any(a.dtype not in LOOP_DTYPES for a in avals):
         return False
+    if any(a.dtype in LOW_FLOATS for a in avals) and (
+            prim is P["bitcast_convert_type"] or
+            not (prim in RULES or prim in INDEX_PRIMITIVES or prim in REDUCTION_PRIMITIVES)):
+        return False  # 16-bit floats: loops and reductions only (libraries: eager / f32)
     if prim in RULES:
         spec = _DTYPE_OK.get(prim)
         if spec is None:
@@ -376,7 +384,7 @@ def supports(eqn) -> bool:
         if prim.name in ("reduce_and", "reduce_or", "reduce_xor"):
             return x.dtype.kind in "iub"
         if prim.name == "reduce_prod" or prim.name == "reduce_sum":
-            return x.dtype.kind in "iuf"
+            return kind(x.dtype) in "iuf"
         return True
     if prim in _LIBRARY:
         from lowering.cpu import blas

@@ -1,17 +1,21 @@
 """Small helpers over llvmlite's IR builder: LLVM types for NumPy dtypes, constants,
 intrinsic declarations and float arithmetic with the fast-math flags fx allows.
 
-Invariants: in registers a bool is ``i1`` and every other dtype is its natural
-LLVM type; in memory a bool is one byte. Float arithmetic carries only the
+Invariants: in registers a bool is ``i1``, float16 and bfloat16 are ``float``
+(computed in float32, rounded back after every operation, as NumPy does) and every
+other dtype is its natural LLVM type; in memory a bool is one byte, float16 is
+``half`` and bfloat16 ``i16``. Float arithmetic carries only the
 ``contract`` flag (a multiply and an add may fuse into an FMA, as XLA allows);
 reductions add ``reassoc`` on their accumulating operation alone.
 """
 from __future__ import annotations
 
+import ml_dtypes
 import numpy as np
 from llvmlite import ir
 
 __all__ = ["Emit", "reg_type", "mem_type", "is_float", "is_signed", "SUPPORTED_DTYPES",
+           "LOW_FLOATS", "LOOP_DTYPES",
            "I1", "I8", "I32", "I64", "F32", "F64", "PTR", "VOID"]
 
 I1, I8, I16, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(16), ir.IntType(32), \
@@ -23,6 +27,11 @@ VOID = ir.VoidType()
 SUPPORTED_DTYPES = frozenset(np.dtype(d) for d in (
     np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32,
     np.uint64, np.float32, np.float64))
+#: 16-bit floats: stored as such, computed in float32 registers
+LOW_FLOATS = frozenset({np.dtype(np.float16), np.dtype(ml_dtypes.bfloat16)})
+#: dtypes of the loop and reduction kernels (library calls stay on SUPPORTED_DTYPES)
+LOOP_DTYPES = SUPPORTED_DTYPES | LOW_FLOATS
+_BF16 = np.dtype(ml_dtypes.bfloat16)
 
 _FLOAT_FLAGS = ("contract",)
 
@@ -32,7 +41,7 @@ def reg_type(dtype: np.dtype) -> ir.Type:
     dtype = np.dtype(dtype)
     if dtype == np.bool_:
         return I1
-    if dtype == np.float32:
+    if dtype == np.float32 or dtype in LOW_FLOATS:
         return F32
     if dtype == np.float64:
         return F64
@@ -43,15 +52,52 @@ def reg_type(dtype: np.dtype) -> ir.Type:
 
 def mem_type(dtype: np.dtype) -> ir.Type:
     """The LLVM type of one element of ``dtype`` in memory."""
-    return I8 if np.dtype(dtype) == np.bool_ else reg_type(dtype)
+    dtype = np.dtype(dtype)
+    if dtype == np.bool_:
+        return I8
+    if dtype == np.float16:
+        return ir.HalfType()
+    if dtype == _BF16:
+        return I16
+    return reg_type(dtype)
 
 
 def is_float(dtype) -> bool:
-    return np.dtype(dtype).kind == "f"
+    dtype = np.dtype(dtype)
+    return dtype.kind == "f" or dtype == _BF16
 
 
 def is_signed(dtype) -> bool:
-    return np.dtype(dtype).kind in "if"
+    return is_float(dtype) or np.dtype(dtype).kind == "i"
+
+
+def kind(dtype) -> str:
+    """NumPy's kind letter, with bfloat16 a float (``"f"``)."""
+    return "f" if is_float(dtype) else np.dtype(dtype).kind
+
+
+def load_low(b: ir.IRBuilder, raw, dtype):
+    """A loaded float16 (``half``) or bfloat16 (``i16``) value as ``float``."""
+    if np.dtype(dtype) == np.float16:
+        return b.fpext(raw, F32)
+    return b.bitcast(b.shl(b.zext(raw, I32), ir.Constant(I32, 16)), F32)
+
+
+def store_low(b: ir.IRBuilder, value, dtype):
+    """``float`` ``value`` rounded (to nearest even) to float16 or bfloat16 bits."""
+    if np.dtype(dtype) == np.float16:
+        return b.fptrunc(value, ir.HalfType())
+    bits = b.bitcast(value, I32)
+    lsb = b.and_(b.lshr(bits, ir.Constant(I32, 16)), ir.Constant(I32, 1))
+    rounded = b.lshr(b.add(b.add(bits, ir.Constant(I32, 0x7FFF)), lsb), ir.Constant(I32, 16))
+    quiet = b.or_(b.lshr(bits, ir.Constant(I32, 16)), ir.Constant(I32, 0x40))  # NaN stays NaN
+    isnan = b.fcmp_unordered("uno", value, value)
+    return b.trunc(b.select(isnan, quiet, rounded), I16)
+
+
+def round_low(b: ir.IRBuilder, value, dtype):
+    """``float`` ``value`` rounded to float16/bfloat16 precision (kept as ``float``)."""
+    return load_low(b, store_low(b, value, dtype), dtype)
 
 
 def _suffix(ty: ir.Type) -> str:

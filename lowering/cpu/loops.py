@@ -21,7 +21,8 @@ from llvmlite import ir
 
 from fx.core import Literal
 from lowering.cpu import codegen
-from lowering.cpu.irutil import I8, I64, PTR, VOID, Emit, is_float, mem_type, reg_type
+from lowering.cpu.irutil import (I8, I64, LOW_FLOATS, PTR, VOID, Emit, is_float, load_low,
+                                 mem_type, reg_type, round_low, store_low)
 
 __all__ = ["CodegenError", "KernelSpec", "emit_group", "PARALLEL_MIN_ELEMENTS"]
 
@@ -230,12 +231,16 @@ class _Kernel:
         val = self.b.load(self.address(var, idx), typ=mem_type(dtype), align=dtype.itemsize)
         if dtype == np.bool_:
             return self.b.icmp_unsigned("!=", val, ir.Constant(I8, 0))
+        if dtype in LOW_FLOATS:
+            return load_low(self.b, val, dtype)
         return val
 
     def store(self, var, idx, value):
         dtype = var.aval.dtype
         if dtype == np.bool_:
             value = self.b.zext(value, I8)
+        elif dtype in LOW_FLOATS:
+            value = store_low(self.b, value, dtype)
         self.b.store(value, self.address(var, idx), align=dtype.itemsize)
 
     # -- values -------------------------------------------------------------------
@@ -287,7 +292,10 @@ class _Kernel:
                     args.append(self.value(v, idx))
                 else:
                     raise CodegenError(f"{name}: operand shape {shape} vs {out_shape}")
-            return rule(self.e, args, [v.aval for v in eqn.invars], out_aval, p)
+            val = rule(self.e, args, [v.aval for v in eqn.invars], out_aval, p)
+            if out_aval.dtype in LOW_FLOATS:  # each operation rounds, as NumPy's float16
+                val = round_low(self.b, val, out_aval.dtype)
+            return val
         x = eqn.invars[0] if eqn.invars else None
         if name == "broadcast_in_dim":
             dims = p["broadcast_dimensions"]
@@ -515,7 +523,10 @@ class _Accumulator:
     def result(self):
         k = self.k
         if self.index_slot is None:
-            return k.b.load(self.slot, typ=self.ty)
+            acc = k.b.load(self.slot, typ=self.ty)
+            if self.dtype in LOW_FLOATS:  # accumulated in float32, rounded once
+                acc = round_low(k.b, acc, self.dtype)
+            return acc
         idx = k.b.load(self.index_slot, typ=I64)
         return codegen.convert(k.e, idx, np.dtype(np.int64), self.eqn.outvars[0].aval.dtype)
 

@@ -266,7 +266,7 @@ def _bessel_ie(x, order: int):
 
     one = _full(x, 1.0)
     _, asym = lax.fori_loop(1, 40, asym_body, (one, one))
-    big = asym * lax.rsqrt(z_big * _const(x, 2 * math.pi))
+    big = asym * lax.rsqrt(z_big) * _const(x, 1 / math.sqrt(2 * math.pi))
     out = _where(z <= cut, small, big)
     if order == 1:
         out = _where(x < 0, -out, out)

@@ -8,7 +8,6 @@ works under grad, vmap and jit. Functions with kinks or removable singularities
 """
 from __future__ import annotations
 
-import functools
 import math
 import operator
 from fractions import Fraction
@@ -17,74 +16,32 @@ import numpy as np
 
 import fx.numpy as fnp
 from fx import core, dtypes, lax
-from fx.core import Tracer
 from fx.custom_derivatives import custom_jvp
 from fx.nn.functions import log_softmax as _nn_log_softmax
 from fx.nn.functions import logsumexp  # noqa: F401  (the same function as fx.nn.logsumexp)
 from fx.nn.functions import softmax as _nn_softmax
 from fx.scipy import _special_numerics as _num
+from fx.scipy import _special_util as _util
+from fx.scipy._special_expint import dawsn, exp1, expi, expn, fresnel, sici  # noqa: F401
+from fx.scipy._special_hyper import hyp1f1, hyp2f1, owens_t  # noqa: F401
+from fx.scipy._special_waves import bessel_jn, sph_harm_y, wofz  # noqa: F401
 
 __all__ = [
-    "bernoulli", "beta", "betainc", "betaln", "boxcox", "boxcox1p", "comb", "digamma", "entr",
-    "erf", "erfc", "erfcx", "erfinv", "expit", "factorial", "gamma", "gammainc", "gammaincc",
-    "gammaln", "gammasgn", "i0", "i0e", "i1", "i1e", "kl_div", "log_ndtr", "log_softmax",
-    "loggamma", "logit", "logsumexp", "multigammaln", "ndtr", "ndtri", "poch", "polygamma",
-    "rel_entr", "softmax", "spence", "xlog1py", "xlogy", "zeta",
+    "bernoulli", "bessel_jn", "beta", "betainc", "betaln", "boxcox", "boxcox1p", "comb",
+    "dawsn", "digamma", "entr", "erf", "erfc", "erfcx", "erfinv", "exp1", "expi", "expit",
+    "expn", "factorial", "fresnel", "gamma", "gammainc", "gammaincc", "gammaln", "gammasgn",
+    "hyp1f1", "hyp2f1", "i0", "i0e", "i1", "i1e", "kl_div", "log_ndtr", "log_softmax",
+    "loggamma", "logit", "logsumexp", "multigammaln", "ndtr", "ndtri", "owens_t", "poch",
+    "polygamma", "rel_entr", "sici", "softmax", "spence", "sph_harm_y", "wofz", "xlog1py",
+    "xlogy", "zeta",
 ]
 
-_SCALARS = (bool, int, float, complex, np.generic)
-
-
-def _check_arraylike(name: str, *args) -> None:
-    for i, a in enumerate(args):
-        if not isinstance(a, (fnp.ndarray, Tracer, np.ndarray) + _SCALARS) and not hasattr(
-                a, "__jax_array__"):
-            raise TypeError(f"{name} requires ndarray or scalar arguments, got "
-                            f"{type(a).__name__} at position {i}.")
-
-
-def _promote_inexact(name: str, *args, allow_complex: bool = False):
-    """The arguments converted to one inexact dtype and broadcast to one shape."""
-    _check_arraylike(name, *args)
-    arrays = [fnp.asarray(a) for a in args]
-    dtype, weak = dtypes.result_type_and_weak(*arrays)
-    if not dtypes.is_inexact(dtype):
-        dtype = dtypes.default_float_dtype()
-    if dtypes.is_complex(dtype) and not allow_complex:
-        raise ValueError(f"{name} does not support complex-valued inputs (got dtype "
-                         f"{np.dtype(dtype).name}).")
-    arrays = [lax._convert_element_type(a, dtype, weak) for a in arrays]
-    if len(arrays) > 1:
-        arrays = fnp.broadcast_arrays(*arrays)
-    return arrays if len(arrays) > 1 else arrays[0]
-
-
-def _require_float32_or_64(name: str, x):
-    _check_arraylike(name, x)
-    x = fnp.asarray(x)
-    if np.dtype(x.dtype) not in (np.float32, np.float64):
-        raise TypeError(f"{name}: x.dtype={np.dtype(x.dtype).name} is not supported; pass "
-                        "float32 or float64.")
-    return x
-
-
-def _is_weak(a) -> bool:
-    if isinstance(a, (bool, int, float, complex)):
-        return True
-    aval = getattr(a, "aval", None)
-    return bool(aval is not None and aval.weak_type)
-
-
-def _weak_like_inputs(fn):
-    """Make ``fn``'s result weakly typed when every argument is (as JAX's lax-built
-    versions of these functions are; custom derivatives and loops drop weak types)."""
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        out = fn(*args, **kwargs)
-        if args and all(_is_weak(a) for a in args) and not out.aval.weak_type:
-            out = lax._convert_element_type(out, out.dtype, True)
-        return out
-    return wrapper
+_SCALARS = _util.SCALARS
+_check_arraylike = _util.check_arraylike
+_promote_inexact = _util.promote_inexact
+_require_float32_or_64 = _util.require_float32_or_64
+_is_weak = _util.is_weak
+_weak_like_inputs = _util.weak_like_inputs
 
 
 def _full(x, value):

@@ -46,8 +46,8 @@ def sf(x, loc=0, scale=1):
 
 
 @documented("gumbel_l", "0.5")
-def ppf(q, loc=0, scale=1):
-    q, loc, scale = promote("gumbel_l.ppf", q, loc, scale)
+def ppf(p, loc=0, scale=1):
+    q, loc, scale = promote("gumbel_l.ppf", p, loc, scale)
     ok = (q > 0) & (q < 1) & (scale > 0)
     safe = where(ok, q, 0.5)
     return where(ok, loc + scale * lax.log(-lax.log1p(-safe)), np.nan)

@@ -46,8 +46,8 @@ def sf(x, loc=0, scale=1):
 
 
 @documented("gumbel_r", "0.5")
-def ppf(q, loc=0, scale=1):
-    q, loc, scale = promote("gumbel_r.ppf", q, loc, scale)
+def ppf(p, loc=0, scale=1):
+    q, loc, scale = promote("gumbel_r.ppf", p, loc, scale)
     ok = (q > 0) & (q < 1) & (scale > 0)
     safe = where(ok, q, 0.5)
     return where(ok, loc - scale * lax.log(-lax.log(safe)), np.nan)

@@ -36,12 +36,12 @@ def sf(x, loc=0, scale=1):
 
 
 @documented("logistic", "0.5")
-def ppf(q, loc=0, scale=1):
-    q, loc, scale = promote("logistic.ppf", q, loc, scale)
+def ppf(x, loc=0, scale=1):
+    q, loc, scale = promote("logistic.ppf", x, loc, scale)
     return _logit(q) * scale + loc
 
 
 @documented("logistic", "0.5")
-def isf(q, loc=0, scale=1):
-    q, loc, scale = promote("logistic.isf", q, loc, scale)
+def isf(x, loc=0, scale=1):
+    q, loc, scale = promote("logistic.isf", x, loc, scale)
     return loc - _logit(q) * scale

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 
 from fx.config import config
+from fx._random.key_dtypes import (ExtendedDType, extended, extended_issubdtype,  # noqa: F401
+                                   prng_key, scalar_type_of)
 
 try:  # bfloat16 comes from ml_dtypes, the field's standard home for it.
     import ml_dtypes as _ml_dtypes
@@ -117,9 +119,13 @@ def is_bool(dtype) -> bool:
 
 
 def issubdtype(a, b) -> bool:
-    """``np.issubdtype`` that also knows bfloat16 is a floating type."""
+    """``np.issubdtype`` that also knows bfloat16 is a floating type and key dtypes are
+    ``prng_key``/``extended``."""
     if a is None:
         return False
+    r = extended_issubdtype(a, b)
+    if r is not None:
+        return r
     a = np.dtype(a) if not isinstance(a, type) or not issubclass(a, np.generic) else a
     if bfloat16 is not None and np.dtype(a) == bfloat16:
         return b in (np.floating, np.inexact, np.number, np.generic) or np.dtype(b) == bfloat16

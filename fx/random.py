@@ -23,4 +23,5 @@ from fx._random.discrete import (bernoulli, randint, rademacher, categorical,  #
                                  permutation, choice, geometric, poisson)
 from fx._random.gamma import (gamma, loggamma, beta, dirichlet, chisquare, t, f,  # noqa: F401
                               generalized_normal, ball)
+from fx._random.binomial import binomial, multinomial  # noqa: F401
 from primitives.random import random_gamma_p  # noqa: F401

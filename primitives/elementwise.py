@@ -310,8 +310,18 @@ erf_p = unary("erf", _same_dtype_as_input(_sp.erf), lambda x, t, y: R.mul(
     t, R.mul(exp_p.bind(R.neg(_sq(x))), 2 / math.sqrt(math.pi))), kinds=FLOAT)
 erfc_p = unary("erfc", _same_dtype_as_input(_sp.erfc), lambda x, t, y: R.mul(
     t, R.mul(exp_p.bind(R.neg(_sq(x))), -2 / math.sqrt(math.pi))), kinds=FLOAT)
-erf_inv_p = unary("erf_inv", _same_dtype_as_input(
-    lambda x: np.where(x == 0, x, _sp.erfinv(x))), lambda x, t, y: R.mul(
+
+
+def _erf_inv(x):
+    # float32 and narrower: XLA's float32 evaluation, bit for bit (JAX's normal draws
+    # are sqrt(2) * erf_inv(u)); float64: SciPy
+    if x.dtype.itemsize <= 4:
+        from fx._random.xla_math import erf_inv_f32
+        return erf_inv_f32(x.astype(np.float32)).astype(x.dtype, copy=False)
+    return np.where(x == 0, x, _sp.erfinv(x))
+
+
+erf_inv_p = unary("erf_inv", _erf_inv, lambda x, t, y: R.mul(
     t, R.mul(exp_p.bind(_sq(y)), math.sqrt(math.pi) / 2)), kinds=FLOAT)
 lgamma_p = unary("lgamma", _same_dtype_as_input(
     lambda x: np.where(x == -np.inf, np.inf, _sp.gammaln(x))),
@@ -575,8 +585,14 @@ def _complex_abstract_eval(x, y):
                        x.weak_type and y.weak_type)
 
 
-complex_p.def_impl(lambda x, y: (x + 1j * y.astype(R.complex_dtype(y.dtype))).astype(
-    R.complex_dtype(x.dtype)))
+def _complex_impl(x, y):
+    x, y = np.asarray(x), np.asarray(y)
+    out = np.empty(np.broadcast_shapes(x.shape, y.shape), R.complex_dtype(x.dtype))
+    out.real, out.imag = x, y  # (x + 1j*y would turn an infinite y's real part into NaN)
+    return out
+
+
+complex_p.def_impl(_complex_impl)
 complex_p.def_jvp(_nary_jvp(complex_p, (_complex_jvp_re, _complex_jvp_im)))
 complex_p.def_transpose(_complex_transpose)
 complex_p.def_batch(R.broadcasting_batcher(complex_p))

@@ -18,6 +18,7 @@ import numpy as np
 from fx import dtypes, tree_util
 from fx.array import Array
 from fx.core import Tracer, get_aval
+from fx._random.key_dtypes import ExtendedDType, prng_key
 from fx.lax import _lax as lax
 from fx.lax import _slicing
 from primitives.random import (random_bits_p, random_fold_in_p, random_seed_p,
@@ -31,10 +32,12 @@ _IMPL_SHORT = "fry"
 _U32 = np.dtype(np.uint32)
 
 
-class KeyTy:
-    """The dtype of a typed key array: ``key<fry>`` for threefry2x32 keys."""
+class KeyTy(ExtendedDType):
+    """The dtype of a typed key array: ``key<fry>`` for threefry2x32 keys (an extended
+    dtype: ``issubdtype(k.dtype, fx.dtypes.prng_key)``)."""
 
     __slots__ = ()
+    type = prng_key
     name = f"key<{_IMPL_SHORT}>"
     itemsize = 8
     kind = "V"

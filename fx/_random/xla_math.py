@@ -1,0 +1,173 @@
+"""float32 ``log``, ``log1p`` and ``erf_inv`` evaluated operation for operation as
+XLA's CPU backend evaluates them (the backend JAX runs on), in NumPy.
+
+Why: JAX's samplers push uniform draws through these functions (``normal`` is
+``sqrt(2) * erf_inv(u)``), so a draw is bit-identical to JAX's only where the
+function rounds exactly as XLA's does. Accuracy is XLA's, not better: erf_inv is
+within about 60 float32 ulp of the true value near +-1 (a few ulp elsewhere).
+
+How XLA evaluates them (established by exhaustive comparison with
+``jax.jit(lax.log/log1p/erf_inv)`` on float32 inputs; see
+tests/random/test_xla_math.py):
+- every ``a * b + c`` of the expansion is contracted into one fused multiply-add
+  (rounded once); ``fma32`` emulates that exactly;
+- ``log``: the Cephes single-precision scheme. ``x = m 2**e`` with ``m`` in
+  ``[sqrt(1/2), sqrt(2))``, ``f = m - 1``, a degree-8 polynomial in ``f``
+  evaluated in three interleaved Horner chains joined with ``f**3``, and
+  ``e * ln2`` added in two parts (0.693359375 and -2.12194440e-4);
+- ``log1p``: ``log(1 + x)`` for ``|x| >= sqrt(2) - 1``, else
+  ``x - x**2/2 + x**3 P(x)/Q(x)`` (Cephes' rational approximation, evaluated in
+  float32);
+- ``erf_inv``: Giles' single-precision approximation, ``w = -log1p(-x*x)``, a
+  degree-8 polynomial in ``w - 2.5`` (``w < 5``) or ``sqrt(w) - 3``, times ``x``.
+
+Invariants: inputs and outputs are float32 NumPy arrays. Subnormal numbers are
+treated as numbers (XLA's CPU backend flushes them to zero; uniform draws never
+produce them), and special values follow C's ``log``/``log1p``/``erfinv``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["fma32", "log_f32", "log1p_f32", "erf_inv_f32"]
+
+_F32 = np.float32
+_TINY = _F32(np.finfo(np.float32).tiny)
+
+
+def fma32(a, b, c) -> np.ndarray:
+    """``a * b + c`` for float32 operands, rounded once (as a hardware FMA does).
+
+    The product is exact in float64 (24 + 24 < 53 significant bits); the sum is
+    rounded to float64 *to odd* (nearest, then nudged one float64 ulp towards the
+    exact sum when inexact and even), which makes the final rounding to float32
+    correct: round-to-odd at 53 bits never causes double rounding at 24 bits.
+    """
+    a = np.asarray(a, np.float32).astype(np.float64)
+    b = np.asarray(b, np.float32).astype(np.float64)
+    c = np.asarray(c, np.float32).astype(np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        p = a * b
+        s = p + c
+        # the rounding error of s, exactly (Knuth's two-sum)
+        s_minus_p = s - p
+        err = (p - (s - s_minus_p)) + (c - s_minus_p)
+    s = np.atleast_1d(s)
+    err = np.atleast_1d(err)
+    bits = s.view(np.int64)
+    nudge = (err != 0) & np.isfinite(s) & ((bits & 1) == 0)
+    step = np.where(np.signbit(err) == np.signbit(s), 1, -1)
+    bits = np.where(nudge, bits + step, bits)
+    out = bits.view(np.float64).astype(np.float32)
+    return out.reshape(np.shape(p))
+
+
+# Cephes' logf polynomial, highest degree first
+_LOG_P = [_F32(v) for v in (7.0376836292e-2, -1.1514610310e-1, 1.1676998740e-1,
+                             -1.2420140846e-1, 1.4249322787e-1, -1.6668057665e-1,
+                             2.0000714765e-1, -2.4999993993e-1, 3.3333331174e-1)]
+_LN2_HI, _LN2_LO = _F32(0.693359375), _F32(-2.12194440e-4)
+_SQRT_HALF = _F32(0.707106781186547524)
+
+
+def log_f32(x) -> np.ndarray:
+    """Natural logarithm of float32 ``x``, rounded as XLA's CPU backend rounds it."""
+    x = np.asarray(x, np.float32)
+    normal = np.isfinite(x) & (x >= _TINY)
+    xn = np.where(normal, x, _F32(1))
+    bits = xn.view(np.uint32)
+    # x = m * 2**e with m in [0.5, 1), then shifted to [sqrt(1/2), sqrt(2)) - 1
+    e = (bits >> 23).astype(np.int32) - 126
+    m = ((bits & np.uint32(0x807FFFFF)) | np.uint32(0x3F000000)).view(np.float32)
+    below = m < _SQRT_HALF
+    f = (m - _F32(1)) + np.where(below, m, _F32(0))
+    ef = (e - below).astype(np.float32)
+    f2 = f * f
+    f3 = f2 * f
+    p = _LOG_P
+    y0 = fma32(fma32(f, p[0], p[1]), f, p[2])
+    y1 = fma32(fma32(f, p[3], p[4]), f, p[5])
+    y2 = fma32(fma32(f, p[6], p[7]), f, p[8])
+    y = fma32(fma32(y0, f3, y1), f3, y2)
+    y = fma32(y, f3, _LN2_LO * ef)
+    r = ((f - f2 * _F32(0.5)) + y) + _LN2_HI * ef
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(normal, r, np.log(x)).astype(np.float32)
+
+
+# Cephes' log1p rational approximation, highest degree first (Q is monic)
+_LOG1P_P = [_F32(v) for v in (4.5270000862445199635215e-5, 4.9854102823193375972212e-1,
+                               6.5787325942061044846969e0, 2.9911919328553073277375e1,
+                               6.0949667980987787057556e1, 5.7112963590585538103336e1,
+                               2.0039553499201281259648e1)]
+_LOG1P_Q = [_F32(v) for v in (1.0, 1.5062909083469192043167e1, 8.3047565967967209469434e1,
+                               2.2176239823732856465394e2, 3.0909872225312059774938e2,
+                               2.1642788614495947685003e2, 6.0118660497603843919306e1)]
+_LOG1P_SMALL = _F32(0.41421356237309504880)  # sqrt(2) - 1
+
+
+def _horner(coeffs, x):
+    acc = np.zeros_like(x)
+    for c in coeffs:
+        acc = fma32(acc, x, c)
+    return acc
+
+
+def _on_subsets(x, mask, fn_true, fn_false):
+    """``where(mask, fn_true(x), fn_false(x))``, evaluating each function only where used."""
+    out = np.empty(x.shape, np.float32)
+    if mask.all():
+        out[...] = fn_true(x)
+    elif not mask.any():
+        out[...] = fn_false(x)
+    else:
+        out[mask] = fn_true(x[mask])
+        out[~mask] = fn_false(x[~mask])
+    return out
+
+
+def _log1p_near_zero(x):
+    x2 = x * x
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = _horner(_LOG1P_P, x) / _horner(_LOG1P_Q, x)
+    near = x + fma32(_F32(-0.5), x2, (x * x2) * ratio)
+    return np.where(np.abs(x) < _TINY, x, near)  # subnormals: log1p(x) = x
+
+
+def log1p_f32(x) -> np.ndarray:
+    """``log(1 + x)`` of float32 ``x``, rounded as XLA's CPU backend rounds it."""
+    x = np.asarray(x, np.float32)
+    small = np.abs(x) < _LOG1P_SMALL
+    return _on_subsets(x, small, _log1p_near_zero, lambda v: log_f32(v + _F32(1)))
+
+
+# Giles' single-precision erfinv coefficients (w < 5 and w >= 5), highest degree first
+_ERFINV_LOW = [_F32(v) for v in (2.81022636e-08, 3.43273939e-07, -3.5233877e-06,
+                                  -4.39150654e-06, 0.00021858087, -0.00125372503,
+                                  -0.00417768164, 0.246640727, 1.50140941)]
+_ERFINV_HIGH = [_F32(v) for v in (-0.000200214257, 0.000100950558, 0.00134934322,
+                                   -0.00367342844, 0.00573950773, -0.0076224613,
+                                   0.00943887047, 1.00167406, 2.83297682)]
+
+
+def _erf_inv_poly(coeffs, t):
+    acc = np.full(t.shape, coeffs[0], np.float32)
+    for c in coeffs[1:]:
+        acc = fma32(acc, t, c)
+    return acc
+
+
+def erf_inv_f32(x) -> np.ndarray:
+    """The inverse error function of float32 ``x``, rounded as XLA's CPU backend rounds
+    it (``erf_inv(+-1) = +-inf``, NaN outside ``[-1, 1]``)."""
+    x = np.asarray(x, np.float32)
+    with np.errstate(over="ignore"):
+        w = -log1p_f32(x * -x)
+    with np.errstate(invalid="ignore"):
+        poly = _on_subsets(w, w < _F32(5),
+                           lambda v: _erf_inv_poly(_ERFINV_LOW, v - _F32(2.5)),
+                           lambda v: _erf_inv_poly(_ERFINV_HIGH, np.sqrt(v) - _F32(3)))
+        out = poly * x
+        out = np.where(np.abs(x) == _F32(1), x * _F32(np.inf), out)
+        out = np.where(np.abs(x) > _F32(1), _F32(np.nan), out)
+    return out.astype(np.float32)

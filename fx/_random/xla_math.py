@@ -157,10 +157,18 @@ def _erf_inv_poly(coeffs, t):
     return acc
 
 
-def erf_inv_f32(x) -> np.ndarray:
+def erf_inv_f32(x, native: bool = True) -> np.ndarray:
     """The inverse error function of float32 ``x``, rounded as XLA's CPU backend rounds
-    it (``erf_inv(+-1) = +-inf``, NaN outside ``[-1, 1]``)."""
+    it (``erf_inv(+-1) = +-inf``, NaN outside ``[-1, 1]``). Large arrays run the same
+    operations as native code (``lowering.cpu.xla_float32``) unless ``native=False``."""
     x = np.asarray(x, np.float32)
+    if native and x.size >= 256:
+        try:
+            from lowering.cpu.xla_float32 import erf_inv_array
+        except ImportError:  # pragma: no cover - llvmlite missing
+            pass
+        else:
+            return erf_inv_array(x).reshape(x.shape)
     with np.errstate(over="ignore"):
         w = -log1p_f32(x * -x)
     with np.errstate(invalid="ignore"):

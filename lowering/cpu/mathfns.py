@@ -21,7 +21,7 @@ import math
 from lowering.cpu.irutil import F32, F64, I32, I64, Emit
 
 __all__ = ["exp", "exp2", "expm1", "log", "log1p", "tanh", "logistic", "sin", "cos", "tan",
-           "erf", "pow_f32", "TRANSCENDENTAL_DTYPES"]
+           "erf", "erf_inv", "pow_f32", "TRANSCENDENTAL_DTYPES"]
 
 _FACT = [1.0 / math.factorial(n) for n in range(24)]
 
@@ -294,4 +294,7 @@ TRANSCENDENTAL_DTYPES = {
     "log1p": ("float32", "float64"), "tanh": ("float32", "float64"),
     "logistic": ("float32", "float64"), "sin": ("float32", "float64"),
     "cos": ("float32", "float64"), "tan": ("float32", "float64"), "erf": ("float32",),
+    "erf_inv": ("float32",),
 }
+
+from lowering.cpu.xla_float32 import erf_inv  # noqa: E402  (XLA's rounding, for random.normal)

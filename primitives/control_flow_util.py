@@ -19,7 +19,9 @@ from fx.core import ClosedJaxpr, Jaxpr, ShapedArray, Var
 def compile_closed(closed: ClosedJaxpr):
     """The reference executable of ``closed`` (cached on the jaxpr object)."""
     from fx.interpreters.jit import compile_jaxpr
-    return compile_jaxpr(closed)
+    # (a loop body's flags can flip with the last bit of a float: FX_CHECK_COMPILED
+    # compares whole programs, not the bodies eager loops run)
+    return compile_jaxpr(closed, verify=False)
 
 
 def as_operands(args: Sequence[Any], avals: Sequence[ShapedArray]) -> list[np.ndarray]:

@@ -105,10 +105,11 @@ def _check_nans(eqn, result):
 _executables: "weakref.WeakKeyDictionary[ClosedJaxpr, Executable]" = weakref.WeakKeyDictionary()
 
 
-def compile_jaxpr(closed: ClosedJaxpr):
+def compile_jaxpr(closed: ClosedJaxpr, verify: bool = True):
     """The executable for ``closed`` (cached on the jaxpr object): native code from the
     CPU compiler, or the reference interpreter where the compiler is off (``FX_COMPILER=0``)
-    or cannot build the program."""
+    or cannot build the program. ``verify=False``: never compared with the reference
+    under ``FX_CHECK_COMPILED`` (loop bodies run by eager control flow)."""
     exe = _executables.get(closed)
     if exe is None:
         exe = None
@@ -123,10 +124,25 @@ def compile_jaxpr(closed: ClosedJaxpr):
                 exe = None
         if exe is None:
             exe = Executable(closed)
-        elif os.environ.get("FX_CHECK_COMPILED", "0") not in ("", "0"):
+        elif verify and os.environ.get("FX_CHECK_COMPILED", "0") not in ("", "0") and \
+                _verifiable(closed.jaxpr):
             exe = _Verified(exe, Executable(closed))
         _executables[closed] = exe
     return exe
+
+
+def _verifiable(jaxpr) -> bool:
+    """Whether running a program twice and comparing is meaningful: no side effects
+    (callbacks would run twice) and no while loop (a data-dependent trip count can differ
+    by one when the last float32 bit differs, and then so does everything after)."""
+    for e in jaxpr.eqns:
+        if e.primitive.effectful or e.primitive.name == "while":
+            return False
+        subs = e.primitive.subjaxprs(e.params) if e.primitive.subjaxprs else ()
+        for sub in subs or ():
+            if not _verifiable(getattr(sub, "jaxpr", sub)):
+                return False
+    return True
 
 
 class _Verified:

@@ -27,7 +27,7 @@ __all__ = ["supports", "prepare", "emit_call", "library_info"]
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 #: products with fewer multiply-adds than this run on the calling thread: OpenBLAS's
 #: threads cost more than they save there, and much more on a loaded machine
-SINGLE_THREAD_MACS = 1 << 23
+SINGLE_THREAD_MACS = 1 << 20
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _lib: dict = {}
 

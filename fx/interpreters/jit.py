@@ -329,12 +329,13 @@ def _leaf_value(x):
 
 class _CacheEntry:
     __slots__ = ("closed", "executable", "out_tree", "out_weak", "hoisted", "single_leaf",
-                 "donated")
+                 "donated", "fast")
 
     def __init__(self, closed, out_tree):
         self.closed = closed
         self.donated = ()  # flat argument positions donated to the call
         self.executable = None
+        self.fast = None  # the native call for arguments of the cached types, if any
         self.out_tree = out_tree
         self.out_weak = [a.weak_type for a in closed.out_avals]
         self.single_leaf = out_tree == tree_util.tree_structure(0)
@@ -460,7 +461,13 @@ class JitWrapped:
             else:
                 entry = self._fast_cache.get((tuple(sig), config._state_key))
                 if entry is not None:
-                    outs = entry.executable([a._value for a in args])
+                    values = [a._value for a in args]
+                    fast = entry.fast
+                    outs = fast(values) if fast is not None else None
+                    if outs is None:
+                        outs = entry.executable(values)
+                    if entry.single_leaf and type(outs[0]) is np.ndarray:
+                        return Array(outs[0], entry.out_weak[0])
                     wrapped = [Array(o if type(o) is np.ndarray else np.asarray(o), w)
                                for o, w in zip(outs, entry.out_weak)]
                     if entry.single_leaf:
@@ -477,6 +484,8 @@ class JitWrapped:
             if self.donate_argnums:
                 return self._call_donating(entry, exe, args, flat)
             if not kwargs and not self.static_argnums and isinstance(sig, tuple):
+                if not isinstance(exe, _Verified):
+                    entry.fast = getattr(getattr(exe, "_fast_call", None), "trusted", None)
                 self._fast_cache[(sig, config._state_key)] = entry
             outs = exe([_leaf_value(x) for x in flat])
             wrapped = [Array(o if type(o) is np.ndarray else np.asarray(o), w)

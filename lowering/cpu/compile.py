@@ -239,23 +239,9 @@ def _fast_caller(sig, fn, consts, allocs, outs):
     n = len(sig)
     status = _STATUS_OK
 
-    def call(args):
-        if len(args) != n:
-            return None
-        for a, (shape, dtype) in zip(args, sig):
-            if type(a) is not ndarray or a.shape != shape or a.dtype != dtype or \
-                    not a.flags.c_contiguous:
-                return None
-        env = (*args, *consts, *[empty(shape, dtype) for empty, shape, dtype in allocs],
-               status)
-        fn(env)
-        if status[0]:
-            _raise_status(status)
-        return [env[i] for i in outs]
-
     def trusted(args):
         """``call`` for arguments known to have the compiled shapes and dtypes (jit's
-        cache key says so): only their layout is checked."""
+        cache key says so): only their type and layout are checked."""
         for a in args:
             if type(a) is not ndarray or not a.flags.c_contiguous:
                 return None
@@ -265,6 +251,14 @@ def _fast_caller(sig, fn, consts, allocs, outs):
         if status[0]:
             _raise_status(status)
         return [env[i] for i in outs]
+
+    def call(args):
+        if len(args) != n:
+            return None
+        for a, (shape, dtype) in zip(args, sig):
+            if type(a) is not ndarray or a.shape != shape or a.dtype != dtype:
+                return None
+        return trusted(args)
     call.trusted = trusted
     return call
 

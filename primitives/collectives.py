@@ -616,56 +616,47 @@ def _check_perm(perm, size=None):
                                  f"of size {size}")
 
 
-@ppermute_p.def_abstract_eval
-def _ppermute_abstract_eval(x, *, axis_name, perm):
-    _check_perm(perm)
-    return ShapedArray(x.shape, x.dtype, x.weak_type)
+def permute_like(primitive, kind):
+    """Give ``primitive`` ppermute's rules (abstract eval, impl through ``kind``, linear
+    jvp, transpose by the inverse permutation, batching over a vmapped axis)."""
+    @primitive.def_abstract_eval
+    def abstract_eval(x, *, axis_name, perm):
+        _check_perm(perm)
+        return ShapedArray(x.shape, x.dtype, x.weak_type)
+
+    @primitive.def_impl
+    def impl(x, *, axis_name, perm):
+        return _run(kind, np.asarray(x), axis_name, {"perm": perm})
+
+    @primitive.def_jvp
+    def jvp(primals, tangents, *, axis_name, perm):
+        (x,), (t,) = primals, tangents
+        y = primitive.bind(x, axis_name=axis_name, perm=perm)
+        return y, (t if type(t) is Zero else primitive.bind(t, axis_name=axis_name, perm=perm))
+
+    @primitive.def_transpose
+    def transpose(ct, x, *, axis_name, perm):
+        if type(ct) is Zero:
+            return [Zero(x.aval)]
+        inverse = tuple((d, s) for s, d in perm)
+        return [primitive.bind(ct, axis_name=axis_name, perm=inverse)]
+
+    @primitive.def_batch
+    def batch(args, dims, *, axis_data=None, axis_name, perm):
+        (x,), (d,) = args, dims
+        if not _vmapped(axis_data, axis_name):
+            return primitive.bind(x, axis_name=axis_name, perm=perm), d
+        _only_vmapped(primitive.name, axis_data, axis_name)
+        n = axis_data.axis_size
+        _check_perm(perm, n)
+        source_of = {dst: src for src, dst in perm}
+        return _lanes(R.bdim_to_front(x, d, n), [source_of.get(i) for i in range(n)]), 0
+
+    primitive.axis_dependent = True
+    return primitive
 
 
-@ppermute_p.def_impl
-def _ppermute_impl(x, *, axis_name, perm):
-    return _run("ppermute", x, axis_name, {"perm": perm})
-
-
-@ppermute_p.def_jvp
-def _ppermute_jvp(primals, tangents, *, axis_name, perm):
-    (x,), (t,) = primals, tangents
-    y = ppermute_p.bind(x, axis_name=axis_name, perm=perm)
-    return y, (t if type(t) is Zero else ppermute_p.bind(t, axis_name=axis_name, perm=perm))
-
-
-@ppermute_p.def_transpose
-def _ppermute_transpose(ct, x, *, axis_name, perm):
-    if type(ct) is Zero:
-        return [Zero(x.aval)]
-    inverse = tuple((d, s) for s, d in perm)
-    return [ppermute_p.bind(ct, axis_name=axis_name, perm=inverse)]
-
-
-@ppermute_p.def_batch
-def _ppermute_batch(args, dims, *, axis_data=None, axis_name, perm):
-    (x,), (d,) = args, dims
-    if not _vmapped(axis_data, axis_name):
-        return ppermute_p.bind(x, axis_name=axis_name, perm=perm), d
-    _only_vmapped("ppermute", axis_data, axis_name)
-    n = axis_data.axis_size
-    _check_perm(perm, n)
-    xb = R.bdim_to_front(x, d, n)
-    shape = R.shape_of(xb)
-    source_of = {dst: src for src, dst in perm}
-    slicer, lanes = R.registry["slice"], []
-    for dst in range(n):
-        src = source_of.get(dst)
-        if src is None:
-            lanes.append(R.zeros(ShapedArray((1,) + shape[1:], R.dtype_of(xb))))
-        else:
-            lanes.append(slicer.bind(xb, start_indices=(src,) + (0,) * (len(shape) - 1),
-                                     limit_indices=(src + 1,) + shape[1:], strides=None))
-    out = lanes[0] if n == 1 else R.registry["concatenate"].bind(*lanes, dimension=0)
-    return out, 0
-
-
-ppermute_p.axis_dependent = True
+permute_like(ppermute_p, "ppermute")
 
 # ---------------------------------------------------------------------------
 # axis_index

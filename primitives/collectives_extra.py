@@ -78,45 +78,7 @@ pbroadcast_p.axis_dependent = True
 # psend / precv
 
 
-def _permute_like(primitive, kind):
-    @primitive.def_abstract_eval
-    def abstract_eval(x, *, axis_name, perm):
-        C._check_perm(perm)
-        return ShapedArray(x.shape, x.dtype, x.weak_type)
-
-    @primitive.def_impl
-    def impl(x, *, axis_name, perm):
-        return C._run(kind, np.asarray(x), axis_name, {"perm": perm})
-
-    @primitive.def_jvp
-    def jvp(primals, tangents, *, axis_name, perm):
-        (x,), (t,) = primals, tangents
-        y = primitive.bind(x, axis_name=axis_name, perm=perm)
-        return y, (t if type(t) is Zero else primitive.bind(t, axis_name=axis_name, perm=perm))
-
-    @primitive.def_transpose
-    def transpose(ct, x, *, axis_name, perm):
-        if type(ct) is Zero:
-            return [Zero(x.aval)]
-        inverse = tuple((d, s) for s, d in perm)
-        return [primitive.bind(ct, axis_name=axis_name, perm=inverse)]
-
-    @primitive.def_batch
-    def batch(args, dims, *, axis_data=None, axis_name, perm):
-        (x,), (d,) = args, dims
-        if not C._vmapped(axis_data, axis_name):
-            return primitive.bind(x, axis_name=axis_name, perm=perm), d
-        C._only_vmapped(primitive.name, axis_data, axis_name)
-        n = axis_data.axis_size
-        C._check_perm(perm, n)
-        source_of = {dst: src for src, dst in perm}
-        return C._lanes(R.bdim_to_front(x, d, n), [source_of.get(i) for i in range(n)]), 0
-
-    primitive.axis_dependent = True
-    return primitive
-
-
-psend_p = _permute_like(new_primitive("psend"), "ppermute")
+psend_p = C.permute_like(new_primitive("psend"), "ppermute")
 
 precv_p = new_primitive("precv")
 

@@ -425,17 +425,8 @@ def check(pred, msg: str, *fmt_args, **fmt_kwargs) -> None:
     Example:
       >>> checkify.check(x > 0, "x must be positive, got {}", x)
     """
-    if not isinstance(msg, str):
-        raise TypeError(f"checkify.check: msg must be a str, got {type(msg).__name__}")
-    pred_aval = get_aval(pred)
-    if pred_aval.shape or pred_aval.dtype != np.bool_:
-        raise TypeError(f"checkify.check takes a scalar pred as argument, got "
-                        f"{pred_aval.str_short()}")
-    leaves, tree = tree_util.tree_flatten((fmt_args, fmt_kwargs))
-    for leaf in leaves:
-        if not isinstance(leaf, (Tracer, core._array_type[0], np.ndarray, np.generic)):
-            raise TypeError(f"Formatting arguments to checkify.check need to be PyTrees of "
-                            f"arrays, but got {leaf!r} of type {type(leaf)}.")
+    from fx.experimental.checkify_extra import _validate
+    leaves, tree = _validate("check", pred, msg, fmt_args, fmt_kwargs)
     check_p.bind(pred, *leaves, fmt=msg, fmt_tree=tree, debug=False)
 
 

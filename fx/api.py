@@ -414,7 +414,7 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
         single, nums = _normalize_argnums(argnums, len(args), "jacfwd")
         dyn, rebuild = _split_args(args, nums)
         flat_dyn, dyn_tree = tree_util.tree_flatten(dyn)
-        for i, leaf in enumerate(flat_dyn):
+        for leaf in flat_dyn:
             _check_jac_input(leaf, holomorphic, "jacfwd")
         avals = [get_aval(x) for x in flat_dyn]
         basis, total = _std_basis(avals)

@@ -11,6 +11,7 @@ from primitives._rules import registry
 # floating-point warnings to the calling frame, so this filter covers fx's own calls only.
 _warnings.filterwarnings("ignore", category=RuntimeWarning,
                          module=r"(primitives|fx|lowering)(\..*)?$")
+# (the filter comes first: registration below may already compute)
 from primitives import elementwise, convert, shape, reductions  # noqa: F401  (registration)
 from primitives import slicing, indexing, cumulative, windowed, sort  # noqa: F401
 from primitives import linalg, convolution  # noqa: F401

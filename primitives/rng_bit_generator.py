@@ -5,7 +5,8 @@ Invariants: the key is a ``uint32[4]`` holding two little-endian ``uint64`` word
 (``k``, ``s``). ThreeFry-2x32 uses ``k`` as its key and ``s + i`` as the 64-bit counter
 of the i-th block (the two output words interleaved along one dimension, as XLA
 splits the shape); Philox-4x32-10 uses ``k`` as its key and the 128-bit counter
-``(s + i, k)``, its four output words interleaved. The new key is ``(k, s + blocks)``. 8- and 16-bit outputs are
+``(s + i, k)``, its four output words interleaved. The new key is ``(k, s + blocks)``.
+8- and 16-bit outputs are
 the low bits of the 32-bit stream, as in XLA. Outputs are unsigned integers, so there
 is no derivative; under ``vmap`` each key of the batch draws its own bits.
 """

@@ -325,8 +325,8 @@ class Executable:
         for _ in range(4 * len(opt.jaxpr.eqns) + 4):
             planner = control.Planner(_optimize, lambda e: id(e) not in unsupported
                                       and codegen.supports(e))
-            groups = fusion.fuse(opt.jaxpr, lambda e: id(e) not in unsupported
-                                 and planner.supported(e))
+            groups = fusion.fuse(opt.jaxpr, lambda e, planner=planner: id(e) not in
+                                 unsupported and planner.supported(e))
             try:
                 self._build(opt, groups, unsupported, planner)
                 break

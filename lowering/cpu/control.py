@@ -225,14 +225,14 @@ def _carry_update(p: ControlPlan, table, body: _Body, carry: list[int], avals,
     nk = len(carry)
     carry_set = set(carry)
     owned: set[int] = set()  # body slots whose pointer the loop sets
-    for k, (src, dst, aval) in enumerate(zip(outs[nk:], y_slots, y_avals)):
+    for src, dst, aval in zip(outs[nk:], y_slots, y_avals):
         if src in body.written and src not in owned:
             owned.add(src)
             p.ys_direct.append((src, dst, _nbytes(aval)))
         else:
             p.y_copies.append((src, dst, _nbytes(aval)))
     direct = {src: dst for src, dst, _ in p.ys_direct}
-    for j, (src, dst, aval) in enumerate(zip(outs[:nk], carry, avals)):
+    for src, dst, aval in zip(outs[:nk], carry, avals):
         if src == dst:
             continue
         n = _nbytes(aval)

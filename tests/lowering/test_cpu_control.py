@@ -156,7 +156,7 @@ def test_body_constants_are_part_of_the_cache_key():
     # constant may be folded into the code, so they must not share compiled code
     for c in (2.0, 3.0):
         w = np.full(4, c, np.float32)
-        got = fx.jit(lambda x: lax.fori_loop(0, 3, lambda i, h: h * w + 1.0, x))(
+        got = fx.jit(lambda x, w=w: lax.fori_loop(0, 3, lambda i, h: h * w + 1.0, x))(
             np.ones(4, np.float32))
         want = np.ones(4, np.float32)
         for _ in range(3):

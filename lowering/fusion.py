@@ -37,7 +37,8 @@ ELEMENTWISE = frozenset({
     "copy", "stop_gradient", "real", "imag", "conj", "complex", "reduce_precision",
     "bitcast_convert_type"})
 INDEX_OPS = frozenset({"broadcast_in_dim", "reshape", "transpose", "iota", "slice", "pad",
-                       "concatenate", "rev", "dynamic_slice", "squeeze", "expand_dims"})
+                       "concatenate", "rev", "dynamic_slice", "dynamic_update_slice",
+                       "squeeze", "expand_dims"})
 REDUCTIONS = frozenset({"reduce_sum", "reduce_max", "reduce_min", "reduce_prod", "reduce_and",
                         "reduce_or", "reduce_xor", "argmax", "argmin"})
 #: reductions that can accumulate into their output buffer (any axes)

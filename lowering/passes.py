@@ -21,8 +21,15 @@ __all__ = ["optimize", "inline_calls", "dce", "cse", "fold_constants", "simplify
            "simplify_shapes", "simplify_converts", "canonicalize", "CALL_PRIMITIVES",
            "FOLD_LIMIT"]
 
-#: names of call primitives whose body ``inline_calls`` splices into the caller
-CALL_PRIMITIVES = frozenset({"jit", "pjit", "closed_call", "core_call"})
+#: call primitives whose body ``inline_calls`` splices into the caller -> the body's param
+#: (a custom_jvp/custom_vjp call computes its primal as its ``call_jaxpr``; once the
+#: program is differentiated, its rules are no longer needed; a remat is its body)
+_CALL_BODIES = {"jit": "jaxpr", "pjit": "jaxpr", "closed_call": "jaxpr", "core_call": "jaxpr",
+                "remat2": "jaxpr", "custom_jvp_call": "call_jaxpr",
+                "custom_vjp_call": "call_jaxpr"}
+CALL_PRIMITIVES = frozenset(_CALL_BODIES)
+#: primitives whose outputs are their operands (annotations for transformations)
+_IDENTITIES = frozenset({"name", "optimization_barrier"})
 #: constants and folded values with at most this many elements live in the program
 FOLD_LIMIT = 64
 _FOLDABLE_NULLARY = frozenset({"iota"})
@@ -111,7 +118,14 @@ def inline_calls(closed: ClosedJaxpr, names=CALL_PRIMITIVES) -> ClosedJaxpr:
     subst = _Subst()
     changed = False
     for eqn in closed.jaxpr.eqns:
-        inner = eqn.params.get("jaxpr") if eqn.primitive.name in names else None
+        pname = eqn.primitive.name
+        if pname in _IDENTITIES and len(eqn.invars) == len(eqn.outvars):
+            changed = True
+            for o, v in zip(eqn.outvars, eqn.invars):
+                if not isinstance(o, DropVar):
+                    subst.set(o, subst(v))
+            continue
+        inner = eqn.params.get(_CALL_BODIES.get(pname, "jaxpr")) if pname in names else None
         if not isinstance(inner, (ClosedJaxpr, Jaxpr)):
             eqns.append(eqn.replace(invars=[subst(v) for v in eqn.invars]))
             continue

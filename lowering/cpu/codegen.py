@@ -96,6 +96,23 @@ def _div(e, args, in_avals, out_aval, params):
     return e.select(y_zero, e.like(x, -1), q)
 
 
+@rule("nextafter", ("float32", "float64"))
+def _nextafter(e, args, in_avals, out_aval, params):
+    """The float after x towards y (np.nextafter: subnormals included, NaN propagates)."""
+    x, y = args
+    ity = ir.IntType(64 if x.type == ir.DoubleType() else 32)
+    bits = e.b.bitcast(x, ity)
+    # moving away from zero adds one to the magnitude's bits, towards zero subtracts one
+    away = e.b.icmp_unsigned("!=", e.fcmp("<", x, y), e.fcmp("<", x, e.like(x, 0.0)))
+    step = e.b.add(bits, e.select(away, e.const(ity, 1), e.const(ity, -1)))
+    out = e.b.bitcast(step, x.type)
+    tiny = e.b.bitcast(e.const(ity, 1), x.type)
+    from_zero = e.copysign(tiny, y)
+    out = e.select(e.fcmp("==", x, e.like(x, 0.0)), from_zero, out)
+    out = e.select(e.fcmp("==", x, y), y, out)
+    return e.select(e.b.or_(e.isnan(x), e.isnan(y)), e.b.fadd(x, y), out)
+
+
 @rule("rem", "fiu")
 def _rem(e, args, in_avals, out_aval, params):
     x, y = args
@@ -352,7 +369,7 @@ rule("stop_gradient")(_identity)
 
 INDEX_PRIMITIVES = frozenset(P[n] for n in (
     "broadcast_in_dim", "reshape", "transpose", "iota", "slice", "pad", "concatenate", "rev",
-    "dynamic_slice", "squeeze", "expand_dims"))
+    "dynamic_slice", "dynamic_update_slice", "squeeze", "expand_dims"))
 REDUCTION_PRIMITIVES = frozenset(P[n] for n in (
     "reduce_sum", "reduce_max", "reduce_min", "reduce_prod", "reduce_and", "reduce_or",
     "reduce_xor", "argmax", "argmin"))

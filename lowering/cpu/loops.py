@@ -331,6 +331,8 @@ class _Kernel:
             return self.concatenate(eqn, idx)
         if name == "dynamic_slice":
             return self.dynamic_slice(eqn, idx)
+        if name == "dynamic_update_slice":
+            return self.dynamic_update_slice(eqn, idx)
         raise CodegenError(f"no loop code for primitive {name}")
 
     def broadcast_reciprocal(self, eqn, idx):
@@ -421,6 +423,28 @@ class _Kernel:
             start = self.clamp(start, 0, n - size)
             x_idx.append(self.add(start, i))
         return self.value(x, tuple(x_idx))
+
+
+    def dynamic_update_slice(self, eqn, idx):
+        """The operand with the update written at clamped starts: per element, the
+        update's value inside the window, the operand's outside (both reads in bounds)."""
+        x, upd, *starts = eqn.invars
+        inside = None
+        u_idx = []
+        for i, s, size, n in zip(idx, starts, upd.aval.shape, x.aval.shape):
+            start = self.value(s, ())
+            start = codegen.convert(self.e, start, s.aval.dtype, np.dtype(np.int64))
+            start = self.clamp(start, 0, n - size)
+            j = self.b.sub(self.iconst(i), start)
+            ok = self.b.and_(self.b.icmp_signed(">=", j, ir.Constant(I64, 0)),
+                             self.b.icmp_signed("<", j, ir.Constant(I64, size)))
+            inside = ok if inside is None else self.b.and_(inside, ok)
+            u_idx.append(self.clamp(j, 0, max(size - 1, 0)))
+        old = self.value(x, idx)
+        if upd.aval.size == 0:
+            return old
+        new = self.value(upd, tuple(u_idx))
+        return old if inside is None else self.b.select(inside, new, old)
 
 
 # ---------------------------------------------------------------------------

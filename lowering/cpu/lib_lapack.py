@@ -1,0 +1,175 @@
+"""Linear algebra as native library calls: ``triangular_solve`` through CBLAS
+``?trsm`` and ``cholesky`` through LAPACKE ``?potrf``, from the OpenBLAS the products
+use (its row-major interfaces, so no transposes), one call per matrix of a batch.
+
+Invariants: float32 and float64 only, with operands' batch dimensions equal (the
+rest keep their eager impl). The result buffer first receives a copy of the
+right-hand side (trsm) or of the matrix (potrf), which the routine overwrites in
+place. Cholesky follows the eager impl: the strict upper triangle is zero, and a
+matrix that is not positive definite (LAPACK's ``info != 0``) becomes all NaN.
+The symbols are registered under fx names (``fx_cblas_?trsm``, ``fx_lapacke_?potrf``)
+so that object code from the disk cache relinks them.
+"""
+from __future__ import annotations
+
+import ctypes
+
+import numpy as np
+from llvmlite import ir
+
+from lowering.cpu import blas, library, runtime
+from lowering.cpu.irutil import F32, F64, I1, I8, I32, I64, PTR, VOID, declare
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_ROW_MAJOR = 101
+_symbols: dict = {}
+
+
+def _find() -> dict | None:
+    """{fx name: address} of trsm and potrf in the BLAS library, or None."""
+    if "found" in _symbols:
+        return _symbols["found"]
+    found = None
+    info = blas.library_info()
+    if info is not None:
+        lib = ctypes.CDLL(info["path"])
+        for prefix, lprefix, suffix in (("scipy_cblas_", "scipy_LAPACKE_", "64_"),
+                                        ("cblas_", "LAPACKE_", "64_"),
+                                        ("scipy_cblas_", "scipy_LAPACKE_", ""),
+                                        ("cblas_", "LAPACKE_", "")):
+            try:
+                found = {f"fx_cblas_{t}trsm": runtime.symbol_address(
+                    lib, f"{prefix}{t}trsm{suffix}") for t in "sd"}
+                found.update({f"fx_lapacke_{t}potrf": runtime.symbol_address(
+                    lib, f"{lprefix}{t}potrf{suffix}") for t in "sd"})
+            except AttributeError:
+                found = None
+                continue
+            break
+    if found:
+        for name, address in found.items():
+            runtime.register_symbol(name, address)
+    _symbols["found"] = found
+    return found
+
+
+def _int_type():
+    return I64 if blas.library_info()["int_bits"] == 64 else I32
+
+
+def _batch(shape) -> int:
+    return int(np.prod(shape[:-2], dtype=np.int64))
+
+
+def _loop(b: ir.IRBuilder, count: int, body) -> None:
+    fn = b.function
+    pre = b.block
+    head, loop, done = (fn.append_basic_block(f"la.{s}") for s in ("head", "body", "done"))
+    b.branch(head)
+    b.position_at_end(head)
+    i = b.phi(I64)
+    i.add_incoming(ir.Constant(I64, 0), pre)
+    b.cbranch(b.icmp_signed("<", i, ir.Constant(I64, count)), loop, done)
+    b.position_at_end(loop)
+    body(i)
+    i.add_incoming(b.add(i, ir.Constant(I64, 1)), b.block)
+    b.branch(head)
+    b.position_at_end(done)
+
+
+def _memcpy(ctx, dst, src, nbytes: int) -> None:
+    fn = declare(ctx.module, "llvm.memcpy.p0.p0.i64", ir.FunctionType(VOID, [PTR, PTR, I64, I1]))
+    ctx.builder.call(fn, [dst, src, ir.Constant(I64, nbytes), ir.Constant(I1, 0)])
+
+
+def _at(b, ptr, i, elems: int, fty):
+    return b.gep(ptr, [b.mul(i, ir.Constant(I64, elems))], source_etype=fty)
+
+
+# ---------------------------------------------------------------------------
+# triangular_solve
+
+
+def _trsm_supports(eqn) -> bool:
+    a, b = (v.aval for v in eqn.invars)
+    return (a.dtype == b.dtype == eqn.outvars[0].aval.dtype and a.dtype in _FLOATS
+            and a.shape[:-2] == b.shape[:-2] and a.size > 0 and b.size > 0
+            and _find() is not None)
+
+
+def _trsm_emit(ctx, eqn) -> None:
+    p = eqn.params
+    a, b_var = eqn.invars
+    out = eqn.outvars[0]
+    dtype = out.aval.dtype
+    fty = F32 if dtype == np.float32 else F64
+    it = _int_type()
+    rows, cols = b_var.aval.shape[-2:]
+    m = a.aval.shape[-1]
+    bld = ctx.builder
+    _memcpy(ctx, ctx.pointer_of(out), ctx.pointer_of(b_var), out.aval.size * dtype.itemsize)
+    name = f"fx_cblas_{'s' if dtype == np.float32 else 'd'}trsm"
+    fn = declare(ctx.module, name, ir.FunctionType(
+        VOID, [I32, I32, I32, I32, I32, it, it, fty, PTR, it, PTR, it]))
+    side = 141 if p["left_side"] else 142
+    uplo = 122 if p["lower"] else 121
+    trans = 112 if p["transpose_a"] else 111
+    diag = 132 if p["unit_diagonal"] else 131
+    a_ptr, o_ptr = ctx.pointer_of(a), ctx.pointer_of(out)
+
+    def one(i):
+        bld.call(fn, [ir.Constant(I32, _ROW_MAJOR), ir.Constant(I32, side),
+                      ir.Constant(I32, uplo), ir.Constant(I32, trans), ir.Constant(I32, diag),
+                      ir.Constant(it, rows), ir.Constant(it, cols), ir.Constant(fty, 1.0),
+                      _at(bld, a_ptr, i, m * m, fty), ir.Constant(it, max(m, 1)),
+                      _at(bld, o_ptr, i, rows * cols, fty), ir.Constant(it, max(cols, 1))])
+    _loop(bld, _batch(out.aval.shape), one)
+
+
+# ---------------------------------------------------------------------------
+# cholesky
+
+
+def _potrf_supports(eqn) -> bool:
+    x = eqn.invars[0].aval
+    return x.dtype in _FLOATS and x.size > 0 and _find() is not None
+
+
+def _potrf_emit(ctx, eqn) -> None:
+    x, out = eqn.invars[0], eqn.outvars[0]
+    dtype = out.aval.dtype
+    fty = F32 if dtype == np.float32 else F64
+    it = _int_type()
+    n = x.aval.shape[-1]
+    bld = ctx.builder
+    _memcpy(ctx, ctx.pointer_of(out), ctx.pointer_of(x), out.aval.size * dtype.itemsize)
+    name = f"fx_lapacke_{'s' if dtype == np.float32 else 'd'}potrf"
+    fn = declare(ctx.module, name, ir.FunctionType(it, [I32, I8, it, PTR, it]))
+    o_ptr = ctx.pointer_of(out)
+    nan = ir.Constant(fty, float("nan"))
+    zero = ir.Constant(fty, 0.0)
+
+    def one(i):
+        mat = _at(bld, o_ptr, i, n * n, fty)
+        info = bld.call(fn, [ir.Constant(I32, _ROW_MAJOR), ir.Constant(I8, ord("L")),
+                             ir.Constant(it, n), mat, ir.Constant(it, n)])
+        failed = bld.icmp_signed("!=", info, ir.Constant(it, 0))
+
+        def row(r):  # strict upper triangle: zero; everything NaN when it failed
+            def col(c):
+                ptr = bld.gep(mat, [bld.add(bld.mul(r, ir.Constant(I64, n)), c)],
+                              source_etype=fty)
+                upper = bld.icmp_signed(">", c, r)
+                old = bld.load(ptr, typ=fty)
+                bld.store(bld.select(failed, nan, bld.select(upper, zero, old)), ptr)
+            _loop(bld, n, col)
+        _loop(bld, n, row)
+    _loop(bld, _batch(out.aval.shape), one)
+
+
+library.register("triangular_solve", _trsm_supports, _trsm_emit)
+library.register("cholesky", _potrf_supports, _potrf_emit)
+runtime.register_symbol_provider("fx_cblas_strsm", _find)
+runtime.register_symbol_provider("fx_cblas_dtrsm", _find)
+runtime.register_symbol_provider("fx_lapacke_spotrf", _find)
+runtime.register_symbol_provider("fx_lapacke_dpotrf", _find)

@@ -1,5 +1,5 @@
 """Linear algebra as native library calls: ``triangular_solve`` through CBLAS
-``?trsm`` and ``cholesky`` through LAPACKE ``?potrf``, from the OpenBLAS the products
+``?trsm``, ``cholesky`` through LAPACKE ``?potrf`` and ``lu`` through ``?getrf``, from the OpenBLAS the products
 use (its row-major interfaces, so no transposes), one call per matrix of a batch.
 
 Invariants: float32 and float64 only, with operands' batch dimensions equal (the
@@ -40,8 +40,9 @@ def _find() -> dict | None:
             try:
                 found = {f"fx_cblas_{t}trsm": runtime.symbol_address(
                     lib, f"{prefix}{t}trsm{suffix}") for t in "sd"}
-                found.update({f"fx_lapacke_{t}potrf": runtime.symbol_address(
-                    lib, f"{lprefix}{t}potrf{suffix}") for t in "sd"})
+                for routine in ("potrf", "getrf"):
+                    found.update({f"fx_lapacke_{t}{routine}": runtime.symbol_address(
+                        lib, f"{lprefix}{t}{routine}{suffix}") for t in "sd"})
             except AttributeError:
                 found = None
                 continue
@@ -167,9 +168,67 @@ def _potrf_emit(ctx, eqn) -> None:
     _loop(bld, _batch(out.aval.shape), one)
 
 
+# ---------------------------------------------------------------------------
+# lu: (lu, pivots, permutation) with 0-based int32 pivots, as the eager impl
+
+
+def _getrf_supports(eqn) -> bool:
+    x = eqn.invars[0].aval
+    return x.dtype in _FLOATS and x.size > 0 and _find() is not None and \
+        all(o.aval.dtype == np.int32 for o in eqn.outvars[1:])
+
+
+def _getrf_emit(ctx, eqn) -> None:
+    x = eqn.invars[0]
+    lu, pivots, perm = eqn.outvars
+    dtype = x.aval.dtype
+    fty = F32 if dtype == np.float32 else F64
+    it = _int_type()
+    m, n = x.aval.shape[-2:]
+    k = min(m, n)
+    bld = ctx.builder
+    entry = bld.function.entry_basic_block
+    with bld.goto_block(entry):  # scratch for LAPACK's 1-based pivots, once per call
+        bld.position_at_start(entry)
+        ipiv = bld.alloca(it, size=k)
+    _memcpy(ctx, ctx.pointer_of(lu), ctx.pointer_of(x), lu.aval.size * dtype.itemsize)
+    name = f"fx_lapacke_{'s' if dtype == np.float32 else 'd'}getrf"
+    fn = declare(ctx.module, name, ir.FunctionType(it, [I32, it, it, PTR, it, PTR]))
+    lu_ptr, piv_ptr, perm_ptr = (ctx.pointer_of(v) for v in (lu, pivots, perm))
+
+    def one(i):
+        # singular matrices still factor (info > 0), as the eager impl's getrf
+        bld.call(fn, [ir.Constant(I32, _ROW_MAJOR), ir.Constant(it, m), ir.Constant(it, n),
+                      _at(bld, lu_ptr, i, m * n, fty), ir.Constant(it, max(n, 1)), ipiv])
+        piv_i = _at(bld, piv_ptr, i, k, I32)
+        perm_i = _at(bld, perm_ptr, i, m, I32)
+
+        def copy_pivot(j):
+            raw = bld.load(bld.gep(ipiv, [j], source_etype=it), typ=it)
+            p0 = bld.sub(raw, ir.Constant(it, 1))
+            p0 = bld.trunc(p0, I32) if it == I64 else p0
+            bld.store(p0, bld.gep(piv_i, [j], source_etype=I32))
+        _loop(bld, k, copy_pivot)
+        _loop(bld, m, lambda j: bld.store(bld.trunc(j, I32), bld.gep(perm_i, [j],
+                                                                     source_etype=I32)))
+
+        def swap(j):  # apply the row interchanges to the identity permutation
+            t = bld.load(bld.gep(piv_i, [j], source_etype=I32), typ=I32)
+            t = bld.sext(t, I64)
+            ok = bld.and_(bld.icmp_signed(">=", t, ir.Constant(I64, 0)),
+                          bld.icmp_signed("<", t, ir.Constant(I64, m)))
+            t = bld.select(ok, t, j)
+            pa, pb = (bld.gep(perm_i, [q], source_etype=I32) for q in (j, t))
+            va, vb = bld.load(pa, typ=I32), bld.load(pb, typ=I32)
+            bld.store(vb, pa)
+            bld.store(va, pb)
+        _loop(bld, k, swap)
+    _loop(bld, _batch(x.aval.shape), one)
+
+
 library.register("triangular_solve", _trsm_supports, _trsm_emit)
 library.register("cholesky", _potrf_supports, _potrf_emit)
-runtime.register_symbol_provider("fx_cblas_strsm", _find)
-runtime.register_symbol_provider("fx_cblas_dtrsm", _find)
-runtime.register_symbol_provider("fx_lapacke_spotrf", _find)
-runtime.register_symbol_provider("fx_lapacke_dpotrf", _find)
+library.register("lu", _getrf_supports, _getrf_emit)
+for _name in ("fx_cblas_strsm", "fx_cblas_dtrsm", "fx_lapacke_spotrf", "fx_lapacke_dpotrf",
+              "fx_lapacke_sgetrf", "fx_lapacke_dgetrf"):
+    runtime.register_symbol_provider(_name, _find)

@@ -56,3 +56,16 @@ def test_not_positive_definite_is_nan():
     # as JAX: NaN in the lower triangle of the failed matrix, zeros above
     assert np.isnan(out[1][lower]).all() and (out[1][~lower] == 0).all()
     assert not np.isnan(out[0]).any()
+
+
+@given(batch=st.integers(1, 3), m=st.integers(1, 7), n=st.integers(1, 7),
+       singular=st.booleans())
+def test_lu_and_solve(batch, m, n, singular):
+    rng = np.random.default_rng(m * 10 + n)
+    x = rng.standard_normal((batch, m, n)).astype(np.float32)
+    if singular:
+        x[..., 0] = 0
+    _check(lax.linalg.lu, x)
+    a = rng.standard_normal((batch, m, m)).astype(np.float32) + 3 * np.eye(m, dtype=np.float32)
+    y = rng.standard_normal((batch, m, 2)).astype(np.float32)
+    _check(jnp.linalg.solve, a, y)

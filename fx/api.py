@@ -596,6 +596,7 @@ def vmap(fun: Callable, in_axes=0, out_axes=0, axis_name=None, axis_size: int | 
         flat_args, in_tree = tree_util.tree_flatten((args, kwargs))
         flat_args = [_check_leaf(a, "vmap") for a in flat_args]
         flat_axes = _flatten_axes("vmap in_axes", in_tree, (in_axes, 0), args, kwargs)
+        flat_axes = _key_axes(flat_axes, _key_ndims((args, kwargs)))
         size = _mapped_size(flat_args, flat_axes, axis_size)
         dims = []
         for a, ax in zip(flat_args, flat_axes):
@@ -611,16 +612,42 @@ def vmap(fun: Callable, in_axes=0, out_axes=0, axis_name=None, axis_size: int | 
             out = fun(*a, **kw)
             flat_out, out_tree = tree_util.tree_flatten(out)
             store["tree"] = out_tree
+            store["keys"] = _key_ndims(out)
             return [_check_leaf(o, "vmap", "output") for o in flat_out]
 
         def out_dims_for(n):
-            return _flatten_axes("vmap out_axes", store["tree"], out_axes, None, None)
+            axes = _flatten_axes("vmap out_axes", store["tree"], out_axes, None, None)
+            # a batched output key array has one more dimension than the traced one
+            return _key_axes(axes, [None if k is None else k + 1 for k in store["keys"]])
 
         outs = batching.batch_flat(flat_fun, flat_args, dims, size, out_dims_for,
                                    axis_name=axis_name, spmd_axis_name=spmd_axis_name)
         return tree_util.tree_unflatten(store["tree"], [_to_array(o) for o in outs])
 
     return vmapped
+
+
+def _key_ndims(tree) -> list:
+    """Per flat leaf of ``tree``: the key-array rank where the leaf is a typed key array's
+    data (whose trailing dimension is the key itself), else None."""
+    from fx._random.keys import PRNGKeyArray
+    tops = tree_util.tree_leaves(tree, is_leaf=lambda x: isinstance(x, PRNGKeyArray))
+    out = []
+    for t in tops:
+        if isinstance(t, PRNGKeyArray):
+            out.extend([t.ndim] * len(tree_util.tree_leaves(t)))
+        else:
+            out.append(None)
+    return out
+
+
+def _key_axes(axes: list, key_ndims: list) -> list:
+    """Negative axes of key arrays counted from the key array's last axis (not from its
+    data's trailing key dimension)."""
+    if not any(k is not None for k in key_ndims) or len(key_ndims) != len(axes):
+        return axes
+    return [ax % k if ax is not None and k is not None and ax < 0 and k > 0 else ax
+            for ax, k in zip(axes, key_ndims)]
 
 
 def _check_axes_tree(axes, name):

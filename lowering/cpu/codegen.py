@@ -382,6 +382,11 @@ def supports(eqn) -> bool:
     avals = [v.aval for v in eqn.invars] + [v.aval for v in eqn.outvars]
     if any(a.dtype not in LOOP_DTYPES for a in avals):
         return False
+    if any(a.dtype.kind == "c" for a in avals):  # complex: elementwise and index ops
+        from lowering.cpu.complex_rules import COMPLEX_RULES
+        return prim.name in COMPLEX_RULES or prim is P["select_n"] or (
+            prim in INDEX_PRIMITIVES and not (prim is P["reshape"] and
+                                              eqn.params.get("dimensions") is not None))
     if any(a.dtype in LOW_FLOATS for a in avals) and (
             prim is P["bitcast_convert_type"] or
             not (prim in RULES or prim in INDEX_PRIMITIVES or prim in REDUCTION_PRIMITIVES)):

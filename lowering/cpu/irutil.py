@@ -30,7 +30,8 @@ SUPPORTED_DTYPES = frozenset(np.dtype(d) for d in (
 #: 16-bit floats: stored as such, computed in float32 registers
 LOW_FLOATS = frozenset({np.dtype(np.float16), np.dtype(ml_dtypes.bfloat16)})
 #: dtypes of the loop and reduction kernels (library calls stay on SUPPORTED_DTYPES)
-LOOP_DTYPES = SUPPORTED_DTYPES | LOW_FLOATS
+LOOP_DTYPES = SUPPORTED_DTYPES | LOW_FLOATS | {np.dtype(np.complex64),
+                                                np.dtype(np.complex128)}
 _BF16 = np.dtype(ml_dtypes.bfloat16)
 
 _FLOAT_FLAGS = ("contract",)
@@ -43,6 +44,8 @@ def reg_type(dtype: np.dtype) -> ir.Type:
         return I1
     if dtype == np.float32 or dtype in LOW_FLOATS:
         return F32
+    if dtype.kind == "c":  # (real, imaginary)
+        return ir.VectorType(F32 if dtype.itemsize == 8 else F64, 2)
     if dtype == np.float64:
         return F64
     if dtype.kind in "iu":
@@ -120,6 +123,10 @@ class Emit:
     # constants --------------------------------------------------------------
     @staticmethod
     def const(ty: ir.Type, value) -> ir.Constant:
+        if isinstance(ty, ir.VectorType):  # a complex number
+            z = complex(value)
+            return ir.Constant(ty, [ir.Constant(ty.element, z.real),
+                                    ir.Constant(ty.element, z.imag)])
         if isinstance(ty, (ir.FloatType, ir.DoubleType)):
             return ir.Constant(ty, float(value))
         if ty == I1:

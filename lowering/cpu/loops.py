@@ -21,6 +21,7 @@ from llvmlite import ir
 
 from fx.core import Literal
 from lowering.cpu import codegen
+from lowering.cpu.complex_rules import COMPLEX_RULES
 from lowering.cpu.irutil import (I8, I64, LOW_FLOATS, PTR, VOID, Emit, is_float, load_low,
                                  mem_type, reg_type, round_low, store_low)
 
@@ -228,7 +229,7 @@ class _Kernel:
 
     def load(self, var, idx):
         dtype = var.aval.dtype
-        val = self.b.load(self.address(var, idx), typ=mem_type(dtype), align=dtype.itemsize)
+        val = self.b.load(self.address(var, idx), typ=mem_type(dtype), align=dtype.alignment)
         if dtype == np.bool_:
             return self.b.icmp_unsigned("!=", val, ir.Constant(I8, 0))
         if dtype in LOW_FLOATS:
@@ -241,7 +242,7 @@ class _Kernel:
             value = self.b.zext(value, I8)
         elif dtype in LOW_FLOATS:
             value = store_low(self.b, value, dtype)
-        self.b.store(value, self.address(var, idx), align=dtype.itemsize)
+        self.b.store(value, self.address(var, idx), align=dtype.alignment)
 
     # -- values -------------------------------------------------------------------
     def value(self, atom, idx):
@@ -281,6 +282,11 @@ class _Kernel:
             if recip is not None:
                 return self.e.fmul(self.value(eqn.invars[0], idx), recip)
         rule = codegen.RULES.get(prim)
+        if (rule is not None or name in COMPLEX_RULES) and prim is not codegen.P["select_n"] \
+                and any(v.aval.dtype.kind == "c" for v in list(eqn.invars) + list(eqn.outvars)):
+            rule = COMPLEX_RULES.get(name)
+            if rule is None:
+                raise CodegenError(f"no complex rule for {name}", [eqn])
         if rule is not None:
             out_shape = self.shape_of(eqn.outvars[0])
             args = []

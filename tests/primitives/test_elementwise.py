@@ -156,6 +156,15 @@ def _real(dtype):
             np.dtype(np.complex128): np.dtype(np.float64)}.get(dtype, dtype)
 
 
+def _make_complex(x, y):
+    """x + iy built part by part (x + 1j*y would turn an infinite y's real part into
+    NaN and lose the sign of a zero imaginary part)."""
+    x, y = np.broadcast_arrays(np.asarray(x), np.asarray(y))
+    out = np.empty(x.shape, np.result_type(x.dtype, np.complex64))
+    out.real, out.imag = x, y
+    return out
+
+
 def _complex(dtype):
     return np.dtype(np.complex128) if dtype in (np.float64, np.complex128) else \
         np.dtype(np.complex64)
@@ -395,7 +404,7 @@ OPS = [
     B2("zeta", sp.zeta, FLOATS, gen=(uniform(1.5, 6), uniform(0.5, 4)),
        grad=(uniform(1.5, 5), uniform(0.5, 3)), grad_args=(1,), jax=_lax("zeta"), rtol=1e-5,
        specials=False),
-    B2("complex", lambda x, y: x + 1j * y, FLOATS, out_dtype=_complex, jax=_lax("complex")),
+    B2("complex", _make_complex, FLOATS, out_dtype=_complex, jax=_lax("complex")),
     B2("pow", lambda x, y: x ** y, INEXACT, gen=(uniform(0.1, 3), STD),
        grad=(uniform(0.3, 3), STD), jax=_lax("pow"), rtol=1e-5, complex_specials=False),
     Op("pow_int", "pow", INEXACT, lambda x, y: x ** y.astype(x.dtype), 2,

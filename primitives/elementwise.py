@@ -255,10 +255,26 @@ floor_p = unary("floor", np.floor, kinds=FLOAT)
 ceil_p = unary("ceil", np.ceil, kinds=FLOAT)
 round_p = unary("round", _round, kinds=FLOAT)
 is_finite_p = unary("is_finite", np.isfinite, kinds=FLOAT, out_dtype=lambda d: dtypes.bool_)
-exp_p = unary("exp", np.exp, lambda x, t, y: R.mul(t, y))
+
+
+def _xla_float32(name, fallback):
+    """The eager impl of exp/log/log1p: float32, float16 and bfloat16 as XLA's CPU
+    backend rounds float32 (JAX's results and draws, bit for bit; native code for large
+    arrays, see fx/_random/xla_math.py); float64 and complex by ``fallback`` (NumPy)."""
+    def impl(x):
+        if x.dtype.itemsize <= 4 and x.dtype.kind != "c":
+            from fx._random import xla_math
+            out = getattr(xla_math, f"{name}_f32")(x.astype(np.float32, copy=False))
+            return out.astype(x.dtype, copy=False)
+        return fallback(x)
+    impl.__name__ = f"_{name}_impl"
+    return impl
+
+
+exp_p = unary("exp", _xla_float32("exp", np.exp), lambda x, t, y: R.mul(t, y))
 exp2_p = unary("exp2", np.exp2, lambda x, t, y: R.mul(t, R.mul(y, math.log(2))))
-log_p = unary("log", np.log, lambda x, t, y: R.div(t, x))
-log1p_p = unary("log1p", np.log1p, lambda x, t, y: R.div(t, R.add(x, 1)))
+log_p = unary("log", _xla_float32("log", np.log), lambda x, t, y: R.div(t, x))
+log1p_p = unary("log1p", _xla_float32("log1p", np.log1p), lambda x, t, y: R.div(t, R.add(x, 1)))
 expm1_p = unary("expm1", np.expm1, lambda x, t, y: R.mul(t, R.add(y, 1)))
 tanh_p = unary("tanh", np.tanh, lambda x, t, y: R.mul(t, R.sub(1, _sq(y))))
 def _same_dtype_as_input(fn):

@@ -1,16 +1,23 @@
-"""float32 ``log``, ``log1p`` and ``erf_inv`` evaluated operation for operation as
-XLA's CPU backend evaluates them (the backend JAX runs on), in NumPy.
+"""float32 ``exp``, ``log``, ``log1p`` and ``erf_inv`` evaluated operation for
+operation as XLA's CPU backend evaluates them (the backend JAX runs on), in NumPy.
 
 Why: JAX's samplers push uniform draws through these functions (``normal`` is
-``sqrt(2) * erf_inv(u)``), so a draw is bit-identical to JAX's only where the
-function rounds exactly as XLA's does. Accuracy is XLA's, not better: erf_inv is
-within about 60 float32 ulp of the true value near +-1 (a few ulp elsewhere).
+``sqrt(2) * erf_inv(u)``, ``exponential`` is ``-log1p(-u)``), so a draw is
+bit-identical to JAX's only where the function rounds exactly as XLA's does.
+Accuracy is XLA's, not better: erf_inv is within about 60 float32 ulp of the true
+value near +-1 (a few ulp elsewhere); exp, log and log1p are within 3 ulp.
 
-How XLA evaluates them (established by exhaustive comparison with
-``jax.jit(lax.log/log1p/erf_inv)`` on float32 inputs; see
+How XLA evaluates them (established by comparison with
+``jax.jit(lax.exp/log/log1p/erf_inv)`` on tens of millions of float32 inputs; see
 tests/random/test_xla_math.py):
 - every ``a * b + c`` of the expansion is contracted into one fused multiply-add
   (rounded once); ``fma32`` emulates that exactly;
+- ``exp``: the Cephes single-precision scheme. ``x`` is clamped to
+  ``[-87.8, 88.8]``, ``n = floor(x log2(e) + 0.5)`` clamped to ``[-127, 127]``,
+  ``r = x - n ln2`` in two fused steps (0.693359375 and -2.12194440e-4), a
+  degree-5 Horner polynomial ``P`` with ``e**r = 1 + r + r**2 P(r)``, times ``2**n``
+  built from the exponent bits (``2**-127`` becomes 0). Results below the smallest
+  normal float32 are flushed to zero (XLA runs with denormals flushed);
 - ``log``: the Cephes single-precision scheme. ``x = m 2**e`` with ``m`` in
   ``[sqrt(1/2), sqrt(2))``, ``f = m - 1``, a degree-8 polynomial in ``f``
   evaluated in three interleaved Horner chains joined with ``f**3``, and
@@ -21,18 +28,40 @@ tests/random/test_xla_math.py):
 - ``erf_inv``: Giles' single-precision approximation, ``w = -log1p(-x*x)``, a
   degree-8 polynomial in ``w - 2.5`` (``w < 5``) or ``sqrt(w) - 3``, times ``x``.
 
-Invariants: inputs and outputs are float32 NumPy arrays. Subnormal numbers are
-treated as numbers (XLA's CPU backend flushes them to zero; uniform draws never
-produce them), and special values follow C's ``log``/``log1p``/``erfinv``.
+Invariants: inputs and outputs are float32 NumPy arrays. Subnormal *inputs* are
+treated as numbers, unlike XLA (whose log returns about -103.97 for every one of
+them): ``log`` of a subnormal is ``log(x * 2**24) - 24 ln2`` (within 2 ulp), ``log1p``
+of one is itself; no sampler feeds them in. Subnormal *results* of ``exp`` are
+flushed to zero as XLA does, so draws stay identical (they are off by less than
+``2**-126`` absolutely). Special values follow C's ``exp``/``log``/``log1p``/``erfinv``.
+Large arrays run the same operations as native code (``lowering.cpu.xla_float32``,
+bit-identical) unless ``native=False``.
 """
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["fma32", "log_f32", "log1p_f32", "erf_inv_f32"]
+__all__ = ["fma32", "exp_f32", "log_f32", "log1p_f32", "erf_inv_f32"]
 
 _F32 = np.float32
 _TINY = _F32(np.finfo(np.float32).tiny)
+_NATIVE_MIN_SIZE = 256
+
+
+def _native(name: str, x: np.ndarray):
+    """The native kernel's result for float32 ``x``, or None when NumPy should do it
+    (a small array, or llvmlite missing)."""
+    if x.size < _NATIVE_MIN_SIZE:
+        return None
+    try:
+        from lowering.cpu.xla_float32 import apply_array
+    except ImportError:  # pragma: no cover - llvmlite missing
+        return None
+    return apply_array(name, x).reshape(x.shape)
+
+
+def _f32(bits: int) -> np.float32:
+    return np.array([bits], np.uint32).view(np.float32)[0]
 
 
 def fma32(a, b, c) -> np.ndarray:
@@ -62,19 +91,53 @@ def fma32(a, b, c) -> np.ndarray:
     return out.reshape(np.shape(p))
 
 
+# Cephes' expf: 1/ln2, ln2 in two parts, and P with e**r = 1 + r + r**2 P(r), highest
+# degree first
+_LOG2E = _f32(0x3FB8AA3B)
+_EXP_C1, _EXP_C2 = _f32(0x3F318000), _f32(0xB95E8083)   # 0.693359375, -2.12194440e-4
+_EXP_P = [_f32(b) for b in (0x39506967, 0x3AB743CE, 0x3C088908, 0x3D2AA9C1, 0x3E2AAAAA,
+                            0x3F000000)]
+_EXP_LO, _EXP_HI = _F32(-87.8), _F32(88.8)
+
+
+def exp_f32(x, native: bool = True) -> np.ndarray:
+    """``e**x`` of float32 ``x``, rounded as XLA's CPU backend rounds it (results
+    below ``2**-126`` flushed to zero)."""
+    x = np.asarray(x, np.float32)
+    if native and (out := _native("exp", x)) is not None:
+        return out
+    with np.errstate(invalid="ignore", over="ignore"):
+        xc = np.minimum(np.maximum(x, _EXP_LO), _EXP_HI)   # (NaN stays NaN)
+        n = np.clip(np.floor(fma32(xc, _LOG2E, _F32(0.5))), _F32(-127), _F32(127))
+        r = fma32(-_EXP_C2, n, fma32(-_EXP_C1, n, xc))
+        z = fma32(r, _EXP_P[0], _EXP_P[1])
+        for c in _EXP_P[2:]:
+            z = fma32(z, r, c)
+        z = fma32(z, r * r, r) + _F32(1)
+        k = np.where(np.isnan(n), 0, n).astype(np.int32)
+        out = z * ((k + 127) << 23).astype(np.int32).view(np.float32)
+    return np.where(out < _TINY, _F32(0), out).astype(np.float32)
+
+
 # Cephes' logf polynomial, highest degree first
 _LOG_P = [_F32(v) for v in (7.0376836292e-2, -1.1514610310e-1, 1.1676998740e-1,
                              -1.2420140846e-1, 1.4249322787e-1, -1.6668057665e-1,
                              2.0000714765e-1, -2.4999993993e-1, 3.3333331174e-1)]
 _LN2_HI, _LN2_LO = _F32(0.693359375), _F32(-2.12194440e-4)
 _SQRT_HALF = _F32(0.707106781186547524)
+_SUBNORMAL_SCALE, _SUBNORMAL_LOG = _F32(2.0 ** 24), _F32(24 * np.log(2.0))
 
 
-def log_f32(x) -> np.ndarray:
-    """Natural logarithm of float32 ``x``, rounded as XLA's CPU backend rounds it."""
+def log_f32(x, native: bool = True) -> np.ndarray:
+    """Natural logarithm of float32 ``x``, rounded as XLA's CPU backend rounds it
+    (subnormal ``x``: ``log(x * 2**24) - 24 ln2``)."""
     x = np.asarray(x, np.float32)
-    normal = np.isfinite(x) & (x >= _TINY)
-    xn = np.where(normal, x, _F32(1))
+    if native and (out := _native("log", x)) is not None:
+        return out
+    subnormal = (x > 0) & (x < _TINY)
+    xs = x * np.where(subnormal, _SUBNORMAL_SCALE, _F32(1))
+    normal = np.isfinite(xs) & (xs >= _TINY)
+    xn = np.where(normal, xs, _F32(1))
     bits = xn.view(np.uint32)
     # x = m * 2**e with m in [0.5, 1), then shifted to [sqrt(1/2), sqrt(2)) - 1
     e = (bits >> 23).astype(np.int32) - 126
@@ -91,6 +154,7 @@ def log_f32(x) -> np.ndarray:
     y = fma32(fma32(y0, f3, y1), f3, y2)
     y = fma32(y, f3, _LN2_LO * ef)
     r = ((f - f2 * _F32(0.5)) + y) + _LN2_HI * ef
+    r = np.where(subnormal, r - _SUBNORMAL_LOG, r)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(normal, r, np.log(x)).astype(np.float32)
 
@@ -134,11 +198,14 @@ def _log1p_near_zero(x):
     return np.where(np.abs(x) < _TINY, x, near)  # subnormals: log1p(x) = x
 
 
-def log1p_f32(x) -> np.ndarray:
+def log1p_f32(x, native: bool = True) -> np.ndarray:
     """``log(1 + x)`` of float32 ``x``, rounded as XLA's CPU backend rounds it."""
     x = np.asarray(x, np.float32)
+    if native and (out := _native("log1p", x)) is not None:
+        return out
     small = np.abs(x) < _LOG1P_SMALL
-    return _on_subsets(x, small, _log1p_near_zero, lambda v: log_f32(v + _F32(1)))
+    return _on_subsets(x, small, _log1p_near_zero,
+                       lambda v: log_f32(v + _F32(1), native=False))
 
 
 # Giles' single-precision erfinv coefficients (w < 5 and w >= 5), highest degree first
@@ -159,18 +226,12 @@ def _erf_inv_poly(coeffs, t):
 
 def erf_inv_f32(x, native: bool = True) -> np.ndarray:
     """The inverse error function of float32 ``x``, rounded as XLA's CPU backend rounds
-    it (``erf_inv(+-1) = +-inf``, NaN outside ``[-1, 1]``). Large arrays run the same
-    operations as native code (``lowering.cpu.xla_float32``) unless ``native=False``."""
+    it (``erf_inv(+-1) = +-inf``, NaN outside ``[-1, 1]``)."""
     x = np.asarray(x, np.float32)
-    if native and x.size >= 256:
-        try:
-            from lowering.cpu.xla_float32 import erf_inv_array
-        except ImportError:  # pragma: no cover - llvmlite missing
-            pass
-        else:
-            return erf_inv_array(x).reshape(x.shape)
+    if native and (out := _native("erf_inv", x)) is not None:
+        return out
     with np.errstate(over="ignore"):
-        w = -log1p_f32(x * -x)
+        w = -log1p_f32(x * -x, native=False)
     with np.errstate(invalid="ignore"):
         poly = _on_subsets(w, w < _F32(5),
                            lambda v: _erf_inv_poly(_ERFINV_LOW, v - _F32(2.5)),

@@ -1,7 +1,9 @@
-"""float32 ``erf_inv`` as branch-free IR that rounds exactly as XLA's CPU backend does,
-so compiled ``random.normal`` draws are bit-identical to JAX's (and to fx's eager impl,
-``fx._random.xla_math``, which is the specification followed here operation for
-operation).
+"""float32 ``exp``, ``log``, ``log1p`` and ``erf_inv`` as branch-free IR (and ``tan``,
+``pow`` as calls to the C library's ``tanf``/``powf``, which XLA calls) that rounds
+exactly as XLA's CPU backend does, so compiled ``random`` draws are bit-identical to
+JAX's (and to fx's eager impls, ``fx._random.xla_math``, which is the specification
+followed here operation for operation). The same IR, as one native loop per function
+(compiled once per process, disk-cached), is what the eager impls run on large arrays.
 
 Invariants: every ``a * b + c`` of XLA's expansion is one ``llvm.fma`` (rounded once);
 every other multiply, add and divide is a plain IEEE operation *without* fast-math
@@ -12,6 +14,7 @@ vectorizable and changes no value.
 from __future__ import annotations
 
 import ctypes
+import ctypes.util
 import math
 import threading
 
@@ -20,7 +23,7 @@ import numpy as np
 from fx._random import xla_math as spec
 from lowering.cpu.irutil import I32, Emit
 
-__all__ = ["erf_inv"]
+__all__ = ["exp", "log", "log1p", "erf_inv", "tan", "pow", "apply_array", "erf_inv_array"]
 
 
 def _c(e: Emit, x, v):
@@ -31,10 +34,34 @@ def _fma(e: Emit, a, b, c):
     return e.call("llvm.fma", a, b, c)
 
 
-def _log_xla(e: Emit, v):
-    """XLA's float32 log of ``v`` for ``v`` in ``[0, inf]`` (and NaN): Cephes' scheme."""
+def exp(e: Emit, x):
+    """XLA's float32 ``e**x`` (Cephes' scheme; results below 2**-126 flushed to zero)."""
+    b = e.b
+    xc = e.fmin_clamp(x, float(spec._EXP_LO), float(spec._EXP_HI))
+    n = e.call("llvm.floor", _fma(e, xc, _c(e, x, float(spec._LOG2E)), _c(e, x, 0.5)))
+    n = e.fmin_clamp(n, -127.0, 127.0)
+    r = _fma(e, _c(e, x, -float(spec._EXP_C1)), n, xc)
+    r = _fma(e, _c(e, x, -float(spec._EXP_C2)), n, r)
+    p = [float(c) for c in spec._EXP_P]
+    z = _fma(e, r, _c(e, x, p[0]), _c(e, x, p[1]))
+    for c in p[2:]:
+        z = _fma(e, z, r, _c(e, x, c))
+    z = b.fadd(_fma(e, z, b.fmul(r, r), r), _c(e, x, 1.0))
+    # 2**n from the exponent bits (n = -127 gives 0); NaN lanes are replaced below
+    k = b.fptosi(n, I32)
+    pow2 = b.bitcast(b.shl(b.add(k, e.const(I32, 127)), e.const(I32, 23)), x.type)
+    out = b.fmul(z, pow2)
+    out = b.select(e.fcmp("<", out, _c(e, x, float(spec._TINY))), _c(e, x, 0.0), out)
+    return b.select(e.isnan(x), x, out)
+
+
+def log(e: Emit, x):
+    """XLA's float32 natural logarithm (Cephes' scheme); subnormal ``x`` as
+    ``log(x * 2**24) - 24 ln2``, special values as C's ``log``."""
     b = e.b
     tiny = float(spec._TINY)
+    subnormal = b.and_(e.fcmp(">", x, _c(e, x, 0.0)), e.fcmp("<", x, _c(e, x, tiny)))
+    v = b.fmul(x, b.select(subnormal, _c(e, x, float(spec._SUBNORMAL_SCALE)), _c(e, x, 1.0)))
     normal = b.and_(e.fcmp(">=", v, _c(e, v, tiny)), e.fcmp("<", v, _c(e, v, math.inf)))
     xn = b.select(normal, v, _c(e, v, 1.0))
     bits = b.bitcast(xn, I32)
@@ -54,6 +81,7 @@ def _log_xla(e: Emit, v):
     y = _fma(e, y, f3, b.fmul(_c(e, f, float(spec._LN2_LO)), ef))
     r = b.fadd(b.fadd(b.fsub(f, b.fmul(f2, _c(e, f, 0.5))), y),
                b.fmul(_c(e, f, float(spec._LN2_HI)), ef))
+    r = b.select(subnormal, b.fsub(r, _c(e, r, float(spec._SUBNORMAL_LOG))), r)
     # outside the normal range: log(0) = -inf, log(inf) = inf, NaN and negatives NaN
     special = b.select(e.fcmp("==", v, _c(e, v, 0.0)), _c(e, v, -math.inf),
                        b.select(e.fcmp("==", v, _c(e, v, math.inf)), v,
@@ -61,7 +89,8 @@ def _log_xla(e: Emit, v):
     return b.select(normal, r, special)
 
 
-def _log1p_xla(e: Emit, x):
+def log1p(e: Emit, x):
+    """XLA's float32 ``log(1 + x)``: Cephes' rational approximation near 0."""
     b = e.b
     x2 = b.fmul(x, x)
 
@@ -74,14 +103,14 @@ def _log1p_xla(e: Emit, x):
     near = b.fadd(x, _fma(e, _c(e, x, -0.5), x2, b.fmul(b.fmul(x, x2), ratio)))
     ax = e.fabs(x)
     near = b.select(e.fcmp("<", ax, _c(e, x, float(spec._TINY))), x, near)
-    far = _log_xla(e, b.fadd(x, _c(e, x, 1.0)))
+    far = log(e, b.fadd(x, _c(e, x, 1.0)))
     return b.select(e.fcmp("<", ax, _c(e, x, float(spec._LOG1P_SMALL))), near, far)
 
 
 def erf_inv(e: Emit, x):
     """XLA's float32 inverse error function (Giles' approximation)."""
     b = e.b
-    w = b.fneg(_log1p_xla(e, b.fmul(x, b.fneg(x))))
+    w = b.fneg(log1p(e, b.fmul(x, b.fneg(x))))
 
     def poly(coeffs, t):
         acc = _c(e, t, float(coeffs[0]))
@@ -97,24 +126,80 @@ def erf_inv(e: Emit, x):
 
 
 # ---------------------------------------------------------------------------
-# one native loop for eager use (any length; compiled once per process, disk-cached)
+# tan and pow: XLA calls the C library's tanf/powf one element at a time (glibc's on
+# Linux), so fx calls the same functions, under names of its own (LLVM does not
+# rewrite calls it does not recognise as library functions)
 
-_NAME = "fx_erf_inv_f32"
-_kernel = None
+_LIBM = {"tan": ("tanf", 1), "pow": ("powf", 2)}
+
+
+def _libm_symbol(name: str) -> str:
+    from lowering.cpu import runtime
+    cname, nargs = _LIBM[name]
+    symbol = f"fx_libm_{cname}"
+    if symbol not in _registered:
+        libm = ctypes.CDLL(ctypes.util.find_library("m") or "libm.so.6")
+        runtime.register_symbol(symbol, ctypes.cast(getattr(libm, cname), ctypes.c_void_p).value)
+        _registered.add(symbol)
+    return symbol
+
+
+_registered: set = set()
+
+
+def _register_providers():
+    from lowering.cpu import runtime
+    for name, (cname, _) in _LIBM.items():  # for object code loaded from the disk cache
+        runtime.register_symbol_provider(f"fx_libm_{cname}",
+                                         lambda name=name: _libm_symbol(name))
+
+
+_register_providers()
+
+
+def _libm_call(e: Emit, name: str, *args):
+    from llvmlite import ir
+
+    from lowering.cpu.irutil import F32, declare
+    symbol = _libm_symbol(name)
+    fn = declare(e.module, symbol, ir.FunctionType(F32, [F32] * len(args)))
+    return e.b.call(fn, list(args))
+
+
+def tan(e: Emit, x):
+    """float32 tangent as XLA computes it: the C library's ``tanf``."""
+    return _libm_call(e, "tan", x)
+
+
+def pow(e: Emit, x, y):  # noqa: A001  (the primitive's name)
+    """float32 ``x**y`` as XLA computes it: the C library's ``powf``."""
+    return _libm_call(e, "pow", x, y)
+
+
+# ---------------------------------------------------------------------------
+# native loops for eager use (any length; compiled once per process, disk-cached)
+
+_FUNCTIONS = {"exp": exp, "log": log, "log1p": log1p, "erf_inv": erf_inv, "tan": tan,
+              "pow": pow}
+_ARITY = {"pow": 2}
+_kernels: dict = {}
 _lock = threading.Lock()
 
 
-def _build_kernel():
+def _symbol(name: str) -> str:
+    return f"fx_xla_{name}_f32"
+
+
+def _emit_loop(module, name: str):
+    """``void f(ptr src[, ptr src2], ptr dst, i64 n)``: dst[i] = name(src[i][, src2[i]])."""
     from llvmlite import ir
 
-    from lowering.cpu import runtime
     from lowering.cpu.irutil import F32, I64, PTR, VOID
-    module = ir.Module(name="fx_erf_inv")
-    module.triple = runtime.host_info()["triple"]
-    module.data_layout = str(runtime.target_machine().target_data)
-    fn = ir.Function(module, ir.FunctionType(VOID, [PTR, PTR, I64]), _NAME)
-    src, dst, n = fn.args
-    for a in (src, dst):
+    arity = _ARITY.get(name, 1)
+    fn = ir.Function(module, ir.FunctionType(VOID, [PTR] * (arity + 1) + [I64]),
+                     _symbol(name))
+    *srcs, dst, n = fn.args
+    for a in (*srcs, dst):
         a.add_attribute("noalias")
     entry, head, body, done = (fn.append_basic_block(s) for s in ("entry", "head", "body",
                                                                     "done"))
@@ -125,29 +210,59 @@ def _build_kernel():
     i.add_incoming(ir.Constant(I64, 0), entry)
     b.cbranch(b.icmp_signed("<", i, n), body, done)
     b.position_at_end(body)
-    x = b.load(b.gep(src, [i], inbounds=True, source_etype=F32), typ=F32, align=4)
-    y = erf_inv(Emit(b, module), x)
+    xs = [b.load(b.gep(src, [i], inbounds=True, source_etype=F32), typ=F32, align=4)
+          for src in srcs]
+    y = _FUNCTIONS[name](Emit(b, module), *xs)
     b.store(y, b.gep(dst, [i], inbounds=True, source_etype=F32), align=4)
     i.add_incoming(b.add(i, ir.Constant(I64, 1)), b.block)
     b.branch(head)
     b.position_at_end(done)
     b.ret_void()
-    from lowering.cpu import diskcache
-    addresses = diskcache.compile_cached("xla_float32.erf_inv.v1",
-                                         lambda: (str(module), [_NAME]))[0]
-    return ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64)(
-        addresses[_NAME])
+
+
+def _build_kernels() -> dict:
+    from llvmlite import ir
+
+    from lowering.cpu import diskcache, runtime
+
+    module = ir.Module(name="fx_xla_float32")
+    module.triple = runtime.host_info()["triple"]
+    module.data_layout = str(runtime.target_machine().target_data)
+    for name in _FUNCTIONS:
+        _emit_loop(module, name)
+    text = str(module)  # (the cache key is the IR itself: any change recompiles)
+    addresses = diskcache.compile_cached(text, lambda: (text, [_symbol(n) for n in _FUNCTIONS]))[0]
+    def proto(name):
+        return ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * (_ARITY.get(name, 1) + 1),
+                                ctypes.c_int64)
+    return {name: proto(name)(addresses[_symbol(name)]) for name in _FUNCTIONS}
+
+
+def apply_array(name: str, x: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
+    """XLA's float32 ``name`` (``"exp"``, ``"log"``, ``"log1p"``, ``"erf_inv"``, ``"tan"``,
+    or ``"pow"`` of ``x`` and ``y``, same shape) of float32 arrays, by native code:
+    bit-identical to the NumPy specification in ``fx._random.xla_math`` (tan and pow: the
+    C library's), and flat (reshape the result).
+
+    Example: ``apply_array("log1p", np.float32([0.5]))`` is ``[0.4054651]``.
+    """
+    if name not in _FUNCTIONS:
+        raise ValueError(f"apply_array: name must be one of {sorted(_FUNCTIONS)}, got {name!r}")
+    if not _kernels:
+        with _lock:
+            if not _kernels:
+                _kernels.update(_build_kernels())
+    x = np.ascontiguousarray(x, np.float32)
+    out = np.empty_like(x)
+    if _ARITY.get(name, 1) == 2:
+        y = np.ascontiguousarray(np.broadcast_to(y, x.shape), np.float32)
+        _kernels[name](x.ctypes.data, y.ctypes.data, out.ctypes.data, x.size)
+    else:
+        _kernels[name](x.ctypes.data, out.ctypes.data, x.size)
+    return out
 
 
 def erf_inv_array(x: np.ndarray) -> np.ndarray:
     """XLA's float32 erf_inv of a float32 array, by native code (bit-identical to
     ``fx._random.xla_math.erf_inv_f32``)."""
-    global _kernel
-    if _kernel is None:
-        with _lock:
-            if _kernel is None:
-                _kernel = _build_kernel()
-    x = np.ascontiguousarray(x, np.float32)
-    out = np.empty_like(x)
-    _kernel(x.ctypes.data, out.ctypes.data, x.size)
-    return out
+    return apply_array("erf_inv", x)

@@ -289,7 +289,9 @@ def wide(dtype, lo, hi, n=20000, positive=False):
 
 
 ACCURACY = [  # name, fx fn, numpy fn (float64), input range, ulp bound f32, f64
-    ("exp", lax.exp, np.exp, (1e-8, 800), 2, 2),
+    # float32 exp is XLA's (JAX's results): <= 1.01 ulp below x = 88.37, up to 5.3 ulp on
+    # [88.37, 88.72], where its reduction clamps n to 127 (measured over every float32)
+    ("exp", lax.exp, np.exp, (1e-8, 800), 6, 2),
     ("exp2", lax.exp2, np.exp2, (1e-8, 1100), 2, 2),
     ("expm1", lax.expm1, np.expm1, (1e-30, 800), 3, 3),
     ("log", lax.log, np.log, (1e-300, 1e300), 2, 2),
@@ -326,7 +328,14 @@ def test_transcendental_accuracy(name, fn, ref, rng, ulp32, ulp64, dtype):
         (got,) = exe([x])
         with np.errstate(all="ignore"):
             want = ref(x.astype(np.float64) if dtype == F32 else x)
-        err, bad = ulp_error(got, np.asarray(want, np.float64), dtype)
+        want = np.asarray(want, np.float64)
+        if dtype == F32 and name == "exp":
+            # XLA's float32 exp (which fx's follows, for JAX's results) flushes subnormal
+            # results to zero: off by less than the smallest normal, not measured in ulp
+            flushed = want < np.finfo(F32).tiny
+            assert np.all(np.abs(got[flushed] - want[flushed]) < np.finfo(F32).tiny)
+            got, want, x = got[~flushed], want[~flushed], x[~flushed]
+        err, bad = ulp_error(got, want, dtype)
         assert not bad.any(), (x[bad][:5], got[bad][:5], want[bad][:5])
         bound = ulp32 if dtype == F32 else ulp64
         worst = int(np.argmax(err))

@@ -1,13 +1,19 @@
 """Every sampler of fx.random: against JAX draw for draw, on several seeds; rtol None
 means bit-identical. Identical: everything computed with exact integer/float-bit
 arithmetic, correctly rounded float operations (+ - * / sqrt, with XLA's fused
-multiply-adds), and erf_inv (fx's float32 erf_inv evaluates XLA's approximation;
-see fx/_random/xla_math.py): uniform, normal (all float dtypes, complex), wald,
-binomial, multinomial and the discrete samplers. Within a few float32 ulps: the
-draws that go through log/log1p/exp/pow/tan/erf, whose last bits come from the
-backend's own approximations (fx's compiled ones differ from XLA's). Also against
-the theoretical distribution (SciPy KS / frequency tests) without JAX; under jit
-(equal to eager) and vmap over keys (equal to a loop)."""
+multiply-adds), float32 exp, log, log1p and erf_inv (fx evaluates XLA's
+approximations, eager and compiled; see fx/_random/xla_math.py) and tan (compiled
+samplers call the C library's tanf, as XLA does): uniform, normal (all
+float dtypes, complex), exponential, laplace, logistic, gumbel, lognormal, pareto,
+weibull_min, rayleigh, wald, cauchy, beta, chisquare, t, multivariate_normal (cholesky, eigh),
+binomial, multinomial and the discrete samplers. Within a few float32 ulps: the draws
+whose fused multiply-adds XLA places differently (gamma's Marsaglia-Tsang loop with
+alpha > 1, and generalized_normal, ball, dirichlet, f, loggamma built on it, the sum
+of squares in maxwell), erf (truncated_normal's eager path), and
+LAPACK's decompositions (svd, orthogonal), whose last bits come from computations fx
+does not round as XLA does. Also against the theoretical distribution (SciPy KS /
+frequency tests) without JAX; under jit (equal to eager, bit for bit where JAX's draws
+are matched) and vmap over keys (equal to a loop)."""
 from __future__ import annotations
 
 import numpy as np
@@ -83,26 +89,26 @@ CASES = {
     "multinomial": (lambda m, k: m.multinomial(k, 20.0, P5), None),
     "multinomial_batch": (lambda m, k: m.multinomial(k, np.array([5.0, 50.0, 500.0]), P5,
                                                      shape=(3, 5)), None),
-    "exponential": (lambda m, k: m.exponential(k, (7,)), 1e-6),
-    "laplace": (lambda m, k: m.laplace(k, (7,)), 1e-6),
-    "logistic": (lambda m, k: m.logistic(k, (7,)), 1e-6),
-    "cauchy": (lambda m, k: m.cauchy(k, (7,)), 1e-6),
-    "gumbel": (lambda m, k: m.gumbel(k, (7,)), 1e-6),
-    "gumbel_high": (lambda m, k: m.gumbel(k, (7,), mode="high"), 1e-6),
-    "lognormal": (lambda m, k: m.lognormal(k, 0.5, (5,)), 1e-6),
-    "pareto": (lambda m, k: m.pareto(k, 2.0, (5,)), 1e-6),
-    "weibull_min": (lambda m, k: m.weibull_min(k, 2.0, 3.0, (5,)), 1e-6),
-    "rayleigh": (lambda m, k: m.rayleigh(k, 2.0, (5,)), 1e-6),
+    "exponential": (lambda m, k: m.exponential(k, (7,)), None),
+    "laplace": (lambda m, k: m.laplace(k, (7,)), None),
+    "logistic": (lambda m, k: m.logistic(k, (7,)), None),
+    "cauchy": (lambda m, k: m.cauchy(k, (7,)), None),
+    "gumbel": (lambda m, k: m.gumbel(k, (7,)), None),
+    "gumbel_high": (lambda m, k: m.gumbel(k, (7,), mode="high"), None),
+    "lognormal": (lambda m, k: m.lognormal(k, 0.5, (5,)), None),
+    "pareto": (lambda m, k: m.pareto(k, 2.0, (5,)), None),
+    "weibull_min": (lambda m, k: m.weibull_min(k, 2.0, 3.0, (5,)), None),
+    "rayleigh": (lambda m, k: m.rayleigh(k, 2.0, (5,)), None),
     "wald": (lambda m, k: m.wald(k, 2.0, (5,)), None),
     "maxwell": (lambda m, k: m.maxwell(k, (5,)), 1e-6),
     "double_sided_maxwell": (lambda m, k: m.double_sided_maxwell(k, 1.0, 2.0, (5,)), 1e-6),
     "gamma": (lambda m, k: m.gamma(k, ALPHAS), 1e-6),
     "loggamma": (lambda m, k: m.loggamma(k, ALPHAS), 2e-6),
-    "beta": (lambda m, k: m.beta(k, 2.0, 3.0, (5,)), 1e-6),
+    "beta": (lambda m, k: m.beta(k, 2.0, 3.0, (5,)), None),
     "dirichlet": (lambda m, k: m.dirichlet(k, np.array([1.0, 2.0, 0.5], np.float32), (2,)),
                   1e-6),
-    "chisquare": (lambda m, k: m.chisquare(k, 3.0, (5,)), 1e-6),
-    "t": (lambda m, k: m.t(k, 3.0, (5,)), 1e-6),
+    "chisquare": (lambda m, k: m.chisquare(k, 3.0, (5,)), None),
+    "t": (lambda m, k: m.t(k, 3.0, (5,)), None),
     "f": (lambda m, k: m.f(k, 3.0, 4.0, (5,)), 1e-6),
     "generalized_normal": (lambda m, k: m.generalized_normal(k, 1.5, (5,)), 1e-6),
     "ball": (lambda m, k: m.ball(k, 3, 2, (2,)), 1e-6),
@@ -111,10 +117,10 @@ CASES = {
 
 COV = np.array([[2.0, 0.6], [0.6, 1.0]], np.float32)
 if hasattr(fnp, "linalg"):  # the samplers that need linear algebra
-    for _method in ("cholesky", "eigh", "svd"):
+    for _method, _rtol in (("cholesky", None), ("eigh", None), ("svd", 1e-5)):
         CASES[f"multivariate_normal_{_method}"] = (
             lambda m, k, _method=_method: m.multivariate_normal(
-                k, np.array([1.0, -1.0], np.float32), COV, (3,), method=_method), 1e-5)
+                k, np.array([1.0, -1.0], np.float32), COV, (3,), method=_method), _rtol)
     CASES["orthogonal"] = (lambda m, k: m.orthogonal(k, 3, (2,)), 1e-5)
     CASES["orthogonal_wide"] = (lambda m, k: m.orthogonal(k, 3, m=5), 1e-5)
 
@@ -162,10 +168,10 @@ def test_draws_match_jax_under_x64(name, rtol):
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_jit_equals_eager_and_vmap_equals_loop(name):
-    draw, _ = CASES[name]
+    draw, rtol = CASES[name]
     key = fr.key(7)
     jitted, eager = np.asarray(fx.jit(lambda k: draw(fr, k))(key)), np.asarray(draw(fr, key))
-    if jitted.dtype.kind == "f":  # compiled transcendental functions: a few ulp from eager
+    if jitted.dtype.kind == "f" and rtol is not None:  # a few ulp from eager
         np.testing.assert_allclose(jitted, eager, rtol=2e-6, atol=1e-6)
     else:
         np.testing.assert_array_equal(jitted, eager)

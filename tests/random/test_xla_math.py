@@ -1,7 +1,9 @@
 """fx/_random/xla_math.py: the emulated fused multiply-add against exact rational
-arithmetic; float32 log/log1p/erf_inv against float64 references (accuracy) and,
+arithmetic; float32 exp/log/log1p/erf_inv against float64 references (accuracy) and,
 where JAX is installed, against XLA bit for bit, on random floats and on every
-input the normal sampler can produce; the erf_inv primitive's eager impl."""
+input the normal sampler can produce; the native kernels and compiled loops
+(lowering/cpu/xla_float32.py) against the NumPy specification; the exp/log/log1p/
+erf_inv primitives' eager impls."""
 from __future__ import annotations
 
 from fractions import Fraction
@@ -11,7 +13,7 @@ import pytest
 import scipy.special as sp
 
 import fx
-from fx._random.xla_math import erf_inv_f32, fma32, log1p_f32, log_f32
+from fx._random.xla_math import erf_inv_f32, exp_f32, fma32, log1p_f32, log_f32
 
 F32 = np.float32
 RNG = np.random.default_rng(0)
@@ -43,7 +45,7 @@ def test_fma32_is_correctly_rounded():
     c = np.where(RNG.random(3000) < 0.5, -(a * b), _random_f32(3000, 0x30000000, 0x50000000))
     c = (c * (1 + RNG.integers(-64, 64, 3000) * F32(2.0 ** -23))).astype(F32)
     got = fma32(a, b, c)
-    for x, y, z, r in zip(a, b, c, got):
+    for x, y, z, r in zip(a, b, c, got, strict=True):
         exact = Fraction(float(x)) * Fraction(float(y)) + Fraction(float(z))
         half_ulp = Fraction(abs(float(np.spacing(r)))) / 2
         lo, hi = Fraction(float(r)) - half_ulp, Fraction(float(r)) + half_ulp
@@ -73,11 +75,40 @@ def test_log_log1p_erf_inv_accuracy_without_jax():
     assert np.median(err) <= 1.0 and np.percentile(err, 99) <= 3.0 and err.max() <= 66
 
 
+def test_exp_accuracy_without_jax():
+    x = np.concatenate([RNG.uniform(-87.3, 88.3, 300000), RNG.uniform(-1, 1, 100000),
+                        _random_f32(50000, 0x00800000, 0x3E000000)]).astype(F32)
+    assert _ulps(exp_f32(x, native=False), np.exp(x.astype(np.float64))).max() <= 1.05
+    # close to overflow XLA clamps the reduction's n to 127 (up to 5.3 ulp)
+    top = np.linspace(88.37, 88.72, 20000, dtype=F32)
+    assert _ulps(exp_f32(top), np.exp(top.astype(np.float64))).max() <= 6
+    # results below 2**-126 are flushed to zero (as XLA does), the rest is 1 ulp
+    low = np.linspace(-103.0, -86.0, 20000, dtype=F32)
+    got, want = exp_f32(low), np.exp(low.astype(np.float64))
+    flushed = want < np.finfo(F32).tiny
+    assert np.all(got[flushed] < np.finfo(F32).tiny) and np.any(got[flushed] == 0)
+    assert np.all((got[flushed] == 0) | (got[flushed] >= np.finfo(F32).tiny))
+    assert _ulps(got[~flushed], want[~flushed]).max() <= 1.05
+
+
+def test_log_of_subnormals():
+    x = _random_f32(20000, 1, 0x00800000, signed=False)
+    assert _ulps(log_f32(x), np.log(x.astype(np.float64))).max() <= 2.0
+    np.testing.assert_array_equal(log1p_f32(x), x)
+
+
 def test_special_values():
     specials = np.array([0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, np.nan, 2.0, -3.0, 1e-40,
                          -1e-45], F32)
     with np.errstate(all="ignore"):
-        np.testing.assert_array_equal(log_f32(specials), np.log(specials))
+        np.testing.assert_allclose(exp_f32(specials[:9]), np.exp(specials[:9]), rtol=2e-7)
+        np.testing.assert_array_equal(exp_f32(specials[[0, 1, 4, 5, 6]]), [1, 1, np.inf, 0,
+                                                                           np.nan])
+        np.testing.assert_array_equal(exp_f32(np.array([88.8, 1e30, -88.0, -1e30], F32)),
+                                      [np.inf, np.inf, 0.0, 0.0])
+        np.testing.assert_allclose(log_f32(specials[:9]), np.log(specials[:9]), rtol=2e-7)
+        np.testing.assert_array_equal(log_f32(specials[[0, 1, 2, 4, 5, 6]]),
+                                      [-np.inf, -np.inf, 0, np.inf, np.nan, np.nan])
         np.testing.assert_array_equal(log1p_f32(specials), np.log1p(specials))
         np.testing.assert_array_equal(np.signbit(log1p_f32(specials)),
                                       np.signbit(np.log1p(specials)))
@@ -87,6 +118,27 @@ def test_special_values():
     np.testing.assert_allclose(e[9:], sp.erfinv(specials[9:].astype(np.float64)), rtol=1e-6,
                                atol=2e-45)  # subnormal results: within one float32 step
     assert erf_inv_f32(F32(0.5)).shape == () and erf_inv_f32(F32(0.5)).dtype == F32
+
+
+def test_exp_log_log1p_primitives_use_it():
+    from primitives.elementwise import exp_p, log1p_p, log_p
+    x = np.concatenate([RNG.uniform(-5, 5, 3000), RNG.uniform(0, 1, 3000)]).astype(F32)
+    cases = [(exp_p, exp_f32, np.exp, x), (log_p, log_f32, np.log, np.abs(x)),
+             (log1p_p, log1p_f32, np.log1p, np.abs(x) - F32(0.5))]
+    for prim, spec, ref, v in cases:
+        for arr in (v, v[:7]):  # native kernel and NumPy specification
+            np.testing.assert_array_equal(prim.impl(arr), spec(arr, native=False))
+        for dtype in (np.float16, fx.numpy.bfloat16):
+            h = v.astype(dtype)
+            out = prim.impl(h)
+            assert out.dtype == h.dtype
+            np.testing.assert_array_equal(out, spec(h.astype(F32)).astype(dtype))
+        d = v.astype(np.float64)
+        np.testing.assert_array_equal(prim.impl(d), ref(d))  # float64: NumPy's
+    c = (x[:5] + 1j * x[5:10]).astype(np.complex64)
+    np.testing.assert_allclose(exp_p.impl(c), np.exp(c), rtol=1e-6)
+    np.testing.assert_allclose(log_p.impl(c), np.log(c), rtol=1e-6)
+    np.testing.assert_array_equal(fx.numpy.exp(x), exp_f32(x))
 
 
 def test_erf_inv_primitive_uses_it():
@@ -116,6 +168,42 @@ def test_bit_identical_to_xla():
                         RNG.uniform(-1, 1, 100000).astype(F32),
                         np.array([0.0, -0.0, 1.0, -1.0, 0.99999994, -0.99999994], F32)])
     np.testing.assert_array_equal(erf_inv_f32(u), np.asarray(jax.jit(lax.erf_inv)(u)))
+    # exp: random floats of every exponent (where the result is not subnormal), dense
+    # over the range where it is finite and nonzero, and around every switch of n
+    z = _random_f32(1_000_000)
+    z = z[~(z < -87.3)]
+    ks = np.arange(-126, 129)
+    edges = ((ks - 0.5) * np.log(2.0)).astype(F32)
+    steps = np.arange(-2000, 2000, dtype=np.int32)[None, :]
+    near = ((np.abs(edges).view(np.int32)[:, None] + steps).view(F32)
+            * np.sign(edges)[:, None]).ravel()
+    e = np.concatenate([z, RNG.uniform(-87.3, 88.8, 2_000_000), near,
+                        np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 88.72, 88.73, -103.0,
+                                  -87.8, -88.0], F32)]).astype(F32)
+    got, want = exp_f32(e), np.asarray(jax.jit(lax.exp)(e))
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(exp_f32(e[:200000], native=False), want[:200000])
+
+
+def _as_uint(a):
+    return np.where(np.isnan(a), np.float32(np.nan), a).view(np.uint32)
+
+
+@pytest.mark.parametrize("name", ["exp", "log", "log1p"])
+def test_native_exp_log_log1p_match_the_numpy_specification(name):
+    """The compiled loops and the eager native kernels round as the NumPy specification,
+    bit for bit, on floats of every exponent, both signs, subnormals and specials."""
+    from fx._random import xla_math
+    from lowering.cpu.xla_float32 import apply_array
+    rng = np.random.default_rng(11)
+    x = np.concatenate([rng.integers(0, 2 ** 32, 300_000, dtype=np.uint64).astype(
+        np.uint32).view(F32), rng.uniform(-90, 90, 100_000).astype(F32),
+        np.array([0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, np.nan, 1e-40, -1e-40, 1e-45],
+                 F32)])
+    with np.errstate(all="ignore"):
+        want = getattr(xla_math, f"{name}_f32")(x, native=False)
+    for got in (apply_array(name, x), np.asarray(fx.jit(getattr(fx.lax, name))(x))):
+        np.testing.assert_array_equal(_as_uint(got), _as_uint(want))
 
 
 def test_native_erf_inv_matches_the_numpy_specification():
@@ -132,3 +220,39 @@ def test_native_erf_inv_matches_the_numpy_specification():
         np.testing.assert_array_equal(got, want)
         same_zero_sign = np.signbit(got) == np.signbit(want)
         assert same_zero_sign[want == 0].all()
+
+
+def test_compiled_tan_and_pow_call_the_c_library():
+    """float32 tan and pow compile to the C library's tanf/powf (what XLA calls), in
+    fx.jit and in the native kernels."""
+    import ctypes
+    import ctypes.util
+
+    from lowering.cpu.xla_float32 import apply_array
+    libm = ctypes.CDLL(ctypes.util.find_library("m") or "libm.so.6")
+    libm.tanf.restype = libm.powf.restype = ctypes.c_float
+    libm.tanf.argtypes = [ctypes.c_float]
+    libm.powf.argtypes = [ctypes.c_float, ctypes.c_float]
+    rng = np.random.default_rng(5)
+    x = np.concatenate([rng.uniform(-4, 4, 2000), [0.0, -0.0, np.inf, np.nan]]).astype(F32)
+    y = np.concatenate([rng.uniform(-3, 3, 2000), [2.0, 3.0, -1.0, 0.0]]).astype(F32)
+    b = np.abs(x)
+    want_tan = np.array([libm.tanf(float(v)) for v in x], F32)
+    want_pow = np.array([libm.powf(float(u), float(v)) for u, v in zip(b, y, strict=True)],
+                        F32)
+    for got in (apply_array("tan", x), np.asarray(fx.jit(fx.lax.tan)(x))):
+        np.testing.assert_array_equal(got, want_tan)
+    for got in (apply_array("pow", b, y), np.asarray(fx.jit(fx.lax.pow)(b, y))):
+        np.testing.assert_array_equal(got, want_pow)
+
+
+@pytest.mark.jax
+def test_compiled_tan_and_pow_are_xlas():
+    jax = pytest.importorskip("jax")
+    rng = np.random.default_rng(6)
+    x = rng.uniform(-10, 10, 100000).astype(F32)
+    b, y = rng.uniform(0, 5, 100000).astype(F32), rng.uniform(-4, 4, 100000).astype(F32)
+    np.testing.assert_array_equal(np.asarray(fx.jit(fx.lax.tan)(x)),
+                                  np.asarray(jax.jit(jax.lax.tan)(x)))
+    np.testing.assert_array_equal(np.asarray(fx.jit(fx.lax.pow)(b, y)),
+                                  np.asarray(jax.jit(jax.lax.pow)(b, y)))

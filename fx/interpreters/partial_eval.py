@@ -22,12 +22,12 @@ from fx.core import (ClosedJaxpr, Jaxpr, JaxprEqn, Literal, ShapedArray, Tracer,
 
 
 class DynamicJaxprTracer(Tracer):
-    __slots__ = ("_aval", "var")
+    __slots__ = ("_aval", "_var")  # (not "var": Tracer has the array method .var())
 
     def __init__(self, trace, aval, var):
         self._trace = trace
         self._aval = aval
-        self.var = var
+        self._var = var
 
     @property
     def aval(self):
@@ -58,7 +58,7 @@ class DynamicJaxprTrace(core.Trace):
     def to_var(self, x):
         """The Var or Literal standing for ``x`` inside this trace."""
         if isinstance(x, DynamicJaxprTracer) and x._trace is self:
-            return x.var
+            return x._var
         if isinstance(x, Tracer):
             if not x._trace.alive:
                 core.raise_leaked(x)

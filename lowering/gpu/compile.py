@@ -15,8 +15,6 @@ versions).
 """
 from __future__ import annotations
 
-import os
-import sys
 import threading
 from typing import Sequence
 
@@ -25,6 +23,7 @@ import numpy as np
 from fx.config import config
 from fx.core import ClosedJaxpr, DropVar, Literal
 from lowering import fusion, passes
+from lowering.cpu.compile import _debug, _debug_level, _to_numpy  # (shared with the CPU)
 from lowering.gpu import codegen, kernels
 
 __all__ = ["compile", "GpuExecutable", "module_source", "build_kernels", "dot_general",
@@ -34,27 +33,10 @@ _modules: dict = {}
 _modules_lock = threading.Lock()
 
 
-def _debug_level() -> int:
-    try:
-        return int(os.environ.get("FX_DEBUG", "0") or 0)
-    except ValueError:
-        return 0
-
-
-def _debug(level: int, text: str) -> None:
-    if _debug_level() >= level:
-        print(text, file=sys.stderr)
-
-
 def clear_cache() -> None:
     """Forget loaded kernel modules (later compiles load them again)."""
     with _modules_lock:
         _modules.clear()
-
-
-def _to_numpy(value) -> np.ndarray:
-    inner = getattr(value, "_value", None)
-    return np.asarray(inner if inner is not None else value)
 
 
 # ---------------------------------------------------------------------------
@@ -209,7 +191,7 @@ class GpuExecutable:
             return slot_of[id(v)]
 
         self._in_slots = [slot(v) for v in jaxpr.invars]
-        for v, c in zip(jaxpr.constvars, opt.consts):
+        for v, c in zip(jaxpr.constvars, opt.consts, strict=False):
             init.append((slot(v), np.ascontiguousarray(_to_numpy(c), v.aval.dtype)))
         for v in jaxpr.outvars:
             if isinstance(v, Literal):
@@ -257,7 +239,7 @@ class GpuExecutable:
             raise TypeError(f"compiled program takes {len(self.in_avals)} arguments, got "
                             f"{len(args)}")
         out = []
-        for i, (a, aval) in enumerate(zip(args, self.in_avals)):
+        for i, (a, aval) in enumerate(zip(args, self.in_avals, strict=False)):
             if not rt.is_device_array(a):
                 a = rt.asarray(np.asarray(_to_numpy(a)))
             if tuple(a.shape) != tuple(aval.shape) or a.dtype != aval.dtype:
@@ -278,7 +260,7 @@ class GpuExecutable:
         env: list = [None] * self._nslots
         for s, v in self._init:
             env[s] = v
-        for s, a in zip(self._in_slots, self._check_args(args)):
+        for s, a in zip(self._in_slots, self._check_args(args), strict=False):
             env[s] = a
         for step in self._steps:
             kind = step[0]
@@ -304,7 +286,7 @@ class GpuExecutable:
                         np.asarray(s.val, s.aval.dtype) for s in ins]
                 result = impl(*host, **params)
                 results = result if multiple else [result]
-                for spec, r in zip(outs, results):
+                for spec, r in zip(outs, results, strict=False):
                     if spec is not None:
                         s, shape, dtype = spec
                         env[s] = rt.asarray(np.ascontiguousarray(np.asarray(r), dtype))

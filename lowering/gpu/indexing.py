@@ -42,7 +42,7 @@ def squeezed(shape) -> tuple:
 def linearize(ar, idx, shape):
     """The row-major linear index of ``idx`` in ``shape``."""
     lin = 0
-    for i, s in zip(idx, shape):
+    for i, s in zip(idx, shape, strict=False):
         lin = ar.add(ar.mul(lin, int(s)), i)
     return lin
 
@@ -83,7 +83,7 @@ def index_value(eqn, idx: tuple, ar: IndexArithmetic, value: Callable):
     if name in ("reshape", "squeeze", "expand_dims"):
         xs, os_ = x.aval.shape, out_aval.shape
         if squeezed(xs) == squeezed(os_):
-            moving = iter([i for i, s in zip(idx, os_) if s != 1])
+            moving = iter([i for i, s in zip(idx, os_, strict=False) if s != 1])
             return value(x, tuple(0 if s == 1 else next(moving) for s in xs))
         return value(x, delinearize(ar, linearize(ar, idx, os_), xs))
     if name == "transpose":
@@ -96,7 +96,7 @@ def index_value(eqn, idx: tuple, ar: IndexArithmetic, value: Callable):
     if name == "slice":
         strides = p.get("strides") or (1,) * len(idx)
         return value(x, tuple(ar.add(ar.mul(i, int(st)), int(s))
-                              for i, st, s in zip(idx, strides, p["start_indices"])))
+                              for i, st, s in zip(idx, strides, p["start_indices"], strict=False)))
     if name == "rev":
         dims = set(p["dimensions"])
         return value(x, tuple(ar.add(int(x.aval.shape[d]) - 1, ar.mul(i, -1)) if d in dims
@@ -108,7 +108,7 @@ def index_value(eqn, idx: tuple, ar: IndexArithmetic, value: Callable):
     if name == "dynamic_slice":
         x, *starts = eqn.invars
         x_idx = []
-        for i, s, size, n in zip(idx, starts, p["slice_sizes"], x.aval.shape):
+        for i, s, size, n in zip(idx, starts, p["slice_sizes"], x.aval.shape, strict=False):
             start = ar.to_index(value(s, ()), s.aval.dtype)
             x_idx.append(ar.add(ar.clamp(start, 0, int(n) - int(size)), i))
         return value(x, tuple(x_idx))
@@ -122,7 +122,8 @@ def _pad(eqn, idx, ar, value):
     if x.aval.size == 0:
         return pad_val
     conds, x_idx = [], []
-    for i, (lo, _hi, interior), n in zip(idx, eqn.params["padding_config"], x.aval.shape):
+    config = eqn.params["padding_config"]
+    for i, (lo, _hi, interior), n in zip(idx, config, x.aval.shape, strict=False):
         step = int(interior) + 1
         j = ar.add(i, -int(lo))
         if isinstance(j, int):

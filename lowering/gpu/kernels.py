@@ -29,7 +29,7 @@ __all__ = ["CodegenError", "KernelSpec", "emit_group", "reduction_phases", "BLOC
 BLOCK = 256     # threads per block
 VEC = 4         # elements per vector access in flat loops (itemsize <= 4)
 _INT32_LIMIT = (1 << 31) - (1 << 20)
-_ACC_COLS, _ACC_PARTS = 32, BLOCK // 32
+_ACC_COLS, _ACC_PARTS = 32, 1024 // 32  # shared memory for blocks of up to 1024
 
 
 class CodegenError(Exception):
@@ -536,10 +536,16 @@ def _emit_rows(k: _Kernel) -> tuple[int, int]:
     t = k.idx_t
     k.preload_scalars()
     phases = reduction_phases(g)
-    k.emit(f"const int lane = {'0' if team == 1 else f'threadIdx.x % {team}'};")
-    k.emit(f"const {t} teams = ({t})gridDim.x * (blockDim.x / {team});")
-    k.open(f"for ({t} row = ({t})blockIdx.x * (blockDim.x / {team}) + threadIdx.x / {team}; "
-           f"row < {rows}; row += teams)")
+    if team == BLOCK:  # the whole block, whatever its size, works on one row
+        k.emit("const int lane = threadIdx.x;")
+        k.emit(f"const {t} teams = ({t})gridDim.x;")
+        k.open(f"for ({t} row = ({t})blockIdx.x; row < {rows}; row += teams)")
+    else:
+        k.emit(f"const int lane = {'0' if team == 1 else f'threadIdx.x % {team}'};")
+        k.emit(f"const {t} teams = ({t})gridDim.x * (blockDim.x / {team});")
+        k.open(f"for ({t} row = ({t})blockIdx.x * (blockDim.x / {team}) + threadIdx.x / "
+               f"{team}; row < {rows}; row += teams)")
+    stride = "blockDim.x" if team == BLOCK else str(team)
     o = indexing.delinearize(k, "row", outer_shape)
     o_nonunit = [d for d, s in enumerate(outer_shape) if s != 1]
     full = [r for r in g.outputs if tuple(r.aval.shape) == shape and shape != outer_shape]
@@ -548,7 +554,7 @@ def _emit_rows(k: _Kernel) -> tuple[int, int]:
         for acc in accs:
             acc.declare()
         if inner:
-            k.open(f"for ({t} j = lane; j < {inner}; j += {team})")
+            k.open(f"for ({t} j = lane; j < {inner}; j += {stride})")
             x_idx = _merge(shape, axes, o, indexing.delinearize(k, "j", inner_shape))
             for acc in accs:
                 acc.update(k.value(acc.eqn.invars[0], x_idx), "j")
@@ -565,7 +571,7 @@ def _emit_rows(k: _Kernel) -> tuple[int, int]:
             k.store(r, r_idx, k.value(r, r_idx))
         k.close()
     if full and inner:
-        k.open(f"for ({t} j = lane; j < {inner}; j += {team})")
+        k.open(f"for ({t} j = lane; j < {inner}; j += {stride})")
         x_idx = _merge(shape, axes, o, indexing.delinearize(k, "j", inner_shape))
         for r in full:
             k.store(r, x_idx, k.value(r, x_idx))
@@ -596,7 +602,7 @@ def _emit_accumulate(k: _Kernel) -> int:
     k.open(f"for ({t} tile = blockIdx.x; tile < {tiles}; tile += gridDim.x)")
     k.emit(f"const {t} o_lin = tile * {_ACC_COLS} + col;")
     acc.declare()
-    k.open(f"if (o_lin < {kept} && part < blockDim.x / {_ACC_COLS})")
+    k.open(f"if (o_lin < {kept})")
     o = indexing.delinearize(k, "o_lin", kept_shape)
     if red:
         k.open(f"for ({t} r = part; r < {red}; r += blockDim.x / {_ACC_COLS})")
@@ -604,10 +610,10 @@ def _emit_accumulate(k: _Kernel) -> int:
         acc.update(k.value(e.invars[0], x_idx), "r")
         k.close()
     k.close()
-    k.emit(f"if (part < {_ACC_PARTS}) {smem}[part][col] = {acc.var};")
+    k.emit(f"{smem}[part][col] = {acc.var};")
     k.emit("__syncthreads();")
     k.open(f"if (part == 0 && o_lin < {kept})")
-    k.open(f"for (int p = 1; p < {_ACC_PARTS} && p < blockDim.x / {_ACC_COLS}; ++p)")
+    k.open(f"for (int p = 1; p < blockDim.x / {_ACC_COLS}; ++p)")
     acc.update(f"{smem}[p][col]", 0)
     k.close()
     result = acc.result()

@@ -260,3 +260,13 @@ def test_concrete_values_under_grad_and_jvp_can_be_branched_on():
     np.testing.assert_allclose(fx.grad(f)(-1.0), -3.0)
     np.testing.assert_allclose(fx.jvp(f, (-2.0,), (1.0,))[1], -12.0)
     assert int(fx.grad(lambda x: x * int(x))(3.0)) == 3
+
+
+def test_array_methods_named_like_tracer_internals_work_under_tracing():
+    # the staging tracer once stored its variable as ``.var``, shadowing ``Array.var``
+    import numpy as np
+
+    import fx
+    x = np.arange(6.0, dtype=np.float32).reshape(2, 3)
+    got = fx.jit(lambda v: v.var(-1, keepdims=True))(x)
+    np.testing.assert_allclose(got, np.var(x, -1, keepdims=True), rtol=1e-6)

@@ -48,8 +48,16 @@ class Array:
     itemsize = property(lambda self: self._value.itemsize)
 
     # -- host conversion -------------------------------------------------------
+    def _host_value(self):
+        """The value as a NumPy array (copied back from a GPU where it lives there)."""
+        d = self._device
+        if d is not None and getattr(d, "platform", "cpu") == "gpu":
+            from lowering.gpu.device import runtime_for
+            return runtime_for(d).to_host(self._value)
+        return self._value
+
     def __array__(self, dtype=None, copy=None):
-        v = self._value
+        v = self._host_value()
         if dtype is not None and np.dtype(dtype) != v.dtype:
             return v.astype(dtype)
         if copy:
@@ -57,10 +65,10 @@ class Array:
         return v
 
     def item(self, *args):
-        return self._value.item(*args)
+        return self._host_value().item(*args)
 
     def tolist(self):
-        return self._value.tolist()
+        return self._host_value().tolist()
 
     def __bool__(self):
         return bool(self._value)
@@ -151,7 +159,7 @@ class Array:
 
     # -- printing --------------------------------------------------------------
     def __repr__(self):
-        v = self._value
+        v = self._host_value()
         extra = f", dtype={v.dtype.name}" + (", weak_type=True" if self.weak_type else "")
         if v.size == 0:
             body = f"[], shape={v.shape}"
@@ -160,7 +168,7 @@ class Array:
         return f"Array({body}{extra})"
 
     def __str__(self):
-        return str(self._value)
+        return str(self._host_value())
 
 
 def _devices_module():

@@ -64,26 +64,43 @@ def _set_processes(process_index: int, process_count: int) -> None:
     _layout["built_for"] = None
 
 
+def _gpu_devices() -> list:
+    from lowering.gpu.device import gpu_devices
+    return gpu_devices()
+
+
 def _check_backend(backend):
+    """True for a GPU backend (which must have devices), False for the CPU."""
+    if backend in ("gpu", "cuda"):
+        if not _gpu_devices():
+            raise RuntimeError(f"Unknown backend: '{backend}' requested, but no platforms that "
+                               "are instances of gpu are present (fx needs CuPy with a CUDA "
+                               "driver and device: pip install -e '.[gpu]'). Platforms "
+                               "present are: cpu")
+        return True
     if backend not in (None, "cpu"):
-        raise RuntimeError(f"Unknown backend {backend!r}; fx provides 'cpu' here")
+        raise RuntimeError(f"Unknown backend {backend!r}; fx provides 'cpu' and 'gpu'")
+    return False
 
 
 def devices(backend: str | None = None) -> list[Device]:
-    """All devices of every process (of ``backend``, default the CPU).
+    """All devices of every process (of ``backend``, default the CPU; ``"gpu"``: the
+    CUDA devices CuPy sees).
 
     Example:
       >>> fx.devices()
       [CpuDevice(id=0)]
     """
-    _check_backend(backend)
+    if _check_backend(backend):
+        return _gpu_devices()
     return list(_build())
 
 
 def local_devices(process_index: int | None = None, backend: str | None = None
                   ) -> list[Device]:
     """The devices of ``process_index`` (default: this process)."""
-    _check_backend(backend)
+    if _check_backend(backend):
+        return _gpu_devices()
     me = _layout["process_index"] if process_index is None else process_index
     return [d for d in _build() if d.process_index == me]
 
@@ -132,9 +149,21 @@ def device_put(x: Any, device=None):
         raise TypeError(f"device_put: device must be an fx Device or a Sharding, got "
                         f"{type(device).__name__}: {device!r}")
 
+    runtime = _gpu_runtime(device)
+
     def put(leaf):
+        if runtime is not None:  # onto a GPU: the value becomes a device buffer
+            host = put_host(leaf)
+            return Array(runtime.asarray(host._value), host.weak_type, device=device)
+        return put_host(leaf)
+
+    def put_host(leaf):
         if type(leaf) is Array:
-            return Array(leaf._value, leaf.weak_type, device=device)
+            value = leaf._value
+            source = _gpu_runtime(leaf._device)
+            if source is not None:  # from a GPU back to the host
+                value = source.to_host(value)
+            return Array(value, leaf.weak_type, device=device if runtime is None else None)
         if isinstance(leaf, (bool, int, float, complex)):
             return Array(np.asarray(leaf, dtypes.result_type(leaf)), not isinstance(leaf, bool),
                          device=device)
@@ -143,3 +172,11 @@ def device_put(x: Any, device=None):
                      device=device)
 
     return tree_util.tree_map(put, x)
+
+
+def _gpu_runtime(device):
+    """The runtime holding buffers of ``device`` when it is a GPU, else None."""
+    if device is None or getattr(device, "platform", "cpu") != "gpu":
+        return None
+    from lowering.gpu.device import runtime_for
+    return runtime_for(device)

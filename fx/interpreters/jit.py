@@ -294,6 +294,16 @@ jit_p.axis_dependent = True  # its body may hold collectives over a vmapped axis
 # the user-facing wrapper
 
 
+def _gpu_device_of(flat):
+    """The GPU an argument lives on, or None (all on the host)."""
+    for x in flat:
+        if type(x) is Array:
+            d = x._device
+            if d is not None and getattr(d, "platform", "cpu") == "gpu":
+                return d
+    return None
+
+
 def _leaf_signature(x):
     t = type(x)
     if t is Array:
@@ -329,13 +339,14 @@ def _leaf_value(x):
 
 class _CacheEntry:
     __slots__ = ("closed", "executable", "out_tree", "out_weak", "hoisted", "single_leaf",
-                 "donated", "fast")
+                 "donated", "fast", "gpu")
 
     def __init__(self, closed, out_tree):
         self.closed = closed
         self.donated = ()  # flat argument positions donated to the call
         self.executable = None
         self.fast = None  # the native call for arguments of the cached types, if any
+        self.gpu: dict = {}  # GPU ordinal -> GpuExecutable
         self.out_tree = out_tree
         self.out_weak = [a.weak_type for a in closed.out_avals]
         self.single_leaf = out_tree == tree_util.tree_structure(0)
@@ -454,7 +465,8 @@ class JitWrapped:
             # fast path: positional fx.Arrays only, already compiled
             sig = []
             for a in args:
-                if type(a) is not Array or a._value is None:
+                if type(a) is not Array or a._value is None or (
+                        a._device is not None and getattr(a._device, "platform", 0) == "gpu"):
                     break
                 v = a._value
                 sig.append((v.shape, v.dtype, a.weak_type))
@@ -478,6 +490,9 @@ class JitWrapped:
             return self._fun(*args, **kwargs)
         entry, flat = self._entry(args, kwargs)
         if eager and not entry.hoisted:
+            gpu = _gpu_device_of(flat)
+            if gpu is not None:
+                return self._call_gpu(entry, flat, gpu)
             exe = entry.executable
             if exe is None:
                 exe = entry.executable = compile_jaxpr(entry.closed)
@@ -502,6 +517,30 @@ class JitWrapped:
                           donated_invars=(False,) * (len(hoisted) + len(flat)),
                           inline=self._inline, keep_unused=self._keep_unused)
         return tree_util.tree_unflatten(entry.out_tree, outs)
+
+    def _call_gpu(self, entry, flat, device):
+        """Run on the GPU holding an argument: CUDA kernels from ``lowering.gpu``; host
+        arguments are copied there, outputs stay there (``fx.device_get`` or
+        ``np.asarray`` bring them back)."""
+        from lowering.gpu.device import runtime_for
+        runtime = runtime_for(device)
+        exe = entry.gpu.get(device.id)
+        if exe is None:
+            from lowering.gpu.compile import compile as gpu_compile
+            exe = entry.gpu[device.id] = gpu_compile(entry.closed, runtime=runtime)
+        values = []
+        for x in flat:
+            if type(x) is Array and getattr(x._device, "platform", None) == "gpu":
+                if x._device.id != device.id:
+                    raise ValueError(f"jitted function {self._name} got arguments on "
+                                     f"different GPUs ({device} and {x._device}); "
+                                     "fx.device_put them onto one")
+                values.append(x._value)
+            else:
+                values.append(runtime.asarray(_leaf_value(x)))
+        outs = exe(values)
+        wrapped = [Array(o, w, device=device) for o, w in zip(outs, entry.out_weak)]
+        return tree_util.tree_unflatten(entry.out_tree, wrapped)
 
     def _call_donating(self, entry, exe, args, flat):
         """A call with ``donate_argnums``: donated arrays whose buffers fx allocated may

@@ -181,6 +181,13 @@ def _bits_abstract_eval(keys, *, bit_width, shape):
 
 @random_bits_p.def_impl
 def _bits_impl(keys, *, bit_width, shape):
+    if np.asarray(keys).size * int(np.prod(shape, dtype=np.int64)) >= 4096:
+        try:  # large draws: the same cipher as a native loop (the compiler's own)
+            from lowering.cpu.lib_random import random_bits_array
+        except ImportError:  # pragma: no cover - llvmlite missing
+            pass
+        else:
+            return random_bits_array(np.asarray(keys), bit_width, shape)
     k0, k1 = _key_words(keys, len(shape))
     high, low = _counters(shape)
     b0, b1 = threefry_2x32(k0, k1, high, low)

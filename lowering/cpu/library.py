@@ -58,4 +58,4 @@ def emit_call(ctx: LibraryContext, eqn) -> None:
 
 
 # the library calls register themselves on import
-from lowering.cpu import lib_cumulative, lib_gather, lib_lapack, lib_sort  # noqa: E402,F401
+from lowering.cpu import lib_cumulative, lib_gather, lib_lapack, lib_random, lib_sort  # noqa: E402,F401,E501

@@ -40,6 +40,7 @@ from fx._api_extras import (clear_caches, check_tracer_leaks, checking_leaks,  #
                             transfer_guard_host_to_device, transfer_guard_device_to_device,
                             transfer_guard_device_to_host, host_count, host_id, host_ids,
                             process_indices, make_mesh, print_environment_info)
+from fx._api_extras import fwd_and_bwd  # noqa: F401
 from fx._api_extras import (numpy_rank_promotion, numpy_dtype_promotion,  # noqa: F401
                             default_prng_impl, enable_custom_prng, legacy_prng_key,
                             threefry_partitionable, debug_key_reuse, softmax_custom_jvp,

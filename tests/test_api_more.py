@@ -173,3 +173,33 @@ def test_debug_check_only_inside_checkify():
     assert "neg -1.0" in err.get()
     err, _ = checkify.checkify(f)(fnp.float32(1.0))
     assert err.get() is None
+
+
+def test_fwd_and_bwd_against_vjp_and_jax():
+    import numpy as np
+
+    import fx
+    import fx.numpy as jnp
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 4)).astype(np.float32)
+    w = rng.standard_normal((4, 2)).astype(np.float32)
+    ct = rng.standard_normal((3, 2)).astype(np.float32)
+    f = lambda x, w: jnp.tanh(x @ w)  # noqa: E731
+    fwd, bwd = fx.fwd_and_bwd(f, argnums=(0, 1))
+    y, res = fwd(x, w)
+    want_y, vjp_fn = fx.vjp(f, x, w)      # the oracle: fx.vjp (itself checked against FD)
+    np.testing.assert_allclose(y, want_y, rtol=1e-6)
+    for got, want in zip(bwd(res, ct), vjp_fn(ct)):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    misses = bwd._cache_size()
+    bwd(fwd(x + 1, w)[1], ct)
+    assert bwd._cache_size() == misses     # reused, not recompiled
+    fwd1, bwd1 = fx.fwd_and_bwd(lambda x, w: (x @ w, x.sum()), argnums=1, has_aux=True)
+    y1, res1, aux = fwd1(x, w)
+    np.testing.assert_allclose(aux, x.sum(), rtol=1e-5)
+    np.testing.assert_allclose(bwd1(res1, ct), x.T @ ct, rtol=1e-5, atol=1e-5)
+    jax = pytest.importorskip("jax")
+    jfwd, jbwd = jax.fwd_and_bwd(lambda x, w: jax.numpy.tanh(x @ w), argnums=(0, 1))
+    _, jres = jfwd(x, w)
+    for got, want in zip(bwd(res, ct), jbwd(jres, ct)):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)

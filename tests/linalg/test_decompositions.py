@@ -431,7 +431,9 @@ def test_eig_values_and_vectors(x64):
 
 
 def test_eig_grads(x64):
-    a = fnp.asarray(rand((3, 3)) + np.diag([0.0, 3.0, 6.0]))   # distinct eigenvalues
+    # its own random state: the shared one's draws depend on which tests ran first in
+    # this worker, and eigenvector derivatives of an unlucky draw defeat finite differences
+    a = fnp.asarray(rand((3, 3), rng=np.random.RandomState(3)) + np.diag([0.0, 3.0, 6.0]))
     check_grads(lambda x: lax_linalg.eig(x, compute_left_eigenvectors=False,
                                          compute_right_eigenvectors=False)[0], (a,), order=2)
     with pytest.raises(NotImplementedError, match="enable_eigvec_derivs"):

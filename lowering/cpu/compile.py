@@ -28,7 +28,7 @@ from lowering import fusion, passes
 from lowering.cpu import blas, codegen, control, library, loops, runtime
 from lowering.cpu.irutil import I8, I64, PTR, VOID, declare
 
-__all__ = ["compile", "Executable", "clear_cache"]
+__all__ = ["compile", "Executable", "clear_cache", "optimize", "fusion_plan"]
 
 _cache: dict = {}
 _cache_lock = threading.Lock()
@@ -289,13 +289,23 @@ def _reads_elementwise(group, slot, scope) -> bool:
     return True
 
 
-def _optimize(closed: ClosedJaxpr, debug=None) -> ClosedJaxpr:
+def optimize(closed: ClosedJaxpr, debug=None) -> ClosedJaxpr:
     """The CPU pass pipeline: generic passes, then products prepared for BLAS."""
     opt = passes.optimize(closed, debug=debug)
     prepared = blas.prepare(opt)
     if prepared is not opt:
         opt = passes.dce(passes.cse(prepared))
     return opt
+
+
+def fusion_plan(opt: ClosedJaxpr, unsupported=frozenset()):
+    """``(groups, planner)``: the kernels of optimized program ``opt``, with control flow
+    native where its bodies are, and the equations in ``unsupported`` (ids) eager."""
+    planner = control.Planner(optimize, lambda e: id(e) not in unsupported
+                              and codegen.supports(e))
+    groups = fusion.fuse(opt.jaxpr, lambda e: id(e) not in unsupported
+                         and planner.supported(e))
+    return groups, planner
 
 
 class Executable:
@@ -319,14 +329,11 @@ class Executable:
         def log_pass(name, result):
             _debug(1, f"fx: after {name}:\n{result}")
 
-        opt = _optimize(closed, debug=log_pass if _debug_level() >= 1 else None)
+        opt = optimize(closed, debug=log_pass if _debug_level() >= 1 else None)
         self.optimized = opt
         unsupported: set[int] = set()
         for _ in range(4 * len(opt.jaxpr.eqns) + 4):
-            planner = control.Planner(_optimize, lambda e: id(e) not in unsupported
-                                      and codegen.supports(e))
-            groups = fusion.fuse(opt.jaxpr, lambda e, planner=planner: id(e) not in
-                                 unsupported and planner.supported(e))
+            groups, planner = fusion_plan(opt, frozenset(unsupported))
             try:
                 self._build(opt, groups, unsupported, planner)
                 break

@@ -24,7 +24,7 @@ from typing import Callable, Iterable
 from fx.core import DropVar, Jaxpr, JaxprEqn, Literal, Var
 
 __all__ = ["Group", "fuse", "format_groups", "ELEMENTWISE", "INDEX_OPS", "REDUCTIONS",
-           "LIBRARY", "EXPENSIVE", "row_index_map"]
+           "LIBRARY", "EXPENSIVE", "row_index_map", "squeezed"]
 
 ELEMENTWISE = frozenset({
     "neg", "sign", "floor", "ceil", "round", "is_finite", "exp", "exp2", "log", "log1p",
@@ -121,7 +121,8 @@ def _rows_ok(eqn: JaxprEqn) -> bool:
     return axes == tuple(range(ndim - len(axes), ndim))
 
 
-def _squeezed(shape) -> tuple:
+def squeezed(shape) -> tuple:
+    """``shape`` without its size-1 dimensions."""
     return tuple(s for s in shape if s != 1)
 
 
@@ -147,7 +148,7 @@ def row_index_map(eqn: JaxprEqn, out_index: tuple):
     if name in ("reshape", "squeeze", "expand_dims"):
         x = eqn.invars[0]
         if eqn.params.get("dimensions") is not None or \
-                _squeezed(x.aval.shape) != _squeezed(out_shape):
+                squeezed(x.aval.shape) != squeezed(out_shape):
             return None
         moving = iter([i for i, s in zip(out_index, out_shape) if s != 1])
         return [tuple(0 if s == 1 else next(moving) for s in x.aval.shape)]
@@ -342,7 +343,7 @@ def _violations(plan: _Plan, drafts: list[_Draft]) -> set[int]:
             continue
         (shape, axes), = sigs
         outer = tuple(s for i, s in enumerate(shape) if i not in axes)
-        if any(r.aval.shape != shape and _squeezed(r.aval.shape) != _squeezed(outer)
+        if any(r.aval.shape != shape and squeezed(r.aval.shape) != squeezed(outer)
                for r in d.roots):
             extra |= red_outs
             continue

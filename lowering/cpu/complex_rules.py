@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from llvmlite import ir
 
-from lowering.cpu.irutil import I32, Emit, is_float
+from lowering.cpu.irutil import I32, Emit
 
 __all__ = ["COMPLEX_RULES", "is_complex"]
 

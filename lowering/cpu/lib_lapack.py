@@ -1,6 +1,7 @@
 """Linear algebra as native library calls: ``triangular_solve`` through CBLAS
-``?trsm``, ``cholesky`` through LAPACKE ``?potrf`` and ``lu`` through ``?getrf``, from the OpenBLAS the products
-use (its row-major interfaces, so no transposes), one call per matrix of a batch.
+``?trsm``, ``cholesky`` through LAPACKE ``?potrf`` and ``lu`` through ``?getrf``, from
+the OpenBLAS the products use (its row-major interfaces, so no transposes), one call
+per matrix of a batch.
 
 Invariants: float32 and float64 only, with operands' batch dimensions equal (the
 rest keep their eager impl). The result buffer first receives a copy of the

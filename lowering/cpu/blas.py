@@ -20,7 +20,7 @@ from llvmlite import ir
 
 from fx.core import ClosedJaxpr, Jaxpr, Var
 from lowering.cpu import runtime
-from lowering.cpu.irutil import F32, F64, I32, I64, PTR, VOID, declare
+from lowering.cpu.irutil import F32, F64, I32, I64, PTR, VOID, declare, for_range
 
 __all__ = ["supports", "prepare", "emit_call", "library_info"]
 
@@ -285,28 +285,9 @@ def emit_call(module: ir.Module, b: ir.IRBuilder, group, pointer_of) -> None:
     if batch == 1:
         call(a_ptr, b_ptr, c_ptr)
     else:
-        _batch_loop(b, batch, lambda i: call(*[b.gep(p, [b.mul(i, ir.Constant(I64, size))],
+        for_range(b, batch, lambda i: call(*[b.gep(p, [b.mul(i, ir.Constant(I64, size))],
                                                      source_etype=fty)
                                                for p, size in ((a_ptr, m * k), (b_ptr, k * n),
                                                                (c_ptr, m * n))]))
     if small:
         b.call(local, [previous])
-
-
-def _batch_loop(b: ir.IRBuilder, batch: int, emit_body) -> None:
-    """``for i in range(batch): emit_body(i)`` at the builder's position."""
-    fn = b.function
-    pre = b.block
-    header = fn.append_basic_block("gemm.loop")
-    body = fn.append_basic_block("gemm.body")
-    done = fn.append_basic_block("gemm.done")
-    b.branch(header)
-    b.position_at_end(header)
-    i = b.phi(I64)
-    i.add_incoming(ir.Constant(I64, 0), pre)
-    b.cbranch(b.icmp_signed("<", i, ir.Constant(I64, batch)), body, done)
-    b.position_at_end(body)
-    emit_body(i)
-    i.add_incoming(b.add(i, ir.Constant(I64, 1)), b.block)
-    b.branch(header)
-    b.position_at_end(done)

@@ -23,12 +23,11 @@ from llvmlite import ir
 
 from fx.core import DropVar, Literal
 from lowering import fusion
-from lowering.cpu.irutil import I64, PTR, VOID, declare, mem_type
+from lowering.cpu.irutil import I64, PTR, mem_type, memcpy
 
 __all__ = ["CONTROL", "Planner", "Scope", "ControlPlan", "plan", "emit"]
 
 CONTROL = frozenset({"while", "scan", "cond"})
-_I1 = ir.IntType(1)
 _I8 = ir.IntType(8)
 
 
@@ -313,16 +312,10 @@ def plan(eqn, planner: Planner, scope: Scope) -> ControlPlan:
 # code generation
 
 
-def _intrinsic(module, name):
-    return declare(module, f"llvm.{name}.p0.p0.i64",
-                   ir.FunctionType(VOID, [PTR, PTR, I64, _I1]))
-
-
-def _copy(module, b, pairs, name="memcpy"):
+def _copy(module, b, pairs, overlapping=False):
     """Copy ``(dst pointer, src pointer, nbytes)`` triples."""
     for d, s, n in pairs:
-        if n:
-            b.call(_intrinsic(module, name), [d, s, ir.Constant(I64, n), ir.Constant(_I1, 0)])
+        memcpy(module, b, d, s, n, overlapping)
 
 
 def _at(b, ptr, index, n):
@@ -428,7 +421,7 @@ def emit(module, b: ir.IRBuilder, p: ControlPlan, em) -> None:
     b.position_at_end(loop.done)
     # carries handed over by pointer end where the last iteration left them
     _copy(module, b, [(ptrs[c], loop.cur[c], n) for c, _, _, n in p.pointer_carries],
-          name="memmove")
+          overlapping=True)
     _publish(b, em, ptrs, [s for s in loop.cur if loop.cur[s] is not ptrs.get(s)])
 
 

@@ -14,7 +14,8 @@ import ml_dtypes
 import numpy as np
 from llvmlite import ir
 
-__all__ = ["Emit", "reg_type", "mem_type", "is_float", "is_signed", "SUPPORTED_DTYPES",
+__all__ = ["Emit", "for_range", "memcpy", "declare", "reg_type", "mem_type",
+           "is_float", "is_signed", "SUPPORTED_DTYPES",
            "LOW_FLOATS", "LOOP_DTYPES",
            "I1", "I8", "I32", "I64", "F32", "F64", "PTR", "VOID"]
 
@@ -203,6 +204,36 @@ class Emit:
         fn = self.intrinsic(name, ty, [x.type], suffix=f"{_suffix(ty)}.{_suffix(x.type)}")
         return self.b.call(fn, [x])
 
+
+
+def for_range(b: ir.IRBuilder, count, body, name: str = "loop") -> None:
+    """``for i in range(count): body(i)`` at the builder's position (``count``: an int or
+    an ``i64`` value); the builder is left after the loop."""
+    fn = b.function
+    pre = b.block
+    head, loop, done = (fn.append_basic_block(f"{name}.{s}") for s in ("head", "body", "done"))
+    b.branch(head)
+    b.position_at_end(head)
+    i = b.phi(I64)
+    i.add_incoming(ir.Constant(I64, 0), pre)
+    stop = ir.Constant(I64, count) if isinstance(count, int) else count
+    b.cbranch(b.icmp_signed("<", i, stop), loop, done)
+    b.position_at_end(loop)
+    body(i)
+    i.add_incoming(b.add(i, ir.Constant(I64, 1)), b.block)
+    b.branch(head)
+    b.position_at_end(done)
+
+
+def memcpy(module: ir.Module, b: ir.IRBuilder, dst, src, nbytes: int,
+           overlapping: bool = False) -> None:
+    """Copy ``nbytes`` (a constant) from ``src`` to ``dst`` (``llvm.memmove`` when the two
+    may overlap); nothing for 0 bytes."""
+    if not nbytes:
+        return
+    name = "llvm.memmove.p0.p0.i64" if overlapping else "llvm.memcpy.p0.p0.i64"
+    fn = declare(module, name, ir.FunctionType(VOID, [PTR, PTR, I64, I1]))
+    b.call(fn, [dst, src, ir.Constant(I64, nbytes), ir.Constant(I1, 0)])
 
 
 def declare(module: ir.Module, name: str, fnty: ir.FunctionType) -> ir.Function:

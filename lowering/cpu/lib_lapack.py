@@ -19,7 +19,7 @@ import numpy as np
 from llvmlite import ir
 
 from lowering.cpu import blas, library, runtime
-from lowering.cpu.irutil import F32, F64, I1, I8, I32, I64, PTR, VOID, declare
+from lowering.cpu.irutil import F32, F64, I8, I32, I64, PTR, VOID, declare, for_range, memcpy
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _ROW_MAJOR = 101
@@ -63,27 +63,6 @@ def _batch(shape) -> int:
     return int(np.prod(shape[:-2], dtype=np.int64))
 
 
-def _loop(b: ir.IRBuilder, count: int, body) -> None:
-    fn = b.function
-    pre = b.block
-    head, loop, done = (fn.append_basic_block(f"la.{s}") for s in ("head", "body", "done"))
-    b.branch(head)
-    b.position_at_end(head)
-    i = b.phi(I64)
-    i.add_incoming(ir.Constant(I64, 0), pre)
-    b.cbranch(b.icmp_signed("<", i, ir.Constant(I64, count)), loop, done)
-    b.position_at_end(loop)
-    body(i)
-    i.add_incoming(b.add(i, ir.Constant(I64, 1)), b.block)
-    b.branch(head)
-    b.position_at_end(done)
-
-
-def _memcpy(ctx, dst, src, nbytes: int) -> None:
-    fn = declare(ctx.module, "llvm.memcpy.p0.p0.i64", ir.FunctionType(VOID, [PTR, PTR, I64, I1]))
-    ctx.builder.call(fn, [dst, src, ir.Constant(I64, nbytes), ir.Constant(I1, 0)])
-
-
 def _at(b, ptr, i, elems: int, fty):
     return b.gep(ptr, [b.mul(i, ir.Constant(I64, elems))], source_etype=fty)
 
@@ -109,7 +88,8 @@ def _trsm_emit(ctx, eqn) -> None:
     rows, cols = b_var.aval.shape[-2:]
     m = a.aval.shape[-1]
     bld = ctx.builder
-    _memcpy(ctx, ctx.pointer_of(out), ctx.pointer_of(b_var), out.aval.size * dtype.itemsize)
+    memcpy(ctx.module, ctx.builder, ctx.pointer_of(out), ctx.pointer_of(b_var),
+           out.aval.size * dtype.itemsize)
     name = f"fx_cblas_{'s' if dtype == np.float32 else 'd'}trsm"
     fn = declare(ctx.module, name, ir.FunctionType(
         VOID, [I32, I32, I32, I32, I32, it, it, fty, PTR, it, PTR, it]))
@@ -125,7 +105,7 @@ def _trsm_emit(ctx, eqn) -> None:
                       ir.Constant(it, rows), ir.Constant(it, cols), ir.Constant(fty, 1.0),
                       _at(bld, a_ptr, i, m * m, fty), ir.Constant(it, max(m, 1)),
                       _at(bld, o_ptr, i, rows * cols, fty), ir.Constant(it, max(cols, 1))])
-    _loop(bld, _batch(out.aval.shape), one)
+    for_range(bld, _batch(out.aval.shape), one)
 
 
 # ---------------------------------------------------------------------------
@@ -144,7 +124,8 @@ def _potrf_emit(ctx, eqn) -> None:
     it = _int_type()
     n = x.aval.shape[-1]
     bld = ctx.builder
-    _memcpy(ctx, ctx.pointer_of(out), ctx.pointer_of(x), out.aval.size * dtype.itemsize)
+    memcpy(ctx.module, ctx.builder, ctx.pointer_of(out), ctx.pointer_of(x),
+           out.aval.size * dtype.itemsize)
     name = f"fx_lapacke_{'s' if dtype == np.float32 else 'd'}potrf"
     fn = declare(ctx.module, name, ir.FunctionType(it, [I32, I8, it, PTR, it]))
     o_ptr = ctx.pointer_of(out)
@@ -164,9 +145,9 @@ def _potrf_emit(ctx, eqn) -> None:
                 upper = bld.icmp_signed(">", c, r)
                 old = bld.load(ptr, typ=fty)
                 bld.store(bld.select(failed, nan, bld.select(upper, zero, old)), ptr)
-            _loop(bld, n, col)
-        _loop(bld, n, row)
-    _loop(bld, _batch(out.aval.shape), one)
+            for_range(bld, n, col)
+        for_range(bld, n, row)
+    for_range(bld, _batch(out.aval.shape), one)
 
 
 # ---------------------------------------------------------------------------
@@ -192,7 +173,8 @@ def _getrf_emit(ctx, eqn) -> None:
     with bld.goto_block(entry):  # scratch for LAPACK's 1-based pivots, once per call
         bld.position_at_start(entry)
         ipiv = bld.alloca(it, size=k)
-    _memcpy(ctx, ctx.pointer_of(lu), ctx.pointer_of(x), lu.aval.size * dtype.itemsize)
+    memcpy(ctx.module, ctx.builder, ctx.pointer_of(lu), ctx.pointer_of(x),
+           lu.aval.size * dtype.itemsize)
     name = f"fx_lapacke_{'s' if dtype == np.float32 else 'd'}getrf"
     fn = declare(ctx.module, name, ir.FunctionType(it, [I32, it, it, PTR, it, PTR]))
     lu_ptr, piv_ptr, perm_ptr = (ctx.pointer_of(v) for v in (lu, pivots, perm))
@@ -209,8 +191,8 @@ def _getrf_emit(ctx, eqn) -> None:
             p0 = bld.sub(raw, ir.Constant(it, 1))
             p0 = bld.trunc(p0, I32) if it == I64 else p0
             bld.store(p0, bld.gep(piv_i, [j], source_etype=I32))
-        _loop(bld, k, copy_pivot)
-        _loop(bld, m, lambda j: bld.store(bld.trunc(j, I32), bld.gep(perm_i, [j],
+        for_range(bld, k, copy_pivot)
+        for_range(bld, m, lambda j: bld.store(bld.trunc(j, I32), bld.gep(perm_i, [j],
                                                                      source_etype=I32)))
 
         def swap(j):  # apply the row interchanges to the identity permutation
@@ -223,8 +205,8 @@ def _getrf_emit(ctx, eqn) -> None:
             va, vb = bld.load(pa, typ=I32), bld.load(pb, typ=I32)
             bld.store(vb, pa)
             bld.store(va, pb)
-        _loop(bld, k, swap)
-    _loop(bld, _batch(x.aval.shape), one)
+        for_range(bld, k, swap)
+    for_range(bld, _batch(x.aval.shape), one)
 
 
 library.register("triangular_solve", _trsm_supports, _trsm_emit)

@@ -15,7 +15,7 @@ import numpy as np
 from llvmlite import ir
 
 from lowering.cpu import library
-from lowering.cpu.irutil import I32, I64, PTR, VOID
+from lowering.cpu.irutil import I32, I64, PTR, VOID, for_range
 
 _ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
 _KEY_PARITY = 0x1BD11BDA
@@ -48,16 +48,14 @@ def _define(module, name, oty) -> ir.Function:
     keys, out, per_key, total = fn.args
     for a in (keys, out):
         a.add_attribute("noalias")
-    entry, head, body, done = (fn.append_basic_block(s) for s in ("entry", "head", "body",
-                                                                    "done"))
-    b = ir.IRBuilder(entry)
-    b.branch(head)
-    b.position_at_end(head)
-    i = b.phi(I64)
-    i.add_incoming(ir.Constant(I64, 0), entry)
-    b.cbranch(b.icmp_signed("<", i, total), body, done)
-    b.position_at_end(body)
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    for_range(b, total, lambda i: _one(b, keys, out, per_key, i, oty))
+    b.ret_void()
+    return fn
 
+
+def _one(b: ir.IRBuilder, keys, out, per_key, i, oty) -> None:
+    """Output position ``i``: Threefry-2x32 of its counter under its key."""
     def c32(v):
         return ir.Constant(I32, v & 0xFFFFFFFF)
 
@@ -85,11 +83,6 @@ def _define(module, name, oty) -> ir.Function:
         if oty.width < 32:
             value = b.trunc(value, oty)
     b.store(value, b.gep(out, [i], source_etype=oty))
-    i.add_incoming(b.add(i, ir.Constant(I64, 1)), b.block)
-    b.branch(head)
-    b.position_at_end(done)
-    b.ret_void()
-    return fn
 
 
 library.register("random_bits", _supports, _emit)

@@ -194,29 +194,21 @@ def _emit_loop(module, name: str):
     """``void f(ptr src[, ptr src2], ptr dst, i64 n)``: dst[i] = name(src[i][, src2[i]])."""
     from llvmlite import ir
 
-    from lowering.cpu.irutil import F32, I64, PTR, VOID
+    from lowering.cpu.irutil import F32, I64, PTR, VOID, for_range
     arity = _ARITY.get(name, 1)
     fn = ir.Function(module, ir.FunctionType(VOID, [PTR] * (arity + 1) + [I64]),
                      _symbol(name))
     *srcs, dst, n = fn.args
     for a in (*srcs, dst):
         a.add_attribute("noalias")
-    entry, head, body, done = (fn.append_basic_block(s) for s in ("entry", "head", "body",
-                                                                    "done"))
-    b = ir.IRBuilder(entry)
-    b.branch(head)
-    b.position_at_end(head)
-    i = b.phi(I64)
-    i.add_incoming(ir.Constant(I64, 0), entry)
-    b.cbranch(b.icmp_signed("<", i, n), body, done)
-    b.position_at_end(body)
-    xs = [b.load(b.gep(src, [i], inbounds=True, source_etype=F32), typ=F32, align=4)
-          for src in srcs]
-    y = _FUNCTIONS[name](Emit(b, module), *xs)
-    b.store(y, b.gep(dst, [i], inbounds=True, source_etype=F32), align=4)
-    i.add_incoming(b.add(i, ir.Constant(I64, 1)), b.block)
-    b.branch(head)
-    b.position_at_end(done)
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+
+    def element(i):
+        xs = [b.load(b.gep(src, [i], inbounds=True, source_etype=F32), typ=F32, align=4)
+              for src in srcs]
+        y = _FUNCTIONS[name](Emit(b, module), *xs)
+        b.store(y, b.gep(dst, [i], inbounds=True, source_etype=F32), align=4)
+    for_range(b, n, element)
     b.ret_void()
 
 

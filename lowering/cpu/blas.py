@@ -22,7 +22,7 @@ from fx.core import ClosedJaxpr, Jaxpr, Var
 from lowering.cpu import runtime
 from lowering.cpu.irutil import F32, F64, I32, I64, PTR, VOID, declare, for_range
 
-__all__ = ["supports", "prepare", "emit_call", "library_info"]
+__all__ = ["supports", "prepare", "emit_call", "library_info", "symbol"]
 
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 #: products with fewer multiply-adds than this run on the calling thread: OpenBLAS's
@@ -57,14 +57,16 @@ def _load():
             lib = ctypes.CDLL(path)
         except OSError:
             continue
-        for prefix, suffix, width in (("scipy_cblas_", "64_", 64), ("cblas_", "64_", 64),
-                                      ("scipy_cblas_", "", 32), ("cblas_", "", 32)):
+        # scipy-openblas names its symbols "scipy_" + name + "64_" (64-bit integers)
+        for vendor, suffix, width in (("scipy_", "64_", 64), ("", "64_", 64), ("scipy_", "", 32),
+                                      ("", "", 32)):
             try:
-                s = runtime.symbol_address(lib, f"{prefix}sgemm{suffix}")
-                d = runtime.symbol_address(lib, f"{prefix}dgemm{suffix}")
+                s = runtime.symbol_address(lib, f"{vendor}cblas_sgemm{suffix}")
+                d = runtime.symbol_address(lib, f"{vendor}cblas_dgemm{suffix}")
             except AttributeError:
                 continue
             found = (s, d, width, path)
+            _lib["naming"] = (lib, vendor, suffix)
             break
         if found:
             break
@@ -79,6 +81,16 @@ def _load():
         except (AttributeError, OSError):
             _lib["threads_local"] = False
     return found
+
+
+def symbol(name: str) -> int:
+    """The address of BLAS/LAPACKE routine ``name`` (e.g. ``"cblas_strsm"``,
+    ``"LAPACKE_dpotrf"``) in the library the products use, under its naming scheme.
+    Raises AttributeError when the library lacks it (or no BLAS was found)."""
+    if _load() is None:
+        raise AttributeError(f"no BLAS library, so no {name}")
+    lib, vendor, suffix = _lib["naming"]
+    return runtime.symbol_address(lib, f"{vendor}{name}{suffix}")
 
 
 def library_info() -> dict | None:

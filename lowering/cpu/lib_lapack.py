@@ -13,8 +13,6 @@ so that object code from the disk cache relinks them.
 """
 from __future__ import annotations
 
-import ctypes
-
 import numpy as np
 from llvmlite import ir
 
@@ -27,32 +25,18 @@ _symbols: dict = {}
 
 
 def _find() -> dict | None:
-    """{fx name: address} of trsm and potrf in the BLAS library, or None."""
-    if "found" in _symbols:
-        return _symbols["found"]
-    found = None
-    info = blas.library_info()
-    if info is not None:
-        lib = ctypes.CDLL(info["path"])
-        for prefix, lprefix, suffix in (("scipy_cblas_", "scipy_LAPACKE_", "64_"),
-                                        ("cblas_", "LAPACKE_", "64_"),
-                                        ("scipy_cblas_", "scipy_LAPACKE_", ""),
-                                        ("cblas_", "LAPACKE_", "")):
-            try:
-                found = {f"fx_cblas_{t}trsm": runtime.symbol_address(
-                    lib, f"{prefix}{t}trsm{suffix}") for t in "sd"}
-                for routine in ("potrf", "getrf"):
-                    found.update({f"fx_lapacke_{t}{routine}": runtime.symbol_address(
-                        lib, f"{lprefix}{t}{routine}{suffix}") for t in "sd"})
-            except AttributeError:
-                found = None
-                continue
-            break
-    if found:
-        for name, address in found.items():
+    """{fx name: address} of trsm, potrf and getrf in the BLAS library, or None."""
+    if "found" not in _symbols:
+        try:
+            found = {f"fx_cblas_{t}trsm": blas.symbol(f"cblas_{t}trsm") for t in "sd"}
+            found.update({f"fx_lapacke_{t}{r}": blas.symbol(f"LAPACKE_{t}{r}")
+                          for t in "sd" for r in ("potrf", "getrf")})
+        except AttributeError:
+            found = None
+        for name, address in (found or {}).items():
             runtime.register_symbol(name, address)
-    _symbols["found"] = found
-    return found
+        _symbols["found"] = found
+    return _symbols["found"]
 
 
 def _int_type():

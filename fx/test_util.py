@@ -9,6 +9,7 @@ are not perturbed and get ``float0`` tangents.
 """
 from __future__ import annotations
 
+import contextlib
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -18,7 +19,7 @@ import fx.numpy as fnp
 from fx import tree_util
 
 __all__ = ["check_grads", "check_jvp", "check_vjp", "numerical_jvp",
-           "default_gradient_tolerance", "default_eps"]
+           "default_gradient_tolerance", "default_eps", "cpu_devices"]
 
 # Tolerances (used for both atol and rtol) for comparing a derivative with its
 # finite-difference estimate, keyed by the dtype of the values being compared.
@@ -393,3 +394,20 @@ def check_grads(f: Callable, args: Sequence[Any], order: int,
                 recurse(fun_vjp, fun_args, n - 1, where)
 
     recurse(f, args, order, "")
+
+
+@contextlib.contextmanager
+def cpu_devices(n: int):
+    """Within the block, the process has ``n`` virtual CPU devices (``fx_cpu_devices``),
+    as JAX's ``--xla_force_host_platform_device_count``; the old count is restored after.
+
+    Example:
+      >>> with cpu_devices(4):
+      ...     out = fx.pmap(lambda x: x * 2)(np.arange(4.0))
+    """
+    old = fx.config.fx_cpu_devices
+    fx.config.update("fx_cpu_devices", n)
+    try:
+        yield
+    finally:
+        fx.config.update("fx_cpu_devices", old)

@@ -6,7 +6,6 @@ reference on the stacked inputs X of shape (n, *shape) giving the stacked output
 """
 from __future__ import annotations
 
-import contextlib
 
 import numpy as np
 import pytest
@@ -14,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fx
+from fx.test_util import cpu_devices
 import fx.numpy as fnp
 from fx.interpreters import pmap as pmap_module
 from fx.lax import _parallel
@@ -21,16 +21,6 @@ from fx.test_util import check_grads
 
 pmap = getattr(fx, "pmap", None) or pmap_module.pmap
 plax = fx.lax if hasattr(fx.lax, "psum") else _parallel
-
-
-@contextlib.contextmanager
-def cpu_devices(n):
-    old = fx.config.fx_cpu_devices
-    fx.config.update("fx_cpu_devices", n)
-    try:
-        yield
-    finally:
-        fx.config.update("fx_cpu_devices", old)
 
 
 def _shift(n):

@@ -5,13 +5,13 @@ collective; the ``fx.lax`` primitive names and ``fx.sharding``'s mesh helpers.
 """
 from __future__ import annotations
 
-import contextlib
 import time
 
 import numpy as np
 import pytest
 
 import fx
+from fx.test_util import cpu_devices
 import fx.numpy as fnp
 from fx.interpreters import pmap as pmap_module
 from fx.interpreters.communicator import CollectiveTimeoutError
@@ -19,16 +19,6 @@ from fx.lax import _parallel as plax
 from fx.test_util import check_grads
 
 pmap = getattr(fx, "pmap", None) or pmap_module.pmap
-
-
-@contextlib.contextmanager
-def cpu_devices(n):
-    old = fx.config.fx_cpu_devices
-    fx.config.update("fx_cpu_devices", n)
-    try:
-        yield
-    finally:
-        fx.config.update("fx_cpu_devices", old)
 
 
 def _data(*shape, seed=0):

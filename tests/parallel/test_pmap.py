@@ -6,13 +6,13 @@ program on one device.
 """
 from __future__ import annotations
 
-import contextlib
 import time
 
 import numpy as np
 import pytest
 
 import fx
+from fx.test_util import cpu_devices
 import fx.numpy as fnp
 from fx.interpreters import pmap as pmap_module
 from fx.interpreters.communicator import (CollectiveMismatchError, CollectiveTimeoutError)
@@ -22,16 +22,6 @@ from fx.sharding import Mesh, NamedSharding, P, PmapSharding
 pmap = getattr(fx, "pmap", None) or pmap_module.pmap
 plax = fx.lax if hasattr(fx.lax, "psum") else _parallel
 D = __import__("importlib").import_module("fx.devices")
-
-
-@contextlib.contextmanager
-def cpu_devices(n):
-    old = fx.config.fx_cpu_devices
-    fx.config.update("fx_cpu_devices", n)
-    try:
-        yield
-    finally:
-        fx.config.update("fx_cpu_devices", old)
 
 
 @pytest.fixture

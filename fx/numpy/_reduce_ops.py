@@ -1,0 +1,215 @@
+"""``fx.numpy``'s reductions: sum, prod, max, min, all, any, mean, var, std, argmax,
+argmin, with ``axis``/``keepdims``/``initial``/``where=`` as JAX's (``fx.numpy._core``
+re-exports them; nan-reductions and the rest live in ``_reductions``).
+
+Invariants: every reduction reduces with one reduction primitive over normalised,
+sorted axes; masked (``where=``) elements are replaced by the reduction's identity
+before reducing; booleans are summed as the default integer type, as NumPy does.
+"""
+from __future__ import annotations
+
+import builtins
+
+import numpy as np
+
+import primitives as P
+from fx import core, dtypes, lax
+from fx.array import Array
+from fx.core import Tracer, get_aval
+from fx.numpy._core import (_broadcast_to, _to_bool, add, asarray, conjugate, maximum, minimum,
+                            multiply, real, sqrt, subtract, true_divide)
+
+# ---------------------------------------------------------------------------
+# reductions
+
+
+def _reduction_axes(axis, ndim) -> tuple:
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    out = []
+    for a in axes:
+        a = int(core.concrete_or_error(a, "a traced axis", "Axes must be static ints."))
+        if not -ndim <= a < ndim:
+            raise ValueError(f"axis {a} is out of bounds for array of dimension {ndim}")
+        out.append(a % ndim)
+    if len(set(out)) != len(out):
+        raise ValueError(f"duplicate value in 'axis': {axis}")
+    return tuple(sorted(out))
+
+
+def _keepdims(y, in_shape, axes):
+    shape = tuple(1 if i in axes else s for i, s in enumerate(in_shape))
+    return lax.reshape(y, shape)
+
+
+def _reduce(prim, identity, a, axis, dtype, keepdims, initial, where_, upcast_bool=False):
+    a = asarray(a) if not isinstance(a, (Array, Tracer)) else a
+    aval = get_aval(a)
+    axes = _reduction_axes(axis, aval.ndim)
+    if dtype is not None:
+        a = lax.convert_element_type(a, dtype)
+    elif upcast_bool and aval.dtype == dtypes.bool_ or (
+            upcast_bool and dtypes.is_integer(aval.dtype) and aval.dtype.itemsize < 4):
+        a = lax.convert_element_type(
+            a, dtypes.default_uint_dtype() if aval.dtype.kind == "u"
+            else dtypes.default_int_dtype())
+    if where_ is not None:
+        if identity is None:
+            raise ValueError(f"reduction over an empty/masked set needs an initial value "
+                             f"(pass initial=) for {prim.name}")
+        mask = _broadcast_to(_to_bool(asarray(where_)), aval.shape)
+        a = lax.select_n(mask, lax.full_like(a, identity(get_aval(a).dtype)), a)
+    out = prim.bind(a, axes=axes, out_sharding=None)
+    if initial is not None:
+        out = _combine_initial(prim, out, initial)
+    if keepdims:
+        out = _keepdims(out, aval.shape, axes)
+    return out
+
+
+def _combine_initial(prim, out, initial):
+    combine = {"reduce_sum": add, "reduce_prod": multiply, "reduce_max": maximum,
+               "reduce_min": minimum}[prim.name]
+    return combine(out, lax.convert_element_type(initial, get_aval(out).dtype))
+
+
+def _max_identity(dtype):
+    if dtypes.is_inexact(dtype):
+        return -np.inf
+    if dtype == dtypes.bool_:
+        return False
+    return np.iinfo(dtype).min
+
+
+def _min_identity(dtype):
+    if dtypes.is_inexact(dtype):
+        return np.inf
+    if dtype == dtypes.bool_:
+        return True
+    return np.iinfo(dtype).max
+
+
+def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None,
+        promote_integers=True):
+    """Sum of elements over ``axis`` (all axes by default)."""
+    return _reduce(P.reduce_sum_p, lambda d: 0, a, axis, dtype, keepdims, initial, where,
+                   upcast_bool=promote_integers)
+
+
+def prod(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None,
+         promote_integers=True):
+    """Product of elements over ``axis``."""
+    return _reduce(P.reduce_prod_p, lambda d: 1, a, axis, dtype, keepdims, initial, where,
+                   upcast_bool=promote_integers)
+
+
+def max(a, axis=None, out=None, keepdims=False, initial=None, where=None):
+    """Maximum over ``axis``; an empty reduction needs ``initial``."""
+    _check_nonempty("max", a, axis, initial)
+    return _reduce(P.reduce_max_p, _max_identity if initial is not None else None, a, axis,
+                   None, keepdims, initial, where)
+
+
+def min(a, axis=None, out=None, keepdims=False, initial=None, where=None):
+    """Minimum over ``axis``; an empty reduction needs ``initial``."""
+    _check_nonempty("min", a, axis, initial)
+    return _reduce(P.reduce_min_p, _min_identity if initial is not None else None, a, axis,
+                   None, keepdims, initial, where)
+
+
+amax, amin = max, min
+
+
+def _check_nonempty(name, a, axis, initial):
+    aval = get_aval(asarray(a) if not isinstance(a, (Array, Tracer)) else a)
+    axes = _reduction_axes(axis, aval.ndim)
+    if initial is None and builtins.any(aval.shape[i] == 0 for i in axes):
+        raise ValueError(f"zero-size array to reduction operation {name} which has no "
+                         "identity; pass initial=")
+
+
+def all(a, axis=None, out=None, keepdims=False, *, where=None):
+    """True where every element over ``axis`` is truthy."""
+    a = _to_bool(asarray(a))
+    return _reduce(P.reduce_and_p, lambda d: True, a, axis, None, keepdims, None, where)
+
+
+def any(a, axis=None, out=None, keepdims=False, *, where=None):
+    """True where some element over ``axis`` is truthy."""
+    a = _to_bool(asarray(a))
+    return _reduce(P.reduce_or_p, lambda d: False, a, axis, None, keepdims, None, where)
+
+
+def mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=None):
+    """Arithmetic mean over ``axis``."""
+    a = asarray(a)
+    aval = get_aval(a)
+    axes = _reduction_axes(axis, aval.ndim)
+    if dtype is None:
+        dtype = aval.dtype if dtypes.is_inexact(aval.dtype) else dtypes.default_float_dtype()
+    total = sum(a, axis, dtype=dtype, keepdims=keepdims, where=where)
+    if where is None:
+        count = int(np.prod([aval.shape[i] for i in axes], dtype=np.int64))
+        return lax.div(total, np.array(count, get_aval(total).dtype)[()])
+    mask = _broadcast_to(_to_bool(asarray(where)), aval.shape)
+    count = sum(mask, axis, dtype=get_aval(total).dtype, keepdims=keepdims)
+    return lax.div(total, count)
+
+
+def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None,
+        correction=None):
+    """Variance over ``axis`` with ``ddof`` (or ``correction``) degrees of freedom."""
+    if correction is not None:
+        ddof = correction
+    a = asarray(a)
+    aval = get_aval(a)
+    axes = _reduction_axes(axis, aval.ndim)
+    centered = subtract(a, mean(a, axis, dtype=dtype, keepdims=True, where=where))
+    if dtypes.is_complex(get_aval(centered).dtype):
+        sq = real(multiply(centered, conjugate(centered)))
+    else:
+        sq = multiply(centered, centered)
+    total = sum(sq, axis, keepdims=keepdims, where=where)
+    if where is None:
+        count = int(np.prod([aval.shape[i] for i in axes], dtype=np.int64))
+        denom = np.array(builtins.max(count - ddof, 0), get_aval(total).dtype)[()]
+    else:
+        mask = _broadcast_to(_to_bool(asarray(where)), aval.shape)
+        denom = subtract(sum(mask, axis, dtype=get_aval(total).dtype, keepdims=keepdims),
+                         ddof)
+    return lax.div(total, denom) if not isinstance(denom, Array) else true_divide(total, denom)
+
+
+def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None,
+        correction=None):
+    """Standard deviation over ``axis``."""
+    return sqrt(var(a, axis, dtype, out, ddof, keepdims, where=where, correction=correction))
+
+
+def argmax(a, axis=None, out=None, keepdims=False):
+    """Index of the maximum (over the flattened array when ``axis`` is None)."""
+    return _argreduce(lax.argmax, a, axis, keepdims)
+
+
+def argmin(a, axis=None, out=None, keepdims=False):
+    """Index of the minimum (over the flattened array when ``axis`` is None)."""
+    return _argreduce(lax.argmin, a, axis, keepdims)
+
+
+def _argreduce(fn, a, axis, keepdims):
+    a = asarray(a)
+    aval = get_aval(a)
+    if axis is None:
+        flat = lax.reshape(a, (aval.size,))
+        out = fn(flat, 0, dtypes.default_int_dtype())
+        return lax.reshape(out, (1,) * aval.ndim) if keepdims else out
+    if not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"argmax/argmin: axis must be an int or None, got {axis!r}")
+    axis = _reduction_axes(axis, aval.ndim)[0]
+    out = fn(a, axis, dtypes.default_int_dtype())
+    return _keepdims(out, aval.shape, (axis,)) if keepdims else out
+
+
+# creation and shape manipulation live in ``_shape_base`` (re-exported here, last, since
+# that module builds on the functions above)

@@ -8,6 +8,7 @@ other operand.
 """
 from __future__ import annotations
 
+import importlib
 from typing import Any, Callable
 
 import numpy as np
@@ -27,6 +28,23 @@ def register(primitive: Primitive) -> Primitive:
 
 def new_primitive(name: str, **kw) -> Primitive:
     return register(Primitive(name, **kw))
+
+
+class LazyModule:
+    """A module imported on first attribute access (SciPy's special functions, LAPACK and
+    FFT serve eager impls only: importing them with fx would cost ~0.2 s per process)."""
+
+    __slots__ = ("_name", "_module")
+
+    def __init__(self, name: str):
+        self._name = name
+        self._module = None
+
+    def __getattr__(self, attr):
+        module = self._module
+        if module is None:
+            module = self._module = importlib.import_module(self._name)
+        return getattr(module, attr)
 
 
 # ---------------------------------------------------------------------------

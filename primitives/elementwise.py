@@ -11,13 +11,14 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import scipy.special as _sp
 
 from fx import dtypes
 from fx.core import ShapedArray, Zero
 from primitives import _rules as R
 from primitives._rules import (ANY, BOOL, COMPLEX, FLOAT, INEXACT, INT, NUMERIC, SINT,
                                check_dtype, new_primitive)
+
+_sp = R.LazyModule("scipy.special")
 
 # ---------------------------------------------------------------------------
 # factories
@@ -322,9 +323,9 @@ def _abs_jvp(x, t, y):
 
 
 abs_p = unary("abs", np.abs, _abs_jvp, kinds=INEXACT + SINT, out_dtype=R.real_dtype)
-erf_p = unary("erf", _same_dtype_as_input(_sp.erf), lambda x, t, y: R.mul(
+erf_p = unary("erf", _same_dtype_as_input(lambda x: _sp.erf(x)), lambda x, t, y: R.mul(
     t, R.mul(exp_p.bind(R.neg(_sq(x))), 2 / math.sqrt(math.pi))), kinds=FLOAT)
-erfc_p = unary("erfc", _same_dtype_as_input(_sp.erfc), lambda x, t, y: R.mul(
+erfc_p = unary("erfc", _same_dtype_as_input(lambda x: _sp.erfc(x)), lambda x, t, y: R.mul(
     t, R.mul(exp_p.bind(R.neg(_sq(x))), -2 / math.sqrt(math.pi))), kinds=FLOAT)
 
 

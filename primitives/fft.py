@@ -15,11 +15,13 @@ import enum
 import math
 
 import numpy as np
-import scipy.fft as _sfft
 
 from fx.core import ShapedArray, Zero
 from primitives import _rules as R
 from primitives._rules import new_primitive
+
+_sfft = R.LazyModule("scipy.fft")
+
 
 __all__ = ["FftType", "fft_p"]
 

@@ -16,14 +16,16 @@ that reads one triangle is its derivative along Hermitian perturbations.
 from __future__ import annotations
 
 import numpy as np
-from scipy.linalg import blas as _blas
-from scipy.linalg import lapack as _lapack
 
 from fx import dtypes
 from fx.core import ShapedArray, Zero, is_undefined_primal
 from primitives import _rules as R
 from primitives._rules import INEXACT, INT, check_dtype, new_primitive
 from primitives.linalg import dot_dimension_numbers, dot_general_p
+
+_blas = R.LazyModule("scipy.linalg.blas")
+_lapack = R.LazyModule("scipy.linalg.lapack")
+
 
 __all__ = ["cholesky_p", "triangular_solve_p", "lu_p", "lu_pivots_to_permutation_p",
            "tridiagonal_solve_p"]

@@ -14,14 +14,15 @@ the product rule; ``ormqr`` is linear in ``c`` (jvp and transpose in ``c``).
 from __future__ import annotations
 
 import numpy as np
-import scipy.linalg as _sla
-from scipy.linalg import lapack as _lapack
 
 from fx.core import ShapedArray, Zero, is_undefined_primal
 from primitives import _rules as R
 from primitives._rules import FLOAT, INEXACT, check_dtype, new_primitive
 from primitives.linalg_decomp import (all_to_front, check_matrix, conj, matrices, mm,
                                       swap_last, unary_batcher, work_array)
+
+_sla = R.LazyModule("scipy.linalg")
+_lapack = R.LazyModule("scipy.linalg.lapack")
 
 __all__ = ["hessenberg_p", "tridiagonal_p", "schur_p", "householder_product_p", "ormqr_p",
            "symmetric_product_p", "cholesky_update_p"]

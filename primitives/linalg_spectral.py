@@ -11,7 +11,6 @@ the tangent as given: it is the derivative along Hermitian perturbations.
 from __future__ import annotations
 
 import numpy as np
-import scipy.linalg as _sla
 
 from fx.core import ShapedArray, Zero
 from primitives import _rules as R
@@ -21,6 +20,8 @@ from primitives.linalg_decomp import (adjoint, check_matrix, concat, conj, diag_
                                       permutation_matrix, real, slice_cols, slice_rows, solve,
                                       swap_last, tril, triangular_solve_p, unary_batcher,
                                       work_array)
+
+_sla = R.LazyModule("scipy.linalg")
 
 __all__ = ["qr_p", "eigh_p", "svd_p", "eig_p"]
 

@@ -14,12 +14,14 @@ except ``random_gamma``, differentiable in its shape parameter through
 from __future__ import annotations
 
 import numpy as np
-import scipy.special as _sp
 
 from fx import dtypes
 from fx.core import ShapedArray, Zero
 from primitives import _rules as R
 from primitives._rules import FLOAT, INT, check_dtype, new_primitive
+
+_sp = R.LazyModule("scipy.special")
+
 
 __all__ = ["threefry2x32_p", "random_seed_p", "random_bits_p", "random_split_p",
            "random_fold_in_p", "random_gamma_p", "random_gamma_grad_p", "threefry_2x32",

@@ -8,12 +8,14 @@ differentiable in ``x`` only (JAX, too, raises for ``a`` and ``b``).
 from __future__ import annotations
 
 import numpy as np
-import scipy.special as sp
 
 from fx.core import ShapedArray, Zero
 from primitives import _rules as R
 from primitives._rules import FLOAT, check_dtype, new_primitive
 from primitives.elementwise import unary
+
+sp = R.LazyModule("scipy.special")
+
 
 __all__ = ["bessel_i0e_p", "bessel_i1e_p", "regularized_incomplete_beta_p"]
 
@@ -42,8 +44,8 @@ def _i1e_jvp(x, t, y):
     return R.mul(t, d)
 
 
-bessel_i0e_p = unary("bessel_i0e", _same_dtype_impl(sp.i0e), jvp=_i0e_jvp, kinds=FLOAT)
-bessel_i1e_p = unary("bessel_i1e", _same_dtype_impl(sp.i1e), jvp=_i1e_jvp, kinds=FLOAT)
+bessel_i0e_p = unary("bessel_i0e", _same_dtype_impl(lambda x: sp.i0e(x)), jvp=_i0e_jvp, kinds=FLOAT)
+bessel_i1e_p = unary("bessel_i1e", _same_dtype_impl(lambda x: sp.i1e(x)), jvp=_i1e_jvp, kinds=FLOAT)
 
 regularized_incomplete_beta_p = new_primitive("regularized_incomplete_beta")
 
@@ -61,7 +63,7 @@ def _betainc_abstract_eval(a, b, x):
     return ShapedArray(x.shape, x.dtype, a.weak_type and b.weak_type and x.weak_type)
 
 
-regularized_incomplete_beta_p.def_impl(_same_dtype_impl(sp.betainc))
+regularized_incomplete_beta_p.def_impl(_same_dtype_impl(lambda a, b, x: sp.betainc(a, b, x)))
 
 
 @regularized_incomplete_beta_p.def_jvp

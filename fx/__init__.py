@@ -41,6 +41,13 @@ from fx._api_extras import (clear_caches, check_tracer_leaks, checking_leaks,  #
                             transfer_guard_device_to_host, host_count, host_id, host_ids,
                             process_indices, make_mesh, print_environment_info)
 from fx._api_extras import fwd_and_bwd  # noqa: F401
+from fx import ref  # noqa: F401
+from fx.ref import Ref, new_ref, empty_ref, freeze, free_ref, ds  # noqa: F401
+from fx import _ref_jit  # noqa: F401  (refs as jit arguments: written back after the call)
+from fx import ad, memory  # noqa: F401
+from fx.sharding import Shard, smap  # noqa: F401
+from fx._api_extras import _define as _define_option
+from fx._user_context import make_user_context  # noqa: F401
 from fx._api_extras import (numpy_rank_promotion, numpy_dtype_promotion,  # noqa: F401
                             default_prng_impl, enable_custom_prng, legacy_prng_key,
                             threefry_partitionable, debug_key_reuse, softmax_custom_jvp,
@@ -52,6 +59,11 @@ from fx._api_extras import (numpy_rank_promotion, numpy_dtype_promotion,  # noqa
                             make_array_from_single_device_arrays)
 
 __version__ = "0.1.0"
+
+auto_pcast = _define_option("jax_auto_pcast", True, True)
+auto_pcast.__doc__ = ("Context manager for the `jax_auto_pcast` config option: insert "
+                      "`pvary` automatically to match varying manual axes on simple ops "
+                      "(fx's collectives accept mixed varying operands either way).")
 
 
 def block_until_ready(x):

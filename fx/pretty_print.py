@@ -74,11 +74,35 @@ def _pp_param(name, value, namer, indent) -> str:
     return f"{name}={value}"
 
 
+# fx has no token type: a token is a bool[0] array made by these primitives (and read by
+# after_all); the printer names such variables' type ``Tok``, as JAX prints its tokens
+_TOKEN_MAKERS = frozenset({"create_token", "after_all"})
+
+
+def _token_vars(jaxpr: Jaxpr) -> set:
+    """ids of the variables of ``jaxpr`` that are tokens (made or joined by the token
+    primitives)."""
+    tokens = set()
+    for e in jaxpr.eqns:
+        if e.primitive.name in _TOKEN_MAKERS:
+            tokens.update(id(v) for v in e.outvars)
+        if e.primitive.name == "after_all":
+            tokens.update(id(v) for v in e.invars if not isinstance(v, Literal))
+    return tokens
+
+
+def _type_str(v, tokens) -> str:
+    aval = v.aval
+    if tokens and id(v) in tokens and aval.shape == (0,) and aval.dtype == np.bool_:
+        return "Tok"
+    return aval.str_short()
+
+
 def pp_eqn(eqn: JaxprEqn, namer: Namer, indent: int, source_info: bool = False,
-           used: set | None = None) -> str:
+           used: set | None = None, tokens: set | None = None) -> str:
     ins = " ".join(namer(v) for v in eqn.invars)
     outs = " ".join(f"{namer(v) if used is None or id(v) in used else '_'}:"
-                    f"{v.aval.str_short()}" for v in eqn.outvars)
+                    f"{_type_str(v, tokens)}" for v in eqn.outvars)
     prim = eqn.primitive
     shown = prim.pp_params(eqn.params) if prim.pp_params is not None else eqn.params
     order = prim.param_order
@@ -102,11 +126,12 @@ def pp_eqn(eqn: JaxprEqn, namer: Namer, indent: int, source_info: bool = False,
 
 
 def pp_jaxpr(jaxpr: Jaxpr, namer: Namer, indent: int, source_info: bool = False) -> str:
-    consts = " ".join(f"{namer(v)}:{v.aval.str_short()}" for v in jaxpr.constvars)
-    args = " ".join(f"{namer(v)}:{v.aval.str_short()}" for v in jaxpr.invars)
+    tokens = _token_vars(jaxpr)
+    consts = " ".join(f"{namer(v)}:{_type_str(v, tokens)}" for v in jaxpr.constvars)
+    args = " ".join(f"{namer(v)}:{_type_str(v, tokens)}" for v in jaxpr.invars)
     used = {id(v) for e in jaxpr.eqns for v in e.invars}
     used.update(id(v) for v in jaxpr.outvars)
-    eqns = [pp_eqn(e, namer, indent + 4, source_info, used) for e in jaxpr.eqns]
+    eqns = [pp_eqn(e, namer, indent + 4, source_info, used, tokens) for e in jaxpr.eqns]
     outs = ", ".join(namer(v) for v in jaxpr.outvars)
     outs = f"({outs},)" if len(jaxpr.outvars) == 1 else f"({outs})"
     if consts:

@@ -503,3 +503,200 @@ def explicit_axes(f: Callable | None = None, /, *, axes=None, in_sharding=None):
     wrapped.__name__ = getattr(f, "__name__", "explicit_axes")
     wrapped.__doc__ = getattr(f, "__doc__", None)
     return wrapped
+
+
+# ---------------------------------------------------------------------------
+# shards: the piece of an array each device holds (``Array.addressable_shards``)
+
+
+def devices_indices_map(sharding: Sharding, shape: tuple) -> dict:
+    """For each device of ``sharding``, the index (a tuple of slices or ints) of the piece
+    of an array of ``shape`` it holds (as ``Sharding.devices_indices_map``)."""
+    whole = tuple(slice(None) for _ in shape)
+    if isinstance(sharding, PmapSharding):
+        if sharding.sharded_dim is None:
+            return {d: whole for d in sharding.devices}
+        k = sharding.sharded_dim
+        return {d: whole[:k] + (i,) + whole[k + 1:] for i, d in enumerate(sharding.devices)}
+    if isinstance(sharding, NamedSharding):
+        mesh = sharding.mesh
+        spec = tuple(sharding.spec) + (None,) * (len(shape) - len(sharding.spec))
+        result = {}
+        for coords in np.ndindex(*mesh.devices.shape):
+            at = dict(zip(mesh.axis_names, coords))
+            index = []
+            for dim, p in zip(shape, spec):
+                names = () if p is None else (p if isinstance(p, tuple) else (p,))
+                parts, block = 1, 0
+                for n in names:  # the first named axis is the most significant
+                    block = block * mesh.shape[n] + at[n]
+                    parts *= mesh.shape[n]
+                if parts == 1:
+                    index.append(slice(None))
+                    continue
+                if dim % parts:
+                    raise ValueError(f"dimension of size {dim} does not divide evenly over "
+                                     f"mesh axes {names} ({parts} devices)")
+                size = dim // parts
+                index.append(slice(block * size, (block + 1) * size))
+            result[mesh.devices[coords]] = tuple(index)
+        return result
+    return {d: whole for d in sharding.device_set}
+
+
+class Shard:
+    """One device's piece of an array (as ``jax.Shard``): ``device``, ``index`` into the
+    global array, ``replica_id`` (0 for the first copy of a replicated piece) and ``data``.
+
+    Example:
+      >>> fx.numpy.arange(4.0).addressable_shards[0].index
+      (slice(None, None, None),)
+    """
+
+    __slots__ = ("device", "index", "replica_id", "_array")
+
+    def __init__(self, device, index: tuple, replica_id: int, array):
+        self.device = device
+        self.index = index
+        self.replica_id = replica_id
+        self._array = array
+
+    @property
+    def data(self):
+        """The piece as an ``fx.Array`` (fx keeps arrays whole: this is a slice of it)."""
+        value = self._array[self.index] if self.index else self._array
+        return value
+
+    def __repr__(self):
+        return (f"Shard(device={self.device!r}, index={self.index}, "
+                f"replica_id={self.replica_id}, data={np.asarray(self.data)})")
+
+
+def _index_key(index: tuple) -> tuple:
+    return tuple((i.start, i.stop, i.step) if isinstance(i, slice) else i for i in index)
+
+
+def shards_of(array, sharding: Sharding | None = None) -> list:
+    """The ``Shard`` of ``array`` on each device of its sharding, in device-id order
+    (``fx.Array.addressable_shards``)."""
+    sharding = array.sharding if sharding is None else sharding
+    placed = devices_indices_map(sharding, tuple(array.shape))
+    seen: dict = {}
+    shards = []
+    for device in sorted(placed, key=lambda d: (getattr(d, "process_index", 0),
+                                               getattr(d, "id", 0))):
+        index = placed[device]
+        key = _index_key(index)
+        replica = seen.get(key, 0)
+        seen[key] = replica + 1
+        shards.append(Shard(device, index, replica, array))
+    return shards
+
+
+# ---------------------------------------------------------------------------
+# smap: shard_map over one mesh axis
+
+
+class InferFromArgs:
+    """``smap``'s default ``in_axes``: read each argument's mapped dimension from its
+    ``NamedSharding`` (the dimension whose spec names the axis)."""
+
+    _instance = None
+
+    def __new__(cls):
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self):
+        return "Infer"
+
+
+Infer = InferFromArgs()
+
+
+def _axis_spec(axis, ndim: int, axis_name, what: str) -> PartitionSpec:
+    if axis is None:
+        return PartitionSpec()
+    if not isinstance(axis, (int, np.integer)) or not -ndim <= axis < ndim:
+        raise ValueError(f"smap {what} {axis!r} is out of range for a value of rank {ndim}; "
+                         f"expected an int in [{-ndim}, {ndim}) or None")
+    entries = [None] * ndim
+    entries[int(axis) % ndim] = axis_name
+    return PartitionSpec(*entries)
+
+
+def _out_spec(axis, axis_name) -> PartitionSpec:
+    if axis is None:
+        return PartitionSpec()
+    if not isinstance(axis, (int, np.integer)) or axis < 0:
+        raise ValueError(f"smap out_axes must be non-negative ints or None, got {axis!r}")
+    return PartitionSpec(*([None] * int(axis)), axis_name)
+
+
+def _inferred_axis(x, axis_name):
+    sharding = getattr(x, "sharding", None)
+    if isinstance(sharding, NamedSharding):
+        for i, p in enumerate(sharding.spec):
+            if p == axis_name or (isinstance(p, tuple) and axis_name in p):
+                return i
+    return None
+
+
+def smap(f: Callable | None = None, /, *, in_axes=Infer, out_axes, axis_name):
+    """Map ``f`` over the shards of one mesh axis (``axis_name`` of the current mesh):
+    a single-axis ``shard_map`` whose specs are given as array axes, as ``jax.smap``.
+
+    Args:
+      f: the per-shard function (collectives may name ``axis_name``).
+      in_axes: an int or None for every argument, a tuple with one per positional
+        argument, or ``Infer`` (the default) to read them from the arguments'
+        ``NamedSharding``.
+      out_axes: an int or None (replicated output), or a pytree of them per output.
+      axis_name: the mesh axis the function is mapped over.
+
+    Returns:
+      The mapped function.
+
+    Example:
+      >>> with fx.sharding.set_mesh(fx.make_mesh((2,), ("x",))):
+      ...     fx.smap(lambda b: b * 2, in_axes=0, out_axes=0, axis_name="x")(
+      ...         fx.numpy.arange(4.0))
+      Array([0., 2., 4., 6.], dtype=float32)
+    """
+    if f is None:
+        return lambda fun: smap(fun, in_axes=in_axes, out_axes=out_axes, axis_name=axis_name)
+    if not callable(f):
+        raise TypeError(f"smap: f must be callable, got {type(f).__name__}")
+    from fx.experimental.shard_map import shard_map
+    from fx import tree_util
+    from fx.core import get_aval
+
+    def mapped(*args):
+        mesh = get_mesh()
+        if mesh.empty:
+            raise ValueError("smap needs a current mesh: call it inside "
+                             "`with fx.sharding.set_mesh(mesh):`")
+        if axis_name not in mesh.axis_names:
+            raise ValueError(f"smap: axis_name {axis_name!r} is not an axis of the current "
+                             f"mesh {mesh.axis_names}")
+        if isinstance(in_axes, tuple):
+            if len(in_axes) != len(args):
+                raise ValueError(f"smap in_axes has {len(in_axes)} entries for "
+                                 f"{len(args)} positional arguments")
+            per_arg = in_axes
+        else:
+            per_arg = (in_axes,) * len(args)
+        specs = []
+        for a, ax in zip(args, per_arg):
+            leaves = tree_util.tree_leaves(a)
+            sub = [_axis_spec(_inferred_axis(x, axis_name) if ax is Infer else ax,
+                              get_aval(x).ndim, axis_name, "in_axes") for x in leaves]
+            specs.append(tree_util.tree_unflatten(tree_util.tree_structure(a), sub))
+        out_specs = tree_util.tree_map(lambda ax: _out_spec(ax, axis_name), out_axes,
+                                       is_leaf=lambda x: x is None)
+        return shard_map(f, mesh=mesh, in_specs=tuple(specs), out_specs=out_specs)(*args)
+
+    mapped.__name__ = getattr(f, "__name__", "smap")
+    mapped.__doc__ = getattr(f, "__doc__", None)
+    return mapped

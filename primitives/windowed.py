@@ -1,6 +1,6 @@
 """Windowed reductions (pooling): reduce_window_sum/max/min, the generic
 reduce_window over a monoid jaxpr, and the max/min-pool derivatives
-select_and_gather_add and select_and_scatter_add.
+select_and_gather_add and select_and_scatter_add, and XLA's general select_and_scatter.
 
 Invariants: window params are tuples with one entry per operand dimension
 (``padding`` holds ``(lo, hi)`` pairs, which may be negative to crop). The
@@ -585,6 +585,108 @@ def _reduce_window_generic_batch(args, dims, *, jaxpr, consts, **params):
     return outs, [0] * n
 
 
+# ---------------------------------------------------------------------------
+# select_and_scatter: XLA's SelectAndScatter with any select and scatter computation
+
+select_and_scatter_p = new_primitive("select_and_scatter")
+select_and_scatter_p.subjaxprs = core.subjaxprs_from_params
+select_and_scatter_p.param_order = ("padding", "scatter_consts", "scatter_jaxpr",
+                                    "select_consts", "select_jaxpr", "window_dimensions",
+                                    "window_strides")
+
+
+@select_and_scatter_p.def_abstract_eval
+def _select_and_scatter_abstract_eval(operand, source, init_value, *, select_jaxpr,
+                                      select_consts, scatter_jaxpr, scatter_consts,
+                                      window_dimensions, window_strides, padding):
+    name = "select_and_scatter"
+    if source.dtype != operand.dtype or init_value.dtype != operand.dtype:
+        raise TypeError(f"{name}: operand, source and init_value must share a dtype, got "
+                        f"{operand.dtype.name}, {source.dtype.name} and "
+                        f"{init_value.dtype.name}")
+    if init_value.shape != ():
+        raise TypeError(f"{name}: init_value must be a scalar, got {init_value.str_short()}")
+    expected = window_output_shape(name, operand.shape, **_scatter_params(
+        window_dimensions, window_strides, padding))
+    if source.shape != expected:
+        raise TypeError(f"{name}: source shape {source.shape} must be the window output "
+                        f"shape {expected} of the operand (shape {operand.shape})")
+    for what, jaxpr, n_out in (("select_jaxpr", select_jaxpr, 1),
+                               ("scatter_jaxpr", scatter_jaxpr, 1)):
+        if len(jaxpr.invars) != 2 or len(jaxpr.outvars) != n_out:
+            raise TypeError(f"{name}: {what} must take 2 scalars and return 1, got a jaxpr "
+                            f"taking {len(jaxpr.invars)} and returning {len(jaxpr.outvars)}")
+    if select_jaxpr.outvars[0].aval.dtype != np.bool_:
+        raise TypeError(f"{name}: select_jaxpr must return a bool, got "
+                        f"{select_jaxpr.outvars[0].aval.str_short()}")
+    return ShapedArray(operand.shape, operand.dtype)
+
+
+def _select_and_scatter_impl(operand, source, init_value, *, select_jaxpr, select_consts,
+                             scatter_jaxpr, scatter_consts, window_dimensions,
+                             window_strides, padding):
+    params = _scatter_params(window_dimensions, window_strides, padding)
+    out_shape = window_output_shape("select_and_scatter", operand.shape, **params)
+    result = np.full(operand.shape, init_value, dtype=operand.dtype).reshape(-1)
+    k = int(np.prod(window_dimensions, dtype=np.int64))
+    if 0 in out_shape or k == 0 or operand.size == 0:
+        return result.reshape(operand.shape)
+    ids = _pad_dilate(np.arange(operand.size).reshape(operand.shape), -1, padding,
+                      params["base_dilation"])
+    ids = _windows(ids, out_shape, window_dimensions, window_strides,
+                   params["window_dilation"]).reshape(-1, k)
+    values = operand.reshape(-1)[np.maximum(ids, 0)]
+    # select: fold each window in order; the current choice stays where select(cur, cand)
+    chosen, best = ids[:, 0].copy(), values[:, 0].copy()
+    with np.errstate(all="ignore"):
+        for j in range(1, k):
+            cand, cand_val = ids[:, j], values[:, j]
+            keep = np.asarray(_eval_monoid(select_jaxpr, select_consts, best, cand_val)[0],
+                              bool)
+            take = (cand >= 0) & ((chosen < 0) | ~keep)
+            chosen = np.where(take, cand, chosen)
+            best = np.where(take, cand_val, best)
+        # scatter in window order; windows choosing the same element combine in rounds
+        src = source.reshape(-1)
+        valid = np.nonzero(chosen >= 0)[0]
+        order = valid[np.argsort(chosen[valid], kind="stable")]
+        targets = chosen[order]
+        starts = np.r_[0, np.nonzero(np.diff(targets))[0] + 1] if targets.size else targets
+        rank = np.arange(targets.size) - np.repeat(starts, np.diff(np.r_[starts,
+                                                                          targets.size]))
+        for r in range(int(rank.max()) + 1 if rank.size else 0):
+            sel = order[rank == r]
+            where = chosen[sel]
+            combined = _eval_monoid(scatter_jaxpr, scatter_consts, result[where], src[sel])[0]
+            result[where] = np.asarray(combined).astype(operand.dtype, copy=False)
+    return result.reshape(operand.shape)
+
+
+select_and_scatter_p.def_impl(validated(select_and_scatter_p, _select_and_scatter_impl))
+
+
+@select_and_scatter_p.def_jvp
+def _select_and_scatter_jvp(primals, tangents, **params):
+    raise NotImplementedError("Differentiation rule for 'select_and_scatter' not "
+                              "implemented (jvp), as in JAX; differentiate max/min pooling "
+                              "through reduce_window instead")
+
+
+@select_and_scatter_p.def_batch
+def _select_and_scatter_batch(args, dims, *, window_dimensions, window_strides, padding,
+                              **params):
+    if dims[2] is not None:
+        raise NotImplementedError("Batching rule for 'select_and_scatter' with a batched "
+                                  "init_value is not implemented")
+    size = R.batch_size(args, dims)
+    operand, source = (R.bdim_to_front(a, d, size) for a, d in zip(args[:2], dims[:2]))
+    return select_and_scatter_p.bind(
+        operand, source, args[2], window_dimensions=(1,) + tuple(window_dimensions),
+        window_strides=(1,) + tuple(window_strides), padding=((0, 0),) + tuple(padding),
+        **params), 0
+
+
 __all__ = ["reduce_window_sum_p", "reduce_window_max_p", "reduce_window_min_p",
            "reduce_window_p", "select_and_gather_add_p", "select_and_scatter_add_p",
+           "select_and_scatter_p",
            "window_output_shape", "padded_shape"]

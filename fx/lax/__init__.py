@@ -13,3 +13,4 @@ from fx._random.lax_ext import random_gamma_grad  # noqa: F401
 from fx.lax._parallel import *  # noqa: F401,F403
 from fx.lax import linalg  # noqa: F401
 from fx.lax._fft import fft, FftType  # noqa: F401
+from primitives.windowed import select_and_scatter_p  # noqa: F401

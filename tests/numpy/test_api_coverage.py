@@ -19,13 +19,19 @@ _TSV_CANDIDATES = [
     "jax-0.10.2-public-names.tsv",
 ]
 
-# the fraction of each module's names fx must keep providing
-REQUIRED = {"fx.numpy": 1.0, "fx.dlpack": 1.0, "fx.lax": 0.99, "fx": 0.87,
-            "fx.lax.linalg": 1.0, "fx.random": 1.0, "fx.nn": 1.0, "fx.nn.initializers": 1.0,
-            "fx.scipy.special": 1.0, "fx.scipy.linalg": 1.0, "fx.scipy.stats.norm": 1.0,
-            "fx.debug": 1.0, "fx.dtypes": 1.0, "fx.errors": 1.0, "fx.sharding": 1.0,
-            "fx.experimental.checkify": 1.0, "fx.tree_util": 1.0, "fx.tree": 1.0,
-            "fx.example_libraries.stax": 1.0, "fx.example_libraries.optimizers": 1.0}
+# the fraction of each module's names fx must keep providing (every module is complete)
+REQUIRED = {name: 1.0 for name in (
+    "fx", "fx.numpy", "fx.numpy.linalg", "fx.numpy.fft", "fx.lax", "fx.lax.linalg",
+    "fx.random", "fx.nn", "fx.nn.initializers", "fx.scipy.special", "fx.scipy.stats.norm",
+    "fx.scipy.stats.multivariate_normal", "fx.scipy.stats.gamma", "fx.scipy.stats.beta",
+    "fx.scipy.stats.t", "fx.scipy.stats.poisson", "fx.scipy.stats.bernoulli",
+    "fx.scipy.stats.uniform", "fx.scipy.stats.logistic", "fx.scipy.stats.laplace",
+    "fx.scipy.stats.cauchy", "fx.scipy.stats.dirichlet", "fx.scipy.stats.expon",
+    "fx.scipy.stats.chi2", "fx.scipy.linalg", "fx.scipy.optimize", "fx.tree_util", "fx.tree",
+    "fx.example_libraries.stax", "fx.example_libraries.optimizers", "fx.debug", "fx.dtypes",
+    "fx.dlpack", "fx.errors", "fx.experimental.checkify", "fx.sharding", "fx.distributed",
+    "fx.test_util",
+)}
 
 
 def _checklist() -> dict:

@@ -275,3 +275,145 @@ def scatter_blocks(total: np.ndarray, n: int, params: dict) -> list:
     if params["tiled"]:
         return np.split(total, n, axis=dim)
     return [np.take(total, r, axis=dim) for r in range(n)]
+
+
+# ---------------------------------------------------------------------------
+# communicators between devices (GPUs): one per pmap's set of local devices
+
+
+class DeviceCommunicator:
+    """The collectives of one pmap's local devices, on their own buffers.
+
+    ``collective(kind, bufs, params)`` takes one buffer per local device (in local
+    order, on that device) for collective ``kind`` with ``compute``'s params, and
+    returns one per device. ``ranks`` are the local devices' global replica indices,
+    ``size`` the number of replicas in all. Implementations: ``HostStagedCommunicator``
+    (here), ``lowering.gpu.nccl.NcclCommunicator`` and ``CudaAwareMpiCommunicator``;
+    ``device_communicator`` picks one.
+    """
+
+    kind = "abstract"
+    ranks: list
+    size: int
+
+    def collective(self, kind: str, bufs: list, params: dict) -> list:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        return None
+
+
+class HostStagedCommunicator(DeviceCommunicator):
+    """Collectives staged through the host: each device's buffer is copied to the
+    host, combined there (``compute`` in one process, ``fx.distributed``'s MPI
+    collectives across processes) and copied back to each device.
+
+    Args:
+      runtimes: each local device's runtime (``to_host``/``asarray``).
+      ranks, size: the local replicas' global indices and the number of replicas.
+      process: the MPI communicator when the replicas span processes, else None.
+    """
+
+    kind = "host"
+
+    def __init__(self, runtimes, ranks, size: int, process=None):
+        self.runtimes, self.ranks, self.size = list(runtimes), list(ranks), size
+        self.process = process
+
+    def collective(self, kind: str, bufs: list, params: dict) -> list:
+        host = [np.asarray(rt.to_host(b), order="C") for rt, b in zip(self.runtimes, bufs)]
+        if self.process is None:
+            outs = compute(kind, host, params)
+            results = [outs[r] for r in self.ranks]
+        else:
+            from fx.distributed import combine_across_processes
+            sig = (kind, ("pmap",), host[0].shape, host[0].dtype.str,
+                   tuple(sorted(params.items())))
+            entries = {(r,): (h, sig) for r, h in zip(self.ranks, host)}
+            by_coords = combine_across_processes(self.process, entries, [0], [self.size],
+                                                 self.size, kind, params, compute)
+            results = [by_coords[(r,)] for r in self.ranks]
+        return [rt.asarray(np.asarray(v, dtype=h.dtype, order="C"))
+                for rt, v, h in zip(self.runtimes, results, host)]
+
+
+_device_comms: dict = {}
+_device_comms_lock = threading.Lock()
+
+
+def gpu_collectives_setting() -> str:
+    """``FX_GPU_COLLECTIVES``: ``auto`` (default), ``nccl``, ``mpi`` (CUDA-aware MPI) or
+    ``host`` (staged through host memory)."""
+    value = os.environ.get("FX_GPU_COLLECTIVES", "auto").strip().lower() or "auto"
+    if value not in ("auto", "nccl", "mpi", "host"):
+        raise ValueError(f"FX_GPU_COLLECTIVES must be auto, nccl, mpi or host, got {value!r}")
+    return value
+
+
+def cuda_aware_mpi(MPI) -> bool:
+    """Whether the MPI library reads device memory: ``MPI.Query_cuda_support()`` where
+    mpi4py has it (MPICH >= 4, Open MPI >= 5), else ``FX_MPI_CUDA_AWARE=1``."""
+    forced = os.environ.get("FX_MPI_CUDA_AWARE", "").strip()
+    if forced:
+        return forced not in ("0", "false", "no")
+    query = getattr(MPI, "Query_cuda_support", None)
+    try:
+        return bool(query()) if query is not None else False
+    except Exception:  # noqa: BLE001 - an MPI that cannot answer cannot be trusted with it
+        return False
+
+
+def device_communicator(runtimes, devices, ranks, size: int, process=None,
+                        nccl_library=None) -> DeviceCommunicator:
+    """The communicator for a pmap over ``devices`` (GPUs; ``runtimes`` theirs), cached.
+
+    The choice (``FX_GPU_COLLECTIVES=auto``): NCCL when it can be loaded (across
+    processes too: rank 0's unique id is broadcast through MPI); else, across
+    processes, CUDA-aware MPI on the device buffers when the MPI reports it and each
+    process drives one GPU; else collectives staged through host memory (one copy to
+    the host, the combination there or through MPI, one copy back).
+
+    Args:
+      nccl_library: the NCCL module to use (default ``cupy.cuda.nccl`` when loadable;
+        tests pass ``lowering.gpu.nccl.FakeNccl()``).
+    """
+    from lowering.gpu import nccl
+    setting = gpu_collectives_setting()
+    lib = nccl_library if nccl_library is not None else (
+        nccl.library() if setting in ("auto", "nccl") else None)
+    if setting == "nccl" and lib is None:
+        raise RuntimeError("FX_GPU_COLLECTIVES=nccl but NCCL cannot be loaded "
+                           "(pip install nvidia-nccl-cu13)")
+    if setting == "host":
+        lib = None
+    key = (tuple((d.platform, d.id) for d in devices), tuple(ranks), size, setting,
+           id(lib), id(process))
+    with _device_comms_lock:
+        hit = _device_comms.get(key)
+        if hit is not None and hit[0] is lib:
+            return hit[1]
+    if lib is not None:
+        uid = lib.get_unique_id() if process is None or process.rank == 0 else None
+        if process is not None:
+            uid = process.comm.bcast(uid, root=0)
+        comm = nccl.NcclCommunicator(lib, runtimes, ranks, size, uid)
+    elif process is not None and len(runtimes) == 1 and setting in ("auto", "mpi") and (
+            setting == "mpi" or cuda_aware_mpi(process.MPI)):
+        comm = nccl.CudaAwareMpiCommunicator(process, runtimes[0], ranks[0], size)
+    elif setting == "mpi":
+        raise RuntimeError("FX_GPU_COLLECTIVES=mpi needs fx.distributed (mpiexec) with one "
+                           "GPU per process")
+    else:
+        comm = HostStagedCommunicator(runtimes, ranks, size, process)
+    with _device_comms_lock:
+        _device_comms[key] = (lib, comm)
+    return comm
+
+
+def clear_device_communicators() -> None:
+    """Close and forget the cached device communicators (NCCL cliques)."""
+    with _device_comms_lock:
+        items = list(_device_comms.values())
+        _device_comms.clear()
+    for _, comm in items:
+        comm.close()

@@ -58,11 +58,10 @@ def _shard(x, axis, r):
     return x[(slice(None),) * axis + (r,)]
 
 
-def run_replicas(closed: ClosedJaxpr, args: Sequence[Any], *, axis_name, axis_size: int,
-                 global_axis_size: int, in_axes: Sequence, out_axes: Sequence) -> list:
-    """Run ``closed`` once per local replica, concurrently; returns the stacked outputs."""
-    # compile outside any replica: constant folding must never run a collective
-    exe = contextvars.Context().run(compile_jaxpr, closed)
+def _launch(exes, shards, *, axis_name, axis_size: int, global_axis_size: int) -> list:
+    """Run ``exes[r](shards[r])`` for every local replica ``r`` concurrently (one thread
+    each), with the replica contexts and rendezvous its collectives meet at; returns each
+    replica's outputs."""
     parent = C.replica_context.get()
     process, offset = None, 0
     if parent is None and global_axis_size != axis_size:
@@ -76,15 +75,12 @@ def run_replicas(closed: ClosedJaxpr, args: Sequence[Any], *, axis_name, axis_si
         frames, indices, path = (), (), (0,)
     group = Rendezvous(process, offset, axis_name)
     frame = Frame(axis_name, global_axis_size, axis_size, group)
-    in_avals = closed.in_avals
-    shards = [[_shard(a, ax, r) for a, ax in zip(args, in_axes)] for r in range(axis_size)]
     results: list = [None] * axis_size
 
     def replica(r):
         C.replica_context.set(ReplicaContext(frames + (frame,), indices + (offset + r,), path))
         try:
-            results[r] = exe([np.asarray(a, dtype=aval.dtype)
-                              for a, aval in zip(shards[r], in_avals)])
+            results[r] = exes[r](shards[r])
         except BaseException as e:
             group.abort(e)
             raise
@@ -104,12 +100,75 @@ def run_replicas(closed: ClosedJaxpr, args: Sequence[Any], *, axis_name, axis_si
             raise group.error
         for f in futures:
             f.result()
+    return results
+
+
+def run_replicas(closed: ClosedJaxpr, args: Sequence[Any], *, axis_name, axis_size: int,
+                 global_axis_size: int, in_axes: Sequence, out_axes: Sequence,
+                 devices=None) -> list:
+    """Run ``closed`` once per local replica, concurrently; returns the stacked outputs
+    (host arrays; on GPUs they are gathered from the devices)."""
+    if _on_gpus(devices) and C.replica_context.get() is None:
+        runtimes, per_output = run_on_gpus(closed, args, args, axis_name=axis_name,
+                                           axis_size=axis_size,
+                                           global_axis_size=global_axis_size,
+                                           in_axes=in_axes, devices=devices)
+        from lowering.gpu import pmap as gpu_pmap
+        return [gpu_pmap.gather(runtimes, bufs, ax) for bufs, ax in zip(per_output, out_axes)]
+    # compile outside any replica: constant folding must never run a collective
+    exe = contextvars.Context().run(compile_jaxpr, closed)
+    in_avals = closed.in_avals
+    shards = [[np.asarray(_shard(a, ax, r), dtype=aval.dtype)
+               for a, ax, aval in zip(args, in_axes, in_avals)] for r in range(axis_size)]
+    results = _launch([exe] * axis_size, shards, axis_name=axis_name, axis_size=axis_size,
+                      global_axis_size=global_axis_size)
+    return _stack_outputs([[np.asarray(o) for o in res] for res in results], out_axes)
+
+
+def _on_gpus(devices) -> bool:
+    return bool(devices) and all(getattr(d, "platform", None) == "gpu" for d in devices)
+
+
+def run_on_gpus(closed: ClosedJaxpr, leaves, values, *, axis_name, axis_size: int,
+                global_axis_size: int, in_axes, devices):
+    """Run the replicas of ``closed`` on GPUs: this process's ``devices`` (one replica
+    each); collectives through ``communicator.device_communicator`` (NCCL). Returns the
+    local devices' runtimes and, per output, each local device's buffer."""
+    from lowering.gpu import compile as gpu_compile
+    from lowering.gpu import device as gpu_device
+    from lowering.gpu import pmap as gpu_pmap
+    from fx.interpreters.communicator import device_communicator
+    local = list(devices)
+    process, offset = None, 0
+    if global_axis_size != axis_size:
+        from fx import distributed
+        process = distributed.process_comm()
+        offset = process.rank * axis_size
+    runtimes = [gpu_device.runtime_for(d) for d in local]
+    ranks = [offset + r for r in range(axis_size)]
+    communicator = device_communicator(runtimes, local, ranks, global_axis_size, process)
+
+    def launch(exes, inputs):
+        return _launch(exes, inputs, axis_name=axis_name, axis_size=axis_size,
+                       global_axis_size=global_axis_size)
+
+    def compile_for(jaxpr, rt):  # outside any replica, as on the CPU
+        return contextvars.Context().run(gpu_compile.compile, jaxpr, runtime=rt)
+
+    per_output = gpu_pmap.run(closed, leaves, values, axis_name=axis_name, in_axes=in_axes,
+                              devices=local, runtimes=runtimes, ranks=ranks,
+                              communicator=communicator, launch=launch,
+                              compile_segment=compile_for, compile_program=compile_for)
+    return runtimes, per_output
+
+
+def _stack_outputs(results, out_axes) -> list:
     outs = []
     for k, axis in enumerate(out_axes):
         if axis is None:
-            outs.append(np.asarray(results[0][k]))
+            outs.append(results[0][k])
         else:
-            outs.append(np.stack([np.asarray(results[r][k]) for r in range(axis_size)], axis))
+            outs.append(np.stack([res[k] for res in results], axis))
     return outs
 
 
@@ -159,7 +218,8 @@ def _pmap_abstract_eval(*avals, jaxpr, name, axis_name, axis_size, global_axis_s
 def _pmap_impl(*args, jaxpr, name, axis_name, axis_size, global_axis_size, in_axes, out_axes,
                devices=None, donated_invars=()):
     return run_replicas(jaxpr, args, axis_name=axis_name, axis_size=axis_size,
-                        global_axis_size=global_axis_size, in_axes=in_axes, out_axes=out_axes)
+                        global_axis_size=global_axis_size, in_axes=in_axes, out_axes=out_axes,
+                        devices=devices)
 
 
 def _bind_pmap(args, params, **updates):
@@ -343,7 +403,7 @@ class PmapWrapped:
     """A pmapped function (``fx.pmap(f)``): call it on arrays with a leading device axis."""
 
     def __init__(self, fun, axis_name, in_axes, out_axes, static_broadcasted_argnums,
-                 devices, axis_size, donate_argnums):
+                 devices, axis_size, donate_argnums, backend=None):
         if not callable(fun):
             raise TypeError(f"pmap requires a callable, got {type(fun).__name__}: {fun!r}")
         functools.update_wrapper(self, fun)
@@ -359,6 +419,7 @@ class PmapWrapped:
         if self.devices is not None and len(set(self.devices)) != len(self.devices):
             raise ValueError(f"pmap: devices {list(self.devices)} contains duplicates")
         self.axis_size = axis_size
+        self.backend = backend
         self.donate_argnums = (donate_argnums,) if isinstance(donate_argnums, int) else \
             tuple(donate_argnums)
         self._cache: dict = {}
@@ -422,6 +483,20 @@ class PmapWrapped:
         D = importlib.import_module("fx.devices")
         if _nested():
             return size, None
+        gpus = self.devices if _on_gpus(self.devices) else None
+        if gpus is None and self.devices is None and _gpu_backend(self.backend):
+            gpus = tuple(D.devices("gpu"))
+            if size > len(gpus):
+                raise ValueError(f"compiling computation that requires {size} logical "
+                                 f"devices, but only {len(gpus)} GPUs are available "
+                                 f"(num_replicas={size})")
+            gpus = gpus[:size] if D.process_count() == 1 else gpus
+        if gpus is not None:  # GPUs are numbered per process: all of these are local
+            if size != len(gpus):
+                raise ValueError(f"Leading axis size of input to pmapped function must equal "
+                                 f"the number of local devices passed to pmap. Got axis_size="
+                                 f"{size}, num_local_devices={len(gpus)}.")
+            return size * D.process_count(), tuple(gpus)
         if self.devices is not None:
             local = [d for d in self.devices if d.process_index == D.process_index()]
             if size != len(local):
@@ -429,13 +504,13 @@ class PmapWrapped:
                                  f"the number of local devices passed to pmap. Got axis_size="
                                  f"{size}, num_local_devices={len(local)}.")
             return len(self.devices), self.devices
-        local = D.local_devices()
+        local = D.local_devices(backend="cpu")
         if D.process_count() > 1:
             if size != len(local):
                 raise ValueError(f"pmap across {D.process_count()} processes maps over every "
                                  f"local device: the mapped axis has size {size}, but this "
                                  f"process has {len(local)} local devices")
-            return size * D.process_count(), tuple(D.devices())
+            return size * D.process_count(), tuple(D.devices("cpu"))
         if size > len(local):
             raise ValueError(f"compiling computation that requires {size} logical devices, but "
                              f"only {len(local)} XLA devices are available (num_replicas="
@@ -488,7 +563,10 @@ class PmapWrapped:
                       donated_invars=(False,) * (len(hoisted) + len(flat)))
         eager = (core._current_trace.get() is core.eval_trace and not hoisted
                  and not any(isinstance(x, Tracer) for x in flat))
-        if eager:
+        if eager and _on_gpus(devices):
+            outs = _call_on_gpus(closed, flat, size, global_size, in_axes, out_axes,
+                                 devices, self.axis_name)
+        elif eager:
             outs = run_replicas(closed, [_leaf_value(x) for x in flat], axis_name=self.axis_name,
                                 axis_size=size, global_axis_size=global_size,
                                 in_axes=in_axes, out_axes=out_axes)
@@ -509,6 +587,36 @@ class PmapWrapped:
         avals = [_unmapped_aval(get_aval(x), ax) for x, ax in zip(flat, in_axes)]
         closed = self._trace(statics, in_tree, avals, size, global_size)[0]
         return _Lowered(closed)
+
+
+def _gpu_backend(backend) -> bool:
+    """Whether a pmap without ``devices`` runs on GPUs: ``backend="gpu"``, or no backend
+    named and the GPU is the default backend."""
+    if backend is not None:
+        return backend in ("gpu", "cuda")
+    D = importlib.import_module("fx.devices")
+    try:
+        return D.default_backend() in ("gpu", "cuda")
+    except Exception:  # noqa: BLE001 - no usable GPU backend
+        return False
+
+
+def _call_on_gpus(closed, flat, size, global_size, in_axes, out_axes, devices, axis_name):
+    """An eager pmap on GPUs: the outputs are fx Arrays sharded over the devices (their
+    buffers stay on the devices for later pmaps; the Array holds their host copy)."""
+    from fx.sharding import PmapSharding
+    from lowering.gpu import pmap as gpu_pmap
+    runtimes, per_output = run_on_gpus(closed, flat, [_leaf_value(x) for x in flat],
+                                       axis_name=axis_name, axis_size=size,
+                                       global_axis_size=global_size, in_axes=in_axes,
+                                       devices=devices)
+    outs = []
+    for bufs, aval, ax in zip(per_output, closed.out_avals, out_axes):
+        out = Array(gpu_pmap.gather(runtimes, bufs, ax), aval.weak_type,
+                    device=PmapSharding(devices, ax))
+        gpu_pmap.remember(out, devices, ax, bufs)
+        outs.append(out)
+    return outs
 
 
 class _Lowered:
@@ -568,14 +676,29 @@ def pmap(fun: Callable | None = None, axis_name=None, *, in_axes=0, out_axes=0,
                                  static_broadcasted_argnums=static_broadcasted_argnums,
                                  devices=devices, backend=backend, axis_size=axis_size,
                                  donate_argnums=donate_argnums)
-    if backend not in (None, "cpu"):
-        raise ValueError(f"pmap: unknown backend {backend!r}; fx provides 'cpu' here")
+    if backend not in (None, "cpu", "gpu", "cuda"):
+        raise ValueError(f"pmap: unknown backend {backend!r}; fx provides 'cpu' and 'gpu'")
     return PmapWrapped(fun, axis_name, in_axes, out_axes, static_broadcasted_argnums,
-                       devices, axis_size, donate_argnums)
+                       devices, axis_size, donate_argnums, backend)
+
+
+def _put_stacked(host_shards: list, devices, weak: bool = False) -> Array:
+    """The shards stacked along a new leading axis as an Array sharded over ``devices``;
+    on GPUs each shard is also put on its device (a pmap over them takes it there)."""
+    from fx.sharding import PmapSharding
+    out = Array(np.stack(host_shards), weak, device=PmapSharding(tuple(devices), 0))
+    if _on_gpus(devices):
+        from lowering.gpu import device as gpu_device
+        from lowering.gpu import pmap as gpu_pmap
+        bufs = [gpu_device.runtime_for(d).asarray(np.asarray(s, order="C"))
+                for d, s in zip(devices, host_shards)]
+        gpu_pmap.remember(out, tuple(devices), 0, bufs)
+    return out
 
 
 def device_put_sharded(shards: Sequence[Any], devices: Sequence[Any]):
-    """Stack ``shards`` (pytrees of equal structure) along a new leading device axis.
+    """Stack ``shards`` (pytrees of equal structure) along a new leading device axis,
+    shard ``k`` on ``devices[k]``.
 
     Example:
       >>> fx.device_put_sharded([fx.numpy.ones(3), fx.numpy.zeros(3)], fx.devices()[:2])
@@ -583,17 +706,11 @@ def device_put_sharded(shards: Sequence[Any], devices: Sequence[Any]):
     if len(shards) != len(devices):
         raise ValueError(f"device_put_sharded: got {len(shards)} shards for "
                          f"{len(devices)} devices")
-    from fx.sharding import PmapSharding
-    sharding = PmapSharding(tuple(devices), 0)
     return tree_util.tree_map(
-        lambda *xs: Array(np.stack([_leaf_value(x) for x in xs]), False, device=sharding),
-        *shards)
+        lambda *xs: _put_stacked([np.asarray(_leaf_value(x)) for x in xs], devices), *shards)
 
 
 def device_put_replicated(x: Any, devices: Sequence[Any]):
     """``x`` stacked once per device along a new leading axis (for pmap's inputs)."""
-    from fx.sharding import PmapSharding
-    sharding = PmapSharding(tuple(devices), 0)
     return tree_util.tree_map(
-        lambda leaf: Array(np.stack([_leaf_value(leaf)] * len(devices)), False,
-                           device=sharding), x)
+        lambda leaf: _put_stacked([np.asarray(_leaf_value(leaf))] * len(devices), devices), x)

@@ -7,6 +7,7 @@ flat function under the interpreters, and unflattens the results.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 from typing import Any, Callable, Sequence
 
@@ -18,6 +19,7 @@ from fx.core import ClosedJaxpr, ShapeDtypeStruct, ShapedArray, Tracer, Zero, ge
 from fx.interpreters import ad, batching
 from fx.interpreters import partial_eval as pe
 from primitives import _rules as R
+from primitives import collectives
 
 # ---------------------------------------------------------------------------
 # argument handling
@@ -714,6 +716,9 @@ def make_jaxpr(fun: Callable, static_argnums: int | Sequence[int] = (), axis_env
                return_shape: bool = False, abstracted_axes=None):
     """A function that returns the ClosedJaxpr of ``fun`` at the given arguments.
 
+    ``axis_env``: ``(axis name, size)`` pairs bound while tracing, so that collectives
+    over those names (``lax.psum(x, "i")``) can be traced outside pmap/vmap.
+
     Example:
       >>> print(fx.make_jaxpr(lambda x: fx.numpy.sin(x) * 2)(fx.numpy.ones(3)))
       { lambda ; a:f32[3]. let b:f32[3] = sin a; c:f32[3] = mul b 2.0:f32[] in (c,) }
@@ -739,7 +744,10 @@ def make_jaxpr(fun: Callable, static_argnums: int | Sequence[int] = (), axis_env
             flat_out, store["tree"] = tree_util.tree_flatten(out)
             return flat_out
 
-        jaxpr, consts, out_avals = pe.trace_to_jaxpr(flat_fun, avals)
+        with contextlib.ExitStack() as stack:
+            for name, size in (axis_env or ()):  # collectives over these named axes
+                stack.enter_context(collectives.extend_axis_env(name, size))
+            jaxpr, consts, out_avals = pe.trace_to_jaxpr(flat_fun, avals)
         closed = ClosedJaxpr(jaxpr, consts)
         if return_shape:
             shapes = [ShapeDtypeStruct(a.shape, a.dtype, weak_type=a.weak_type)

@@ -203,3 +203,16 @@ def test_fwd_and_bwd_against_vjp_and_jax():
     _, jres = jfwd(x, w)
     for got, want in zip(bwd(res, ct), jbwd(jres, ct)):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_make_jaxpr_axis_env_binds_named_axes():
+    f = lambda x: fx.lax.psum(x, "i") * fx.lax.axis_index("i")  # noqa: E731
+    closed = fx.make_jaxpr(f, axis_env=[("i", 4)])(fnp.ones(3))
+    assert [e.primitive.name for e in closed.jaxpr.eqns][:2] == ["psum", "axis_index"]
+    with pytest.raises(NameError, match="unbound axis name"):
+        fx.make_jaxpr(f)(fnp.ones(3))
+    jax = pytest.importorskip("jax")
+    want = jax.make_jaxpr(lambda x: jax.lax.psum(x, "i") * jax.lax.axis_index("i"),
+                          axis_env=[("i", 4)])(np.ones(3, np.float32))
+    # (JAX leaves a trailing space after an equation without operands)
+    assert str(closed) == "\n".join(line.rstrip() for line in str(want).splitlines())

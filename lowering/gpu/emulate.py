@@ -10,7 +10,9 @@ run one OS thread per CUDA thread: ``__syncthreads`` is a barrier over the block
 barriers over the warp (all 32 lanes take part, as the emitted code guarantees),
 ``__shared__`` variables are function statics (one copy, used by one block at a
 time). 16-bit floats use the compiler's ``_Float16`` and a bit-exact bfloat16.
-``HostRuntime`` is a ``runtime`` for ``GpuExecutable`` on NumPy buffers.
+``HostRuntime`` is a ``runtime`` for ``GpuExecutable`` on NumPy buffers; it emulates
+CUDA graph capture by recording launches (with their fixed pointers) and replaying
+them, and TF32 products by rounding float32 operands to TF32 (10 mantissa bits).
 """
 from __future__ import annotations
 
@@ -206,10 +208,25 @@ def build(source: str, specs):
 
 
 class _HostKernel:
-    __slots__ = ("fn", "threaded")
+    __slots__ = ("fn", "threaded", "fixed_block")
 
-    def __init__(self, fn, threaded):
-        self.fn, self.threaded = fn, threaded
+    def __init__(self, fn, threaded, fixed_block=False):
+        self.fn, self.threaded, self.fixed_block = fn, threaded, fixed_block
+
+
+def tf32_round(x: np.ndarray) -> np.ndarray:
+    """float32 values rounded (to nearest even) to TF32's 10 mantissa bits."""
+    u = np.ascontiguousarray(x, np.float32).view(np.uint32).astype(np.uint64)
+    finite = (u & 0x7F800000) != 0x7F800000
+    r = (u + 0xFFF + ((u >> 13) & 1)) & 0xFFFFE000
+    return np.where(finite, r, u).astype(np.uint32).view(np.float32).reshape(np.shape(x))
+
+
+class _HostGraph:
+    __slots__ = ("ops",)
+
+    def __init__(self, ops):
+        self.ops = ops
 
 
 class HostRuntime:
@@ -219,20 +236,29 @@ class HostRuntime:
     Args:
       max_blocks: the grid size cap (small values exercise the grid-stride loops).
       block: threads per block for every launch (a multiple of 32).
+
+    Attributes:
+      launches: ``(name, grid, block)`` of every launch issued by the host (captured
+        ones included, replays not); ``captures`` and ``graph_replays`` count graphs.
     """
 
     platform = "host-emulation"
     xp = np
+    supports_graphs = True
 
     def __init__(self, max_blocks: int = 3, block: int | None = None):
         self.max_blocks = max_blocks
         self.block = block
         self.launches: list[tuple[str, int, int]] = []
+        self.captures = 0
+        self.graph_replays = 0
+        self.scalar_reads = 0
+        self._capture: list | None = None
 
     # -- buffers -------------------------------------------------------------------
     def empty(self, shape, dtype):
         dtype = np.dtype(dtype)
-        nbytes = max(1, int(np.prod(shape, dtype=np.int64)) * dtype.itemsize)
+        nbytes = max(1, int(np.prod(shape, dtype=np.int64))) * dtype.itemsize
         raw = np.empty(nbytes + 64, np.uint8)
         offset = (-raw.ctypes.data) % 64
         return raw[offset:offset + nbytes].view(dtype)[:int(np.prod(shape))].reshape(shape)
@@ -255,11 +281,46 @@ class HostRuntime:
     def synchronize(self) -> None:
         return None
 
+    def copy(self, dst, src) -> None:
+        if self._capture is not None:
+            raise RuntimeError("HostRuntime.copy during a graph capture")
+        np.copyto(dst, src)
+
+    def read_scalar(self, a):
+        if self._capture is not None:
+            raise RuntimeError("a device-to-host read during a graph capture")
+        self.scalar_reads += 1
+        return np.asarray(a).reshape(-1)[0]
+
     def matmul(self, a, b, tf32: bool = False):
-        """Batched product of (B, M, K) and (B, K, N); 16-bit floats in float32."""
+        """Batched product of (B, M, K) and (B, K, N); 16-bit floats in float32; float32
+        operands rounded to TF32 when ``tf32``."""
         if codegen.is_half(a.dtype):
             return np.matmul(a.astype(np.float32), b.astype(np.float32)).astype(a.dtype)
+        if tf32 and a.dtype == np.float32:
+            return np.matmul(tf32_round(a), tf32_round(b))
         return np.matmul(a, b)
+
+    # -- graphs --------------------------------------------------------------------
+    def begin_capture(self) -> None:
+        if self._capture is not None:
+            raise RuntimeError("a graph capture is already in progress")
+        self._capture = []
+
+    def end_capture(self) -> _HostGraph:
+        ops, self._capture = self._capture, None
+        if ops is None:
+            raise RuntimeError("end_capture without begin_capture")
+        self.captures += 1
+        return _HostGraph(ops)
+
+    def graph_launch(self, graph: _HostGraph) -> None:
+        self.graph_replays += 1
+        for fn, ptrs, grid, block, threaded in graph.ops:
+            fn(ptrs, grid, block, threaded)
+
+    def keep_alive(self, graphs) -> None:
+        return None
 
     # -- kernels ---------------------------------------------------------------------
     def load(self, source: str, specs) -> dict:
@@ -269,12 +330,15 @@ class HostRuntime:
             fn = getattr(lib, f"fx_launch_{s.name}")
             fn.argtypes = [ctypes.c_void_p, ctypes.c_uint, ctypes.c_uint, ctypes.c_int]
             fn.restype = None
-            out[s.name] = _HostKernel(fn, s.kind != "loop")
+            out[s.name] = _HostKernel(fn, s.kind != "loop", s.kind == "conv")
         return out
 
     def launch(self, kernel: _HostKernel, name: str, grid: int, block: int, args) -> None:
-        if self.block is not None:
+        if self.block is not None and not kernel.fixed_block:
             block = self.block
         ptrs = (ctypes.c_void_p * max(1, len(args)))(*[a.ctypes.data for a in args])
         self.launches.append((name, grid, block))
+        if self._capture is not None:
+            self._capture.append((kernel.fn, ptrs, grid, block, int(kernel.threaded)))
+            return
         kernel.fn(ptrs, grid, block, int(kernel.threaded))

@@ -1,6 +1,8 @@
 """The CUDA runtime of ``GpuExecutable``: CuPy buffers from CuPy's memory pool, one
 stream per device, kernel modules compiled by NVRTC and cached on disk, products
-through cuBLAS (``cupy.matmul``).
+through cuBLAS (``cupy.matmul``; float32 products with TF32 tensor cores, when the user
+allows it, through cuBLAS's ``CUBLAS_COMPUTE_32F_FAST_TF32`` compute type), and
+CUDA graph capture and replay on the runtime's stream (``lowering.gpu.control``).
 
 Invariants: everything a runtime does for one device runs on that device's
 stream, so launches are asynchronous and ordered; ``to_host`` (fallbacks,
@@ -12,6 +14,7 @@ versions and the ``lowering`` sources. ``FX_GPU_MEMORY_FRACTION`` caps the pool
 """
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
 import os
@@ -81,6 +84,9 @@ class CupyRuntime:
     def __init__(self, device_id: int = 0):
         import cupy
         self.cupy = cupy
+        self.supports_graphs = hasattr(cupy.cuda.Stream, "begin_capture")
+        self._pinned = None
+        self._graphs: list = []  # (graphs, event) until their replays are done
         self.xp = cupy
         self.device_id = device_id
         self.device = cupy.cuda.Device(device_id)
@@ -122,6 +128,52 @@ class CupyRuntime:
     def synchronize(self) -> None:
         self.stream.synchronize()
 
+    def copy(self, dst, src) -> None:
+        """Copy ``src`` into ``dst`` (same shape and dtype) on the stream."""
+        with self.device:
+            if dst.flags.c_contiguous and src.flags.c_contiguous and dst.dtype == src.dtype:
+                if dst.nbytes:
+                    dst.data.copy_from_device_async(src.data, dst.nbytes, self.stream)
+                return
+            with self.stream:
+                self.cupy.copyto(dst, src)
+
+    def read_scalar(self, a):
+        """The value of the one-element device array ``a`` (one small copy to pinned
+        host memory; waits for the stream)."""
+        import cupyx
+        with self.device:
+            if self._pinned is None:
+                self._pinned = cupyx.empty_pinned((16,), np.uint8)
+            out = self._pinned[:a.dtype.itemsize].view(a.dtype)
+            a.data.copy_to_host_async(ctypes.c_void_p(out.ctypes.data), a.dtype.itemsize,
+                                      self.stream)
+            self.stream.synchronize()
+            return out[0]
+
+    # -- graphs ------------------------------------------------------------------------
+    def begin_capture(self) -> None:
+        """Start capturing this stream's launches into a CUDA graph."""
+        with self.device:
+            self.stream.begin_capture()
+
+    def end_capture(self):
+        """Stop capturing; returns the instantiated ``cupy.cuda.Graph``."""
+        with self.device:
+            return self.stream.end_capture()
+
+    def graph_launch(self, graph) -> None:
+        with self.device:
+            graph.launch(self.stream)
+
+    def keep_alive(self, graphs) -> None:
+        """Hold ``graphs`` until the replays queued so far are done."""
+        with self.device:
+            self._graphs = [(g, e) for g, e in self._graphs if not e.done]
+            event = self.cupy.cuda.Event(disable_timing=True)
+            event.record(self.stream)
+            self._graphs.append((graphs, event))
+
     # -- kernels ---------------------------------------------------------------------
     def load(self, source: str, specs) -> dict:
         names = [s.name for s in specs]
@@ -139,15 +191,9 @@ class CupyRuntime:
     def matmul(self, a, b, tf32: bool = False):
         """(B, M, K) @ (B, K, N) through cuBLAS; TF32 only when ``tf32``."""
         cupy = self.cupy
-        from cupy._core import _routines_linalg as linalg
         with self.device, self.stream:
             if a.dtype == np.float32 and tf32:
-                previous = linalg.get_compute_type(np.dtype(np.float32))
-                linalg.set_compute_type(np.dtype(np.float32), linalg.COMPUTE_TYPE_TF32)
-                try:
-                    return cupy.matmul(a, b)
-                finally:
-                    linalg.set_compute_type(np.dtype(np.float32), previous)
+                return self._matmul_tf32(a, b)
             if codegen.BF16 is not None and a.dtype == codegen.BF16:
                 try:
                     return cupy.matmul(a, b)
@@ -155,3 +201,32 @@ class CupyRuntime:
                     return cupy.matmul(a.astype(np.float32),
                                        b.astype(np.float32)).astype(a.dtype)
             return cupy.matmul(a, b)
+
+    def _matmul_tf32(self, a, b):
+        """float32 (B, M, K) @ (B, K, N) with cuBLAS's TF32 compute type (one strided
+        batched GEMM; row-major C = A B is column-major C^T = B^T A^T)."""
+        cupy = self.cupy
+        from cupy_backends.cuda.libs import cublas
+        a, b = cupy.ascontiguousarray(a), cupy.ascontiguousarray(b)
+        nb, m, k = a.shape
+        n = b.shape[2]
+        out = cupy.empty((nb, m, n), np.float32)
+        if out.size == 0:
+            return out
+        if k == 0:
+            out.fill(0)
+            return out
+        handle = cupy.cuda.device.get_cublas_handle()
+        previous = cublas.getStream(handle)
+        one, zero = np.ones(1, np.float32), np.zeros(1, np.float32)
+        r32 = cupy.cuda.runtime.CUDA_R_32F
+        cublas.setStream(handle, self.stream.ptr)
+        try:
+            cublas.gemmStridedBatchedEx(
+                handle, cublas.CUBLAS_OP_N, cublas.CUBLAS_OP_N, n, m, k,
+                one.ctypes.data, b.data.ptr, r32, n, k * n, a.data.ptr, r32, k, m * k,
+                zero.ctypes.data, out.data.ptr, r32, n, m * n, nb,
+                cublas.CUBLAS_COMPUTE_32F_FAST_TF32, cublas.CUBLAS_GEMM_DEFAULT_TENSOR_OP)
+        finally:
+            cublas.setStream(handle, previous)
+        return out

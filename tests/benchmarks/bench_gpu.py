@@ -7,8 +7,12 @@ runtime's stream after warm-up. Rows: gelu_chain 64M float32 (fraction of the
 measured copy bandwidth, target >= 85 %), softmax_rows and layernorm 16384x4096
 (ratio to JAX-GPU, target <= 1.0), matmul 8192^2 bfloat16 and float32 (fraction of
 cupy.matmul, target >= 90 %), mlp_train_step batch 1024 (ratio to JAX-GPU, target <=
-1.0), and the cached dispatch of a small call (target <= 10 us). Without a GPU it
-says so and exits 0.
+1.0), the cached dispatch of a small call (target <= 10 us), and (no targets in the
+issue; ratios to JAX-GPU) scan_rnn (a 256-step scan of a 512-wide tanh RNN cell with a
+product: plain launches per step), scan_elementwise (1000 steps of an elementwise
+update over 1M floats: replayed CUDA graphs) and conv (a 3x3 NCHW convolution with
+bias and relu, 32x64x56x56 -> 128 channels, the implicit-GEMM kernel). Without a GPU
+it says so and exits 0.
 """
 from __future__ import annotations
 
@@ -93,6 +97,17 @@ def _jax_version(name):
     import jax.numpy as xnp
     if name == "softmax_rows":
         return lambda x: jax.nn.softmax(x, -1)
+    if name == "scan_rnn":
+        def rnn(h, xs, w):
+            return jax.lax.scan(lambda h, x: (xnp.tanh(h @ w + x), None), h, xs)[0]
+        return rnn
+    if name == "scan_elementwise":
+        return lambda x: jax.lax.fori_loop(0, 1000, lambda i, c: xnp.sin(c) * 0.9 + 0.01, x)
+    if name == "conv":
+        def conv(x, w, b):
+            y = jax.lax.conv_general_dilated(x, w, (1, 1), "SAME")
+            return xnp.maximum(y + b[None, :, None, None], 0)
+        return conv
     if name == "layernorm":
         def ln(x, g, b):
             m = x.mean(-1, keepdims=True)
@@ -178,6 +193,28 @@ def main(argv=None):
         per_call = (time.perf_counter() - t0) / n
         rt.synchronize()
         rows.append(("cached dispatch, small call", per_call, "host time per call", "<= 10 us"))
+    for name, f, make in (
+            ("scan_rnn", lambda h, xs, w: lax.scan(
+                lambda h, x: (jnp.tanh(h @ w + x), None), h, xs)[0],
+             lambda: [np.zeros((64, 512), np.float32),
+                      rng.standard_normal((256, 64, 512)).astype(np.float32),
+                      (rng.standard_normal((512, 512)) * 0.04).astype(np.float32)]),
+            ("scan_elementwise", lambda x: lax.fori_loop(
+                0, 1000, lambda i, c: jnp.sin(c) * 0.9 + 0.01, x),
+             lambda: [rng.standard_normal(1 << 20).astype(np.float32)]),
+            ("conv", lambda x, w, b: jnp.maximum(lax.conv_general_dilated(
+                x, w, (1, 1), "SAME") + b[None, :, None, None], 0),
+             lambda: [rng.standard_normal((32, 64, 56, 56)).astype(np.float32),
+                      (rng.standard_normal((128, 64, 3, 3)) * 0.05).astype(np.float32),
+                      rng.standard_normal(128).astype(np.float32)])):
+        if not want(name):
+            continue
+        args = make()
+        _, run = fx_program(rt, f, *args)
+        t = event_time(rt, run, max(3, opts.repeats // 4))
+        tj = jax_time(_jax_version(name), args, max(3, opts.repeats // 4))
+        rows.append((name, t, "JAX-GPU not available" if tj is None
+                     else f"{t / tj:.2f}x JAX-GPU", "(no target)"))
     print(f"device: {rt.name} ({rt.target}, {rt.sm_count} SMs)")
     print(f"{'workload':32s} {'time':>12s}  {'comparison':40s} target")
     for name, t, cmp, target in rows:

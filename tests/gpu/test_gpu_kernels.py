@@ -19,7 +19,7 @@ import fx.numpy as jnp
 from fx import lax
 from fx.interpreters.jit import Executable as Reference
 from lowering import fusion, passes
-from lowering.gpu import codegen, emulate, kernels, nvrtc
+from lowering.gpu import codegen, device, emulate, kernels, nvrtc
 from lowering.gpu import compile as gpu_compile
 
 BF16 = codegen.BF16
@@ -383,6 +383,27 @@ def test_tf32_only_when_allowed():
         assert not gpu_compile.allows_tf32("highest")
     with fx.default_matmul_precision("float32"):
         assert not gpu_compile.allows_tf32()
+    assert gpu_compile.allows_tf32("tensorfloat32") and gpu_compile.allows_tf32("fastest")
+    assert not gpu_compile.allows_tf32(("highest", "highest"))
+
+
+def test_tf32_products_follow_the_precision_setting(host):
+    """The emulation rounds float32 operands to TF32 exactly when the product may use
+    TF32 tensor cores, so the setting's effect on the runtime's matmul is visible."""
+    a, b = normal((8, 64)), normal((64, 8))
+    exact = np.matmul(a, b)
+    tf32 = np.matmul(emulate.tf32_round(a), emulate.tf32_round(b))
+    assert np.abs(tf32 - exact).max() > 1e-4
+    closed = fx.make_jaxpr(lambda a, b: a @ b)(a, b)
+    exe = gpu_compile.compile(closed, runtime=host)
+    np.testing.assert_array_equal(exe([a, b])[0], exact)
+    with fx.default_matmul_precision("tensorfloat32"):
+        np.testing.assert_array_equal(exe([a, b])[0], tf32)
+        strict = fx.make_jaxpr(lambda a, b: jnp.matmul(a, b, precision=lax.Precision.HIGHEST))
+        np.testing.assert_array_equal(
+            gpu_compile.compile(strict(a, b), runtime=host)([a, b])[0], exact)
+    r = emulate.tf32_round(np.array([1 + 2 ** -11, 1 + 3 * 2 ** -11, np.inf, -2.5], np.float32))
+    np.testing.assert_array_equal(r, np.array([1, 1 + 2 ** -9, np.inf, -2.5], np.float32))
 
 
 def test_codegen_errors_name_unsupported_dtypes():
@@ -390,3 +411,45 @@ def test_codegen_errors_name_unsupported_dtypes():
     closed = fx.make_jaxpr(lambda x: x * 2)(x)
     assert not any(codegen.supports(e) for e in closed.jaxpr.eqns)
     assert kernels.BLOCK % 32 == 0
+
+
+# ---------------------------------------------------------------------------
+# on a GPU
+
+requires_gpu = pytest.mark.skipif(not device.gpu_available(),
+                                  reason="needs an NVIDIA GPU with CuPy and a CUDA driver")
+
+
+@pytest.fixture(scope="module")
+def gpu():
+    if not device.gpu_available():
+        pytest.skip("needs an NVIDIA GPU with CuPy and a CUDA driver")
+    return device.default_runtime()
+
+
+@pytest.mark.gpu
+@requires_gpu
+def test_tf32_only_when_allowed_on_gpu(gpu):
+    """cuBLAS's TF32 compute type changes float32 products only when allowed."""
+    a = RNG.standard_normal((256, 4096)).astype(np.float32)
+    b = RNG.standard_normal((4096, 256)).astype(np.float32)
+    exact = a.astype(np.float64) @ b.astype(np.float64)
+    exe = gpu_compile.compile(fx.make_jaxpr(lambda a, b: a @ b)(a, b), runtime=gpu)
+    da, db = gpu.asarray(a), gpu.asarray(b)
+    strict = np.abs(gpu.to_host(exe([da, db])[0]) - exact).max()
+    with fx.default_matmul_precision("tensorfloat32"):
+        fast = np.abs(gpu.to_host(exe([da, db])[0]) - exact).max()
+    assert strict < 5e-3 < fast, (strict, fast)
+
+
+@pytest.mark.gpu
+@requires_gpu
+def test_graph_capture_on_gpu(gpu):
+    """A static scan of kernels is replayed from captured graphs on the device."""
+    x = RNG.standard_normal(4099).astype(np.float32)
+    f = lambda x: lax.fori_loop(0, 100, lambda i, c: jnp.tanh(c * 1.01 + 0.001), x)  # noqa
+    exe = gpu_compile.compile(fx.make_jaxpr(f)(x), runtime=gpu)
+    got = gpu.to_host(exe([gpu.asarray(x)])[0])
+    np.testing.assert_allclose(got, Reference(exe.optimized)([x])[0], rtol=1e-5, atol=1e-5)
+    (step,) = [s[1] for s in exe.program.steps if s[0] == "control"]
+    assert step.graph is not None and gpu.supports_graphs

@@ -670,5 +670,23 @@ def jit(fun: Callable | None = None, *, static_argnums=(), static_argnames=(),
                       inline, keep_unused, device, backend)
 
 
+def _prepare_compiler() -> None:
+    """Load the CPU compiler's runtime when fx is imported rather than in the first jitted
+    call: LLVM's library (most of the cost, about 30 ms), the target machine and the
+    cache fingerprints. A first call whose program is in the disk cache then only
+    traces, reads the plan and links the object code. Failures are left for
+    ``compile_jaxpr`` to meet (it falls back to the reference interpreter)."""
+    if not _use_compiler():
+        return
+    try:
+        import importlib
+        importlib.import_module("lowering.cpu.compile").prepare()
+    except Exception as e:  # noqa: BLE001  (import fx never fails for the compiler's sake)
+        if os.environ.get("FX_DEBUG"):
+            print(f"fx: the CPU compiler could not be prepared ({type(e).__name__}: {e})")
+
+
+_prepare_compiler()
+
 # the staged forms of a jitted function (``.trace``, ``.lower``, ``.compile``)
 from fx.interpreters.jit_stages import Compiled, Lowered, Traced  # noqa: E402,F401

@@ -121,13 +121,12 @@ def _plan_program(closed: ClosedJaxpr):
     generation (the backend-independent ones when the CPU backend cannot load)."""
     from lowering import fusion, passes
     try:
-        import importlib
-        cc = importlib.import_module("lowering.cpu.compile")
+        from lowering.cpu import build
     except ImportError:  # pragma: no cover - llvmlite missing
         opt = passes.optimize(closed)
         return opt, fusion.fuse(opt.jaxpr)
-    opt = cc.optimize(closed)
-    return opt, cc.fusion_plan(opt)[0]
+    opt = build.optimize(closed)
+    return opt, build.fusion_plan(opt)[0]
 
 
 class Compiled:

@@ -1,39 +1,61 @@
-"""``compile(closed_jaxpr) -> Executable``: passes, fusion, LLVM code generation and
-the call path that runs the result on NumPy buffers.
+"""``compile(closed_jaxpr) -> Executable``: the CPU compiler's entry, its caches and
+the call path that runs native code on NumPy buffers.
 
 Invariants: an executable is a list of steps over a flat environment of
 buffers (one slot per materialized value): native segments (one native call
-each, running consecutive kernels and library calls) and fallback steps (the
-eager impl of one equation the code generator does not handle). Outputs and
-intermediates are allocated once per call, 64-byte aligned when large; values
-inside a fused loop have no buffer. Compiled modules are cached in memory by
-a canonical text of the optimized program, its avals and the build options,
-so the same program compiles once per process.
+each) and fallback steps (the eager impl of one equation the code generator does
+not handle); ``build`` makes them. Outputs and intermediates are allocated once
+per call, 64-byte aligned when large. Two caches keep a program from being
+planned or compiled twice. The object code of a module is cached by the
+canonical text of the *optimized* program, its avals and the build options (in
+memory, and on disk through ``diskcache``). The whole plan of an executable
+(buffer table, constants, memory plan, donation, entry points) is cached by the
+canonical text of the program *as given* (every constant's value included), so
+a process that finds it (in memory or on disk) skips the passes, fusion, memory
+planning and code generation, and only links the object code: this module
+imports none of the code generator for that. Programs with eager fallbacks, or
+whose text names a process-specific object, are planned every time, and so is
+every program under ``FX_DEBUG`` (which prints the planning).
 """
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import os
+import re
 import sys
 import threading
 from typing import Sequence
 
 import numpy as np
-from llvmlite import ir
 
 from fx import core
 from fx.config import config
-from fx.core import ClosedJaxpr, DropVar, Literal
-from lowering import fusion, passes
-from lowering.cpu import blas, codegen, control, library, loops, runtime
-from lowering.cpu.irutil import I8, I64, PTR, VOID, declare
+from fx.core import ClosedJaxpr, Literal
+from lowering.cpu import diskcache, runtime
 
-__all__ = ["compile", "Executable", "clear_cache", "optimize", "fusion_plan"]
+# ``optimize`` and ``fusion_plan`` (from ``build``) are reachable here too, imported on use
+__all__ = ["compile", "Executable", "clear_cache", "prepare", "stats"]
 
-_cache: dict = {}
+_cache: dict = {}    # object key text -> NativeCode
+_objects: dict = {}  # object digest -> NativeCode (object code linked in this process)
+_plans: dict = {}    # plan digest -> plan (loaded or stored in this process)
 _cache_lock = threading.Lock()
 _STATUS_OK = np.zeros(1, np.int8)
 _BYTE = np.dtype(np.uint8)
+_PLAN_FORMAT = "fx-plan-1"
+
+#: planning in this process: ``planned`` full plans (passes, fusion, code generation),
+#: ``plan_loaded`` executables made from a cached plan
+stats = {"planned": 0, "plan_loaded": 0}
+
+
+def __getattr__(name):
+    # the planning entry points live in ``build`` (imported only when a program is planned)
+    if name in ("optimize", "fusion_plan"):
+        from lowering.cpu import build
+        return getattr(build, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _empty(shape, dtype):
@@ -43,64 +65,91 @@ def _empty(shape, dtype):
     return runtime.aligned_empty(shape, dtype)
 
 
-def _debug_level() -> int:
+def debug_level() -> int:
+    """The ``FX_DEBUG`` level (0 when unset or not a number)."""
     try:
         return int(os.environ.get("FX_DEBUG", "0") or 0)
     except ValueError:
         return 0
 
 
-def _debug(level: int, text: str) -> None:
-    if _debug_level() >= level:
+def debug(level: int, text: str) -> None:
+    """Print ``text`` to stderr when ``FX_DEBUG`` is at least ``level``."""
+    if debug_level() >= level:
         print(text, file=sys.stderr)
 
 
 def clear_cache() -> None:
-    """Forget compiled modules (they stay loaded; later compiles build new ones)."""
+    """Forget compiled modules and plans (code stays loaded; later compiles load or build
+    it again)."""
     with _cache_lock:
         _cache.clear()
+        _objects.clear()
+        _plans.clear()
 
 
-def _to_numpy(value) -> np.ndarray:
+def to_numpy(value) -> np.ndarray:
+    """The NumPy value of a constant (an ``fx.Array``'s buffer, or ``np.asarray``)."""
     inner = getattr(value, "_value", None)
     return np.asarray(inner if inner is not None else value)
 
 
-def _contiguous(a: np.ndarray, dtype=None) -> np.ndarray:
+def contiguous(a: np.ndarray, dtype=None) -> np.ndarray:
     """``a`` as a C-contiguous array of ``dtype``, keeping its rank (even 0)."""
     return np.require(a, dtype=dtype, requirements="C")
 
 
+def _dtype(name: str) -> np.dtype:
+    return np.dtype(name)  # ml_dtypes (imported by fx) registers its names
+
+
+_dtype_names: dict = {}
+
+
+def _dtype_name(dtype: np.dtype) -> str:
+    """``dtype.name``, cached (NumPy computes it in Python each time; ``dtype.str``
+    is the same for all 1-byte ml_dtypes types, so it cannot serve)."""
+    name = _dtype_names.get(dtype)
+    if name is None:
+        name = _dtype_names[dtype] = dtype.name
+    return name
+
+
 # ---------------------------------------------------------------------------
-# canonical program text (the cache key)
+# canonical program text (the cache keys)
 
 
-def _canonical_text(jaxpr, options) -> str:
-    """The cache key: the program with variables numbered in order of appearance,
-    literal values in hex, and sub-jaxprs written out the same way."""
+def canonical_text(jaxpr, options, const_text, consts=None) -> str:
+    """A program's cache key: ``options``, then (when given) the values of the top-level
+    ``consts``, then the program with variables numbered in order of appearance, literal
+    values in hex, and sub-jaxprs written out the same way (their constants through
+    ``const_text(array) -> str``)."""
     names: dict[int, str] = {}
     lines = [repr(options)]
+    if consts is not None:
+        lines.append(" ".join(const_text(to_numpy(c)) for c in consts))
 
     def name(v):
         if isinstance(v, Literal):
             val = np.asarray(v.val, v.aval.dtype)
-            return f"{val.tobytes().hex()}:{v.aval.dtype.str}"
-        if id(v) not in names:
-            names[id(v)] = f"v{len(names)}:{v.aval.dtype.str}{list(v.aval.shape)}"
-        return names[id(v)]
+            return f"{val.tobytes().hex()}:{_dtype_name(v.aval.dtype)}"
+        key = id(v)
+        found = names.get(key)
+        if found is None:
+            aval = v.aval
+            found = names[key] = f"v{len(names)}:{_dtype_name(aval.dtype)}{list(aval.shape)}"
+        return found
 
     def param(value):
         if isinstance(value, ClosedJaxpr):
-            # small constants may be folded into the code: their values are part of it
-            consts = ",".join(
-                f"{c.dtype.str}{list(c.shape)}" + (f"={c.tobytes().hex()}"
-                                                   if c.size <= passes.FOLD_LIMIT else "")
-                for c in (np.asarray(_to_numpy(c)) for c in value.consts))
+            consts = ",".join(const_text(to_numpy(c)) for c in value.consts)
             return f"{{closed[{consts}] {body(value.jaxpr)}}}"
         if isinstance(value, core.Jaxpr):
             return f"{{{body(value)}}}"
         if isinstance(value, tuple):
             return "(" + ",".join(param(x) for x in value) + ")"
+        if isinstance(value, np.dtype):  # its repr costs 8 ms the first time (NumPy)
+            return f"dtype:{_dtype_name(value)}"
         return repr(value)
 
     def body(j):
@@ -117,119 +166,93 @@ def _canonical_text(jaxpr, options) -> str:
     return "\n".join(lines)
 
 
+#: a parameter printed with an address (a function, an object without a value repr):
+#: the text differs between processes, so the program's plan is not cached
+_UNSTABLE = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
+def _plan_key(closed: ClosedJaxpr, options):
+    """``(digest, pool)`` naming the plan of ``closed`` (pool: its constants, top level
+    first, in the order the text lists them), or None when it is not cacheable."""
+    pool: list = []
+
+    def const_text(c):
+        pool.append(c)
+        head = f"{_dtype_name(c.dtype)}{list(c.shape)}"
+        if c.size <= 16:
+            return f"{head}={c.tobytes().hex()}"
+        flat = np.ascontiguousarray(c).reshape(-1).view(np.uint8)
+        return f"{head}#{hashlib.sha256(flat).hexdigest()}"
+
+    text = canonical_text(closed.jaxpr, options, const_text, closed.consts)
+    if _UNSTABLE.search(text):
+        return None
+    return diskcache.plan_digest(text), pool
+
+
 # ---------------------------------------------------------------------------
-# building
+# native code
 
 
-class _Segment:
-    """Consecutive native groups: one LLVM function, one native call."""
+class NativeCode:
+    """A linked module: entry-point addresses and names, its LLVM IR, its optimized module
+    (or a ``runtime.DeferredModule``), and its disk-cache digest when it is stored."""
 
-    def __init__(self):
-        self.groups = []
-        self.allocs: list[int] = []  # slots allocated before the call
-        self.used: set[int] = set()
+    __slots__ = ("addresses", "names", "ir_text", "module_ref", "digest", "uses_pool")
 
-
-class _Fallback:
-    def __init__(self, eqn, in_slots, out_slots):
-        self.eqn = eqn
-        self.in_slots = in_slots
-        self.out_slots = out_slots
+    def __init__(self, addresses, names, ir_text, module_ref, digest=None):
+        self.addresses, self.names, self.ir_text = addresses, list(names), ir_text
+        self.module_ref, self.digest = module_ref, digest
+        self.uses_pool = "_task" in ir_text
 
 
-class _Table:
-    """The flat buffer table: one aval per slot, and the values of constant slots."""
-
-    def __init__(self):
-        self.avals: list = []
-        self.init: list[tuple[int, np.ndarray]] = []
-
-    def new(self, aval, value=None) -> int:
-        s = len(self.avals)
-        self.avals.append(aval)
-        if value is not None:
-            self.init.append((s, value))
-        return s
-
-
-class _Emitter:
-    """Emits groups into a segment's entry function (recursively for control flow)."""
-
-    def __init__(self, module, bounds_check, threads):
-        self.module = module
-        self.bounds_check = bounds_check
-        self.threads = threads
-        self.count = 0
-        self.ptrs = self.base = self.status = None
-
-    def groups(self, b, scope, groups):
-        module = self.module
-        ptrs = self.ptrs
-        pointer_of = lambda v: ptrs[scope.slot_of[id(v)]]  # noqa: E731
-        for g in groups:
-            if g.kind == "library":
-                eqn = g.eqns[0]
-                if eqn.primitive.name == "dot_general":
-                    blas.emit_call(module, b, g, pointer_of)
-                elif eqn.primitive.name in control.CONTROL:
-                    control.emit(module, b, scope.plans[id(g)], self)
-                else:
-                    library.emit_call(library.LibraryContext(
-                        module, b, pointer_of, self.status, self.bounds_check), eqn)
-                continue
-            name = f"k{self.count}"
-            self.count += 1
-            try:
-                spec = loops.emit_group(module, g, scope.slot_of, name, self.bounds_check,
-                                        self.threads)
-            except loops.CodegenError as err:
-                err.group_eqns = g.eqns
-                raise
-            if spec.total == 0:
-                continue
-            if spec.task is not None:
-                task = module.globals[spec.task]
-                pfor = declare(module, runtime.PARALLEL_FOR,
-                               ir.FunctionType(VOID, [PTR, PTR, I64]))
-                b.call(pfor, [task, self.base, ir.Constant(I64, spec.nchunks)])
-                continue
-            b.call(module.globals[spec.name],
-                   [ptrs[s] for s in spec.slots] + [self.status, ir.Constant(I64, 0),
-                                                    ir.Constant(I64, spec.total)])
+def native_code(key: str, build) -> NativeCode:
+    """The linked module for object key ``key`` (canonical text of the optimized program):
+    from memory, the disk cache, or ``build() -> (ir_text, names)`` compiled."""
+    with _cache_lock:
+        code = _cache.get(key)
+    if code is None:
+        code = NativeCode(*diskcache.compile_cached(key, build))
+        cache = diskcache.cache_directory()
+        if cache is not None:
+            digest = diskcache.program_digest(key)
+            if os.path.exists(cache.file_for(digest)):
+                code.digest = digest
+        with _cache_lock:
+            _cache[key] = code
+            if code.digest is not None:
+                _objects[code.digest] = code
+    return code
 
 
-def _entry_function(emitter, name, seg, slot_count, scope):
-    """``void seg(ptr args)``: read buffer pointers, run each kernel (in parallel when
-    it pays), library call and control-flow construct."""
-    module = emitter.module
-    fn = ir.Function(module, ir.FunctionType(VOID, [PTR]), name)
-    b = ir.IRBuilder(fn.append_basic_block("entry"))
-    (arg,) = fn.args
-    layout = runtime.OBJECT_LAYOUT
-    table = b.bitcast(b.alloca(PTR, size=slot_count + 1), PTR)
-    base = b.gep(table, [ir.Constant(I64, 1)], source_etype=PTR)
+def _stored_code(digest: str):
+    """The module stored on disk under ``digest``, linked (once per process), or None."""
+    with _cache_lock:
+        code = _objects.get(digest)
+    if code is None:
+        loaded = diskcache.load_compiled(digest)
+        if loaded is None:
+            return None
+        code = NativeCode(*loaded, digest=digest)
+        with _cache_lock:
+            _objects[digest] = code
+    return code
 
-    def read_pointer(slot):
-        if layout is not None:
-            item = b.gep(arg, [ir.Constant(I64, layout["tuple_items"] + 8 * slot)],
-                         source_etype=I8)
-            obj = b.load(item, typ=PTR)
-            field = b.gep(obj, [ir.Constant(I64, layout["array_data"])], source_etype=I8)
-            return b.load(field, typ=PTR)
-        return b.load(b.gep(arg, [ir.Constant(I64, slot)], source_etype=PTR), typ=PTR)
 
-    status_slot = slot_count  # the status array is the tuple's last item
-    b.store(read_pointer(status_slot), table)
-    ptrs = {}
-    for slot in sorted(seg.used):
-        p = read_pointer(slot)
-        ptrs[slot] = p
-        b.store(p, b.gep(base, [ir.Constant(I64, slot)], source_etype=PTR))
-    emitter.ptrs, emitter.base = ptrs, base
-    emitter.status = b.load(b.gep(base, [ir.Constant(I64, -1)], source_etype=PTR), typ=PTR)
-    emitter.groups(b, scope, seg.groups)
-    b.ret_void()
-    return fn
+def attach_code(exe, code: NativeCode) -> dict:
+    """Record ``code`` as ``exe``'s (IR, module; worker pool started when it runs loops
+    in parallel); callable entry points by name."""
+    if code.uses_pool and runtime.num_threads() > 1:
+        runtime.ensure_pool()
+    exe.ir_text = code.ir_text
+    exe.module_ref = code.module_ref
+    if debug_level() >= 3:
+        debug(3, f"fx: LLVM IR\n{code.ir_text}")
+    if debug_level() >= 4:
+        debug(4, f"fx: assembly\n{runtime.assembly(code.module_ref)}")
+    proto = ctypes.CFUNCTYPE(None, ctypes.py_object if runtime.OBJECT_LAYOUT
+                             else ctypes.c_void_p)
+    return {n: proto(code.addresses[n]) for n in code.names}
 
 
 def _fast_caller(sig, fn, consts, allocs, outs):
@@ -273,39 +296,19 @@ def _raise_status(status) -> None:
                        "(FX_BOUNDS_CHECK caught it); please report this bug")
 
 
-def _reads_elementwise(group, slot, scope) -> bool:
-    """Whether single-output loop ``group`` reads buffer ``slot`` only through
-    elementwise equations over its own iteration space (element i only for output i)."""
-    if group.kind != "loop" or len(group.outputs) != 1:
-        return False
-    if tuple(group.outputs[0].aval.shape) != tuple(group.shape):
-        return False
-    for e in group.eqns:
-        for v in e.invars:
-            if not isinstance(v, Literal) and scope.slot_of.get(id(v)) == slot:
-                if e.primitive.name not in fusion.ELEMENTWISE or \
-                        tuple(v.aval.shape) != tuple(group.shape):
-                    return False
-    return True
+
+def prepare() -> None:
+    """Create now what every compile needs once per process (the LLVM target machine and
+    JIT engine, the BLAS binding, the cache fingerprints), so that the first compile does
+    not pay for it (``fx`` calls this when it is imported)."""
+    runtime.target_machine()
+    if diskcache._env_directory() is not None:
+        diskcache.plan_digest("")  # the object and plan fingerprints
 
 
-def optimize(closed: ClosedJaxpr, debug=None) -> ClosedJaxpr:
-    """The CPU pass pipeline: generic passes, then products prepared for BLAS."""
-    opt = passes.optimize(closed, debug=debug)
-    prepared = blas.prepare(opt)
-    if prepared is not opt:
-        opt = passes.dce(passes.cse(prepared))
-    return opt
-
-
-def fusion_plan(opt: ClosedJaxpr, unsupported=frozenset()):
-    """``(groups, planner)``: the kernels of optimized program ``opt``, with control flow
-    native where its bodies are, and the equations in ``unsupported`` (ids) eager."""
-    planner = control.Planner(optimize, lambda e: id(e) not in unsupported
-                              and codegen.supports(e))
-    groups = fusion.fuse(opt.jaxpr, lambda e: id(e) not in unsupported
-                         and planner.supported(e))
-    return groups, planner
+def _blas_on() -> bool:
+    from lowering.cpu import blas
+    return not blas._disabled() and blas.library_info() is not None
 
 
 class Executable:
@@ -314,6 +317,8 @@ class Executable:
     Attributes:
       out_avals: the avals of the outputs (those of the jaxpr given to ``compile``).
       fallbacks: the equations that run their eager impl.
+      optimized, groups: the optimized program and its fusion groups (planned again on
+        first access when the executable came from a cached plan).
     """
 
     def __init__(self, closed: ClosedJaxpr, *, bounds_check: bool | None = None):
@@ -323,239 +328,135 @@ class Executable:
         self.out_avals = list(closed.out_avals)
         self.in_avals = list(closed.in_avals)
         self._closed = closed
+        self._object = None
         # under jax_debug_nans/infs every equation's result is checked, so the program runs
         # equation by equation (config is part of jit's cache key: a change recompiles)
         self._checked = bool(config.jax_debug_nans or config.jax_debug_infs)
-        def log_pass(name, result):
-            _debug(1, f"fx: after {name}:\n{result}")
-
-        opt = optimize(closed, debug=log_pass if _debug_level() >= 1 else None)
-        self.optimized = opt
-        unsupported: set[int] = set()
-        for _ in range(4 * len(opt.jaxpr.eqns) + 4):
-            groups, planner = fusion_plan(opt, frozenset(unsupported))
-            try:
-                self._build(opt, groups, unsupported, planner)
-                break
-            except loops.CodegenError as err:
-                # equations the loop emitter cannot handle run their eager impl
-                bad = err.eqns or getattr(err, "group_eqns", [])
-                if not bad:
-                    raise
-                _debug(1, f"fx: falling back: {err.args[0]}")
-                unsupported.update(id(e) for e in bad)
-        self._program = self._plan_calls()
+        key = None
+        if not self._checked and diskcache.cache_directory() is not None:
+            options = (_PLAN_FORMAT, bounds_check, runtime.num_threads(),
+                       runtime.OBJECT_LAYOUT is not None, _blas_on())
+            key = _plan_key(closed, options)
+        # FX_DEBUG asks to see the passes and fusion groups: plan (and store) afresh
+        if key is None or debug_level() >= 1 or not self._load_plan(*key):
+            from lowering.cpu import build
+            build.plan(self, closed)
+            stats["planned"] += 1
+            if key is not None:
+                self._store_plan(*key)
         fast = None if self._checked else self._plan_fast()
         self._fast_call = _fast_caller(self._in_sig, *fast) if fast is not None else None
 
-    def _build(self, opt, groups, unsupported, planner):
-        """Slots, steps and native code for ``groups`` (raises CodegenError, with the group
-        at fault, when a group cannot be emitted)."""
-        jaxpr = opt.jaxpr
-        self.groups = groups
-        if _debug_level() >= 2:
-            _debug(2, "fx: fusion groups\n" + fusion.format_groups(groups))
-        self.fallbacks = [g.eqns[0] for g in groups if g.kind == "fallback"]
-        if self.fallbacks and _debug_level() >= 1:
-            _debug(1, "fx: equations running their eager impl:\n" + "\n".join(
-                f"    {e}" for e in self.fallbacks))
+    def __getattr__(self, name):
+        # a cached plan carries no optimized program: plan it again when asked
+        if name in ("optimized", "groups") and "_closed" in self.__dict__:
+            from lowering.cpu import build
+            opt = build.optimize(self._closed)
+            self.optimized = opt
+            self.groups = build.fusion_plan(opt)[0]
+            return self.__dict__[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
-        # slots: every materialized value; the arguments first, then constants
-        table = _Table()
-        scope = control.Scope(table)
-        slot = scope.slot
-        self._in_slots = [slot(v) for v in jaxpr.invars]
-        for v, c in zip(jaxpr.constvars, opt.consts):
-            scope.const(v, _contiguous(_to_numpy(c), v.aval.dtype))
-        for v in jaxpr.outvars:
-            if isinstance(v, Literal):
-                slot(v)
-        for g in groups:
-            for v in list(g.inputs) + list(g.outputs):
-                slot(v)
-            if g.kind == "library" and g.eqns[0].primitive.name in control.CONTROL:
-                scope.plans[id(g)] = control.plan(g.eqns[0], planner, scope)
-        self._out_slots = [slot(v) for v in jaxpr.outvars]
-        self._slot_avals = avals = table.avals
-        self._init = init = table.init
-        self._in_sig = [(tuple(a.shape), np.dtype(a.dtype)) for a in jaxpr.in_avals]
-
-        # steps: native segments between fallbacks
-        threads = runtime.num_threads()
-        steps: list = []
-        seg = None
-        defined = {s for s, _ in init} | set(self._in_slots)
-        for g in groups:
-            if g.kind == "fallback":
-                e = g.eqns[0]
-                steps.append(_Fallback(e, [slot(v) if not isinstance(v, Literal) else v
-                                           for v in e.invars],
-                                       [None if isinstance(o, DropVar) else slot(o)
-                                        for o in e.outvars]))
-                defined.update(slot(o) for o in e.outvars if not isinstance(o, DropVar))
-                seg = None
-                continue
-            if seg is None:
-                seg = _Segment()
-                steps.append(seg)
-            seg.groups.append(g)
-            written = [slot(v) for v in g.outputs]
-            seg.used.update(slot(v) for v in g.inputs)
-            plan = scope.plans.get(id(g))
-            if plan is not None:
-                seg.used |= plan.used
-                written += sorted(plan.defined)
-            for s in written:
-                seg.used.add(s)
-                if s not in defined:
-                    seg.allocs.append(s)
-                    defined.add(s)
-        self._steps = steps
-        self._nslots = len(avals)
-        self._scope = scope
-
-        # native code: one module, one entry function per segment
-        segments = [s for s in steps if isinstance(s, _Segment)]
-        self.ir_text = ""
-        self.module_ref = None
-        if not segments:
+    # -- the plan cache -------------------------------------------------------------
+    def _store_plan(self, digest: str, pool: list) -> None:
+        """Save this executable's plan (only one of native steps, whose code is on disk)."""
+        code = self._object
+        if self.fallbacks or any(step[0] != "native" for step in self._program):
             return
-        marked = tuple(k for k, e in enumerate(jaxpr.eqns) if id(e) in unsupported)
-        options = ("cpu", self.bounds_check, threads, runtime.OBJECT_LAYOUT is not None, marked,
-                   blas.library_info() is not None and not blas._disabled())
-        key = _canonical_text(jaxpr, options)
+        if code is not None and (code.digest is None or
+                                 len(code.names) != len(self._program)):
+            return
+        init = []
+        for s, v in self._init:
+            init.append((s, self._const_source(v, pool)))
+        plan = {
+            "format": _PLAN_FORMAT, "object": None if code is None else code.digest,
+            "nslots": self._nslots, "in_slots": tuple(self._in_slots),
+            "out_slots": tuple(self._out_slots),
+            "in_sig": tuple((shape, _dtype_name(dtype)) for shape, dtype in self._in_sig),
+            "init": tuple(init),
+            "own": tuple((s, shape, _dtype_name(dtype)) for s, shape, dtype in self._own),
+            "sizes": tuple(self._buffer_sizes), "shared": tuple(self._shared),
+            "donation": tuple((o, tuple(ks)) for o, ks in sorted(self._donation.items())),
+            "kernels": self.kernel_count,
+        }
         with _cache_lock:
-            cached = _cache.get(key)
-        if cached is None:
-            def build():  # only on a miss of the disk cache too
-                module = ir.Module(name="fx")
-                module.triple = runtime.host_info()["triple"]
-                module.data_layout = str(runtime.target_machine().target_data)
-                emitter = _Emitter(module, self.bounds_check, threads)
-                names = []
-                for si, s in enumerate(segments):
-                    name = f"fx_segment_{si}"
-                    _entry_function(emitter, name, s, self._nslots, scope)
-                    names.append(name)
-                return str(module), names
-            from lowering.cpu import diskcache
-            cached = diskcache.compile_cached(key, build)
-            with _cache_lock:
-                _cache[key] = cached
-        addresses, names, text, module_ref = cached
-        if "_task" in text and threads > 1:
-            runtime.ensure_pool()
-        self.ir_text = text
-        self.module_ref = module_ref
-        if _debug_level() >= 3:
-            _debug(3, f"fx: LLVM IR\n{text}")
-        if _debug_level() >= 4:
-            _debug(4, f"fx: assembly\n{runtime.assembly(module_ref)}")
-        proto = ctypes.CFUNCTYPE(None, ctypes.py_object if runtime.OBJECT_LAYOUT
-                                 else ctypes.c_void_p)
-        for s, name in zip(segments, names):
-            s.fn = proto(addresses[name])
+            _plans[digest] = plan
+        cache = diskcache.cache_directory()
+        if cache is not None:
+            cache.put_plan(digest, plan)
+
+    @staticmethod
+    def _const_source(value: np.ndarray, pool: list):
+        """How a plan names a constant slot's value: a constant of the program (by its
+        place in ``pool``) when it is one, else the bytes."""
+        if value.nbytes >= 256:
+            for k, c in enumerate(pool):
+                if c.shape == value.shape and c.dtype == value.dtype and \
+                        (c is value or np.array_equal(c, value)):
+                    return ("const", k, _dtype_name(value.dtype))
+        return ("value", _dtype_name(value.dtype), tuple(value.shape), value.tobytes())
+
+    def _load_plan(self, digest: str, pool: list) -> bool:
+        """Take the cached plan ``digest`` (from memory or disk) and link its code;
+        False when there is none or it cannot be used (then the program is planned)."""
+        with _cache_lock:
+            plan = _plans.get(digest)
+        if plan is None:
+            cache = diskcache.cache_directory()
+            plan = cache.get_plan(digest) if cache is not None else None
+            if plan is None:
+                return False
+        try:
+            code = None
+            if plan["object"] is not None:
+                code = _stored_code(plan["object"])
+                if code is None:
+                    return False
+            self._apply_plan(plan, pool, code)
+        except (KeyError, IndexError, TypeError, ValueError) as err:
+            debug(1, f"fx: cached plan {digest[:16]} not usable ({err}); planning again")
+            return False
+        with _cache_lock:
+            _plans[digest] = plan
+        stats["plan_loaded"] += 1
+        debug(1, f"fx: cached plan {digest[:16]} ({len(self._program)} native calls)")
+        return True
+
+    def _apply_plan(self, plan: dict, pool: list, code) -> None:
+        if plan["format"] != _PLAN_FORMAT:
+            raise ValueError(f"format {plan['format']!r}")
+        in_sig = [(tuple(shape), _dtype(d)) for shape, d in plan["in_sig"]]
+        if in_sig != [(tuple(a.shape), np.dtype(a.dtype)) for a in self.in_avals]:
+            raise ValueError("argument types differ")
+        init = []
+        for s, src in plan["init"]:
+            if src[0] == "const":
+                value = contiguous(pool[src[1]], _dtype(src[2]))
+            else:
+                _, d, shape, data = src
+                value = np.frombuffer(data, _dtype(d)).reshape(shape).copy()
+            init.append((s, value))
+        program = []
+        if code is not None:
+            fns = attach_code(self, code)
+            program = [("native", fns[n]) for n in code.names]
+        else:
+            self.ir_text, self.module_ref = "", None
+        self._object = code
+        self._in_sig = in_sig
+        self._nslots = plan["nslots"]
+        self._in_slots, self._out_slots = list(plan["in_slots"]), list(plan["out_slots"])
+        self._init = init
+        self._own = [(s, tuple(shape), _dtype(d)) for s, shape, d in plan["own"]]
+        self._buffer_sizes = list(plan["sizes"])
+        self._shared = [tuple(x) for x in plan["shared"]]
+        self._donation = {o: list(ks) for o, ks in plan["donation"]}
+        self._kernels = plan["kernels"]
+        self.fallbacks = []
+        self._program = program
 
     # -- calling ---------------------------------------------------------------------
-    def _plan_memory(self):
-        """Which buffer each written slot uses.
-
-        Program outputs get arrays of their own each call. Other intermediates that only
-        native code reads share buffers (raw bytes, 64-byte aligned when large) when
-        their live ranges, in group order, do not overlap: best fit among the free
-        buffers, growing one when none fits. Intermediates a fallback reads get arrays
-        of their own (an eager impl may return a view of its operand).
-        Returns ``(own, sizes, shared)``: own = [(slot, shape, dtype)], sizes = bytes of
-        each shared buffer, shared = [(slot, buffer index)].
-        """
-        scope = self._scope
-        avals = self._slot_avals
-        outputs = set(self._out_slots)
-        first: dict[int, int] = {}
-        last: dict[int, int] = {}
-        private = set(outputs)
-        order: list[int] = []
-        defining: dict[int, object] = {}  # slot -> the group that writes it
-        pos = 0
-        for step in self._steps:
-            pos += 1
-            if isinstance(step, _Fallback):
-                for sl in step.in_slots:
-                    if isinstance(sl, int):
-                        last[sl] = pos
-                        private.add(sl)
-                continue
-            allocs = set(step.allocs)
-            for g in step.groups:
-                pos += 1
-                plan = scope.plans.get(id(g))
-                reads = [scope.slot_of[id(v)] for v in g.inputs]
-                writes = [scope.slot_of[id(v)] for v in g.outputs]
-                if plan is not None:
-                    reads += sorted(plan.used)
-                    writes += sorted(plan.defined)
-                for sl in writes:
-                    defining.setdefault(sl, g)
-                    if sl in allocs and sl not in first:
-                        first[sl] = pos
-                        order.append(sl)
-                for sl in reads + writes:
-                    last[sl] = pos
-        self._donation = self._plan_donation(first, last, defining)
-        own, shared, sizes = [], [], []
-        free: list[int] = []            # buffer indices free for reuse
-        busy: list[tuple[int, int]] = []  # (last use, buffer)
-        for sl in order:
-            aval = avals[sl]
-            shape, dtype = tuple(aval.shape), np.dtype(aval.dtype)
-            if sl in private:
-                own.append((sl, shape, dtype))
-                continue
-            start = first[sl]
-            for entry in [e for e in busy if e[0] < start]:
-                busy.remove(entry)
-                free.append(entry[1])
-            need = max(1, int(np.prod(shape, dtype=np.int64)) * dtype.itemsize)
-            fits = [i for i in free if sizes[i] >= need]
-            if fits:
-                buf = min(fits, key=lambda i: sizes[i])
-            elif free:
-                buf = max(free, key=lambda i: sizes[i])
-                sizes[buf] = need
-            else:
-                buf = len(sizes)
-                sizes.append(need)
-            if buf in free:
-                free.remove(buf)
-            busy.append((last.get(sl, start), buf))
-            shared.append((sl, buf))
-        return own, sizes, shared
-
-    def _plan_donation(self, first, last, defining) -> dict:
-        """Output slot -> argument positions whose buffer may hold that output when the
-        argument is donated: same shape and dtype, and the argument is no longer read
-        once the output is written (read last by an earlier group, or by the output's
-        own single-output elementwise loop at the same element only)."""
-        out_count: dict[int, int] = {}
-        for sl in self._out_slots:
-            out_count[sl] = out_count.get(sl, 0) + 1
-        result = {}
-        for o, n in out_count.items():
-            if n != 1 or o not in first:
-                continue
-            aval = self._slot_avals[o]
-            cands = []
-            for k, (sl, sig) in enumerate(zip(self._in_slots, self._in_sig)):
-                if sig != (tuple(aval.shape), np.dtype(aval.dtype)) or sl in out_count:
-                    continue
-                end = last.get(sl, 0)
-                if end < first[o] or (end == first[o] and
-                                      _reads_elementwise(defining[o], sl, self._scope)):
-                    cands.append(k)
-            if cands:
-                result[o] = cands
-        return result
-
     @property
     def fresh_outputs(self) -> tuple:
         """Per output: whether each call returns a new buffer of its own."""
@@ -581,23 +482,6 @@ class Executable:
         if self._checked:
             return self._run_checked(args), self.fresh_outputs
         return self._run(args, into), self.fresh_outputs
-
-    def _plan_calls(self):
-        """Precomputed per-step data so that a call does little Python."""
-        own, sizes, shared = self._plan_memory()
-        self._own, self._buffer_sizes, self._shared = own, sizes, shared
-        plan = []
-        for step in self._steps:
-            if isinstance(step, _Segment):
-                plan.append(("native", step.fn))
-            else:
-                e = step.eqn
-                impl = e.primitive.impl_rule or e.primitive.impl
-                outs = [(s, tuple(o.aval.shape), np.dtype(o.aval.dtype)) if s is not None
-                        else None for s, o in zip(step.out_slots, e.outvars)]
-                plan.append(("fallback", impl, step.in_slots, outs, e.params,
-                             e.primitive.multiple_results))
-        return plan
 
     def _allocate(self, env, into=None) -> None:
         """Put this call's output arrays (or the donated arrays in ``into``) and shared
@@ -650,7 +534,7 @@ class Executable:
                         f"argument {i} has shape {a.shape} and dtype {a.dtype}, but the "
                         f"program was compiled for shape {shape} and dtype {dtype}")
             if not a.flags.c_contiguous:
-                a = _contiguous(a)
+                a = contiguous(a)
             out.append(a)
         return out
 
@@ -672,7 +556,7 @@ class Executable:
         read = lambda v: np.asarray(v.val, v.aval.dtype) if isinstance(v, Literal) \
             else env[id(v)]  # noqa: E731
         for v, c in zip(jaxpr.constvars, self._closed.consts):
-            env[id(v)] = _to_numpy(c)
+            env[id(v)] = to_numpy(c)
         for v, a in zip(jaxpr.invars, args):
             env[id(v)] = a
         for eqn in jaxpr.eqns:
@@ -717,18 +601,21 @@ class Executable:
                     r = np.asarray(r)
                     if r.dtype != dtype:
                         r = r.astype(dtype)
-                    env[s] = _contiguous(r)
+                    env[s] = contiguous(r)
         return [env[s] for s in self._out_slots]
 
     # -- introspection -----------------------------------------------------------------
     def as_text(self) -> str:
         """The optimized jaxpr, the fusion groups and the LLVM IR."""
+        from lowering import fusion
         return (f"optimized jaxpr:\n{self.optimized}\n\nfusion groups:\n"
                 f"{fusion.format_groups(self.groups)}\n\nLLVM IR:\n{self.ir_text}")
 
     @property
     def kernel_count(self) -> int:
         """Number of loop kernels (loop and reduce groups)."""
+        if "_kernels" in self.__dict__:
+            return self._kernels
         return sum(1 for g in self.groups if g.kind in ("loop", "reduce"))
 
 

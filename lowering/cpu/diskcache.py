@@ -11,6 +11,13 @@ external symbols it uses (``fx_parallel_for`` of the worker pool,
 ``fx_cblas_?gemm``: bound again when the entry is loaded, since addresses
 differ between processes) and the LLVM IR it was compiled from.
 
+Plans (``<digest>.fxp``, written by ``compile``) are keyed the same way by the
+program *as given* (constants' values included), with the sources of the
+``primitives`` package and ``fx.core`` added to the fingerprint (the passes
+rewrite programs with their rules): an entry holds the executable's buffer
+table, constants, memory plan and the digest of its object code, as
+``marshal`` data (built-in types only).
+
 Invariants: the directory is ``FX_CACHE_DIR`` (default ``$XDG_CACHE_HOME/fx``
 or ``~/.cache/fx``), created with mode 0700; one that others can write or that
 another user owns is refused (one warning, the cache is off, compiling works
@@ -24,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import marshal
 import os
 import re
 import stat
@@ -34,21 +42,26 @@ import threading
 import warnings
 import zlib
 
-__all__ = ["compile_cached", "cache_directory", "program_digest", "fingerprint",
-           "stats", "CacheEntry", "DiskCache"]
+__all__ = ["compile_cached", "load_compiled", "cache_directory", "program_digest",
+           "plan_digest", "fingerprint", "stats", "CacheEntry", "DiskCache"]
 
 _MAGIC = b"FXOBJ\x01\r\n"
 _HEAD = struct.Struct("<8sIQ")  # magic, CRC-32 of the body, body length
 _META_LEN = struct.Struct("<I")
-_FORMAT = "fx-object-cache-1"
+_FORMAT = "fx-object-cache-2"
+_PLAN_MAGIC = b"FXPLN\x01\r\n"
 
-#: counters for this process: hits, misses, stores, corrupt entries, refused directories
-stats = {"hits": 0, "misses": 0, "stores": 0, "corrupt": 0, "refused": 0}
+#: counters for this process: object-code hits, misses, stores; plan hits, misses, stores;
+#: corrupt entries (of either kind), refused directories
+stats = {"hits": 0, "misses": 0, "stores": 0, "plan_hits": 0, "plan_misses": 0,
+         "plan_stores": 0, "corrupt": 0, "refused": 0}
 
 _lock = threading.Lock()
 _warned: set = set()
 _verdicts: dict = {}  # directory -> DiskCache or None (refused)
 _fingerprint: list = []
+_plan_sources: list = []
+_failed: set = set()  # object digests whose entry could not be used in this process
 
 
 def _warn_once(key, message: str) -> None:
@@ -72,24 +85,31 @@ def _debug(text: str) -> None:
 # keys
 
 
-def _source_digest() -> str:
-    """A digest of the ``lowering`` package's Python sources (the code generator): their
-    relative paths, sizes and modification times (stat only: reading and hashing every
-    source would cost more than the rest of a cache hit)."""
-    import lowering
-    root = os.path.dirname(os.path.abspath(lowering.__file__))
+def _source_digest(paths=None) -> str:
+    """A digest of Python sources (default: the ``lowering`` package, the code generator):
+    their relative paths, sizes and modification times (stat only: reading and hashing
+    every source would cost more than the rest of a cache hit). ``paths``: packages
+    (directories) or single files."""
+    if paths is None:
+        import lowering
+        paths = [os.path.dirname(os.path.abspath(lowering.__file__))]
     h = hashlib.sha256()
-    pending = [root]
-    while pending:
-        directory = pending.pop()
-        for item in sorted(os.scandir(directory), key=lambda e: e.name):
-            if item.is_dir():
-                if not item.name.startswith((".", "__")):
-                    pending.append(item.path)
-            elif item.name.endswith(".py"):
-                st = item.stat()
-                rel = os.path.relpath(item.path, root)
-                h.update(f"{rel}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+    for root in paths:
+        if not os.path.isdir(root):
+            st = os.stat(root)
+            h.update(f"{os.path.basename(root)}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+            continue
+        pending = [root]
+        while pending:
+            directory = pending.pop()
+            for item in sorted(os.scandir(directory), key=lambda e: e.name):
+                if item.is_dir():
+                    if not item.name.startswith((".", "__")):
+                        pending.append(item.path)
+                elif item.name.endswith(".py"):
+                    st = item.stat()
+                    rel = os.path.relpath(item.path, os.path.dirname(root))
+                    h.update(f"{rel}:{st.st_size}:{st.st_mtime_ns}\n".encode())
     return h.hexdigest()
 
 
@@ -114,6 +134,23 @@ def fingerprint() -> str:
     text = json.dumps(parts, sort_keys=True)
     _fingerprint.append(text)
     return text
+
+
+def plan_digest(key_text: str) -> str:
+    """The hex SHA-256 naming the plan of a program whose canonical text (as given to
+    ``compile``) is ``key_text``: the object fingerprint plus the sources whose rules
+    the passes apply (``primitives``, ``fx.core``, ``fx.dtypes``)."""
+    if not _plan_sources:
+        import fx.core
+        import primitives
+        here = os.path.dirname(os.path.abspath(fx.core.__file__))
+        _plan_sources.append(_source_digest([
+            os.path.dirname(os.path.abspath(primitives.__file__)),
+            os.path.join(here, "core.py"), os.path.join(here, "dtypes.py")]))
+    h = hashlib.sha256(fingerprint().encode())
+    h.update(b"\0plan\0" + _plan_sources[0].encode() + b"\0")
+    h.update(key_text.encode())
+    return h.hexdigest()
 
 
 def program_digest(key_text: str) -> str:
@@ -201,13 +238,22 @@ class DiskCache:
     def __init__(self, path: str):
         self.path = path
 
-    def file_for(self, digest: str) -> str:
-        """The path of ``digest``'s entry."""
-        return os.path.join(self.path, digest + ".fxo")
+    def file_for(self, digest: str, suffix: str = ".fxo") -> str:
+        """The path of ``digest``'s entry (object code; ``suffix=".fxp"``: its plan)."""
+        return os.path.join(self.path, digest + suffix)
 
     def get(self, digest: str) -> CacheEntry | None:
         """The entry for ``digest``, or None (absent, or corrupt: then reported once)."""
-        path = self.file_for(digest)
+        return self._read(self.file_for(digest), lambda data: _decode(data, digest))
+
+    def get_plan(self, digest: str) -> dict | None:
+        """The plan stored under ``digest``, or None (absent, or corrupt: reported once)."""
+        plan = self._read(self.file_for(digest, ".fxp"),
+                          lambda data: _decode_plan(data, digest))
+        stats["plan_hits" if plan is not None else "plan_misses"] += 1
+        return plan
+
+    def _read(self, path: str, decode):
         try:
             with open(path, "rb") as f:
                 data = f.read()
@@ -218,7 +264,7 @@ class DiskCache:
                        f"{err}; compiling again")
             return None
         try:
-            return _decode(data, digest)
+            return decode(data)
         except ValueError as err:
             stats["corrupt"] += 1
             _warn_once(("corrupt", path), f"fx: compilation cache entry {path} is corrupt "
@@ -228,13 +274,26 @@ class DiskCache:
     def put(self, digest: str, entry: CacheEntry) -> bool:
         """Write ``entry`` atomically (temporary file, then rename); False on failure
         (reported once per directory; compiling goes on)."""
-        data = _encode(entry, digest)
+        if not self._write(self.file_for(digest), _encode(entry, digest)):
+            return False
+        _failed.discard(digest)
+        stats["stores"] += 1
+        return True
+
+    def put_plan(self, digest: str, plan: dict) -> bool:
+        """Write ``plan`` (built-in types only) atomically under ``digest``."""
+        if not self._write(self.file_for(digest, ".fxp"), _encode_plan(plan, digest)):
+            return False
+        stats["plan_stores"] += 1
+        return True
+
+    def _write(self, path: str, data: bytes) -> bool:
         tmp = None
         try:
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".fxo", dir=self.path)
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=path[-4:], dir=self.path)
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
-            os.replace(tmp, self.file_for(digest))
+            os.replace(tmp, path)
             tmp = None
         except OSError as err:
             _warn_once(("write", self.path), f"fx: cannot write to the compilation cache "
@@ -246,29 +305,54 @@ class DiskCache:
                     os.unlink(tmp)
                 except OSError:
                     pass
-        stats["stores"] += 1
         return True
+
+
+def _frame(magic: bytes, body: bytes) -> bytes:
+    return _HEAD.pack(magic, zlib.crc32(body), len(body)) + body
+
+
+def _unframe(data: bytes, magic: bytes) -> memoryview:
+    """The body of a framed entry, checked (magic, length, CRC-32), else ValueError."""
+    if len(data) < _HEAD.size:
+        raise ValueError(f"truncated: {len(data)} bytes")
+    got, crc, size = _HEAD.unpack_from(data)
+    if got != magic:
+        raise ValueError("not an fx cache entry of this kind (bad magic)")
+    body = memoryview(data)[_HEAD.size:]
+    if len(body) != size:
+        raise ValueError(f"truncated: body of {len(body)} bytes, expected {size}")
+    if zlib.crc32(body) != crc:
+        raise ValueError("checksum mismatch")
+    return body
+
+
+def _encode_plan(plan: dict, digest: str) -> bytes:
+    return _frame(_PLAN_MAGIC, marshal.dumps((digest, plan)))
+
+
+def _decode_plan(data: bytes, digest: str) -> dict:
+    body = _unframe(data, _PLAN_MAGIC)
+    try:
+        key, plan = marshal.loads(body)
+    except (EOFError, TypeError, ValueError) as err:
+        raise ValueError(f"bad body ({err})") from None
+    if key != digest:
+        raise ValueError("entry belongs to another key")
+    if not isinstance(plan, dict):
+        raise ValueError("bad body (not a plan)")
+    return plan
 
 
 def _encode(entry: CacheEntry, digest: str) -> bytes:
     ir = entry.ir_text.encode()
     meta = json.dumps({"digest": digest, "names": entry.names, "symbols": entry.symbols,
                        "object": len(entry.object), "ir": len(ir)}).encode()
-    body = b"".join([_META_LEN.pack(len(meta)), meta, entry.object, ir])
-    return _HEAD.pack(_MAGIC, zlib.crc32(body), len(body)) + body
+    return _frame(_MAGIC, b"".join([_META_LEN.pack(len(meta)), meta, entry.object, ir]))
 
 
 def _decode(data: bytes, digest: str) -> CacheEntry:
-    if len(data) < _HEAD.size:
-        raise ValueError(f"truncated: {len(data)} bytes")
-    magic, crc, size = _HEAD.unpack_from(data)
-    if magic != _MAGIC:
-        raise ValueError("not an fx object-cache entry (bad magic)")
-    body = memoryview(data)[_HEAD.size:]
-    if len(body) != size:
-        raise ValueError(f"truncated: body of {len(body)} bytes, expected {size}")
-    if zlib.crc32(body) != crc:
-        raise ValueError("checksum mismatch")
+    body = _unframe(data, _MAGIC)
     (meta_len,) = _META_LEN.unpack_from(body)
     start = _META_LEN.size + meta_len
     try:
@@ -288,6 +372,36 @@ def _decode(data: bytes, digest: str) -> CacheEntry:
 
 # ---------------------------------------------------------------------------
 # compiling through the cache
+
+
+def load_compiled(digest: str, level: int = 3):
+    """The object code stored under ``digest``, linked into this process, or None (absent,
+    corrupt, or calling a symbol this process lacks: then not tried again here until
+    the entry is rewritten).
+
+    Returns:
+      ``(addresses, names, ir_text, runtime.DeferredModule)``, as ``compile_cached``.
+    """
+    from lowering.cpu import runtime
+    cache = cache_directory()
+    if cache is None or digest in _failed:
+        return None
+    entry = cache.get(digest)
+    if entry is not None:
+        try:
+            addresses = runtime.load_object(entry.object, entry.names, entry.symbols)
+        except LookupError as err:
+            _debug(f"fx: disk cache entry {digest[:16]} not loadable here ({err})")
+        else:
+            stats["hits"] += 1
+            _debug(f"fx: disk cache hit {digest[:16]} ({len(entry.object)} bytes of "
+                   "object code)")
+            return addresses, entry.names, entry.ir_text, \
+                runtime.DeferredModule(entry.ir_text, level)
+        _failed.add(digest)
+    elif os.path.exists(cache.file_for(digest)):  # corrupt (reported by ``get``)
+        _failed.add(digest)
+    return None
 
 
 #: an integer constant turned into a pointer: a process-specific address in the code
@@ -310,24 +424,15 @@ def compile_cached(key_text: str, build, level: int = 3):
     Example:
       >>> addrs, names, text, _ = compile_cached(key, lambda: (str(module), ["f"]))
     """
-    from lowering.cpu import runtime
     cache = cache_directory()
     digest = None
     if cache is not None:
         digest = program_digest(key_text)
-        entry = cache.get(digest)
-        if entry is not None:
-            try:
-                addresses = runtime.load_object(entry.object, entry.names, entry.symbols)
-            except LookupError as err:
-                _debug(f"fx: disk cache entry {digest[:16]} not loadable here ({err})")
-            else:
-                stats["hits"] += 1
-                _debug(f"fx: disk cache hit {digest[:16]} ({len(entry.object)} bytes of "
-                       "object code)")
-                return addresses, entry.names, entry.ir_text, \
-                    runtime.DeferredModule(entry.ir_text, level)
+        loaded = load_compiled(digest, level)
+        if loaded is not None:
+            return loaded
         stats["misses"] += 1
+    from lowering.cpu import runtime
     text, names = build()
     obj, module = runtime.compile_object(text, level)
     symbols = runtime.external_symbols(text)

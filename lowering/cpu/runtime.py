@@ -63,7 +63,14 @@ def target_machine():
             features = llvm.get_host_cpu_features().flatten()
             _tm = target.create_target_machine(cpu=cpu, features=features, opt=3,
                                                codemodel="jitdefault")
-            _engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), _tm)
+            empty = llvm.parse_assembly("")
+            _engine = llvm.create_mcjit_compiler(empty, _tm)
+            # the engine needs a module to be created, but generating code for it (at the
+            # first finalize) costs 5 ms: it only ever links object files, so let it go
+            # (finalize_object is then only called after adding one: with nothing in the
+            # engine, LLVM crashes)
+            _engine.remove_module(empty)
+            _modules.append(empty)
         return _tm
 
 

@@ -75,8 +75,11 @@ _SCRIPT = textwrap.dedent("""
     w = np.linspace(-2, 2, 9 * 4, dtype=np.float32).reshape(9, 4)
     big = np.linspace(-3, 3, 1 << 17, dtype=np.float32)   # large: split across threads
     outs = fx.jit(step)(x, w, big)
+    cc = sys.modules["lowering.cpu.compile"]
     print(json.dumps({"compiled": runtime.stats["compiled"],
                       "loaded": runtime.stats["loaded"], "disk": diskcache.stats,
+                      "planned": cc.stats["planned"], "plan_loaded": cc.stats["plan_loaded"],
+                      "modules": sorted(m for m in sys.modules if m.startswith("lowering")),
                       "outs": [np.asarray(o).ravel()[:64].tolist() for o in outs]}))
 """)
 
@@ -99,9 +102,13 @@ def test_second_process_compiles_nothing(tmp_path):
     assert first["compiled"] >= 1 and first["disk"]["stores"] >= 1
     stored = _entries(cache)
     assert stored
+    assert first["planned"] == 1 and first["disk"]["plan_stores"] == 1
     second = _run_script(cache, tmp_path)
     assert second["compiled"] == 0, second
     assert second["disk"]["hits"] >= 1 and second["disk"]["misses"] == 0
+    # nor plans: no passes, fusion, memory planning or code generation
+    assert second["planned"] == 0 and second["plan_loaded"] == 1, second
+    assert "lowering.cpu.build" not in second["modules"]
     assert second["loaded"] >= 1
     assert _entries(cache) == stored
     # the loaded code computes what the reference does (BLAS and the pool relinked)
@@ -255,8 +262,8 @@ def test_key_covers_the_environment(monkeypatch):
 def test_writes_are_atomic_and_leave_no_temporaries(cache_dir):
     closed, args = _program(10.0)
     cpu.compile(closed)
-    files = os.listdir(cache_dir)
-    assert len(files) == 1 and files[0].endswith(".fxo")
+    files = sorted(os.listdir(cache_dir), key=lambda n: n[-4:])
+    assert [n[-4:] for n in files] == [".fxo", ".fxp"]  # the object code and the plan
     assert stat.S_IMODE(os.stat(cache_dir).st_mode) == 0o700
 
 
@@ -311,3 +318,164 @@ def test_code_with_an_absolute_address_is_not_stored(cache_dir):
                                                   lambda: (text, ["fx_probe"]))
     assert ctypes.CFUNCTYPE(ctypes.c_int64)(addresses["fx_probe"])() == 42
     assert _entries(cache_dir) == []
+
+
+# ---------------------------------------------------------------------------
+# plans: a program compiled before is neither compiled nor planned again
+
+def _plans(path):
+    return sorted(p for p in os.listdir(path) if p.endswith(".fxp")) if path.exists() else []
+
+
+def _compile_stats():
+    cc = sys.modules["lowering.cpu.compile"]
+    return dict(cc.stats), runtime.stats["compiled"]
+
+
+def _mlp_program():
+    """A small training step: products (BLAS), fused epilogues, reductions, a large
+    closed-over constant (a buffer) and a small one (folded into the code)."""
+    rng = np.random.default_rng(3)
+    w1 = rng.standard_normal((6, 8)).astype(np.float32)
+    w2 = rng.standard_normal((8, 3)).astype(np.float32)
+    big = rng.standard_normal((16, 8)).astype(np.float32)     # 512 bytes: a buffer
+    small = np.array([0.5, -1.0, 2.0], np.float32)
+
+    def loss(ws, x):
+        h = jnp.maximum(x @ ws[0] + jnp.sum(big, axis=0), 0)
+        return jnp.mean(jnp.tanh(h @ ws[1] * small) ** 2)
+
+    def step(w1, w2, x):
+        g1, g2 = fx.grad(loss)((w1, w2), x)
+        return w1 - 0.1 * g1, w2 - 0.1 * g2, loss((w1, w2), x)
+    x = rng.standard_normal((5, 6)).astype(np.float32)
+    return fx.make_jaxpr(step)(w1, w2, x), [w1, w2, x]
+
+
+def test_cached_plan_skips_planning_and_matches_the_reference(cache_dir):
+    closed, args = _mlp_program()
+    built = _check_against_reference(closed, args)
+    assert len(_plans(cache_dir)) == 1
+    cpu.clear_cache()
+    (stats, compiled) = _compile_stats()
+    loaded = _check_against_reference(closed, args)
+    after, compiled_after = _compile_stats()
+    assert after["planned"] == stats["planned"]
+    assert after["plan_loaded"] == stats["plan_loaded"] + 1
+    assert compiled_after == compiled
+    # the loaded executable is the built one: same buffers, constants, donation, kernels
+    for attr in ("_nslots", "_in_slots", "_out_slots", "_in_sig", "_own", "_buffer_sizes",
+                 "_shared", "_donation", "ir_text", "fresh_outputs", "kernel_count"):
+        assert getattr(loaded, attr) == getattr(built, attr), attr
+    assert [s for s, _ in loaded._init] == [s for s, _ in built._init]
+    for (_, a), (_, b) in zip(loaded._init, built._init):
+        np.testing.assert_array_equal(a, b)
+    assert (loaded._fast_call is None) == (built._fast_call is None)
+    # introspection plans again on demand
+    assert [g.kind for g in loaded.groups] == [g.kind for g in built.groups]
+    assert str(loaded.optimized) == str(built.optimized)
+
+
+def test_plan_key_covers_constant_values(cache_dir):
+    """Two programs that differ only in a large closed-over constant's values have plans
+    of their own (the constant is a buffer the plan names)."""
+    x = np.linspace(-1, 1, 64, dtype=np.float32)
+    outs = []
+    for seed in (0, 1):
+        c = np.random.default_rng(seed).standard_normal(64).astype(np.float32)
+        closed = fx.make_jaxpr(lambda x, c=c: jnp.exp(x) * c + c.sum())(x)
+        _check_against_reference(closed, [x])
+        cpu.clear_cache()
+        outs.append(_check_against_reference(closed, [x])([x])[0])
+    assert len(_plans(cache_dir)) == 2
+    assert not np.allclose(outs[0], outs[1])
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "empty", "garbage"])
+def test_corrupt_plan_is_reported_and_planned_again(cache_dir, damage):
+    closed, args = _program({"flip": 12.0, "truncate": 13.0, "empty": 14.0,
+                             "garbage": 15.0}[damage])
+    cpu.compile(closed)
+    (name,) = _plans(cache_dir)
+    path = cache_dir / name
+    data = bytearray(path.read_bytes())
+    if damage == "flip":
+        data[len(data) // 2] ^= 0x5A
+    elif damage == "truncate":
+        data = data[:len(data) - 7]
+    elif damage == "empty":
+        data = b""
+    else:
+        data = bytearray(os.urandom(len(data)))
+    path.write_bytes(bytes(data))
+    cpu.clear_cache()
+    corrupt = diskcache.stats["corrupt"]
+    stats, compiled = _compile_stats()
+    with pytest.warns(RuntimeWarning, match="corrupt"):
+        _check_against_reference(closed, args)
+    after, compiled_after = _compile_stats()
+    assert diskcache.stats["corrupt"] == corrupt + 1
+    assert after["planned"] == stats["planned"] + 1
+    assert compiled_after == compiled  # the object code was fine
+    # the plan was rewritten: the next compile loads it, silently
+    cpu.clear_cache()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _check_against_reference(closed, args)
+    assert _compile_stats()[0]["plan_loaded"] == after["plan_loaded"] + 1
+
+
+def test_plan_whose_object_code_is_gone_is_planned_again(cache_dir):
+    closed, args = _program(16.0)
+    cpu.compile(closed)
+    for name in _entries(cache_dir):
+        os.unlink(cache_dir / name)
+    cpu.clear_cache()
+    stats, compiled = _compile_stats()
+    _check_against_reference(closed, args)
+    after, compiled_after = _compile_stats()
+    assert after["planned"] == stats["planned"] + 1 and compiled_after == compiled + 1
+    assert len(_entries(cache_dir)) == 1
+
+
+def test_programs_with_fallbacks_or_process_specific_text_keep_no_plan(cache_dir):
+    a = np.arange(12, dtype=np.int32).reshape(3, 4)
+    closed = fx.make_jaxpr(lambda a: a @ a.T + 1)(a)  # integer products run eagerly
+    exe = _check_against_reference(closed, [a])
+    assert exe.fallbacks
+    assert _plans(cache_dir) == []
+
+    @fx.custom_jvp
+    def f(x):
+        return jnp.sin(x)
+    f.defjvp(lambda p, t: (f(p[0]), t[0] * 2))
+    x = np.linspace(0, 1, 8, dtype=np.float32)
+    closed = fx.make_jaxpr(lambda x: f(x) * 2)(x)  # its jvp rule is a parameter
+    _check_against_reference(closed, [x])
+    assert _plans(cache_dir) == []
+
+
+def test_plan_entry_format_rejects_mismatches():
+    plan = {"format": "x", "init": ((3, ("value", "float32", (2,), b"\0" * 8)),)}
+    data = diskcache._encode_plan(plan, "abc")
+    assert diskcache._decode_plan(data, "abc") == plan
+    with pytest.raises(ValueError, match="another key"):
+        diskcache._decode_plan(data, "abd")
+    with pytest.raises(ValueError, match="magic"):
+        diskcache._decode_plan(diskcache._encode(
+            diskcache.CacheEntry(b"o", ["f"], [], "ir"), "abc"), "abc")
+    with pytest.raises(ValueError, match="checksum"):
+        diskcache._decode_plan(data[:-1] + bytes([data[-1] ^ 1]), "abc")
+
+
+def test_key_tells_one_byte_types_apart(cache_dir):
+    """int4, uint8 and float8 types print differently in the keys (NumPy's ``dtype.str``
+    is ``<V1`` for several of them)."""
+    import ml_dtypes
+    x = np.arange(6, dtype=np.float32)
+    texts = set()
+    for t in (ml_dtypes.float8_e4m3fn, ml_dtypes.float8_e5m2, ml_dtypes.int4, np.uint8):
+        closed = fx.make_jaxpr(lambda x, t=t: x.astype(t))(x)
+        cc = sys.modules["lowering.cpu.compile"]
+        texts.add(cc.canonical_text(closed.jaxpr, (), repr))
+    assert len(texts) == 4

@@ -43,7 +43,6 @@ from fx._api_extras import (clear_caches, check_tracer_leaks, checking_leaks,  #
 from fx._api_extras import fwd_and_bwd  # noqa: F401
 from fx import ref  # noqa: F401
 from fx.ref import Ref, new_ref, empty_ref, freeze, free_ref, ds  # noqa: F401
-from fx import _ref_jit  # noqa: F401  (refs as jit arguments: written back after the call)
 from fx import ad, memory  # noqa: F401
 from fx.sharding import Shard, smap  # noqa: F401
 from fx._api_extras import _define as _define_option

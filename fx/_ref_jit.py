@@ -4,10 +4,10 @@ call, and the final values are written back into the refs after the call, so the
 sees the writes the function made (as with JAX's refs).
 
 Invariants: the ordinary jit path never sees a ``Ref`` (its argument check raises
-``TypeError`` for one, before any tracing); this module takes those calls, and only
-those, by wrapping ``JitWrapped.__call__`` in a ``try`` that costs nothing on the happy
-path. Each jitted function gets one inner jitted runner whose static first argument
-(the argument structure and which leaves are refs) keys its cache.
+``TypeError`` for one, before any tracing); ``JitWrapped.__call__`` hands those calls,
+and only those, to ``call_with_refs``. Each jitted function gets one inner jitted
+runner whose static first argument (the argument structure and which leaves are refs)
+keys its cache.
 """
 from __future__ import annotations
 
@@ -82,25 +82,3 @@ def call_with_refs(jitted, args, kwargs):
     for r, v in zip(refs, final):
         r._value = _lower(v, r, "set")
     return out
-
-
-def _install() -> None:
-    cls = _jit.JitWrapped
-    if getattr(cls.__call__, "_fx_ref_aware", False):
-        return
-    original = cls.__call__
-
-    def __call__(self, *args, **kwargs):
-        try:
-            return original(self, *args, **kwargs)
-        except TypeError:
-            if not has_ref_argument(self, args, kwargs):
-                raise
-        return call_with_refs(self, args, kwargs)
-
-    __call__._fx_ref_aware = True
-    __call__.__doc__ = original.__doc__
-    cls.__call__ = __call__
-
-
-_install()

@@ -488,7 +488,13 @@ class JitWrapped:
                 sig = tuple(sig)
         if config.jax_disable_jit:
             return self._fun(*args, **kwargs)
-        entry, flat = self._entry(args, kwargs)
+        try:
+            entry, flat = self._entry(args, kwargs)
+        except TypeError:  # a mutable array reference among the arguments?
+            from fx import _ref_jit
+            if not _ref_jit.has_ref_argument(self, args, kwargs):
+                raise
+            return _ref_jit.call_with_refs(self, args, kwargs)
         if eager and not entry.hoisted:
             gpu = _gpu_device_of(flat)
             if gpu is not None:

@@ -35,9 +35,7 @@ from lowering.gpu import codegen, control, conv, kernels
 _cpu = importlib.import_module("lowering.cpu.compile")  # (the package exports compile())
 
 # FX_DEBUG logging and constants' values, shared with the CPU backend
-_debug = getattr(_cpu, "debug", None) or _cpu._debug
-_debug_level = getattr(_cpu, "debug_level", None) or _cpu._debug_level
-_to_numpy = getattr(_cpu, "to_numpy", None) or _cpu._to_numpy
+_debug, _debug_level, _to_numpy = _cpu.debug, _cpu.debug_level, _cpu.to_numpy
 
 __all__ = ["compile", "GpuExecutable", "Program", "module_source", "build_kernels",
            "dot_general", "allows_tf32", "clear_cache"]

@@ -13,6 +13,9 @@ Elementwise and index-only equations fuse into their consumer; a reduction
 pulls its producers in and, when its axes can be iterated as rows, lets
 elementwise consumers over the same rows fuse after it (softmax and layernorm
 are one group: per row, one loop per reduction phase, then the epilogue).
+A ``gather`` is an index operation too (``fusible_gather``): its consumer's loop
+index maps through it to an operand element, whose start is read from the indices
+at the batch position, so an embedding lookup and its epilogue are one loop.
 Everything else is a boundary: a library call or a fallback to the eager impl.
 This module is backend independent: the backend says which equations it can
 generate code for through ``supported``.
@@ -21,10 +24,12 @@ from __future__ import annotations
 
 from typing import Callable, Iterable
 
+import numpy as np
+
 from fx.core import DropVar, Jaxpr, JaxprEqn, Literal, Var
 
 __all__ = ["Group", "fuse", "format_groups", "ELEMENTWISE", "INDEX_OPS", "REDUCTIONS",
-           "LIBRARY", "EXPENSIVE", "row_index_map", "squeezed"]
+           "LIBRARY", "EXPENSIVE", "row_index_map", "squeezed", "fusible_gather"]
 
 ELEMENTWISE = frozenset({
     "neg", "sign", "floor", "ceil", "round", "is_finite", "exp", "exp2", "log", "log1p",
@@ -95,9 +100,47 @@ class Group:
 # classification
 
 
+def fusible_gather(eqn: JaxprEqn) -> bool:
+    """Whether ``gather`` equation ``eqn`` fuses into its consumer as index arithmetic.
+
+    Every combination of dimension numbers does: an operand coordinate is a window
+    start read from the indices at the output's batch position (clamped into
+    ``[0, size - window]``, or tested for ``FILL_OR_DROP``) plus the output's offset
+    coordinate, or the batch coordinate of an operand batching dimension, or 0 for a
+    collapsed dimension outside ``start_index_map``; none needs more than one read of
+    each index-vector entry per output element, which a window loop hoists. So no
+    dimension numbers are left to the library call: a gather is a boundary only when
+    its params are not a gather's (an unknown ``mode``, a ``fill_value`` that is not
+    a scalar), when the backend does not generate code for it (then it is a library
+    call or a fallback), and scatters always are.
+
+    Example:
+      >>> e = fx.make_jaxpr(lambda t, i: jnp.take(t, i, axis=0))(t, ids).jaxpr.eqns[-1]
+      >>> fusible_gather(e)
+      True
+    """
+    if eqn.primitive.name != "gather":
+        return False
+    p = eqn.params
+    dn = p.get("dimension_numbers")
+    fields = ("offset_dims", "collapsed_slice_dims", "start_index_map",
+              "operand_batching_dims", "start_indices_batching_dims")
+    if dn is None or not all(hasattr(dn, f) for f in fields) or "slice_sizes" not in p:
+        return False
+    mode = p.get("mode")
+    name = getattr(mode, "name", mode)
+    if name not in (None, "clip", "fill", "drop", "promise_in_bounds", "CLIP",
+                    "FILL_OR_DROP", "PROMISE_IN_BOUNDS"):
+        return False
+    fill = p.get("fill_value")
+    return fill is None or (np.ndim(fill) == 0 and np.asarray(fill).dtype.kind in "biufc")
+
+
 def _classify(eqn: JaxprEqn, supported: Callable[[JaxprEqn], bool]) -> str:
     name = eqn.primitive.name
     if name in ELEMENTWISE or name in INDEX_OPS:
+        return _FUSIBLE if supported(eqn) else _FALLBACK
+    if name == "gather" and fusible_gather(eqn):
         return _FUSIBLE if supported(eqn) else _FALLBACK
     if name in REDUCTIONS:
         return _REDUCE if supported(eqn) else _FALLBACK
@@ -106,9 +149,11 @@ def _classify(eqn: JaxprEqn, supported: Callable[[JaxprEqn], bool]) -> str:
 
 
 def _known(eqn: JaxprEqn) -> bool:
-    """The default ``supported``: the elementwise, index, reduction and library sets."""
+    """The default ``supported``: the elementwise, index, reduction and library sets, and
+    gathers."""
     name = eqn.primitive.name
-    return name in ELEMENTWISE or name in INDEX_OPS or name in REDUCTIONS or name in LIBRARY
+    return name in ELEMENTWISE or name in INDEX_OPS or name in REDUCTIONS or \
+        name in LIBRARY or name == "gather"
 
 
 def _rows_ok(eqn: JaxprEqn) -> bool:
@@ -360,7 +405,7 @@ def _violations(plan: _Plan, drafts: list[_Draft]) -> set[int]:
         if n > 1 and e.primitive.name in EXPENSIVE and plan.category[k] == _FUSIBLE:
             extra.update(id(o) for o in e.outvars)
     for d in drafts:
-        extra |= _expensive_broadcasts(plan, d)
+        extra |= _expensive_broadcasts(plan, d) | _expensive_gather_reads(plan, d)
     return extra - plan.cut
 
 
@@ -450,6 +495,46 @@ def _expensive_broadcasts(plan, d) -> set[int]:
         if expands and dims != tuple(range(len(dims))):
             out.add(id(x))
     return out
+
+
+def _expensive_gather_reads(plan, d) -> set[int]:
+    """Operands of the group's gathers to store rather than recompute per read: an
+    expensive operand when the gather reads more elements than it has, and indices
+    computed with an expensive equation when each index vector is read once per window
+    element and the window loop is not the innermost one (so no loop hoists the read)."""
+    out = set()
+    for k in d.members:
+        e = plan.eqns[k]
+        if e.primitive.name != "gather" or plan.category[k] != _FUSIBLE:
+            continue
+        x, indices = e.invars
+        size = e.outvars[0].aval.size
+        j = plan.defined(x)
+        if j is not None and j in d.members and id(x) not in plan.cut and \
+                plan.eqns[j].primitive.name in EXPENSIVE and size > max(x.aval.size, 1):
+            out.add(id(x))
+        rank = len(e.outvars[0].aval.shape)
+        offset = tuple(e.params["dimension_numbers"].offset_dims)
+        batch = max(indices.aval.size // max(indices.aval.shape[-1], 1), 1)
+        trailing = offset == tuple(range(rank - len(offset), rank))
+        if size > batch and not trailing and _computes_expensive(plan, d, indices):
+            out.add(id(indices))
+    return out
+
+
+def _computes_expensive(plan, d, var) -> bool:
+    """Whether ``var`` is computed inside group ``d`` with an expensive equation."""
+    stack, seen = [var], set()
+    while stack:
+        v = stack.pop()
+        j = plan.defined(v)
+        if j is None or j not in d.members or j in seen or id(v) in plan.cut:
+            continue  # a buffer: read, not computed
+        seen.add(j)
+        if plan.eqns[j].primitive.name in EXPENSIVE:
+            return True
+        stack.extend(w for w in plan.eqns[j].invars if isinstance(w, Var))
+    return False
 
 
 # ---------------------------------------------------------------------------

@@ -1,6 +1,13 @@
 """Native ``gather`` and the scatter family (``scatter``, ``scatter-add``, ``-sub``,
 ``-mul``, ``-min``, ``-max``) with JAX's general dimension numbers and modes.
 
+Most gathers never reach this library call: fusion (``lowering.fusion.fusible_gather``)
+makes a gather an index operation of its consumer's loop (``loop_index.IndexOps.gather``),
+which handles every combination of dimension numbers and modes. The call below serves
+the gathers fusion leaves as boundaries (those ``fusible_gather`` refuses: params that
+are not a gather's usual ones, such as a non-scalar ``fill_value``) and the scatters,
+which write data-dependent positions and so are never fused.
+
 Invariants: one loop over the batch positions of the indices (row-major, the
 eager impl's order); each reads its index vector (widened to i64 as
 ``astype(int64)`` does), forms the window start per operand dimension and then
@@ -19,20 +26,21 @@ import math
 import numpy as np
 from llvmlite import ir
 
-from lowering.cpu.irutil import I1, I64, SUPPORTED_DTYPES, Emit, reg_type
+from lowering.cpu.irutil import I1, I64, SUPPORTED_DTYPES, Emit, is_float, reg_type
 from lowering.cpu.lib_ir import (HelperFunction, c_strides, call_helper, helper_name,
                                  numpy_max, numpy_min, to_i64)
 from lowering.cpu.library import register
 from primitives.indexing import GatherScatterMode, default_fill_value
 
-__all__ = ["SCATTER_KINDS"]
+__all__ = ["SCATTER_KINDS", "gather_mode", "fill_constant"]
 
 #: scatter primitive -> how an update combines with the old value
 SCATTER_KINDS = {"scatter": "set", "scatter-add": "add", "scatter-sub": "sub",
                  "scatter-mul": "mul", "scatter-min": "min", "scatter-max": "max"}
 
 
-def _mode(params):
+def gather_mode(params):
+    """The ``GatherScatterMode`` of a gather's or scatter's params (None if unknown)."""
     try:
         return GatherScatterMode.from_any(params.get("mode"))
     except ValueError:
@@ -91,7 +99,7 @@ def _gather_supports(eqn) -> bool:
     operand, indices = (v.aval for v in eqn.invars)
     if operand.dtype not in SUPPORTED_DTYPES or indices.dtype not in SUPPORTED_DTYPES:
         return False
-    if _mode(eqn.params) is None:
+    if gather_mode(eqn.params) is None:
         return False
     fill = eqn.params.get("fill_value")
     if fill is not None:
@@ -102,14 +110,18 @@ def _gather_supports(eqn) -> bool:
     return True
 
 
-def _fill_constant(dtype, fill):
+def fill_constant(dtype, fill):
+    """``fill`` (None: JAX's default for ``dtype``) as a register constant of ``dtype``,
+    converted as ``np.asarray(fill).astype(dtype)`` converts it."""
     dtype = np.dtype(dtype)
     value = np.asarray(default_fill_value(dtype) if fill is None else fill)
     with np.errstate(all="ignore"):
         value = value.astype(dtype)
     ty = reg_type(dtype)
-    if dtype.kind == "f":
-        return ir.Constant(ty, float(value))
+    if dtype.kind == "c":
+        return Emit.const(ty, complex(value))
+    if is_float(dtype):
+        return Emit.const(ty, float(value))
     return Emit.const(ty, int(value))
 
 
@@ -119,7 +131,7 @@ def _gather_emit(ctx, eqn) -> None:
     p = eqn.params
     dn = p["dimension_numbers"]
     slice_sizes = tuple(int(s) for s in p["slice_sizes"])
-    mode = _mode(p)
+    mode = gather_mode(p)
     fill = p.get("fill_value")
     out_total = math.prod(out.shape)
     if out_total == 0:
@@ -145,7 +157,7 @@ def _build_gather(ctx, fname, operand, indices, out, dn, slice_sizes, mode, fill
     batch_out_dims = [q for q in range(len(out.shape)) if q not in dn.offset_dims]
     op_total, out_total = math.prod(operand.shape), math.prod(out.shape)
     check = mode is GatherScatterMode.FILL_OR_DROP
-    fill_value = _fill_constant(dtype, fill) if check else None
+    fill_value = fill_constant(dtype, fill) if check else None
     batching = list(zip(dn.operand_batching_dims, dn.start_indices_batching_dims, strict=True))
 
     def per_batch(position):
@@ -179,7 +191,7 @@ def _scatter_supports(eqn) -> bool:
     avals = [v.aval for v in eqn.invars]
     if any(a.dtype not in SUPPORTED_DTYPES for a in avals):
         return False
-    if _mode(eqn.params) is None:
+    if gather_mode(eqn.params) is None:
         return False
     kind = SCATTER_KINDS[eqn.primitive.name]
     if kind == "set" and eqn.params.get("update_jaxpr") is not None:
@@ -213,7 +225,7 @@ def _scatter_emit(ctx, eqn) -> None:
     operand, indices, updates = (v.aval for v in eqn.invars)
     p = eqn.params
     dn = p["dimension_numbers"]
-    mode = _mode(p)
+    mode = gather_mode(p)
     kind = SCATTER_KINDS[eqn.primitive.name]
     if math.prod(operand.shape) == 0:
         return

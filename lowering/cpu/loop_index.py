@@ -1,11 +1,11 @@
 """The index-only operations of loop kernels (a mixin of ``loops._Kernel``): the value
 of an index operation's output at index ``idx`` is its operand's value at an index
 computed from ``idx`` (broadcast, reshape, transpose, iota, slice, rev, pad,
-concatenate, dynamic_slice, dynamic_update_slice).
+concatenate, dynamic_slice, dynamic_update_slice, gather).
 
 Invariants: every operand index is in bounds for any index value the data supplies
-(dynamic starts are clamped as XLA clamps them; pad and concatenate read clamped
-positions and select).
+(dynamic starts, gather's included, are clamped as XLA clamps them; pad,
+concatenate and gather's ``FILL_OR_DROP`` read clamped positions and select).
 """
 from __future__ import annotations
 
@@ -65,6 +65,8 @@ class IndexOps:
             return self.dynamic_slice(eqn, idx)
         if name == "dynamic_update_slice":
             return self.dynamic_update_slice(eqn, idx)
+        if name == "gather":
+            return self.gather(eqn, idx)
         raise CodegenError(f"no loop code for primitive {name}")
 
     def pad(self, eqn, idx):
@@ -133,7 +135,6 @@ class IndexOps:
             x_idx.append(self.add(start, i))
         return self.value(x, tuple(x_idx))
 
-
     def dynamic_update_slice(self, eqn, idx):
         """The operand with the update written at clamped starts: per element, the
         update's value inside the window, the operand's outside (both reads in bounds)."""
@@ -154,3 +155,45 @@ class IndexOps:
             return old
         new = self.value(upd, tuple(u_idx))
         return old if inside is None else self.b.select(inside, new, old)
+
+    def gather(self, eqn, idx):
+        """The operand element an output index of ``gather`` reads, as the eager impl
+        reads it: the output's batch dimensions give the position in the indices, whose
+        index vector (widened to i64 as ``astype(int64)`` does) gives the window start
+        of each dimension in ``start_index_map``, clamped into ``[0, size - window]``;
+        the output's offset dimensions give the position inside the window; operand
+        batching dimensions take the matching batch coordinate. ``FILL_OR_DROP`` selects
+        ``fill_value`` where some start had to be clamped (the read stays in bounds)."""
+        from lowering.cpu.lib_gather import fill_constant, gather_mode
+        from primitives.indexing import GatherScatterMode
+        operand, indices = eqn.invars
+        p = eqn.params
+        dn = p["dimension_numbers"]
+        sizes = p["slice_sizes"]
+        op_shape = operand.aval.shape
+        dropped = set(dn.collapsed_slice_dims) | set(dn.operand_batching_dims)
+        window_dims = [d for d in range(len(op_shape)) if d not in dropped]
+        op_idx = [0] * len(op_shape)
+        for d, q in zip(window_dims, dn.offset_dims):
+            op_idx[d] = idx[q]
+        offsets = set(dn.offset_dims)
+        batch = tuple(i for q, i in enumerate(idx) if q not in offsets)
+        for d, j in zip(dn.operand_batching_dims, dn.start_indices_batching_dims):
+            op_idx[d] = batch[j]
+        fill = gather_mode(p) is GatherScatterMode.FILL_OR_DROP
+        itype = indices.aval.dtype
+        fits = None
+        for k, d in enumerate(dn.start_index_map):
+            start = self.value(indices, batch + (k,))
+            start = codegen.convert(self.e, start, itype, np.dtype(np.int64))
+            hi = op_shape[d] - sizes[d]
+            if fill:
+                ok = self.b.and_(self.b.icmp_signed(">=", start, ir.Constant(I64, 0)),
+                                 self.b.icmp_signed("<=", start, ir.Constant(I64, hi)))
+                fits = ok if fits is None else self.b.and_(fits, ok)
+            op_idx[d] = self.add(self.clamp(start, 0, max(hi, 0)), op_idx[d])
+        val = self.value(operand, tuple(op_idx))
+        if fits is None:
+            return val
+        dtype = eqn.outvars[0].aval.dtype
+        return self.b.select(fits, val, fill_constant(dtype, p.get("fill_value")))

@@ -1,5 +1,6 @@
 """Native library calls of the CPU compiler (sort, argsort, top_k, cumulative ops,
-gather, scatter-add) under fx.jit against NumPy and jax.jit, side by side in one run.
+gather, scatter-add) and fused gathers (an embedding lookup with its epilogue, a column
+permutation) under fx.jit against NumPy and jax.jit, side by side in one run.
 
 Run by hand: ``python tests/benchmarks/bench_cpu_library.py [--repeats 5] [--only sort_1m]``.
 Prints the median time per call of each library, the ratios fx.jit / NumPy and
@@ -21,6 +22,7 @@ from bench_cpu import timeit  # noqa: E402
 N_1M = 1 << 20
 ROWS, COLS = 4096, 1024
 TABLE, DIM, LOOKUPS = 100_000, 64, 50_000
+EMBED_ROWS, EMBED_DIM, EMBED_IDS = 50_000, 256, 8192
 
 
 def _inputs(name):
@@ -33,6 +35,12 @@ def _inputs(name):
     if name == "gather_rows":
         return (r.standard_normal((TABLE, DIM), dtype=f32),
                 r.integers(0, TABLE, LOOKUPS).astype(np.int32))
+    if name == "embedding_relu":
+        return (r.standard_normal((EMBED_ROWS, EMBED_DIM), dtype=f32),
+                r.integers(0, EMBED_ROWS, EMBED_IDS).astype(np.int32))
+    if name == "permute_cols":
+        return (r.standard_normal((ROWS, COLS), dtype=f32),
+                r.permutation(COLS).astype(np.int32))
     if name == "scatter_add_rows":
         return (r.standard_normal((LOOKUPS, DIM), dtype=f32),
                 r.integers(0, TABLE // 10, LOOKUPS).astype(np.int32))
@@ -60,6 +68,11 @@ def _source(name, jnp, lax, numpy):
         return (lambda x: lax.cummax(x, axis=1)), (lambda x: np.maximum.accumulate(x, axis=1))
     if name == "gather_rows":
         return (lambda t, i: t[i]), (lambda t, i: t[i])
+    if name == "embedding_relu":  # a gather fused with its epilogue: one loop
+        return (lambda t, i: jnp.maximum(jnp.take(t, i, axis=0), 0)), \
+            (lambda t, i: np.maximum(np.take(t, i, axis=0), 0))
+    if name == "permute_cols":
+        return (lambda x, p: x[:, p]), (lambda x, p: x[:, p])
     if name == "scatter_add_rows":
         def np_scatter(u, i):
             out = np.zeros((TABLE // 10, DIM), np.float32)
@@ -71,7 +84,8 @@ def _source(name, jnp, lax, numpy):
 
 
 WORKLOADS = ("sort_1m", "argsort_1m", "sort_rows", "top_k_rows", "cumsum_rows", "cumsum_cols",
-             "cummax_rows", "gather_rows", "scatter_add_rows")
+             "cummax_rows", "gather_rows", "embedding_relu", "permute_cols",
+             "scatter_add_rows")
 
 
 def main():

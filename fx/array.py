@@ -1,9 +1,12 @@
 """``fx.Array``: an immutable view of a device buffer (a NumPy array on the CPU).
 
-Invariants: ``_value`` is an ``np.ndarray`` of a canonical dtype and is never
-written after construction; ``weak_type`` marks values that came from Python
-scalars. Operators and methods are installed by ``fx.numpy`` (as JAX does),
-so this module needs no numerics of its own.
+Invariants: ``_value`` is an ``np.ndarray`` of a canonical dtype (a CuPy array
+when ``_device`` is a GPU) and is never written after construction; ``weak_type``
+marks values that came from Python scalars. ``_device`` None means the host CPU
+device, uncommitted; otherwise the array lives on ``_device`` and is committed to
+it unless ``_committed`` was set False (JAX's rule: uncommitted values follow the
+committed operands of a call, see ``lowering.gpu.eager``). Operators and methods are
+installed by ``fx.numpy`` (as JAX does), so this module needs no numerics of its own.
 """
 from __future__ import annotations
 
@@ -17,8 +20,10 @@ class Array:
     """An immutable n-dimensional array. Create one with ``fx.numpy.asarray``."""
 
     # _owned: the buffer was allocated by fx for this array (a compiled output), so a call
-    # that donates the array may write its result into it
-    __slots__ = ("_value", "weak_type", "_aval", "_device", "_owned", "__weakref__")
+    # that donates the array may write its result into it. _committed is only ever set
+    # (to False) for a placed array that is not committed; unset means committed.
+    __slots__ = ("_value", "weak_type", "_aval", "_device", "_owned", "_committed",
+                 "__weakref__")
     __array_priority__ = 100
 
     def __init__(self, value, weak_type: bool = False, device=None):
@@ -52,9 +57,18 @@ class Array:
         """The value as a NumPy array (copied back from a GPU where it lives there)."""
         d = self._device
         if d is not None and getattr(d, "platform", "cpu") == "gpu":
-            from lowering.gpu.device import runtime_for
-            return runtime_for(d).to_host(self._value)
+            v = self._value
+            if v is None:
+                raise _deleted_error()
+            from lowering.gpu import device as gpu_device
+            return gpu_device.runtime_for(d).to_host(v)
         return self._value
+
+    @property
+    def committed(self) -> bool:
+        """Whether the array is committed to its device (``fx.device_put`` with a device,
+        or computed from committed operands), as JAX's ``Array.committed``."""
+        return self._device is not None and getattr(self, "_committed", True)
 
     def __array__(self, dtype=None, copy=None):
         v = self._host_value()
@@ -71,22 +85,22 @@ class Array:
         return self._host_value().tolist()
 
     def __bool__(self):
-        return bool(self._value)
+        return bool(self._value if self._device is None else self._host_value())
 
     def __int__(self):
-        return int(self._value)
+        return int(self._value if self._device is None else self._host_value())
 
     def __float__(self):
-        return float(self._value)
+        return float(self._value if self._device is None else self._host_value())
 
     def __complex__(self):
-        return complex(self._value)
+        return complex(self._value if self._device is None else self._host_value())
 
     def __index__(self):
         if not dtypes.is_integer(self.dtype) and not dtypes.is_bool(self.dtype):
             raise TypeError(f"only integer scalar arrays can be converted to a scalar index, "
                             f"got dtype {self.dtype.name}")
-        return self._value.__index__()
+        return (self._value if self._device is None else self._host_value()).__index__()
 
     def __len__(self):
         if not self._value.ndim:
@@ -106,26 +120,41 @@ class Array:
             "'fx.Array' object does not support item assignment: fx arrays are immutable. "
             "Use `x = x.at[idx].set(value)` instead (or .add, .mul, .min, .max).")
 
-    def __reduce__(self):
-        return (_reconstruct, (self._value, self.weak_type))
+    def __reduce__(self):  # a pickled array comes back on the host
+        return (_reconstruct, (self._host_value(), self.weak_type))
 
     def __format__(self, spec):
         if self._value.ndim == 0:
-            return format(self._value[()], spec)
+            return format(self._host_value()[()], spec)
         return format(str(self), spec)
 
     # -- DLPack ----------------------------------------------------------------
     def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
-        """Export the buffer through DLPack (zero-copy for DLPack >= 1.0 consumers)."""
-        from fx.dlpack import _export
-        return _export(self._value, stream, max_version, dl_device, copy)
+        """Export the buffer through DLPack, zero-copy (for DLPack >= 1.0 consumers on
+        the CPU; a GPU buffer is CuPy's, made ready on the consumer's ``stream``)."""
+        from fx import dlpack
+        if self._device is not None and getattr(self._device, "platform", "cpu") == "gpu":
+            return dlpack._export_gpu(self, stream, max_version, dl_device, copy)
+        return dlpack._export(self._value, stream, max_version, dl_device, copy)
 
     def __dlpack_device__(self) -> tuple:
-        """``(device type, device id)``: fx arrays live on the CPU (kDLCPU = 1)."""
+        """``(device type, device id)``: kDLCPU = 1 for host arrays, kDLCUDA = 2 and the
+        CUDA ordinal for arrays on a GPU."""
+        d = self._device
+        if d is not None and getattr(d, "platform", "cpu") == "gpu":
+            return (2, d.id)
         return (1, 0)
 
     # -- device ----------------------------------------------------------------
     def block_until_ready(self) -> Array:
+        """Wait until the array's value is computed (on a GPU: its device's stream has run
+        every launch queued so far); returns the array."""
+        d = self._device
+        if d is not None and getattr(d, "platform", "cpu") == "gpu":
+            if self._value is None:
+                raise _deleted_error()
+            from lowering.gpu import device as gpu_device
+            gpu_device.runtime_for(d).synchronize()
         return self
 
     def copy_to_host_async(self) -> None:
@@ -138,11 +167,12 @@ class Array:
         device_set = getattr(self._device, "device_set", None)
         if device_set is not None:
             return set(device_set)
-        return {self._device or _devices_module().default_device()}
+        return {self._device or _devices_module().host_device()}
 
     @property
     def device(self):
-        return self._device or _devices_module().default_device()
+        """The device holding the array (the host CPU device unless it was placed)."""
+        return self._device or _devices_module().host_device()
 
     @property
     def sharding(self):
@@ -171,6 +201,11 @@ class Array:
         return str(self._host_value())
 
 
+def _deleted_error() -> RuntimeError:
+    return RuntimeError("Array has been deleted (it was donated to a jitted call with "
+                        "donate_argnums, or .delete() was called)")
+
+
 def _devices_module():
     import importlib
     return importlib.import_module("fx.devices")
@@ -186,5 +221,24 @@ def _wrap(value, weak_type: bool = False) -> Array:
     return Array(value, weak_type)
 
 
+def _eager_apply(primitive, args, params):
+    """A primitive applied eagerly to an operand placed on a device (see
+    ``lowering.gpu.eager``; imported on first use)."""
+    from lowering.gpu import eager
+    core._eager_apply = eager.apply
+    return eager.apply(primitive, args, params)
+
+
+def _eager_first_call(primitive, args, params):
+    """The first eager call: resolve the default device (which sets ``core._eager_route``
+    to None when it is the host CPU), then run the call."""
+    _devices_module().default_device()
+    if core._eager_route is None:
+        return core.eval_trace.process_primitive(primitive, args, params)
+    return core._eager_apply(primitive, args, params)
+
+
 core._array_type[0] = Array
 core._wrap_array[0] = _wrap
+core._eager_apply = _eager_apply
+core._eager_route = _eager_first_call

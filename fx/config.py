@@ -32,6 +32,7 @@ class Config:
         "jax_numpy_rank_promotion": ("allow", None, True),
         "jax_default_matmul_precision": (None, None, True),
         "jax_platforms": (None, "FX_PLATFORMS", False),
+        "jax_default_device": (None, None, False),
         "fx_cpu_devices": (1, "FX_CPU_DEVICES", False),
         "jax_log_compiles": (False, None, False),
         "jax_explain_cache_misses": (False, "FX_EXPLAIN_CACHE_MISSES", False),
@@ -63,8 +64,12 @@ class Config:
         if name not in self._options:
             raise AttributeError(
                 f"fx.config has no option {name!r}; options are {sorted(self._options)}")
+        if name in _DEVICE_OPTIONS:
+            _check_device_option(name, value)
         object.__setattr__(self, name, value)
         self._refresh_key()
+        if name in _DEVICE_OPTIONS:
+            _device_options_changed()
 
     def read(self, name: str) -> Any:
         return getattr(self, name)
@@ -91,6 +96,29 @@ class Config:
             yield
         finally:
             self.update(name, old)
+
+
+# options the default device depends on (fx.devices resolves it again when one changes)
+_DEVICE_OPTIONS = frozenset({"jax_platforms", "jax_default_device", "fx_cpu_devices"})
+
+
+def _check_device_option(name: str, value: Any) -> None:
+    if name == "jax_default_device":
+        if value is None or hasattr(value, "platform") or value in ("cpu", "gpu", "cuda"):
+            return
+        raise ValueError("jax_default_device must be passed either a Device object (e.g. "
+                         "`fx.devices('cpu')[0]`) or a platform name string like 'cpu' or "
+                         f"'gpu', got: {value!r}")
+    if name == "jax_platforms" and value is not None and not isinstance(value, str):
+        raise ValueError(f"jax_platforms must be a comma-separated string of platforms "
+                         f"(e.g. 'cpu' or 'gpu,cpu') or None, got: {value!r}")
+
+
+def _device_options_changed() -> None:
+    import sys
+    devices = sys.modules.get("fx.devices")
+    if devices is not None:
+        devices._invalidate_default()
 
 
 config = Config()

@@ -139,13 +139,29 @@ _INTERNAL_DIRS = tuple(os.path.join(_FX_ROOT, d) + os.sep
                        for d in ("fx", "primitives", "lowering"))
 
 
+_internal_files: dict[str, bool] = {}  # file name -> whether it is fx's own (or contextlib's)
+
+
+def _file_is_internal(filename: str) -> bool:
+    if len(_internal_files) > 10000:
+        _internal_files.clear()
+    internal = filename.startswith(_INTERNAL_DIRS) or "contextlib" in filename
+    _internal_files[filename] = internal
+    return internal
+
+
 def user_frame() -> str | None:
     """``file:line (function)`` of the innermost frame outside fx, or None."""
     frame = sys._getframe(1)
+    known = _internal_files
     while frame is not None:
-        filename = frame.f_code.co_filename
-        if not filename.startswith(_INTERNAL_DIRS) and "contextlib" not in filename:
-            return f"{filename}:{frame.f_lineno} ({frame.f_code.co_name})"
+        code = frame.f_code
+        filename = code.co_filename
+        internal = known.get(filename)
+        if internal is None:
+            internal = _file_is_internal(filename)
+        if not internal:
+            return f"{filename}:{frame.f_lineno} ({code.co_name})"
         frame = frame.f_back
     return None
 
@@ -436,12 +452,17 @@ class EvalTrace(Trace):
     __slots__ = ()
 
     def process_primitive(self, primitive, args, params):
+        if _eager_route is not None and self is eval_trace:
+            # the default device is not the host CPU (or not yet known): place the call
+            return _eager_route(primitive, args, params)
         array_type = _array_type[0]
         vals = []
         weak = bool(args)  # an operand-less primitive (iota) makes strong values
         for a in args:
             t = type(a)
             if t is array_type:
+                if a._device is not None:  # placed on a device (a GPU, a committed CPU)
+                    return _eager_apply(primitive, args, params)
                 vals.append(a._value)
                 weak = weak and a.weak_type
             elif isinstance(a, Tracer):
@@ -503,6 +524,15 @@ def _check_impl_result(primitive, args, params, out):
 
 
 eval_trace = EvalTrace(None)
+# The host interpreter: the same impls without device placement, for callers that have
+# already brought every operand to the host (``lowering.gpu.eager``).
+host_eval_trace = EvalTrace(None)
+# Eager device placement (set by fx.array and fx.devices; see lowering.gpu.eager): with
+# ``_eager_route`` None, eager calls on host operands run their impl right here;
+# otherwise (the default device is a GPU, or not yet resolved) every eager call goes
+# through it. ``_eager_apply`` runs a call that has an operand placed on a device.
+_eager_route = None
+_eager_apply = None
 _current_trace: contextvars.ContextVar[Trace] = contextvars.ContextVar(
     "fx_current_trace", default=eval_trace)
 _array_type: list = [None]  # set by fx.array: the Array class
@@ -532,13 +562,20 @@ def current_trace() -> Trace:
     return _current_trace.get()
 
 
-@contextlib.contextmanager
-def set_current_trace(trace: Trace):
-    token = _current_trace.set(trace)
-    try:
-        yield trace
-    finally:
-        _current_trace.reset(token)
+class set_current_trace:
+    """``with set_current_trace(trace):`` makes ``trace`` current for the block."""
+
+    __slots__ = ("trace", "token")
+
+    def __init__(self, trace: Trace):
+        self.trace = trace
+
+    def __enter__(self) -> Trace:
+        self.token = _current_trace.set(self.trace)
+        return self.trace
+
+    def __exit__(self, *exc) -> None:
+        _current_trace.reset(self.token)
 
 
 @contextlib.contextmanager

@@ -55,7 +55,22 @@ def platforms_allowed() -> set[str] | None:
     return {p.strip().lower() for p in str(value).split(",") if p.strip()}
 
 
+def _driver_present() -> bool:
+    """Whether the CUDA driver library loads (checked before importing CuPy, so machines
+    without a driver do not pay CuPy's import time on the first eager call)."""
+    import ctypes
+    for name in ("libcuda.so.1", "libcuda.so", "nvcuda.dll"):
+        try:
+            ctypes.CDLL(name)
+            return True
+        except OSError:
+            continue
+    return False
+
+
 def _discover() -> list[GpuDevice]:
+    if not _driver_present():
+        return []
     try:
         import cupy
         count = cupy.cuda.runtime.getDeviceCount()

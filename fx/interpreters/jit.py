@@ -10,8 +10,9 @@ batch, partial eval) rewrite the sub-jaxpr, so every transformation composes.
 from __future__ import annotations
 
 import functools
-import os
 import inspect
+import os
+import types
 import weakref
 from typing import Any, Callable, Sequence
 
@@ -294,14 +295,17 @@ jit_p.axis_dependent = True  # its body may hold collectives over a vmapped axis
 # the user-facing wrapper
 
 
-def _gpu_device_of(flat):
-    """The GPU an argument lives on, or None (all on the host)."""
-    for x in flat:
-        if type(x) is Array:
-            d = x._device
-            if d is not None and getattr(d, "platform", "cpu") == "gpu":
-                return d
-    return None
+def _gpu_placement(name, flat):
+    """``(GPU, committed)`` when the call runs on a GPU (JAX's rule: the device of the
+    committed arguments, else the default device), else ``(None, False)``: the host."""
+    if core._eager_route is None and not any(
+            type(x) is Array and x._device is not None for x in flat):
+        return None, False  # the host is the default and nothing is placed
+    from lowering.gpu.eager import placement
+    device, committed = placement(types.SimpleNamespace(name=name), flat)
+    if getattr(device, "platform", "cpu") != "gpu":
+        return None, False
+    return device, committed
 
 
 def _leaf_signature(x):
@@ -496,9 +500,9 @@ class JitWrapped:
                 raise
             return _ref_jit.call_with_refs(self, args, kwargs)
         if eager and not entry.hoisted:
-            gpu = _gpu_device_of(flat)
+            gpu, committed = _gpu_placement(self._name, flat)
             if gpu is not None:
-                return self._call_gpu(entry, flat, gpu)
+                return self._call_gpu(entry, flat, gpu, committed)
             exe = entry.executable
             if exe is None:
                 exe = entry.executable = compile_jaxpr(entry.closed)
@@ -524,10 +528,10 @@ class JitWrapped:
                           inline=self._inline, keep_unused=self._keep_unused)
         return tree_util.tree_unflatten(entry.out_tree, outs)
 
-    def _call_gpu(self, entry, flat, device):
-        """Run on the GPU holding an argument: CUDA kernels from ``lowering.gpu``; host
-        arguments are copied there, outputs stay there (``fx.device_get`` or
-        ``np.asarray`` bring them back)."""
+    def _call_gpu(self, entry, flat, device, committed=True):
+        """Run on ``device``: CUDA kernels from ``lowering.gpu``; host arguments are
+        copied there, outputs stay there (``fx.device_get`` or ``np.asarray`` bring them
+        back), committed when an argument was (JAX's rule)."""
         from lowering.gpu.device import runtime_for
         runtime = runtime_for(device)
         exe = entry.gpu.get(device.id)
@@ -546,6 +550,9 @@ class JitWrapped:
                 values.append(runtime.asarray(_leaf_value(x)))
         outs = exe(values)
         wrapped = [Array(o, w, device=device) for o, w in zip(outs, entry.out_weak)]
+        if not committed:
+            for a in wrapped:
+                a._committed = False
         return tree_util.tree_unflatten(entry.out_tree, wrapped)
 
     def _call_donating(self, entry, exe, args, flat):

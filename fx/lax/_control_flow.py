@@ -99,9 +99,17 @@ def _bind(primitive, args, params) -> list:
     if core.current_trace() is core.eval_trace:
         avals = primitive.abstract_eval(*[get_aval(a) for a in args], **params)
         array_type = core._array_type[0]
-        outs = [array_type(o._value, a.weak_type) if type(o) is array_type
+        outs = [_reweak(o, a.weak_type) if type(o) is array_type
                 and o.weak_type != a.weak_type else o for o, a in zip(outs, avals)]
     return outs
+
+
+def _reweak(array, weak_type: bool):
+    """``array`` with ``weak_type``, on the same device with the same commitment."""
+    out = type(array)(array._value, weak_type, device=array._device)
+    if not getattr(array, "_committed", True):
+        out._committed = False
+    return out
 
 
 def _describe(fun) -> str:

@@ -717,12 +717,15 @@ def composite(decomposition: Callable, name: str, version: int = 0):
 
 
 def platform_dependent(*args, default: Callable | None = None, **per_platform: Callable):
-    """Call the branch for the current platform (``cpu``), else ``default``."""
+    """Call the branch for the default platform, else ``default``: ``cpu`` on the host;
+    on an NVIDIA GPU the ``cuda`` branch (JAX's name), then ``gpu``."""
     from fx.devices import default_backend
-    branch = per_platform.get(default_backend(), default)
+    backend = default_backend()
+    names = ("cuda", "gpu") if backend == "gpu" else (backend,)
+    branch = next((per_platform[n] for n in names if n in per_platform), default)
     if branch is None:
         raise ValueError(f"platform_dependent: no branch for platform "
-                         f"{default_backend()!r} and no default")
+                         f"{names[0]!r} and no default")
     return branch(*args)
 
 

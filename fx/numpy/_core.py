@@ -9,6 +9,7 @@ only ever see equal shapes or rank-0 operands.
 from __future__ import annotations
 
 import builtins
+import importlib
 from typing import Any
 
 import numpy as np
@@ -50,7 +51,19 @@ def _is_array_like(x) -> bool:
 
 
 def asarray(a, dtype=None, order=None, *, copy=None, device=None) -> Any:
-    """Convert ``a`` (array, scalar, nested list) to an fx array (JAX's ``asarray``)."""
+    """Convert ``a`` (array, scalar, nested list) to an fx array (JAX's ``asarray``), on
+    ``device`` (a device or sharding) when given, else on the default device."""
+    out = _asarray(a, dtype)
+    if device is not None:
+        if isinstance(out, Tracer):
+            return out
+        return importlib.import_module("fx.devices").device_put(out, device)
+    if core._eager_route is not None and type(out) is Array:  # the default is not the host
+        return importlib.import_module("fx.devices")._place_default(out)
+    return out
+
+
+def _asarray(a, dtype):
     if dtype is not None:
         dtype = dtypes.canonicalize_dtype(dtype)
     if type(a) is Array:
@@ -68,7 +81,7 @@ def asarray(a, dtype=None, order=None, *, copy=None, device=None) -> Any:
             return Array(np.asarray(a, dtype=dtype))
         return Array(np.asarray(a, dtype=d), weak)
     if hasattr(a, "__jax_array__"):
-        return asarray(a.__jax_array__(), dtype)
+        return _asarray(a.__jax_array__(), dtype)
     if isinstance(a, (list, tuple)):
         if builtins.any(isinstance(x, Tracer) for x in _flatten_nested(a)):
             return _stack_nested(a, dtype)
@@ -94,7 +107,7 @@ def asarray(a, dtype=None, order=None, *, copy=None, device=None) -> Any:
 
 def array(object, dtype=None, copy: bool = True, order="K", ndmin: int = 0, *, device=None):
     """Like ``asarray`` (values are immutable, so no copy is ever observable)."""
-    out = asarray(object, dtype)
+    out = asarray(object, dtype, device=device)
     if ndmin > out.ndim:
         out = lax.broadcast_to_rank(out, ndmin)
     return out

@@ -419,7 +419,8 @@ def getitem(x, idx, *, mode=None, fill_value=None, indices_are_sorted: bool = Fa
       >>> x[:, ::-1][1]
       Array([5, 4, 3], dtype=int32)
     """
-    if type(x) is Array and mode is None and _current.get() is _eval_trace:
+    # (the NumPy fast paths serve host arrays; placed ones go through the primitives)
+    if type(x) is Array and x._device is None and mode is None and _current.get() is _eval_trace:
         out = _eager_basic(x, idx)
         if out is not None:
             return out
@@ -431,7 +432,7 @@ def getitem(x, idx, *, mode=None, fill_value=None, indices_are_sorted: bool = Fa
     if parsed.new_axes:
         x = lax.expand_dims(x, parsed.new_axes)
         shape = _expanded_shape(shape, parsed.new_axes)
-    if type(x) is Array and _current.get() is _eval_trace:
+    if type(x) is Array and x._device is None and _current.get() is _eval_trace:
         out = _eager_static_read(x, parsed, mode, fill_value)
         if out is not None:
             return out
@@ -655,7 +656,8 @@ def _scatter_update(x, idx, y, primitive, kind, mode=None, indices_are_sorted=Fa
     aval = get_aval(x)
     mode = GatherScatterMode.from_any(mode)
     parsed = _parse(aval.shape, idx)
-    if type(x) is Array and update_jaxpr is None and _current.get() is _eval_trace:
+    if (type(x) is Array and x._device is None and update_jaxpr is None
+            and _current.get() is _eval_trace):
         out = _eager_update(x, parsed, y, kind, mode)
         if out is not None:
             return out

@@ -16,6 +16,7 @@ import numpy as np
 from fx import core, dtypes, lax
 from fx.array import Array
 from fx.core import Tracer, get_aval
+from fx.numpy import _core as _core_module
 from fx.numpy._core import (_broadcast_all, _broadcast_to, _promote, _promote_inexact,
                             asarray, broadcast_shapes)
 
@@ -111,8 +112,12 @@ def arange(start, stop=None, step=None, dtype=None, *, device=None):
     dtype = dtypes.canonicalize_dtype(dtype)
     np_args = [np.asarray(v).item() for v in args]
     if stop is None and step is None and dtypes.is_integer(dtype):
-        return lax.iota(dtype, builtins.max(int(np_args[0]), 0))
-    return Array(np.arange(*np_args, dtype=dtype))
+        out = lax.iota(dtype, builtins.max(int(np_args[0]), 0))
+        if device is None:
+            return out
+    else:
+        out = np.arange(*np_args, dtype=dtype)
+    return _core_module.asarray(out, device=device)
 
 
 def linspace(start, stop, num: int = 50, endpoint: bool = True, retstep: bool = False,

@@ -30,7 +30,7 @@ import numpy as np
 from fx.config import config
 from fx.core import ClosedJaxpr, DropVar, Literal
 from lowering import fusion, passes
-from lowering.gpu import codegen, control, conv, kernels
+from lowering.gpu import codegen, control, conv, eager, kernels
 
 _cpu = importlib.import_module("lowering.cpu.compile")  # (the package exports compile())
 
@@ -213,7 +213,8 @@ class Program:
                 _, impl, ins, outs, params, multiple = step
                 host = [rt.to_host(env[s]) if isinstance(s, int) else
                         np.asarray(s.val, s.aval.dtype) for s in ins]
-                result = impl(*host, **params)
+                with eager.on_host():  # eager calls inside a host impl stay on the host
+                    result = impl(*host, **params)
                 results = result if multiple else [result]
                 for spec, r in zip(outs, results, strict=False):
                     if spec is not None:

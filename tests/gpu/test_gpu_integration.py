@@ -5,6 +5,7 @@ compiled with g++ and run on the CPU) in for a device's CuPy runtime; checked
 against the same program on the CPU."""
 from __future__ import annotations
 
+import importlib
 import shutil
 
 import numpy as np
@@ -15,6 +16,7 @@ import fx.numpy as jnp
 from lowering.gpu import device as gpu_device
 from lowering.gpu.device import GpuDevice
 
+fx_devices = importlib.import_module("fx.devices")  # (fx.devices is also a function)
 pytestmark = pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++ to emulate")
 
 
@@ -25,7 +27,10 @@ def fake_gpu(monkeypatch):
     runtime = HostRuntime()
     monkeypatch.setattr(gpu_device, "gpu_devices", lambda: [dev])
     monkeypatch.setattr(gpu_device, "runtime_for", lambda d: runtime)
-    return dev, runtime
+    fx_devices._invalidate_default()
+    yield dev, runtime
+    monkeypatch.undo()
+    fx_devices._invalidate_default()
 
 
 def test_no_gpu_backend_is_a_clear_error(monkeypatch):

@@ -172,7 +172,8 @@ class _Verified:
                 scale = float(np.max(np.abs(w[finite]))) if finite.any() else 0.0
                 tol = 1e-4 * np.abs(w) + 1e-5 * (1.0 + scale) if g.dtype.itemsize > 2 \
                     else 1e-2 * np.abs(w) + 1e-2 * (1.0 + scale)
-                same = (g == w) | (np.isnan(g) & np.isnan(w)) | (np.abs(g - w) <= tol)
+                with np.errstate(invalid="ignore", over="ignore"):  # (inf - inf)
+                    same = (g == w) | (np.isnan(g) & np.isnan(w)) | (np.abs(g - w) <= tol)
             else:
                 same = g == w
             if not np.all(same):

@@ -18,7 +18,7 @@ import numpy as np
 from llvmlite import ir
 
 import primitives
-from lowering.cpu import mathfns
+from lowering.cpu import mathfns, special_math
 from lowering.cpu.irutil import (I1, LOOP_DTYPES, LOW_FLOATS, Emit, is_float, kind,
                                   reg_type)
 
@@ -207,6 +207,9 @@ def _transcendental(name, fn):
 
 for _name in mathfns.TRANSCENDENTAL_DTYPES:
     _transcendental(_name, getattr(mathfns, _name))
+for _name in ("lgamma", "digamma"):  # lowering/cpu/special_math.py
+    rule(_name, special_math.SPECIAL_DTYPES)(
+        lambda e, args, ia, oa, params, fn=getattr(special_math, _name): fn(e, args[0]))
 
 
 @rule("pow", ("float32",))
@@ -374,6 +377,8 @@ REDUCTION_PRIMITIVES = frozenset(P[n] for n in (
     "reduce_sum", "reduce_max", "reduce_min", "reduce_prod", "reduce_and", "reduce_or",
     "reduce_xor", "argmax", "argmin"))
 _LIBRARY = frozenset({P["dot_general"]})
+#: library calls whose own ``supports`` handles complex dtypes (LAPACK: lib_lapack_spectral)
+_COMPLEX_LIBRARY = frozenset({"qr", "eigh", "svd", "eig"})
 
 
 def supports(eqn) -> bool:
@@ -382,8 +387,15 @@ def supports(eqn) -> bool:
     avals = [v.aval for v in eqn.invars] + [v.aval for v in eqn.outvars]
     if any(a.dtype not in LOOP_DTYPES for a in avals):
         return False
+    if prim is P["gather"]:  # an index op of its consumer's loop: any loop dtype
+        from lowering import fusion
+        if fusion.fusible_gather(eqn):
+            return True
     if any(a.dtype.kind == "c" for a in avals):  # complex: elementwise and index ops
         from lowering.cpu.complex_rules import COMPLEX_RULES
+        if prim.name in _COMPLEX_LIBRARY:  # library calls that take complex operands
+            from lowering.cpu import library
+            return library.supports(eqn)
         return prim.name in COMPLEX_RULES or prim is P["select_n"] or (
             prim in INDEX_PRIMITIVES and not (prim is P["reshape"] and
                                               eqn.params.get("dimensions") is not None))

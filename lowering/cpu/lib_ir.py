@@ -69,6 +69,11 @@ def _heap_symbols() -> None:
         _heap[name] = address
 
 
+# object code loaded from the disk cache resolves them through the same registration
+for _name in ("fx_malloc", "fx_free"):
+    runtime.register_symbol_provider(_name, _heap_symbols)
+
+
 def to_i64(b: ir.IRBuilder, value, dtype) -> ir.Value:
     """An integer index of ``dtype`` (register form) widened to i64 as NumPy's
     ``astype(int64)`` does (sign-extended when signed, zero-extended when not)."""

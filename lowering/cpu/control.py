@@ -47,12 +47,15 @@ def _sub_jaxprs(eqn) -> list:
 
 class Planner:
     """Optimizes and fuses sub-jaxprs and says whether a control-flow equation can run
-    natively.
+    natively (the GPU backend's planner is this one with ``allow_fallbacks``: its host
+    loops run fallback equations of a body on the host).
 
     Args:
       optimize: ``optimize(closed) -> closed`` (the backend's pass pipeline).
       supported: the backend's predicate for every other equation.
     """
+
+    allow_fallbacks = False  # whether a body with eager-fallback equations runs natively
 
     def __init__(self, optimize: Callable, supported: Callable):
         self._optimize = optimize
@@ -91,14 +94,15 @@ class Planner:
             if index.shape != () or np.dtype(index.dtype).kind not in "biu":
                 return False
         avals = [v.aval for v in eqn.invars] + [v.aval for v in eqn.outvars]
-        if any(not isinstance(np.dtype(a.dtype), np.dtype) or np.dtype(a.dtype).kind == "O"
-               for a in avals):
+        if any(not hasattr(a, "dtype") or np.dtype(a.dtype).kind == "O" for a in avals):
             return False
-        if name == "while" and eqn.params["cond_jaxpr"].out_avals[0].shape != ():
-            return False  # a batched predicate: the eager impl handles it
+        if name == "while":
+            pred = eqn.params["cond_jaxpr"].out_avals[0]
+            if pred.shape != () or np.dtype(pred.dtype) != np.bool_:
+                return False  # a batched predicate: the eager impl handles it
         for sub in _sub_jaxprs(eqn):
-            _, groups = self.body(sub)
-            if any(g.kind == "fallback" for g in groups):
+            _, groups = self.body(sub)  # (fuses nested control flow, and checks it, now)
+            if not self.allow_fallbacks and any(g.kind == "fallback" for g in groups):
                 return False
         return True
 

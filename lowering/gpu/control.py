@@ -22,18 +22,17 @@ graphs off; a failed capture falls back to plain launches.
 from __future__ import annotations
 
 import os
-from typing import Callable
 
 import numpy as np
 
 from fx.core import DropVar, ShapedArray
-from lowering import fusion
+from lowering.cpu import control as cpu_control
 from lowering.gpu import kernels
 
 __all__ = ["CONTROL", "Planner", "plan", "WhileStep", "ScanStep", "CondStep", "copy_spec",
            "graphs_enabled"]
 
-CONTROL = frozenset({"while", "scan", "cond"})
+CONTROL = cpu_control.CONTROL
 
 
 def graphs_enabled() -> bool:
@@ -42,64 +41,18 @@ def graphs_enabled() -> bool:
     return os.environ.get("FX_GPU_GRAPHS", "1").strip() not in ("0", "false", "no", "off")
 
 
-class Planner:
+class Planner(cpu_control.Planner):
     """Optimizes and fuses sub-jaxprs for the GPU, and says which control-flow
-    equations run as host loops over launches (bodies with fallbacks included: those
-    equations run on the host inside the loop, the rest stays on the device).
+    equations run as host loops over launches: the CPU backend's planner, except that
+    bodies with fallbacks are included (those equations run on the host inside the
+    loop, the rest stays on the device).
 
     Args:
       optimize: ``optimize(closed) -> closed`` (the pass pipeline).
       supported: the backend's predicate for every other equation.
     """
 
-    def __init__(self, optimize: Callable, supported: Callable):
-        self._optimize = optimize
-        self._supported = supported
-        self._bodies: dict[int, tuple] = {}
-        self._native: dict[int, bool] = {}
-
-    def supported(self, eqn) -> bool:
-        """The predicate fusion uses: control flow when it can run natively."""
-        if eqn.primitive.name in CONTROL:
-            return self.native(eqn)
-        return self._supported(eqn)
-
-    def body(self, closed):
-        """``(optimized closed jaxpr, fusion groups)`` of a sub-jaxpr (cached)."""
-        entry = self._bodies.get(id(closed))
-        if entry is None:
-            opt = self._optimize(closed)
-            entry = (opt, fusion.fuse(opt.jaxpr, self.supported), closed)
-            self._bodies[id(closed)] = entry
-        return entry[0], entry[1]
-
-    def native(self, eqn) -> bool:
-        known = self._native.get(id(eqn))
-        if known is None:
-            self._native[id(eqn)] = False  # a body cannot contain its own equation
-            known = self._check(eqn)
-            self._native[id(eqn)] = known
-        return known
-
-    def _check(self, eqn) -> bool:
-        name = eqn.primitive.name
-        p = eqn.params
-        if name == "cond":
-            index = eqn.invars[0].aval
-            if index.shape != () or np.dtype(index.dtype).kind not in "biu":
-                return False
-        if name == "while":
-            pred = p["cond_jaxpr"].out_avals[0]
-            if pred.shape != () or np.dtype(pred.dtype) != np.bool_:
-                return False  # a batched predicate: the eager impl handles it
-        avals = [v.aval for v in eqn.invars] + [v.aval for v in eqn.outvars]
-        if any(not hasattr(a, "dtype") or np.dtype(a.dtype).kind == "O" for a in avals):
-            return False
-        subs = [p["cond_jaxpr"], p["body_jaxpr"]] if name == "while" else \
-            [p["jaxpr"]] if name == "scan" else list(p["branches"])
-        for sub in subs:
-            self.body(sub)  # fuses nested control flow (and checks it) now
-        return True
+    allow_fallbacks = True
 
 
 # ---------------------------------------------------------------------------

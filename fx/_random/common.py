@@ -22,7 +22,7 @@ from primitives.random import UINT_DTYPES, random_split_p
 
 __all__ = ["float_dtype", "int_dtype", "check_shape", "param_shape", "uniform_draw",
            "normal_draw", "single_key", "canonical_shape", "split_key", "split_keys",
-           "static_jit", "const"]
+           "static_jit", "const", "xla_sum_last"]
 
 
 def static_jit(*static_argnums):
@@ -211,3 +211,56 @@ def _first_axis(x, i: int):
 bernoulli_draw = _bernoulli
 first_axis = _first_axis
 key_index = key_at
+
+
+# ---------------------------------------------------------------------------
+# XLA's order of summation along the last axis
+
+_XLA_LANES = 16
+#: rows summed in order when the array is smaller than this (XLA's small kernels)
+_XLA_SMALL = 4096
+#: the longest rows whose summation order is reproduced (small arrays, larger ones)
+XLA_SUM_MAX = (32, 64)
+
+
+def xla_sum_last(x, square: bool = False):
+    """The sum over the last axis of ``x``, added in the order XLA's CPU backend adds a
+    row, so sums of draws round as JAX's do (measured with ``jax.jit(x.sum(-1))``).
+
+    Arrays of fewer than 4096 elements (rows of up to 32): in order, ``((x0 + x1) +
+    x2) + ...``. Larger arrays (rows of up to 64): 16 lane accumulators, lane ``j``
+    adding elements ``j, j + 16, ...`` in turn, then folded in halves (lane ``j`` plus
+    lane ``j + 8``, then ``j + 4``, ...), absent lanes counting as zero: three elements
+    sum as ``(x0 + x2) + x1``. Longer rows: ``sum`` (XLA's order is not reproduced).
+    The accumulators' initial zero is dropped (it only turns ``-0`` into ``+0``).
+
+    ``square=True``: the sum of ``x * x``, with XLA's fused multiply-adds: in small
+    arrays the chain ``x0*x0 + x1*x1 + ...`` that the compiler contracts as XLA's does;
+    in large ones each lane's first square rounded alone and later ones fused into the
+    lane's sum (the first squares pass through ``max(., 0)``, a no-op on squares, so
+    the compiler cannot fuse them into the halving additions, which XLA does not).
+    """
+    from fx import numpy as fnp
+    from fx.lax import _slicing
+    k = x.shape[-1]
+    small = int(np.prod(x.shape, dtype=np.int64)) < _XLA_SMALL
+    if k == 0 or k > XLA_SUM_MAX[0 if small else 1]:
+        return fnp.sum(lax.mul(x, x) if square else x, axis=-1)
+    axis = len(x.shape) - 1
+    cols = [_slicing.index_in_dim(x, i, axis=axis, keepdims=False) for i in range(k)]
+    lanes = 1 if small else _XLA_LANES
+    acc: list = [None] * lanes
+    for i, col in enumerate(cols):
+        j = i % lanes
+        if square:  # (a later square stays a product, for the compiler to fuse)
+            col = lax.mul(col, col)
+            if acc[j] is None and not small:
+                col = lax.max(col, const(0.0, col.dtype))
+        acc[j] = col if acc[j] is None else lax.add(acc[j], col)
+    while lanes > 1:
+        lanes //= 2
+        for j in range(lanes):
+            hi = acc[j + lanes]
+            if hi is not None:
+                acc[j] = hi if acc[j] is None else lax.add(acc[j], hi)
+    return acc[0]

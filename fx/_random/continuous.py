@@ -17,7 +17,7 @@ from fx import numpy as fnp
 from fx.lax import _lax as lax
 from fx._random.common import (as_float, check_shape, const, first_axis, float_dtype,
                                key_index, normal_draw, shape_or_broadcast, single_key,
-                               split_keys, static_jit, uniform_jit)
+                               split_keys, static_jit, uniform_jit, xla_sum_last)
 from fx._random.keys import canonical_shape
 
 __all__ = ["uniform", "normal", "truncated_normal", "exponential", "laplace", "logistic",
@@ -71,8 +71,10 @@ def normal(key, shape=(), dtype=None, *, out_sharding=None):
 def _truncated_normal(key, lower, upper, shape, dtype):
     sqrt2 = const(np.sqrt(2), dtype)
     lower, upper = as_float(lower, dtype), as_float(upper, dtype)
-    a = lax.erf(lax.div(lower, sqrt2))
-    b = lax.erf(lax.div(upper, sqrt2))
+    # x / sqrt(2), rounded as XLA rewrites a division by a constant: x * (1 / sqrt(2))
+    inv_sqrt2 = const(1 / np.sqrt(2), dtype)
+    a = lax.erf(lax.mul(lower, inv_sqrt2))
+    b = lax.erf(lax.mul(upper, inv_sqrt2))
     u = uniform_jit(key, shape, dtype, a, b)
     out = lax.mul(sqrt2, lax.erf_inv(u))
     # clamp into the open interval: rounding may put a draw on a bound
@@ -336,7 +338,8 @@ def wald(key, mean, shape=None, dtype=None, *, out_sharding=None):
 @static_jit(1, 2)
 def _maxwell(key, shape, dtype):
     x = normal_draw(key, shape + (3,), dtype)
-    return lax.sqrt(lax.reduce_sum(lax.mul(x, x), (len(shape),)))
+    # the squares' sum as XLA's reduction computes it, fused multiply-adds included
+    return lax.sqrt(xla_sum_last(x, square=True))
 
 
 def maxwell(key, shape=(), dtype=None, *, out_sharding=None):

@@ -24,8 +24,9 @@ from fx.lax import _control_flow as cf
 from fx.lax import _lax as lax
 from fx._random.common import (as_float, const, float_dtype, key_index, normal_draw,
                                shape_or_broadcast, single_key, split_keys, static_jit,
-                               uniform_jit)
+                               uniform_jit, xla_sum_last)
 from fx._random.continuous import _exponential
+from fx._random.gamma_xla import gamma_f32
 from fx._random.keys import PRNGKeyArray, canonical_shape
 from fx._random.lax_ext import random_gamma_grad  # noqa: F401  (re-exported)
 from primitives.random import random_gamma_p, random_split_p
@@ -98,10 +99,14 @@ def _gamma_sampler_jit(keys, a, log_space):
 
 
 def _gamma_sampler(keys, a, *, log_space):
-    """Eager sampler for ``random_gamma`` on NumPy key data and shape parameters."""
+    """Eager sampler for ``random_gamma`` on NumPy key data and shape parameters:
+    float32 by ``gamma_xla.gamma_f32`` (XLA's roundings, JAX's draws bit for bit),
+    other dtypes by the fx program ``_gamma_one``."""
     a = np.asarray(a)
     if a.size == 0:
         return np.zeros(a.shape, a.dtype)
+    if a.dtype == np.float32:
+        return gamma_f32(keys, a, log_space)
     with core.set_current_trace(core.eval_trace):
         out = _gamma_sampler_jit(Array(np.asarray(keys, np.uint32)), Array(a), log_space)
     return np.asarray(out._value)
@@ -185,7 +190,9 @@ def _dirichlet(key, alpha, shape, dtype):
     top = lax.max(const(-np.inf, dtype), fnp.max(log_g, axis=-1))
     top = lax.stop_gradient(fnp.expand_dims(top, -1))
     unnormalized = lax.exp(fnp.subtract(log_g, top))
-    return fnp.divide(unnormalized, fnp.expand_dims(fnp.sum(unnormalized, axis=-1), -1))
+    # x / sum(x), rounded as XLA rewrites it: x * (1 / sum(x))
+    total = xla_sum_last(unnormalized)
+    return fnp.multiply(unnormalized, fnp.expand_dims(lax.div(const(1.0, dtype), total), -1))
 
 
 def dirichlet(key, alpha, shape=None, dtype=None, *, out_sharding=None):
@@ -222,11 +229,15 @@ def dirichlet(key, alpha, shape=None, dtype=None, *, out_sharding=None):
     return _dirichlet(key, alpha, shape, dtype)
 
 
+def _half_chisquare(key, df, shape, dtype):
+    """Gamma(df / 2) draws, as ``exp`` of log-space draws (chisquare's, halved)."""
+    half = lax.div(as_float(df, dtype), const(2.0, dtype))
+    return lax.exp(_gamma(key, fnp.broadcast_to(half, shape), shape, dtype, True))
+
+
 @static_jit(2, 3)
 def _chisquare(key, df, shape, dtype):
-    half = lax.div(as_float(df, dtype), const(2.0, dtype))
-    log_g = _gamma(key, fnp.broadcast_to(half, shape), shape, dtype, True)
-    return lax.mul(lax.exp(log_g), const(2.0, dtype))
+    return lax.mul(_half_chisquare(key, df, shape, dtype), const(2.0, dtype))
 
 
 def chisquare(key, df, shape=None, dtype=None, *, out_sharding=None):
@@ -245,9 +256,12 @@ def chisquare(key, df, shape=None, dtype=None, *, out_sharding=None):
 def _f(key, dfnum, dfden, shape, dtype):
     dfden, dfnum = as_float(dfden, dtype), as_float(dfnum, dtype)
     keys = split_keys(key, 2)
-    num = lax.div(_chisquare(key_index(keys, 1), dfnum, shape, dtype), dfnum)
-    den = lax.div(_chisquare(key_index(keys, 0), dfden, shape, dtype), dfden)
-    return lax.div(num, den)
+    # (2 g_num / dfnum) / (2 g_den / dfden), rounded as XLA rewrites it:
+    # (g_num * (2 dfden)) / (g_den * (2 dfnum))
+    g_num = _half_chisquare(key_index(keys, 1), dfnum, shape, dtype)
+    g_den = _half_chisquare(key_index(keys, 0), dfden, shape, dtype)
+    two = const(2.0, dtype)
+    return lax.div(lax.mul(g_num, lax.mul(dfden, two)), lax.mul(g_den, lax.mul(dfnum, two)))
 
 
 def f(key, dfnum, dfden, shape=None, dtype=None, *, out_sharding=None):
@@ -318,8 +332,10 @@ def _ball(key, d, p, shape, dtype):
     g = _generalized_normal(key_index(keys, 0), p, shape + (d,), dtype)
     e = _exponential(key_index(keys, 1), shape, dtype)
     powered = lax.pow(lax.abs(g), p if not dtypes.is_inexact(p.dtype) else as_float(p, dtype))
-    radius = lax.pow(lax.add(fnp.sum(powered, axis=-1), e), as_float(_inverse(p), dtype))
-    return fnp.divide(g, fnp.expand_dims(radius, -1))
+    # g / r ** (1/p), rounded as XLA rewrites it: g * r ** -(1/p)
+    scale = lax.pow(lax.add(xla_sum_last(powered), e),
+                    lax.neg(as_float(_inverse(p), dtype)))
+    return fnp.multiply(g, fnp.expand_dims(scale, -1))
 
 
 def ball(key, d, p=2, shape=(), dtype=None, *, out_sharding=None):

@@ -1,5 +1,7 @@
-"""float32 ``exp``, ``log``, ``log1p`` and ``erf_inv`` evaluated operation for
-operation as XLA's CPU backend evaluates them (the backend JAX runs on), in NumPy.
+"""float32 ``exp``, ``log``, ``log1p``, ``erf_inv`` and ``erf`` evaluated operation for
+operation as XLA's CPU backend evaluates them (the backend JAX runs on), in NumPy; and
+``rsqrt`` (the processor's estimate, refined) and ``pow`` (the C library's ``powf``) as
+XLA computes them, by native code.
 
 Why: JAX's samplers push uniform draws through these functions (``normal`` is
 ``sqrt(2) * erf_inv(u)``, ``exponential`` is ``-log1p(-u)``), so a draw is
@@ -26,7 +28,14 @@ tests/random/test_xla_math.py):
   ``x - x**2/2 + x**3 P(x)/Q(x)`` (Cephes' rational approximation, evaluated in
   float32);
 - ``erf_inv``: Giles' single-precision approximation, ``w = -log1p(-x*x)``, a
-  degree-8 polynomial in ``w - 2.5`` (``w < 5``) or ``sqrt(w) - 3``, times ``x``.
+  degree-8 polynomial in ``w - 2.5`` (``w < 5``) or ``sqrt(w) - 3``, times ``x``;
+- ``erf``: ``x P(x**2) / Q(x**2)`` with P of degree 4 and Q of degree 6 (Eigen's
+  rational approximation), clamped to +-1 beyond ``|x| = 3.8325069``; subnormal inputs
+  and results are flushed to zero;
+- ``rsqrt`` (``1 / sqrt`` after XLA's simplifier): on x86 with AVX the ``rsqrtss``
+  estimate and one Newton step with fused multiply-adds (the estimate's bits are the
+  processor's, so only native code computes it);
+- ``pow``: the C library's ``powf``.
 
 Invariants: inputs and outputs are float32 NumPy arrays. Subnormal *inputs* are
 treated as numbers, unlike XLA (whose log returns about -103.97 for every one of
@@ -41,7 +50,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["fma32", "exp_f32", "log_f32", "log1p_f32", "erf_inv_f32"]
+__all__ = ["fma32", "exp_f32", "log_f32", "log1p_f32", "erf_inv_f32", "erf_f32", "rsqrt_f32",
+           "pow_f32"]
 
 _F32 = np.float32
 _TINY = _F32(np.finfo(np.float32).tiny)
@@ -208,6 +218,34 @@ def log1p_f32(x, native: bool = True) -> np.ndarray:
                        lambda v: log_f32(v + _F32(1), native=False))
 
 
+# erf: a rational approximation, odd numerator over even denominator in x**2 (the one
+# Eigen uses), highest degree first; |x| beyond the clamp (erf_inv(1 - 2**-25)) gives +-1
+_ERF_P = [_F32(v) for v in (0.00022905065861350646, 0.0034082910107109506,
+                             0.050955695062380861, 0.18520832239976145, 1.128379143519084)]
+_ERF_Q = [_F32(v) for v in (-1.1791602954361697e-7, 0.000023547966471313185,
+                             0.0010179625278914885, 0.014070470171167667,
+                             0.11098505178285362, 0.49746925110067538, 1.0)]
+_ERF_CLAMP = _F32(3.832506856900711)
+
+
+def erf_f32(x, native: bool = True) -> np.ndarray:
+    """The error function of float32 ``x``, rounded as XLA's CPU backend rounds it:
+    ``x P(x**2) / Q(x**2)`` (both Horner chains fused multiply-adds, one division),
+    ``+-1`` for ``|x| >= 3.8325069``, and a signed zero for ``|x| < 2**-126`` (XLA
+    flushes subnormals). Within 6 ulp of the true value (XLA's accuracy)."""
+    x = np.asarray(x, np.float32)
+    if native and (out := _native("erf", x)) is not None:
+        return out
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        x2 = x * x
+        p = _erf_inv_poly(_ERF_P, x2) * x
+        q = _erf_inv_poly(_ERF_Q, x2)
+        out = p / q
+        out = np.where(np.abs(x) >= _ERF_CLAMP, np.copysign(_F32(1), x), out)
+        out = np.where(np.abs(x) < _TINY, x * _F32(0), out)
+    return out.astype(np.float32)
+
+
 # Giles' single-precision erfinv coefficients (w < 5 and w >= 5), highest degree first
 _ERFINV_LOW = [_F32(v) for v in (2.81022636e-08, 3.43273939e-07, -3.5233877e-06,
                                   -4.39150654e-06, 0.00021858087, -0.00125372503,
@@ -240,3 +278,37 @@ def erf_inv_f32(x, native: bool = True) -> np.ndarray:
         out = np.where(np.abs(x) == _F32(1), x * _F32(np.inf), out)
         out = np.where(np.abs(x) > _F32(1), _F32(np.nan), out)
     return out.astype(np.float32)
+
+
+def _native_any_size(name: str, *xs):
+    """The native kernel's result at any size, or None where llvmlite is missing."""
+    try:
+        from lowering.cpu.xla_float32 import apply_array
+    except ImportError:  # pragma: no cover - llvmlite missing
+        return None
+    return apply_array(name, *xs).reshape(xs[0].shape)
+
+
+def rsqrt_f32(x) -> np.ndarray:
+    """``1 / sqrt(x)`` of float32 ``x`` as XLA's CPU backend computes it (JAX's gamma
+    sampler uses it): on x86 with AVX the processor's ``rsqrtss`` estimate refined by
+    one fused Newton-Raphson step (see ``lowering.cpu.xla_float32.rsqrt``), always by
+    native code, since the estimate's exact bits are the processor's own. Without
+    llvmlite: ``1 / sqrt(x)`` (within 2 ulp of XLA's, not bit-identical)."""
+    x = np.asarray(x, np.float32)
+    out = _native_any_size("rsqrt", x)
+    if out is None:  # pragma: no cover - llvmlite missing
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = (_F32(1) / np.sqrt(x)).astype(np.float32)
+    return out
+
+
+def pow_f32(x, y) -> np.ndarray:
+    """float32 ``x ** y`` as XLA's CPU backend computes it: the C library's ``powf``
+    (native code; NumPy's ``power`` without llvmlite)."""
+    x, y = np.broadcast_arrays(np.asarray(x, np.float32), np.asarray(y, np.float32))
+    out = _native_any_size("pow", x, y)
+    if out is None:  # pragma: no cover - llvmlite missing
+        with np.errstate(all="ignore"):
+            out = np.power(x, y).astype(np.float32)
+    return out

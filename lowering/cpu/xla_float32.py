@@ -1,5 +1,5 @@
-"""float32 ``exp``, ``log``, ``log1p`` and ``erf_inv`` as branch-free IR (and ``tan``,
-``pow`` as calls to the C library's ``tanf``/``powf``, which XLA calls) that rounds
+"""float32 ``exp``, ``log``, ``log1p``, ``erf_inv``, ``erf`` and ``rsqrt`` as branch-free IR (and
+``tan``, ``pow`` as calls to the C library's ``tanf``/``powf``, which XLA calls) that rounds
 exactly as XLA's CPU backend does, so compiled ``random`` draws are bit-identical to
 JAX's (and to fx's eager impls, ``fx._random.xla_math``, which is the specification
 followed here operation for operation). The same IR, as one native loop per function
@@ -23,7 +23,8 @@ import numpy as np
 from fx._random import xla_math as spec
 from lowering.cpu.irutil import I32, Emit
 
-__all__ = ["exp", "log", "log1p", "erf_inv", "tan", "pow", "apply_array", "erf_inv_array"]
+__all__ = ["exp", "log", "log1p", "erf_inv", "erf", "rsqrt", "tan", "pow", "apply_array",
+           "erf_inv_array"]
 
 
 def _c(e: Emit, x, v):
@@ -125,6 +126,55 @@ def erf_inv(e: Emit, x):
     return b.select(b.fcmp_unordered(">", ax, _c(e, x, 1.0)), _c(e, x, math.nan), out)
 
 
+def erf(e: Emit, x):
+    """XLA's float32 error function: ``x P(x**2) / Q(x**2)`` (fused Horner chains),
+    +-1 beyond ``|x| = 3.8325069``, a signed zero for ``|x| < 2**-126``."""
+    b = e.b
+    x2 = b.fmul(x, x)
+
+    def poly(coeffs):
+        acc = _c(e, x, float(coeffs[0]))
+        for c in coeffs[1:]:
+            acc = _fma(e, x2, acc, _c(e, x, float(c)))
+        return acc
+    out = b.fdiv(b.fmul(poly(spec._ERF_P), x), poly(spec._ERF_Q))
+    ax = e.fabs(x)
+    out = b.select(e.fcmp(">=", ax, _c(e, x, float(spec._ERF_CLAMP))),
+                   e.copysign(_c(e, x, 1.0), x), out)
+    return b.select(e.fcmp("<", ax, _c(e, x, float(spec._TINY))),
+                    b.fmul(x, _c(e, x, 0.0)), out)
+
+
+def _has_avx() -> bool:
+    from lowering.cpu import runtime
+    info = runtime.host_info()
+    return info["triple"].startswith(("x86_64", "i386", "i686")) and \
+        "+avx" in info["features"].split(",")
+
+
+def rsqrt(e: Emit, x):
+    """XLA's float32 ``1 / sqrt(x)`` on x86 with AVX: the processor's ``rsqrtss``
+    estimate (about 12 bits; its exact values are the processor's own), refined by one
+    Newton-Raphson step ``y + (-y/2) * ((x*y)*y - 1)`` whose two multiply-adds are
+    fused; ``x`` below 2**-126 (zero, subnormals, negatives) or infinite keeps the bare
+    estimate (+-inf, NaN, 0). Elsewhere ``1 / sqrt(x)``, as XLA does without AVX."""
+    from llvmlite import ir
+
+    from lowering.cpu.irutil import declare
+    b = e.b
+    if not _has_avx():
+        return b.fdiv(_c(e, x, 1.0), e.call("llvm.sqrt", x))
+    vec = ir.VectorType(x.type, 4)
+    lanes = b.insert_element(ir.Constant(vec, None), x, ir.Constant(I32, 0))
+    estimate = declare(e.module, "llvm.x86.sse.rsqrt.ss", ir.FunctionType(vec, [vec]))
+    guess = b.extract_element(b.call(estimate, [lanes]), ir.Constant(I32, 0))
+    h = _fma(e, b.fmul(x, guess), guess, _c(e, x, -1.0))
+    refined = _fma(e, b.fmul(guess, _c(e, x, -0.5)), h, guess)
+    raw = b.or_(e.fcmp("<", x, _c(e, x, float(spec._TINY))),
+                e.fcmp("==", x, _c(e, x, math.inf)))
+    return b.select(raw, guess, refined)
+
+
 # ---------------------------------------------------------------------------
 # tan and pow: XLA calls the C library's tanf/powf one element at a time (glibc's on
 # Linux), so fx calls the same functions, under names of its own (LLVM does not
@@ -179,8 +229,8 @@ def pow(e: Emit, x, y):  # noqa: A001  (the primitive's name)
 # ---------------------------------------------------------------------------
 # native loops for eager use (any length; compiled once per process, disk-cached)
 
-_FUNCTIONS = {"exp": exp, "log": log, "log1p": log1p, "erf_inv": erf_inv, "tan": tan,
-              "pow": pow}
+_FUNCTIONS = {"exp": exp, "log": log, "log1p": log1p, "erf_inv": erf_inv, "erf": erf,
+              "rsqrt": rsqrt, "tan": tan, "pow": pow}
 _ARITY = {"pow": 2}
 _kernels: dict = {}
 _lock = threading.Lock()
@@ -231,10 +281,11 @@ def _build_kernels() -> dict:
 
 
 def apply_array(name: str, x: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
-    """XLA's float32 ``name`` (``"exp"``, ``"log"``, ``"log1p"``, ``"erf_inv"``, ``"tan"``,
-    or ``"pow"`` of ``x`` and ``y``, same shape) of float32 arrays, by native code:
-    bit-identical to the NumPy specification in ``fx._random.xla_math`` (tan and pow: the
-    C library's), and flat (reshape the result).
+    """XLA's float32 ``name`` (``"exp"``, ``"log"``, ``"log1p"``, ``"erf_inv"``, ``"erf"``,
+    ``"rsqrt"``, ``"tan"``, or ``"pow"`` of ``x`` and ``y``, same shape) of float32 arrays,
+    by native code: bit-identical to the NumPy specification in ``fx._random.xla_math``
+    (rsqrt: the processor's estimate, refined; tan and pow: the C library's), and flat
+    (reshape the result).
 
     Example: ``apply_array("log1p", np.float32([0.5]))`` is ``[0.4054651]``.
     """

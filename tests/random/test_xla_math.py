@@ -1,5 +1,6 @@
 """fx/_random/xla_math.py: the emulated fused multiply-add against exact rational
-arithmetic; float32 exp/log/log1p/erf_inv against float64 references (accuracy) and,
+arithmetic; float32 exp/log/log1p/erf_inv/erf/rsqrt against float64 references
+(accuracy) and,
 where JAX is installed, against XLA bit for bit, on random floats and on every
 input the normal sampler can produce; the native kernels and compiled loops
 (lowering/cpu/xla_float32.py) against the NumPy specification; the exp/log/log1p/
@@ -13,7 +14,8 @@ import pytest
 import scipy.special as sp
 
 import fx
-from fx._random.xla_math import erf_inv_f32, exp_f32, fma32, log1p_f32, log_f32
+from fx._random.xla_math import (erf_f32, erf_inv_f32, exp_f32, fma32, log1p_f32, log_f32,
+                                 pow_f32, rsqrt_f32)
 
 F32 = np.float32
 RNG = np.random.default_rng(0)
@@ -256,3 +258,64 @@ def test_compiled_tan_and_pow_are_xlas():
                                   np.asarray(jax.jit(jax.lax.tan)(x)))
     np.testing.assert_array_equal(np.asarray(fx.jit(fx.lax.pow)(b, y)),
                                   np.asarray(jax.jit(jax.lax.pow)(b, y)))
+
+
+# ---------------------------------------------------------------------------
+# erf and rsqrt (truncated_normal's bounds; gamma's c = (1/3) rsqrt(d))
+
+
+def _all_floats(stride):
+    """Every ``stride``-th non-negative finite float32 bit pattern, and its negation."""
+    x = np.arange(0, 0x7F800000, stride, dtype=np.uint32).view(F32)
+    return np.concatenate([x, -x])
+
+
+def test_erf_accuracy_and_special_values_without_jax():
+    x = _all_floats(4099)
+    got = erf_f32(x)
+    normal = np.abs(x) >= np.finfo(F32).tiny
+    want = sp.erf(x.astype(np.float64))
+    assert _ulps(got[normal], want[normal]).max() <= 6  # (XLA's accuracy: 5.2 ulp)
+    # subnormal inputs flush to a signed zero; beyond the clamp +-1; NaN stays NaN
+    tiny = np.array([1e-40, -1e-40, 1e-45, 0.0, -0.0], F32)
+    np.testing.assert_array_equal(_as_uint(erf_f32(tiny)), _as_uint(tiny * F32(0)))
+    big = np.array([3.8325069, -3.9, 50.0, np.inf, -np.inf, np.nan], F32)
+    np.testing.assert_array_equal(erf_f32(big), [1, -1, 1, 1, -1, np.nan])
+
+
+def test_native_erf_matches_the_numpy_specification():
+    from lowering.cpu.xla_float32 import apply_array
+    x = np.concatenate([_all_floats(997), np.array([np.inf, -np.inf, np.nan], F32)])
+    want = erf_f32(x, native=False)
+    np.testing.assert_array_equal(_as_uint(apply_array("erf", x)), _as_uint(want))
+
+
+def test_rsqrt_accuracy_and_special_values_without_jax():
+    x = np.arange(0x00800000, 0x7F800000, 1009, dtype=np.uint32).view(F32)
+    got = rsqrt_f32(x)
+    assert _ulps(got, 1 / np.sqrt(x.astype(np.float64))).max() <= 2
+    special = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, -1.0, 1e-40], F32)
+    np.testing.assert_array_equal(rsqrt_f32(special),
+                                  [np.inf, -np.inf, 0, np.nan, np.nan, np.nan, np.inf])
+
+
+def test_pow_is_the_c_librarys():
+    from lowering.cpu.xla_float32 import apply_array
+    b = RNG.uniform(0, 5, 1000).astype(F32)
+    y = RNG.uniform(-3, 3, 1000).astype(F32)
+    np.testing.assert_array_equal(pow_f32(b, y), apply_array("pow", b, y))
+    np.testing.assert_allclose(pow_f32(b, y), b.astype(np.float64) ** y, rtol=1e-6)
+
+
+@pytest.mark.jax
+def test_erf_and_rsqrt_bit_identical_to_xla():
+    jax = pytest.importorskip("jax")
+    x = np.concatenate([_all_floats(257), np.array([np.inf, -np.inf, np.nan], F32)])
+    want = np.asarray(jax.jit(jax.lax.erf)(x))
+    np.testing.assert_array_equal(_as_uint(erf_f32(x)), _as_uint(want))
+    np.testing.assert_array_equal(_as_uint(erf_f32(x[:300000], native=False)),
+                                  _as_uint(want[:300000]))
+    r = np.concatenate([np.arange(0, 0x7F800000, 131, dtype=np.uint32).view(F32),
+                        np.array([-0.0, np.inf, -np.inf, np.nan, -2.0], F32)])
+    np.testing.assert_array_equal(_as_uint(rsqrt_f32(r)),
+                                  _as_uint(np.asarray(jax.jit(jax.lax.rsqrt)(r))))

@@ -259,7 +259,7 @@ is_finite_p = unary("is_finite", np.isfinite, kinds=FLOAT, out_dtype=lambda d: d
 
 
 def _xla_float32(name, fallback):
-    """The eager impl of exp/log/log1p: float32, float16 and bfloat16 as XLA's CPU
+    """The eager impl of exp/log/log1p/erf: float32, float16 and bfloat16 as XLA's CPU
     backend rounds float32 (JAX's results and draws, bit for bit; native code for large
     arrays, see fx/_random/xla_math.py); float64 and complex by ``fallback`` (NumPy)."""
     def impl(x):
@@ -323,8 +323,9 @@ def _abs_jvp(x, t, y):
 
 
 abs_p = unary("abs", np.abs, _abs_jvp, kinds=INEXACT + SINT, out_dtype=R.real_dtype)
-erf_p = unary("erf", _same_dtype_as_input(lambda x: _sp.erf(x)), lambda x, t, y: R.mul(
-    t, R.mul(exp_p.bind(R.neg(_sq(x))), 2 / math.sqrt(math.pi))), kinds=FLOAT)
+erf_p = unary("erf", _xla_float32("erf", _same_dtype_as_input(lambda x: _sp.erf(x))),
+              lambda x, t, y: R.mul(t, R.mul(exp_p.bind(R.neg(_sq(x))),
+                                             2 / math.sqrt(math.pi))), kinds=FLOAT)
 erfc_p = unary("erfc", _same_dtype_as_input(lambda x: _sp.erfc(x)), lambda x, t, y: R.mul(
     t, R.mul(exp_p.bind(R.neg(_sq(x))), -2 / math.sqrt(math.pi))), kinds=FLOAT)
 

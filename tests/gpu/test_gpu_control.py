@@ -16,17 +16,10 @@ import fx
 import fx.numpy as jnp
 from fx import lax
 from fx.interpreters.jit import Executable as Reference
-from lowering.gpu import device, emulate, nvrtc
+from lowering.gpu import nvrtc
 from lowering.gpu import compile as gpu_compile
 
 RNG = np.random.default_rng(3)
-
-
-@pytest.fixture(scope="module")
-def host():
-    if not emulate.available():
-        pytest.skip("no host C++20 compiler (g++) for the kernel emulation")
-    return emulate.HostRuntime(max_blocks=2)
 
 
 def nvrtc_check(exe) -> None:
@@ -252,19 +245,7 @@ def test_nested_control_flow(host):
 # ---------------------------------------------------------------------------
 # on a GPU
 
-requires_gpu = pytest.mark.skipif(not device.gpu_available(),
-                                  reason="needs an NVIDIA GPU with CuPy and a CUDA driver")
-
-
-@pytest.fixture(scope="module")
-def gpu():
-    if not device.gpu_available():
-        pytest.skip("needs an NVIDIA GPU with CuPy and a CUDA driver")
-    return device.default_runtime()
-
-
 @pytest.mark.gpu
-@requires_gpu
 @pytest.mark.parametrize("graphs", ["1", "0"])
 def test_control_flow_on_gpu(gpu, graphs, monkeypatch):
     monkeypatch.setenv("FX_GPU_GRAPHS", graphs)

@@ -16,17 +16,10 @@ import fx
 import fx.numpy as jnp
 from fx import lax
 from fx.interpreters.jit import Executable as Reference
-from lowering.gpu import codegen, conv, device, emulate, nvrtc
+from lowering.gpu import codegen, conv, device, nvrtc
 from lowering.gpu import compile as gpu_compile
 
 RNG = np.random.default_rng(5)
-
-
-@pytest.fixture(scope="module")
-def host():
-    if not emulate.available():
-        pytest.skip("no host C++20 compiler (g++) for the kernel emulation")
-    return emulate.HostRuntime(max_blocks=2)
 
 
 def check(rt, f, *args, tol=1e-4, kernels=None, fallbacks=()):

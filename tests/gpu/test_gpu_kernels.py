@@ -19,7 +19,7 @@ import fx.numpy as jnp
 from fx import lax
 from fx.interpreters.jit import Executable as Reference
 from lowering import fusion, passes
-from lowering.gpu import codegen, device, emulate, kernels, nvrtc
+from lowering.gpu import codegen, emulate, kernels, nvrtc
 from lowering.gpu import compile as gpu_compile
 
 BF16 = codegen.BF16
@@ -416,19 +416,7 @@ def test_codegen_errors_name_unsupported_dtypes():
 # ---------------------------------------------------------------------------
 # on a GPU
 
-requires_gpu = pytest.mark.skipif(not device.gpu_available(),
-                                  reason="needs an NVIDIA GPU with CuPy and a CUDA driver")
-
-
-@pytest.fixture(scope="module")
-def gpu():
-    if not device.gpu_available():
-        pytest.skip("needs an NVIDIA GPU with CuPy and a CUDA driver")
-    return device.default_runtime()
-
-
 @pytest.mark.gpu
-@requires_gpu
 def test_tf32_only_when_allowed_on_gpu(gpu):
     """cuBLAS's TF32 compute type changes float32 products only when allowed."""
     a = RNG.standard_normal((256, 4096)).astype(np.float32)
@@ -443,7 +431,6 @@ def test_tf32_only_when_allowed_on_gpu(gpu):
 
 
 @pytest.mark.gpu
-@requires_gpu
 def test_graph_capture_on_gpu(gpu):
     """A static scan of kernels is replayed from captured graphs on the device."""
     x = RNG.standard_normal(4099).astype(np.float32)

@@ -73,17 +73,6 @@ def test_nvrtc_reports_errors():
 # ---------------------------------------------------------------------------
 # on a GPU
 
-requires_gpu = pytest.mark.skipif(not device.gpu_available(),
-                                  reason="needs an NVIDIA GPU with CuPy and a CUDA driver")
-
-
-@pytest.fixture(scope="module")
-def gpu():
-    if not device.gpu_available():
-        pytest.skip("needs an NVIDIA GPU with CuPy and a CUDA driver")
-    return device.default_runtime()
-
-
 def _compare(rt, f, *args, rtol=2e-5):
     closed = fx.make_jaxpr(f)(*args)
     exe = gpu_compile.compile(closed, runtime=rt)
@@ -99,7 +88,6 @@ def _compare(rt, f, *args, rtol=2e-5):
 
 
 @pytest.mark.gpu
-@requires_gpu
 def test_programs_on_gpu(gpu):
     """The emulated program table, on the device."""
     import importlib.util
@@ -115,7 +103,6 @@ def test_programs_on_gpu(gpu):
 
 
 @pytest.mark.gpu
-@requires_gpu
 @pytest.mark.parametrize("dtype", ["float16", "float32", "float64", "int32", "uint8"])
 def test_elementwise_on_gpu(gpu, dtype):
     dtype = np.dtype(dtype)
@@ -132,7 +119,6 @@ def test_elementwise_on_gpu(gpu, dtype):
 
 
 @pytest.mark.gpu
-@requires_gpu
 def test_large_softmax_layernorm_matmul_on_gpu(gpu):
     x = RNG.standard_normal((512, 4096)).astype(np.float32)
     _compare(gpu, lambda x: fx.nn.softmax(x, -1), x, rtol=1e-5)
@@ -141,7 +127,6 @@ def test_large_softmax_layernorm_matmul_on_gpu(gpu):
 
 
 @pytest.mark.gpu
-@requires_gpu
 def test_fallback_on_gpu(gpu):
     x = RNG.standard_normal((6, 10)).astype(np.float32)
     exe = _compare(gpu, lambda x: jnp.cumsum(jnp.exp(x), axis=1) * 2, x)

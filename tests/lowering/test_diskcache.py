@@ -140,22 +140,27 @@ def test_hit_after_memory_cache_cleared_compiles_nothing(cache_dir):
     assert "fx_segment_0" in runtime.assembly(exe.module_ref)  # FX_DEBUG=4 on a hit
 
 
-@pytest.mark.parametrize("damage", ["flip", "truncate", "empty", "garbage"])
-def test_corrupt_entry_is_reported_and_recompiled(cache_dir, damage):
-    closed, args = _program({"flip": 2.0, "truncate": 3.0, "empty": 4.0, "garbage": 5.0}[damage])
-    cpu.compile(closed)
-    (name,) = _entries(cache_dir)
-    path = cache_dir / name
+def _damage(path, damage: str, cut: int) -> None:
+    """Corrupt the cache file at ``path``: flip a byte, cut ``cut`` bytes off the end,
+    empty it, or replace it by random bytes."""
     data = bytearray(path.read_bytes())
     if damage == "flip":
         data[len(data) // 2] ^= 0x5A
     elif damage == "truncate":
-        data = data[:len(data) - 100]
+        data = data[:len(data) - cut]
     elif damage == "empty":
         data = b""
     else:
         data = bytearray(os.urandom(len(data)))
     path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "empty", "garbage"])
+def test_corrupt_entry_is_reported_and_recompiled(cache_dir, damage):
+    closed, args = _program({"flip": 2.0, "truncate": 3.0, "empty": 4.0, "garbage": 5.0}[damage])
+    cpu.compile(closed)
+    (name,) = _entries(cache_dir)
+    _damage(cache_dir / name, damage, cut=100)
     cpu.clear_cache()
     corrupt = diskcache.stats["corrupt"]
     compiled = runtime.stats["compiled"]
@@ -397,17 +402,7 @@ def test_corrupt_plan_is_reported_and_planned_again(cache_dir, damage):
                              "garbage": 15.0}[damage])
     cpu.compile(closed)
     (name,) = _plans(cache_dir)
-    path = cache_dir / name
-    data = bytearray(path.read_bytes())
-    if damage == "flip":
-        data[len(data) // 2] ^= 0x5A
-    elif damage == "truncate":
-        data = data[:len(data) - 7]
-    elif damage == "empty":
-        data = b""
-    else:
-        data = bytearray(os.urandom(len(data)))
-    path.write_bytes(bytes(data))
+    _damage(cache_dir / name, damage, cut=7)
     cpu.clear_cache()
     corrupt = diskcache.stats["corrupt"]
     stats, compiled = _compile_stats()

@@ -19,28 +19,19 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_collectives import _best  # noqa: E402  (best of n timings, one warm-up call)
 
 QUICK = "--quick" in sys.argv
 SIZES = [8 * 8 ** k for k in range(8)] + [64 * 2 ** 20, 256 * 2 ** 20]
 if QUICK:
     SIZES = [s for s in SIZES if s <= 2 * 2 ** 20]
 LOOP = 10
-
-
-def _best(fn, repeats):
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def _repeats(nbytes):

@@ -5,10 +5,6 @@ Prints the median time per call of each library and the ratio fx.jit / jax.jit
 (below 1 is faster than JAX). Workloads and inputs are those of the shared
 bench (``../shared/bench/workloads.py``): tanh-GELU on 4M float32, row softmax
 and layer norm on 4096x1024.
-
-Until ``fx.jit`` compiles through ``lowering.cpu`` by itself, this script points
-``fx.interpreters.jit.compile_jaxpr`` at it (falling back to the reference
-executable when compilation raises), which is the wiring the jit module will have.
 """
 from __future__ import annotations
 
@@ -67,27 +63,6 @@ def source(name, jnp):
     return f
 
 
-def wire_fx():
-    """Make fx.jit compile through lowering.cpu (reference executable on failure)."""
-    import fx.interpreters.jit as fx_jit
-    from lowering import cpu
-    reference = fx_jit.Executable
-
-    def compile_jaxpr(closed):
-        exe = fx_jit._executables.get(closed)
-        if exe is None:
-            try:
-                exe = cpu.compile(closed)
-            except Exception as err:  # noqa: BLE001 - report and keep going
-                print(f"fx: native compile failed ({err!r}); using the reference executable",
-                      file=sys.stderr)
-                exe = reference(closed)
-            fx_jit._executables[closed] = exe
-        return exe
-
-    fx_jit.compile_jaxpr = compile_jaxpr
-
-
 def timeit(fn, args, repeats, target):
     fn(*args)
     fn(*args)
@@ -125,7 +100,6 @@ def main():
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
     import fx
     import fx.numpy as fnp
-    wire_fx()
     try:
         import jax
         import jax.numpy as jjnp

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import itertools
+import math
 import os
 import sys
 from typing import Any, Callable, Sequence
@@ -39,7 +40,7 @@ class ShapedArray:
         self.weak_type = weak_type
 
     ndim = property(lambda self: len(self.shape))
-    size = property(lambda self: int(np.prod(self.shape, dtype=np.int64)))
+    size = property(lambda self: int(math.prod(self.shape)))
 
     def __eq__(self, other):
         return (type(other) is ShapedArray and self.shape == other.shape
@@ -58,7 +59,7 @@ class ShapedArray:
 
     def to_tangent_aval(self) -> ShapedArray:
         if dtypes.is_inexact(self.dtype):
-            return ShapedArray(self.shape, self.dtype, self.weak_type)
+            return self  # avals are immutable: the tangent type of an inexact one is itself
         return ShapedArray(self.shape, dtypes.float0)
 
     def str_short(self) -> str:

@@ -60,9 +60,10 @@ _KIND_NAMES = {"f": "floating", "c": "complexfloating", "i": "signedinteger",
 
 
 def kind_of(dtype: np.dtype) -> str:
-    if dtype == dtypes.bfloat16:
+    kind = dtype.kind
+    if kind == "V" and dtype == dtypes.bfloat16:  # ml_dtypes' bfloat16 has kind "V"
         return "f"
-    return dtype.kind
+    return kind
 
 
 def check_dtype(name: str, aval: ShapedArray, kinds: str, what: str = "operand") -> None:

@@ -27,7 +27,8 @@ class JVPTracer(Tracer):
 
     @property
     def aval(self):
-        return get_aval(self.primal)
+        p = self.primal
+        return p.aval if isinstance(p, Tracer) else get_aval(p)
 
     def to_concrete_value(self):
         p = self.primal
@@ -48,20 +49,33 @@ class JVPTrace(core.Trace):
 
     def process_primitive(self, primitive, args, params):
         primals, tangents = [], []
+        all_zero = True
         for a in args:
-            p, t = self.to_pair(a)
-            primals.append(p)
-            tangents.append(t)
+            if type(a) is JVPTracer and a._trace is self:
+                primals.append(a.primal)
+                tangents.append(a.tangent)
+                all_zero = all_zero and type(a.tangent) is Zero
+            else:
+                p, t = self.to_pair(a)
+                primals.append(p)
+                tangents.append(t)
+                all_zero = all_zero and type(t) is Zero
         parent = self.parent
-        if all(type(t) is Zero for t in tangents):
-            with core.set_current_trace(parent):
-                return primitive.bind(*primals, **params)
+        if all_zero:
+            token = core._current_trace.set(parent)
+            try:
+                return parent.process_primitive(primitive, tuple(primals), params)
+            finally:
+                core._current_trace.reset(token)
         rule = primitive.jvp
         if rule is None:
             raise NotImplementedError(
                 f"Differentiation rule for '{primitive.name}' not implemented (jvp)")
-        with core.set_current_trace(parent):
+        token = core._current_trace.set(parent)
+        try:
             primal_out, tangent_out = rule(primals, tangents, **params)
+        finally:
+            core._current_trace.reset(token)
         if primitive.multiple_results:
             return [self.make(p, t) for p, t in zip(primal_out, tangent_out)]
         return self.make(primal_out, tangent_out)
@@ -132,13 +146,21 @@ def backward_pass(jaxpr: Jaxpr, consts: Sequence[Any], args: Sequence[Any],
             primal_env[id(v)] = a
     linear_eqns = []
     for eqn in jaxpr.eqns:
-        ins = [read_primal(v) for v in eqn.invars]
-        if any(is_undefined_primal(x) for x in ins):
-            linear_eqns.append(eqn)
+        ins = []
+        for v in eqn.invars:
+            if isinstance(v, Literal):
+                ins.append(v.val)
+                continue
+            x = primal_env.get(id(v), _MISSING)
+            if x is _MISSING or type(x) is UndefinedPrimal:  # a linear input
+                linear_eqns.append(eqn)
+                break
+            ins.append(x)
         else:
             outs = eqn.primitive.bind(*ins, **eqn.params)
             if not eqn.primitive.multiple_results:
-                outs = (outs,)
+                primal_env[id(eqn.outvars[0])] = outs
+                continue
             for v, x in zip(eqn.outvars, outs):
                 primal_env[id(v)] = x
 

@@ -53,18 +53,25 @@ class BatchTrace(core.Trace):
             v, d = self.to_batch_info(a)
             vals.append(v)
             dims.append(d)
-        if all(d is not_mapped for d in dims) and not getattr(primitive, "axis_dependent",
-                                                               False):
-            with core.set_current_trace(self.parent):
-                return primitive.bind(*vals, **params)
+        axis_dependent = getattr(primitive, "axis_dependent", False)
+        parent = self.parent
+        if not axis_dependent and all(d is not_mapped for d in dims):
+            token = core._current_trace.set(parent)
+            try:
+                return parent.process_primitive(primitive, tuple(vals), params)
+            finally:
+                core._current_trace.reset(token)
         rule = primitive.batch
         if rule is None:
             raise NotImplementedError(f"Batching rule for '{primitive.name}' not implemented")
-        with core.set_current_trace(self.parent):
-            if getattr(primitive, "axis_dependent", False):
+        token = core._current_trace.set(parent)
+        try:
+            if axis_dependent:
                 out, out_dims = rule(vals, dims, axis_data=self, **params)
             else:
                 out, out_dims = rule(vals, dims, **params)
+        finally:
+            core._current_trace.reset(token)
         if primitive.multiple_results:
             return [self.make(o, d) for o, d in zip(out, out_dims)]
         return self.make(out, out_dims)

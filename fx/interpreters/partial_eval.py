@@ -8,6 +8,7 @@ part recorded into a jaxpr whose constvars are the residuals.
 """
 from __future__ import annotations
 
+import enum
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -35,6 +36,56 @@ class DynamicJaxprTracer(Tracer):
 
 
 _LITERAL_TYPES = (bool, int, float, complex, np.bool_, np.number)
+
+# ---------------------------------------------------------------------------
+# Memoised type rules. A type rule is a pure function of the input avals, the params and
+# the traced-program options (``config._state_key``), so tracing the same program again
+# (a jit cache miss, grad inside jit, make_jaxpr in a loop) reuses its results. Only
+# params made of plain immutable values are keyed: a jaxpr or a function among them is
+# not (the cache would keep it, and its constants, alive).
+
+_SIMPLE_PARAM_TYPES = {bool, int, float, complex, str, type(None), np.bool_, np.int32,
+                       np.int64, np.float32, np.float64}
+_aval_cache: dict = {}
+_AVAL_CACHE_LIMIT = 8192
+
+
+def _simple_param(v) -> bool:
+    t = type(v)
+    if t in _SIMPLE_PARAM_TYPES:
+        return True
+    if t is tuple:
+        for x in v:
+            if type(x) not in _SIMPLE_PARAM_TYPES and not _simple_param(x):
+                return False
+        return True
+    if isinstance(v, np.dtype) or isinstance(v, enum.Enum):
+        return True
+    return False
+
+
+def abstract_eval(primitive, avals, params):
+    """``primitive.abstract_eval(*avals, **params)``, memoised where params are plain."""
+    # the types of top-level params are keyed too: 1, 1.0 and True are equal keys
+    key = (primitive, primitive.abstract_eval_rule, config._state_key, *avals, *params.items(),
+           *map(type, params.values()))
+    try:
+        out = _aval_cache.get(key)
+    except TypeError:  # an unhashable param or aval
+        return primitive.abstract_eval(*avals, **params)
+    if out is None:
+        out = primitive.abstract_eval(*avals, **params)
+        # only plain params are kept (an entry with a jaxpr or a function among its params
+        # would keep it alive); a plain key never equals one holding such an object
+        for v in params.values():
+            if type(v) not in _SIMPLE_PARAM_TYPES and not _simple_param(v):
+                return out
+        if len(_aval_cache) >= _AVAL_CACHE_LIMIT:
+            _aval_cache.clear()
+        if primitive.multiple_results:
+            out = tuple(out)
+        _aval_cache[key] = out
+    return list(out) if primitive.multiple_results else out
 
 
 class DynamicJaxprTrace(core.Trace):
@@ -94,15 +145,20 @@ class DynamicJaxprTrace(core.Trace):
         if config.jax_compile_time_eval and not any(isinstance(a, Tracer) for a in args):
             with core.set_current_trace(core.eval_trace):  # ensure_compile_time_eval
                 return primitive.bind(*args, **params)
-        invars = [self.to_var(a) for a in args]
-        out_avals = primitive.abstract_eval(*[v.aval for v in invars], **params)
-        multiple = primitive.multiple_results
-        if not multiple:
-            out_avals = (out_avals,)
+        invars = []
+        for a in args:
+            if type(a) is DynamicJaxprTracer and a._trace is self:
+                invars.append(a._var)
+            else:
+                invars.append(self.to_var(a))
+        out_avals = abstract_eval(primitive, [v.aval for v in invars], params)
+        if not primitive.multiple_results:
+            var = Var(out_avals)
+            self.eqns.append(JaxprEqn(invars, (var,), primitive, params, core.user_frame()))
+            return DynamicJaxprTracer(self, out_avals, var)
         outvars = [Var(a) for a in out_avals]
         self.eqns.append(JaxprEqn(invars, outvars, primitive, params, core.user_frame()))
-        outs = [DynamicJaxprTracer(self, v.aval, v) for v in outvars]
-        return outs if multiple else outs[0]
+        return [DynamicJaxprTracer(self, v.aval, v) for v in outvars]
 
     def to_jaxpr(self, outs: Sequence[Any]) -> tuple[Jaxpr, list]:
         outvars = []
@@ -261,17 +317,31 @@ class JaxprTrace(core.Trace):
         return tracer
 
     def process_primitive(self, primitive, args, params):
-        if not any(self.is_unknown(a) for a in args):
-            with core.set_current_trace(self.parent):
-                return primitive.bind(*args, **params)
+        for a in args:
+            if isinstance(a, JaxprTracer) and a._trace is self:
+                break  # an unknown input
+            if isinstance(a, Tracer) and not a._trace.alive:
+                core.raise_leaked(a)
+        else:  # all known: run it in the parent trace
+            parent = self.parent
+            token = core._current_trace.set(parent)
+            try:
+                return parent.process_primitive(primitive, args, params)
+            finally:
+                core._current_trace.reset(token)
         if primitive.partial_eval is not None:
             return primitive.partial_eval(self, args, **params)
         return self.default_process(primitive, args, params)
 
     def default_process(self, primitive, args, params):
         """Record ``primitive`` as unknown, its known inputs becoming residuals."""
-        tracers = [self.instantiate_const(a) for a in args]
-        out_avals = primitive.abstract_eval(*[t.aval for t in tracers], **params)
+        tracers = []
+        for a in args:
+            if type(a) is JaxprTracer and a._trace is self:
+                tracers.append(a)
+            else:
+                tracers.append(self.instantiate_const(a))
+        out_avals = abstract_eval(primitive, [t._aval for t in tracers], params)
         multiple = primitive.multiple_results
         if not multiple:
             out_avals = (out_avals,)
@@ -298,34 +368,38 @@ def tracers_to_jaxpr(in_tracers: Sequence[JaxprTracer], out_tracers: Sequence[An
         invars.append(v)
     const_vars, const_vals, eqns = [], [], []
     seen_recipes: set[int] = set()
-    # iterative topological sort over recipes
-    order: list = []
-    visited: set[int] = set()
+    # Iterative depth-first post-order over the recipes (inputs in order), emitting each
+    # equation when its first output is finished. ``state`` is False while a tracer's
+    # inputs are being visited and True once it is finished; a tracer is pushed again
+    # only before it is entered, so such stale entries always lie below its finish entry.
     roots = list(out_tracers) + [t for r in effect_recipes for t in r.tracers_in]
-    stack = [(t, False) for t in reversed(roots) if isinstance(t, JaxprTracer)]
+    state: dict[int, bool] = {}
+    stack = [t for t in reversed(roots) if isinstance(t, JaxprTracer)]
+    pop, push = stack.pop, stack.append
     while stack:
-        t, done = stack.pop()
+        t = pop()
+        tid = id(t)
+        done = state.get(tid)
+        if done is None:  # enter: finish it after its inputs
+            state[tid] = False
+            push(t)
+            recipe = t.recipe
+            if isinstance(recipe, _EqnRecipe):
+                for parent in reversed(recipe.tracers_in):
+                    if id(parent) not in state:
+                        push(parent)
+            continue
         if done:
-            order.append(t)
             continue
-        if id(t) in visited:
+        state[tid] = True
+        if tid in var_of:
             continue
-        visited.add(id(t))
-        stack.append((t, True))
         recipe = t.recipe
-        if isinstance(recipe, _EqnRecipe):
-            for parent in reversed(recipe.tracers_in):
-                if id(parent) not in visited:
-                    stack.append((parent, False))
-    for t in order:
-        recipe = t.recipe
-        if id(t) in var_of:
-            continue
         if isinstance(recipe, _LambdaBinding):
             raise core.JaxprTypeError("an input of the partial evaluation was not declared")
         if isinstance(recipe, _ConstRecipe):
             v = Var(t.aval)
-            var_of[id(t)] = v
+            var_of[tid] = v
             const_vars.append(v)
             const_vals.append(recipe.val)
         elif id(recipe) not in seen_recipes:

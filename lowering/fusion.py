@@ -16,6 +16,14 @@ are one group: per row, one loop per reduction phase, then the epilogue).
 A ``gather`` is an index operation too (``fusible_gather``): its consumer's loop
 index maps through it to an operand element, whose start is read from the indices
 at the batch position, so an embedding lookup and its epilogue are one loop.
+A windowed reduction (pooling) for which ``supported`` returns ``FUSE_WINDOW`` is a
+group of its own (kind ``"reduce"``, strategy ``"window"``): per output element, a pass
+over its window reading the operand through the window's index map (so the operand's
+producers are computed at the coordinates read), then an elementwise epilogue. Each
+operand element is read by ``reads = out.size * window.size / operand.size`` windows;
+the producers are recomputed per read when windows do not overlap (``reads <= 1``) or
+``cost * (reads - 1) <= WINDOW_STORE_COST`` (``cost``: their operation count, index
+operations free, expensive ones ``EXPENSIVE_COST``), else the operand is stored.
 Everything else is a boundary: a library call or a fallback to the eager impl.
 This module is backend independent: the backend says which equations it can
 generate code for through ``supported``.
@@ -29,7 +37,8 @@ import numpy as np
 from fx.core import DropVar, Jaxpr, JaxprEqn, Literal, Var
 
 __all__ = ["Group", "fuse", "format_groups", "ELEMENTWISE", "INDEX_OPS", "REDUCTIONS",
-           "LIBRARY", "EXPENSIVE", "row_index_map", "squeezed", "fusible_gather"]
+           "LIBRARY", "EXPENSIVE", "row_index_map", "squeezed", "fusible_gather",
+           "WINDOW_REDUCTIONS", "FUSE_WINDOW", "WINDOW_STORE_COST", "EXPENSIVE_COST"]
 
 ELEMENTWISE = frozenset({
     "neg", "sign", "floor", "ceil", "round", "is_finite", "exp", "exp2", "log", "log1p",
@@ -56,7 +65,18 @@ EXPENSIVE = frozenset({
     "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh", "cbrt", "erf", "erfc",
     "erf_inv", "lgamma", "digamma", "pow", "atan2", "div", "rem", "sqrt", "rsqrt"})
 
+#: windowed reductions (pooling): window groups when the backend says ``FUSE_WINDOW``
+WINDOW_REDUCTIONS = frozenset({"reduce_window_sum", "reduce_window_max", "reduce_window_min"})
+#: what a backend's ``supported`` returns for a windowed reduction it emits as a group
+FUSE_WINDOW = "window"
+#: cost of storing an element and reading it back, in elementwise operations
+WINDOW_STORE_COST = 4
+#: cost of one expensive elementwise operation (``EXPENSIVE``) recomputed per window read
+EXPENSIVE_COST = 8
+
 _FUSIBLE, _REDUCE, _LIBRARY, _FALLBACK = "fusible", "reduce", "library", "fallback"
+_WINDOW = "window"
+_IN_GROUP = (_FUSIBLE, _REDUCE, _WINDOW)
 
 
 class Group:
@@ -65,7 +85,9 @@ class Group:
     ``kind`` is ``"loop"`` (elementwise over ``shape``), ``"reduce"`` (reductions of an
     operand of ``shape`` over ``axes``; ``strategy`` ``"rows"`` iterates the kept axes
     outside and the reduced ones inside, with per-row phases and an epilogue;
-    ``"accumulate"`` walks the operand in memory order, accumulating into the output),
+    ``"accumulate"`` walks the operand in memory order, accumulating into the output;
+    ``"window"``: one windowed reduction in ``reductions``, ``shape`` its output's, its
+    operand read through the window and an elementwise epilogue over ``shape``),
     ``"library"`` (a library call such as GEMM) or ``"fallback"`` (the eager impl).
     """
 
@@ -144,6 +166,11 @@ def _classify(eqn: JaxprEqn, supported: Callable[[JaxprEqn], bool]) -> str:
         return _FUSIBLE if supported(eqn) else _FALLBACK
     if name in REDUCTIONS:
         return _REDUCE if supported(eqn) else _FALLBACK
+    if name in WINDOW_REDUCTIONS:
+        said = supported(eqn)
+        if isinstance(said, str) and said == FUSE_WINDOW:
+            return _WINDOW
+        return _LIBRARY if said else _FALLBACK
     # anything else the backend supports is a library call (a boundary)
     return _LIBRARY if supported(eqn) else _FALLBACK
 
@@ -240,7 +267,7 @@ class _Plan:
                 j = self.defined(v)
                 if j is None or j in seen or id(v) in self.cut:
                     continue
-                if self.category[j] not in (_FUSIBLE, _REDUCE):
+                if self.category[j] not in _IN_GROUP:
                     continue
                 seen.add(j)
                 stack.append(j)
@@ -299,8 +326,14 @@ class _Draft:
         self.members = set(members)
         self.outputs = list(roots)
 
-    def reductions(self, plan) -> list[int]:
-        return sorted(k for k in self.members if plan.category[k] == _REDUCE)
+    def reductions(self, plan, kinds=(_REDUCE,)) -> list[int]:
+        return sorted(k for k in self.members if plan.category[k] in kinds)
+
+    def windows(self, plan) -> list[int]:
+        return self.reductions(plan, (_WINDOW,))
+
+    def shared(self, plan) -> list[int]:  # computed once per group
+        return self.reductions(plan, (_REDUCE, _WINDOW))
 
     def reads(self, plan) -> set[int]:
         """ids of variables read from outside the group."""
@@ -316,7 +349,7 @@ class _Draft:
 def _build(plan: _Plan) -> list[_Draft]:
     roots = []
     for k, e in enumerate(plan.eqns):
-        if plan.category[k] in (_FUSIBLE, _REDUCE):
+        if plan.category[k] in _IN_GROUP:
             roots.extend(o for o in e.outvars if id(o) in plan.materialized)
     drafts = [_Draft("loop", [r], plan.members(r)) for r in roots]
     # drafts sharing a reduction are merged (union-find): a reduction is computed once
@@ -330,7 +363,7 @@ def _build(plan: _Plan) -> list[_Draft]:
 
     owner: dict[int, int] = {}
     for i, d in enumerate(drafts):
-        for k in d.reductions(plan):
+        for k in d.shared(plan):
             if k in owner:
                 parent[find(i)] = find(owner[k])
             else:
@@ -348,6 +381,8 @@ def _build(plan: _Plan) -> list[_Draft]:
     for d in out:
         if d.reductions(plan):
             d.kind = "reduce"
+        elif d.windows(plan):
+            d.kind = "window"
     return out
 
 
@@ -372,8 +407,9 @@ def _violations(plan: _Plan, drafts: list[_Draft]) -> set[int]:
     for d in drafts:
         for k in d.members:
             count[k] = count.get(k, 0) + 1
+        extra |= _window_violations(plan, d)
         reds = d.reductions(plan)
-        if not reds:
+        if not reds or d.windows(plan):
             continue
         red_outs = {id(o) for k in reds for o in plan.eqns[k].outvars}
         sigs = {_signature(plan, k) for k in reds}
@@ -399,7 +435,7 @@ def _violations(plan: _Plan, drafts: list[_Draft]) -> set[int]:
     deps = _depends(plan, everything)
     for gi, d in enumerate(drafts):
         if len(d.roots) > 1 and any(_reachable(deps, dep, gi) for dep in deps[gi]):
-            extra |= {id(o) for k in d.reductions(plan) for o in plan.eqns[k].outvars}
+            extra |= {id(o) for k in d.shared(plan) for o in plan.eqns[k].outvars}
     for k, n in count.items():
         e = plan.eqns[k]
         if n > 1 and e.primitive.name in EXPENSIVE and plan.category[k] == _FUSIBLE:
@@ -476,6 +512,73 @@ def _row_dependency(plan, d, shape, axes, outer) -> bool:
                 continue
             stack.append((operand, sub))
     return False
+
+
+def _window_violations(plan, d) -> set[int]:
+    """Values group ``d`` must read from buffers because of its windowed reductions: a
+    group holds one window (the last in program order; earlier ones are stored) and no
+    row reduction; everything that reads the window's result inside the group is
+    elementwise over its output shape (else the result is stored); and the operand's
+    producers are recomputed per window read only when ``_window_recompute`` says so."""
+    wins = d.windows(plan)
+    if not wins:
+        return set()
+    outs = lambda ks: {id(o) for k in ks for o in plan.eqns[k].outvars}  # noqa: E731
+    if d.reductions(plan):
+        return outs(wins)
+    extra = outs(wins[:-1])
+    k = wins[-1]
+    e = plan.eqns[k]
+    y = e.outvars[0]
+    shape = tuple(y.aval.shape)
+    memo: dict[int, bool] = {k: True}
+
+    def reads_window(j) -> bool:
+        if j not in memo:
+            memo[j] = False
+            memo[j] = any(jj is not None and jj in d.members and id(v) not in plan.cut
+                          and reads_window(jj)
+                          for v in plan.eqns[j].invars for jj in [plan.defined(v)])
+        return memo[j]
+
+    for j in d.members:
+        if j == k or not reads_window(j):
+            continue
+        ej = plan.eqns[j]
+        if ej.primitive.name not in ELEMENTWISE or tuple(ej.outvars[0].aval.shape) != shape or \
+                any(tuple(v.aval.shape) != shape for v in ej.invars
+                    if plan.defined(v) is not None and plan.defined(v) in d.members
+                    and id(v) not in plan.cut and reads_window(plan.defined(v))):
+            return extra | {id(y)}
+    x = e.invars[0]
+    if isinstance(x, Var) and id(x) not in plan.cut and plan.defined(x) in d.members and \
+            not _window_recompute(plan, d, e):
+        extra.add(id(x))
+    return extra
+
+
+def _window_recompute(plan, d, eqn) -> bool:
+    """Whether the producers of window ``eqn``'s operand inside group ``d`` are cheaper
+    recomputed at each window read than stored once and read back (module docstring)."""
+    x = eqn.invars[0]
+    reads = eqn.outvars[0].aval.size * int(np.prod(eqn.params["window_dimensions"])) / \
+        max(x.aval.size, 1)
+    if reads <= 1:
+        return True
+    cost, stack, seen = 0, [x], set()
+    while stack:
+        v = stack.pop()
+        j = plan.defined(v)
+        if j is None or j not in d.members or j in seen or id(v) in plan.cut:
+            continue
+        seen.add(j)
+        name = plan.eqns[j].primitive.name
+        if name in EXPENSIVE:
+            cost += EXPENSIVE_COST
+        elif name in ELEMENTWISE or name == "gather":
+            cost += 1
+        stack.extend(w for w in plan.eqns[j].invars if isinstance(w, Var))
+    return cost * (reads - 1) <= WINDOW_STORE_COST
 
 
 def _expensive_broadcasts(plan, d) -> set[int]:
@@ -568,7 +671,7 @@ def _reachable(deps, src, dst) -> bool:
 
 
 def _merge_key(plan, d):
-    if d.kind in ("library", "fallback"):
+    if d.kind in ("library", "fallback", "window"):
         return None
     if d.kind == "loop":
         return ("loop", tuple(d.roots[0].aval.shape))
@@ -663,6 +766,10 @@ def _finish(plan: _Plan, d: _Draft) -> Group:
             outputs.append(r)
     if d.kind == "loop":
         return Group("loop", eqns, inputs, outputs, shape=outputs[0].aval.shape)
+    if d.kind == "window":
+        (k,) = d.windows(plan)
+        return Group("reduce", eqns, inputs, outputs, shape=plan.eqns[k].outvars[0].aval.shape,
+                     strategy="window", reductions=[plan.eqns[k]])
     reds = d.reductions(plan)
     e = plan.eqns[reds[0]]
     shape, axes = _signature(plan, reds[0])
@@ -680,6 +787,8 @@ def format_groups(groups: Iterable[Group]) -> str:
         head = f"group {i}: {g.kind}"
         if g.kind == "loop":
             head += f" over {list(g.shape)}"
+        elif g.strategy == "window":
+            head += f" (window) over {list(g.shape)}"
         elif g.kind == "reduce":
             head += f" ({g.strategy}) of {list(g.shape)} over axes {list(g.axes)}"
         ins = " ".join(f"{namer(v)}:{v.aval.str_short()}" for v in g.inputs)

@@ -1,9 +1,10 @@
-"""Matrix products through OpenBLAS: ``cblas_sgemm``/``cblas_dgemm`` called from the
-generated code through the address of the OpenBLAS that NumPy (or SciPy) ships.
+"""Matrix products through OpenBLAS: ``cblas_sgemm``/``cblas_dgemm`` (and
+``cblas_cgemm``/``cblas_zgemm`` for complex64/complex128) called from the generated code
+through the address of the OpenBLAS that NumPy (or SciPy) ships.
 
 Invariants: a ``dot_general`` is supported when both operands and the result
-are float32 or float64 of one dtype; ``prepare`` first rewrites operands whose
-layout BLAS cannot read (batch axes not leading, free and contracting axes
+are float32, float64, complex64 or complex128 of one dtype; ``prepare`` first rewrites
+operands whose layout BLAS cannot read (batch axes not leading, free and contracting axes
 interleaved) into an explicit transpose, which fusion then turns into a copy
 loop (or fuses with the operand's producer). Each product is then one GEMM per
 batch element, the batch loop inside the native segment, with the result's
@@ -22,13 +23,15 @@ from fx.core import ClosedJaxpr, Jaxpr, Var
 from lowering.cpu import runtime
 from lowering.cpu.irutil import F32, F64, I32, I64, PTR, VOID, declare, for_range
 
-__all__ = ["supports", "prepare", "emit_call", "library_info", "symbol"]
+__all__ = ["supports", "prepare", "emit_call", "library_info", "symbol", "lapack_symbol"]
 
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 #: products with fewer multiply-adds than this run on the calling thread: OpenBLAS's
 #: threads cost more than they save there, and much more on a loaded machine
 SINGLE_THREAD_MACS = 1 << 20
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+#: complex products: cblas_cgemm/cblas_zgemm (alpha and beta passed by address)
+_COMPLEX = (np.dtype(np.complex64), np.dtype(np.complex128))
 _lib: dict = {}
 
 
@@ -76,6 +79,12 @@ def _load():
     if found:
         runtime.register_symbol("fx_cblas_sgemm", found[0])
         runtime.register_symbol("fx_cblas_dgemm", found[1])
+        for ch in "cz":  # complex GEMMs, under the same naming scheme
+            try:
+                runtime.register_symbol(f"fx_cblas_{ch}gemm", runtime.symbol_address(
+                    _lib["naming"][0], f"{_lib['naming'][1]}cblas_{ch}gemm{_lib['naming'][2]}"))
+            except AttributeError:
+                pass
         try:  # OpenBLAS >= 0.3.27: a per-calling-thread thread count
             runtime.register_symbol("fx_blas_threads_local", runtime.symbol_address(
                 ctypes.CDLL(found[3]), "openblas_set_num_threads_local"))
@@ -95,6 +104,36 @@ def symbol(name: str) -> int:
     return runtime.symbol_address(lib, f"{vendor}{name}{suffix}")
 
 
+_capi: dict = {}
+
+
+def lapack_symbol(name: str) -> int:
+    """The address of LAPACK/BLAS routine ``name`` (e.g. ``"sgeqrf"``, ``"dtrsm"``) as
+    SciPy's ``cython_lapack``/``cython_blas`` export it: the very functions jaxlib's CPU
+    kernels call (Fortran interface: every argument a pointer, 32-bit integers,
+    column-major), so linear algebra computes what ``jax.jit`` computes.
+    Raises AttributeError when SciPy is missing or lacks ``name``."""
+    if name in _capi:
+        return _capi[name]
+    try:
+        from scipy.linalg import cython_blas, cython_lapack
+    except ImportError as err:  # pragma: no cover - SciPy is a dependency
+        raise AttributeError(f"SciPy is not installed, so no {name}") from err
+    capsule = cython_lapack.__pyx_capi__.get(name) or cython_blas.__pyx_capi__.get(name)
+    if capsule is None:
+        raise AttributeError(f"SciPy's LAPACK/BLAS has no routine {name}")
+    api = ctypes.pythonapi
+    api.PyCapsule_GetName.restype = ctypes.c_char_p
+    api.PyCapsule_GetName.argtypes = [ctypes.py_object]
+    api.PyCapsule_GetPointer.restype = ctypes.c_void_p
+    api.PyCapsule_GetPointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
+    address = api.PyCapsule_GetPointer(capsule, api.PyCapsule_GetName(capsule))
+    if not address:
+        raise AttributeError(f"SciPy's capsule for {name} holds no address")
+    _capi[name] = address
+    return address
+
+
 def library_info() -> dict | None:
     """Which OpenBLAS the products call (path and integer width), or None."""
     found = _load()
@@ -109,9 +148,12 @@ def supports(eqn) -> bool:
     """Whether ``dot_general`` ``eqn`` becomes GEMM calls."""
     lhs, rhs = (v.aval for v in eqn.invars)
     out = eqn.outvars[0].aval
-    if lhs.dtype != rhs.dtype or out.dtype != lhs.dtype or lhs.dtype not in _FLOATS:
+    if lhs.dtype != rhs.dtype or out.dtype != lhs.dtype or lhs.dtype not in _FLOATS + _COMPLEX:
         return False
     if _disabled() or _load() is None:
+        return False
+    if lhs.dtype in _COMPLEX and not runtime.ensure_symbol(
+            "fx_cblas_cgemm" if lhs.dtype == np.complex64 else "fx_cblas_zgemm"):
         return False
     return _blas_layout(eqn) is not None
 
@@ -211,7 +253,8 @@ def prepare(closed: ClosedJaxpr) -> ClosedJaxpr:
             continue
         lhs, rhs = eqn.invars
         out = eqn.outvars[0].aval
-        if not (lhs.aval.dtype == rhs.aval.dtype == out.dtype and out.dtype in _FLOATS):
+        if not (lhs.aval.dtype == rhs.aval.dtype == out.dtype and out.dtype in
+                _FLOATS + _COMPLEX):
             eqns.append(eqn)
             continue
         lc, rc, lb, rb, lf, rf = _split(eqn.params["dimension_numbers"], lhs.aval.ndim,
@@ -264,7 +307,7 @@ def emit_call(module: ir.Module, b: ir.IRBuilder, group, pointer_of) -> None:
     n = _prod(rhs.aval.shape[d] for d in rf)
     k = _prod(lhs.aval.shape[d] for d in lc)
     dtype = out.aval.dtype
-    fty = F32 if dtype == np.float32 else F64
+    fty = F32 if dtype in (np.float32, np.complex64) else F64
     c_ptr = pointer_of(out)
     if batch * m * n == 0:
         return
@@ -277,10 +320,16 @@ def emit_call(module: ir.Module, b: ir.IRBuilder, group, pointer_of) -> None:
         return
     _, _, width, _ = _load()
     it = I64 if width == 64 else I32
-    name = "fx_cblas_sgemm" if dtype == np.float32 else "fx_cblas_dgemm"
+    name = {"float32": "fx_cblas_sgemm", "float64": "fx_cblas_dgemm",
+            "complex64": "fx_cblas_cgemm", "complex128": "fx_cblas_zgemm"}[dtype.name]
+    alpha, beta = ir.Constant(fty, 1.0), ir.Constant(fty, 0.0)
+    if dtype in _COMPLEX:  # scalars by address; elements are (re, im) pairs
+        alpha, beta = (_complex_constant(module, fty, v) for v in (1.0, 0.0))
+        fty = PTR
     fnty = ir.FunctionType(VOID, [I32, I32, I32, it, it, it, fty, PTR, it, PTR, it, fty, PTR,
                                   it])
     gemm = declare(module, name, fnty)
+    ety = ir.ArrayType(ir.IntType(8), item)
     lda = m if ta else k
     ldb = k if tb else n
     a_ptr, b_ptr = pointer_of(lhs), pointer_of(rhs)
@@ -288,9 +337,9 @@ def emit_call(module: ir.Module, b: ir.IRBuilder, group, pointer_of) -> None:
     def call(a, bb, c):
         b.call(gemm, [ir.Constant(I32, _ROW_MAJOR), ir.Constant(I32, _TRANS if ta else _NO_TRANS),
                       ir.Constant(I32, _TRANS if tb else _NO_TRANS), ir.Constant(it, m),
-                      ir.Constant(it, n), ir.Constant(it, k), ir.Constant(fty, 1.0), a,
+                      ir.Constant(it, n), ir.Constant(it, k), alpha, a,
                       ir.Constant(it, max(lda, 1)), bb, ir.Constant(it, max(ldb, 1)),
-                      ir.Constant(fty, 0.0), c, ir.Constant(it, max(n, 1))])
+                      beta, c, ir.Constant(it, max(n, 1))])
 
     small = batch * m * n * k < SINGLE_THREAD_MACS and _lib.get("threads_local")
     if small:
@@ -300,8 +349,22 @@ def emit_call(module: ir.Module, b: ir.IRBuilder, group, pointer_of) -> None:
         call(a_ptr, b_ptr, c_ptr)
     else:
         for_range(b, batch, lambda i: call(*[b.gep(p, [b.mul(i, ir.Constant(I64, size))],
-                                                     source_etype=fty)
+                                                     source_etype=ety)
                                                for p, size in ((a_ptr, m * k), (b_ptr, k * n),
                                                                (c_ptr, m * n))]))
     if small:
         b.call(local, [previous])
+
+
+def _complex_constant(module, part_type, value: float):
+    """An internal constant global holding the complex scalar ``value`` (real part)."""
+    name = f"fx_gemm_scalar_{part_type}_{value}".replace(".", "_")
+    g = module.globals.get(name)
+    if g is None:
+        ty = ir.ArrayType(part_type, 2)
+        g = ir.GlobalVariable(module, ty, name)
+        g.initializer = ir.Constant(ty, [ir.Constant(part_type, value),
+                                         ir.Constant(part_type, 0.0)])
+        g.global_constant = True
+        g.linkage = "internal"
+    return g

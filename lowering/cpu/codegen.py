@@ -378,11 +378,13 @@ REDUCTION_PRIMITIVES = frozenset(P[n] for n in (
     "reduce_xor", "argmax", "argmin"))
 _LIBRARY = frozenset({P["dot_general"]})
 #: library calls whose own ``supports`` handles complex dtypes (LAPACK: lib_lapack_spectral)
-_COMPLEX_LIBRARY = frozenset({"qr", "eigh", "svd", "eig"})
+_COMPLEX_LIBRARY = frozenset({"qr", "eigh", "svd", "eig", "fft"})
 
 
-def supports(eqn) -> bool:
-    """Whether the CPU backend generates native code for ``eqn`` (else: eager fallback)."""
+def supports(eqn) -> bool | str:
+    """Whether the CPU backend generates native code for ``eqn`` (else: eager fallback);
+    ``lowering.fusion.FUSE_WINDOW`` (a true value) for a windowed reduction it emits as
+    a fusion group of its own."""
     prim = eqn.primitive
     avals = [v.aval for v in eqn.invars] + [v.aval for v in eqn.outvars]
     if any(a.dtype not in LOOP_DTYPES for a in avals):
@@ -392,10 +394,15 @@ def supports(eqn) -> bool:
         if fusion.fusible_gather(eqn):
             return True
     if any(a.dtype.kind == "c" for a in avals):  # complex: elementwise and index ops
-        from lowering.cpu.complex_rules import COMPLEX_RULES
+        from lowering.cpu.complex_rules import COMPLEX_REDUCTIONS, COMPLEX_RULES
         if prim.name in _COMPLEX_LIBRARY:  # library calls that take complex operands
             from lowering.cpu import library
             return library.supports(eqn)
+        if prim in _LIBRARY:  # complex products: cblas_cgemm/zgemm
+            from lowering.cpu import blas
+            return blas.supports(eqn)
+        if prim.name in COMPLEX_REDUCTIONS:  # sums and products (complex_rules)
+            return eqn.outvars[0].aval.dtype == eqn.invars[0].aval.dtype
         return prim.name in COMPLEX_RULES or prim is P["select_n"] or (
             prim in INDEX_PRIMITIVES and not (prim is P["reshape"] and
                                               eqn.params.get("dimensions") is not None))
@@ -423,5 +430,8 @@ def supports(eqn) -> bool:
     if prim in _LIBRARY:
         from lowering.cpu import blas
         return blas.supports(eqn)
-    from lowering.cpu import library
+    from lowering.cpu import lib_window, library
+    if lib_window.fusible(eqn):  # pooling: a fusion group of its own (lowering.fusion)
+        from lowering.fusion import FUSE_WINDOW
+        return FUSE_WINDOW
     return library.supports(eqn)

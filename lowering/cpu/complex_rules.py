@@ -4,8 +4,11 @@ them out.
 
 Invariants: arithmetic rounds as NumPy's does (products and quotients with separate
 roundings, no fused multiply-adds; division by Smith's method as npymath); ``abs`` is
-an overflow-safe hypot (a few ulp from C's). Complex reductions, products and
-transcendental functions keep their eager impls.
+an overflow-safe hypot (a few ulp from C's). Sums and products reduce in loop
+kernels (``COMPLEX_REDUCTIONS``: ``reduce_sum`` adds the vectors, reassociation allowed
+as for real sums; ``reduce_prod`` multiplies in order with ``mul``); matrix products are
+``cblas_cgemm``/``cblas_zgemm`` calls (``lowering.cpu.blas``); transcendental
+functions keep their eager impls.
 """
 from __future__ import annotations
 
@@ -14,7 +17,10 @@ from llvmlite import ir
 
 from lowering.cpu.irutil import I32, Emit
 
-__all__ = ["COMPLEX_RULES", "is_complex"]
+__all__ = ["COMPLEX_RULES", "COMPLEX_REDUCTIONS", "is_complex", "mul"]
+
+#: reductions the loop kernels generate for complex operands
+COMPLEX_REDUCTIONS = frozenset({"reduce_sum", "reduce_prod"})
 
 
 def is_complex(dtype) -> bool:
@@ -31,11 +37,16 @@ def _pack(e: Emit, ty, re, im):
     return e.b.insert_element(z, im, ir.Constant(I32, 1))
 
 
-def _mul(e, args, in_avals, out_aval, params):
-    (a, b), (c, d) = _parts(e, args[0]), _parts(e, args[1])
+def mul(e: Emit, x, y):
+    """The complex product ``x * y`` of two register-form values (NumPy's rounding)."""
+    (a, b), (c, d) = _parts(e, x), _parts(e, y)
     B = e.b
-    return _pack(e, args[0].type, B.fsub(B.fmul(a, c), B.fmul(b, d)),
+    return _pack(e, x.type, B.fsub(B.fmul(a, c), B.fmul(b, d)),
                  B.fadd(B.fmul(a, d), B.fmul(b, c)))
+
+
+def _mul(e, args, in_avals, out_aval, params):
+    return mul(e, args[0], args[1])
 
 
 def _div(e, args, in_avals, out_aval, params):

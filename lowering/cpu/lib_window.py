@@ -15,6 +15,13 @@ construction (an invalid position reads coordinate 0 along each dimension where 
 leaves the operand, and discards the value), and along the last dimension the
 interior outputs, whose windows cannot leave the operand, test nothing. Large outputs
 are split by rows across the worker pool (``fx_parallel_for``).
+
+The window description (``WindowSpec``), the position-to-operand-coordinate map
+(``window_coordinates``), identities and the combining step are shared with the fused
+form (``lowering.cpu.loops``: a window group whose operand's producers are computed at
+the coordinates read and whose elementwise consumers follow as an epilogue); what
+``fusible`` rejects (windows of more than ``UNROLL_MAX`` positions) stays a library
+call of this module.
 """
 from __future__ import annotations
 
@@ -24,20 +31,23 @@ import numpy as np
 from llvmlite import ir
 
 from lowering.cpu import runtime
-from lowering.cpu.irutil import I64, PTR, SUPPORTED_DTYPES, VOID, Emit, declare, reg_type
+from lowering.cpu.irutil import I1, I64, PTR, SUPPORTED_DTYPES, VOID, Emit, declare, reg_type
 from lowering.cpu.lib_ir import HelperFunction, helper_name, numpy_max, numpy_min
 from lowering.cpu.library import register
 
-__all__ = ["UNROLL_MAX", "PARALLEL_MIN_WORK"]
+__all__ = ["UNROLL_MAX", "PARALLEL_MIN_WORK", "WindowSpec", "window_coordinates", "identity",
+           "combine", "fusible", "WINDOW_PRIMITIVES"]
 
 #: windows with at most this many positions are unrolled
 UNROLL_MAX = 64
 #: output elements x window positions from which rows are split across threads
 PARALLEL_MIN_WORK = 1 << 18
 _CHUNKS_PER_THREAD = 4
+WINDOW_PRIMITIVES = frozenset({"reduce_window_sum", "reduce_window_max", "reduce_window_min"})
 
 
-def _identity(name: str, dtype):
+def identity(name: str, dtype):
+    """The value a window position outside the operand contributes."""
     dtype = np.dtype(dtype)
     if name == "reduce_window_sum":
         return 0
@@ -55,7 +65,19 @@ def _supports(eqn) -> bool:
             and not (eqn.primitive.name == "reduce_window_sum" and x.dtype == np.bool_))
 
 
-def _combine(e: Emit, name: str, dtype, acc, value):
+def fusible(eqn) -> bool:
+    """Whether windowed reduction ``eqn`` becomes a fusion group of its own (its operand's
+    producers and its elementwise consumers fused with it, see ``lowering.fusion``) rather
+    than this module's library loop: the dtypes the library handles and windows of at
+    most ``UNROLL_MAX`` positions (unrolled in the group's loop); larger windows, which
+    loop over their positions, stay library calls."""
+    if eqn.primitive.name not in WINDOW_PRIMITIVES or not _supports(eqn):
+        return False
+    return math.prod(int(w) for w in eqn.params["window_dimensions"]) <= UNROLL_MAX
+
+
+def combine(e: Emit, name: str, dtype, acc, value):
+    """``acc`` combined with ``value`` as the eager impl does (window order)."""
     if name == "reduce_window_max":
         return numpy_max(e, dtype, acc, value)
     if name == "reduce_window_min":
@@ -65,7 +87,7 @@ def _combine(e: Emit, name: str, dtype, acc, value):
     return e.b.add(acc, value)
 
 
-class _Window:
+class WindowSpec:
     """The static description of one reduce_window equation."""
 
     def __init__(self, eqn):
@@ -112,46 +134,89 @@ class _Window:
         return c_lo, max(c_lo, c_hi)
 
 
-def _operand_index(h: HelperFunction, w: _Window, outs, offsets, inside_last: bool):
-    """(valid i1 or None, flat operand index) of window position ``offsets`` (ints or
-    i64 values) of the output element ``outs`` (i64 values); ``inside_last``: the
-    position is known to be inside the operand along the last dimension."""
-    b = h.b
+def _fold_add(b, x, y):
+    if isinstance(x, int) and isinstance(y, int):
+        return x + y
+    if isinstance(y, int) and y == 0:
+        return x
+    if isinstance(x, int) and x == 0:
+        return y
+    return b.add(HelperFunction.i64(x), HelperFunction.i64(y), flags=("nsw",))
+
+
+def _fold_mul(b, x, c: int):
+    if isinstance(x, int):
+        return x * c
+    return x if c == 1 else b.mul(x, ir.Constant(I64, c), flags=("nsw",))
+
+
+def window_coordinates(b: ir.IRBuilder, w: "WindowSpec", outs, offsets,
+                       inside_last: bool = False):
+    """The operand coordinates read by window position ``offsets`` of output element
+    ``outs``: ``(valid, coords)``.
+
+    Args:
+      b: the builder.
+      w: the window.
+      outs: the output coordinates (i64 values or ints).
+      offsets: the window position (ints, unrolled, or i64 values).
+      inside_last: the position is known to lie inside the operand along the last
+        dimension (no test there).
+    Returns:
+      ``valid``: an ``i1`` (None when the position cannot leave the operand), and
+      ``coords``: one i64 value or int per operand dimension, each in ``[0, size)``
+      whatever ``valid`` says (an invalid position reads coordinate 0 along each
+      dimension where it leaves the operand; the caller discards that value).
+
+    Example:
+      >>> valid, coords = window_coordinates(builder, WindowSpec(eqn), (i, j), (0, 1))
+    """
     valid = None
-    flat = ir.Constant(I64, 0)
+    coords = []
     last = len(outs) - 1
+    zero = ir.Constant(I64, 0)
     for d, (o, k) in enumerate(zip(outs, offsets)):
         lo = w.padding[d][0]
-        pos = h.linear([(o, w.strides[d])])
-        shift = (k * w.wdil[d] - lo) if isinstance(k, int) else None
-        if shift is None:
-            pos = b.add(pos, h.linear([(k, w.wdil[d])]))
-            pos = b.sub(pos, ir.Constant(I64, lo)) if lo else pos
-        elif shift:
-            pos = b.add(pos, ir.Constant(I64, shift))
+        pos = _fold_mul(b, o, w.strides[d])
+        pos = _fold_add(b, pos, _fold_mul(b, k, w.wdil[d]) if not isinstance(k, int)
+                        else k * w.wdil[d])
+        pos = _fold_add(b, pos, -lo)
         if w.checked(d) and not (inside_last and d == last):
-            ok = b.icmp_signed(">=", pos, ir.Constant(I64, 0))
-            safe = b.select(ok, pos, ir.Constant(I64, 0))
+            if isinstance(pos, int):  # known statically
+                ok = pos >= 0 and pos % w.base[d] == 0 and pos // w.base[d] < w.in_shape[d]
+                if not ok:
+                    valid = ir.Constant(I1, 0)
+                coords.append(pos // w.base[d] if ok else 0)
+                continue
+            ok = b.icmp_signed(">=", pos, zero)
+            safe = b.select(ok, pos, zero)
             if w.base[d] > 1:
                 bd = ir.Constant(I64, w.base[d])
-                ok = b.and_(ok, b.icmp_unsigned("==", b.urem(safe, bd), ir.Constant(I64, 0)))
+                ok = b.and_(ok, b.icmp_unsigned("==", b.urem(safe, bd), zero))
                 safe = b.udiv(safe, bd)
             ok = b.and_(ok, b.icmp_signed("<", safe, ir.Constant(I64, w.in_shape[d])))
             valid = ok if valid is None else b.and_(valid, ok)
             # clamped per dimension: a row's part stays invariant along the last one
-            pos = b.select(ok, safe, ir.Constant(I64, 0))
-        flat = b.add(flat, h.linear([(pos, w.in_strides[d])]))
-    return valid, flat
+            pos = b.select(ok, safe, zero)
+        coords.append(pos)
+    return valid, coords
 
 
-def _emit_helper(module, w: _Window, fname: str, bounds_check: bool):
+def _operand_index(h: HelperFunction, w: "WindowSpec", outs, offsets, inside_last: bool):
+    """(valid i1 or None, flat operand index) of window position ``offsets`` (ints or
+    i64 values) of the output element ``outs`` (i64 values)."""
+    valid, coords = window_coordinates(h.b, w, outs, offsets, inside_last)
+    return valid, h.linear(list(zip(coords, w.in_strides)))
+
+
+def _emit_helper(module, w: WindowSpec, fname: str, bounds_check: bool):
     """``void fname(ptr x, ptr out, ptr range, ptr status)``: output rows
     ``[range[0], range[1])`` (a row: all but the last output dimension)."""
     h = HelperFunction(module, fname, 3, bounds_check)
     src, dst, rng = h.args
     b, e = h.b, h.e
     ty = reg_type(w.dtype)
-    ident = e.const(ty, _identity(w.name, w.dtype))
+    ident = e.const(ty, identity(w.name, w.dtype))
     nd = len(w.out_shape)
     total_in, total_out = math.prod(w.in_shape), math.prod(w.out_shape)
     last = w.out_shape[-1]
@@ -171,7 +236,7 @@ def _emit_helper(module, w: _Window, fname: str, bounds_check: bool):
                 v = h.load(src, flat, total_in, w.dtype)
                 if valid is not None:
                     v = b.select(valid, v, ident)
-                acc = _combine(e, w.name, w.dtype, acc, v)
+                acc = combine(e, w.name, w.dtype, acc, v)
             return acc
         slot = h.variable(ty, ident)
 
@@ -180,7 +245,7 @@ def _emit_helper(module, w: _Window, fname: str, bounds_check: bool):
             v = h.load(src, flat, total_in, w.dtype)
             if valid is not None:
                 v = b.select(valid, v, ident)
-            b.store(_combine(e, w.name, w.dtype, b.load(slot, typ=ty), v), slot)
+            b.store(combine(e, w.name, w.dtype, b.load(slot, typ=ty), v), slot)
         b.store(ident, slot)
         h.nest(w.window, at)
         return b.load(slot, typ=ty)
@@ -207,7 +272,7 @@ def _emit_helper(module, w: _Window, fname: str, bounds_check: bool):
 
 
 def _emit(ctx, eqn) -> None:
-    w = _Window(eqn)
+    w = WindowSpec(eqn)
     total_out = math.prod(w.out_shape)
     if total_out == 0:
         return
@@ -264,5 +329,5 @@ def _task(module, fn, name: str, rows: int, step: int):
     return task
 
 
-for _name in ("reduce_window_sum", "reduce_window_max", "reduce_window_min"):
+for _name in sorted(WINDOW_PRIMITIVES):
     register(_name, _supports, _emit)

@@ -21,7 +21,7 @@ from llvmlite import ir
 
 from fx.core import Literal
 from lowering.cpu import codegen
-from lowering.cpu.complex_rules import COMPLEX_RULES
+from lowering.cpu.complex_rules import COMPLEX_RULES, mul as complex_mul
 from lowering.cpu.loop_index import IndexOps
 from lowering.cpu.irutil import (I8, I64, LOW_FLOATS, PTR, VOID, Emit, is_float, load_low,
                                  mem_type, reg_type, round_low, store_low)
@@ -385,6 +385,9 @@ _REASSOC = ("reassoc", "contract", "nsz")
 def _combine(k: _Kernel, name, dtype, acc, val):
     e, b = k.e, k.b
     dtype = np.dtype(dtype)
+    if dtype.kind == "c":  # (re, im) vectors: COMPLEX_REDUCTIONS
+        return b.fadd(acc, val, flags=_REASSOC) if name == "reduce_sum" else \
+            complex_mul(e, acc, val)
     flt = is_float(dtype)
     if name == "reduce_sum":
         return b.fadd(acc, val, flags=_REASSOC) if flt else b.add(acc, val)
@@ -660,6 +663,45 @@ def _emit_accumulate(k: _Kernel):
     return 1
 
 
+def _emit_window(k: _Kernel):
+    """A window group: output rows outside, the last output dimension inside (its
+    border outputs, whose windows may leave the operand, apart from the interior ones,
+    which test nothing); each output element reduces its unrolled window, reading the
+    operand (a buffer, or its fused producers computed there) at the coordinates
+    ``lib_window.window_coordinates`` gives, then the epilogue stores every output."""
+    from lowering.cpu import lib_window
+    g = k.group
+    (e,) = g.reductions
+    w = lib_window.WindowSpec(e)
+    name, dtype, x, y = w.name, w.dtype, e.invars[0], e.outvars[0]
+    ident = k.e.const(reg_type(dtype), lib_window.identity(name, dtype))
+    positions = [tuple(int(o) for o in p) for p in np.ndindex(*w.window)] \
+        if _prod(w.in_shape) else []
+    shape = g.shape
+    outer_shape, last = shape[:-1], shape[-1]
+    c_lo, c_hi = w.interior()
+
+    def element(idx, inside_last):
+        acc = ident
+        for offsets in positions:
+            valid, coords = lib_window.window_coordinates(k.b, w, idx, offsets, inside_last)
+            v = k.value(x, tuple(coords))
+            acc = lib_window.combine(k.e, name, dtype, acc,
+                                     v if valid is None else k.b.select(valid, v, ident))
+        k.scopes[-1][(id(y), k.key(idx))] = acc
+        for out in g.outputs:
+            k.store(out, idx, k.value(out, idx))
+
+    def row(o_lin):
+        o = k.delinearize(o_lin, outer_shape)
+        for start, stop, inside in ((0, c_lo, False), (c_lo, c_hi, True), (c_hi, last, False)):
+            if stop > start:
+                k.loop(start, stop, lambda c, inside=inside: element(o + (c,), inside))
+
+    k.loop(k.lo, k.hi, row)
+    return _prod(outer_shape)
+
+
 # ---------------------------------------------------------------------------
 # entry point
 
@@ -670,7 +712,8 @@ def emit_group(module: ir.Module, group, slot_of: dict, name: str, bounds_check:
 
     Args:
       module: the module being built.
-      group: a ``loop`` or ``reduce`` group from ``lowering.fusion``.
+      group: a ``loop`` or ``reduce`` (rows, accumulate or window) group from
+        ``lowering.fusion``.
       slot_of: ``id(var) -> index`` of the buffer in the segment's buffer array.
       name: the function's name.
       bounds_check: compile a check into every load and store.
@@ -686,6 +729,11 @@ def emit_group(module: ir.Module, group, slot_of: dict, name: str, bounds_check:
     elif group.strategy == "rows":
         total = _emit_rows(k)
         work = _prod(group.shape) * max(1, len(group.reductions))
+        align = 1
+    elif group.strategy == "window":
+        total = _emit_window(k)
+        work = _prod(group.shape) * max(1, _prod(group.reductions[0].params[
+            "window_dimensions"]))
         align = 1
     else:
         total = _emit_accumulate(k)

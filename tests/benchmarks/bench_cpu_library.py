@@ -1,6 +1,7 @@
 """Native library calls of the CPU compiler (sort, argsort, top_k, cumulative ops,
-gather, scatter-add) and fused gathers (an embedding lookup with its epilogue, a column
-permutation) under fx.jit against NumPy and jax.jit, side by side in one run.
+gather, scatter-add), fused gathers (an embedding lookup with its epilogue, a column
+permutation) and fused pooling (max-pool of relu(x + b), 3x3 average pool) under
+fx.jit against NumPy and jax.jit, side by side in one run.
 
 Run by hand: ``python tests/benchmarks/bench_cpu_library.py [--repeats 5] [--only sort_1m]``.
 Prints the median time per call of each library, the ratios fx.jit / NumPy and
@@ -23,6 +24,7 @@ N_1M = 1 << 20
 ROWS, COLS = 4096, 1024
 TABLE, DIM, LOOKUPS = 100_000, 64, 50_000
 EMBED_ROWS, EMBED_DIM, EMBED_IDS = 50_000, 256, 8192
+POOL_SHAPE = (32, 64, 32, 32)  # NCHW
 
 
 def _inputs(name):
@@ -44,6 +46,9 @@ def _inputs(name):
     if name == "scatter_add_rows":
         return (r.standard_normal((LOOKUPS, DIM), dtype=f32),
                 r.integers(0, TABLE // 10, LOOKUPS).astype(np.int32))
+    if name in ("maxpool_relu", "avgpool_3x3"):
+        return (r.standard_normal(POOL_SHAPE, dtype=f32),
+                r.standard_normal((POOL_SHAPE[1], 1, 1), dtype=f32))
     raise ValueError(f"unknown workload {name!r}")
 
 
@@ -80,12 +85,36 @@ def _source(name, jnp, lax, numpy):
             return out
         return (lambda u, i: jnp.zeros((TABLE // 10, DIM), np.float32).at[i].add(u)), \
             np_scatter
+    if name == "maxpool_relu":  # 2x2 stride 2 max-pool of relu(x + b): one fused loop
+        def fx_pool(x, b):
+            y = jnp.maximum(x + b, 0)
+            return lax.reduce_window(y, -np.inf, lax.max, (1, 1, 2, 2), (1, 1, 2, 2), "VALID")
+
+        def np_pool(x, b):
+            y = np.maximum(x + b, 0)
+            n, c, h, w = y.shape
+            return y.reshape(n, c, h // 2, 2, w // 2, 2).max(axis=(3, 5))
+        return fx_pool, np_pool
+    if name == "avgpool_3x3":  # 3x3 stride 1 SAME average pool (sum-pool / 9, one loop)
+        def fx_avg(x, b):
+            s = lax.reduce_window(x, 0.0, lax.add, (1, 1, 3, 3), (1, 1, 1, 1), "SAME")
+            return s / 9.0
+
+        def np_avg(x, b):
+            p = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+            h, w = x.shape[2:]
+            out = np.zeros_like(x)
+            for i in range(3):
+                for j in range(3):
+                    out += p[:, :, i:i + h, j:j + w]
+            return out / np.float32(9.0)
+        return fx_avg, np_avg
     raise ValueError(name)
 
 
 WORKLOADS = ("sort_1m", "argsort_1m", "sort_rows", "top_k_rows", "cumsum_rows", "cumsum_cols",
              "cummax_rows", "gather_rows", "embedding_relu", "permute_cols",
-             "scatter_add_rows")
+             "scatter_add_rows", "maxpool_relu", "avgpool_3x3")
 
 
 def main():
@@ -121,7 +150,7 @@ def main():
         t_fx = timeit(lambda *a, ff=ff: ff(*a).block_until_ready(), fargs, args.repeats,
                       args.target)
         got, want = np.asarray(ff(*fargs)), np.asarray(f_np(*data))
-        if name.startswith("cumsum") or name.startswith("scatter"):
+        if name.startswith(("cumsum", "scatter", "avgpool")):
             equal = np.allclose(got, want, rtol=1e-4, atol=1e-3)
         else:
             equal = np.array_equal(got, want)

@@ -123,8 +123,9 @@ def test_shared_body_used_twice():
 
 def test_body_with_fallback_runs_eager_and_is_correct():
     x = np.arange(4, dtype=np.float32)
-    exe = _check(lambda x: lax.fori_loop(0, 3, lambda i, c: jnp.fft.fft(c).real, x), x,
-                 native=False)
+    # (a reduce_window with a generic computation, a product, has no native code)
+    body = lambda i, c: lax.reduce_window(c, 1.0, lax.mul, (2,), (1,), "SAME") * 0.5
+    exe = _check(lambda x: lax.fori_loop(0, 3, body, x), x, native=False)
     assert [e.primitive.name for e in exe.fallbacks] == ["scan"]
 
 

@@ -2,7 +2,8 @@
 interpreter (the eager NumPy impls) over hypothesis-drawn shapes (empty, unit, odd),
 dtypes, window dimensions, strides, padding (negative: cropping), base and window
 dilation, with NaN/inf/-0.0 data; every program must run without an eager fallback,
-with and without compiled bounds checks."""
+with and without compiled bounds checks; both the fused form (a window group of
+lowering.fusion, windows of at most UNROLL_MAX positions) and the library loop."""
 from __future__ import annotations
 
 import numpy as np
@@ -90,6 +91,21 @@ def test_reduce_window_matches_reference(case, kind, dtype, bounds_check, seed):
     _run(kind, x, bounds_check, **params)
 
 
+@SETTINGS
+@given(case=_windows(), kind=st.sampled_from(["sum", "max", "min"]),
+       dtype=st.sampled_from([np.float32, np.float64, np.int32, np.int8, np.uint8, np.bool_]),
+       bounds_check=st.booleans(), seed=st.integers(0, 2 ** 16))
+def test_library_loop_matches_reference(case, kind, dtype, bounds_check, seed):
+    """The library helper (what windows the fused form does not take use) over the same
+    parameters: fusion of windows switched off."""
+    shape, params = case
+    assume(not (kind == "sum" and dtype == np.bool_))
+    x = _data(np.random.default_rng(seed), shape, dtype)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(lib_window, "fusible", lambda eqn: False)
+        _run(kind, x, bounds_check, **params)
+
+
 @pytest.mark.parametrize("kind", ["sum", "max", "min"])
 def test_large_window_loops(kind):
     """A window of more than UNROLL_MAX positions (loops, not unrolled), padded."""
@@ -106,6 +122,7 @@ def test_pooling_through_jit_in_parallel(kind, init, op, monkeypatch):
     """NCHW pooling large enough to split across threads, through fx.jit (with the lax
     wrapper), 'SAME' padding with the identity -inf/inf/0."""
     monkeypatch.setattr(lib_window, "PARALLEL_MIN_WORK", 1)
+    monkeypatch.setattr(lib_window, "fusible", lambda eqn: False)
     x = _data(np.random.default_rng(2), (4, 8, 9, 10), np.float32)
 
     def pool(a):

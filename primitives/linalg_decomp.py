@@ -6,10 +6,12 @@ derivative rules of every linear-algebra primitive are written in.
 Invariants: every operand is a batch of matrices ``[..., m, n]`` whose leading
 axes are batch axes, so batching a primitive only needs the mapped axis to be
 one of the leading ones. Operands of one primitive share their batch shape and
-dtype. Eager impls call LAPACK/BLAS through NumPy/SciPy one matrix at a time
-where NumPy cannot broadcast (batches of many small matrices are vectorized
-across the batch instead), compute float16/bfloat16 in float32, and report a
-failed factorization with NaNs (as XLA does), never with an exception. As in
+dtype. Eager impls compute exactly what jaxlib computes on the CPU: the same
+LAPACK/BLAS routines (SciPy's, which jaxlib calls too), one matrix at a time, in
+the operand's own precision, column-major, with the workspace sizes jaxlib
+passes (``lapack_workspace``), so results are bit-identical to ``jax.jit``'s.
+float16/bfloat16 are computed in float32; a failed factorization is reported with
+NaNs (as XLA does), never with an exception. As in
 JAX, derivative rules take tangents as given: the derivative of a primitive
 that reads one triangle is its derivative along Hermitian perturbations.
 """
@@ -211,17 +213,64 @@ def matrices(batch_shape):
     return np.ndindex(*batch_shape)
 
 
-# Batches of many small matrices are factorized by NumPy loops over the matrix
-# dimension, vectorized across the batch, instead of one LAPACK call per matrix.
-_SMALL_MATRIX = 32
-_MANY_MATRICES = 8
+def lapack_fn(name: str, dtype):
+    """SciPy's LAPACK routine ``name`` (without its s/d/c/z prefix) for ``dtype``: the
+    routines jaxlib's CPU kernels call (SciPy's bundled OpenBLAS)."""
+    return _lapack.get_lapack_funcs(name, dtype=np.dtype(dtype))
 
 
-def vectorize_over_batch(batch_shape, n: int) -> bool:
-    count = 1
-    for d in batch_shape:
-        count *= int(d)
-    return count >= _MANY_MATRICES and n <= _SMALL_MATRIX
+_WORKSPACE: dict = {}
+
+
+def lapack_workspace(routine: str, dtype, *dims) -> tuple:
+    """The workspace sizes jaxlib's CPU kernel passes to ``routine`` (LAPACK's optimal
+    size where jaxlib queries it, LAPACK's documented minimum where jaxlib uses that).
+
+    Workspace sizes change the blocking of some routines, hence the rounding, so
+    these are part of computing what jaxlib computes. ``dims``: ``geqrf``: (m, n);
+    ``orgqr``: (m, n, k); ``syevd``: (n,) -> (lwork, liwork[, lrwork]); ``gesdd``:
+    (m, n, compute_uv, full_matrices); ``geev``: (n, left, right); ``gehrd``: (n,);
+    ``sytrd``: (n,).
+    """
+    dtype = np.dtype(dtype)
+    key = (routine, dtype, dims)
+    if key in _WORKSPACE:
+        return _WORKSPACE[key]
+    cplx = dtype.kind == "c"
+    if routine == "syevd":   # jaxlib: the sizes LAPACK's documentation gives
+        (n,) = dims
+        out = ((2 * n + n * n, 3 + 5 * n, 1 + 5 * n + 2 * n * n) if cplx
+               else (1 + 6 * n + 2 * n * n, 3 + 5 * n))
+    else:
+        if routine == "geqrf":
+            m, n = dims
+            res = lapack_fn("geqrf", dtype)(np.zeros((m, n), dtype), lwork=-1)[2]
+        elif routine == "orgqr":
+            m, n, k = dims
+            res = lapack_fn("ungqr" if cplx else "orgqr", dtype)(
+                np.zeros((m, n), dtype), np.zeros(max(k, 1), dtype)[:k], lwork=-1)[1]
+        elif routine == "gesdd":
+            m, n, uv, full = dims
+            res = lapack_fn("gesdd_lwork", dtype)(m, n, compute_uv=int(uv),
+                                                  full_matrices=int(full))[0]
+        elif routine == "gesvd":
+            m, n, uv, full = dims
+            res = lapack_fn("gesvd_lwork", dtype)(m, n, compute_uv=int(uv),
+                                                  full_matrices=int(full))[0]
+        elif routine == "geev":
+            n, left, right = dims
+            res = lapack_fn("geev_lwork", dtype)(n, compute_vl=int(left),
+                                                 compute_vr=int(right))[0]
+        elif routine in ("gehrd", "sytrd"):
+            (n,) = dims
+            name = "hetrd" if routine == "sytrd" and cplx else routine
+            res = lapack_fn(f"{name}_lwork", dtype)(n)[0]
+        else:
+            raise ValueError(f"lapack_workspace: unknown routine {routine!r}")
+        # jaxlib truncates LAPACK's (floating-point) answer to an integer
+        out = (max(int(np.real(np.ravel(res)[0])), 1),)
+    _WORKSPACE[key] = out
+    return out
 
 
 def leading_batch(x, d):
@@ -264,24 +313,15 @@ def _cholesky_abstract_eval(x):
     return ShapedArray(x.shape, x.dtype, x.weak_type)
 
 
-def _cholesky_one(a):
-    try:
-        return np.linalg.cholesky(a)
-    except np.linalg.LinAlgError:
-        return np.full_like(a, np.nan)
-
-
 def _cholesky_impl(x):
     x = np.asarray(x)
     a = work_array(x)
-    if a.size == 0:
-        return np.zeros(x.shape, x.dtype)
-    try:
-        out = np.linalg.cholesky(a)
-    except np.linalg.LinAlgError:   # some matrix is not positive definite: NaN for it
-        out = np.empty_like(a)
+    out = np.zeros(a.shape, a.dtype)
+    if a.size:
+        potrf = lapack_fn("potrf", a.dtype)   # jaxlib: ?potrf, lower, in place
         for idx in matrices(a.shape[:-2]):
-            out[idx] = _cholesky_one(a[idx])
+            chol, info = potrf(a[idx], lower=1, clean=1)
+            out[idx] = chol if info == 0 else np.nan
     return out.astype(x.dtype, copy=False)
 
 
@@ -345,43 +385,13 @@ def _triangular_solve_impl(a, b, *, left_side, lower, transpose_a, conjugate_a,
         a, trans = np.conj(a), 0
     else:
         trans = (2 if conjugate_a and complex_ else 1) if transpose_a else 0
-    if vectorize_over_batch(a.shape[:-2], a.shape[-1]):
-        out = _substitute_batched(a, b, left_side, lower, trans, unit_diagonal)
-        return out.astype(b0.dtype, copy=False)
     out = np.empty(b.shape, b.dtype)
-    trsm = _blas.get_blas_funcs("trsm", (a, b))
-    for idx in matrices(a.shape[:-2]):
-        out[idx] = trsm(1.0, a[idx], b[idx], side=0 if left_side else 1, lower=int(lower),
-                        trans_a=trans, diag=int(unit_diagonal))
+    trsm = _blas.get_blas_funcs("trsm", dtype=a.dtype)   # jaxlib: ?trsm, alpha 1
+    with np.errstate(all="ignore"):
+        for idx in matrices(a.shape[:-2]):
+            out[idx] = trsm(1.0, a[idx], b[idx], side=0 if left_side else 1,
+                            lower=int(lower), trans_a=trans, diag=int(unit_diagonal))
     return out.astype(b0.dtype, copy=False)
-
-
-def _substitute_batched(a, b, left_side, lower, trans, unit_diagonal):
-    """Forward or back substitution, one row at a time, vectorized over the batch.
-
-    ``trans`` is BLAS's: 0 (a), 1 (a^T), 2 (a^H); ``a`` is already conjugated where
-    conjugation without transposition was asked for.
-    """
-    m = a.shape[-1]
-    tri = np.tril(a) if lower else np.triu(a)
-    if unit_diagonal:
-        tri = tri.copy()
-        idx = np.arange(m)
-        tri[..., idx, idx] = 1
-    if trans:
-        tri = np.swapaxes(tri, -1, -2)
-        tri = np.conj(tri) if trans == 2 else tri
-        lower = not lower
-    if not left_side:   # x op(a) = b  <=>  op(a)^T x^T = b^T
-        tri, b, lower = np.swapaxes(tri, -1, -2), np.swapaxes(b, -1, -2), not lower
-    x = np.empty(b.shape, np.result_type(tri, b))
-    with np.errstate(all="ignore"):   # zero pivots give inf/nan, as XLA's solve does
-        for i in (range(m) if lower else range(m - 1, -1, -1)):
-            known = slice(0, i) if lower else slice(i + 1, m)
-            acc = np.matmul(tri[..., i:i + 1, known], x[..., known, :])[..., 0, :]
-            row = b[..., i, :] - acc
-            x[..., i, :] = row if unit_diagonal else row / tri[..., i, i:i + 1]
-    return np.swapaxes(x, -1, -2) if not left_side else x
 
 
 triangular_solve_p.def_impl(_triangular_solve_impl)
@@ -492,42 +502,14 @@ def _lu_impl(x):
     if a.size == 0:
         pivots[...] = np.arange(k, dtype=np.int32)
         lu = a.copy()
-    elif vectorize_over_batch(batch, max(m, n)):
-        flat_lu, flat_piv = _lu_batched(a.reshape((-1, m, n)))
-        lu, pivots = flat_lu.reshape(a.shape), flat_piv.reshape(batch + (k,))
     else:
-        getrf = _lapack.get_lapack_funcs("getrf", (a,))
+        getrf = lapack_fn("getrf", a.dtype)   # jaxlib: ?getrf per matrix
         for idx in matrices(batch):
-            lu_i, piv, _ = getrf(a[idx])   # singular matrices still factor (info > 0)
-            lu[idx] = lu_i
+            lu_i, piv, info = getrf(a[idx])   # singular matrices still factor (info > 0)
+            lu[idx] = lu_i if info >= 0 else np.nan
             pivots[idx] = piv
     perm = pivots_to_permutation(pivots, m)
     return [lu.astype(x0.dtype, copy=False), pivots, perm]
-
-
-def _lu_batched(a):
-    """Partial-pivoting LU of ``a [B, m, n]`` column by column, vectorized over ``B``;
-    pivots are chosen as LAPACK's getrf chooses them (first largest |re| + |im|), and a
-    zero pivot column is left unscaled (as getrf leaves it)."""
-    a = a.copy()
-    count, m, n = a.shape
-    k = min(m, n)
-    pivots = np.empty((count, k), np.int32)
-    rows = np.arange(count)
-    for j in range(k):
-        column = a[:, j:, j]
-        size = np.abs(column.real) + np.abs(column.imag) if a.dtype.kind == "c" \
-            else np.abs(column)
-        p = j + np.argmax(size, axis=1)
-        pivots[:, j] = p
-        row_j = a[rows, j, :].copy()
-        a[rows, j, :] = a[rows, p, :]
-        a[rows, p, :] = row_j
-        pivot = a[:, j, j]
-        pivot = np.where(pivot == 0, np.ones_like(pivot), pivot)
-        a[:, j + 1:, j] /= pivot[:, None]
-        a[:, j + 1:, j + 1:] -= a[:, j + 1:, j, None] * a[:, j, None, j + 1:]
-    return a, pivots
 
 
 lu_p.def_impl(_lu_impl)

@@ -7,6 +7,10 @@ in JAX 0.10's order and with its params. Derivatives follow JAX's formulas;
 where an eigen- or singular value is repeated they are infinite, as in JAX.
 ``eigh`` reads one triangle of its operand but, as in JAX, its derivative takes
 the tangent as given: it is the derivative along Hermitian perturbations.
+Eager impls call the LAPACK drivers jaxlib calls on the CPU (``geqrf`` +
+``orgqr``/``ungqr``, ``syevd``/``heevd``, ``gesdd`` (``gesvd`` for
+``SvdAlgorithm.QR``), ``geev``), in the operand's own precision with jaxlib's
+workspace sizes, one matrix at a time: results are bit-identical to JAX's.
 """
 from __future__ import annotations
 
@@ -18,8 +22,8 @@ from primitives._rules import new_primitive
 from primitives.linalg_decomp import (adjoint, check_matrix, concat, conj, diag_embed,
                                       diag_part, eye_like, identity, keep, matrices, mm,
                                       permutation_matrix, real, slice_cols, slice_rows, solve,
-                                      swap_last, tril, triangular_solve_p, unary_batcher,
-                                      work_array)
+                                      lapack_fn, lapack_workspace, swap_last, tril,
+                                      triangular_solve_p, unary_batcher, work_array)
 
 _sla = R.LazyModule("scipy.linalg")
 
@@ -46,30 +50,6 @@ def _reciprocal_gaps(w, dtype):
     eye = identity(shape[:-2], n, dtype)
     gaps = R.add(eye, R.sub(_rows_of(w, shape), _cols_of(w, shape)))
     return R.sub(R.div(R.full(shape, 1, dtype), gaps), eye)
-
-
-def _per_matrix(fn, a, templates):
-    """``fn`` on each matrix of the batch ``a``; NaN outputs where LAPACK fails.
-
-    ``templates`` gives the (shape, dtype) of each output for the whole batch.
-    """
-    outs = [np.full(shape, np.nan, dtype) for shape, dtype in templates]
-    for idx in matrices(a.shape[:-2]):
-        try:
-            results = fn(a[idx])
-        except np.linalg.LinAlgError:
-            continue
-        for out, res in zip(outs, results, strict=True):
-            out[idx] = res
-    return outs
-
-
-def _batched(fn, a, templates):
-    """``fn`` on the whole batch at once, falling back to ``_per_matrix`` on failure."""
-    try:
-        return list(fn(a))
-    except np.linalg.LinAlgError:
-        return _per_matrix(fn, a, templates)
 
 
 # ---------------------------------------------------------------------------
@@ -102,7 +82,7 @@ def _qr_impl(x, *, pivoting, full_matrices, use_magma=None):
             q = np.broadcast_to(np.eye(m, k, dtype=a.dtype), batch + (m, k)).copy()
             r = np.zeros(batch + (k, n), a.dtype)
         else:
-            q, r = np.linalg.qr(a, mode="complete" if full_matrices else "reduced")
+            q, r = _qr_lapack(a, full_matrices)
         return [q.astype(x0.dtype, copy=False), r.astype(x0.dtype, copy=False)]
     q = np.zeros(batch + (m, k), a.dtype)
     r = np.zeros(batch + (k, n), a.dtype)
@@ -114,6 +94,28 @@ def _qr_impl(x, *, pivoting, full_matrices, use_magma=None):
     else:
         q[...] = np.eye(m, k, dtype=a.dtype)
     return [q.astype(x0.dtype, copy=False), r.astype(x0.dtype, copy=False), p]
+
+
+def _qr_lapack(a, full_matrices):
+    """Q and R as jaxlib computes them: ``geqrf``, then ``orgqr``/``ungqr`` on the
+    reflectors (the first ``m`` columns when ``m < n``; zero columns appended for a
+    complete Q), both with LAPACK's optimal workspace."""
+    m, n = a.shape[-2:]
+    k = min(m, n)
+    cols = m if (full_matrices or m < n) else n
+    geqrf = lapack_fn("geqrf", a.dtype)
+    orgqr = lapack_fn("ungqr" if a.dtype.kind == "c" else "orgqr", a.dtype)
+    lw_qr = lapack_workspace("geqrf", a.dtype, m, n)[0]
+    lw_q = lapack_workspace("orgqr", a.dtype, m, cols, k)[0]
+    q = np.empty(a.shape[:-2] + (m, cols), a.dtype)
+    r = np.empty(a.shape[:-2] + ((m if full_matrices else k), n), a.dtype)
+    for idx in matrices(a.shape[:-2]):
+        packed, tau, _, _ = geqrf(a[idx], lwork=lw_qr)
+        reflectors = packed[:, :cols] if cols <= n else np.concatenate(
+            [packed, np.zeros((m, cols - n), a.dtype)], axis=1)
+        q[idx] = orgqr(reflectors, tau, lwork=lw_q)[0]
+        r[idx] = np.triu(packed[:r.shape[-2]])
+    return q, r
 
 
 qr_p.def_impl(_qr_impl)
@@ -212,12 +214,31 @@ def _eigh_impl(x, *, lower, sort_eigenvalues, subset_by_index, algorithm=None):
         w = np.zeros(a.shape[:-1], R.real_dtype(a.dtype))
         v = np.zeros(a.shape, a.dtype)
     else:
-        templates = [(a.shape[:-1], R.real_dtype(a.dtype)), (a.shape, a.dtype)]
-        w, v = _batched(lambda m: np.linalg.eigh(m, UPLO="L" if lower else "U"), a, templates)
+        w, v = _eigh_lapack(a, lower)
     if subset_by_index is not None and subset_by_index != (0, n):
         lo, hi = subset_by_index
         w, v = w[..., lo:hi], v[..., lo:hi]
     return [v.astype(x0.dtype, copy=False), w.astype(R.real_dtype(x0.dtype), copy=False)]
+
+
+def _eigh_lapack(a, lower):
+    """``(w, v)`` as jaxlib computes them: ``syevd``/``heevd`` with the workspace sizes
+    of LAPACK's documentation; NaN for a matrix where it fails."""
+    n = a.shape[-1]
+    rdt = R.real_dtype(a.dtype)
+    w = np.empty(a.shape[:-1], rdt)
+    v = np.empty(a.shape, a.dtype)
+    if a.dtype.kind == "c":
+        lwork, liwork, lrwork = lapack_workspace("syevd", a.dtype, n)
+        evd, sizes = lapack_fn("heevd", a.dtype), dict(lwork=lwork, liwork=liwork,
+                                                        lrwork=lrwork)
+    else:
+        lwork, liwork = lapack_workspace("syevd", a.dtype, n)
+        evd, sizes = lapack_fn("syevd", a.dtype), dict(lwork=lwork, liwork=liwork)
+    for idx in matrices(a.shape[:-2]):
+        w_i, v_i, info = evd(a[idx], compute_v=1, lower=int(lower), **sizes)
+        w[idx], v[idx] = (w_i, v_i) if info == 0 else (np.nan, np.nan)
+    return w, v
 
 
 eigh_p.def_impl(_eigh_impl)
@@ -284,15 +305,7 @@ def _svd_impl(x, *, full_matrices, compute_uv, subset_by_index, algorithm=None):
         vt = np.broadcast_to(np.eye(n if full_matrices else 0, n, dtype=a.dtype),
                              batch + (n if full_matrices else 0, n))
         return [s, u.astype(x0.dtype), vt.astype(x0.dtype)]
-    k = min(m, n)
-    s_template = (batch + (k,), R.real_dtype(a.dtype))
-    if compute_uv:
-        u_cols, vt_rows = (m, n) if full_matrices else (k, k)
-        templates = [(batch + (m, u_cols), a.dtype), s_template, (batch + (vt_rows, n), a.dtype)]
-        u, s, vt = _batched(lambda mat: np.linalg.svd(mat, full_matrices=full_matrices), a,
-                            templates)
-    else:
-        s, = _batched(lambda mat: [np.linalg.svd(mat, compute_uv=False)], a, [s_template])
+    s, u, vt = _svd_lapack(a, full_matrices, compute_uv, _svd_driver(algorithm))
     if subset_by_index is not None and subset_by_index != (0, min(m, n)):
         lo, hi = subset_by_index
         s = s[..., lo:hi]
@@ -302,6 +315,34 @@ def _svd_impl(x, *, full_matrices, compute_uv, subset_by_index, algorithm=None):
         return [s.astype(rdt, copy=False)]
     return [s.astype(rdt, copy=False), u.astype(x0.dtype, copy=False),
             vt.astype(x0.dtype, copy=False)]
+
+
+def _svd_driver(algorithm) -> str:
+    """jaxlib's driver: ``gesvd`` for ``SvdAlgorithm.QR``, ``gesdd`` otherwise."""
+    return "gesvd" if getattr(algorithm, "name", algorithm) in ("QR", "qr") else "gesdd"
+
+
+def _svd_lapack(a, full_matrices, compute_uv, driver="gesdd"):
+    """``(s, u, vt)`` as jaxlib computes them (``gesdd`` with jobz A/S/N and LAPACK's
+    optimal workspace, or ``gesvd``); NaN for a matrix where it fails. ``u``, ``vt``
+    are None without ``compute_uv``."""
+    m, n = a.shape[-2:]
+    k = min(m, n)
+    batch = a.shape[:-2]
+    full = bool(full_matrices) and bool(compute_uv)
+    fn = lapack_fn(driver, a.dtype)
+    lwork = lapack_workspace(driver, a.dtype, m, n, bool(compute_uv), full)[0]
+    s = np.empty(batch + (k,), R.real_dtype(a.dtype))
+    u = np.empty(batch + (m, m if full else k), a.dtype) if compute_uv else None
+    vt = np.empty(batch + ((n if full else k), n), a.dtype) if compute_uv else None
+    for idx in matrices(batch):
+        u_i, s_i, vt_i, info = fn(a[idx], compute_uv=int(bool(compute_uv)),
+                                  full_matrices=int(full), lwork=lwork)
+        ok = info == 0
+        s[idx] = s_i if ok else np.nan
+        if compute_uv:
+            u[idx], vt[idx] = (u_i, vt_i) if ok else (np.nan, np.nan)
+    return s, u, vt
 
 
 svd_p.def_impl(_svd_impl)
@@ -369,14 +410,24 @@ def _eig_abstract_eval(x, *, compute_left_eigenvectors, compute_right_eigenvecto
             + [ShapedArray(x.shape, dtype, x.weak_type)] * count)
 
 
-def _eig_one(a, left, right):
-    if left:
-        w, vl, vr = _sla.eig(a, left=True, right=True, check_finite=False)
-        return [w, vl] + ([vr] if right else [])
-    if right:
-        w, vr = np.linalg.eig(a)
-        return [w, vr]
-    return [np.linalg.eigvals(a)]
+def _unpack_real_eigenvectors(v, wi):
+    """Complex eigenvectors from LAPACK's real form, as jaxlib unpacks them: a
+    conjugate pair ``(j, j+1)`` (``wi[j]`` nonzero and not NaN) stored as real and
+    imaginary parts becomes ``v[:, j] +- i v[:, j+1]``; parts are copied, not
+    computed, so signed zeros survive."""
+    out = np.zeros(v.shape, R.complex_dtype(v.dtype))
+    out.real = v
+    n = v.shape[-1]
+    j = 0
+    while j < n:
+        if wi[j] == 0 or np.isnan(wi[j]) or j + 1 >= n:
+            j += 1
+            continue
+        out.real[:, j + 1] = v[:, j]
+        out.imag[:, j] = v[:, j + 1]
+        out.imag[:, j + 1] = -v[:, j + 1]
+        j += 2
+    return out
 
 
 def _eig_impl(x, *, compute_left_eigenvectors, compute_right_eigenvectors,
@@ -386,13 +437,33 @@ def _eig_impl(x, *, compute_left_eigenvectors, compute_right_eigenvectors,
     dtype = R.complex_dtype(a.dtype)
     left, right = bool(compute_left_eigenvectors), bool(compute_right_eigenvectors)
     templates = [(a.shape[:-1], dtype)] + [(a.shape, dtype)] * (left + right)
+    outs = [np.full(shape, np.nan, d) for shape, d in templates]
     if a.size == 0:
         return [np.zeros(shape, d) for shape, d in templates]
-    if left:   # SciPy computes left eigenvectors one matrix at a time
-        outs = _per_matrix(lambda m: _eig_one(m, True, right), a, templates)
-    else:      # NumPy broadcasts over the batch
-        outs = _batched(lambda m: _eig_one(m, False, right), a, templates)
-    return [np.asarray(o).astype(dtype, copy=False) for o in outs]
+    n = a.shape[-1]
+    geev = lapack_fn("geev", a.dtype)   # jaxlib: ?geev in the operand's precision
+    lwork = lapack_workspace("geev", a.dtype, n, left, right)[0]
+    for idx in matrices(a.shape[:-2]):
+        m = a[idx]
+        if not np.all(np.isfinite(m)):   # jaxlib does not call LAPACK: NaN results
+            continue
+        if a.dtype.kind == "c":
+            w, vl, vr, info = geev(m, compute_vl=int(left), compute_vr=int(right),
+                                   lwork=lwork)
+        else:
+            wr, wi, vl, vr, info = geev(m, compute_vl=int(left), compute_vr=int(right),
+                                        lwork=lwork)
+            w = np.empty(wr.shape, dtype)
+            w.real, w.imag = wr, wi
+            if info == 0:
+                vl = _unpack_real_eigenvectors(vl, wi) if left else vl
+                vr = _unpack_real_eigenvectors(vr, wi) if right else vr
+        if info != 0:
+            continue
+        results = [w] + ([vl] if left else []) + ([vr] if right else [])
+        for out, res in zip(outs, results, strict=True):
+            out[idx] = res
+    return [o.astype(dtype, copy=False) for o in outs]
 
 
 eig_p.def_impl(_eig_impl)

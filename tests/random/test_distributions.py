@@ -9,11 +9,12 @@ a * b**-c, (a/b) / (c/d) as (a d) / (b c)) and XLA's order of row sums
 exponential, laplace, logistic, gumbel, lognormal, pareto, weibull_min, rayleigh, wald,
 cauchy, maxwell, double_sided_maxwell, the float32 gamma family (gamma and loggamma
 for every alpha, beta, chisquare, t, f, generalized_normal, ball; fx/_random/
-gamma_xla.py), truncated_normal, multivariate_normal (cholesky, eigh), binomial,
-multinomial and the discrete samplers. Not identical: dirichlet (XLA recomputes the
-log-gamma draws inside its softmax fusion and rounds them differently from the same
-draws computed alone, so a draw is off by an ulp now and then) and svd/orthogonal
-(jaxlib calls SciPy's LAPACK in single precision, fx NumPy's in double).
+gamma_xla.py), truncated_normal, multivariate_normal (cholesky, eigh, svd),
+orthogonal (fx's linear algebra calls the LAPACK routines jaxlib calls, SciPy's, in
+the operand's precision with jaxlib's workspace sizes), binomial, multinomial and
+the discrete samplers. Not identical: dirichlet (XLA recomputes the log-gamma draws
+inside its softmax fusion and rounds them differently from the same draws computed
+alone, so a draw is off by an ulp now and then).
 Also against the theoretical distribution (SciPy KS / frequency tests) without JAX;
 under jit (equal to eager, bit for bit where JAX's draws are matched) and vmap over keys
 (equal to a loop)."""
@@ -132,13 +133,19 @@ CASES = {
 }
 
 COV = np.array([[2.0, 0.6], [0.6, 1.0]], np.float32)
+_F = np.random.default_rng(3).standard_normal((6, 6)).astype(np.float32)
+COV6 = (_F @ _F.T + np.eye(6, dtype=np.float32)).astype(np.float32)
 if hasattr(fnp, "linalg"):  # the samplers that need linear algebra
-    for _method, _rtol in (("cholesky", None), ("eigh", None), ("svd", 1e-5)):
+    for _method, _rtol in (("cholesky", None), ("eigh", None), ("svd", None)):
         CASES[f"multivariate_normal_{_method}"] = (
             lambda m, k, _method=_method: m.multivariate_normal(
                 k, np.array([1.0, -1.0], np.float32), COV, (3,), method=_method), _rtol)
-    CASES["orthogonal"] = (lambda m, k: m.orthogonal(k, 3, (2,)), 1e-5)
-    CASES["orthogonal_wide"] = (lambda m, k: m.orthogonal(k, 3, m=5), 1e-5)
+    CASES["orthogonal"] = (lambda m, k: m.orthogonal(k, 3, (2,)), None)
+    CASES["orthogonal_wide"] = (lambda m, k: m.orthogonal(k, 3, m=5), None)
+    CASES["orthogonal_big"] = (lambda m, k: m.orthogonal(k, 40, (2,)), None)
+    CASES["multivariate_normal_svd_big"] = (
+        lambda m, k: m.multivariate_normal(k, np.zeros(6, np.float32), COV6, (4,),
+                                           method="svd"), None)
 
 
 @pytest.mark.jax

@@ -59,4 +59,4 @@ def emit_call(ctx: LibraryContext, eqn) -> None:
 
 # the library calls register themselves on import
 from lowering.cpu import lib_cumulative, lib_gather, lib_lapack, lib_random, lib_sort  # noqa: E402,F401,E501
-from lowering.cpu import lib_lapack_spectral, lib_window  # noqa: E402,F401
+from lowering.cpu import lib_fft, lib_lapack_spectral, lib_window  # noqa: E402,F401

@@ -32,7 +32,7 @@ import numpy as np
 from fx import core
 from fx.config import config
 from fx.core import ClosedJaxpr, Literal
-from lowering.cpu import diskcache, runtime
+from lowering.cpu import buffers, diskcache, runtime
 
 # ``optimize`` and ``fusion_plan`` (from ``build``) are reachable here too, imported on use
 __all__ = ["compile", "Executable", "clear_cache", "prepare", "stats"]
@@ -255,12 +255,15 @@ def attach_code(exe, code: NativeCode) -> dict:
     return {n: proto(code.addresses[n]) for n in code.names}
 
 
-def _fast_caller(sig, fn, consts, allocs, outs):
+def _fast_caller(sig, fn, consts, allocs, outs, pool):
     """The call path of a program that is one native call: check the arguments, allocate
-    the outputs, call; None when an argument needs converting (the general path does)."""
+    the outputs, call; None when an argument needs converting (the general path does).
+    ``allocs``: ``(allocate, args)`` per buffer the call writes (``allocate`` None: item
+    ``args`` of the call's scratch set from ``pool``)."""
     ndarray = np.ndarray
     n = len(sig)
     status = _STATUS_OK
+    uses_scratch = any(a is None for a, _ in allocs)
 
     def trusted(args):
         """``call`` for arguments known to have the compiled shapes and dtypes (jit's
@@ -268,9 +271,17 @@ def _fast_caller(sig, fn, consts, allocs, outs):
         for a in args:
             if type(a) is not ndarray or not a.flags.c_contiguous:
                 return None
-        env = (*args, *consts, *[empty(shape, dtype) for empty, shape, dtype in allocs],
-               status)
-        fn(env)
+        if not uses_scratch:
+            env = (*args, *consts, *[alloc(*a) for alloc, a in allocs], status)
+            fn(env)
+        else:
+            scratch = pool.take_scratch()
+            try:
+                env = (*args, *consts, *[scratch[a] if alloc is None else alloc(*a)
+                                         for alloc, a in allocs], status)
+                fn(env)
+            finally:
+                pool.give_scratch(scratch)
         if status[0]:
             _raise_status(status)
         return [env[i] for i in outs]
@@ -483,15 +494,28 @@ class Executable:
             return self._run_checked(args), self.fresh_outputs
         return self._run(args, into), self.fresh_outputs
 
-    def _allocate(self, env, into=None) -> None:
+    @property
+    def _buffers(self) -> buffers.Buffers:
+        """The buffers recycled across calls (large outputs, scratch sets)."""
+        b = self.__dict__.get("_buffers_")
+        if b is None:
+            b = self.__dict__["_buffers_"] = buffers.Buffers(self._own, self._buffer_sizes)
+        return b
+
+    def _allocate(self, env, into=None):
         """Put this call's output arrays (or the donated arrays in ``into``) and shared
-        buffers in ``env``."""
-        for s, shape, dtype in self._own:
+        buffers in ``env``; returns the scratch set to give back after the call."""
+        pool = self._buffers
+        for s, shape, dtype in pool.small:
             env[s] = into[s] if into and s in into else _empty(shape, dtype)
-        if self._shared:
-            bufs = [_empty((n,), _BYTE) for n in self._buffer_sizes]
-            for s, i in self._shared:
-                env[s] = bufs[i]
+        for s, shape, dtype in pool.recycled:
+            env[s] = into[s] if into and s in into else pool.output(s, shape, dtype)
+        if not self._shared:
+            return None
+        bufs = pool.take_scratch()
+        for s, i in self._shared:
+            env[s] = bufs[i]
+        return bufs
 
     def _plan_fast(self):
         """The one-native-call path: slots are arguments, then constants and literals, then
@@ -512,10 +536,18 @@ class Executable:
             return None
         if len({i for _, _, i in written if i is not None}) != len(self._shared):
             return None  # shared buffers: the general path
-        allocators = [(np.empty if dtype.itemsize * int(np.prod(shape)) < 1024
-                       else runtime.aligned_empty, shape, dtype)
-                      for _, (shape, dtype), _ in written]
-        return (fn, tuple(v for _, v in fixed), allocators, list(self._out_slots))
+        pool = self._buffers
+        recycled = {s for s, _, _ in pool.recycled}
+        allocators = []  # (allocate(*args), args) per written slot, in slot order
+        for s, (shape, dtype), i in written:
+            if i is not None:  # a scratch buffer: item i of the call's scratch set
+                allocators.append((None, i))
+            elif s in recycled:
+                allocators.append((pool.output, (s, shape, dtype)))
+            else:
+                allocators.append((np.empty if dtype.itemsize * int(np.prod(shape)) < 1024
+                                   else runtime.aligned_empty, (shape, dtype)))
+        return (fn, tuple(v for _, v in fixed), allocators, list(self._out_slots), pool)
 
     def _check_args(self, args):
         if len(args) != len(self._in_sig):
@@ -576,7 +608,15 @@ class Executable:
         status = np.zeros(1, np.int8) if self.bounds_check else _STATUS_OK
         env[-1] = status
         layout = runtime.OBJECT_LAYOUT
-        self._allocate(env, into)
+        scratch = self._allocate(env, into)
+        try:
+            self._execute(env, status, layout)
+        finally:
+            if scratch is not None:
+                self._buffers.give_scratch(scratch)
+        return [env[s] for s in self._out_slots]
+
+    def _execute(self, env, status, layout) -> None:
         for step in self._program:
             if step[0] == "native":
                 fn = step[1]
@@ -602,7 +642,6 @@ class Executable:
                     if r.dtype != dtype:
                         r = r.astype(dtype)
                     env[s] = contiguous(r)
-        return [env[s] for s in self._out_slots]
 
     # -- introspection -----------------------------------------------------------------
     def as_text(self) -> str:

@@ -691,7 +691,8 @@ def canonicalize(closed: ClosedJaxpr) -> ClosedJaxpr:
 
 def optimize(closed: ClosedJaxpr, debug: Callable[[str, ClosedJaxpr], None] | None = None
              ) -> ClosedJaxpr:
-    """The whole pass pipeline: inline, canonicalize, fold, simplify, CSE, DCE.
+    """The whole pass pipeline: inline, hoist scans' carry-free products, canonicalize,
+    fold, simplify, CSE, DCE.
 
     Args:
       closed: the program.
@@ -702,8 +703,9 @@ def optimize(closed: ClosedJaxpr, debug: Callable[[str, ClosedJaxpr], None] | No
     Example:
       >>> optimize(fx.make_jaxpr(fx.jit(lambda x: x * 1.0))(1.0))  # { lambda ; a. in (a,) }
     """
-    pipeline = [("inline_calls", inline_calls), ("canonicalize", canonicalize),
-                ("fold_constants", fold_constants)]
+    from lowering.scan_hoist import hoist_scan_products
+    pipeline = [("inline_calls", inline_calls), ("hoist_scan_products", hoist_scan_products),
+                ("canonicalize", canonicalize), ("fold_constants", fold_constants)]
     simplify = [("simplify_converts", simplify_converts), ("simplify_algebra", simplify_algebra),
                 ("simplify_shapes", simplify_shapes), ("cse", cse), ("dce", dce)]
     for name, fn in pipeline + simplify + simplify:

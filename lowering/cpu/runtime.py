@@ -276,8 +276,9 @@ def aligned_empty(shape, dtype: np.dtype) -> np.ndarray:
 
 _STATE_WORDS = 64  # i64 words; fields sit on separate cache lines
 _GEN, _FN, _CTX, _N, _NEXT, _DONE, _BUSY, _SLEEP, _NWORKERS = 0, 8, 9, 10, 16, 24, 32, 40, 48
-# pause iterations a worker spins before sleeping: short, because on SMT siblings a
-# spinning thread slows the one doing the work
+# pause iterations a worker spins before sleeping (and the caller before it yields its
+# core while waiting for a chunk): short, because on SMT siblings a spinning thread slows
+# the one doing the work, and on a busy machine the chunk's thread may need that core
 _SPIN = int(os.environ.get("FX_POOL_SPIN", "200"))
 _state = np.zeros(_STATE_WORDS + 8, np.int64)
 _state_base = (_state.ctypes.data + 63) & ~63
@@ -385,6 +386,8 @@ work:
 
 define void @fx_pool_run(ptr %pfn, ptr %pctx, i64 %pn) {{
 entry:
+  %pspin = alloca i32
+  store i32 0, ptr %pspin
   %nw = load atomic i64, ptr {nworkers} acquire, align 8
   %has = icmp sgt i64 %nw, 0
   %big = icmp sgt i64 %pn, 1
@@ -429,15 +432,26 @@ pwait:
   %fin = icmp sge i64 %dn, %pn
   br i1 %fin, label %pexit, label %ppause
 ppause:
+  %pc = load i32, ptr %pspin
+  %pmore = icmp ult i32 %pc, {_SPIN}
+  br i1 %pmore, label %ppspin, label %pyield
+ppspin:
   {pause_call}
+  %pc1 = add i32 %pc, 1
+  store i32 %pc1, ptr %pspin
+  br label %pwait
+pyield:
+  %yr = call i64 (i64, ...) {sysc}(i64 24)
   br label %pwait
 pexit:
   store atomic i64 0, ptr {busy} release, align 8
   ret void
 }}
 """
-    # futex syscall numbers differ outside x86-64: spin without sleeping there
-    return text if futex else text.replace("i64 202,", "i64 -1,")
+    # futex (202) and sched_yield (24) are x86-64's numbers: elsewhere spin without
+    # sleeping or yielding (syscall -1 fails at once)
+    return text if futex else text.replace("i64 202,", "i64 -1,").replace("(i64 24)",
+                                                                         "(i64 -1)")
 
 
 _POOL_STATE = "fx_pool_state"

@@ -29,6 +29,13 @@ _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 #: products with fewer multiply-adds than this run on the calling thread: OpenBLAS's
 #: threads cost more than they save there, and much more on a loaded machine
 SINGLE_THREAD_MACS = 1 << 20
+# products from SINGLE_THREAD_MACS up to this many multiply-adds are split into row (or
+# column) blocks run on fx's worker pool, each a single-threaded GEMM: the pool yields its
+# core when a chunk's thread is descheduled, where OpenBLAS's threads spin-wait on each
+# other (a busy machine made a 50M-MAC product 10-30x slower); larger ones keep
+# OpenBLAS's threading (its shared packing wins there)
+POOL_MAX_MACS = 1 << 28
+_POOL_MIN_SPLIT = 32  # rows (columns) per chunk at least
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 #: complex products: cblas_cgemm/cblas_zgemm (alpha and beta passed by address)
 _COMPLEX = (np.dtype(np.complex64), np.dtype(np.complex128))
@@ -341,7 +348,15 @@ def emit_call(module: ir.Module, b: ir.IRBuilder, group, pointer_of) -> None:
                       ir.Constant(it, max(lda, 1)), bb, ir.Constant(it, max(ldb, 1)),
                       beta, c, ir.Constant(it, max(n, 1))])
 
-    small = batch * m * n * k < SINGLE_THREAD_MACS and _lib.get("threads_local")
+    macs = batch * m * n * k
+    threads = runtime.num_threads()
+    if batch == 1 and _lib.get("threads_local") and threads > 1 and \
+            SINGLE_THREAD_MACS <= macs <= POOL_MAX_MACS and \
+            max(m, n) >= 2 * _POOL_MIN_SPLIT:
+        _emit_pooled(module, b, gemm, (ta, tb, m, n, k, lda, ldb, it, alpha, beta, item),
+                     (a_ptr, b_ptr, c_ptr), threads)
+        return
+    small = macs < SINGLE_THREAD_MACS and _lib.get("threads_local")
     if small:
         local = declare(module, "fx_blas_threads_local", ir.FunctionType(I32, [I32]))
         previous = b.call(local, [ir.Constant(I32, 1)])
@@ -354,6 +369,61 @@ def emit_call(module: ir.Module, b: ir.IRBuilder, group, pointer_of) -> None:
                                                                (c_ptr, m * n))]))
     if small:
         b.call(local, [previous])
+
+
+def _emit_pooled(module, b, gemm, shape, pointers, threads: int) -> None:
+    """One GEMM as blocks of output rows (or columns, when there are more of them) run
+    by the worker pool, each block a single-threaded GEMM call."""
+    ta, tb, m, n, k, lda, ldb, it, alpha, beta, item = shape
+    by_rows = m >= n
+    extent = m if by_rows else n
+    chunks = max(1, min(2 * threads, extent // _POOL_MIN_SPLIT))
+    step = -(-extent // chunks)
+    chunks = -(-extent // step)
+    name = f"fx_gemm_task_{gemm.name}_{int(ta)}{int(tb)}_{m}_{n}_{k}_{step}"
+    task = module.globals.get(name)
+    if task is None:
+        task = ir.Function(module, ir.FunctionType(VOID, [PTR, I64]), name)
+        task.linkage = "internal"
+        tb_ = ir.IRBuilder(task.append_basic_block("entry"))
+        env, chunk = task.args
+        a, bp, c = (tb_.load(tb_.gep(env, [ir.Constant(I64, j)], source_etype=PTR), typ=PTR)
+                    for j in range(3))
+        lo = tb_.mul(chunk, ir.Constant(I64, step))
+        hi = tb_.add(lo, ir.Constant(I64, step))
+        hi = tb_.select(tb_.icmp_signed(">", hi, ir.Constant(I64, extent)),
+                        ir.Constant(I64, extent), hi)
+        size = tb_.sub(hi, lo)
+
+        def offset(ptr, elements):
+            return tb_.gep(ptr, [tb_.mul(lo, ir.Constant(I64, elements * item))],
+                           source_etype=ir.IntType(8))
+        if by_rows:  # C[lo:hi] = A[lo:hi] B: A's rows are columns of its storage if ta
+            a = offset(a, 1 if ta else lda)
+            c = offset(c, n)
+            mm, nn = size, ir.Constant(I64, n)
+        else:        # C[:, lo:hi] = A B[:, lo:hi]
+            bp = offset(bp, ldb if tb else 1)
+            c = offset(c, 1)
+            mm, nn = ir.Constant(I64, m), size
+        if it is not I64:
+            mm, nn = tb_.trunc(mm, it), tb_.trunc(nn, it)
+        local = declare(module, "fx_blas_threads_local", ir.FunctionType(I32, [I32]))
+        previous = tb_.call(local, [ir.Constant(I32, 1)])
+        tb_.call(gemm, [ir.Constant(I32, _ROW_MAJOR), ir.Constant(I32, _TRANS if ta else _NO_TRANS),
+                        ir.Constant(I32, _TRANS if tb else _NO_TRANS), mm, nn,
+                        ir.Constant(it, k), alpha, a, ir.Constant(it, max(lda, 1)), bp,
+                        ir.Constant(it, max(ldb, 1)), beta, c, ir.Constant(it, max(n, 1))])
+        tb_.call(local, [previous])
+        tb_.ret_void()
+    entry = b.function.entry_basic_block
+    with b.goto_block(entry):
+        b.position_at_start(entry)
+        env = b.alloca(PTR, size=3)
+    for j, ptr in enumerate(pointers):
+        b.store(ptr, b.gep(env, [ir.Constant(I64, j)], source_etype=PTR))
+    pfor = declare(module, runtime.PARALLEL_FOR, ir.FunctionType(VOID, [PTR, PTR, I64]))
+    b.call(pfor, [task, env, ir.Constant(I64, chunks)])
 
 
 def _complex_constant(module, part_type, value: float):

@@ -20,10 +20,15 @@ What XLA makes of JAX's operations (read from the optimized HLO of
 - ``log`` is XLA's (``xla_math.log_f32``), ``pow`` the C library's ``powf``,
   ``log1p`` XLA's; ``-(-log1p(-u))`` is simplified to ``log1p(-u)``.
 
+``dirichlet_f32`` is JAX's dirichlet (a softmax of log-space draws) for float32, whole:
+XLA recomputes each log-gamma draw inside the softmax fusions, with roundings that need
+``d`` and ``v**3`` apart (see its docstring), so it backs a primitive of its own
+(``random_dirichlet`` in fx/_random/gamma.py) rather than ``random_gamma``.
+
 Invariants: float32 in, float32 out; keys are raw ``uint32 [..., 2]`` whose shape is a
-prefix of ``a``'s (as the primitive requires); only NumPy and the native kernels of
-``lowering.cpu.xla_float32`` run, so eager and compiled calls (the compiler runs this
-primitive's impl) give the same bits.
+prefix of ``a``'s (as the primitive requires); only NumPy, the native kernels of
+``lowering.cpu.xla_float32`` and the C library's ``logf`` run, so eager and compiled
+calls (the compiler runs the primitives' impls) give the same bits.
 """
 from __future__ import annotations
 
@@ -31,17 +36,18 @@ import math
 
 import numpy as np
 
-from fx._random.xla_math import (erf_inv_f32, fma32, log1p_f32, log_f32, pow_f32,
-                                 rsqrt_f32)
+from fx._random.xla_math import (clog_f32, erf_inv_f32, exp_f32, fma32, log1p_f32, log_f32,
+                                 pow_f32, rsqrt_f32, ynn_exp_f32, ynn_log_f32)
 from primitives.random import threefry_2x32
 
-__all__ = ["gamma_f32"]
+__all__ = ["gamma_f32", "dirichlet_f32"]
 
 _F32 = np.float32
 _U32 = np.uint32
 _THIRD = _F32(1.0 / 3.0)
 _SQRT2 = _F32(math.sqrt(2.0))
 _NORMAL_LOW = np.nextafter(_F32(-1.0), _F32(0.0))
+_TINY = _F32(np.finfo(np.float32).tiny)
 
 
 def _split(keys: np.ndarray, num: int) -> np.ndarray:
@@ -113,6 +119,27 @@ def _positive_v(keys, c):
     return x, v
 
 
+def _draw_parts(keys: np.ndarray, a: np.ndarray):
+    """The pieces of ``random_gamma``'s draws for flat float32 ``a`` (non-empty):
+    ``(d, v**3, log_boost_or_u, boost)`` where the third is the boost uniform ``u``."""
+    key_shape = keys.shape[:-1]
+    per_key = math.prod(a.shape[len(key_shape):])
+    element_keys = _split(keys.reshape(-1, 2), per_key).reshape(-1, 2)
+    alpha = a.reshape(-1)
+    boost = alpha >= _F32(1)
+    with np.errstate(invalid="ignore"):
+        d = np.where(boost, alpha, alpha + _F32(1)) + _F32(-_THIRD)
+        c = _THIRD * rsqrt_f32(d)
+    boost_key, v_cubed = _proposals(element_keys, d, c)
+    return alpha, d, v_cubed, _unit_uniform(boost_key), boost
+
+
+def _log_boost(alpha, u, boost):
+    """``log1p(-u) / alpha`` where ``alpha < 1`` (and ``log1p(-u) != 0``), else 0."""
+    log_u = log1p_f32(-u)
+    return np.where(boost | (log_u == 0), _F32(0), log_u * (_F32(1) / alpha))
+
+
 def gamma_f32(keys: np.ndarray, a: np.ndarray, log_space: bool) -> np.ndarray:
     """``random_gamma`` of float32 shape parameters ``a`` under raw keys ``keys``
     (``keys.shape[:-1]`` a prefix of ``a.shape``): Gamma(a, 1) draws, or their logs
@@ -122,25 +149,105 @@ def gamma_f32(keys: np.ndarray, a: np.ndarray, log_space: bool) -> np.ndarray:
     """
     a = np.asarray(a, _F32)
     keys = np.asarray(keys, _U32)
-    key_shape = keys.shape[:-1]
-    per_key = math.prod(a.shape[len(key_shape):])
-    flat = keys.reshape(-1, 2)
-    element_keys = _split(flat, per_key).reshape(-1, 2)
-    alpha = a.reshape(-1)
-    if alpha.size == 0:
+    if a.size == 0:
         return np.zeros(a.shape, _F32)
-    boost = alpha >= _F32(1)
-    with np.errstate(invalid="ignore"):
-        d = np.where(boost, alpha, alpha + _F32(1)) + _F32(-_THIRD)
-        c = _THIRD * rsqrt_f32(d)
-    boost_key, v_cubed = _proposals(element_keys, d, c)
-    u = _unit_uniform(boost_key)
+    alpha, d, v_cubed, u, boost = _draw_parts(keys, a)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        inverse = _F32(1) / alpha
         if log_space:
-            log_u = log1p_f32(-u)
-            log_boost = np.where(boost | (log_u == 0), _F32(0), log_u * inverse)
-            out = (log_f32(d) + log_f32(v_cubed)) + log_boost
+            out = (log_f32(d) + log_f32(v_cubed)) + _log_boost(alpha, u, boost)
         else:
+            inverse = _F32(1) / alpha
             out = (d * v_cubed) * np.where(boost, _F32(1), pow_f32(_F32(1) - u, inverse))
     return out.astype(_F32).reshape(a.shape)
+
+
+# XLA's fusions for dirichlet's softmax of log-gamma draws (see dirichlet_f32)
+_YNN_MIN_SIZE = 4096
+_LANES, _RUN, _WINDOW = 16, 4, 32
+
+
+def _flush(x: np.ndarray) -> np.ndarray:
+    """Results below the smallest normal float32 flushed to zero, as XLA runs."""
+    return np.where(np.abs(x) < _TINY, _F32(0), x).astype(_F32)
+
+
+def _row_sums(e: np.ndarray, ynn: bool) -> np.ndarray:
+    """Sums over the last axis added as XLA or YNNPACK add them.
+
+    XLA: rows of up to 32 in order; longer rows are padded with zeros to a multiple of
+    32 (half the padding in front, the odd one behind), summed in windows of 32 in
+    order, and the window sums reduced the same way. YNNPACK: the row in vectors of 16
+    lanes (zero-padded), each run of 4 vectors (64 elements) added in order into a
+    vector of its own, these vectors added in order, and the 16 lanes folded in halves
+    (lane ``j`` plus lane ``j + 8``, then ``j + 4``, ...).
+    """
+    k = e.shape[-1]
+    if not ynn:
+        if k <= _WINDOW:
+            total = e[..., 0]
+            for i in range(1, k):
+                total = total + e[..., i]
+            return total
+        windows = -(-k // _WINDOW)
+        front = (windows * _WINDOW - k) // 2
+        padded = np.zeros(e.shape[:-1] + (windows * _WINDOW,), _F32)
+        padded[..., front:front + k] = e
+        return _row_sums(_row_sums(padded.reshape(e.shape[:-1] + (windows, _WINDOW)),
+                                   False), False)
+    width = _LANES * -(-k // _LANES)
+    padded = np.zeros(e.shape[:-1] + (width,), _F32)
+    padded[..., :k] = e
+    vectors = padded.reshape(e.shape[:-1] + (width // _LANES, _LANES))
+    acc = None
+    for start in range(0, vectors.shape[-2], _RUN):
+        run = vectors[..., start, :]
+        for i in range(start + 1, min(start + _RUN, vectors.shape[-2])):
+            run = run + vectors[..., i, :]
+        acc = run if acc is None else acc + run
+    lanes = _LANES
+    while lanes > 1:
+        lanes //= 2
+        acc = acc[..., :lanes] + acc[..., lanes:2 * lanes]
+    return acc[..., 0]
+
+
+def dirichlet_f32(keys: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """``softmax(random_gamma(keys, a, log_space=True), -1)`` (JAX's dirichlet) for
+    float32 ``a``, rounded as XLA's CPU backend rounds JAX's program.
+
+    XLA computes ``log(v**3)`` in a kernel of its own and recomputes the rest of each
+    log-gamma draw inside the softmax fusions, so the rounding depends on the size
+    ``n`` of ``a``:
+    - ``n < 16``: lanes ``8 * (n // 8)`` on of that ``log`` kernel call the C library's
+      ``logf`` when ``n % 8`` is 3, 5, 6 or 7 (``xla_math.clog_f32``);
+    - ``16 <= n < 4096``: XLA's own ``log`` and ``exp``, rows summed in order;
+    - ``n >= 4096``: YNNPACK runs the fusion: its ``log`` (of ``d`` and ``v**3``) and
+      ``exp`` (``xla_math.ynn_log_f32``/``ynn_exp_f32``), rows summed in 16 lanes.
+    Then ``e * (1 / sum(e))`` with results below ``2**-126`` flushed to zero.
+
+    Example: ``dirichlet_f32(np.zeros((2,), np.uint32), np.float32([[1, 2, .5]]))``.
+    """
+    a = np.asarray(a, _F32)
+    keys = np.asarray(keys, _U32)
+    if a.size == 0:
+        return np.zeros(a.shape, _F32)
+    n = a.size
+    alpha, d, v_cubed, u, boost = _draw_parts(keys, a)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        log_boost = _log_boost(alpha, u, boost)
+        if n >= _YNN_MIN_SIZE:
+            log_d, log_v = ynn_log_f32(d), ynn_log_f32(v_cubed)
+        else:
+            log_d, log_v = log_f32(d), log_f32(v_cubed)
+            if n < 16 and n % 8 in (3, 5, 6, 7):
+                tail = 8 * (n // 8)
+                log_v[tail:] = clog_f32(v_cubed[tail:])
+        log_g = ((log_d + log_v) + log_boost).reshape(a.shape)
+        top = np.max(log_g, axis=-1, keepdims=True)
+        if n >= _YNN_MIN_SIZE:
+            e = ynn_exp_f32(log_g - top)
+            total = _row_sums(e, True)
+        else:
+            e = exp_f32(log_g - top)
+            total = _row_sums(e, False)
+        return _flush(e * (_F32(1) / total)[..., None])

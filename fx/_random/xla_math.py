@@ -51,7 +51,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["fma32", "exp_f32", "log_f32", "log1p_f32", "erf_inv_f32", "erf_f32", "rsqrt_f32",
-           "pow_f32"]
+           "pow_f32", "clog_f32", "ynn_log_f32", "ynn_exp_f32"]
 
 _F32 = np.float32
 _TINY = _F32(np.finfo(np.float32).tiny)
@@ -312,3 +312,114 @@ def pow_f32(x, y) -> np.ndarray:
         with np.errstate(all="ignore"):
             out = np.power(x, y).astype(np.float32)
     return out
+
+
+# ---------------------------------------------------------------------------
+# The C library's logf, and YNNPACK's float32 log and exp.
+#
+# XLA's CPU backend does not always use the expansions above:
+# - In a kernel of fewer than 16 elements the loop is unrolled and vectorised; lanes
+#   that end up in a vector of 3, 5, 6 or 7 elements (the last ``n % 8`` of them) are
+#   not rewritten to XLA's polynomial and call the C library's ``logf`` one at a time
+#   (seen in a lone ``log`` kernel, e.g. dirichlet's ``log(v**3)``; kernels that fuse
+#   more work keep the polynomial).
+# - Fusions of 4096 elements or more that reduce (softmax-like: log, add, max, sub,
+#   exp) run through YNNPACK, whose log and exp are its own. Their evaluation below was
+#   read from jaxlib 0.10.2's ``ynn::log_fp32_x86_avx512f_avx512bw`` and
+#   ``ynn::exp_fp32_x86_avx512f_avx512bw`` (constants and instruction order, every
+#   ``a * b + c`` a fused multiply-add) and matches them bit for bit.
+
+
+def _hex32(text: str) -> np.float32:
+    return _F32(float.fromhex(text))
+
+
+_LIBM_LOGF = None
+
+
+def _c_logf():
+    """The C library's ``logf`` through ctypes (None where there is no C library)."""
+    global _LIBM_LOGF
+    if _LIBM_LOGF is None:
+        import ctypes
+        import ctypes.util
+        try:
+            libm = ctypes.CDLL(ctypes.util.find_library("m") or "libm.so.6")
+            fn = libm.logf
+        except (OSError, AttributeError):  # pragma: no cover - no C math library
+            _LIBM_LOGF = False
+            return None
+        fn.restype, fn.argtypes = ctypes.c_float, [ctypes.c_float]
+        _LIBM_LOGF = fn
+    return _LIBM_LOGF or None
+
+
+def clog_f32(x) -> np.ndarray:
+    """float32 ``log`` by the C library's ``logf``, one element at a time (for the few
+    lanes XLA leaves to it; XLA's ``log_f32`` where there is no C library)."""
+    x = np.asarray(x, np.float32)
+    fn = _c_logf()
+    if fn is None:  # pragma: no cover - no C math library
+        return log_f32(x)
+    return np.array([fn(float(v)) for v in x.ravel()], np.float32).reshape(x.shape)
+
+
+# YNNPACK's log: x = m 2**e with m in [1, 2) (halved above sqrt(2)), r = m - 1, and
+# log(x) = r + r**2 (a0 + a1 r + a2 r**2) / (1 + b1 r + b2 r**2) + e ln2
+_YLOG_A = (_hex32("-0x1.ffffe8p-2"), _hex32("-0x1.533ac6p-2"), _hex32("-0x1.56b5b0p-8"))
+_YLOG_B = (_hex32("0x1.544792p+0"), _hex32("0x1.96192ep-2"))
+_YLOG_SQRT2, _YLN2 = _hex32("0x1.6a09e6p+0"), _hex32("0x1.62e430p-1")
+
+
+def ynn_log_f32(x) -> np.ndarray:
+    """Natural logarithm of float32 ``x`` as YNNPACK computes it inside XLA's fusions
+    (subnormal ``x`` treated as 0, as under the processor's denormals-are-zero mode)."""
+    x = np.asarray(x, np.float32)
+    x = np.where(np.abs(x) < _TINY, _F32(0), x)
+    bits = x.view(np.uint32)
+    m = ((bits & np.uint32(0x007FFFFF)) | np.uint32(0x3F800000)).view(np.float32)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        _, exponent = np.frexp(x)
+        e = np.where(x == 0, -np.inf, exponent - 1).astype(np.float32)
+        e = np.where(np.isinf(x) | np.isnan(x), np.abs(x), e)
+        e = np.where(x < 0, np.nan, e).astype(np.float32)
+        big = m > _YLOG_SQRT2
+        e = np.where(big, e + _F32(1), e)
+        r = np.where(big, m * _F32(0.5), m) + _F32(-1)
+        r2 = r * r
+        num = fma32(_YLOG_A[1], r, fma32(_YLOG_A[2], r2, _YLOG_A[0]))
+        den = fma32(_YLOG_B[0], r, fma32(_YLOG_B[1], r2, _F32(1)))
+        return fma32(_YLN2, e, fma32(num / den, r2, r)).astype(np.float32)
+
+
+# YNNPACK's exp: n = round(x log2(e)) (the product rounded), r = x - n ln2 in two fused
+# steps, e**r - 1 = r + r**2 (B(r**2) + r A(r**2)), times 2**n (0 for n = -127)
+_YEXP_LO, _YEXP_HI = _hex32("-0x1.601e68p+6"), _hex32("0x1.62e430p+6")
+_YEXP_LOG2E = _hex32("0x1.715476p+0")
+_YEXP_LN2 = (_hex32("-0x1.62e400p-1"), _hex32("-0x1.7f7d1cp-20"))
+_YEXP_A = (_hex32("0x1.dd99d2p-13"), _hex32("0x1.10c53cp-7"), _hex32("0x1.5555a4p-3"))
+_YEXP_B = (_hex32("-0x1.a24fc0p-15"), _hex32("0x1.727958p-10"), _hex32("0x1.555328p-5"),
+           _hex32("0x1.fffffcp-2"))
+_ROUND_MAGIC = _F32(12582912.0)   # 1.5 * 2**23
+_EXP2_MAGIC = _F32(8388735.0)     # 2**23 + 127
+
+
+def ynn_exp_f32(x) -> np.ndarray:
+    """``e**x`` of float32 ``x`` as YNNPACK computes it inside XLA's fusions (results
+    below ``2**-126`` flushed to zero, as XLA runs)."""
+    x = np.asarray(x, np.float32)
+    with np.errstate(invalid="ignore", over="ignore"):
+        xc = np.minimum(np.maximum(x, _YEXP_LO), _YEXP_HI)
+        n = ((xc * _YEXP_LOG2E) + _ROUND_MAGIC) - _ROUND_MAGIC
+        scale_bits = (n + _EXP2_MAGIC).view(np.uint32).astype(np.uint64) << np.uint64(23)
+        scale = (scale_bits & np.uint64(0xFFFFFFFF)).astype(np.uint32).view(np.float32)
+        r = fma32(n, _YEXP_LN2[1], fma32(n, _YEXP_LN2[0], xc))
+        r2 = r * r
+        a = fma32(fma32(_YEXP_A[0], r2, _YEXP_A[1]), r2, _YEXP_A[2])
+        b = _YEXP_B[0]
+        for c in _YEXP_B[1:]:
+            b = fma32(b, r2, c)
+        p = fma32(fma32(a, r, b), r2, r)
+        out = np.where(np.isinf(scale), scale, fma32(p, scale, scale))
+        out = np.where(np.isnan(x), x, out)
+    return np.where(np.abs(out) < _TINY, _F32(0), out).astype(np.float32)

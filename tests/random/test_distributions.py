@@ -12,12 +12,15 @@ for every alpha, beta, chisquare, t, f, generalized_normal, ball; fx/_random/
 gamma_xla.py), truncated_normal, multivariate_normal (cholesky, eigh, svd),
 orthogonal (fx's linear algebra calls the LAPACK routines jaxlib calls, SciPy's, in
 the operand's precision with jaxlib's workspace sizes), binomial, multinomial and
-the discrete samplers. Not identical: dirichlet (XLA recomputes the log-gamma draws
-inside its softmax fusion and rounds them differently from the same draws computed
-alone, so a draw is off by an ulp now and then).
+the discrete samplers, and dirichlet (fx/_random/gamma_xla.py dirichlet_f32: XLA
+recomputes the log-gamma draws inside its softmax fusions, so the sampler reproduces
+them whole: below 16 elements the lanes XLA leaves to the C library's logf, from 4096
+elements YNNPACK's log, exp and row sums, which XLA runs such fusions through).
 Also against the theoretical distribution (SciPy KS / frequency tests) without JAX;
 under jit (equal to eager, bit for bit where JAX's draws are matched) and vmap over keys
-(equal to a loop)."""
+(equal to a loop; dirichlet's batched draws are JAX's batched ones, which differ from a
+loop's where batching moves the size across those 16- and 4096-element thresholds:
+tests/random/test_gamma_xla.py)."""
 from __future__ import annotations
 
 import numpy as np
@@ -31,6 +34,9 @@ import fx.random as fr
 P5 = np.array([0.1, 0.2, 0.3, 0.25, 0.15], np.float32)
 ALPHAS = np.array([0.3, 1.0, 2.5, 10.0], np.float32)
 BF16 = "bfloat16"
+# dirichlet concentrations for rows longer than XLA's 32-element and YNNPACK's 64-element
+# runs
+DIR_ALPHAS = np.random.default_rng(5).uniform(0.1, 4.0, 90).astype(np.float32)
 # n, p pairs covering inversion, BTRS, p > 1/2, zero/inf/negative/NaN trials and bad p
 BIN_N = np.array([0.0, 3.0, 20.0, 1000.0, 7.5, np.inf, -1.0, np.nan, 10.0, 10.0],
                  np.float32)
@@ -120,7 +126,11 @@ CASES = {
     "beta": (lambda m, k: m.beta(k, 2.0, 3.0, (5,)), None),
     "beta_small": (lambda m, k: m.beta(k, 0.3, 5.0, (9,)), None),
     "dirichlet": (lambda m, k: m.dirichlet(k, np.array([1.0, 2.0, 0.5], np.float32), (2,)),
-                  1e-6),
+                  None),
+    "dirichlet_rows": (lambda m, k: m.dirichlet(k, DIR_ALPHAS, (4,)), None),  # windows of 32
+    "dirichlet_many": (lambda m, k: m.dirichlet(k, np.array([0.05, 1.0, 2.5], np.float32),
+                                                (1500,)), None),  # YNNPACK's log/exp/sums
+    "dirichlet_many_rows": (lambda m, k: m.dirichlet(k, DIR_ALPHAS, (60,)), None),
     "chisquare": (lambda m, k: m.chisquare(k, 3.0, (5,)), None),
     "t": (lambda m, k: m.t(k, 3.0, (5,)), None),
     "f": (lambda m, k: m.f(k, 3.0, 4.0, (5,)), None),

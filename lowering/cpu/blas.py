@@ -408,13 +408,10 @@ def _emit_pooled(module, b, gemm, shape, pointers, threads: int) -> None:
             mm, nn = ir.Constant(I64, m), size
         if it is not I64:
             mm, nn = tb_.trunc(mm, it), tb_.trunc(nn, it)
-        local = declare(module, "fx_blas_threads_local", ir.FunctionType(I32, [I32]))
-        previous = tb_.call(local, [ir.Constant(I32, 1)])
         tb_.call(gemm, [ir.Constant(I32, _ROW_MAJOR), ir.Constant(I32, _TRANS if ta else _NO_TRANS),
                         ir.Constant(I32, _TRANS if tb else _NO_TRANS), mm, nn,
                         ir.Constant(it, k), alpha, a, ir.Constant(it, max(lda, 1)), bp,
                         ir.Constant(it, max(ldb, 1)), beta, c, ir.Constant(it, max(n, 1))])
-        tb_.call(local, [previous])
         tb_.ret_void()
     entry = b.function.entry_basic_block
     with b.goto_block(entry):
@@ -422,8 +419,14 @@ def _emit_pooled(module, b, gemm, shape, pointers, threads: int) -> None:
         env = b.alloca(PTR, size=3)
     for j, ptr in enumerate(pointers):
         b.store(ptr, b.gep(env, [ir.Constant(I64, j)], source_etype=PTR))
+    # OpenBLAS's thread count is process-wide ("_local" only means it returns the old
+    # count): set it once around the whole job, never from the pool's threads (two of
+    # them restoring it concurrently left it at 1 for every later product, NumPy's too)
+    local = declare(module, "fx_blas_threads_local", ir.FunctionType(I32, [I32]))
+    previous = b.call(local, [ir.Constant(I32, 1)])
     pfor = declare(module, runtime.PARALLEL_FOR, ir.FunctionType(VOID, [PTR, PTR, I64]))
     b.call(pfor, [task, env, ir.Constant(I64, chunks)])
+    b.call(local, [previous])
 
 
 def _complex_constant(module, part_type, value: float):

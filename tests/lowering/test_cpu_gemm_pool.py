@@ -57,3 +57,16 @@ def test_jitted_mlp_layer_under_grad():
     h = np.tanh(x.astype(np.float64) @ w)
     want = x.T.astype(np.float64) @ (2 * h * (1 - h ** 2))
     np.testing.assert_allclose(np.asarray(got), want, rtol=1e-3, atol=1e-3)
+
+
+def test_openblas_thread_count_is_left_as_found():
+    """The pooled path sets OpenBLAS to one thread around its job (the setting is
+    process-wide) and must restore it, also when chunks run on several threads."""
+    import ctypes
+    get = ctypes.CFUNCTYPE(ctypes.c_int)(blas.symbol("openblas_get_num_threads"))
+    before = get()
+    f = fx.jit(lambda x, w: fx.numpy.tanh(x @ w))
+    x, w = _operand((256, 300), np.float32), _operand((300, 200), np.float32)
+    for _ in range(200):
+        f(x, w)
+    assert get() == before

@@ -20,7 +20,7 @@ import numpy as np
 from llvmlite import ir
 
 from fx.core import ClosedJaxpr, Jaxpr, Var
-from lowering.cpu import runtime
+from lowering.cpu import lib_ir, runtime
 from lowering.cpu.irutil import F32, F64, I32, I64, PTR, VOID, declare, for_range
 
 __all__ = ["supports", "prepare", "emit_call", "library_info", "symbol", "lapack_symbol"]
@@ -381,18 +381,9 @@ def _emit_pooled(module, b, gemm, shape, pointers, threads: int) -> None:
     step = -(-extent // chunks)
     chunks = -(-extent // step)
     name = f"fx_gemm_task_{gemm.name}_{int(ta)}{int(tb)}_{m}_{n}_{k}_{step}"
-    task = module.globals.get(name)
-    if task is None:
-        task = ir.Function(module, ir.FunctionType(VOID, [PTR, I64]), name)
-        task.linkage = "internal"
-        tb_ = ir.IRBuilder(task.append_basic_block("entry"))
-        env, chunk = task.args
-        a, bp, c = (tb_.load(tb_.gep(env, [ir.Constant(I64, j)], source_etype=PTR), typ=PTR)
-                    for j in range(3))
-        lo = tb_.mul(chunk, ir.Constant(I64, step))
-        hi = tb_.add(lo, ir.Constant(I64, step))
-        hi = tb_.select(tb_.icmp_signed(">", hi, ir.Constant(I64, extent)),
-                        ir.Constant(I64, extent), hi)
+
+    def block(tb_, pointers, lo, hi):
+        a, bp, c = pointers
         size = tb_.sub(hi, lo)
 
         def offset(ptr, elements):
@@ -412,20 +403,13 @@ def _emit_pooled(module, b, gemm, shape, pointers, threads: int) -> None:
                         ir.Constant(I32, _TRANS if tb else _NO_TRANS), mm, nn,
                         ir.Constant(it, k), alpha, a, ir.Constant(it, max(lda, 1)), bp,
                         ir.Constant(it, max(ldb, 1)), beta, c, ir.Constant(it, max(n, 1))])
-        tb_.ret_void()
-    entry = b.function.entry_basic_block
-    with b.goto_block(entry):
-        b.position_at_start(entry)
-        env = b.alloca(PTR, size=3)
-    for j, ptr in enumerate(pointers):
-        b.store(ptr, b.gep(env, [ir.Constant(I64, j)], source_etype=PTR))
+    task = lib_ir.chunk_task(module, name, 3, extent, step, block)
     # OpenBLAS's thread count is process-wide ("_local" only means it returns the old
     # count): set it once around the whole job, never from the pool's threads (two of
     # them restoring it concurrently left it at 1 for every later product, NumPy's too)
     local = declare(module, "fx_blas_threads_local", ir.FunctionType(I32, [I32]))
     previous = b.call(local, [ir.Constant(I32, 1)])
-    pfor = declare(module, runtime.PARALLEL_FOR, ir.FunctionType(VOID, [PTR, PTR, I64]))
-    b.call(pfor, [task, env, ir.Constant(I64, chunks)])
+    lib_ir.run_chunks(module, b, task, pointers, chunks)
     b.call(local, [previous])
 
 

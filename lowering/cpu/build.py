@@ -18,8 +18,8 @@ from llvmlite import ir
 
 from fx.core import ClosedJaxpr, DropVar, Literal
 from lowering import fusion, passes
-from lowering.cpu import blas, codegen, control, library, loops, runtime
-from lowering.cpu.irutil import I8, I64, PTR, VOID, declare
+from lowering.cpu import blas, codegen, control, lib_ir, library, loops, runtime
+from lowering.cpu.irutil import I8, I64, PTR, VOID
 
 # the module (``lowering.cpu.compile`` names the function in the package's namespace)
 cc = importlib.import_module("lowering.cpu.compile")
@@ -119,10 +119,7 @@ class _Emitter:
             if spec.total == 0:
                 continue
             if spec.task is not None:
-                task = module.globals[spec.task]
-                pfor = declare(module, runtime.PARALLEL_FOR,
-                               ir.FunctionType(VOID, [PTR, PTR, I64]))
-                b.call(pfor, [task, self.base, ir.Constant(I64, spec.nchunks)])
+                lib_ir.pool_run(module, b, module.globals[spec.task], self.base, spec.nchunks)
                 continue
             b.call(module.globals[spec.name],
                    [ptrs[s] for s in spec.slots] + [self.status, ir.Constant(I64, 0),

@@ -29,7 +29,8 @@ from llvmlite import ir
 from lowering.cpu import runtime
 from lowering.cpu.irutil import F32, F64, I8, I32, I64, PTR, VOID, declare
 from lowering.cpu.lib_fft_kernels import Cx, Plan, init_table, kernel, load_c, root, store_c
-from lowering.cpu.lib_ir import HelperFunction, call_helper, helper_name
+from lowering.cpu.lib_ir import (HelperFunction, call_helper, call_span, chunk_task, helper_name,
+                                  run_chunks)
 from lowering.cpu.library import register
 
 __all__ = ["PARALLEL_MIN_WORK"]
@@ -286,29 +287,6 @@ def _half_pass_fn(h: HelperFunction, p: _Pass, ty, plan: _HalfPlan, kernels):
     return h.finish()
 
 
-def _task(module, pass_fn, name: str, n_ptrs: int, lines: int, step: int):
-    """``void name(ptr env, i64 chunk)``: line blocks ``[chunk*step, ...)`` of ``pass_fn``;
-    ``env`` holds its pointers and the status pointer."""
-    task = module.globals.get(name)
-    if task is not None:
-        return task
-    task = ir.Function(module, ir.FunctionType(VOID, [PTR, I64]), name)
-    task.linkage = "internal"
-    b = ir.IRBuilder(task.append_basic_block("entry"))
-    env, chunk = task.args
-    ptrs = [b.load(b.gep(env, [ir.Constant(I64, k)], source_etype=PTR), typ=PTR)
-            for k in range(n_ptrs + 1)]
-    span = b.alloca(I64, size=2)
-    lo = b.mul(chunk, ir.Constant(I64, step))
-    hi = b.add(lo, ir.Constant(I64, step))
-    hi = b.select(b.icmp_signed(">", hi, ir.Constant(I64, lines)), ir.Constant(I64, lines), hi)
-    b.store(lo, span)
-    b.store(hi, b.gep(span, [ir.Constant(I64, 1)], source_etype=I64))
-    b.call(pass_fn, ptrs[:-1] + [span, ptrs[-1]])
-    b.ret_void()
-    return task
-
-
 def _run_pass(h: HelperFunction, p: _Pass, pass_fn, fname, ptrs, threads, ty) -> None:
     """Call ``pass_fn`` over all line blocks of ``p``: on this thread, or split in
     chunks across the worker pool."""
@@ -318,13 +296,9 @@ def _run_pass(h: HelperFunction, p: _Pass, pass_fn, fname, ptrs, threads, ty) ->
     if threads > 1 and blocks >= 2 and work >= PARALLEL_MIN_WORK:
         step = -(-blocks // min(blocks, threads * _CHUNKS_PER_THREAD))
         chunks = -(-blocks // step)
-        task = _task(h.module, pass_fn, f"{fname}_task", len(ptrs), blocks, step)
-        with b.goto_block(h.entry):
-            env = b.alloca(PTR, size=len(ptrs) + 1)
-        for k, ptr in enumerate(ptrs + [h.status]):
-            b.store(ptr, b.gep(env, [ir.Constant(I64, k)], source_etype=PTR))
-        pfor = declare(h.module, runtime.PARALLEL_FOR, ir.FunctionType(VOID, [PTR, PTR, I64]))
-        b.call(pfor, [task, env, ir.Constant(I64, chunks)])
+        task = chunk_task(h.module, f"{fname}_task", len(ptrs) + 1, blocks, step,
+                          lambda tb, pointers, lo, hi: call_span(tb, pass_fn, pointers, lo, hi))
+        run_chunks(h.module, b, task, ptrs + [h.status], chunks)
         return
     with b.goto_block(h.entry):
         span = b.alloca(I64, size=2)

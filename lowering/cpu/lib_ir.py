@@ -58,6 +58,54 @@ def call_helper(ctx, helper_fn, eqn) -> None:
     ctx.builder.call(helper_fn, args + [ctx.status])
 
 
+def pool_run(module: ir.Module, b: ir.IRBuilder, task, env, chunks: int) -> None:
+    """Run ``task(env, chunk)`` for every chunk in ``[0, chunks)`` on the worker pool."""
+    pfor = declare(module, runtime.PARALLEL_FOR, ir.FunctionType(VOID, [PTR, PTR, I64]))
+    b.call(pfor, [task, env, ir.Constant(I64, chunks)])
+
+
+def run_chunks(module: ir.Module, b: ir.IRBuilder, task, pointers, chunks: int) -> None:
+    """``pool_run`` with ``env`` an array of ``pointers`` in the caller's frame (the
+    layout ``chunk_task`` reads)."""
+    entry = b.function.entry_basic_block
+    with b.goto_block(entry):
+        b.position_at_start(entry)
+        env = b.alloca(PTR, size=len(pointers))
+    for k, p in enumerate(pointers):
+        b.store(p, b.gep(env, [ir.Constant(I64, k)], source_etype=PTR))
+    pool_run(module, b, task, env, chunks)
+
+
+def call_span(b: ir.IRBuilder, fn, pointers, lo, hi) -> None:
+    """Call a span helper ``fn(*pointers[:-1], span, status)`` on ``[lo, hi)`` (``span``:
+    two i64 in this frame; the last pointer is the status flag's)."""
+    span = b.alloca(I64, size=2)
+    b.store(lo, span)
+    b.store(hi, b.gep(span, [ir.Constant(I64, 1)], source_etype=I64))
+    b.call(fn, list(pointers[:-1]) + [span, pointers[-1]])
+
+
+def chunk_task(module: ir.Module, name: str, n_pointers: int, total: int, step: int, body):
+    """The pool task ``void name(ptr env, i64 chunk)`` (made once per module): it reads
+    ``n_pointers`` pointers from ``env`` and calls ``body(builder, pointers, lo, hi)``
+    for its share ``[chunk * step, min(total, (chunk + 1) * step))`` of ``total``."""
+    task = module.globals.get(name)
+    if task is not None:
+        return task
+    task = ir.Function(module, ir.FunctionType(VOID, [PTR, I64]), name)
+    task.linkage = "internal"
+    b = ir.IRBuilder(task.append_basic_block("entry"))
+    env, chunk = task.args
+    pointers = [b.load(b.gep(env, [ir.Constant(I64, k)], source_etype=PTR), typ=PTR)
+                for k in range(n_pointers)]
+    lo = b.mul(chunk, ir.Constant(I64, step))
+    hi = b.add(lo, ir.Constant(I64, step))
+    hi = b.select(b.icmp_signed(">", hi, ir.Constant(I64, total)), ir.Constant(I64, total), hi)
+    body(b, pointers, lo, hi)
+    b.ret_void()
+    return task
+
+
 def _heap_symbols() -> None:
     """Register libc's malloc and free as ``fx_malloc``/``fx_free`` (once)."""
     if _heap:

@@ -31,8 +31,9 @@ import numpy as np
 from llvmlite import ir
 
 from lowering.cpu import runtime
-from lowering.cpu.irutil import I1, I64, PTR, SUPPORTED_DTYPES, VOID, Emit, declare, reg_type
-from lowering.cpu.lib_ir import HelperFunction, helper_name, numpy_max, numpy_min
+from lowering.cpu.irutil import I1, I64, SUPPORTED_DTYPES, Emit, reg_type
+from lowering.cpu.lib_ir import (HelperFunction, call_span, chunk_task, helper_name, numpy_max,
+                                  numpy_min, run_chunks)
 from lowering.cpu.library import register
 
 __all__ = ["UNROLL_MAX", "PARALLEL_MIN_WORK", "WindowSpec", "window_coordinates", "identity",
@@ -287,15 +288,9 @@ def _emit(ctx, eqn) -> None:
     if threads > 1 and work >= PARALLEL_MIN_WORK and rows >= 2:
         step = -(-rows // min(rows, threads * _CHUNKS_PER_THREAD))
         chunks = -(-rows // step)
-        task = _task(ctx.module, fn, fname + "_task", rows, step)
-        entry = bld.function.entry_basic_block
-        with bld.goto_block(entry):
-            bld.position_at_start(entry)
-            env = bld.alloca(PTR, size=3)
-        for k, p in enumerate((x, out, ctx.status)):
-            bld.store(p, bld.gep(env, [ir.Constant(I64, k)], source_etype=PTR))
-        pfor = declare(ctx.module, runtime.PARALLEL_FOR, ir.FunctionType(VOID, [PTR, PTR, I64]))
-        bld.call(pfor, [task, env, ir.Constant(I64, chunks)])
+        task = chunk_task(ctx.module, fname + "_task", 3, rows, step,
+                          lambda b, ptrs, lo, hi: call_span(b, fn, ptrs, lo, hi))
+        run_chunks(ctx.module, bld, task, [x, out, ctx.status], chunks)
         return
     entry = bld.function.entry_basic_block
     with bld.goto_block(entry):
@@ -304,29 +299,6 @@ def _emit(ctx, eqn) -> None:
     bld.store(ir.Constant(I64, 0), span)
     bld.store(ir.Constant(I64, rows), bld.gep(span, [ir.Constant(I64, 1)], source_etype=I64))
     bld.call(fn, [x, out, span, ctx.status])
-
-
-def _task(module, fn, name: str, rows: int, step: int):
-    """``void name(ptr env, i64 chunk)``: rows ``[chunk*step, min(rows, (chunk+1)*step))``
-    of helper ``fn``; ``env`` holds the operand, result and status pointers."""
-    task = module.globals.get(name)
-    if task is not None:
-        return task
-    task = ir.Function(module, ir.FunctionType(VOID, [PTR, I64]), name)
-    task.linkage = "internal"
-    b = ir.IRBuilder(task.append_basic_block("entry"))
-    env, chunk = task.args
-    x, out, status = (b.load(b.gep(env, [ir.Constant(I64, k)], source_etype=PTR), typ=PTR)
-                      for k in range(3))
-    span = b.alloca(I64, size=2)
-    lo = b.mul(chunk, ir.Constant(I64, step))
-    hi = b.add(lo, ir.Constant(I64, step))
-    hi = b.select(b.icmp_signed(">", hi, ir.Constant(I64, rows)), ir.Constant(I64, rows), hi)
-    b.store(lo, span)
-    b.store(hi, b.gep(span, [ir.Constant(I64, 1)], source_etype=I64))
-    b.call(fn, [x, out, span, status])
-    b.ret_void()
-    return task
 
 
 for _name in sorted(WINDOW_PRIMITIVES):

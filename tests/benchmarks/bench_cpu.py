@@ -89,6 +89,65 @@ def timeit(fn, args, repeats, target):
     return float(np.median(times))
 
 
+def _ready(lib, out):
+    """Wait for ``out``: one array's own method (cheapest), else ``lib``'s pytree walk."""
+    if hasattr(out, "block_until_ready"):
+        return out.block_until_ready()
+    return lib.block_until_ready(out)
+
+
+def compare_libraries(doc: str, workloads, inputs, source, check, check_label: str,
+                      width: int = 14) -> None:
+    """The command line and table of the library benchmarks (bench_cpu_library,
+    bench_cpu_linalg, bench_cpu_fft): for each workload the median time per call of
+    NumPy, jax.jit (when installed) and fx.jit, the ratios fx/NumPy and fx/JAX, and a
+    last column from ``check``.
+
+    Args:
+      doc: the benchmark's module docstring (its first line describes ``--help``).
+      workloads: names (the default of ``--only``).
+      inputs: ``inputs(name)`` -> tuple of NumPy arrays.
+      source: ``source(name, jnp, lax)`` -> (function over ``jnp``/``lax`` for fx and
+        JAX, the NumPy function).
+      check: ``check(name, data, fx_out, numpy_out, jax_out or None)`` -> printed value.
+    """
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--target", type=float, default=0.2, help="seconds per timed loop")
+    parser.add_argument("--only", default=",".join(workloads))
+    args = parser.parse_args()
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")
+    import fx
+    import fx.numpy as fnp
+    from fx import lax as flax
+    try:
+        import jax
+        import jax.numpy as jjnp
+    except ImportError:
+        jax = None
+    print(f"{'workload':<{width}} {'numpy':>10} {'jax.jit':>10} {'fx.jit':>10} {'fx/np':>7} "
+          f"{'fx/jax':>7} {check_label:>9}")
+    for name in args.only.split(","):
+        data = inputs(name)
+        f_fx, f_np = source(name, fnp, flax)
+        t_np = timeit(f_np, data, args.repeats, args.target)
+        t_jax = jax_out = None
+        if jax is not None:
+            jf = jax.jit(source(name, jjnp, jax.lax)[0])
+            jargs = tuple(jax.device_put(a) for a in data)
+            t_jax = timeit(lambda *a, jf=jf: _ready(jax, jf(*a)), jargs, args.repeats,
+                           args.target)
+            jax_out = jf(*jargs)
+        ff = fx.jit(f_fx)
+        fargs = tuple(fnp.asarray(a) for a in data)
+        t_fx = timeit(lambda *a, ff=ff: _ready(fx, ff(*a)), fargs, args.repeats, args.target)
+        result = check(name, data, ff(*fargs), f_np(*data), jax_out)
+        jx = f"{t_jax * 1e3:>8.3f}ms" if t_jax else f"{'-':>10}"
+        ratio_jax = f"{t_fx / t_jax:.2f}x" if t_jax else "-"
+        print(f"{name:<{width}} {t_np * 1e3:>8.3f}ms {jx} {t_fx * 1e3:>8.3f}ms "
+              f"{t_fx / t_np:>6.2f}x {ratio_jax:>7} {str(result):>9}", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)

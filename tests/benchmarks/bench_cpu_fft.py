@@ -9,7 +9,6 @@ fx.jit / jax.jit (below 1 is faster), and fx's largest error relative to NumPy's
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
@@ -18,7 +17,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
 
-from bench_cpu import timeit  # noqa: E402
+from bench_cpu import compare_libraries  # noqa: E402
 
 #: name -> (kind, operand shape)
 WORKLOADS = {
@@ -55,46 +54,24 @@ def _function(kind, shape, fft_module):
     return getattr(fft_module, kind)
 
 
-def _ready(out):
-    out.block_until_ready()
-    return out
+def _source(name, jnp, lax):
+    kind, shape = WORKLOADS[name]
+    return _function(kind, shape, jnp.fft), _function(kind, shape, np.fft)
+
+
+def _check(name, data, got, want, jax_out):
+    """fx's largest difference from NumPy's transform in double precision, relative to
+    the result's largest magnitude."""
+    (x,) = data
+    kind, shape = WORKLOADS[name]
+    want = _function(kind, shape, np.fft)(x.astype(np.complex128 if x.dtype.kind == "c"
+                                                    else np.float64))
+    return f"{np.abs(np.asarray(got) - want).max() / np.abs(want).max():.2e}"
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--target", type=float, default=0.2, help="seconds per timed loop")
-    parser.add_argument("--only", default=",".join(WORKLOADS))
-    args = parser.parse_args()
-    os.environ.setdefault("JAX_PLATFORMS", "cpu")
-    import fx
-    import fx.numpy as fnp
-    try:
-        import jax
-        import jax.numpy as jjnp
-    except ImportError:
-        jax = None
-    print(f"{'workload':<14} {'numpy':>10} {'jax.jit':>10} {'fx.jit':>10} {'fx/np':>7} "
-          f"{'fx/jax':>7} {'rel.err':>9}")
-    for name in args.only.split(","):
-        kind, shape = WORKLOADS[name]
-        x = _inputs(kind, shape)
-        f_np = _function(kind, shape, np.fft)
-        t_np = timeit(f_np, (x,), args.repeats, args.target)
-        t_jax = None
-        if jax is not None:
-            jf = jax.jit(_function(kind, shape, jjnp.fft))
-            jx = jax.device_put(x)
-            t_jax = timeit(lambda a, jf=jf: _ready(jf(a)), (jx,), args.repeats, args.target)
-        ff = fx.jit(_function(kind, shape, fnp.fft))
-        fx_x = fnp.asarray(x)
-        t_fx = timeit(lambda a, ff=ff: _ready(ff(a)), (fx_x,), args.repeats, args.target)
-        want = f_np(x.astype(np.complex128 if x.dtype.kind == "c" else np.float64))
-        err = np.abs(np.asarray(ff(fx_x)) - want).max() / np.abs(want).max()
-        jx_t = f"{t_jax * 1e3:>8.3f}ms" if t_jax else f"{'-':>10}"
-        ratio_jax = f"{t_fx / t_jax:.2f}x" if t_jax else "-"
-        print(f"{name:<14} {t_np * 1e3:>8.3f}ms {jx_t} {t_fx * 1e3:>8.3f}ms "
-              f"{t_fx / t_np:>6.2f}x {ratio_jax:>7} {err:>9.2e}", flush=True)
+    compare_libraries(__doc__, WORKLOADS, lambda name: (_inputs(*WORKLOADS[name]),), _source,
+                      _check, "rel.err", 14)
 
 
 if __name__ == "__main__":

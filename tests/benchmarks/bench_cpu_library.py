@@ -9,7 +9,6 @@ fx.jit / jax.jit (below 1 is faster), and whether fx's result equals NumPy's.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
@@ -18,7 +17,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
 
-from bench_cpu import timeit  # noqa: E402
+from bench_cpu import compare_libraries  # noqa: E402
 
 N_1M = 1 << 20
 ROWS, COLS = 4096, 1024
@@ -117,47 +116,17 @@ WORKLOADS = ("sort_1m", "argsort_1m", "sort_rows", "top_k_rows", "cumsum_rows", 
              "scatter_add_rows", "maxpool_relu", "avgpool_3x3")
 
 
+def _check(name, data, got, want, jax_out):
+    """Whether fx's result equals NumPy's (to rounding for sums)."""
+    got, want = np.asarray(got), np.asarray(want)
+    if name.startswith(("cumsum", "scatter", "avgpool")):
+        return np.allclose(got, want, rtol=1e-4, atol=1e-3)
+    return np.array_equal(got, want)
+
+
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--target", type=float, default=0.2, help="seconds per timed loop")
-    parser.add_argument("--only", default=",".join(WORKLOADS))
-    args = parser.parse_args()
-    os.environ.setdefault("JAX_PLATFORMS", "cpu")
-    import fx
-    import fx.numpy as fnp
-    from fx import lax as flax
-    try:
-        import jax
-        import jax.numpy as jjnp
-    except ImportError:
-        jax = None
-    print(f"{'workload':<17} {'numpy':>10} {'jax.jit':>10} {'fx.jit':>10} {'fx/np':>7} "
-          f"{'fx/jax':>7} {'equal':>6}")
-    for name in args.only.split(","):
-        data = _inputs(name)
-        f_fx, f_np = _source(name, fnp, flax, np)
-        t_np = timeit(f_np, data, args.repeats, args.target)
-        t_jax = None
-        if jax is not None:
-            f_jax, _ = _source(name, jjnp, jax.lax, np)
-            jf = jax.jit(f_jax)
-            jargs = tuple(jax.device_put(a) for a in data)
-            t_jax = timeit(lambda *a, jf=jf: jf(*a).block_until_ready(), jargs, args.repeats,
-                           args.target)
-        ff = fx.jit(f_fx)
-        fargs = tuple(fnp.asarray(a) for a in data)
-        t_fx = timeit(lambda *a, ff=ff: ff(*a).block_until_ready(), fargs, args.repeats,
-                      args.target)
-        got, want = np.asarray(ff(*fargs)), np.asarray(f_np(*data))
-        if name.startswith(("cumsum", "scatter", "avgpool")):
-            equal = np.allclose(got, want, rtol=1e-4, atol=1e-3)
-        else:
-            equal = np.array_equal(got, want)
-        jx = f"{t_jax * 1e3:>8.3f}ms" if t_jax else f"{'-':>10}"
-        ratio_jax = f"{t_fx / t_jax:.2f}x" if t_jax else "-"
-        print(f"{name:<17} {t_np * 1e3:>8.3f}ms {jx} {t_fx * 1e3:>8.3f}ms "
-              f"{t_fx / t_np:>6.2f}x {ratio_jax:>7} {str(equal):>6}")
+    compare_libraries(__doc__, WORKLOADS, _inputs,
+                      lambda name, jnp, lax: _source(name, jnp, lax, np), _check, "equal", 17)
 
 
 if __name__ == "__main__":

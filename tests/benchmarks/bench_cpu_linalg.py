@@ -11,7 +11,6 @@ bit for max, to rounding for the sums).
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
@@ -20,7 +19,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
 
-from bench_cpu import timeit  # noqa: E402
+from bench_cpu import compare_libraries  # noqa: E402
 
 POOL_SHAPE = (32, 64, 32, 32)
 
@@ -67,13 +66,13 @@ def _source(name, jnp, lax):
     raise ValueError(f"unknown workload {name!r}")
 
 
-def _ready(out):
-    for o in out if isinstance(out, (tuple, list)) else (out,):
-        o.block_until_ready()
-    return out
-
-
-def _equal(name, got, want) -> bool:
+def _check(name, data, got, want, jax_out):
+    """Pools: equal to NumPy's (to rounding for the sums); decompositions: equal to JAX's
+    bit for bit ("-" without JAX)."""
+    if "pool" not in name:
+        if jax_out is None:
+            return "-"
+        want = jax_out
     got = [np.asarray(g) for g in (got if isinstance(got, (tuple, list)) else (got,))]
     want = [np.asarray(w) for w in (want if isinstance(want, (tuple, list)) else (want,))]
     if name.startswith("sumpool"):
@@ -86,43 +85,7 @@ WORKLOADS = ("qr_256", "eigh_256", "svd_256", "qr_b64x16", "eigh_b64x16", "svd_b
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--target", type=float, default=0.2, help="seconds per timed loop")
-    parser.add_argument("--only", default=",".join(WORKLOADS))
-    args = parser.parse_args()
-    os.environ.setdefault("JAX_PLATFORMS", "cpu")
-    import fx
-    import fx.numpy as fnp
-    from fx import lax as flax
-    try:
-        import jax
-        import jax.numpy as jjnp
-    except ImportError:
-        jax = None
-    print(f"{'workload':<13} {'numpy':>10} {'jax.jit':>10} {'fx.jit':>10} {'fx/np':>7} "
-          f"{'fx/jax':>7} {'equal':>6}")
-    for name in args.only.split(","):
-        data = _inputs(name)
-        f_fx, f_np = _source(name, fnp, flax)
-        t_np = timeit(f_np, data, args.repeats, args.target)
-        t_jax = None
-        if jax is not None:
-            f_jax, _ = _source(name, jjnp, jax.lax)
-            jf = jax.jit(f_jax)
-            jargs = tuple(jax.device_put(a) for a in data)
-            t_jax = timeit(lambda *a, jf=jf: _ready(jf(*a)), jargs, args.repeats, args.target)
-        ff = fx.jit(f_fx)
-        fargs = tuple(fnp.asarray(a) for a in data)
-        t_fx = timeit(lambda *a, ff=ff: _ready(ff(*a)), fargs, args.repeats, args.target)
-        if "pool" in name:
-            equal = _equal(name, ff(*fargs), f_np(*data))
-        else:
-            equal = _equal(name, ff(*fargs), jf(*jargs)) if jax is not None else "-"
-        jx = f"{t_jax * 1e3:>8.3f}ms" if t_jax else f"{'-':>10}"
-        ratio_jax = f"{t_fx / t_jax:.2f}x" if t_jax else "-"
-        print(f"{name:<13} {t_np * 1e3:>8.3f}ms {jx} {t_fx * 1e3:>8.3f}ms "
-              f"{t_fx / t_np:>6.2f}x {ratio_jax:>7} {str(equal):>6}", flush=True)
+    compare_libraries(__doc__, WORKLOADS, _inputs, _source, _check, "equal", 13)
 
 
 if __name__ == "__main__":

@@ -323,9 +323,8 @@ def _abs_jvp(x, t, y):
 
 
 abs_p = unary("abs", np.abs, _abs_jvp, kinds=INEXACT + SINT, out_dtype=R.real_dtype)
-erf_p = unary("erf", _xla_float32("erf", _same_dtype_as_input(lambda x: _sp.erf(x))),
-              lambda x, t, y: R.mul(t, R.mul(exp_p.bind(R.neg(_sq(x))),
-                                             2 / math.sqrt(math.pi))), kinds=FLOAT)
+erf_p = unary("erf", _xla_float32("erf", lambda x: _sp.erf(x)), lambda x, t, y: R.mul(
+    t, R.mul(exp_p.bind(R.neg(_sq(x))), 2 / math.sqrt(math.pi))), kinds=FLOAT)
 erfc_p = unary("erfc", _same_dtype_as_input(lambda x: _sp.erfc(x)), lambda x, t, y: R.mul(
     t, R.mul(exp_p.bind(R.neg(_sq(x))), -2 / math.sqrt(math.pi))), kinds=FLOAT)
 

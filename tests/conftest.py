@@ -48,6 +48,13 @@ def jax():
     return require_jax()
 
 
+@pytest.fixture
+def x64():
+    """64-bit types on for the test (``fx.enable_x64()``), restored after it."""
+    with fx.enable_x64():
+        yield
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "report: prints a report; asserts only that its "
                             "inputs parse (fast)")

@@ -11,27 +11,13 @@ import numpy as np
 import pytest
 
 import fx
+from fx._testing import assert_trees_close as assert_close
 import fx.numpy as fnp
 from fx import tree_util
 from fx.test_util import check_grads
 
 # ---------------------------------------------------------------------------
 # the harness: one computation, every transformation
-
-
-def _leaves(tree):
-    return [np.asarray(x) for x in tree_util.tree_leaves(tree)]
-
-
-def assert_close(got, want, rtol=2e-5, atol=2e-6, what=""):
-    got, want = _leaves(got), _leaves(want)
-    assert len(got) == len(want), (what, len(got), len(want))
-    for g, w in zip(got, want):
-        assert g.shape == w.shape, (what, g.shape, w.shape)
-        if w.dtype == fx.float0:
-            continue
-        assert g.dtype == w.dtype, (what, g.dtype, w.dtype)
-        np.testing.assert_allclose(g, w, rtol=rtol, atol=atol, err_msg=what)
 
 
 def _scalar_loss(fn):

@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fx
+from fx import _testing
 import fx.numpy as fnp
 from fx.lax import linalg as lax_linalg
 from fx.test_util import check_grads
@@ -26,17 +27,8 @@ from primitives.linalg_decomp import cholesky_p, lu_p, triangular_solve_p
 RNG = np.random.RandomState(0)
 
 
-@pytest.fixture
-def x64():
-    with fx.enable_x64():
-        yield
-
-
 def rand(shape, dtype=np.float64, rng=RNG):
-    x = rng.standard_normal(shape)
-    if np.dtype(dtype).kind == "c":
-        x = x + 1j * rng.standard_normal(shape)
-    return x.astype(dtype)
+    return _testing.rand(shape, dtype, rng)
 
 
 def spd(n, batch=(), dtype=np.float64, rng=RNG):

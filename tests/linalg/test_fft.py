@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fx
+from fx import _testing
 import fx.numpy as fnp
 import fx.numpy.fft as F
 from fx.lax._fft import FftType
@@ -25,17 +26,8 @@ from primitives.fft import fft_p
 RNG = np.random.RandomState(2)
 
 
-@pytest.fixture
-def x64():
-    with fx.enable_x64():
-        yield
-
-
 def rand(shape, dtype=np.float64, rng=RNG):
-    x = rng.standard_normal(shape)
-    if np.dtype(dtype).kind == "c":
-        x = x + 1j * rng.standard_normal(shape)
-    return x.astype(dtype)
+    return _testing.rand(shape, dtype, rng)
 
 
 NORMS = [None, "backward", "ortho", "forward"]

@@ -66,12 +66,6 @@ def _same_bits(got, want, what):
 
 
 @pytest.fixture
-def x64():
-    with fx.enable_x64():
-        yield
-
-
-@pytest.fixture
 def jax_x64():
     """JAX with x64 enabled for the test (restored after it)."""
     jax = pytest.importorskip("jax")

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fx
+from fx import _testing
 import fx.numpy as fnp
 import fx.numpy.linalg as L
 from fx.test_util import check_grads
@@ -20,17 +21,8 @@ from fx.test_util import check_grads
 RNG = np.random.RandomState(1)
 
 
-@pytest.fixture
-def x64():
-    with fx.enable_x64():
-        yield
-
-
 def rand(shape, dtype=np.float64, rng=RNG):
-    x = rng.standard_normal(shape)
-    if np.dtype(dtype).kind == "c":
-        x = x + 1j * rng.standard_normal(shape)
-    return x.astype(dtype)
+    return _testing.rand(shape, dtype, rng)
 
 
 def well_conditioned(shape, dtype=np.float64):

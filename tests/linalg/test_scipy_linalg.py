@@ -11,6 +11,7 @@ import pytest
 import scipy.linalg as sla
 
 import fx
+from fx import _testing
 import fx.numpy as fnp
 import fx.scipy.linalg as SL
 from fx.test_util import check_grads
@@ -18,17 +19,8 @@ from fx.test_util import check_grads
 RNG = np.random.RandomState(3)
 
 
-@pytest.fixture
-def x64():
-    with fx.enable_x64():
-        yield
-
-
 def rand(shape, dtype=np.float64, rng=RNG):
-    x = rng.standard_normal(shape)
-    if np.dtype(dtype).kind == "c":
-        x = x + 1j * rng.standard_normal(shape)
-    return x.astype(dtype)
+    return _testing.rand(shape, dtype, rng)
 
 
 def spd(n, dtype=np.float64):

@@ -8,11 +8,9 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-import fx
 import fx.numpy as jnp
+from fx._testing import assert_same, compile_and_compare, within_ulps
 from fx import lax
-from fx.core import eval_jaxpr
-from lowering.cpu.compile import compile as compile_native
 
 SPECIAL = [0, -0.0, np.inf, complex(np.nan, 1), complex(1, np.inf), 1e30 + 1e30j, 1e-30j,
            complex(-np.inf, -np.inf), 3 - 4j]
@@ -26,18 +24,8 @@ def _values(dtype, n, seed):
 
 
 def _check(f, *args, exact=True):
-    closed = fx.make_jaxpr(f)(*args)
-    exe = compile_native(closed, bounds_check=True)
-    assert exe.fallbacks == [], [e.primitive.name for e in exe.fallbacks]
-    got = exe([np.asarray(a) for a in args])
-    want = eval_jaxpr(closed.jaxpr, closed.consts, *args)
-    for g, w in zip(got, want):
-        w = np.asarray(w)
-        assert g.dtype == w.dtype and g.shape == w.shape
-        if exact:
-            np.testing.assert_array_equal(g, w)
-        else:
-            np.testing.assert_allclose(g, w, rtol=4 * np.finfo(g.dtype).eps, atol=0)
+    compile_and_compare(f, *args, bounds_check=True,
+                        compare=assert_same if exact else within_ulps(4))
 
 
 @pytest.mark.parametrize("dtype", [np.complex64, np.complex128])

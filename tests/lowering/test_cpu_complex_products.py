@@ -13,6 +13,7 @@ from hypothesis import given, settings, strategies as st
 
 import fx
 import fx.numpy as jnp
+from fx._testing import close, compile_and_compare
 from fx import lax
 from fx.core import eval_jaxpr
 from lowering.cpu import blas
@@ -26,21 +27,16 @@ def _complex(rng, shape, dtype):
     return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(dtype)
 
 
+def _compare(got, want):
+    tol = 1e-5 if want.dtype in (np.complex64, np.float32) else 1e-12
+    close(tol, tol, scaled=True)(got, want)
+
+
 def _check(f, *args, bounds_check=True, kinds=None):
-    with fx.enable_x64():
-        closed = fx.make_jaxpr(f)(*args)
-        exe = compile_native(closed, bounds_check=bounds_check)
-        want = eval_jaxpr(closed.jaxpr, closed.consts, *args)
-    assert exe.fallbacks == [], [e.primitive.name for e in exe.fallbacks]
+    _, exe = compile_and_compare(f, *args, bounds_check=bounds_check, x64=True,
+                                 compare=_compare)
     if kinds is not None:
         assert sorted(g.kind for g in exe.groups) == sorted(kinds), exe.groups
-    got = exe(list(args))
-    for g, w in zip(got, want):
-        w = np.asarray(w)
-        assert g.shape == w.shape and g.dtype == w.dtype, (g.shape, g.dtype, w.shape, w.dtype)
-        tol = 1e-5 if w.dtype in (np.complex64, np.float32) else 1e-12
-        scale = max(1.0, float(np.max(np.abs(w), initial=0.0)))
-        np.testing.assert_allclose(g, w, rtol=tol, atol=tol * scale)
     return exe
 
 

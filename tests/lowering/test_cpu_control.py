@@ -10,27 +10,13 @@ from hypothesis import given, strategies as st
 
 import fx
 import fx.numpy as jnp
+from fx._testing import close, compile_and_compare
 from fx import lax
-from fx.core import eval_jaxpr
-from lowering.cpu.compile import compile as compile_native
 
 
 def _check(f, *args, native=True, bounds_check=False, rtol=2e-6):
-    closed = fx.make_jaxpr(f)(*args)
-    exe = compile_native(closed, bounds_check=bounds_check)
-    got = exe([np.asarray(a) for a in args])
-    want = eval_jaxpr(closed.jaxpr, closed.consts, *args)
-    assert len(got) == len(want)
-    for g, w in zip(got, want):
-        w = np.asarray(w)
-        assert g.shape == w.shape and g.dtype == w.dtype
-        if g.dtype.kind == "f":
-            np.testing.assert_allclose(g, w, rtol=rtol, atol=1e-6)
-        else:
-            np.testing.assert_array_equal(g, w)
-    if native:
-        assert exe.fallbacks == [], [e.primitive.name for e in exe.fallbacks]
-    return exe
+    return compile_and_compare(f, *args, bounds_check=bounds_check, native=native,
+                               compare=close(rtol, 1e-6))[1]
 
 
 @pytest.mark.parametrize("bounds_check", [False, True])

@@ -11,6 +11,7 @@ from hypothesis import given, settings, strategies as st
 
 import fx
 import fx.numpy as jnp
+from fx._testing import assert_bits, close, compile_and_compare
 from fx import lax
 from fx.core import eval_jaxpr
 from lowering.cpu import blas
@@ -20,22 +21,10 @@ pytestmark = pytest.mark.skipif(blas.library_info() is None, reason="no OpenBLAS
 
 
 def _check(f, *args, exact=True):
-    closed = fx.make_jaxpr(f)(*args)
-    exe = compile_native(closed, bounds_check=True)
-    assert exe.fallbacks == [], [e.primitive.name for e in exe.fallbacks]
-    got = exe([np.asarray(a) for a in args])
-    want = eval_jaxpr(closed.jaxpr, closed.consts, *args)
-    for g, w in zip(got, want):
-        if exact:   # the same LAPACK/BLAS routine with the same arguments: the same bits
-            _same_bits(np.asarray(g), np.asarray(w))
-        else:       # programs with products and sums around the library calls
-            np.testing.assert_allclose(g, np.asarray(w), rtol=1e-4, atol=1e-5)
-
-
-def _same_bits(got, want):
-    assert got.shape == want.shape and got.dtype == want.dtype, (got.shape, got.dtype,
-                                                                 want.shape, want.dtype)
-    assert got.tobytes() == want.tobytes(), np.max(np.abs(got - want))
+    # exact: the same LAPACK/BLAS routine with the same arguments gives the same bits;
+    # otherwise products and sums around the library calls round differently
+    compile_and_compare(f, *args, bounds_check=True,
+                        compare=assert_bits if exact else close(1e-4, 1e-5))
 
 
 @given(batch=st.integers(1, 3), m=st.integers(1, 7), n=st.integers(1, 5),
@@ -98,7 +87,7 @@ def _matrix(rng, shape, dtype):
 
 
 def _close(got, want):
-    _same_bits(got, np.asarray(want))
+    assert_bits(got, np.asarray(want))
 
 
 def _check_spectral(f, x, bounds_check=True):

@@ -13,12 +13,12 @@ from hypothesis import given, settings, strategies as st
 
 import fx
 import fx.numpy as jnp
+from fx._testing import assert_same, close, compile_and_compare, gather_cases
 from fx import lax
-from fx.core import eval_jaxpr
 from lowering.cpu.compile import compile as compile_native
 from lowering.cpu.lib_sort import INSERTION_MAX
 from primitives import cumulative, sort as sort_prims
-from primitives.indexing import (GatherDimensionNumbers, GatherScatterMode,
+from primitives.indexing import (GatherScatterMode,
                                  ScatterDimensionNumbers, gather_p, scatter_add_p, scatter_max_p,
                                  scatter_min_p, scatter_mul_p, scatter_p, scatter_sub_p)
 
@@ -28,35 +28,10 @@ MODES = [GatherScatterMode.CLIP, GatherScatterMode.FILL_OR_DROP,
 _SPECIALS = np.array([np.nan, -np.nan, -0.0, 0.0, np.inf, -np.inf, 1.0, -1.0])
 
 
-def _same(got, want, rtol=0.0):
-    """Equal values, dtypes and shapes; floats bit-for-bit (NaN where NaN, the sign of
-    zeros) unless ``rtol`` allows rounding."""
-    want = np.asarray(want)
-    assert got.shape == want.shape and got.dtype == want.dtype, (got.shape, got.dtype,
-                                                                 want.shape, want.dtype)
-    if got.dtype.kind != "f":
-        np.testing.assert_array_equal(got, want)
-        return
-    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
-    if rtol:
-        np.testing.assert_allclose(got, want, rtol=rtol, atol=0)
-    else:
-        np.testing.assert_array_equal(got, want)
-        np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
-
-
 def _check(f, *args, bounds_check=False, rtol=0.0):
-    with fx.enable_x64():  # 64-bit operands keep their dtype
-        closed = fx.make_jaxpr(f)(*args)
-    exe = compile_native(closed, bounds_check=bounds_check)
-    assert exe.fallbacks == [], [e.primitive.name for e in exe.fallbacks]
-    got = exe([np.asarray(a) for a in args])
-    with fx.enable_x64():
-        want = eval_jaxpr(closed.jaxpr, closed.consts, *args)
-    assert len(got) == len(want)
-    for g, w in zip(got, want, strict=True):
-        _same(g, w, rtol)
-    return exe
+    # 64-bit operands keep their dtype; floats bit for bit unless rtol allows rounding
+    return compile_and_compare(f, *args, bounds_check=bounds_check, x64=True,
+                               compare=close(rtol) if rtol else assert_same)[1]
 
 
 def _data(rng, shape, dtype, specials=True, low=-3, high=4):
@@ -207,36 +182,6 @@ def test_sort_order_matches_jax():
 # gather and scatter over drawn dimension numbers
 
 
-@st.composite
-def _indexing_case(draw):
-    """(operand shape, indices batch shape, gather dimension numbers, slice sizes)."""
-    rank = draw(st.integers(1, 3))
-    shape = tuple(draw(st.sampled_from([0, 1, 2, 3, 5])) for _ in range(rank))
-    dims = list(range(rank))
-    nonzero = [d for d in dims if shape[d] >= 1]
-    batch_dims = sorted(draw(st.lists(st.sampled_from(nonzero), unique=True, max_size=1))) \
-        if nonzero else []
-    rest = [d for d in dims if d not in batch_dims]
-    start_map = draw(st.lists(st.sampled_from(rest), unique=True)) if rest else []
-    collapsible = [d for d in rest if shape[d] >= 1]
-    collapsed = sorted(draw(st.lists(st.sampled_from(collapsible), unique=True))) \
-        if collapsible else []
-    slice_sizes = tuple(1 if d in collapsed or d in batch_dims
-                        else draw(st.integers(0, shape[d])) for d in dims)
-    batch_shape = [draw(st.sampled_from([0, 1, 2, 3])) for _ in range(draw(st.integers(0, 2)))]
-    idx_batch_dims = []
-    for d in batch_dims:
-        pos = draw(st.integers(0, len(batch_shape)))
-        batch_shape.insert(pos, shape[d])
-        idx_batch_dims = [q + (q >= pos) for q in idx_batch_dims] + [pos]
-    window = [d for d in dims if d not in collapsed and d not in batch_dims]
-    out_rank = len(window) + len(batch_shape)
-    offset_dims = sorted(draw(st.permutations(range(out_rank)))[:len(window)])
-    dn = GatherDimensionNumbers(tuple(offset_dims), tuple(collapsed), tuple(start_map),
-                                tuple(batch_dims), tuple(idx_batch_dims))
-    return shape, tuple(batch_shape), dn, slice_sizes
-
-
 def _indices(rng, batch_shape, dn, shape, dtype):
     bound = max(shape) + 3
     values = rng.integers(-3, bound, tuple(batch_shape) + (len(dn.start_index_map),))
@@ -248,7 +193,7 @@ _INDEX_DTYPES = ["int32", "int64", "uint8", "int8"]
 
 
 @SETTINGS
-@given(case=_indexing_case(), dtype=st.sampled_from(_GATHER_DTYPES),
+@given(case=gather_cases(), dtype=st.sampled_from(_GATHER_DTYPES),
        index_dtype=st.sampled_from(_INDEX_DTYPES), mode=st.sampled_from(MODES),
        fill=st.sampled_from([None, 7]), seed=_seeds, bounds_check=st.booleans())
 def test_gather(case, dtype, index_dtype, mode, fill, seed, bounds_check):
@@ -270,7 +215,7 @@ _SCATTERS = {"scatter": scatter_p, "scatter-add": scatter_add_p, "scatter-sub": 
 
 
 @SETTINGS
-@given(case=_indexing_case(), name=st.sampled_from(sorted(_SCATTERS)),
+@given(case=gather_cases(), name=st.sampled_from(sorted(_SCATTERS)),
        dtype=st.sampled_from(_GATHER_DTYPES), index_dtype=st.sampled_from(_INDEX_DTYPES),
        mode=st.sampled_from(MODES), seed=_seeds, bounds_check=st.booleans())
 def test_scatter(case, name, dtype, index_dtype, mode, seed, bounds_check):

@@ -11,27 +11,15 @@ from hypothesis import given, strategies as st
 
 import fx
 import fx.numpy as jnp
+from fx._testing import compile_and_compare, within_ulps
 from fx import lax
-from fx.core import eval_jaxpr
-from lowering.cpu.compile import compile as compile_native
 
 LOW = [np.dtype(np.float16), np.dtype(ml_dtypes.bfloat16)]
 EPS = {np.dtype(np.float16): 2.0 ** -10, np.dtype(ml_dtypes.bfloat16): 2.0 ** -7}
 
 
 def _check(f, *args, ulps=1):
-    closed = fx.make_jaxpr(f)(*args)
-    exe = compile_native(closed)
-    assert exe.fallbacks == [], [e.primitive.name for e in exe.fallbacks]
-    got = exe([np.asarray(a) for a in args])
-    want = eval_jaxpr(closed.jaxpr, closed.consts, *args)
-    for g, w in zip(got, want):
-        w = np.asarray(w)
-        assert g.dtype == w.dtype and g.shape == w.shape
-        g64, w64 = g.astype(np.float64), w.astype(np.float64)
-        tol = ulps * EPS.get(g.dtype, 2.0 ** -23) * np.abs(w64)
-        ok = (g64 == w64) | (np.isnan(g64) & np.isnan(w64)) | (np.abs(g64 - w64) <= tol)
-        assert ok.all(), (g64[~ok][:5], w64[~ok][:5])
+    compile_and_compare(f, *args, compare=within_ulps(ulps, EPS))
 
 
 def _values(dtype, shape, seed):

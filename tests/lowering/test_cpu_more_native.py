@@ -10,25 +10,13 @@ from hypothesis import given, strategies as st
 
 import fx
 import fx.numpy as jnp
+from fx._testing import assert_same, close, compile_and_compare
 from fx import lax
-from fx.core import eval_jaxpr
-from lowering.cpu.compile import compile as compile_native
 
 
 def _check(f, *args, exact=False):
-    closed = fx.make_jaxpr(f)(*args)
-    exe = compile_native(closed, bounds_check=True)
-    assert exe.fallbacks == [], [e.primitive.name for e in exe.fallbacks]
-    got = exe([np.asarray(a) for a in args])
-    want = eval_jaxpr(closed.jaxpr, closed.consts, *args)
-    for g, w in zip(got, want):
-        w = np.asarray(w)
-        assert g.dtype == w.dtype and g.shape == w.shape
-        if exact:
-            np.testing.assert_array_equal(g, w)
-        else:
-            np.testing.assert_allclose(g, w, rtol=2e-6, atol=1e-6)
-    return exe
+    return compile_and_compare(f, *args, bounds_check=True,
+                               compare=assert_same if exact else close(2e-6, 1e-6))[1]
 
 
 def test_custom_derivative_calls_remat_and_names_are_inlined():

@@ -16,10 +16,10 @@ from hypothesis import given, settings, strategies as st
 
 import fx
 import fx.numpy as jnp
+from fx._testing import assert_same, close, compile_and_compare, gather_cases
 from fx import lax
-from fx.core import eval_jaxpr
 from lowering import fusion
-from lowering.cpu import clear_cache, compile as compile_native
+from lowering.cpu import clear_cache
 from primitives.indexing import GatherDimensionNumbers, GatherScatterMode, gather_p
 
 SETTINGS = settings(max_examples=25, deadline=None)
@@ -28,44 +28,18 @@ MODES = [GatherScatterMode.CLIP, GatherScatterMode.FILL_OR_DROP,
 _seeds = st.integers(0, 2 ** 31 - 1)
 
 
-def _compile(f, *args, bounds_check=False):
-    with fx.enable_x64():  # 64-bit operands keep their dtype
-        closed = fx.make_jaxpr(f)(*args)
-    return closed, compile_native(closed, bounds_check=bounds_check)
-
-
 def _gathers(groups, kind):
     return [e for g in groups if g.kind in kind for e in g.eqns
             if e.primitive.name == "gather"]
 
 
-def _same(got, want, rtol=0.0):
-    """Equal shapes, dtypes and values, floats bit for bit (NaN where NaN) unless ``rtol``
-    allows a reduction's rounding."""
-    want = np.asarray(want)
-    assert got.shape == want.shape and got.dtype == want.dtype, (got.shape, got.dtype,
-                                                                 want.shape, want.dtype)
-    if got.dtype.kind in "fc":
-        np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
-        np.testing.assert_allclose(np.where(np.isnan(got), 0, got),
-                                   np.where(np.isnan(want), 0, want), rtol=rtol, atol=rtol)
-    else:
-        np.testing.assert_array_equal(got, want)
-
-
 def _check(f, *args, bounds_check=False, fused=True, rtol=0.0):
     """Compile ``f``, compare with the reference interpreter; with ``fused`` every gather
     must sit in a loop kernel (none a library call, none eager)."""
-    closed, exe = _compile(f, *args, bounds_check=bounds_check)
-    assert exe.fallbacks == [], [e.primitive.name for e in exe.fallbacks]
+    _, exe = compile_and_compare(f, *args, bounds_check=bounds_check, x64=True,
+                                 compare=close(rtol, rtol) if rtol else assert_same)
     if fused:
         assert _gathers(exe.groups, ("library",)) == []
-    got = exe([np.asarray(a) for a in args])
-    with fx.enable_x64():
-        want = eval_jaxpr(closed.jaxpr, closed.consts, *args)
-    assert len(got) == len(want)
-    for g, w in zip(got, want, strict=True):
-        _same(g, np.asarray(w), rtol)
     return exe
 
 
@@ -96,7 +70,7 @@ def test_embedding_lookup_with_epilogue_is_one_loop():
     want = np.full((7, 8), np.nan, np.float32)
     ok = (ids >= -50) & (ids < 50)
     want[ok] = table[ids[ok]] * 2 + b
-    _same(np.asarray(fx.jit(f)(table, ids, b)), want)
+    assert_same(np.asarray(fx.jit(f)(table, ids, b)), want)
     if platform.machine() in ("x86_64", "AMD64"):  # element loads, not vector gathers
         assert "+prefer-no-gather" in exe.ir_text
     text = fx.jit(f).lower(table, ids, b).as_text()
@@ -126,7 +100,7 @@ def test_indexing_forms_are_one_loop(name):
     f, args, oracle = cases[name]
     exe = _check(f, *args)
     assert [g.kind for g in exe.groups] == ["loop"], fusion.format_groups(exe.groups)
-    _same(np.asarray(fx.jit(f)(*args)), oracle(*args))
+    assert_same(np.asarray(fx.jit(f)(*args)), oracle(*args))
 
 
 def test_computed_indices_fuse_with_the_gather():
@@ -140,7 +114,7 @@ def test_computed_indices_fuse_with_the_gather():
     exe = _check(f, x, k)
     assert [g.kind for g in exe.groups] == ["loop"]
     want = x[np.clip(np.arange(7) * 3 - 2, 0, 4)] * 0.5
-    _same(np.asarray(fx.jit(f)(x, k)), want)
+    assert_same(np.asarray(fx.jit(f)(x, k)), want)
 
 
 def test_gather_with_two_consumers_is_recomputed_not_stored():
@@ -193,7 +167,7 @@ def test_gather_feeding_reductions_is_one_kernel():
         v = ((e - m) ** 2).mean(-1, keepdims=True)
         return (e - m) / jnp.sqrt(v + 1e-5)
 
-    exe = _compile(norm, t, ids)[1]
+    exe = compile_and_compare(norm, t, ids, x64=True, compare=close(1e-5, 1e-5))[1]
     assert [g.kind for g in exe.groups] == ["reduce"]
     e = t[ids].astype(np.float64)
     want = (e - e.mean(-1, keepdims=True)) / np.sqrt(e.var(-1, keepdims=True) + 1e-5)
@@ -233,36 +207,6 @@ def test_gather_reading_a_reduction_at_data_rows():
 # drawn dimension numbers, dtypes, modes and indices
 
 
-@st.composite
-def _gather_case(draw):
-    """(operand shape, indices batch shape, dimension numbers, slice sizes)."""
-    rank = draw(st.integers(1, 3))
-    shape = tuple(draw(st.sampled_from([0, 1, 2, 3, 5])) for _ in range(rank))
-    dims = list(range(rank))
-    nonzero = [d for d in dims if shape[d] >= 1]
-    batching = sorted(draw(st.lists(st.sampled_from(nonzero), unique=True, max_size=1))) \
-        if nonzero else []
-    rest = [d for d in dims if d not in batching]
-    start_map = draw(st.lists(st.sampled_from(rest), unique=True)) if rest else []
-    collapsible = [d for d in rest if shape[d] >= 1]
-    collapsed = sorted(draw(st.lists(st.sampled_from(collapsible), unique=True))) \
-        if collapsible else []
-    sizes = tuple(1 if d in collapsed or d in batching else draw(st.integers(0, shape[d]))
-                  for d in dims)
-    batch = [draw(st.sampled_from([0, 1, 2, 3])) for _ in range(draw(st.integers(0, 2)))]
-    idx_batching = []
-    for d in batching:
-        pos = draw(st.integers(0, len(batch)))
-        batch.insert(pos, shape[d])
-        idx_batching = [q + (q >= pos) for q in idx_batching] + [pos]
-    window = [d for d in dims if d not in collapsed and d not in batching]
-    out_rank = len(window) + len(batch)
-    offset = sorted(draw(st.permutations(range(out_rank)))[:len(window)])
-    dn = GatherDimensionNumbers(tuple(offset), tuple(collapsed), tuple(start_map),
-                                tuple(batching), tuple(idx_batching))
-    return shape, tuple(batch), dn, sizes
-
-
 def _data(rng, shape, dtype):
     dtype = np.dtype(dtype)
     if dtype == np.bool_:
@@ -284,7 +228,7 @@ def _bind(dn, sizes, mode, fill):
 
 
 @SETTINGS
-@given(case=_gather_case(), dtype=st.sampled_from(["float32", "float64", "int32", "uint8",
+@given(case=gather_cases(), dtype=st.sampled_from(["float32", "float64", "int32", "uint8",
                                                     "int64", "bool"]),
        index_dtype=st.sampled_from(["int32", "int64", "uint8", "int8", "uint32"]),
        mode=st.sampled_from(MODES), fill=st.sampled_from([None, 7]),
@@ -376,7 +320,7 @@ def test_jnp_take_against_numpy(rows, cols, n, seed, mode, axis):
         want = np.take(x, np.where(ok, i, 0), axis=axis) + 0.5
         bad = np.moveaxis(want, axis, 0)
         bad[~ok] = np.nan
-    _same(got, want)
+    assert_same(got, want)
 
 
 # ---------------------------------------------------------------------------
@@ -393,13 +337,13 @@ def test_vmap_of_gather_under_jit():
 
     f = fx.jit(fx.vmap(row))
     want = np.stack([x[b][j[b]] * 2.0 + 1.0 for b in range(4)])
-    _same(np.asarray(f(x, j)), want)
+    assert_same(np.asarray(f(x, j)), want)
     exe = _check(fx.vmap(row), x, j)
     assert [g.kind for g in exe.groups] == ["loop"]
     # batched operand only, batched indices only
-    _same(np.asarray(fx.jit(fx.vmap(row, in_axes=(0, None)))(x, j[0])),
+    assert_same(np.asarray(fx.jit(fx.vmap(row, in_axes=(0, None)))(x, j[0])),
           np.stack([x[b][j[0]] * 2.0 + 1.0 for b in range(4)]))
-    _same(np.asarray(fx.jit(fx.vmap(row, in_axes=(None, 0)))(x[0], j)),
+    assert_same(np.asarray(fx.jit(fx.vmap(row, in_axes=(None, 0)))(x[0], j)),
           np.stack([x[0][j[b]] * 2.0 + 1.0 for b in range(4)]))
 
 

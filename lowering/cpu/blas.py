@@ -12,6 +12,8 @@ consumers (bias, activation) fused into the loop kernels that follow it.
 """
 from __future__ import annotations
 
+import math
+
 import ctypes
 import os
 import re
@@ -198,13 +200,6 @@ def _blas_layout(eqn):
     return ta, tb
 
 
-def _prod(xs):
-    out = 1
-    for x in xs:
-        out *= int(x)
-    return out
-
-
 # ---------------------------------------------------------------------------
 # making operands BLAS-readable
 
@@ -309,10 +304,10 @@ def emit_call(module: ir.Module, b: ir.IRBuilder, group, pointer_of) -> None:
     ta, tb = _blas_layout(eqn)
     lc, rc, lb, rb, lf, rf = _split(eqn.params["dimension_numbers"], lhs.aval.ndim,
                                     rhs.aval.ndim)
-    batch = _prod(lhs.aval.shape[d] for d in lb)
-    m = _prod(lhs.aval.shape[d] for d in lf)
-    n = _prod(rhs.aval.shape[d] for d in rf)
-    k = _prod(lhs.aval.shape[d] for d in lc)
+    batch = math.prod(lhs.aval.shape[d] for d in lb)
+    m = math.prod(lhs.aval.shape[d] for d in lf)
+    n = math.prod(rhs.aval.shape[d] for d in rf)
+    k = math.prod(lhs.aval.shape[d] for d in lc)
     dtype = out.aval.dtype
     fty = F32 if dtype in (np.float32, np.complex64) else F64
     c_ptr = pointer_of(out)

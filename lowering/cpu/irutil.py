@@ -14,6 +14,8 @@ import ml_dtypes
 import numpy as np
 from llvmlite import ir
 
+from lowering.kernel_common import is_float  # noqa: F401  (re-exported)
+
 __all__ = ["Emit", "for_range", "memcpy", "declare", "reg_type", "mem_type",
            "is_float", "is_signed", "SUPPORTED_DTYPES",
            "LOW_FLOATS", "LOOP_DTYPES",
@@ -64,11 +66,6 @@ def mem_type(dtype: np.dtype) -> ir.Type:
     if dtype == _BF16:
         return I16
     return reg_type(dtype)
-
-
-def is_float(dtype) -> bool:
-    dtype = np.dtype(dtype)
-    return dtype.kind == "f" or dtype == _BF16
 
 
 def is_signed(dtype) -> bool:

@@ -14,6 +14,7 @@ from llvmlite import ir
 
 from lowering.cpu import codegen
 from lowering.fusion import squeezed
+from lowering.kernel_common import CodegenError
 from lowering.cpu.irutil import I64, reg_type
 
 __all__ = ["IndexOps"]
@@ -24,7 +25,6 @@ class IndexOps:
     ``iconst``, ``linearize``/``delinearize``, ``b`` (builder) and ``e`` (Emit)."""
 
     def index_value(self, eqn, idx):
-        from lowering.cpu.loops import CodegenError
         name = eqn.primitive.name
         p = eqn.params
         out_aval = eqn.outvars[0].aval

@@ -23,6 +23,8 @@ from fx.core import Literal
 from lowering.cpu import codegen
 from lowering.cpu.complex_rules import COMPLEX_RULES, mul as complex_mul
 from lowering.cpu.loop_index import IndexOps
+from lowering.kernel_common import (CodegenError, merge_index, reduction_identity,
+                                     reduction_phases)
 from lowering.cpu.irutil import (I8, I64, LOW_FLOATS, PTR, VOID, Emit, is_float, load_low,
                                  mem_type, reg_type, round_low, store_low)
 
@@ -33,28 +35,12 @@ PARALLEL_MIN_ELEMENTS = 1 << 16
 _CHUNKS_PER_THREAD = 4
 
 
-class CodegenError(Exception):
-    """The loop emitter cannot handle an equation: ``CodegenError(message, eqns)`` names
-    the equations at fault (the caller runs them through their eager impl instead)."""
-
-    def __init__(self, message, eqns=()):
-        super().__init__(message, list(eqns))
-        self.eqns = list(eqns)
-
-
 class KernelSpec:
     """What the segment needs to call a group's function."""
 
     def __init__(self, name, task, slots, total, nchunks, step):
         self.name, self.task, self.slots = name, task, slots
         self.total, self.nchunks, self.step = total, nchunks, step
-
-
-def _prod(xs) -> int:
-    out = 1
-    for x in xs:
-        out *= int(x)
-    return out
 
 
 # ---------------------------------------------------------------------------
@@ -247,7 +233,7 @@ class _Kernel(IndexOps):
     def address(self, var, idx):
         shape = self.shape_of(var)
         lin = self.linearize(idx, shape)
-        size = _prod(shape)
+        size = math.prod(shape)
         lin = self.iconst(lin)
         if self.bounds_check:
             ok = self.b.icmp_unsigned("<", lin, ir.Constant(I64, size))
@@ -362,23 +348,6 @@ class _Kernel(IndexOps):
 # reductions
 
 
-def _identity(name, dtype):
-    dtype = np.dtype(dtype)
-    if name in ("reduce_sum", "reduce_or", "reduce_xor"):
-        return False if dtype == np.bool_ else 0
-    if name == "reduce_prod":
-        return 1
-    if name == "reduce_and":
-        return True if dtype == np.bool_ else -1
-    big = name in ("reduce_min",)
-    if dtype == np.bool_:
-        return big
-    if is_float(dtype):
-        return math.inf if big else -math.inf
-    info = np.iinfo(dtype)
-    return int(info.max if big else info.min)
-
-
 _REASSOC = ("reassoc", "contract", "nsz")
 
 
@@ -440,12 +409,13 @@ class _Accumulator:
         if self.index_slot is not None:
             first = -math.inf if self.name == "argmax" else math.inf
             if not is_float(self.dtype):
-                first = _identity("reduce_max" if self.name == "argmax" else "reduce_min",
+                first = reduction_identity("reduce_max" if self.name == "argmax" else "reduce_min",
                                   self.dtype)
             k.b.store(k.e.const(reg_type(self.dtype), first), self.slot)
             k.b.store(ir.Constant(I64, 0), self.index_slot)
             return
-        k.b.store(k.e.const(reg_type(self.dtype), _identity(self.name, self.dtype)), self.slot)
+        ident = reduction_identity(self.name, self.dtype)
+        k.b.store(k.e.const(reg_type(self.dtype), ident), self.slot)
 
     def update(self, val, position):
         k = self.k
@@ -469,34 +439,6 @@ class _Accumulator:
         return codegen.convert(k.e, idx, np.dtype(np.int64), self.eqn.outvars[0].aval.dtype)
 
 
-def _phases(group):
-    """Reductions of a rows group in dependency order, grouped by depth."""
-    reds = {id(e.outvars[0]): e for e in group.reductions}
-    producer = {id(o): e for e in group.eqns for o in e.outvars}
-    depth_memo = {}
-
-    def depends(var, seen):
-        e = producer.get(id(var))
-        if e is None or id(var) in seen:
-            return 0
-        seen.add(id(var))
-        if id(var) in reds:
-            return depth(e)
-        return max([depends(v, seen) for v in e.invars if not isinstance(v, Literal)] or [0])
-
-    def depth(e):
-        key = id(e)
-        if key not in depth_memo:
-            depth_memo[key] = 1 + max([depends(v, set()) for v in e.invars
-                                       if not isinstance(v, Literal)] or [0])
-        return depth_memo[key]
-
-    levels: dict[int, list] = {}
-    for e in group.reductions:
-        levels.setdefault(depth(e), []).append(e)
-    return [levels[d] for d in sorted(levels)]
-
-
 # ---------------------------------------------------------------------------
 # the three kinds of loop nests
 
@@ -516,7 +458,7 @@ def _emit_loop(k: _Kernel):
     g = k.group
     shape = g.shape
     if _flat_ok(g) and len(shape) > 1:
-        k.flat_shape = (_prod(shape),)
+        k.flat_shape = (math.prod(shape),)
         shape = k.flat_shape
 
     def store_all(idx):
@@ -536,12 +478,7 @@ def _emit_loop(k: _Kernel):
         k.nest((inner,), lambda j: store_all(o + j))
 
     k.loop(k.lo, k.hi, row)
-    return _prod(outer_shape)
-
-
-def _merge(shape, axes, o, i):
-    it_o, it_i = iter(o), iter(i)
-    return tuple(next(it_i) if d in axes else next(it_o) for d in range(len(shape)))
+    return math.prod(outer_shape)
 
 
 def _emit_rows(k: _Kernel):
@@ -549,9 +486,9 @@ def _emit_rows(k: _Kernel):
     shape, axes = g.shape, g.axes
     outer_shape = tuple(s for d, s in enumerate(shape) if d not in axes)
     inner_shape = tuple(shape[d] for d in axes)
-    phases = _phases(g)
+    phases = reduction_phases(g)
     accs = {id(e): _Accumulator(k, e) for e in g.reductions}
-    inner_size = _prod(inner_shape)
+    inner_size = math.prod(inner_shape)
     o_nonunit = [d for d, s in enumerate(outer_shape) if s != 1]
 
     full = [r for r in g.outputs if r.aval.shape == shape and shape != outer_shape]
@@ -564,7 +501,7 @@ def _emit_rows(k: _Kernel):
                 accs[id(e)].init()
 
             def body(i, phase=phase):
-                x_idx = _merge(shape, axes, o, i)
+                x_idx = merge_index(shape, axes, o, i)
                 for e in phase:
                     pos = k.linearize(i, inner_shape) if e.primitive.name in (
                         "argmax", "argmin") else 0
@@ -585,7 +522,7 @@ def _emit_rows(k: _Kernel):
             k.store(r, r_idx, k.value(r, r_idx))
         if full and inner_size:
             def epilogue(i):
-                x_idx = _merge(shape, axes, o, i)
+                x_idx = merge_index(shape, axes, o, i)
                 for r, v in reuse:
                     k.scopes[-1][(id(v), k.key(x_idx))] = k.load(r, x_idx)
                 for r in full:
@@ -593,7 +530,7 @@ def _emit_rows(k: _Kernel):
             k.nest(inner_shape, epilogue)
 
     k.loop(k.lo, k.hi, row)
-    return _prod(outer_shape)
+    return math.prod(outer_shape)
 
 
 def _reusable(group, last_phase, full_roots):
@@ -649,7 +586,7 @@ def _emit_accumulate(k: _Kernel):
     (out,) = g.outputs
     shape, axes = g.shape, g.axes
     name, dtype = e.primitive.name, e.invars[0].aval.dtype
-    ident = k.e.const(reg_type(dtype), _identity(name, dtype))
+    ident = k.e.const(reg_type(dtype), reduction_identity(name, dtype))
     out_shape = out.aval.shape
     k.nest(out_shape, lambda idx: k.store(out, idx, ident))
 
@@ -658,7 +595,7 @@ def _emit_accumulate(k: _Kernel):
         acc = k.load(out, o_idx)
         k.store(out, o_idx, _combine(k, name, dtype, acc, k.value(e.invars[0], x_idx)))
 
-    if _prod(shape):
+    if math.prod(shape):
         k.nest(shape, body)
     return 1
 
@@ -676,7 +613,7 @@ def _emit_window(k: _Kernel):
     name, dtype, x, y = w.name, w.dtype, e.invars[0], e.outvars[0]
     ident = k.e.const(reg_type(dtype), lib_window.identity(name, dtype))
     positions = [tuple(int(o) for o in p) for p in np.ndindex(*w.window)] \
-        if _prod(w.in_shape) else []
+        if math.prod(w.in_shape) else []
     shape = g.shape
     outer_shape, last = shape[:-1], shape[-1]
     c_lo, c_hi = w.interior()
@@ -699,7 +636,7 @@ def _emit_window(k: _Kernel):
                 k.loop(start, stop, lambda c, inside=inside: element(o + (c,), inside))
 
     k.loop(k.lo, k.hi, row)
-    return _prod(outer_shape)
+    return math.prod(outer_shape)
 
 
 # ---------------------------------------------------------------------------
@@ -724,15 +661,15 @@ def emit_group(module: ir.Module, group, slot_of: dict, name: str, bounds_check:
     k = _Kernel(module, group, slot_of, name, bounds_check)
     if group.kind == "loop":
         total = _emit_loop(k)
-        work = _prod(group.shape)
+        work = math.prod(group.shape)
         align = 64 if k.flat_shape is not None or len(group.shape) == 1 else 1
     elif group.strategy == "rows":
         total = _emit_rows(k)
-        work = _prod(group.shape) * max(1, len(group.reductions))
+        work = math.prod(group.shape) * max(1, len(group.reductions))
         align = 1
     elif group.strategy == "window":
         total = _emit_window(k)
-        work = _prod(group.shape) * max(1, _prod(group.reductions[0].params[
+        work = math.prod(group.shape) * max(1, math.prod(group.reductions[0].params[
             "window_dimensions"]))
         align = 1
     else:

@@ -22,6 +22,7 @@ import numpy as np
 
 import primitives
 from fx import dtypes as fx_dtypes
+from lowering.kernel_common import is_float  # noqa: F401  (re-exported)
 
 __all__ = ["RULES", "supports", "mem_type", "reg_type", "literal", "load_expr", "store_expr",
            "convert", "round_to", "PRELUDE", "SUPPORTED_DTYPES", "INDEX_NAMES",
@@ -41,12 +42,6 @@ _MEM = {"bool": "unsigned char", "int8": "signed char", "int16": "short", "int32
         "bfloat16": "__nv_bfloat16", "float32": "float", "float64": "double"}
 _UNSIGNED = {"int8": "unsigned char", "int16": "unsigned short", "int32": "unsigned int",
              "int64": "unsigned long long"}
-
-
-def is_float(dtype) -> bool:
-    """Float16, bfloat16, float32 or float64."""
-    dtype = np.dtype(dtype)
-    return dtype.kind == "f" or dtype == BF16
 
 
 def is_half(dtype) -> bool:

@@ -17,6 +17,8 @@ consumer when that group reads it only at the output's own index.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from lowering.gpu import codegen, kernels
@@ -125,13 +127,6 @@ def _strides(shape) -> list[int]:
     return out[::-1]
 
 
-def _prod(xs) -> int:
-    out = 1
-    for x in xs:
-        out *= int(x)
-    return out
-
-
 def _decode(k, lin: str, sizes, prefix: str) -> list[str]:
     """C variables for the row-major digits of ``lin`` over ``sizes``."""
     names = []
@@ -170,7 +165,7 @@ def emit(eqn, epilogue, name: str) -> kernels.KernelSpec:
     o_sp = [os_[out_spec[2 + i]] for i in range(nsp)]
     strides, pads = p["window_strides"], p["padding"]
     ld, rd = p["lhs_dilation"], p["rhs_dilation"]
-    M, K = nb * _prod(o_sp), cg * _prod(k_sp)
+    M, K = nb * math.prod(o_sp), cg * math.prod(k_sp)
     mt, nt = -(-M // TILE_M), -(-og // TILE_N)
     tiles = groups * mt * nt
     xstr, wstr = _strides(xs), _strides(ws)

@@ -23,6 +23,7 @@ import numpy as np
 from fx.core import Literal
 from lowering.gpu import codegen, indexing
 from lowering.gpu.codegen import is_float, literal, reg_type
+from lowering.kernel_common import CodegenError, merge_index, reduction_identity, reduction_phases
 
 __all__ = ["CodegenError", "KernelSpec", "emit_group", "reduction_phases", "BLOCK", "VEC"]
 
@@ -30,15 +31,6 @@ BLOCK = 256     # threads per block
 VEC = 4         # elements per vector access in flat loops (itemsize <= 4)
 _INT32_LIMIT = (1 << 31) - (1 << 20)
 _ACC_COLS, _ACC_PARTS = 32, 1024 // 32  # shared memory for blocks of up to 1024
-
-
-class CodegenError(Exception):
-    """The kernel emitter cannot handle an equation: ``CodegenError(message, eqns)``
-    names the equations at fault (the caller runs them through their eager impl)."""
-
-    def __init__(self, message, eqns=()):
-        super().__init__(message, list(eqns))
-        self.eqns = list(eqns)
 
 
 class KernelSpec:
@@ -64,13 +56,6 @@ class KernelSpec:
         """``(grid, block)``: enough blocks for the work, at most ``max_blocks``."""
         blocks = -(-self.work // self.block) if self.kind == "loop" else self.work
         return max(1, min(blocks, max_blocks)), self.block
-
-
-def _prod(xs) -> int:
-    out = 1
-    for x in xs:
-        out *= int(x)
-    return out
 
 
 # ---------------------------------------------------------------------------
@@ -280,7 +265,7 @@ class _Kernel:
             args = []
             for v in eqn.invars:
                 shape = self.shape_of(v) if not isinstance(v, Literal) else ()
-                if shape == () or _prod(shape) == 1:
+                if shape == () or math.prod(shape) == 1:
                     args.append(self.value(v, (0,) * len(shape)))
                 elif shape == out_shape:
                     args.append(self.value(v, idx))
@@ -305,23 +290,6 @@ class _Kernel:
 
 # ---------------------------------------------------------------------------
 # reductions: identities and combining functions
-
-
-def _identity(name, dtype):
-    dtype = np.dtype(dtype)
-    if name in ("reduce_sum", "reduce_or", "reduce_xor"):
-        return False if dtype == np.bool_ else 0
-    if name == "reduce_prod":
-        return 1
-    if name == "reduce_and":
-        return True if dtype == np.bool_ else -1
-    big = name in ("reduce_min", "argmin")
-    if dtype == np.bool_:
-        return big
-    if is_float(dtype):
-        return math.inf if big else -math.inf
-    info = np.iinfo(dtype)
-    return int(info.max if big else info.min)
 
 
 _COMBINE = {"reduce_sum": "add", "reduce_prod": "mul", "reduce_max": "max",
@@ -366,7 +334,7 @@ class _Accumulator:
         self.is_arg = self.name in ("argmax", "argmin")
         self.var = k.fresh("acc")
         self.op = k.fresh("op")
-        self.ident = literal(_identity(self.name, self.dtype), self.acc_dtype)
+        self.ident = literal(reduction_identity(self.name, self.dtype), self.acc_dtype)
 
     def declare(self) -> None:
         k = self.k
@@ -413,33 +381,6 @@ class _Accumulator:
         return self.k.define(reg_type(out), codegen.round_to(self.dtype, self.var))
 
 
-def reduction_phases(group) -> list[list]:
-    """The reductions of a rows group grouped into phases: a reduction reading another
-    one's result (through the group's equations) comes in a later phase."""
-    reds = {id(e.outvars[0]): e for e in group.reductions}
-    producer = {id(o): e for e in group.eqns for o in e.outvars}
-    level: dict[int, int] = {}
-
-    def reads(var, seen) -> int:  # the deepest phase of a reduction var depends on
-        e = producer.get(id(var))
-        if e is None or id(var) in seen:
-            return 0
-        seen.add(id(var))
-        if id(var) in reds:
-            return depth(e)
-        return max([reads(v, seen) for v in e.invars if not isinstance(v, Literal)] or [0])
-
-    def depth(e) -> int:
-        if id(e) not in level:
-            level[id(e)] = 1 + reads(e.invars[0], set())
-        return level[id(e)]
-
-    phases: dict[int, list] = {}
-    for e in group.reductions:
-        phases.setdefault(depth(e), []).append(e)
-    return [phases[d] for d in sorted(phases)]
-
-
 # ---------------------------------------------------------------------------
 # the three kinds of kernels
 
@@ -449,7 +390,7 @@ def _flat_ok(group) -> bool:
         if e.primitive not in codegen.RULES:
             return False
         for v in list(e.invars) + list(e.outvars):
-            if v.aval.shape != group.shape and _prod(v.aval.shape) != 1:
+            if v.aval.shape != group.shape and math.prod(v.aval.shape) != 1:
                 return False
     return True
 
@@ -457,7 +398,7 @@ def _flat_ok(group) -> bool:
 def _emit_loop(k: _Kernel, vector: bool) -> int:
     g = k.group
     shape = tuple(g.shape)
-    total = _prod(shape)
+    total = math.prod(shape)
     k.preload_scalars()
     flat = _flat_ok(g)
     if flat:
@@ -512,11 +453,6 @@ def _emit_loop(k: _Kernel, vector: bool) -> int:
     return total
 
 
-def _merge(shape, axes, o, i):
-    it_o, it_i = iter(o), iter(i)
-    return tuple(next(it_i) if d in axes else next(it_o) for d in range(len(shape)))
-
-
 def _team_size(inner_size: int) -> int:
     if inner_size <= 16:
         return 1
@@ -531,7 +467,7 @@ def _emit_rows(k: _Kernel) -> tuple[int, int]:
     shape, axes = tuple(g.shape), tuple(g.axes)
     outer_shape = tuple(s for d, s in enumerate(shape) if d not in axes)
     inner_shape = tuple(shape[d] for d in axes)
-    rows, inner = _prod(outer_shape), _prod(inner_shape)
+    rows, inner = math.prod(outer_shape), math.prod(inner_shape)
     team = _team_size(inner)
     t = k.idx_t
     k.preload_scalars()
@@ -555,7 +491,7 @@ def _emit_rows(k: _Kernel) -> tuple[int, int]:
             acc.declare()
         if inner:
             k.open(f"for ({t} j = lane; j < {inner}; j += {stride})")
-            x_idx = _merge(shape, axes, o, indexing.delinearize(k, "j", inner_shape))
+            x_idx = merge_index(shape, axes, o, indexing.delinearize(k, "j", inner_shape))
             for acc in accs:
                 acc.update(k.value(acc.eqn.invars[0], x_idx), "j")
             k.close()
@@ -572,7 +508,7 @@ def _emit_rows(k: _Kernel) -> tuple[int, int]:
         k.close()
     if full and inner:
         k.open(f"for ({t} j = lane; j < {inner}; j += {stride})")
-        x_idx = _merge(shape, axes, o, indexing.delinearize(k, "j", inner_shape))
+        x_idx = merge_index(shape, axes, o, indexing.delinearize(k, "j", inner_shape))
         for r in full:
             k.store(r, x_idx, k.value(r, x_idx))
         k.close()
@@ -590,7 +526,7 @@ def _emit_accumulate(k: _Kernel) -> int:
     shape, axes = tuple(g.shape), tuple(g.axes)
     kept_shape = tuple(s for d, s in enumerate(shape) if d not in axes)
     red_shape = tuple(shape[d] for d in axes)
-    kept, red = _prod(kept_shape), _prod(red_shape)
+    kept, red = math.prod(kept_shape), math.prod(red_shape)
     tiles = -(-kept // _ACC_COLS)
     t = k.idx_t
     k.preload_scalars()
@@ -606,7 +542,7 @@ def _emit_accumulate(k: _Kernel) -> int:
     o = indexing.delinearize(k, "o_lin", kept_shape)
     if red:
         k.open(f"for ({t} r = part; r < {red}; r += blockDim.x / {_ACC_COLS})")
-        x_idx = _merge(shape, axes, o, indexing.delinearize(k, "r", red_shape))
+        x_idx = merge_index(shape, axes, o, indexing.delinearize(k, "r", red_shape))
         acc.update(k.value(e.invars[0], x_idx), "r")
         k.close()
     k.close()
@@ -625,14 +561,14 @@ def _emit_accumulate(k: _Kernel) -> int:
 
 
 def _index_type(group) -> str:
-    sizes = [_prod(v.aval.shape) for v in list(group.inputs) + list(group.outputs)]
-    sizes.append(_prod(group.shape))
+    sizes = [math.prod(v.aval.shape) for v in list(group.inputs) + list(group.outputs)]
+    sizes.append(math.prod(group.shape))
     return "int" if max(sizes) * 2 < _INT32_LIMIT else "long long"
 
 
 def vector_ok(group) -> bool:
     """Whether a loop group can use vector loads (flat, every dtype at most 4 bytes)."""
-    if group.kind != "loop" or not _flat_ok(group) or _prod(group.shape) < VEC:
+    if group.kind != "loop" or not _flat_ok(group) or math.prod(group.shape) < VEC:
         return False
     return all(np.dtype(v.aval.dtype).itemsize <= 4
                for v in list(group.inputs) + list(group.outputs))

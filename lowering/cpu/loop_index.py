@@ -13,7 +13,7 @@ import numpy as np
 from llvmlite import ir
 
 from lowering.cpu import codegen
-from lowering.fusion import squeezed
+from lowering import index_arith
 from lowering.kernel_common import CodegenError
 from lowering.cpu.irutil import I64, reg_type
 
@@ -21,119 +21,62 @@ __all__ = ["IndexOps"]
 
 
 class IndexOps:
-    """Index arithmetic on top of the kernel's ``value``, ``add``, ``mul``, ``clamp``,
-    ``iconst``, ``linearize``/``delinearize``, ``b`` (builder) and ``e`` (Emit)."""
+    """The index operations of a loop kernel: ``index_arith``'s (shared with the GPU
+    emitter) on LLVM values, plus ``dynamic_update_slice`` and ``gather``; on top of the
+    kernel's ``value``, ``add``, ``mul``, ``divc``, ``modc``, ``clamp``, ``iconst``,
+    ``b`` (builder) and ``e`` (Emit)."""
 
     def index_value(self, eqn, idx):
         name = eqn.primitive.name
-        p = eqn.params
-        out_aval = eqn.outvars[0].aval
-        x = eqn.invars[0] if eqn.invars else None
-        if name == "broadcast_in_dim":
-            dims = p["broadcast_dimensions"]
-            return self.value(x, tuple(0 if x.aval.shape[i] == 1 else idx[d]
-                                       for i, d in enumerate(dims)))
-        if name in ("reshape", "squeeze", "expand_dims"):
-            xs, os_ = x.aval.shape, out_aval.shape
-            if squeezed(xs) == squeezed(os_):
-                moving = iter([i for i, s in zip(idx, os_) if s != 1])
-                return self.value(x, tuple(0 if s == 1 else next(moving) for s in xs))
-            return self.value(x, self.delinearize(self.linearize(idx, os_), xs))
-        if name == "transpose":
-            perm = p["permutation"]
-            x_idx = [0] * len(perm)
-            for d, src in enumerate(perm):
-                x_idx[src] = idx[d]
-            return self.value(x, tuple(x_idx))
-        if name == "iota":
-            i = self.iconst(idx[p["dimension"]])
-            return codegen.convert(self.e, i, np.dtype(np.int64), out_aval.dtype)
-        if name == "slice":
-            strides = p.get("strides") or (1,) * len(idx)
-            return self.value(x, tuple(self.add(self.mul(i, st), s) for i, st, s in
-                                       zip(idx, strides, p["start_indices"])))
-        if name == "rev":
-            dims = set(p["dimensions"])
-            return self.value(x, tuple(
-                self.add(x.aval.shape[d] - 1, self.mul(i, -1)) if d in dims else i
-                for d, i in enumerate(idx)))
-        if name == "pad":
-            return self.pad(eqn, idx)
-        if name == "concatenate":
-            return self.concatenate(eqn, idx)
-        if name == "dynamic_slice":
-            return self.dynamic_slice(eqn, idx)
         if name == "dynamic_update_slice":
             return self.dynamic_update_slice(eqn, idx)
         if name == "gather":
             return self.gather(eqn, idx)
-        raise CodegenError(f"no loop code for primitive {name}")
+        try:
+            return index_arith.index_value(eqn, idx, self, self.value)
+        except KeyError:
+            raise CodegenError(f"no loop code for primitive {name}") from None
 
-    def pad(self, eqn, idx):
-        x, padv = eqn.invars
-        pad_val = self.value(padv, ())
-        if x.aval.size == 0:
-            return pad_val
-        valid = None
-        x_idx = []
-        for i, (lo, _hi, interior), n in zip(idx, eqn.params["padding_config"], x.aval.shape):
-            step = interior + 1
-            j = self.add(i, -lo)
-            if isinstance(j, int):
-                ok = j >= 0 and j % step == 0 and j // step < n
-                if not ok:
-                    return pad_val
-                x_idx.append(j // step)
-                continue
-            conds = [self.b.icmp_signed(">=", j, ir.Constant(I64, 0))]
-            pos = j
-            if step > 1:
-                conds.append(self.b.icmp_signed("==", self.b.srem(j, ir.Constant(I64, step)),
-                                                ir.Constant(I64, 0)))
-                pos = self.b.sdiv(j, ir.Constant(I64, step))
-            conds.append(self.b.icmp_signed("<", pos, ir.Constant(I64, n)))
-            for c in conds:
-                valid = c if valid is None else self.b.and_(valid, c)
-            x_idx.append(self.clamp(pos, 0, n - 1))
-        val = self.value(x, tuple(x_idx))
-        return val if valid is None else self.b.select(valid, val, pad_val)
+    # -- the rest of index_arith.IndexArithmetic (add, mul, divc, modc and clamp are
+    # the kernel's own) -------------------------------------------------------------
+    def sdivc(self, a, c: int):
+        if isinstance(a, int):
+            return a // c
+        cc = ir.Constant(I64, c)
+        q, r = self.b.sdiv(a, cc), self.b.srem(a, cc)
+        neg = self.b.icmp_signed("<", r, ir.Constant(I64, 0))
+        return self.b.sub(q, self.b.zext(neg, I64))    # floor for c > 0
 
-    def concatenate(self, eqn, idx):
-        d = eqn.params["dimension"]
-        pieces, offset = [], 0
-        for x in eqn.invars:
-            n = x.aval.shape[d]
-            if n:
-                pieces.append((offset, n, x))
-            offset += n
-        i = idx[d]
-        if not pieces:  # an empty result: the loops around never run
-            return self.e.const(reg_type(eqn.outvars[0].aval.dtype), 0)
-        if isinstance(i, int):
-            for off, n, x in pieces:
-                if off <= i < off + n:
-                    return self.value(x, idx[:d] + (i - off,) + idx[d + 1:])
-        result = None
-        for off, n, x in pieces:
-            local = self.clamp(self.add(i, -off), 0, n - 1)
-            val = self.value(x, idx[:d] + (local,) + idx[d + 1:])
-            if result is None:
-                result = val
-            else:
-                result = self.b.select(self.b.icmp_signed(">=", i, ir.Constant(I64, off)),
-                                       val, result)
-        return result
+    def smodc_zero(self, a, c: int):
+        return self.b.icmp_signed("==", self.b.srem(self.iconst(a), ir.Constant(I64, c)),
+                                  ir.Constant(I64, 0))
 
-    def dynamic_slice(self, eqn, idx):
-        x, *starts = eqn.invars
-        sizes = eqn.params["slice_sizes"]
-        x_idx = []
-        for i, s, size, n in zip(idx, starts, sizes, x.aval.shape):
-            start = self.value(s, ())
-            start = codegen.convert(self.e, start, s.aval.dtype, np.dtype(np.int64))
-            start = self.clamp(start, 0, n - size)
-            x_idx.append(self.add(start, i))
-        return self.value(x, tuple(x_idx))
+    def cmp(self, op: str, a, c: int):
+        return self.b.icmp_signed(op, self.iconst(a), ir.Constant(I64, c))
+
+    def all(self, conds):
+        out = None
+        for c in conds:
+            out = c if out is None else self.b.and_(out, c)
+        return out
+
+    def select(self, cond, if_true, if_false, dtype):
+        return self.b.select(cond, if_true, if_false)
+
+    def to_index(self, value, dtype):
+        return codegen.convert(self.e, value, np.dtype(dtype), np.dtype(np.int64))
+
+    def from_index(self, index, dtype):
+        return codegen.convert(self.e, self.iconst(index), np.dtype(np.int64), dtype)
+
+    def literal(self, value, dtype):
+        return self.e.const(reg_type(dtype), value)
+
+    def linearize(self, idx, shape):
+        return index_arith.linearize(self, idx, shape)
+
+    def delinearize(self, lin, shape):
+        return index_arith.delinearize(self, lin, shape)
 
     def dynamic_update_slice(self, eqn, idx):
         """The operand with the update written at clamped starts: per element, the

@@ -144,7 +144,7 @@ class _Kernel(IndexOps):
             return a
         if c == 0:
             return 0
-        return self.b.mul(a, ir.Constant(I64, c), flags=("nsw", "nuw"))
+        return self.b.mul(a, ir.Constant(I64, c), flags=("nsw", "nuw") if c > 0 else ("nsw",))
 
     def divc(self, a, c: int):
         if isinstance(a, int):
@@ -155,24 +155,6 @@ class _Kernel(IndexOps):
         if isinstance(a, int):
             return a % c
         return ir.Constant(I64, 0) if c == 1 else self.b.urem(a, ir.Constant(I64, c))
-
-    def linearize(self, idx, shape):
-        lin = 0
-        for i, s in zip(idx, shape):
-            lin = self.add(self.mul(lin, s), i)
-        return lin
-
-    def delinearize(self, lin, shape):
-        out = [0] * len(shape)
-        nonunit = [d for d, s in enumerate(shape) if s != 1]
-        rest = lin
-        for pos, d in enumerate(reversed(nonunit)):
-            if pos == len(nonunit) - 1:
-                out[d] = rest
-            else:
-                out[d] = self.modc(rest, shape[d])
-                rest = self.divc(rest, shape[d])
-        return tuple(out)
 
     def clamp(self, a, lo: int, hi: int):
         if isinstance(a, int):

@@ -21,7 +21,8 @@ import math
 import numpy as np
 
 from fx.core import Literal
-from lowering.gpu import codegen, indexing
+from lowering import index_arith as indexing
+from lowering.gpu import codegen
 from lowering.gpu.codegen import is_float, literal, reg_type
 from lowering.kernel_common import CodegenError, merge_index, reduction_identity, reduction_phases
 

@@ -4,6 +4,9 @@ arithmetic so that any backend can use it: the value of ``broadcast_in_dim``,
 ``concatenate`` and ``dynamic_slice`` at an output index, in terms of operand
 values at operand indices.
 
+Used by both backends: the CPU loop emitter (``lowering/cpu/loop_index.py``, LLVM values)
+and the GPU kernel emitter (``lowering/gpu/kernels.py``, C expressions).
+
 Invariants: index components are Python ints (folded at generation time) or
 backend values; ``ar`` supplies the operations on them (see ``IndexArithmetic``)
 and ``value(atom, index)`` the operand values. Gathered operands (pad,
@@ -14,7 +17,9 @@ from __future__ import annotations
 
 from typing import Callable, Protocol
 
-__all__ = ["IndexArithmetic", "index_value", "linearize", "delinearize", "squeezed"]
+from lowering.fusion import squeezed
+
+__all__ = ["IndexArithmetic", "index_value", "linearize", "delinearize"]
 
 
 class IndexArithmetic(Protocol):
@@ -33,10 +38,6 @@ class IndexArithmetic(Protocol):
     def to_index(self, value, dtype): ...   # an index from an integer value
     def from_index(self, index, dtype): ... # a value of dtype from an index
     def literal(self, value, dtype): ...    # a constant value
-
-
-def squeezed(shape) -> tuple:
-    return tuple(s for s in shape if s != 1)
 
 
 def linearize(ar, idx, shape):

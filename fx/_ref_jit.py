@@ -1,7 +1,8 @@
 """Refs as arguments of ``fx.jit``: each distinct ``Ref`` among the arguments becomes an
 extra input (its current value) and an extra output (its final value) of one compiled
 call, and the final values are written back into the refs after the call, so the caller
-sees the writes the function made (as with JAX's refs).
+sees the writes the function made (as with JAX's refs). A jitted call inside a
+control-flow body reads and writes the body's view of the ref (``fx/_ref_scope.py``).
 
 Invariants: the ordinary jit path never sees a ``Ref`` (its argument check raises
 ``TypeError`` for one, before any tracing); ``JitWrapped.__call__`` hands those calls,
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from fx import tree_util
 from fx.interpreters import jit as _jit
-from fx.ref import Ref, _lower, _make
+from fx.ref import Ref, _make
 
 _RUNNER_ATTR = "_fx_ref_runner"
 
@@ -80,5 +81,5 @@ def call_with_refs(jitted, args, kwargs):
     spec = (tree, slots, tuple(r.aval for r in refs), statics, static_kw)
     out, final = _runner(jitted)(spec, values, others)
     for r, v in zip(refs, final):
-        r._value = _lower(v, r, "set")
+        r._write((), v, "set")  # into the ref, or the view of the loop body calling us
     return out

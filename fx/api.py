@@ -13,11 +13,12 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from fx import core, dtypes, tree_util
+from fx import _ref_vmap, core, dtypes, tree_util
 from fx.array import Array
 from fx.core import ClosedJaxpr, ShapeDtypeStruct, ShapedArray, Tracer, Zero, get_aval
 from fx.interpreters import ad, batching
 from fx.interpreters import partial_eval as pe
+from fx.ref import Ref
 from primitives import _rules as R
 from primitives import collectives
 
@@ -596,6 +597,10 @@ def vmap(fun: Callable, in_axes=0, out_axes=0, axis_name=None, axis_size: int | 
                              f"function, but got len(in_axes)={len(in_axes)}, "
                              f"len(args)={len(args)}")
         flat_args, in_tree = tree_util.tree_flatten((args, kwargs))
+        if any(type(a) is Ref for a in flat_args):  # mutable array references
+            return _ref_vmap.vmap_with_refs(
+                fun, args, kwargs, in_axes=in_axes, out_axes=out_axes, axis_name=axis_name,
+                axis_size=axis_size, spmd_axis_name=spmd_axis_name)
         flat_args = [_check_leaf(a, "vmap") for a in flat_args]
         flat_axes = _flatten_axes("vmap in_axes", in_tree, (in_axes, 0), args, kwargs)
         flat_axes = _key_axes(flat_axes, _key_ndims((args, kwargs)))

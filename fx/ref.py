@@ -5,11 +5,21 @@ buffer (an ``fx.Array`` eagerly, a tracer inside a transformation); reading ``re
 indexes that value and writing ``ref[idx] = v`` replaces it with an updated value built from
 ``dynamic_update_slice``/``scatter`` (``.at[idx].set``). So no primitive knows about refs and
 every transformation works unchanged: a jaxpr shows the functional updates where JAX's shows
-``new_ref``/``ref[idx] <- v`` effects. Invariants: a ref belongs to the trace current when
-it was created; its value always lives at that trace's level (a write from an inner trace
-must be independent of that trace: no vmapped or differentiated value into an outer ref,
-as JAX refuses); a ref passed to ``fx.jit`` becomes an extra input and output of the
-compiled call and its final value is written back after the call (``fx/_ref_jit.py``).
+``new_ref``/``ref[idx] <- v`` effects. A ref closed over by a control-flow body (``cond``,
+``switch``, ``while_loop``, ``fori_loop``, ``scan``) is *captured* by the body's trace: the
+body sees its own view of the ref, and a ref the body writes becomes an extra carry of the
+loop (an extra operand and result of ``cond``), written back after the loop
+(``fx/_ref_scope.py``); printed jaxprs show those carries where JAX shows ``Ref{...}``
+consts. ``fx.vmap`` of a function taking refs batches each ref's value along its in_axis
+and writes the batched final value back (``fx/_ref_vmap.py``).
+
+Invariants: a ref belongs to the trace current when it was created; its value lives at that
+trace's level, or at the level of the innermost control-flow body that captured it (a write
+from an inner trace must be independent of that trace: no vmapped or differentiated value
+into an outer ref, as JAX refuses); a ref passed to ``fx.jit`` becomes an extra input and
+output of the compiled call and its final value is written back after the call
+(``fx/_ref_jit.py``); a ref created outside a jitted function (or ``make_jaxpr``) and closed
+over by it cannot be used there (its value would be baked into the compiled program).
 """
 from __future__ import annotations
 
@@ -18,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from fx import core, dtypes
+from fx._ref_scope import RefScopeTrace
 from fx.core import ShapedArray, Tracer
 from fx.errors import UnexpectedTracerError
 
@@ -298,15 +309,16 @@ def _escaped(ref: Ref) -> UnexpectedTracerError:
         "instead.")
 
 
-def _lower(x, ref: Ref, what: str):
-    """``x`` as a value of the ref's trace level, or an error naming why it cannot be."""
+def _lower(x, ref: Ref, what: str, level=None):
+    """``x`` as a value of the ref's trace level (or of ``level``, the control-flow body
+    whose view of the ref is written), or an error naming why it cannot be."""
     from fx.interpreters.ad import JVPTracer
     from fx.interpreters.batching import BatchTracer
     if not isinstance(x, Tracer):
         return x
     if not x._trace.alive:
         core.raise_leaked(x)
-    t = ref._trace
+    t = ref._trace if level is None else level
     while t is not None:  # a tracer of the ref's own trace or of an enclosing one is fine
         if x._trace is t:
             return x
@@ -321,11 +333,10 @@ def _lower(x, ref: Ref, what: str):
                   f"non-differentiated array reference of type {ref.aval!r}. Move the "
                   "array reference to be an argument of the differentiated function?")
     else:
-        detail = (f"performing a {what} operation inside a staged function (fx.jit, "
-                  f"make_jaxpr or a control-flow body) on an array reference of type "
-                  f"{ref.aval!r} created outside it. fx refs are functionalized: pass the "
-                  "Ref as an argument of the jitted function (its writes are then visible "
-                  "after the call), or carry the value through the loop instead.")
+        detail = (f"performing a {what} operation inside a staged function (fx.jit or "
+                  f"make_jaxpr) on an array reference of type {ref.aval!r} created "
+                  "outside it. fx refs are functionalized: pass the Ref as an argument of "
+                  "the jitted function (its writes are then visible after the call).")
     raise TypeError(detail)
 
 
@@ -372,7 +383,10 @@ class Ref:
         return self._aval.shape[0]
 
     # -- access ---------------------------------------------------------------
-    def _live_value(self, what: str):
+    def _locate(self, what: str):
+        """(holder, value): the innermost control-flow body trace whose view of this ref
+        the current trace sees (None for the ref's own value) and that view's value.
+        Every body between the current trace and the ref's trace captures the ref."""
         if self._state != "live":
             how = "fx.freeze" if self._state == "frozen" else "fx.free_ref"
             raise RuntimeError(f"cannot {what} a mutable array reference {self._aval!r} "
@@ -382,16 +396,26 @@ class Ref:
         path = _path_to(self._trace)
         if path is None:
             raise _escaped(self)
-        if path and self._trace is core.eval_trace:
+        if not path:
+            return None, self._value
+        scopes = [t for t in path if type(t) is RefScopeTrace]
+        if len(scopes) < len(path) and self._trace is core.eval_trace:
             staging = _staging_types()
-            if any(isinstance(t, staging) for t in path):
+            if any(isinstance(t, staging) and type(t) is not RefScopeTrace for t in path):
                 raise TypeError(
                     f"cannot {what} the mutable array reference {self._aval!r} inside a "
-                    "staged function (fx.jit, make_jaxpr or a control-flow body): it was "
-                    "created outside and is closed over. fx refs are functionalized: pass "
-                    "the Ref as an argument of the jitted function instead (its writes are "
-                    "visible after the call).")
-        return self._value
+                    "staged function (fx.jit, make_jaxpr, checkpoint, ...): it was created "
+                    "outside and is closed over. fx refs are functionalized: pass the Ref as "
+                    "an argument of the jitted function instead (its writes are visible "
+                    "after the call); control-flow bodies may close over refs.")
+        holder, value = None, self._value
+        for scope in reversed(scopes):  # outermost first: each sees the enclosing view
+            holder = scope
+            value = scope.view(self, value).value
+        return holder, value
+
+    def _live_value(self, what: str):
+        return self._locate(what)[1]
 
     def __getitem__(self, idx):
         return get_value(self._live_value("read"), idx)
@@ -402,8 +426,9 @@ class Ref:
     def __setitem__(self, idx, value):
         self._write(idx, value, "set")
 
-    def _checked_update(self, idx, value, what: str):
-        """``value`` cast and checked for a write at ``idx`` (lowered to the ref's level)."""
+    def _checked_update(self, idx, value, what: str, level=None):
+        """``value`` cast and checked for a write at ``idx`` (lowered to the ref's level,
+        or to ``level``: the control-flow body whose view is written)."""
         idx = _as_tuple(idx)
         expected = indexed_shape(self.shape, idx)
         if isinstance(value, Ref):
@@ -423,9 +448,9 @@ class Ref:
         if tuple(v_aval.shape) != tuple(expected):
             raise ValueError(f"Invalid shape for `{what}`. Ref shape: {self.shape}. "
                              f"Expected shape: {expected}. Value shape: {v_aval.shape}.")
-        value = _lower(value, self, what)
-        idx = tuple(Slice(_lower(e.start, self, what), e.size, e.stride)
-                    if isinstance(e, Slice) else _lower(e, self, what) for e in idx)
+        value = _lower(value, self, what, level)
+        idx = tuple(Slice(_lower(e.start, self, what, level), e.size, e.stride)
+                    if isinstance(e, Slice) else _lower(e, self, what, level) for e in idx)
         return idx, value
 
     def _cast(self, value):
@@ -437,13 +462,17 @@ class Ref:
         return value
 
     def _write(self, idx, value, what: str, combine=None):
-        old = self._live_value("write")
-        idx, value = self._checked_update(idx, value, what)
-        with core.set_current_trace(self._trace):
+        holder, old = self._locate("write")
+        idx, value = self._checked_update(idx, value, what, holder)
+        with core.set_current_trace(self._trace if holder is None else holder):
             previous = get_value(old, idx) if combine is not None or what == "swap" \
                 else None
             update = combine(previous, value) if combine is not None else value
-            self._value = set_value(old, idx, self._cast(update))
+            new = set_value(old, idx, self._cast(update))
+        if holder is None:
+            self._value = new
+        else:
+            holder.ref_views[self].value = new
         return previous
 
     def swap(self, idx, value):
@@ -465,8 +494,9 @@ class Ref:
                         "with ref[...] (or fx.freeze(ref)) first")
 
     def __jax_array__(self):
-        raise TypeError(f"a mutable array reference {self._aval!r} is not an array and "
-                        "cannot be returned from a transformed function: read it with "
+        raise TypeError(f"a mutable array reference {self._aval!r} is not an array: it "
+                        "cannot be returned from a transformed function, differentiated "
+                        "with respect to, or used where an array is expected; read it with "
                         "ref[...] (or fx.freeze(ref)) first")
 
     def __iter__(self):
@@ -565,6 +595,13 @@ def _check_ref(ref, fn: str) -> Ref:
     return ref
 
 
+def _check_owner(ref: Ref, holder, what: str) -> None:
+    if holder is not None:
+        raise TypeError(f"cannot {what} the mutable array reference {ref.aval!r} inside a "
+                        "control-flow body (cond, switch, while_loop, fori_loop, scan): it "
+                        f"was created outside the body; {what} it after the loop instead")
+
+
 def freeze(ref: Ref):
     """Invalidate ``ref`` and return its final value as an array (as ``jax.freeze``).
 
@@ -574,14 +611,16 @@ def freeze(ref: Ref):
       >>> fx.freeze(ref)
       Array([7, 1, 2], dtype=int32)
     """
-    value = _check_ref(ref, "freeze")._live_value("freeze")
+    holder, value = _check_ref(ref, "freeze")._locate("freeze")
+    _check_owner(ref, holder, "freeze")
     ref._state = "frozen"
     return value
 
 
 def free_ref(ref: Ref) -> None:
     """Invalidate ``ref``: later reads and writes raise (as ``jax.free_ref``)."""
-    _check_ref(ref, "free_ref")._live_value("free")
+    holder, _ = _check_ref(ref, "free_ref")._locate("free")
+    _check_owner(ref, holder, "free")
     ref._state = "freed"
     ref._value = None
 

@@ -6,7 +6,9 @@ pytrees; values they close over (arrays or tracers of enclosing traces) become
 explicit leading operands of the primitive, so the sub-jaxprs are closed and
 every transformation of the primitive sees them. Carries keep their shape and
 dtype; a weakly typed initial carry is promoted to the body's output dtype
-(and the body traced again), as JAX does.
+(and the body traced again), as JAX does. Refs a body closes over become extra
+consts or carries of the primitive (``fx/_ref_scope.py``); such a body is never
+cached.
 """
 from __future__ import annotations
 
@@ -16,11 +18,10 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from fx import core, dtypes, tree_util
+from fx import _ref_scope, core, dtypes, tree_util
 from fx.config import config
 from fx.core import ClosedJaxpr, Jaxpr, ShapedArray, Tracer, Var, get_aval
 from fx.errors import ConcretizationTypeError
-from fx.interpreters import partial_eval as pe
 from fx.lax import _lax as lax
 from primitives._rules import registry
 from primitives.control_flow import cond_p, scan_p, while_p
@@ -48,9 +49,11 @@ _traced_cache: "weakref.WeakKeyDictionary[Callable, dict]" = weakref.WeakKeyDict
 def _trace(fun: Callable, in_tree, in_avals: Sequence[ShapedArray], split_out=None):
     """Stage ``fun(*tree_unflatten(in_tree, args))``, cached per function and types.
 
-    Returns (jaxpr, consts, out_trees, out_avals). ``split_out`` turns the Python
-    output into a tuple of pytrees (one out tree each); by default it is one pytree.
-    A result that closes over tracers is not cached (the tracers die with their trace).
+    Returns (jaxpr, consts, out_trees, out_avals, ref_use). ``split_out`` turns the
+    Python output into a tuple of pytrees (one out tree each); by default it is one
+    pytree. ``ref_use`` (None when no Ref was touched) lists the refs the body captured:
+    the jaxpr then has one more input and output per ref (``_ref_scope.RefUse``). A
+    result that closes over tracers or refs is not cached (they die with their trace).
     """
     key = (in_tree, tuple(in_avals), getattr(split_out, "__code__", split_out),
            config._state_key)
@@ -63,7 +66,8 @@ def _trace(fun: Callable, in_tree, in_avals: Sequence[ShapedArray], split_out=No
         if hit is not None:
             return hit
     result = _trace_uncached(fun, in_tree, in_avals, split_out)
-    if per_fun is not None and not any(isinstance(c, core.Tracer) for c in result[1]):
+    if per_fun is not None and result[4] is None and not any(
+            isinstance(c, core.Tracer) for c in result[1]):
         per_fun[key] = result
     return result
 
@@ -82,8 +86,8 @@ def _trace_uncached(fun, in_tree, in_avals, split_out):
         store["trees"] = trees
         return flat_out
 
-    jaxpr, consts, out_avals = pe.trace_to_jaxpr(flat_fun, list(in_avals))
-    return jaxpr, consts, store["trees"], out_avals
+    jaxpr, consts, out_avals, use = _ref_scope.trace_to_jaxpr(flat_fun, list(in_avals))
+    return jaxpr, consts, store["trees"], out_avals, use
 
 
 def _consts_as_invars(jaxpr: Jaxpr) -> ClosedJaxpr:
@@ -225,6 +229,11 @@ def _staged_switch(what, index, branches, operands, names, compare):
     ops_flat, in_tree = tree_util.tree_flatten(tuple(operands))
     in_avals = [_aval_of(x, what) for x in ops_flat]
     traced = [_trace(b, in_tree, in_avals) for b in branches]
+    ref_ops, finish = [], None
+    if any(t[4] is not None for t in traced):  # closed-over refs: extra operands/outputs
+        jaxprs, ref_ops, finish = _ref_scope.unify_branches(
+            [(t[0], t[4]) for t in traced], len(ops_flat))
+        traced = [(j, *t[1:]) for j, t in zip(jaxprs, traced)]
     # compare every branch with a reference one (true_fun for cond, branch 0 for switch)
     ref = compare[0] if compare else 0
     others = [compare[1]] if compare else [i for i in range(len(branches)) if i != ref]
@@ -233,24 +242,27 @@ def _staged_switch(what, index, branches, operands, names, compare):
     # every branch takes the consts of all branches (each value once)
     all_consts: list = []
     slot: dict[int, int] = {}
-    for _, consts, _, _ in traced:
+    for _, consts, *_ in traced:
         for c in consts:
             if id(c) not in slot:
                 slot[id(c)] = len(all_consts)
                 all_consts.append(c)
     closed = []
-    for jaxpr, consts, _, _ in traced:
+    for jaxpr, consts, *_ in traced:
         const_invars = [Var(get_aval(c)) for c in all_consts]
         for v, c in zip(jaxpr.constvars, consts):
             const_invars[slot[id(c)]] = v
         closed.append(ClosedJaxpr(Jaxpr([], const_invars + jaxpr.invars, jaxpr.outvars,
                                         jaxpr.eqns), []))
-    outs = _bind(cond_p, [index, *all_consts, *ops_flat], dict(branches=tuple(closed)))
+    outs = _bind(cond_p, [index, *all_consts, *ops_flat, *ref_ops],
+                 dict(branches=tuple(closed)))
+    if finish is not None:
+        outs = finish(outs)
     return tree_util.tree_unflatten(traced[ref][2][0], outs)
 
 
 def _check_branch_outputs(what, branches, names, a, b, traced_a, traced_b):
-    (_, _, (tree_a,), avals_a), (_, _, (tree_b,), avals_b) = traced_a, traced_b
+    (_, _, (tree_a,), avals_a, _), (_, _, (tree_b,), avals_b, _) = traced_a, traced_b
     header = (f"\n\n{names[a]} is {_describe(branches[a])}\n{names[b]} is "
               f"{_describe(branches[b])}\n\n")
     if tree_a != tree_b:
@@ -356,13 +368,13 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val):
     name = _first_param(body_fun, "carry")
     while True:  # each pass promotes some weak carries to strong ones, so this ends
         in_avals = [_aval_of(x, "while_loop") for x in init_flat]
-        cond_jaxpr, cond_consts, _, pred_avals = _trace(
+        cond_jaxpr, cond_consts, _, pred_avals, cond_refs = _trace(
             cond_fun, tree_util.tree_structure((init_val,)), in_avals)
         if len(pred_avals) != 1 or pred_avals[0].shape != () or \
                 pred_avals[0].dtype != dtypes.bool_:
             raise TypeError(f"cond_fun must return a boolean scalar, but got output type(s) "
                             f"{pred_avals}.")
-        body_jaxpr, body_consts, (out_tree,), out_avals = _trace(
+        body_jaxpr, body_consts, (out_tree,), out_avals, body_refs = _trace(
             body_fun, tree_util.tree_structure((init_val,)), in_avals)
         if out_tree != in_tree:
             raise _carry_structure_error("while_loop", name, in_tree, out_tree)
@@ -373,6 +385,14 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val):
     error = _carry_type_error("while_loop", name, in_tree, in_avals, out_avals)
     if error is not None:
         raise error
+    if cond_refs is not None or body_refs is not None:  # closed-over refs
+        cond_closed, body_closed, operands, cond_n, body_n, finish = \
+            _ref_scope.thread_while((cond_jaxpr, cond_consts, cond_refs),
+                                    (body_jaxpr, body_consts, body_refs), init_flat)
+        outs = finish(_bind(while_p, operands, dict(
+            cond_jaxpr=cond_closed, body_jaxpr=body_closed, cond_nconsts=cond_n,
+            body_nconsts=body_n)))
+        return tree_util.tree_unflatten(in_tree, outs)
     outs = _bind(while_p, [*cond_consts, *body_consts, *init_flat], dict(
         cond_jaxpr=_consts_as_invars(cond_jaxpr), body_jaxpr=_consts_as_invars(body_jaxpr),
         cond_nconsts=len(cond_consts), body_nconsts=len(body_consts)))
@@ -503,7 +523,7 @@ def scan(f: Callable, init, xs=None, length: int | None = None, reverse: bool = 
     while True:  # each pass promotes some weak carries to strong ones, so this ends
         in_avals = [_aval_of(x, "scan") for x in init_flat]
         pair_tree = tree_util.tree_structure((init, xs))
-        jaxpr, consts, (carry_tree, ys_tree), out_avals = _trace(
+        jaxpr, consts, (carry_tree, ys_tree), out_avals, ref_use = _trace(
             f, pair_tree, in_avals + x_avals, split_out)
         if carry_tree != init_tree:
             raise _carry_structure_error("scan", name, init_tree, carry_tree)
@@ -516,11 +536,17 @@ def scan(f: Callable, init, xs=None, length: int | None = None, reverse: bool = 
     error = _carry_type_error("scan", name, init_tree, in_avals, carry_avals)
     if error is not None:
         raise error
-    n_in = len(consts) + len(init_flat) + len(xs_flat)
-    outs = _bind(scan_p, [*consts, *init_flat, *xs_flat], dict(
-        reverse=bool(reverse), length=length, jaxpr=_consts_as_invars(jaxpr),
-        num_consts=len(consts), num_carry=len(init_flat), linear=(False,) * n_in,
-        unroll=int(unroll), _split_transpose=bool(_split_transpose)))
+    body, operands = _consts_as_invars(jaxpr), [*consts, *init_flat, *xs_flat]
+    num_consts, num_carry, finish = len(consts), len(init_flat), None
+    if ref_use is not None:  # closed-over refs: extra consts and carries
+        body, operands, num_consts, num_carry, finish = _ref_scope.thread_scan(
+            jaxpr, consts, ref_use, init_flat, xs_flat)
+    outs = _bind(scan_p, operands, dict(
+        reverse=bool(reverse), length=length, jaxpr=body, num_consts=num_consts,
+        num_carry=num_carry, linear=(False,) * len(operands), unroll=int(unroll),
+        _split_transpose=bool(_split_transpose)))
+    if finish is not None:
+        outs = finish(outs)
     carry = tree_util.tree_unflatten(init_tree, outs[:len(init_flat)])
     return carry, tree_util.tree_unflatten(ys_tree, outs[len(init_flat):])
 

@@ -100,38 +100,33 @@ def literal(value, dtype) -> str:
     return f"(({ctype}){v}LL)"
 
 
+# register <-> memory forms of the types whose memory form differs (others: the same):
+# (load, store, round a float register to the type's precision)
+_FORMS = {
+    np.dtype(np.bool_): ("({} != 0)", "(unsigned char)({})", "{}"),
+    np.dtype(np.float16): ("__half2float({})", "__float2half_rn({})", "fx_round_h({})"),
+    np.dtype(BF16): ("__bfloat162float({})", "__float2bfloat16_rn({})", "fx_round_bf({})"),
+}
+
+
+def _form(dtype, which: int, expr: str) -> str:
+    forms = _FORMS.get(np.dtype(dtype))
+    return expr if forms is None else forms[which].format(expr)
+
+
 def load_expr(dtype, ref: str) -> str:
     """Register form of the memory element ``ref`` (an lvalue or value of mem type)."""
-    dtype = np.dtype(dtype)
-    if dtype == np.bool_:
-        return f"({ref} != 0)"
-    if dtype == np.float16:
-        return f"__half2float({ref})"
-    if is_half(dtype):
-        return f"__bfloat162float({ref})"
-    return ref
+    return _form(dtype, 0, ref)
 
 
 def store_expr(dtype, value: str) -> str:
     """Memory form of the register value ``value``."""
-    dtype = np.dtype(dtype)
-    if dtype == np.bool_:
-        return f"(unsigned char)({value})"
-    if dtype == np.float16:
-        return f"__float2half_rn({value})"
-    if is_half(dtype):
-        return f"__float2bfloat16_rn({value})"
-    return value
+    return _form(dtype, 1, value)
 
 
 def round_to(dtype, expr: str) -> str:
     """``expr`` (a float register value) rounded to ``dtype``'s precision if it is 16-bit."""
-    dtype = np.dtype(dtype)
-    if dtype == np.float16:
-        return f"fx_round_h({expr})"
-    if is_half(dtype):
-        return f"fx_round_bf({expr})"
-    return expr
+    return _form(dtype, 2, expr)
 
 
 # ---------------------------------------------------------------------------

@@ -292,7 +292,7 @@ def test_committed_gpu_operand_pulls_host_values(fake_gpu_default):
     assert y.devices() == {devices_module.host_device()} and not y.committed
     out = x + y
     assert out.devices() == {dev} and out.committed
-    np.testing.assert_allclose(np.asarray(out), np.asarray(x) + host + 1)
+    np.testing.assert_allclose(np.asarray(out), np.asarray(x) + (host + np.float32(1)))
     assert (x * host).committed             # NumPy operands follow too
 
 

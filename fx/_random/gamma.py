@@ -30,6 +30,7 @@ from fx._random.common import (as_float, const, float_dtype, key_index, normal_d
                                uniform_jit, xla_sum_last)
 from fx._random.continuous import _exponential
 from fx._random.gamma_xla import dirichlet_f32, gamma_f32
+from fx._random.gamma_xla64 import gamma_f16, gamma_f64
 from fx._random.keys import PRNGKeyArray, canonical_shape
 from fx._random.lax_ext import random_gamma_grad  # noqa: F401  (re-exported)
 from fx.core import ShapedArray, Zero
@@ -106,13 +107,18 @@ def _gamma_sampler_jit(keys, a, log_space):
 
 def _gamma_sampler(keys, a, *, log_space):
     """Eager sampler for ``random_gamma`` on NumPy key data and shape parameters:
-    float32 by ``gamma_xla.gamma_f32`` (XLA's roundings, JAX's draws bit for bit),
-    other dtypes by the fx program ``_gamma_one``."""
+    float32, float64 and float16 by ``gamma_xla.gamma_f32`` and ``gamma_xla64.gamma_f64``
+    / ``gamma_f16`` (XLA's roundings, JAX's draws bit for bit), bfloat16 by the fx
+    program ``_gamma_one`` (XLA rounds each bfloat16 operation as NumPy does)."""
     a = np.asarray(a)
     if a.size == 0:
         return np.zeros(a.shape, a.dtype)
     if a.dtype == np.float32:
         return gamma_f32(keys, a, log_space)
+    if a.dtype == np.float64:
+        return gamma_f64(keys, a, log_space)
+    if a.dtype == np.float16:
+        return gamma_f16(keys, a, log_space)
     with core.set_current_trace(core.eval_trace):
         out = _gamma_sampler_jit(Array(np.asarray(keys, np.uint32)), Array(a), log_space)
     return np.asarray(out._value)

@@ -33,6 +33,7 @@ calls (the compiler runs the primitives' impls) give the same bits.
 from __future__ import annotations
 
 import math
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -40,17 +41,33 @@ from fx._random.xla_math import (clog_f32, erf_inv_f32, exp_f32, fma32, log1p_f3
                                  pow_f32, rsqrt_f32, ynn_exp_f32, ynn_log_f32)
 from primitives.random import threefry_2x32
 
-__all__ = ["gamma_f32", "dirichlet_f32"]
+__all__ = ["gamma_f32", "dirichlet_f32", "Arithmetic", "FLOAT32", "gamma_in", "draw_parts",
+           "log_boost", "split_keys", "key_words"]
 
 _F32 = np.float32
 _U32 = np.uint32
-_THIRD = _F32(1.0 / 3.0)
-_SQRT2 = _F32(math.sqrt(2.0))
-_NORMAL_LOW = np.nextafter(_F32(-1.0), _F32(0.0))
 _TINY = _F32(np.finfo(np.float32).tiny)
 
 
-def _split(keys: np.ndarray, num: int) -> np.ndarray:
+class Arithmetic(NamedTuple):
+    """A float format's arithmetic as XLA's CPU backend runs JAX's gamma sampler in it:
+    the dtype, its constants, its fused multiply-add and its ``log``, ``log1p``,
+    ``rsqrt`` and ``pow``, and its uniform ``[0, 1)`` and standard normal draws (one
+    per raw key ``[n, 2]``)."""
+    dtype: type
+    fma: Callable
+    log: Callable
+    log1p: Callable
+    rsqrt: Callable
+    pow: Callable
+    unit_uniform: Callable
+    normal: Callable
+
+    def const(self, value):
+        return self.dtype(value)
+
+
+def split_keys(keys: np.ndarray, num: int) -> np.ndarray:
     """``random_split`` of raw keys ``[n, 2]`` into ``[n, num, 2]``."""
     n = keys.shape[0]
     counters = np.broadcast_to(np.arange(num, dtype=_U32), (n, num))
@@ -58,86 +75,118 @@ def _split(keys: np.ndarray, num: int) -> np.ndarray:
     return np.stack([b0, b1], axis=-1)
 
 
-def _unit_uniform(keys: np.ndarray) -> np.ndarray:
-    """One uniform float32 in [0, 1) per key (``uniform(key, ())``)."""
+def key_words(keys: np.ndarray):
+    """The two threefry output words of each raw key ``[n, 2]`` at counter 0 (what a
+    one-element ``random_bits`` draws from)."""
     zero = np.zeros(keys.shape[0], _U32)
-    b0, b1 = threefry_2x32(keys[:, 0], keys[:, 1], zero, zero)
+    return threefry_2x32(keys[:, 0], keys[:, 1], zero, zero)
+
+
+def _unit_uniform_f32(keys: np.ndarray) -> np.ndarray:
+    """One uniform float32 in [0, 1) per key (``uniform(key, ())``)."""
+    b0, b1 = key_words(keys)
     mantissa = ((b0 ^ b1) >> _U32(9)) | _U32(0x3F800000)
     return np.maximum(_F32(0), mantissa.view(_F32) - _F32(1))
 
 
-def _normal(keys: np.ndarray) -> np.ndarray:
+def _normal_f32(keys: np.ndarray) -> np.ndarray:
     """One standard normal float32 per key (``normal(key, ())``): sqrt(2) erf_inv(u)
     with u uniform in [-1 + 2**-24, 1) (its product ``f * 2`` is exact)."""
-    u = np.maximum(_NORMAL_LOW, _unit_uniform(keys) * _F32(2) + _NORMAL_LOW)
-    return _SQRT2 * erf_inv_f32(u)
+    low = np.nextafter(_F32(-1.0), _F32(0.0))
+    u = np.maximum(low, _unit_uniform_f32(keys) * _F32(2) + low)
+    return _F32(math.sqrt(2.0)) * erf_inv_f32(u)
 
 
-def _accept(x_sq, v_cubed, u, d):
+FLOAT32 = Arithmetic(_F32, fma32, log_f32, log1p_f32, rsqrt_f32, pow_f32, _unit_uniform_f32,
+                     _normal_f32)
+
+
+def _accept(m: Arithmetic, x_sq, v_cubed, u, d):
     """Marsaglia-Tsang's acceptance test (True: keep proposing)."""
-    squeeze = u >= fma32(-(x_sq * x_sq), _F32(0.0331), _F32(1))
+    one = m.const(1)
+    squeeze = u >= m.fma(-(x_sq * x_sq), m.const(0.0331), one)
     with np.errstate(divide="ignore", invalid="ignore"):
-        t = (_F32(1) - v_cubed) + log_f32(v_cubed)
-        exact = log_f32(u) >= x_sq * _F32(0.5) + d * t
+        t = (one - v_cubed) + m.log(v_cubed)
+        exact = m.log(u) >= x_sq * m.const(0.5) + d * t
     return squeeze & exact
 
 
-def _proposals(keys, d, c):
-    """Marsaglia-Tsang's loop for every element: returns the accepted ``v**3``."""
+def _proposals(m: Arithmetic, keys, d, c):
+    """Marsaglia-Tsang's loop for every element: the boost keys and accepted ``v**3``."""
     n = d.shape[0]
-    pair = _split(keys, 2)
+    pair = split_keys(keys, 2)
     loop_key = pair[:, 0].copy()
-    x_sq = np.zeros(n, _F32)
-    v_cubed = np.ones(n, _F32)
-    u = np.full(n, _F32(2))
-    pending = _accept(x_sq, v_cubed, u, d)
+    x_sq = np.zeros(n, m.dtype)
+    v_cubed = np.ones(n, m.dtype)
+    u = np.full(n, m.const(2))
+    pending = _accept(m, x_sq, v_cubed, u, d)
     while pending.any():
         idx = np.flatnonzero(pending)
-        three = _split(loop_key[idx], 3)
+        three = split_keys(loop_key[idx], 3)
         loop_key[idx] = three[:, 0]
-        x, v = _positive_v(three[:, 1], c[idx])
+        x, v = _positive_v(m, three[:, 1], c[idx])
         x_sq[idx] = x * x
         v_cubed[idx] = (v * v) * v
-        u[idx] = _unit_uniform(three[:, 2])
-        pending[idx] = _accept(x_sq[idx], v_cubed[idx], u[idx], d[idx])
+        u[idx] = m.unit_uniform(three[:, 2])
+        pending[idx] = _accept(m, x_sq[idx], v_cubed[idx], u[idx], d[idx])
     return pair[:, 1], v_cubed
 
 
-def _positive_v(keys, c):
+def _positive_v(m: Arithmetic, keys, c):
     """Normal draws ``x`` (a fresh split per retry) until ``v = 1 + x c > 0``."""
     keys = keys.copy()
-    x = np.zeros(keys.shape[0], _F32)
-    v = np.full(keys.shape[0], _F32(-1))
+    x = np.zeros(keys.shape[0], m.dtype)
+    v = np.full(keys.shape[0], m.const(-1))
     retry = v <= 0
     while retry.any():
         idx = np.flatnonzero(retry)
-        pair = _split(keys[idx], 2)
+        pair = split_keys(keys[idx], 2)
         keys[idx] = pair[:, 0]
-        x[idx] = _normal(pair[:, 1])
-        v[idx] = fma32(x[idx], c[idx], _F32(1))
+        x[idx] = m.normal(pair[:, 1])
+        v[idx] = m.fma(x[idx], c[idx], m.const(1))
         retry[idx] = v[idx] <= 0
     return x, v
 
 
-def _draw_parts(keys: np.ndarray, a: np.ndarray):
-    """The pieces of ``random_gamma``'s draws for flat float32 ``a`` (non-empty):
-    ``(d, v**3, log_boost_or_u, boost)`` where the third is the boost uniform ``u``."""
+def draw_parts(m: Arithmetic, keys: np.ndarray, a: np.ndarray):
+    """The pieces of ``random_gamma``'s draws for ``a`` (non-empty, of ``m.dtype``):
+    ``(alpha, d, v**3, u, boost)``: flat ``a``, Marsaglia-Tsang's ``d`` and accepted
+    ``v**3``, the boost uniform and the mask of ``alpha >= 1`` (no boost)."""
     key_shape = keys.shape[:-1]
     per_key = math.prod(a.shape[len(key_shape):])
-    element_keys = _split(keys.reshape(-1, 2), per_key).reshape(-1, 2)
+    element_keys = split_keys(keys.reshape(-1, 2), per_key).reshape(-1, 2)
     alpha = a.reshape(-1)
-    boost = alpha >= _F32(1)
-    with np.errstate(invalid="ignore"):
-        d = np.where(boost, alpha, alpha + _F32(1)) + _F32(-_THIRD)
-        c = _THIRD * rsqrt_f32(d)
-    boost_key, v_cubed = _proposals(element_keys, d, c)
-    return alpha, d, v_cubed, _unit_uniform(boost_key), boost
+    one = m.const(1)
+    third = m.const(1.0 / 3.0)
+    boost = alpha >= one
+    with np.errstate(invalid="ignore", over="ignore"):
+        d = np.where(boost, alpha, alpha + one) + (-third)
+        c = third * m.rsqrt(d)
+    boost_key, v_cubed = _proposals(m, element_keys, d, c)
+    return alpha, d, v_cubed, m.unit_uniform(boost_key), boost
 
 
-def _log_boost(alpha, u, boost):
+def log_boost(m: Arithmetic, alpha, u, boost):
     """``log1p(-u) / alpha`` where ``alpha < 1`` (and ``log1p(-u) != 0``), else 0."""
-    log_u = log1p_f32(-u)
-    return np.where(boost | (log_u == 0), _F32(0), log_u * (_F32(1) / alpha))
+    log_u = m.log1p(-u)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return np.where(boost | (log_u == 0), m.const(0), log_u * (m.const(1) / alpha))
+
+
+def gamma_in(m: Arithmetic, keys: np.ndarray, a: np.ndarray, log_space: bool) -> np.ndarray:
+    """``random_gamma`` computed in the arithmetic ``m`` (see ``gamma_f32``)."""
+    a = np.asarray(a, m.dtype)
+    keys = np.asarray(keys, _U32)
+    if a.size == 0:
+        return np.zeros(a.shape, m.dtype)
+    alpha, d, v_cubed, u, boost = draw_parts(m, keys, a)
+    one = m.const(1)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if log_space:
+            out = (m.log(d) + m.log(v_cubed)) + log_boost(m, alpha, u, boost)
+        else:
+            out = (d * v_cubed) * np.where(boost, one, m.pow(one - u, one / alpha))
+    return out.astype(m.dtype).reshape(a.shape)
 
 
 def gamma_f32(keys: np.ndarray, a: np.ndarray, log_space: bool) -> np.ndarray:
@@ -147,18 +196,7 @@ def gamma_f32(keys: np.ndarray, a: np.ndarray, log_space: bool) -> np.ndarray:
 
     Example: ``gamma_f32(np.zeros((2,), np.uint32), np.float32([2.5]), False)``.
     """
-    a = np.asarray(a, _F32)
-    keys = np.asarray(keys, _U32)
-    if a.size == 0:
-        return np.zeros(a.shape, _F32)
-    alpha, d, v_cubed, u, boost = _draw_parts(keys, a)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        if log_space:
-            out = (log_f32(d) + log_f32(v_cubed)) + _log_boost(alpha, u, boost)
-        else:
-            inverse = _F32(1) / alpha
-            out = (d * v_cubed) * np.where(boost, _F32(1), pow_f32(_F32(1) - u, inverse))
-    return out.astype(_F32).reshape(a.shape)
+    return gamma_in(FLOAT32, keys, a, log_space)
 
 
 # XLA's fusions for dirichlet's softmax of log-gamma draws (see dirichlet_f32)
@@ -232,9 +270,9 @@ def dirichlet_f32(keys: np.ndarray, a: np.ndarray) -> np.ndarray:
     if a.size == 0:
         return np.zeros(a.shape, _F32)
     n = a.size
-    alpha, d, v_cubed, u, boost = _draw_parts(keys, a)
+    alpha, d, v_cubed, u, boost = draw_parts(FLOAT32, keys, a)
+    boosts = log_boost(FLOAT32, alpha, u, boost)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        log_boost = _log_boost(alpha, u, boost)
         if n >= _YNN_MIN_SIZE:
             log_d, log_v = ynn_log_f32(d), ynn_log_f32(v_cubed)
         else:
@@ -242,7 +280,7 @@ def dirichlet_f32(keys: np.ndarray, a: np.ndarray) -> np.ndarray:
             if n < 16 and n % 8 in (3, 5, 6, 7):
                 tail = 8 * (n // 8)
                 log_v[tail:] = clog_f32(v_cubed[tail:])
-        log_g = ((log_d + log_v) + log_boost).reshape(a.shape)
+        log_g = ((log_d + log_v) + boosts).reshape(a.shape)
         top = np.max(log_g, axis=-1, keepdims=True)
         if n >= _YNN_MIN_SIZE:
             e = ynn_exp_f32(log_g - top)

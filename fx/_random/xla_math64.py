@@ -1,0 +1,334 @@
+"""float64 ``log``, ``log1p``, ``erf_inv``, ``rsqrt`` and ``pow`` as XLA's CPU backend
+evaluates them (the backend JAX runs on with ``jax_enable_x64``), and ``fma64``, a
+float64 multiply-add rounded once.
+
+How XLA evaluates them (read from the LLVM IR and object code XLA emits for
+``jax.jit(jax.random.gamma)`` at float64, confirmed draw for draw against JAX):
+- ``log`` and ``pow`` call the C library's ``log`` and ``pow`` (one element at a time);
+- subnormal inputs read as zeros (XLA runs with denormals-are-zero);
+- ``log1p``: ``log(1 + x)`` for ``|x| >= sqrt(2) - 1``, else (within about 200 ulp for
+  ``x`` in ``[1 - sqrt(2), sqrt(1/2) - 1]``, outside the range Cephes designed it for)
+  ``x + (-x**2/2 + x**3 P(x)/Q(x))`` (Cephes' double-precision rational approximation,
+  both polynomials Horner chains of fused multiply-adds);
+- ``erf_inv``: Giles' double-precision approximation: ``w = -log1p(-x*x)``, a Horner
+  chain of fused multiply-adds in ``w - 3.125`` (``w < 6.25``), ``sqrt(w) - 3.25``
+  (``w < 16``) or ``sqrt(w) - 5``, times ``x``; ``+-inf`` at ``x = +-1``;
+- ``rsqrt`` (``1 / sqrt`` after XLA's simplifier), with AVX-512: the ``vrsqrt14pd``
+  estimate refined by two Newton-Raphson steps ``y + (-y/2) * ((x*y)*y - 1)`` (the
+  ``- 1`` and ``+ y`` fused); the bare estimate for zeros, subnormals, infinities and
+  negative numbers.
+
+Invariants: inputs and outputs are float64 NumPy arrays. ``fma64``, ``rsqrt`` and the
+C library calls run as native code (one small LLVM module, compiled once per process and
+disk-cached); without llvmlite they fall back to plain NumPy arithmetic (``a * b + c``
+rounded twice, ``1 / sqrt(x)``, NumPy's ``log``/``power``), within an ulp or two of
+XLA's, not bit-identical.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import threading
+
+import numpy as np
+
+__all__ = ["fma64", "log_f64", "log1p_f64", "erf_inv_f64", "rsqrt_f64", "pow_f64", "exp_f64"]
+
+_F64 = np.float64
+_TINY = _F64(np.finfo(np.float64).tiny)
+
+
+def _hex(text: str) -> np.float64:
+    return _F64(float.fromhex(text))
+
+
+def _bits(pattern: int) -> np.float64:
+    return np.array([pattern], np.uint64).view(_F64)[0]
+
+
+# ---------------------------------------------------------------------------
+# native kernels: fma, rsqrt and the C library's log and pow, as loops over arrays
+
+_kernels: dict = {}
+_lock = threading.Lock()
+_ARITY = {"fma": 3, "rsqrt": 1, "log": 1, "pow": 2}
+_LIBM = {"log": "log", "pow": "pow"}
+
+
+def _libm_symbol(cname: str) -> str:
+    from lowering.cpu import runtime
+    symbol = f"fx_libm64_{cname}"
+    libm = ctypes.CDLL(ctypes.util.find_library("m") or "libm.so.6")
+    runtime.register_symbol(symbol, ctypes.cast(getattr(libm, cname), ctypes.c_void_p).value)
+    return symbol
+
+
+def _has_avx512() -> bool:
+    from lowering.cpu import runtime
+    info = runtime.host_info()
+    features = info["features"].split(",")
+    return info["triple"].startswith("x86_64") and "+avx512f" in features and \
+        "+avx512vl" in features
+
+
+def _emit_rsqrt(b, module, x):
+    """XLA's float64 ``1 / sqrt(x)`` (see the module docstring)."""
+    from llvmlite import ir
+
+    from lowering.cpu.irutil import I32, declare
+    one = ir.Constant(x.type, 1.0)
+    if not _has_avx512():
+        sqrt = declare(module, "llvm.sqrt.f64", ir.FunctionType(x.type, [x.type]))
+        return b.fdiv(one, b.call(sqrt, [x]))
+    vec = ir.VectorType(x.type, 2)
+    estimate = declare(module, "llvm.x86.avx512.rsqrt14.pd.128",
+                       ir.FunctionType(vec, [vec, vec, ir.IntType(8)]))
+    fma = declare(module, "llvm.fma.f64", ir.FunctionType(x.type, [x.type] * 3))
+    lanes = b.insert_element(ir.Constant(vec, None), x, ir.Constant(I32, 0))
+    raw = b.call(estimate, [lanes, ir.Constant(vec, [0.0, 0.0]), ir.Constant(ir.IntType(8), 255)])
+    guess = b.extract_element(raw, ir.Constant(I32, 0))
+    y = guess
+    for _ in range(2):
+        half = b.fmul(y, ir.Constant(x.type, -0.5))
+        err = b.call(fma, [b.fmul(x, y), y, ir.Constant(x.type, -1.0)])
+        y = b.call(fma, [half, err, y])
+    tiny = ir.Constant(x.type, float(np.finfo(np.float64).tiny))
+    newton = b.and_(b.fcmp_unordered(">=", x, tiny),
+                    b.fcmp_unordered("!=", x, ir.Constant(x.type, float("inf"))))
+    return b.select(newton, y, guess)
+
+
+def _emit_loop(module, name: str):
+    """``void f(ptr src..., ptr dst, i64 n)``: ``dst[i] = name(src[i]...)``."""
+    from llvmlite import ir
+
+    from lowering.cpu.irutil import I64, PTR, VOID, declare, for_range
+    f64 = ir.DoubleType()
+    arity = _ARITY[name]
+    fn = ir.Function(module, ir.FunctionType(VOID, [PTR] * (arity + 1) + [I64]),
+                     f"fx_xla64_{name}")
+    *srcs, dst, n = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+
+    def element(i):
+        xs = [b.load(b.gep(s, [i], inbounds=True, source_etype=f64), typ=f64, align=8)
+              for s in srcs]
+        if name == "fma":
+            y = b.call(declare(module, "llvm.fma.f64", ir.FunctionType(f64, [f64] * 3)), xs)
+        elif name == "rsqrt":
+            y = _emit_rsqrt(b, module, xs[0])
+        else:
+            symbol = _libm_symbol(_LIBM[name])
+            y = b.call(declare(module, symbol, ir.FunctionType(f64, [f64] * arity)), xs)
+        b.store(y, b.gep(dst, [i], inbounds=True, source_etype=f64), align=8)
+    for_range(b, n, element)
+    b.ret_void()
+
+
+def _build_kernels() -> dict:
+    from llvmlite import ir
+
+    from lowering.cpu import diskcache, runtime
+    module = ir.Module(name="fx_xla_float64")
+    module.triple = runtime.host_info()["triple"]
+    module.data_layout = str(runtime.target_machine().target_data)
+    for name in _ARITY:
+        _emit_loop(module, name)
+    text = str(module)
+    symbols = [f"fx_xla64_{n}" for n in _ARITY]
+    addresses = diskcache.compile_cached(text, lambda: (text, symbols))[0]
+    return {n: ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * (_ARITY[n] + 1), ctypes.c_int64)(
+        addresses[f"fx_xla64_{n}"]) for n in _ARITY}
+
+
+def _register_providers():
+    try:
+        from lowering.cpu import runtime
+    except ImportError:  # pragma: no cover - llvmlite missing
+        return
+    for cname in _LIBM.values():  # for object code loaded from the disk cache
+        runtime.register_symbol_provider(f"fx_libm64_{cname}",
+                                         lambda cname=cname: _libm_symbol(cname))
+
+
+_register_providers()
+
+
+def _native(name: str, *xs):
+    """``name`` of float64 arrays (broadcast together) by native code, or None without
+    llvmlite."""
+    if not _kernels:
+        with _lock:
+            if not _kernels:
+                try:
+                    _kernels.update(_build_kernels())
+                except ImportError:  # pragma: no cover - llvmlite missing
+                    _kernels["missing"] = None
+    if "missing" in _kernels:  # pragma: no cover - llvmlite missing
+        return None
+    arrays = [np.ascontiguousarray(a, _F64) for a in np.broadcast_arrays(*xs)]
+    out = np.empty(arrays[0].shape, _F64)
+    _kernels[name](*[a.ctypes.data for a in arrays], out.ctypes.data, out.size)
+    return out
+
+
+def _daz(x) -> np.ndarray:
+    """Subnormal float64 inputs read as signed zeros, as XLA runs (denormals-are-zero)."""
+    x = np.asarray(x, _F64)
+    return np.where(np.abs(x) < _TINY, np.copysign(_F64(0), x), x)
+
+
+def fma64(a, b, c) -> np.ndarray:
+    """``a * b + c`` of float64 operands rounded once (as a hardware FMA rounds it)."""
+    out = _native("fma", a, b, c)
+    if out is None:  # pragma: no cover - llvmlite missing
+        with np.errstate(all="ignore"):
+            out = np.asarray(a, _F64) * np.asarray(b, _F64) + np.asarray(c, _F64)
+    return out
+
+
+def log_f64(x) -> np.ndarray:
+    """Natural logarithm of float64 ``x`` as XLA computes it: the C library's ``log``."""
+    x = _daz(x)
+    out = _native("log", x)
+    if out is None:  # pragma: no cover - llvmlite missing
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = np.log(np.asarray(x, _F64))
+    return out
+
+
+def pow_f64(x, y) -> np.ndarray:
+    """float64 ``x ** y`` as XLA computes it: the C library's ``pow``."""
+    out = _native("pow", x, y)
+    if out is None:  # pragma: no cover - llvmlite missing
+        with np.errstate(all="ignore"):
+            out = np.power(np.asarray(x, _F64), np.asarray(y, _F64))
+    return out
+
+
+def rsqrt_f64(x) -> np.ndarray:
+    """float64 ``1 / sqrt(x)`` as XLA's CPU backend computes it (with AVX-512 the
+    processor's estimate refined twice, so only native code has its exact bits)."""
+    x = _daz(x)
+    out = _native("rsqrt", x)
+    if out is None:  # pragma: no cover - llvmlite missing
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = 1.0 / np.sqrt(np.asarray(x, _F64))
+    return out
+
+
+# ---------------------------------------------------------------------------
+# log1p and erf_inv: XLA's expansions, in NumPy over fma64
+
+# Cephes' log1p rational approximation (double precision), highest degree first (Q monic);
+# the bit patterns XLA's IR holds
+_LOG1P_P = [_bits(b) for b in (0x3F07BC0962B395CA, 0x3FDFE818A0FE1A83, 0x401A509F46F4FA53,
+                               0x403DE9738B8CB9C9, 0x404E798EB86C3351, 0x404C8E7597479A10,
+                               0x40340A202D99830A)]
+_LOG1P_Q = [_bits(b) for b in (0x3FF0000000000000, 0x402E20359E903E37, 0x4054C30B52213498,
+                               0x406BB86590FCFB56, 0x407351945DC908A5, 0x406B0DB13E48E066,
+                               0x404E0F304466448E)]
+_LOG1P_SMALL = _bits(0x3FDA827999FCEF32)   # sqrt(2) - 1
+
+
+def _horner(coeffs, x):
+    """``((c0 x + c1) x + c2) ...`` with every step one fused multiply-add, from 0."""
+    acc = np.zeros_like(x)
+    for c in coeffs:
+        acc = fma64(acc, x, c)
+    return acc
+
+
+def log1p_f64(x) -> np.ndarray:
+    """``log(1 + x)`` of float64 ``x`` as XLA's CPU backend computes it."""
+    x = _daz(x)
+    x2 = x * x
+    with np.errstate(all="ignore"):
+        ratio = _horner(_LOG1P_P, x) / _horner(_LOG1P_Q, x)
+        near = x + fma64(x2, _F64(-0.5), (x * x2) * ratio)
+        far = log_f64(x + _F64(1))
+    return np.where(np.abs(x) < _LOG1P_SMALL, near, far)
+
+
+# Giles' double-precision erf_inv, as XLA's HLO holds it: for w < 6.25 a polynomial in
+# w - 3.125, for w < 16 in sqrt(w) - 3.25, beyond in sqrt(w) - 5 (highest degree first)
+_ERFINV_CENTRAL = [_hex(h) for h in (
+    "-0x1.135d2e746e627p-68", "-0x1.8ddf93324d327p-63", "0x1.7b83eef0b7c9fp-60",
+    "0x1.9ba72cd589b91p-57", "-0x1.33689090a6b96p-53", "0x1.82e11898132e0p-56",
+    "0x1.de4acfd9e26bap-48", "-0x1.6d33eed66c487p-45", "-0x1.6f2167040d8e2p-44",
+    "0x1.72a22c2d77e20p-39", "-0x1.c8859c4e5c0afp-37", "-0x1.dc583d118a561p-35",
+    "0x1.20f47ccf46b3cp-30", "-0x1.1a9e38dc84d60p-28", "-0x1.f36cd6d3d46a9p-26",
+    "0x1.c6b4f5d03b787p-22", "-0x1.6e8a5434ae8a2p-20", "-0x1.d1d1f7b8736f6p-17",
+    "0x1.879c2a212f024p-13", "-0x1.845769484fca8p-11", "-0x1.8b6c33114f909p-8",
+    "0x1.ebd80d9b13e28p-3", "0x1.a755e7c99ae86p+0")]
+_ERFINV_TAIL = [_hex(h) for h in (
+    "0x1.3040f87dbd932p-29", "0x1.85cbe52878635p-24", "-0x1.2777453dd3955p-22",
+    "0x1.395abcd554c6cp-26", "0x1.936388a3790adp-20", "-0x1.0d5db812b5083p-18",
+    "0x1.8860cd5d652f6p-19", "0x1.a29a0cacdfb23p-17", "-0x1.8cef1f80281f2p-15",
+    "0x1.1e684d0b9188ap-14", "0x1.932cd54c8a222p-16", "-0x1.7448a89ef8aa3p-12",
+    "0x1.f3cc55ad40c25p-11", "-0x1.ba924132f38b1p-10", "0x1.468eeca533cf8p-9",
+    "-0x1.ebadabb891bbdp-9", "0x1.5ffcfe5b76afcp-8", "0x1.0158a6d641d39p+0",
+    "0x1.8abcc380d5a48p+1")]
+_ERFINV_FAR = [_hex(h) for h in (
+    "-0x1.dcec3a7785389p-36", "-0x1.18feec0e38727p-32", "0x1.9e6bf2dda45e3p-30",
+    "-0x1.0468fb24e2f5fp-28", "0x1.05ac6a8fba182p-27", "-0x1.0102e495fb9c0p-26",
+    "0x1.f4c20e1334af8p-26", "-0x1.22d220fdf9c3ep-24", "0x1.ebc8bb824cb54p-23",
+    "-0x1.0a8d40ea372ccp-20", "0x1.2fbd29d093d2bp-18", "-0x1.4a3497e1e0facp-16",
+    "0x1.3ebf4eb00938fp-14", "-0x1.c2f36a8fc5d53p-13", "-0x1.22ea5df04047cp-13",
+    "0x1.02a30d1fba0dcp+0", "0x1.3664ddd1ad7fbp+2")]
+
+
+def _first_horner(coeffs, t):
+    acc = np.full(t.shape, coeffs[0], _F64)
+    for c in coeffs[1:]:
+        acc = fma64(acc, t, c)
+    return acc
+
+
+def erf_inv_f64(x) -> np.ndarray:
+    """The inverse error function of float64 ``x`` as XLA's CPU backend computes it
+    (``+-inf`` at ``+-1``, NaN outside ``[-1, 1]``)."""
+    x = _daz(x)
+    with np.errstate(all="ignore"):
+        w = -log1p_f64(x * -x)
+        root = np.sqrt(w)
+        central = w < _F64(6.25)
+        tail = w < _F64(16)
+        poly = np.where(central, _first_horner(_ERFINV_CENTRAL, w + _F64(-3.125)),
+                        np.where(tail, _first_horner(_ERFINV_TAIL, root - _F64(3.25)),
+                                 _first_horner(_ERFINV_FAR, root - _F64(5))))
+        out = poly * x
+    return np.where(np.abs(x) == _F64(1), np.copysign(_F64(np.inf), x), out)
+
+
+# XLA's own exp: n = floor(x log2(e) + 1/2), g = x - n ln2 (ln2 in two parts, both steps
+# fused), e**g = 1 + 2 g P(g**2) / (Q(g**2) - g P(g**2)) (Cephes' Pade form), times 2**n
+# applied as (2**b)**3 2**(n - 3b) with b = n >> 2 (so no factor overflows)
+_EXP_LO, _EXP_HI = _bits(0xC086232BDD7ABCD2), _bits(0x40862E42FEFA39EF)
+_EXP_LOG2E = _bits(0x3FF71547652B82FE)
+_EXP_LN2 = (_bits(0x3FE62E4000000000), _bits(0x3EB7F7D1CF79ABCA))
+_EXP_P = (_bits(0x3F2089CDD5E44BE8), _bits(0x3F9F06D10CCA2C7E), _F64(1))
+_EXP_Q = (_bits(0x3EC92EB6BC365FA0), _bits(0x3F64AE39B508B6C0), _bits(0x3FCD17099887E074),
+          _F64(2))
+_ONE_BITS = 0x3FF0000000000000
+
+
+def exp_f64(x) -> np.ndarray:
+    """``e**x`` of float64 ``x`` as XLA's CPU backend computes it (its own expansion; 0
+    below about -708.4, ``inf`` above about 709.8, subnormal results flushed to zero)."""
+    x = _daz(x)
+    with np.errstate(all="ignore"):
+        xc = np.minimum(np.maximum(x, _EXP_LO), _EXP_HI)   # (NaN stays NaN)
+        n = np.floor(fma64(xc, _EXP_LOG2E, _F64(0.5)))
+        g = fma64(-n, _EXP_LN2[1], fma64(-n, _EXP_LN2[0], xc))
+        g2 = g * g
+        pg = fma64(fma64(g2, _EXP_P[0], _EXP_P[1]), g2, _EXP_P[2]) * g
+        q = fma64(fma64(fma64(g2, _EXP_Q[0], _EXP_Q[1]), g2, _EXP_Q[2]), g2, _EXP_Q[3])
+        e = fma64(pg / (q - pg), _F64(2), _F64(1))
+        k = np.clip(np.where(np.isnan(n), 0, n), -2099, 2099).astype(np.int64)
+        b = k >> 2
+        scale = ((b << 52) + _ONE_BITS).view(_F64)
+        rest = ((((k - 3 * b) & 0xFFF) << 52) + _ONE_BITS).view(_F64)
+        out = ((e * scale) * scale) * scale * rest
+        out = np.where(x < _EXP_LO, _F64(0), np.where(x > _EXP_HI, _F64(np.inf), out))
+    return np.where(np.abs(out) < _TINY, _F64(0), out)

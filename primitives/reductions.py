@@ -11,6 +11,7 @@ import numpy as np
 from fx.core import ShapedArray, Zero
 from primitives import _rules as R
 from primitives._rules import ANY, BOOL, FLOAT, INT, NUMERIC, check_dtype, new_primitive
+from primitives.reduce_order import ORDERS, xla_cpu_sum
 
 
 def _check_axes(name, x, axes):
@@ -39,27 +40,35 @@ def _keep_dims_broadcast(y, in_shape, axes):
 
 
 def reduction(name, impl, kinds, jvp=None, transpose=None, out_dtype=None):
-    p = new_primitive(name, hidden_params=() if name == "reduce_sum" else ("out_sharding",))
+    # reduce_sum's hidden ``order``: None, or "xla_cpu" (XLA's CPU order of additions,
+    # primitives/reduce_order.py: det/slogdet use it to give JAX's bits)
+    p = new_primitive(name, hidden_params=("order",) if name == "reduce_sum"
+                      else ("out_sharding",))
 
     @p.def_abstract_eval
-    def abstract_eval(x, *, axes, out_sharding=None):
+    def abstract_eval(x, *, axes, out_sharding=None, order=None):
         check_dtype(name, x, kinds)
         _check_axes(name, x, axes)
+        if order is not None and (name != "reduce_sum" or order not in ORDERS):
+            raise ValueError(f"{name}: unknown order {order!r}; expected one of {ORDERS[1:]} "
+                             f"(reduce_sum only) or None")
         return ShapedArray(_reduced_shape(x.shape, axes), out_dtype or x.dtype, x.weak_type)
 
-    def run(x, *, axes, out_sharding=None):
+    def run(x, *, axes, out_sharding=None, order=None):
         dtype = out_dtype or x.dtype
         if x.dtype.itemsize == 2 and (x.dtype.kind == "f" or x.dtype.name == "bfloat16") \
                 and name in ("reduce_sum", "reduce_prod"):
             x = x.astype(np.float32)  # 16-bit floats accumulate in float32, as XLA does
+        if order is not None:
+            return xla_cpu_sum(x, axes).astype(dtype)
         with np.errstate(all="ignore"):
             return np.asarray(impl(x, axis=tuple(axes))).astype(dtype)
 
     p.def_impl(run)
 
-    def jvp_rule(primals, tangents, *, axes, out_sharding=None):
+    def jvp_rule(primals, tangents, *, axes, out_sharding=None, **order):
         (x,), (t,) = primals, tangents
-        y = p.bind(x, axes=axes, out_sharding=out_sharding)
+        y = p.bind(x, axes=axes, out_sharding=out_sharding, **order)
         if jvp is None:
             return y, Zero(R.aval_of(y).to_tangent_aval())
         return y, jvp(x, t, y, axes)
@@ -69,15 +78,15 @@ def reduction(name, impl, kinds, jvp=None, transpose=None, out_dtype=None):
         p.def_transpose(transpose)
 
     @p.def_batch
-    def batch(args, dims, *, axes, out_sharding=None):
+    def batch(args, dims, *, axes, out_sharding=None, **order):
         (x,), (d,) = args, dims
         new_axes, out_dim = _batch_axes(axes, d)
-        return p.bind(x, axes=new_axes, out_sharding=out_sharding), out_dim
+        return p.bind(x, axes=new_axes, out_sharding=out_sharding, **order), out_dim
 
     return p
 
 
-def _sum_transpose(ct, x, *, axes, out_sharding=None):
+def _sum_transpose(ct, x, *, axes, out_sharding=None, order=None):
     if type(ct) is Zero:
         return [Zero(x.aval)]
     return [_keep_dims_broadcast(ct, x.aval.shape, axes)]
@@ -194,6 +203,7 @@ def arg_reduction(name, np_fn):
         return np.asarray(np_fn(x, axis=axis)).astype(index_dtype)
 
     p.def_impl(run)
+    p.weak_type_rule = lambda args: False  # indices are never weakly typed
 
     @p.def_jvp
     def jvp(primals, tangents, **params):

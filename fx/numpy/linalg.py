@@ -18,11 +18,12 @@ from fx import dtypes
 from fx.core import get_aval
 from fx.custom_derivatives import custom_jvp
 from fx.lax import linalg as lax_linalg
-from fx.numpy._linalg_norms import (_H, _check_arraylike, _diag, _eye_like, _inexact,
-                                    _matrices, _square, _static_int, _trace, cond, cross,
+from fx.numpy._linalg_norms import (_H, _check_arraylike, _eye_like, _inexact,
+                                    _matrices, _square, _static_int, cond, cross,
                                     diagonal, matmul, matrix_norm, matrix_transpose,
                                     multi_dot, norm, outer, tensordot, tensorinv,
                                     tensorsolve, trace, vecdot, vector_norm)
+from fx.numpy._linalg_det import SlogdetResult, det, slogdet  # noqa: F401
 from primitives import linalg_decomp as _D
 
 __all__ = ["cholesky", "cond", "cross", "det", "diagonal", "eig", "eigh", "eigvals",
@@ -46,11 +47,6 @@ class EighResult(NamedTuple):
 class QRResult(NamedTuple):
     Q: object
     R: object
-
-
-class SlogdetResult(NamedTuple):
-    sign: object
-    logabsdet: object
 
 
 class SVDResult(NamedTuple):
@@ -297,97 +293,6 @@ def inv(a):
     a = _inexact("linalg.inv", a)
     _square("linalg.inv", a)
     return solve(a, _eye_like(a))
-
-
-def _pivot_parity(pivots):
-    k = get_aval(pivots).shape[-1]
-    return fnp.count_nonzero(pivots != fnp.arange(k, dtype=pivots.dtype), axis=-1)
-
-
-@custom_jvp
-def _det(a):
-    lu, pivots, _ = lax_linalg.lu(a)
-    diag = _diag(lu)
-    sign = fnp.where(_pivot_parity(pivots) % 2 == 1, -1, 1).astype(diag.dtype)
-    return sign * fnp.prod(diag, axis=-1)
-
-
-def _trace_solve(a, da):
-    """``trace(a^-1 da)``, solving with an LU computed here (so it stays differentiable)."""
-    lu, _, perm = lax_linalg.lu(a)
-    return _trace(_lu_solve(lu, perm, da))
-
-
-@_det.defjvp
-def _det_jvp(primals, tangents):
-    (a,), (da,) = primals, tangents
-    y = _det(a)
-    return y, y * _trace_solve(a, da)
-
-
-def det(a):
-    """The determinant of square matrices ``[..., n, n]``.
-
-    The derivative is ``det(a) * trace(solve(a, da))`` (not finite at singular ``a``).
-
-    Example:
-      >>> det(fx.numpy.array([[1., 2.], [3., 4.]]))   # -2.
-    """
-    a = _inexact("linalg.det", a)
-    _square("linalg.det", a)
-    return _det(a)
-
-
-@custom_jvp
-def _slogdet(a):
-    lu, pivots, _ = lax_linalg.lu(a)
-    diag = _diag(lu)
-    dtype = diag.dtype
-    is_zero = fnp.any(diag == 0, axis=-1)
-    parity = _pivot_parity(pivots)
-    if dtype.kind == "c":
-        phase = fnp.prod(diag / fnp.abs(diag).astype(dtype), axis=-1)
-        sign = fnp.where(parity % 2 == 1, -1, 1).astype(dtype) * phase
-    else:
-        parity = parity + fnp.count_nonzero(diag < 0, axis=-1)
-        sign = fnp.where(parity % 2 == 1, -1, 1).astype(dtype)
-    sign = fnp.where(is_zero, fnp.zeros_like(sign), sign)
-    magnitude = fnp.abs(diag)
-    logdet = fnp.sum(fnp.log(fnp.where(diag == 0, fnp.ones_like(magnitude), magnitude)),
-                     axis=-1)
-    logdet = fnp.where(is_zero, -np.inf, logdet)
-    return sign, logdet
-
-
-@_slogdet.defjvp
-def _slogdet_jvp(primals, tangents):
-    (a,), (da,) = primals, tangents
-    sign, logdet = _slogdet(a)
-    tr = _trace_solve(a, da)
-    if get_aval(a).dtype.kind == "c":
-        sign_dot = (tr - fnp.real(tr).astype(tr.dtype)) * sign
-        return (sign, logdet), (sign_dot, fnp.real(tr))
-    return (sign, logdet), (fnp.zeros_like(sign), tr)
-
-
-def slogdet(a, *, method: str | None = None) -> SlogdetResult:
-    """Sign and log of the absolute value of the determinant.
-
-    Args:
-      a: ``[..., n, n]``.
-      method: ``None``/``"lu"`` (``"qr"`` is accepted and computed the same way).
-
-    Returns:
-      ``SlogdetResult(sign, logabsdet)``; ``(0, -inf)`` for singular matrices.
-
-    Example:
-      >>> slogdet(fx.numpy.array([[1., 2.], [3., 4.]]))   # (-1., log(2.))
-    """
-    if method not in (None, "lu", "qr"):
-        raise ValueError(f"linalg.slogdet: unknown method {method!r}; expected 'lu' or 'qr'")
-    a = _inexact("linalg.slogdet", a)
-    _square("linalg.slogdet", a)
-    return SlogdetResult(*_slogdet(a))
 
 
 def matrix_power(a, n: int):

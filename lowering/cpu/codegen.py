@@ -386,6 +386,8 @@ def supports(eqn) -> bool | str:
     ``lowering.fusion.FUSE_WINDOW`` (a true value) for a windowed reduction it emits as
     a fusion group of its own."""
     prim = eqn.primitive
+    if prim is P["reduce_sum"] and eqn.params.get("order") is not None:
+        return False  # XLA's order of additions: the eager impl (primitives/reduce_order.py)
     avals = [v.aval for v in eqn.invars] + [v.aval for v in eqn.outvars]
     if any(a.dtype not in LOOP_DTYPES for a in avals):
         return False

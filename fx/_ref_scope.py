@@ -10,7 +10,10 @@ rearrange the traced jaxprs: a ref only read becomes a const operand; a ref writ
 an extra carry of a loop (an extra operand and result of ``cond``, an extra carry input of
 ``while``'s ``cond_jaxpr``), and its final value is written back into the ref after the
 primitive runs. So a printed jaxpr shows functional carries where JAX's shows ``Ref{...}``
-consts with ``ref[idx] <- v`` effects; values, derivatives and batching agree.
+consts with ``ref[idx] <- v`` effects; values, derivatives and batching agree. ``stage``
+does the same for call primitives (``fx.jit``, ``fx.checkpoint``): refs become extra
+inputs, written ones extra outputs; ``stage_for_printing`` is ``make_jaxpr``'s form
+(leading constvars holding the refs' values, trailing outputs for their final values).
 
 Invariants: a ref is captured by every body scope between the current trace and the trace
 that owns it, outermost first, so an inner body's initial value is the enclosing body's
@@ -24,6 +27,7 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 from fx import core
+from fx.config import config
 from fx.core import ClosedJaxpr, Jaxpr, ShapedArray, Var
 from fx.interpreters import partial_eval as pe
 
@@ -41,8 +45,9 @@ class _View:
 
 
 class RefScopeTrace(pe.DynamicJaxprTrace):
-    """The staging trace of a control-flow body: a ``DynamicJaxprTrace`` that also keeps
-    its view of every ref it captured (in capture order)."""
+    """The staging trace of a control-flow body (or of a jitted, checkpointed or
+    ``make_jaxpr``-traced function): a ``DynamicJaxprTrace`` that also keeps its view of
+    every ref it captured (in capture order)."""
 
     __slots__ = ("ref_views",)
 
@@ -101,6 +106,52 @@ def trace_to_jaxpr(flat_fun: Callable, in_avals: Sequence[ShapedArray]):
         return jaxpr, consts, out_avals, None
     use = RefUse([r for r, _ in views], [v.init for _, v in views], written)
     return jaxpr, consts, out_avals, use
+
+
+def stage(flat_fun: Callable, in_avals: Sequence[ShapedArray], debug_info=None):
+    """Stage ``flat_fun`` for a call primitive (``jit``, ``remat2``), capturing the refs it
+    closes over: each touched ref becomes an extra input; each ref it writes, an extra
+    output.
+
+    Returns (jaxpr, consts, out_avals, refs, written): the jaxpr's inputs are
+    ``flat_fun``'s followed by one per ref in ``refs`` (capture order); its outputs are
+    ``flat_fun``'s (``out_avals``) followed by the final value of each ref whose
+    ``written`` flag is set. ``refs`` and ``written`` are empty tuples when no ref was
+    touched (the jaxpr is then exactly ``pe.trace_to_jaxpr``'s).
+    """
+    jaxpr, consts, out_avals, use = trace_to_jaxpr(flat_fun, in_avals)
+    jaxpr.debug_info = debug_info
+    if use is None:
+        return jaxpr, consts, out_avals, (), ()
+    n_own = len(out_avals)
+    outvars = jaxpr.outvars[:n_own] + [v for v, w in zip(jaxpr.outvars[n_own:], use.written)
+                                        if w]
+    jaxpr = Jaxpr(jaxpr.constvars, jaxpr.invars, outvars, jaxpr.eqns, debug_info)
+    return jaxpr, consts, out_avals, tuple(use.refs), tuple(use.written)
+
+
+def stage_for_printing(flat_fun: Callable, in_avals: Sequence[ShapedArray]):
+    """Stage ``flat_fun`` for ``make_jaxpr``: like ``pe.trace_to_jaxpr``, but refs created
+    outside and closed over are allowed.
+
+    The functionalized form of a closed-over ref (JAX prints it as a ``Ref{f32[3]}``
+    constvar with ``ref[...] <- v`` effects): each ref the function touches is a leading
+    *constvar* whose value is the ref's contents when traced, and each ref it writes adds
+    one *trailing output*, its final value (after the function's own outputs, in the order
+    the refs were first touched). Nothing is written: tracing does not run the function.
+
+    Returns (jaxpr, consts, out_avals) with ``out_avals`` the function's own outputs.
+    """
+    jaxpr, consts, out_avals, use = trace_to_jaxpr(flat_fun, in_avals)
+    if use is None:
+        return jaxpr, consts, out_avals
+    n = len(use)
+    own_in, ref_in = jaxpr.invars[:-n], jaxpr.invars[-n:]
+    outvars = jaxpr.outvars[:-n] + [v for v, w in zip(jaxpr.outvars[-n:], use.written) if w]
+    jaxpr = Jaxpr(ref_in + jaxpr.constvars, own_in, outvars, jaxpr.eqns, jaxpr.debug_info)
+    if config.jax_enable_checks:
+        core.check_jaxpr(jaxpr)
+    return jaxpr, list(use.inits) + list(consts), out_avals
 
 
 def write_back(refs: Sequence, values: Sequence, where: str) -> None:

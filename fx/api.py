@@ -13,7 +13,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from fx import _ref_vmap, core, dtypes, tree_util
+from fx import _ref_scope, _ref_vmap, core, dtypes, tree_util
 from fx.array import Array
 from fx.core import ClosedJaxpr, ShapeDtypeStruct, ShapedArray, Tracer, Zero, get_aval
 from fx.interpreters import ad, batching
@@ -752,7 +752,8 @@ def make_jaxpr(fun: Callable, static_argnums: int | Sequence[int] = (), axis_env
         with contextlib.ExitStack() as stack:
             for name, size in (axis_env or ()):  # collectives over these named axes
                 stack.enter_context(collectives.extend_axis_env(name, size))
-            jaxpr, consts, out_avals = pe.trace_to_jaxpr(flat_fun, avals)
+            # closed-over refs: leading consts and trailing outputs (fx/_ref_scope.py)
+            jaxpr, consts, out_avals = _ref_scope.stage_for_printing(flat_fun, avals)
         closed = ClosedJaxpr(jaxpr, consts)
         if return_shape:
             shapes = [ShapeDtypeStruct(a.shape, a.dtype, weak_type=a.weak_type)
@@ -779,6 +780,6 @@ def eval_shape(fun: Callable, *args, **kwargs):
         flat_out, store["tree"] = tree_util.tree_flatten(fun(*a, **kw))
         return flat_out
 
-    _, _, out_avals = pe.trace_to_jaxpr(flat_fun, avals)
+    _, _, out_avals = _ref_scope.stage_for_printing(flat_fun, avals)  # refs allowed
     return tree_util.tree_unflatten(store["tree"], [
         ShapeDtypeStruct(a.shape, a.dtype, weak_type=a.weak_type) for a in out_avals])

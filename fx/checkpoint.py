@@ -2,7 +2,9 @@
 ``checkpoint_policies``, ``checkpoint_name``.
 
 Invariants: ``checkpoint(f)`` traces ``f`` and binds ``remat2`` (see
-``primitives.remat``); its values are ``f``'s. Under reverse mode, the
+``primitives.remat``); its values are ``f``'s. Refs ``f`` closes over are extra operands
+of ``remat2`` (and extra results when written), written back after the bind
+(``fx/_ref_scope.py``); eagerly ``f`` simply runs. Under reverse mode, the
 backward pass recomputes every intermediate the policy does not save. A
 policy is ``policy(prim, *avals, **params) -> bool`` (True: may be saved).
 """
@@ -13,7 +15,7 @@ import types
 from typing import Any, Callable, Sequence
 
 
-from fx import core, tree_util
+from fx import _ref_scope, core, tree_util
 from fx.core import get_aval
 from fx.interpreters import partial_eval as pe
 from primitives.remat import bind_remat, name_p
@@ -170,10 +172,18 @@ def checkpoint(fun: Callable | None = None, *, prevent_cse: bool = True, policy=
 
         flat = [_as_array(x) for x in flat]
         in_avals = [get_aval(x) for x in flat]
-        closed, hoisted = pe.trace_to_closed_jaxpr(flat_fun, in_avals,
-                                                   debug_info=getattr(fun, "__name__", None))
-        outs = bind_remat(closed, [*hoisted, *flat], prevent_cse=prevent_cse,
+        # refs fun closes over: extra inputs (and outputs when written), written back
+        jaxpr, consts, _, refs, written = _ref_scope.stage(
+            flat_fun, in_avals, debug_info=getattr(fun, "__name__", None))
+        closed, hoisted = pe.hoist_tracer_consts(jaxpr, consts)
+        ref_values = [r._live_value("read") for r in refs]
+        outs = bind_remat(closed, [*hoisted, *flat, *ref_values], prevent_cse=prevent_cse,
                           differentiated=False, policy=policy)
+        if refs:
+            n_own = len(outs) - sum(written)
+            _ref_scope.write_back([r for r, w in zip(refs, written) if w], outs[n_own:],
+                                  "checkpoint")
+            outs = outs[:n_own]
         return tree_util.tree_unflatten(store["tree"], outs)
 
     return fun_remat

@@ -10,16 +10,23 @@ every transformation works unchanged: a jaxpr shows the functional updates where
 body sees its own view of the ref, and a ref the body writes becomes an extra carry of the
 loop (an extra operand and result of ``cond``), written back after the loop
 (``fx/_ref_scope.py``); printed jaxprs show those carries where JAX shows ``Ref{...}``
-consts. ``fx.vmap`` of a function taking refs batches each ref's value along its in_axis
-and writes the batched final value back (``fx/_ref_vmap.py``).
+consts. The same capture makes a ref closed over by ``fx.jit`` an extra input of the jitted
+call (its current value on every call) and, when written, an extra output written back
+after the call (``fx/_ref_jit.py``); likewise for ``fx.checkpoint`` (extra ``remat2``
+operands/results). ``fx.make_jaxpr`` shows a closed-over ref as a leading constvar
+holding its value when traced, and each written ref's final value as a trailing output
+(nothing is written back: tracing runs nothing). ``fx.vmap`` of a function taking refs
+batches each ref's value along its in_axis and writes the batched final value back
+(``fx/_ref_vmap.py``).
 
 Invariants: a ref belongs to the trace current when it was created; its value lives at that
 trace's level, or at the level of the innermost control-flow body that captured it (a write
 from an inner trace must be independent of that trace: no vmapped or differentiated value
 into an outer ref, as JAX refuses); a ref passed to ``fx.jit`` becomes an extra input and
 output of the compiled call and its final value is written back after the call
-(``fx/_ref_jit.py``); a ref created outside a jitted function (or ``make_jaxpr``) and closed
-over by it cannot be used there (its value would be baked into the compiled program).
+(``fx/_ref_jit.py``), and so does a ref a jitted (or checkpointed, or ``make_jaxpr``-traced)
+function closes over; other staging traces (custom_jvp/custom_vjp functions,
+custom_linear_solve, ...) refuse outer refs, whose value would otherwise be baked in.
 """
 from __future__ import annotations
 
@@ -333,10 +340,10 @@ def _lower(x, ref: Ref, what: str, level=None):
                   f"non-differentiated array reference of type {ref.aval!r}. Move the "
                   "array reference to be an argument of the differentiated function?")
     else:
-        detail = (f"performing a {what} operation inside a staged function (fx.jit or "
-                  f"make_jaxpr) on an array reference of type {ref.aval!r} created "
-                  "outside it. fx refs are functionalized: pass the Ref as an argument of "
-                  "the jitted function (its writes are then visible after the call).")
+        detail = (f"performing a {what} operation inside a staged function that cannot "
+                  "close over refs (a custom_jvp/custom_vjp function, custom_linear_solve, "
+                  f"...) on an array reference of type {ref.aval!r} created outside it. fx "
+                  "refs are functionalized: write the ref after that function returns.")
     raise TypeError(detail)
 
 
@@ -403,11 +410,12 @@ class Ref:
             staging = _staging_types()
             if any(isinstance(t, staging) and type(t) is not RefScopeTrace for t in path):
                 raise TypeError(
-                    f"cannot {what} the mutable array reference {self._aval!r} inside a "
-                    "staged function (fx.jit, make_jaxpr, checkpoint, ...): it was created "
-                    "outside and is closed over. fx refs are functionalized: pass the Ref as "
-                    "an argument of the jitted function instead (its writes are visible "
-                    "after the call); control-flow bodies may close over refs.")
+                    f"cannot {what} the mutable array reference {self._aval!r} inside this "
+                    "staged function (a custom_jvp/custom_vjp function, custom_linear_solve, "
+                    "...): it was created outside and is closed over. fx refs are "
+                    "functionalized, and only fx.jit, fx.checkpoint, make_jaxpr and "
+                    "control-flow bodies may close over refs: pass the Ref's value (ref[...]) "
+                    "as an argument instead.")
         holder, value = None, self._value
         for scope in reversed(scopes):  # outermost first: each sees the enclosing view
             holder = scope
@@ -598,8 +606,9 @@ def _check_ref(ref, fn: str) -> Ref:
 def _check_owner(ref: Ref, holder, what: str) -> None:
     if holder is not None:
         raise TypeError(f"cannot {what} the mutable array reference {ref.aval!r} inside a "
-                        "control-flow body (cond, switch, while_loop, fori_loop, scan): it "
-                        f"was created outside the body; {what} it after the loop instead")
+                        "control-flow body (cond, switch, while_loop, fori_loop, scan) or a "
+                        "jitted/checkpointed function: it was created outside and is closed "
+                        f"over; {what} it after the call instead")
 
 
 def freeze(ref: Ref):

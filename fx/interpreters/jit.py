@@ -3,7 +3,10 @@ dispatching cached calls with as little Python as possible.
 
 Invariants: the cache key is (pytree structure, per-leaf shape/dtype/weak type,
 static argument values, config state); a cached call flattens, looks up, runs
-the executable on NumPy buffers and wraps the outputs. Inside another trace a
+the executable on NumPy buffers and wraps the outputs. Refs the function closes over are
+traced as extra trailing inputs (their current values, passed on every call) and, when
+written, extra trailing outputs written back after the call (``fx/_ref_jit.py``); such
+entries never take the fast path, which stays as it is for everything else. Inside another trace a
 jitted function binds the ``jit`` call primitive, whose rules (jvp, transpose,
 batch, partial eval) rewrite the sub-jaxpr, so every transformation composes.
 """
@@ -18,7 +21,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from fx import core, dtypes, tree_util
+from fx import _ref_jit, _ref_scope, core, dtypes, tree_util
 from fx.array import Array
 from fx.config import config
 from fx.core import ClosedJaxpr, ShapeDtypeStruct, Tracer, Zero, get_aval
@@ -344,10 +347,14 @@ def _leaf_value(x):
 
 class _CacheEntry:
     __slots__ = ("closed", "executable", "out_tree", "out_weak", "hoisted", "single_leaf",
-                 "donated", "fast", "gpu")
+                 "donated", "fast", "gpu", "refs", "ref_written")
 
-    def __init__(self, closed, out_tree):
+    def __init__(self, closed, out_tree, refs=(), ref_written=()):
         self.closed = closed
+        # closed-over refs (fx/_ref_jit.py): extra trailing inputs, and for each written one
+        # an extra trailing output
+        self.refs = refs
+        self.ref_written = ref_written
         self.donated = ()  # flat argument positions donated to the call
         self.executable = None
         self.fast = None  # the native call for arguments of the cached types, if any
@@ -434,15 +441,22 @@ class JitWrapped:
             out = self._fun(*args, **kwargs)
             flat_out, store["tree"] = tree_util.tree_flatten(out)
             for o in flat_out:
-                _leaf_signature(o) if not isinstance(o, Tracer) else None
+                if not isinstance(o, Tracer):
+                    if type(o) is _ref_jit.Ref:
+                        raise ValueError(
+                            f"function {self._name} traced for jit returned a mutable array "
+                            f"reference of type {o.aval!r}, but mutable array references "
+                            "cannot be returned; return ref[...] instead")
+                    _leaf_signature(o)
             return flat_out
 
-        jaxpr, consts, _ = pe.trace_to_jaxpr(flat_fun, avals, debug_info=self._name)
+        # refs closed over become extra inputs/outputs (fx/_ref_jit.py)
+        jaxpr, consts, _, refs, written = _ref_scope.stage(flat_fun, avals, self._name)
         self.cache_misses += 1
         if config.jax_log_compiles:
             print(f"fx: compiling {self._name} for {[a.str_short() for a in avals]}")
         closed, hoisted = pe.hoist_tracer_consts(jaxpr, consts)
-        entry = _CacheEntry(closed, store["tree"])
+        entry = _CacheEntry(closed, store["tree"], refs, written)
         entry.hoisted = hoisted
         return entry
 
@@ -458,7 +472,7 @@ class JitWrapped:
         if entry is None or entry.hoisted:
             avals = [get_aval(x) if not isinstance(x, Tracer) else x.aval for x in flat]
             entry = self._trace(statics, static_kw, in_tree, avals)
-            if not entry.hoisted:
+            if not entry.hoisted and not (entry.refs and _ref_jit.transient(entry.refs)):
                 self._cache[key] = entry
         return entry, flat
 
@@ -496,37 +510,45 @@ class JitWrapped:
         try:
             entry, flat = self._entry(args, kwargs)
         except TypeError:  # a mutable array reference among the arguments?
-            from fx import _ref_jit
             if not _ref_jit.has_ref_argument(self, args, kwargs):
                 raise
             return _ref_jit.call_with_refs(self, args, kwargs)
+        if entry.refs:  # closed-over refs: their current values are extra arguments
+            flat = [*flat, *_ref_jit.closed_over_values(self, entry)]
         if eager and not entry.hoisted:
             gpu, committed = _gpu_placement(self._name, flat)
             if gpu is not None:
-                return self._call_gpu(entry, flat, gpu, committed)
-            exe = entry.executable
-            if exe is None:
-                exe = entry.executable = compile_jaxpr(entry.closed)
-            if self.donate_argnums:
-                return self._call_donating(entry, exe, args, flat)
-            if not kwargs and not self.static_argnums and isinstance(sig, tuple):
-                if not isinstance(exe, _Verified):
-                    entry.fast = getattr(getattr(exe, "_fast_call", None), "trusted", None)
-                self._fast_cache[(sig, config._state_key)] = entry
-            outs = exe([_leaf_value(x) for x in flat])
-            wrapped = [Array(o if type(o) is np.ndarray else np.asarray(o), w)
-                       for o, w in zip(outs, entry.out_weak)]
-            return tree_util.tree_unflatten(entry.out_tree, wrapped)
-        hoisted = entry.hoisted or []
-        flat = [x if isinstance(x, (Array, Tracer)) else Array(_leaf_value(x), type(x) in
-                                                               (int, float, complex))
-                for x in flat]
-        if self._inline:
-            outs = core.eval_jaxpr(entry.closed.jaxpr, entry.closed.consts, *hoisted, *flat)
-            return tree_util.tree_unflatten(entry.out_tree, outs)
-        outs = jit_p.bind(*hoisted, *flat, jaxpr=entry.closed, name=self._name,
-                          donated_invars=(False,) * (len(hoisted) + len(flat)),
-                          inline=self._inline, keep_unused=self._keep_unused)
+                outs = self._call_gpu(entry, flat, gpu, committed)
+            else:
+                exe = entry.executable
+                if exe is None:
+                    exe = entry.executable = compile_jaxpr(entry.closed)
+                if self.donate_argnums:
+                    outs = self._call_donating(entry, exe, args, flat)
+                else:
+                    if not kwargs and not self.static_argnums and isinstance(sig, tuple) \
+                            and not entry.refs:
+                        if not isinstance(exe, _Verified):
+                            entry.fast = getattr(getattr(exe, "_fast_call", None), "trusted",
+                                                 None)
+                        self._fast_cache[(sig, config._state_key)] = entry
+                    outs = exe([_leaf_value(x) for x in flat])
+                    outs = [Array(o if type(o) is np.ndarray else np.asarray(o), w)
+                            for o, w in zip(outs, entry.out_weak)]
+        else:
+            hoisted = entry.hoisted or []
+            flat = [x if isinstance(x, (Array, Tracer)) else Array(_leaf_value(x), type(x) in
+                                                                   (int, float, complex))
+                    for x in flat]
+            if self._inline:
+                outs = core.eval_jaxpr(entry.closed.jaxpr, entry.closed.consts, *hoisted,
+                                       *flat)
+            else:
+                outs = jit_p.bind(*hoisted, *flat, jaxpr=entry.closed, name=self._name,
+                                  donated_invars=(False,) * (len(hoisted) + len(flat)),
+                                  inline=self._inline, keep_unused=self._keep_unused)
+        if entry.refs:  # the refs' final values, written back
+            outs = _ref_jit.write_back(entry, outs)
         return tree_util.tree_unflatten(entry.out_tree, outs)
 
     def _call_gpu(self, entry, flat, device, committed=True):
@@ -554,7 +576,7 @@ class JitWrapped:
         if not committed:
             for a in wrapped:
                 a._committed = False
-        return tree_util.tree_unflatten(entry.out_tree, wrapped)
+        return wrapped
 
     def _call_donating(self, entry, exe, args, flat):
         """A call with ``donate_argnums``: donated arrays whose buffers fx allocated may
@@ -577,7 +599,7 @@ class JitWrapped:
         for i in positions:
             if type(flat[i]) is Array:
                 flat[i].delete()
-        return tree_util.tree_unflatten(entry.out_tree, wrapped)
+        return wrapped
 
     def _donated_positions(self, args) -> list:
         """Flat leaf positions of the donated positional arguments."""
@@ -595,6 +617,11 @@ class JitWrapped:
     # -- staged inspection ------------------------------------------------------------
     def trace(self, *args, **kwargs) -> Traced:
         entry, flat = self._entry(args, kwargs)
+        if entry.refs:
+            raise NotImplementedError(
+                f"{self._name} closes over mutable array references "
+                f"({', '.join(repr(r.aval) for r in entry.refs)}): fx cannot yet .trace, "
+                ".lower or .compile such a function; call the jitted function directly")
         return Traced(self, entry, flat)
 
     def lower(self, *args, **kwargs) -> Lowered:

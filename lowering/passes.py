@@ -703,8 +703,10 @@ def optimize(closed: ClosedJaxpr, debug: Callable[[str, ClosedJaxpr], None] | No
     Example:
       >>> optimize(fx.make_jaxpr(fx.jit(lambda x: x * 1.0))(1.0))  # { lambda ; a. in (a,) }
     """
+    from lowering.dirichlet_rewrite import fuse_dirichlet
     from lowering.scan_hoist import hoist_scan_products
-    pipeline = [("inline_calls", inline_calls), ("hoist_scan_products", hoist_scan_products),
+    pipeline = [("inline_calls", inline_calls), ("fuse_dirichlet", fuse_dirichlet),
+                ("hoist_scan_products", hoist_scan_products),
                 ("canonicalize", canonicalize), ("fold_constants", fold_constants)]
     simplify = [("simplify_converts", simplify_converts), ("simplify_algebra", simplify_algebra),
                 ("simplify_shapes", simplify_shapes), ("cse", cse), ("dce", dce)]

@@ -6,10 +6,13 @@ Invariants: ``random_gamma`` splits each key into one subkey per element of its
 shape parameter and runs Marsaglia and Tsang's rejection loop once per element
 (vectorised with ``vmap``), consuming keys exactly as JAX does. Samples are
 differentiable in ``a`` through the primitive's jvp rule, which uses the
-implicit derivative ``random_gamma_grad`` (the CDF held fixed). float32 dirichlet is
-the ``random_dirichlet`` primitive (``gamma_xla.dirichlet_f32``: the values XLA gives
-JAX's softmax of log-gamma draws), differentiated as that composite; other dtypes run
-the composite itself.
+implicit derivative ``random_gamma_grad`` (the CDF held fixed). dirichlet is JAX's
+program (``jit[_dirichlet]``: ``jit[_gamma]`` in log space, then a softmax), so it
+prints, differentiates and batches as JAX's does; compiled (eagerly too, since the
+samplers are jitted), ``lowering.dirichlet_rewrite`` computes the float32/float64
+softmax of log-gamma draws as XLA does (bit-identical to JAX); the reference
+interpreter (``FX_COMPILER=0``, ``disable_jit``) evaluates the composite with NumPy's
+``exp`` and sums, a few ulps from JAX's.
 """
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ import numpy as np
 
 from fx import core, dtypes
 from fx import numpy as fnp
-from fx.api import jvp, vmap
+from fx.api import vmap
 from fx.array import Array
 from fx.interpreters.jit import jit
 from fx.lax import _control_flow as cf
@@ -29,13 +32,11 @@ from fx._random.common import (as_float, const, float_dtype, key_index, normal_d
                                shape_or_broadcast, single_key, split_keys, static_jit,
                                uniform_jit, xla_sum_last)
 from fx._random.continuous import _exponential
-from fx._random.gamma_xla import dirichlet_f32, gamma_f32
+from fx._random.gamma_xla import gamma_f32
 from fx._random.gamma_xla64 import gamma_f16, gamma_f64
 from fx._random.keys import PRNGKeyArray, canonical_shape
 from fx._random.lax_ext import random_gamma_grad  # noqa: F401  (re-exported)
-from fx.core import ShapedArray, Zero
-from primitives import _rules as R
-from primitives._rules import new_primitive
+from primitives import reductions as P
 from primitives.random import random_gamma_p, random_split_p
 
 __all__ = ["gamma", "loggamma", "beta", "dirichlet", "chisquare", "t", "f",
@@ -193,68 +194,34 @@ def beta(key, a, b, shape=None, dtype=None, *, out_sharding=None):
     return _beta(key, a, b, shape, dtype)
 
 
-def _softmax_last(log_g):
-    """Softmax over the last axis, rounded as XLA rewrites it: x * (1 / sum(x))."""
-    dtype = log_g.dtype
-    top = lax.max(const(-np.inf, dtype), fnp.max(log_g, axis=-1))
-    top = lax.stop_gradient(fnp.expand_dims(top, -1))
-    unnormalized = lax.exp(fnp.subtract(log_g, top))
-    total = xla_sum_last(unnormalized)
-    return fnp.multiply(unnormalized, fnp.expand_dims(lax.div(const(1.0, dtype), total), -1))
+def _softmax(x, axis: int):
+    """JAX's dirichlet softmax, equation for equation: ``e / e.sum(axis, keepdims=True)``
+    with ``e = exp(x - stop_gradient(x.max(axis, keepdims=True)))``. (JAX 0.10 lets
+    ``sub``/``div`` broadcast the kept size-1 axis; fx's binary primitives need equal
+    shapes, so one ``broadcast_in_dim`` to the full shape precedes each.)
 
-
-# random_dirichlet: keys[K..., 2], a[K..., S..., k] float32 -> softmax(random_gamma(keys,
-# a, log_space=True), -1), the values JAX's dirichlet gets from XLA, whose fusions round
-# the log-gamma draws inside the softmax in ways only the sampler can reproduce (it needs
-# v**3 and d apart: gamma_xla.dirichlet_f32). Differentiated as that composite.
-random_dirichlet_p = new_primitive("random_dirichlet")
-
-
-@random_dirichlet_p.def_abstract_eval
-def _dirichlet_abstract_eval(keys, a):
-    if keys.dtype != np.uint32 or not keys.shape or keys.shape[-1] != 2:
-        raise TypeError(f"random_dirichlet expects raw key data: a uint32 array whose last "
-                        f"dimension is 2, got {keys.str_short()}")
-    if a.dtype != np.float32:
-        raise TypeError(f"random_dirichlet requires float32 concentrations, got {a.dtype.name}")
-    key_shape = keys.shape[:-1]
-    if len(a.shape) <= len(key_shape) or a.shape[:len(key_shape)] != key_shape:
-        raise TypeError(f"random_dirichlet: the key array's shape {key_shape} must be a proper "
-                        f"prefix of a's shape {a.shape}")
-    return ShapedArray(a.shape, a.dtype)
-
-
-@random_dirichlet_p.def_impl
-def _dirichlet_impl(keys, a):
-    return dirichlet_f32(np.asarray(keys, np.uint32), np.asarray(a, np.float32))
-
-
-@random_dirichlet_p.def_jvp
-def _dirichlet_jvp(primals, tangents):
-    (keys, a), (_, a_dot) = primals, tangents
-    out = random_dirichlet_p.bind(keys, a)
-    if type(a_dot) is Zero:
-        return out, Zero(R.aval_of(out).to_tangent_aval())
-    _, out_dot = jvp(lambda c: _softmax_last(random_gamma_p.bind(keys, c, log_space=True)),
-                     (a,), (a_dot,))
-    return out, out_dot
-
-
-@random_dirichlet_p.def_batch
-def _dirichlet_batch(args, dims):
-    size = R.batch_size(args, dims)
-    keys, a = [R.bdim_to_front(x, d, size) for x, d in zip(args, dims, strict=True)]
-    return random_dirichlet_p.bind(keys, a), 0
+    ``lowering.dirichlet_rewrite`` recognises this chain after ``random_gamma`` and
+    computes it as XLA does (``gamma_xla.dirichlet_f32``, ``gamma_xla64.dirichlet_f64``)."""
+    dtype = x.dtype
+    shape = tuple(x.shape)
+    axis = axis % len(shape)
+    kept = shape[:axis] + (1,) + shape[axis + 1:]
+    others = tuple(d for d in range(len(shape)) if d != axis)
+    every = tuple(range(len(shape)))
+    top = P.reduce_max_p.bind(x, axes=(axis,))
+    top = lax.max(const(-np.inf, dtype), top)
+    top = lax.stop_gradient(lax.broadcast_in_dim(top, kept, others))
+    unnormalized = lax.exp(lax.sub(x, lax.broadcast_in_dim(top, shape, every)))
+    total = P.reduce_sum_p.bind(unnormalized, axes=(axis,), out_sharding=None)
+    total = lax.broadcast_in_dim(lax.broadcast_in_dim(total, kept, others), shape, every)
+    return lax.div(unnormalized, total)
 
 
 @static_jit(2, 3)
 def _dirichlet(key, alpha, shape, dtype):
     alpha = as_float(alpha, dtype)
-    full_shape = shape + alpha.shape[-1:]
-    a = fnp.broadcast_to(alpha, full_shape)
-    if np.dtype(dtype) == np.float32:
-        return random_dirichlet_p.bind(key._base_array, a)
-    return _softmax_last(_gamma(key, a, full_shape, dtype, True))
+    log_gamma = _gamma(key, alpha, shape + alpha.shape[-1:], dtype, True)
+    return _softmax(log_gamma, -1)
 
 
 def dirichlet(key, alpha, shape=None, dtype=None, *, out_sharding=None):

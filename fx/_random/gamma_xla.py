@@ -22,8 +22,9 @@ What XLA makes of JAX's operations (read from the optimized HLO of
 
 ``dirichlet_f32`` is JAX's dirichlet (a softmax of log-space draws) for float32, whole:
 XLA recomputes each log-gamma draw inside the softmax fusions, with roundings that need
-``d`` and ``v**3`` apart (see its docstring), so it backs a primitive of its own
-(``random_dirichlet`` in fx/_random/gamma.py) rather than ``random_gamma``.
+``d`` and ``v**3`` apart (see its docstring), so it is the impl of the lowering-internal
+``random_dirichlet`` equation that ``lowering.dirichlet_rewrite`` puts in place of JAX's
+softmax of ``random_gamma`` draws, rather than ``random_gamma``'s.
 
 Invariants: float32 in, float32 out; keys are raw ``uint32 [..., 2]`` whose shape is a
 prefix of ``a``'s (as the primitive requires); only NumPy, the native kernels of
@@ -39,6 +40,7 @@ import numpy as np
 
 from fx._random.xla_math import (clog_f32, erf_inv_f32, exp_f32, fma32, log1p_f32, log_f32,
                                  pow_f32, rsqrt_f32, ynn_exp_f32, ynn_log_f32)
+from fx._random.ynn_sum import ynn_sum_last
 from primitives.random import threefry_2x32
 
 __all__ = ["gamma_f32", "dirichlet_f32", "Arithmetic", "FLOAT32", "gamma_in", "draw_parts",
@@ -201,7 +203,7 @@ def gamma_f32(keys: np.ndarray, a: np.ndarray, log_space: bool) -> np.ndarray:
 
 # XLA's fusions for dirichlet's softmax of log-gamma draws (see dirichlet_f32)
 _YNN_MIN_SIZE = 4096
-_LANES, _RUN, _WINDOW = 16, 4, 32
+_WINDOW = 32
 
 
 def _flush(x: np.ndarray) -> np.ndarray:
@@ -214,39 +216,24 @@ def _row_sums(e: np.ndarray, ynn: bool) -> np.ndarray:
 
     XLA: rows of up to 32 in order; longer rows are padded with zeros to a multiple of
     32 (half the padding in front, the odd one behind), summed in windows of 32 in
-    order, and the window sums reduced the same way. YNNPACK: the row in vectors of 16
-    lanes (zero-padded), each run of 4 vectors (64 elements) added in order into a
-    vector of its own, these vectors added in order, and the 16 lanes folded in halves
-    (lane ``j`` plus lane ``j + 8``, then ``j + 4``, ...).
+    order, and the window sums reduced the same way. YNNPACK: its reduction kernel's
+    order (``ynn_sum.ynn_sum_last``: 16 lanes, blocks of 256 and 64 elements, a Kahan
+    step every 1024).
     """
     k = e.shape[-1]
-    if not ynn:
-        if k <= _WINDOW:
-            total = e[..., 0]
-            for i in range(1, k):
-                total = total + e[..., i]
-            return total
-        windows = -(-k // _WINDOW)
-        front = (windows * _WINDOW - k) // 2
-        padded = np.zeros(e.shape[:-1] + (windows * _WINDOW,), _F32)
-        padded[..., front:front + k] = e
-        return _row_sums(_row_sums(padded.reshape(e.shape[:-1] + (windows, _WINDOW)),
-                                   False), False)
-    width = _LANES * -(-k // _LANES)
-    padded = np.zeros(e.shape[:-1] + (width,), _F32)
-    padded[..., :k] = e
-    vectors = padded.reshape(e.shape[:-1] + (width // _LANES, _LANES))
-    acc = None
-    for start in range(0, vectors.shape[-2], _RUN):
-        run = vectors[..., start, :]
-        for i in range(start + 1, min(start + _RUN, vectors.shape[-2])):
-            run = run + vectors[..., i, :]
-        acc = run if acc is None else acc + run
-    lanes = _LANES
-    while lanes > 1:
-        lanes //= 2
-        acc = acc[..., :lanes] + acc[..., lanes:2 * lanes]
-    return acc[..., 0]
+    if ynn:
+        return ynn_sum_last(e)
+    if k <= _WINDOW:
+        total = e[..., 0]
+        for i in range(1, k):
+            total = total + e[..., i]
+        return total
+    windows = -(-k // _WINDOW)
+    front = (windows * _WINDOW - k) // 2
+    padded = np.zeros(e.shape[:-1] + (windows * _WINDOW,), e.dtype)
+    padded[..., front:front + k] = e
+    return _row_sums(_row_sums(padded.reshape(e.shape[:-1] + (windows, _WINDOW)), False),
+                     False)
 
 
 def dirichlet_f32(keys: np.ndarray, a: np.ndarray) -> np.ndarray:
@@ -260,7 +247,8 @@ def dirichlet_f32(keys: np.ndarray, a: np.ndarray) -> np.ndarray:
       ``logf`` when ``n % 8`` is 3, 5, 6 or 7 (``xla_math.clog_f32``);
     - ``16 <= n < 4096``: XLA's own ``log`` and ``exp``, rows summed in order;
     - ``n >= 4096``: YNNPACK runs the fusion: its ``log`` (of ``d`` and ``v**3``) and
-      ``exp`` (``xla_math.ynn_log_f32``/``ynn_exp_f32``), rows summed in 16 lanes.
+      ``exp`` (``xla_math.ynn_log_f32``/``ynn_exp_f32``), rows summed in YNNPACK's order
+      (``ynn_sum.ynn_sum_last``).
     Then ``e * (1 / sum(e))`` with results below ``2**-126`` flushed to zero.
 
     Example: ``dirichlet_f32(np.zeros((2,), np.uint32), np.float32([[1, 2, .5]]))``.

@@ -26,11 +26,14 @@ import math
 
 import numpy as np
 
-from fx._random.gamma_xla import Arithmetic, gamma_in, key_words
+from fx._random.gamma_xla import (Arithmetic, _row_sums, draw_parts, gamma_in, key_words,
+                                  log_boost)
 from fx._random.xla_math import erf_inv_f32, log1p_f32, log_f32, pow_f32, rsqrt_f32
-from fx._random.xla_math64 import erf_inv_f64, fma64, log1p_f64, log_f64, pow_f64, rsqrt_f64
+from fx._random.xla_math64 import (erf_inv_f64, exp_f64, fma64, log1p_f64, log_f64, pow_f64,
+                                   rsqrt_f64, ynn_exp_f64, ynn_log_f64)
+from fx._random.ynn_sum import ynn_sum_last
 
-__all__ = ["FLOAT64", "FLOAT16", "gamma_f64", "gamma_f16"]
+__all__ = ["FLOAT64", "FLOAT16", "gamma_f64", "gamma_f16", "dirichlet_f64"]
 
 _F64 = np.float64
 _U64 = np.uint64
@@ -67,6 +70,43 @@ def gamma_f64(keys: np.ndarray, a: np.ndarray, log_space: bool) -> np.ndarray:
     Example: ``gamma_f64(np.zeros((2,), np.uint32), np.float64([2.5]), False)``.
     """
     return gamma_in(FLOAT64, keys, a, log_space)
+
+
+_YNN_MIN_SIZE = 4096
+_TINY64 = _F64(np.finfo(np.float64).tiny)
+
+
+def dirichlet_f64(keys: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """``softmax(random_gamma(keys, a, log_space=True), -1)`` (JAX's dirichlet) for
+    float64 ``a``, rounded as XLA's CPU backend rounds JAX's program with
+    ``jax_enable_x64`` (keys as for ``gamma_f64``).
+
+    By the size ``n`` of ``a`` (read from the optimized HLO and YNNPACK's kernels):
+    - ``n < 4096``: the log-gamma draws as ``gamma_f64`` gives them (``log`` is the C
+      library's in every fusion), XLA's own ``exp`` (``xla_math64.exp_f64``), rows
+      summed in XLA's order;
+    - ``n >= 4096``: YNNPACK runs the fusion: its ``log`` of ``d`` and ``v**3`` and its
+      ``exp`` (``xla_math64.ynn_log_f64``/``ynn_exp_f64``), rows summed in its
+      order (``ynn_sum.ynn_sum_last``).
+    Then ``e * (1 / sum(e))`` with results below the smallest normal flushed to zero.
+
+    Example: ``dirichlet_f64(np.zeros((2,), np.uint32), np.float64([[1, 2, .5]]))``.
+    """
+    a = np.asarray(a, _F64)
+    keys = np.asarray(keys, np.uint32)
+    if a.size == 0:
+        return np.zeros(a.shape, _F64)
+    big = a.size >= _YNN_MIN_SIZE
+    alpha, d, v_cubed, u, boost = draw_parts(FLOAT64, keys, a)
+    boosts = log_boost(FLOAT64, alpha, u, boost)
+    log = ynn_log_f64 if big else log_f64
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        log_g = ((log(d) + log(v_cubed)) + boosts).reshape(a.shape)
+        shifted = log_g - np.max(log_g, axis=-1, keepdims=True)
+        e = ynn_exp_f64(shifted) if big else exp_f64(shifted)
+        total = ynn_sum_last(e) if big else _row_sums(e, False)
+        out = e * (_F64(1) / total)[..., None]
+    return np.where(np.abs(out) < _TINY64, _F64(0), out)
 
 
 _F16, _F32 = np.float16, np.float32

@@ -1,0 +1,121 @@
+"""Sums over the last axis added in the order YNNPACK's reduction kernels add them (XLA's
+CPU backend hands reductions of 4096 elements or more to YNNPACK, JAX's dirichlet's
+softmax among them), so row totals round as JAX's do.
+
+Read from jaxlib 0.10.2's ``ynn::sum_k1_fp32_avx512`` and ``ynn::sum_k1_fp64_avx512``
+(the kernels XLA picks on x86 with AVX-512; other processors get other kernels, not
+modelled) and confirmed bit for bit against ``jax.jit(lambda x: x.sum(-1))``. Rows
+longer than 128 KiB (32768 float32, 16384 float64 elements) are cut into pieces of 128 KiB, each
+summed by the kernel and added to the running output in order (bit-identical for two
+pieces; rows of three or more pieces are combined in some other order, not
+reproduced: about half their totals differ by an ulp). Within a piece, a row is read
+in vectors of ``L`` lanes (16 float32, 8 float64; the last one zero-padded) and added
+lane-wise:
+
+- blocks of ``16 L`` elements: four chains of four vectors, each chain ``((0 + v0) +
+  v1) + v2) + v3``, joined as ``((c0 + c1) + c2) + c3`` and added to an accumulator;
+- then blocks of ``4 L`` elements: one chain each; float32 adds each to the
+  accumulator, float64 adds pairs of them (aligned at ``8 L`` elements in the row)
+  first;
+- every 1024 elements the accumulator is added to a running total by Kahan's
+  compensated step (``y = acc - c; t = s + y; c = (t - s) - y``, ``c`` reset where it
+  is not finite) and restarts from zero;
+- the last ``< 4 L`` elements: one chain of up to four (masked) vectors, added to the
+  accumulator; finally ``s + (acc - c)``, and the lanes folded in halves (lane ``j``
+  plus lane ``j + L/2``, then ``j + L/4``, ...).
+
+Invariants: float32 or float64 NumPy arrays in, the same dtype out (shape without the
+last axis); adding zeros is kept where the kernel adds them (it turns ``-0`` into ``+0``).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["ynn_sum_last"]
+
+_FLUSH = 1024
+_PIECE_BYTES = 128 * 1024
+
+
+def _chain(vectors, zero):
+    acc = zero + vectors[0]
+    for v in vectors[1:]:
+        acc = acc + v
+    return acc
+
+
+def ynn_sum_last(x: np.ndarray) -> np.ndarray:
+    """The sum over the last axis of float32 or float64 ``x`` as YNNPACK's AVX-512
+    reduction kernel adds it (see the module docstring).
+
+    Example: ``ynn_sum_last(np.ones((2, 100), np.float32))`` is ``[100., 100.]``.
+    """
+    x = np.asarray(x)
+    dtype = x.dtype.type
+    if dtype not in (np.float32, np.float64):
+        raise TypeError(f"ynn_sum_last expects float32 or float64, got {x.dtype}")
+    piece = _PIECE_BYTES // x.dtype.itemsize
+    out = _kernel(x[..., :piece], dtype)
+    with np.errstate(invalid="ignore", over="ignore"):
+        for start in range(piece, x.shape[-1], piece):
+            out = _kernel(x[..., start:start + piece], dtype) + out
+    return out
+
+
+def _kernel(x: np.ndarray, dtype) -> np.ndarray:
+    """One call of the reduction kernel on rows of at most 128 KiB."""
+    lanes = 16 if dtype is np.float32 else 8
+    zero = dtype(0)
+    k = x.shape[-1]
+    count = -(-k // lanes)
+    padded = np.zeros(x.shape[:-1] + (count * lanes,), dtype)
+    padded[..., :k] = x
+    vec = [padded[..., lanes * i:lanes * (i + 1)] for i in range(count)]
+    zeros = np.zeros(x.shape[:-1] + (lanes,), dtype)
+    acc, total, comp = zeros, zeros, zeros
+
+    def kahan():
+        nonlocal acc, total, comp
+        y = acc - comp
+        t = total + y
+        comp = (t - total) - y
+        comp = np.where(np.isfinite(comp), comp, zero).astype(dtype)
+        acc, total = zeros, t
+
+    with np.errstate(invalid="ignore", over="ignore"):
+        pos = 0
+        while k - pos >= 16 * lanes:
+            i = pos // lanes
+            block = _chain(vec[i:i + 4], zero) + _chain(vec[i + 4:i + 8], zero)
+            block = (block + _chain(vec[i + 8:i + 12], zero)) + _chain(vec[i + 12:i + 16], zero)
+            acc = acc + block
+            pos += 16 * lanes
+            if pos % _FLUSH == 0:
+                kahan()
+        pair = zeros
+        while k - pos >= 4 * lanes:
+            i = pos // lanes
+            block = _chain(vec[i:i + 4], zero)
+            if lanes == 16:
+                acc = acc + block
+            elif (pos // (4 * lanes)) % 2 == 0:
+                pair = zeros + block
+            else:
+                acc = acc + (pair + block)
+                pair = zeros
+            pos += 4 * lanes
+            if pos % _FLUSH == 0 and (lanes == 16 or (pos // (4 * lanes)) % 2 == 0):
+                kahan()
+        rest = vec[pos // lanes:]
+        if rest:
+            rest = rest + [zeros] * (4 - len(rest))
+            tail = (((rest[0] + zero) + rest[1]) + rest[2]) + rest[3]
+            acc = acc + (tail if lanes == 16 else pair + tail)
+        else:
+            acc = acc + (zeros if lanes == 16 else pair)
+        out = (total + (acc - comp)) + zero
+        width = lanes
+        while width > 1:
+            width //= 2
+            out = out[..., :width] + out[..., width:2 * width]
+    return out[..., 0].astype(dtype)

@@ -157,6 +157,9 @@ def _rem(x, y):
 
 
 def _pow(x, y):
+    if x.dtype == np.float64 and y.dtype == np.float64:  # XLA's: the C library's pow
+        from fx._random.xla_math64 import apply_f64
+        return apply_f64("pow", x, y)
     return np.power(x, y.astype(x.dtype) if y.dtype != x.dtype else y).astype(x.dtype)
 
 
@@ -258,26 +261,37 @@ round_p = unary("round", _round, kinds=FLOAT)
 is_finite_p = unary("is_finite", np.isfinite, kinds=FLOAT, out_dtype=lambda d: dtypes.bool_)
 
 
-def _xla_float32(name, fallback):
-    """The eager impl of exp/log/log1p/erf: float32, float16 and bfloat16 as XLA's CPU
-    backend rounds float32 (JAX's results and draws, bit for bit; native code for large
-    arrays, see fx/_random/xla_math.py); float64 and complex by ``fallback`` (NumPy)."""
-    def impl(x):
-        if x.dtype.itemsize <= 4 and x.dtype.kind != "c":
+def _xla_math(name, fallback, f32=True):
+    """The eager impl of ``name`` as XLA's CPU backend computes it (JAX's results and
+    draws, bit for bit): float64 by fx/_random/xla_math64.py (native code); with ``f32``,
+    float32, float16 and bfloat16 as XLA rounds float32 (fx/_random/xla_math.py); other
+    dtypes (and complex) by ``fallback`` (NumPy)."""
+    def impl(*xs):
+        x = xs[0]
+        if x.dtype == np.float64:
+            from fx._random.xla_math64 import apply_f64
+            return apply_f64(name, *xs)
+        if f32 and x.dtype.itemsize <= 4 and x.dtype.kind != "c":
             from fx._random import xla_math
             out = getattr(xla_math, f"{name}_f32")(x.astype(np.float32, copy=False))
             return out.astype(x.dtype, copy=False)
-        return fallback(x)
+        return fallback(*xs)
     impl.__name__ = f"_{name}_impl"
     return impl
+
+
+_xla_float32 = _xla_math
 
 
 exp_p = unary("exp", _xla_float32("exp", np.exp), lambda x, t, y: R.mul(t, y))
 exp2_p = unary("exp2", np.exp2, lambda x, t, y: R.mul(t, R.mul(y, math.log(2))))
 log_p = unary("log", _xla_float32("log", np.log), lambda x, t, y: R.div(t, x))
 log1p_p = unary("log1p", _xla_float32("log1p", np.log1p), lambda x, t, y: R.div(t, R.add(x, 1)))
-expm1_p = unary("expm1", np.expm1, lambda x, t, y: R.mul(t, R.add(y, 1)))
-tanh_p = unary("tanh", np.tanh, lambda x, t, y: R.mul(t, R.sub(1, _sq(y))))
+expm1_p = unary("expm1", _xla_math("expm1", np.expm1, False),
+                lambda x, t, y: R.mul(t, R.add(y, 1)))
+# (t + t*y) * (1 - y): JAX's factorisation of t * (1 - y**2), so grads print alike
+tanh_p = unary("tanh", _xla_math("tanh", np.tanh, False),
+               lambda x, t, y: R.mul(R.add(t, R.mul(t, y)), R.sub(1, y)))
 def _same_dtype_as_input(fn):
     """SciPy's special functions compute float16/bfloat16 in a wider type; cast back."""
     def impl(x):
@@ -292,24 +306,29 @@ def _logistic(x):
     return np.asarray(_sp.expit(x)).astype(x.dtype, copy=False)  # expit widens float16
 
 
-logistic_p = unary("logistic", _logistic, lambda x, t, y: R.mul(t, R.mul(y, R.sub(1, y))))
-sin_p = unary("sin", np.sin, lambda x, t, y: R.mul(t, cos_p.bind(x)))
-cos_p = unary("cos", np.cos, lambda x, t, y: R.neg(R.mul(t, sin_p.bind(x))))
-tan_p = unary("tan", np.tan, lambda x, t, y: R.mul(t, R.add(1, _sq(y))))
+logistic_p = unary("logistic", _xla_math("logistic", _logistic, False),
+                   lambda x, t, y: R.mul(t, R.mul(y, R.sub(1, y))))
+sin_p = unary("sin", _xla_math("sin", np.sin, False), lambda x, t, y: R.mul(t, cos_p.bind(x)))
+cos_p = unary("cos", _xla_math("cos", np.cos, False),
+              lambda x, t, y: R.neg(R.mul(t, sin_p.bind(x))))
+tan_p = unary("tan", _xla_math("tan", np.tan, False),
+              lambda x, t, y: R.mul(t, R.add(1, _sq(y))))
 asin_p = unary("asin", np.arcsin, lambda x, t, y: R.mul(t, rsqrt_p.bind(R.sub(1, _sq(x)))))
 acos_p = unary("acos", np.arccos,
                lambda x, t, y: R.neg(R.mul(t, rsqrt_p.bind(R.sub(1, _sq(x))))))
-atan_p = unary("atan", np.arctan, lambda x, t, y: R.div(t, R.add(1, _sq(x))))
+atan_p = unary("atan", _xla_math("atan", np.arctan, False),
+               lambda x, t, y: R.div(t, R.add(1, _sq(x))))
 sinh_p = unary("sinh", np.sinh, lambda x, t, y: R.mul(t, cosh_p.bind(x)))
 cosh_p = unary("cosh", np.cosh, lambda x, t, y: R.mul(t, sinh_p.bind(x)))
 asinh_p = unary("asinh", np.arcsinh, lambda x, t, y: R.mul(t, rsqrt_p.bind(R.add(_sq(x), 1))))
 acosh_p = unary("acosh", np.arccosh, lambda x, t, y: R.mul(
     t, rsqrt_p.bind(R.mul(R.sub(x, 1), R.add(x, 1)))))
 atanh_p = unary("atanh", np.arctanh, lambda x, t, y: R.div(t, R.sub(1, _sq(x))))
-sqrt_p = unary("sqrt", np.sqrt, lambda x, t, y: R.div(R.mul(t, 0.5), y))
-rsqrt_p = unary("rsqrt", lambda x: 1 / np.sqrt(x),
+sqrt_p = unary("sqrt", _xla_math("sqrt", np.sqrt, False),
+               lambda x, t, y: R.div(R.mul(t, 0.5), y))
+rsqrt_p = unary("rsqrt", _xla_math("rsqrt", lambda x: 1 / np.sqrt(x), False),
                 lambda x, t, y: R.mul(t, R.mul(R.div(y, x), -0.5)))
-cbrt_p = unary("cbrt", np.cbrt, lambda x, t, y: R.mul(
+cbrt_p = unary("cbrt", _xla_math("cbrt", np.cbrt, False), lambda x, t, y: R.mul(
     t, R.mul(integer_pow_p.bind(y, y=-2), 1 / 3)), kinds=FLOAT)
 
 
@@ -319,7 +338,8 @@ def _abs_jvp(x, t, y):
         safe = R.select_n(eq_p.bind(y, R.as_scalar(0, R.dtype_of(y))), y,
                           R.full(R.shape_of(y), 1, R.dtype_of(y)))
         return R.div(real_p.bind(R.mul(conj_p.bind(x, input_dtype=R.dtype_of(x)), t)), safe)
-    return R.mul(t, sign_p.bind(x))
+    # as JAX: t where x >= 0 else -t, so the derivative at 0 (and -0) is 1, not sign(0)
+    return R.select_n(ge_p.bind(x, R.as_scalar(0, R.dtype_of(x))), R.neg(t), t)
 
 
 abs_p = unary("abs", np.abs, _abs_jvp, kinds=INEXACT + SINT, out_dtype=R.real_dtype)
@@ -331,7 +351,10 @@ erfc_p = unary("erfc", _same_dtype_as_input(lambda x: _sp.erfc(x)), lambda x, t,
 
 def _erf_inv(x):
     # float32 and narrower: XLA's float32 evaluation, bit for bit (JAX's normal draws
-    # are sqrt(2) * erf_inv(u)); float64: SciPy
+    # are sqrt(2) * erf_inv(u)); float64: XLA's too (fx/_random/xla_math64.py)
+    if x.dtype == np.float64:
+        from fx._random.xla_math64 import apply_f64
+        return apply_f64("erf_inv", x)
     if x.dtype.itemsize <= 4:
         from fx._random.xla_math import erf_inv_f32
         return erf_inv_f32(x.astype(np.float32)).astype(x.dtype, copy=False)
@@ -390,9 +413,9 @@ def _integer_pow_jvp_rule(primals, tangents, *, y):
     if y == 1:
         slope = None
     elif y == 2:
-        slope = R.mul(x, 2)
+        slope = R.mul(2, x)  # the constant first, as JAX prints it
     else:
-        slope = R.mul(integer_pow_p.bind(x, y=y - 1), y)
+        slope = R.mul(y, integer_pow_p.bind(x, y=y - 1))
     return out, (t if slope is None else R.mul(t, slope))
 
 
@@ -500,7 +523,7 @@ max_p = binary("max", np.maximum, (lambda t, x, y, z: R.mul(t, _balanced_eq(x, z
 min_p = binary("min", np.minimum, (lambda t, x, y, z: R.mul(t, _balanced_eq(x, z, y)),
                                    lambda t, x, y, z: R.mul(t, _balanced_eq(y, z, x))),
                kinds=ANY)
-atan2_p = binary("atan2", np.arctan2, (
+atan2_p = binary("atan2", _xla_math("atan2", np.arctan2, False), (
     lambda t, x, y, z: R.mul(t, R.div(y, R.add(_sq(x), _sq(y)))),
     lambda t, x, y, z: R.neg(R.mul(t, R.div(x, R.add(_sq(x), _sq(y)))))), kinds=FLOAT)
 def _undefined_derivative(name, message=None, error=NotImplementedError):

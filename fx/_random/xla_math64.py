@@ -32,7 +32,8 @@ import threading
 
 import numpy as np
 
-__all__ = ["fma64", "log_f64", "log1p_f64", "erf_inv_f64", "rsqrt_f64", "pow_f64", "exp_f64"]
+__all__ = ["fma64", "log_f64", "log1p_f64", "erf_inv_f64", "rsqrt_f64", "pow_f64", "exp_f64",
+           "tanh_f64", "expm1_f64", "logistic_f64", "sqrt_f64", "libm_f64", "LIBM_DAZ", "apply_f64"]
 
 _F64 = np.float64
 _TINY = _F64(np.finfo(np.float64).tiny)
@@ -53,6 +54,15 @@ _kernels: dict = {}
 _lock = threading.Lock()
 _ARITY = {"fma": 3, "rsqrt": 1, "log": 1, "pow": 2}
 _LIBM = {"log": "log", "pow": "pow"}
+# every C library function XLA's float64 code calls (lowering/cpu/xla_float64.py calls
+# them through LLVM's intrinsics or these names): its arity, and how XLA's results
+# relate to the function's: "plain" (its own on every input: sin, tan and atan return
+# a subnormal x as it is), "daz" (on inputs with subnormals read as zero, subnormal
+# results flushed) or "mxcsr" (a subnormal operand makes the library run with the
+# processor's DAZ/FTZ mode, which only native code can set; otherwise "daz")
+LIBM_DAZ = {"log": (1, "daz"), "pow": (2, "mxcsr"), "sin": (1, "plain"),
+            "cos": (1, "plain"), "tan": (1, "plain"), "atan": (1, "plain"),
+            "erf": (1, "daz"), "cbrt": (1, "daz"), "atan2": (2, "mxcsr")}
 
 
 def _libm_symbol(cname: str) -> str:
@@ -146,7 +156,7 @@ def _register_providers():
         from lowering.cpu import runtime
     except ImportError:  # pragma: no cover - llvmlite missing
         return
-    for cname in _LIBM.values():  # for object code loaded from the disk cache
+    for cname in LIBM_DAZ:  # for object code loaded from the disk cache
         runtime.register_symbol_provider(f"fx_libm64_{cname}",
                                          lambda cname=cname: _libm_symbol(cname))
 
@@ -175,6 +185,11 @@ def _native(name: str, *xs):
 def _daz(x) -> np.ndarray:
     """Subnormal float64 inputs read as signed zeros, as XLA runs (denormals-are-zero)."""
     x = np.asarray(x, _F64)
+    return np.where(np.abs(x) < _TINY, np.copysign(_F64(0), x), x)
+
+
+def _ftz(x) -> np.ndarray:
+    """Subnormal float64 results flushed to signed zeros, as XLA runs (flush-to-zero)."""
     return np.where(np.abs(x) < _TINY, np.copysign(_F64(0), x), x)
 
 
@@ -242,8 +257,8 @@ def _horner(coeffs, x):
 def log1p_f64(x) -> np.ndarray:
     """``log(1 + x)`` of float64 ``x`` as XLA's CPU backend computes it."""
     x = _daz(x)
-    x2 = x * x
     with np.errstate(all="ignore"):
+        x2 = x * x
         ratio = _horner(_LOG1P_P, x) / _horner(_LOG1P_Q, x)
         near = x + fma64(x2, _F64(-0.5), (x * x2) * ratio)
         far = log_f64(x + _F64(1))
@@ -297,7 +312,7 @@ def erf_inv_f64(x) -> np.ndarray:
         poly = np.where(central, _first_horner(_ERFINV_CENTRAL, w + _F64(-3.125)),
                         np.where(tail, _first_horner(_ERFINV_TAIL, root - _F64(3.25)),
                                  _first_horner(_ERFINV_FAR, root - _F64(5))))
-        out = poly * x
+        out = _ftz(poly * x)
     return np.where(np.abs(x) == _F64(1), np.copysign(_F64(np.inf), x), out)
 
 
@@ -313,22 +328,227 @@ _EXP_Q = (_bits(0x3EC92EB6BC365FA0), _bits(0x3F64AE39B508B6C0), _bits(0x3FCD1709
 _ONE_BITS = 0x3FF0000000000000
 
 
+def _exp_scaled(xc):
+    """XLA's exp of clamped ``xc`` before its last scaling: ``(t, rest)`` with
+    ``e**xc = t * rest`` (``rest = 2**(n - 3b)``)."""
+    n = np.floor(fma64(xc, _EXP_LOG2E, _F64(0.5)))
+    g = fma64(-n, _EXP_LN2[1], fma64(-n, _EXP_LN2[0], xc))
+    g2 = g * g
+    pg = fma64(fma64(g2, _EXP_P[0], _EXP_P[1]), g2, _EXP_P[2]) * g
+    q = fma64(fma64(fma64(g2, _EXP_Q[0], _EXP_Q[1]), g2, _EXP_Q[2]), g2, _EXP_Q[3])
+    e = fma64(pg / (q - pg), _F64(2), _F64(1))
+    k = np.clip(np.where(np.isnan(n), 0, n), -2099, 2099).astype(np.int64)
+    b = k >> 2
+    scale = ((b << 52) + _ONE_BITS).view(_F64)
+    rest = ((((k - 3 * b) & 0xFFF) << 52) + _ONE_BITS).view(_F64)
+    return ((e * scale) * scale) * scale, rest
+
+
 def exp_f64(x) -> np.ndarray:
     """``e**x`` of float64 ``x`` as XLA's CPU backend computes it (its own expansion; 0
     below about -708.4, ``inf`` above about 709.8, subnormal results flushed to zero)."""
     x = _daz(x)
     with np.errstate(all="ignore"):
         xc = np.minimum(np.maximum(x, _EXP_LO), _EXP_HI)   # (NaN stays NaN)
-        n = np.floor(fma64(xc, _EXP_LOG2E, _F64(0.5)))
-        g = fma64(-n, _EXP_LN2[1], fma64(-n, _EXP_LN2[0], xc))
-        g2 = g * g
-        pg = fma64(fma64(g2, _EXP_P[0], _EXP_P[1]), g2, _EXP_P[2]) * g
-        q = fma64(fma64(fma64(g2, _EXP_Q[0], _EXP_Q[1]), g2, _EXP_Q[2]), g2, _EXP_Q[3])
-        e = fma64(pg / (q - pg), _F64(2), _F64(1))
-        k = np.clip(np.where(np.isnan(n), 0, n), -2099, 2099).astype(np.int64)
-        b = k >> 2
-        scale = ((b << 52) + _ONE_BITS).view(_F64)
-        rest = ((((k - 3 * b) & 0xFFF) << 52) + _ONE_BITS).view(_F64)
-        out = ((e * scale) * scale) * scale * rest
+        t, rest = _exp_scaled(xc)
+        out = t * rest
         out = np.where(x < _EXP_LO, _F64(0), np.where(x > _EXP_HI, _F64(np.inf), out))
+    return np.where(np.abs(out) < _TINY, _F64(0), out)
+
+
+# XLA's float64 tanh: x P(x**2) / Q(x**2) (Horner chains of fused multiply-adds) on x
+# clamped to +-17.71, +-1 from |x| = 20 (highest degree first)
+_TANH_CLAMP = _bits(0x4031B6D58F246197)
+_TANH_P = [_bits(b) for b in (0x3B3F9F82E5D782DF, 0x3C2C3C836C04B4C8, 0x3CEC3379F905E662,
+                              0x3D929AFF6C8EDD96, 0x3E2525A389DCE7C2, 0x3EA708819BE51CD9,
+                              0x3F18996F4026A7FA, 0x3F787F80B957ED00, 0x3FC36FBA9B450E5A)]
+_TANH_Q = [_bits(b) for b in (0x3BBE8630CF903250, 0x3C90AABCA9A5FEA0, 0x3D4232981AA2BBA8,
+                              0x3DDEE2F015EA8065, 0x3E681F1947C52304, 0x3EE26C82AB46D140,
+                              0x3F4B2E7C4D488C04, 0x3FA1998830265B50, 0x3FDF0D32A2F7DC79)]
+
+
+def _tanh(x):
+    """XLA's tanh of float64 ``x`` (denormals already read as zero)."""
+    xc = np.where(x < -_TANH_CLAMP, -_TANH_CLAMP, np.where(x > _TANH_CLAMP, _TANH_CLAMP, x))
+    x2 = xc * xc
+    num = xc * _first_horner(_TANH_P + [_F64(1)], x2)
+    out = num / _first_horner(_TANH_Q + [_F64(1)], x2)
+    return np.where(np.abs(x) >= _F64(20), np.copysign(_F64(1), x), out)
+
+
+def tanh_f64(x, native: bool = True) -> np.ndarray:
+    """The hyperbolic tangent of float64 ``x`` as XLA's CPU backend computes it."""
+    x = np.asarray(x, _F64)
+    if native and (out := _native_loop("tanh", x)) is not None:
+        return out
+    with np.errstate(all="ignore"):
+        return _tanh(_daz(x))
+
+
+def expm1_f64(x, native: bool = True) -> np.ndarray:
+    """``e**x - 1`` of float64 ``x`` as XLA's CPU backend computes it: ``exp(x) - 1`` for
+    ``|x| > 0.5``, else ``tanh(x/2) (exp(x) + 1)``; ``x`` itself where ``x/2`` is zero."""
+    x = np.asarray(x, _F64)
+    if native and (out := _native_loop("expm1", x)) is not None:
+        return out
+    xd = _daz(x)
+    with np.errstate(all="ignore"):
+        e = exp_f64(xd)
+        h = _ftz(xd * _F64(0.5))
+        out = np.where(np.abs(xd) > _F64(0.5), e + _F64(-1), _tanh(h) * (e + _F64(1)))
+    return np.where(h == 0, x, out)
+
+
+def logistic_f64(x, native: bool = True) -> np.ndarray:
+    """``1 / (1 + e**-x)`` of float64 ``x`` as XLA's CPU backend computes it (its exp
+    expansion, the last scaling and the ``+ 1`` one fused multiply-add)."""
+    x = np.asarray(x, _F64)
+    if native and (out := _native_loop("logistic", x)) is not None:
+        return out
+    xd = _daz(x)
+    with np.errstate(all="ignore"):
+        t, rest = _exp_scaled(np.minimum(np.maximum(-xd, _EXP_LO), _EXP_HI))
+        out = _F64(1) / fma64(t, rest, _F64(1))
+        out = np.where(xd > -_EXP_LO, _F64(1), np.where(xd < -_EXP_HI, _F64(0), out))
+    return _ftz(out)
+
+
+def sqrt_f64(x) -> np.ndarray:
+    """float64 square root as XLA's CPU backend computes it (subnormals read as zero)."""
+    with np.errstate(invalid="ignore"):
+        return np.sqrt(_daz(x))
+
+
+def libm_f64(name: str, *xs) -> np.ndarray:
+    """The C library's float64 ``name`` (a key of ``LIBM_DAZ``: ``sin``, ``cos``, ``tan``,
+    ``atan``, ``erf``, ``cbrt``, ``atan2``, ``log``, ``pow``) of float64 arrays
+    (broadcast together), as XLA's CPU backend calls it: with denormals-are-zero
+    inputs and flushed results where ``LIBM_DAZ`` says so (``pow`` of a subnormal runs
+    the library in that mode). Native code; NumPy's function without llvmlite.
+
+    Example: ``libm_f64("erf", np.float64([1e-310]))`` is ``[0.0]``.
+    """
+    if name not in LIBM_DAZ:
+        raise ValueError(f"libm_f64: name must be one of {sorted(LIBM_DAZ)}, got {name!r}")
+    arrays = np.broadcast_arrays(*[np.asarray(a, _F64) for a in xs])
+    out = _native_loop(name, *arrays, min_size=0)
+    if out is None:  # pragma: no cover - llvmlite missing
+        fn = {"atan": np.arctan, "atan2": np.arctan2, "pow": np.power, "log": np.log,
+              "sin": np.sin, "cos": np.cos, "tan": np.tan, "cbrt": np.cbrt}.get(name)
+        if fn is None:
+            import scipy.special as sp
+            fn = sp.erf
+        if LIBM_DAZ[name][1] != "plain":
+            arrays = [_daz(a) for a in arrays]
+        with np.errstate(all="ignore"):
+            out = np.asarray(fn(*arrays), _F64)
+        if LIBM_DAZ[name][1] != "plain":
+            out = np.where(np.abs(out) < _TINY, np.copysign(_F64(0), out), out)
+    return out
+
+
+_NATIVE_MIN_SIZE = 256
+
+
+def _native_loop(name: str, *xs, min_size: int = _NATIVE_MIN_SIZE):
+    """``name`` of float64 arrays by lowering.cpu.xla_float64's native loop (the same
+    operations, bit for bit), or None for small arrays or without llvmlite."""
+    if xs[0].size < min_size:
+        return None
+    try:
+        from lowering.cpu.xla_float64 import apply_array
+    except ImportError:  # pragma: no cover - llvmlite missing
+        return None
+    return apply_array(name, *xs).reshape(xs[0].shape)
+
+
+def apply_f64(name: str, *xs) -> np.ndarray:
+    """XLA's float64 ``name`` of float64 arrays (broadcast together), for the eager impls:
+    native code at every size (lowering.cpu.xla_float64, bit-identical to JAX's jit under
+    x64); the specification above without llvmlite. ``name``: ``exp``, ``log``,
+    ``log1p``, ``expm1``, ``tanh``, ``logistic``, ``erf_inv``, ``rsqrt``, ``sqrt``, or
+    a key of ``LIBM_DAZ``.
+
+    Example: ``apply_f64("exp", np.float64([1.0]))`` is ``[2.718281828459045]``.
+    """
+    arrays = np.broadcast_arrays(*[np.asarray(a, _F64) for a in xs])
+    out = _native_loop(name, *arrays, min_size=0)
+    if out is not None:
+        return out
+    spec = {"exp": exp_f64, "log": log_f64, "log1p": log1p_f64, "expm1": expm1_f64,
+            "tanh": tanh_f64, "logistic": logistic_f64, "erf_inv": erf_inv_f64,
+            "rsqrt": rsqrt_f64, "sqrt": sqrt_f64}.get(name)  # pragma: no cover
+    return spec(*arrays) if spec is not None else libm_f64(name, *arrays)  # pragma: no cover
+
+
+# ---------------------------------------------------------------------------
+# YNNPACK's float64 log and exp (XLA hands fusions of 4096 elements or more that reduce,
+# such as dirichlet's softmax, to YNNPACK). Read from jaxlib 0.10.2's
+# ``ynn::log_fp64_x86_avx512f_avx512bw`` and ``ynn::exp_fp64_x86_avx512f_avx512bw``
+# (constants and instruction order; every ``a * b + c`` one fused multiply-add).
+
+# log: x = m 2**e with m in [1, 2) (halved above sqrt(2)), r = m - 1, and
+# log(x) = r + r**2 N(r) / D(r) + e ln2, N and D each split into even and odd halves
+_YLOG_N_EVEN = (_bits(0xBFB1213839634A69), _bits(0xBFF1C6839D645941), _bits(0xBFDFFFFFFFFFFFEE))
+_YLOG_N_ODD = (_bits(0xBF6837475A1E9888), _bits(0xBFDB74B455A137A7), _bits(0xBFF3E34AD8C76067))
+_YLOG_D_EVEN = (_bits(0x3F68A6B6134937F9), _bits(0x3FE46188D0CD4D4B), _bits(0x400E96EE66CCD02C),
+                _F64(1))
+_YLOG_D_ODD = (_bits(0x3FB4552D561D9DA1), _bits(0x4001D8AF20C03734), _bits(0x400938A02E1CB600))
+_YLOG_SQRT2, _YLN2 = _bits(0x3FF6A09E667F3BCD), _bits(0x3FE62E42FEFA39EF)
+
+
+def _chain64(coeffs, x):
+    acc = np.full(np.shape(x), coeffs[0], _F64)
+    for c in coeffs[1:]:
+        acc = fma64(acc, x, c)
+    return acc
+
+
+def ynn_log_f64(x) -> np.ndarray:
+    """Natural logarithm of float64 ``x`` as YNNPACK computes it inside XLA's fusions
+    (subnormal ``x`` read as zero)."""
+    x = _daz(x)
+    bits = x.view(np.uint64)
+    m = ((bits & np.uint64(0x000FFFFFFFFFFFFF)) | np.uint64(0x3FF0000000000000)).view(_F64)
+    with np.errstate(all="ignore"):
+        _, exponent = np.frexp(x)
+        e = np.where(x == 0, -np.inf, exponent - 1).astype(_F64)
+        e = np.where(np.isinf(x) | np.isnan(x), np.abs(x), e)
+        e = np.where(x < 0, np.nan, e)
+        big = m > _YLOG_SQRT2
+        e = np.where(big, e + _F64(1), e)
+        r = np.where(big, m * _F64(0.5), m) + _F64(-1)
+        r2 = r * r
+        num = fma64(r, _chain64(_YLOG_N_ODD, r2), _chain64(_YLOG_N_EVEN, r2))
+        den = fma64(r, _chain64(_YLOG_D_ODD, r2), _chain64(_YLOG_D_EVEN, r2))
+        return fma64(e, _YLN2, fma64(r2, num / den, r))
+
+
+# exp: n = round(x log2(e)) (the product rounded), r = x - n ln2 in two fused steps,
+# e**r - 1 = r + r**2 (Q(r**2) + r P(r**2)), times 2**n built from n's bits
+_YEXP_LO, _YEXP_HI = _bits(0xC08628B76E3A7B61), _bits(0x40862E42FEFA39EF)
+_YEXP_LOG2E = _bits(0x3FF71547652B82FE)
+_YEXP_ROUND = _bits(0x4338000000000000)          # 1.5 * 2**52
+_YEXP_BIAS = _bits(0x43300000000003FF)           # 2**52 + 1023
+_YEXP_LN2 = (_bits(0xBFE62E42FEE00000), _bits(0xBDEA39EF35793C76))
+_YEXP_P = (_bits(0x3E5B11E3E4B25337), _bits(0x3EC71DC4D049219E), _bits(0x3F2A01A02D49A775),
+           _bits(0x3F811111110BE1E1), _bits(0x3FC555555555572A))
+_YEXP_Q = (_bits(0x3E2235B01D3C214D), _bits(0x3E927E0F467E8431), _bits(0x3EFA01A04566020A),
+           _bits(0x3F56C16C16B2CAB6), _bits(0x3FA5555555555D7A), _bits(0x3FDFFFFFFFFFFFF8))
+
+
+def ynn_exp_f64(x) -> np.ndarray:
+    """``e**x`` of float64 ``x`` as YNNPACK computes it inside XLA's fusions (results
+    below the smallest normal float64 flushed to zero, as XLA runs)."""
+    x = _daz(x)
+    with np.errstate(all="ignore"):
+        xc = np.minimum(np.maximum(x, _YEXP_LO), _YEXP_HI)
+        n = ((xc * _YEXP_LOG2E) + _YEXP_ROUND) - _YEXP_ROUND
+        scale = ((n + _YEXP_BIAS).view(np.uint64) << np.uint64(52)).view(_F64)
+        scale = np.where(np.isnan(x), x, scale)
+        r = fma64(n, _YEXP_LN2[1], fma64(n, _YEXP_LN2[0], xc))
+        r2 = r * r
+        poly = fma64(r, _chain64(_YEXP_P, r2), _chain64(_YEXP_Q, r2))
+        poly = fma64(r2, poly, r)
+        out = np.where(np.isinf(scale), scale, fma64(poly, scale, scale))
     return np.where(np.abs(out) < _TINY, _F64(0), out)

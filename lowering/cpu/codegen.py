@@ -177,7 +177,8 @@ def _sign(e, args, in_avals, out_aval, params):
     return e.b.sub(pos, neg)
 
 
-for _name, _intr in (("floor", "llvm.floor"), ("ceil", "llvm.ceil"), ("sqrt", "llvm.sqrt")):
+# (sqrt, rsqrt and cbrt are lowering/cpu/mathfns.py's, below: float64 as XLA rounds it)
+for _name, _intr in (("floor", "llvm.floor"), ("ceil", "llvm.ceil")):
     rule(_name, "f")(lambda e, args, ia, oa, params, _intr=_intr: e.call(_intr, args[0]))
 
 
@@ -186,12 +187,6 @@ def _round(e, args, in_avals, out_aval, params):
     method = params.get("rounding_method", 0)
     even = method in (1, "TO_NEAREST_EVEN") or str(method).endswith("EVEN")
     return e.call("llvm.roundeven" if even else "llvm.round", args[0])
-
-
-@rule("rsqrt", "f")
-def _rsqrt(e, args, in_avals, out_aval, params):
-    (x,) = args
-    return e.b.fdiv(e.like(x, 1.0), e.call("llvm.sqrt", x))
 
 
 @rule("is_finite", "f")
@@ -212,13 +207,18 @@ for _name in ("lgamma", "digamma"):  # lowering/cpu/special_math.py
         lambda e, args, ia, oa, params, fn=getattr(special_math, _name): fn(e, args[0]))
 
 
-@rule("pow", ("float32",))
+@rule("pow", ("float32", "float64"))
 def _pow(e, args, in_avals, out_aval, params):
     x, y = args
     if in_avals[1].dtype.kind in "iu":
         signed = in_avals[1].dtype.kind == "i"
         y = e.b.sitofp(y, x.type) if signed else e.b.uitofp(y, x.type)
-    return mathfns.pow_f32(e, x, y)
+    return mathfns.pow(e, x, y)
+
+
+@rule("atan2", ("float64",))
+def _atan2(e, args, in_avals, out_aval, params):
+    return mathfns.atan2(e, *args)
 
 
 @rule("integer_pow", "fiu")

@@ -6,11 +6,14 @@ Invariants: every function takes an ``Emit`` and a float (``float`` or
 ``double``) value and returns a value of the same type. float32 exp, log, log1p,
 tan and pow round exactly as XLA's CPU backend does (lowering/cpu/xla_float32.py:
 JAX's results and random draws, bit for bit; exp flushes subnormal results to zero
-and is up to 5.3 ulp off just below its overflow threshold, as XLA's is). Accuracy
-(measured against NumPy by tests/lowering/test_cpu_codegen.py): a few ulp over the
-whole range for exp, exp2, expm1, log, log1p, logistic, tanh and erf (float32);
-sin, cos and tan are a few ulp for |x| below about 1e5 (the reduction by pi/2
-is Cody-Waite in double precision), NaN for infinities.
+and is up to 5.3 ulp off just below its overflow threshold, as XLA's is). float64
+exp, expm1, log, log1p, tanh, logistic, sin, cos, tan, erf, erf_inv, sqrt, rsqrt,
+cbrt, pow and atan2 are XLA's, bit for bit (lowering/cpu/xla_float64.py: its own
+expansions, or the C library where XLA calls it). Accuracy of the others (measured
+against NumPy by tests/lowering/test_cpu_codegen.py): a few ulp over the whole range
+for exp2, expm1, logistic and tanh (float32); sin, cos are a few ulp for |x| below
+about 1e5 (float32; the reduction by pi/2 is Cody-Waite in double precision), NaN
+for infinities.
 
 The coefficients are Taylor coefficients, or, for float32 tanh and erf, rational
 approximations ``x P(x^2) / Q(x^2)`` fitted for these functions by weighted
@@ -24,7 +27,8 @@ import math
 from lowering.cpu.irutil import F32, F64, I32, I64, Emit
 
 __all__ = ["exp", "exp2", "expm1", "log", "log1p", "tanh", "logistic", "sin", "cos", "tan",
-           "erf", "erf_inv", "pow_f32", "TRANSCENDENTAL_DTYPES"]
+           "erf", "erf_inv", "pow", "atan2", "sqrt", "rsqrt", "cbrt",
+           "TRANSCENDENTAL_DTYPES"]
 
 _FACT = [1.0 / math.factorial(n) for n in range(24)]
 
@@ -79,11 +83,9 @@ def _exp_poly(e: Emit, r):
 
 
 def exp(e: Emit, x):
-    """e**x: float32 as XLA's CPU backend rounds it (``xla_float32.exp``: JAX's draws
-    and results, subnormal results flushed to zero), float64 below."""
-    if not _is64(x):
-        return xla_float32.exp(e, x)
-    return _exp(e, x)
+    """e**x as XLA's CPU backend rounds it (``xla_float32.exp``/``xla_float64.exp``:
+    JAX's draws and results, subnormal results flushed to zero)."""
+    return (xla_float64 if _is64(x) else xla_float32).exp(e, x)
 
 
 def _exp(e: Emit, x):
@@ -116,7 +118,9 @@ def exp2(e: Emit, x):
 
 
 def expm1(e: Emit, x):
-    """e**x - 1, accurate near 0."""
+    """e**x - 1, accurate near 0 (float64: XLA's, ``xla_float64.expm1``)."""
+    if _is64(x):
+        return xla_float64.expm1(e, x)
     small = e.fcmp("<", e.fabs(x), e.like(x, 0.7))
     coeffs = _FACT[1:19] if _is64(x) else _FACT[1:11]
     taylor = e.fmul(x, e.horner(x, coeffs))
@@ -125,56 +129,15 @@ def expm1(e: Emit, x):
 
 
 def log(e: Emit, x):
-    """Natural logarithm: float32 as XLA's CPU backend rounds it (``xla_float32.log``),
-    float64 below."""
-    if not _is64(x):
-        return xla_float32.log(e, x)
-    return _log(e, x)
-
-
-def _log(e: Emit, x):
-    """Natural logarithm: log(x) = k ln2 + log(m), m in [sqrt(1/2), sqrt(2))."""
-    c = _consts(x)
-    it = c["int_ty"]
-    tiny = e.fcmp("<", x, e.like(x, c["min_normal"]))
-    xn = e.select(tiny, e.b.fmul(x, e.like(x, 2.0 ** (c["mbits"] + 1))), x)
-    adj = e.select(tiny, e.const(it, -(c["mbits"] + 1)), e.const(it, 0))
-    bits = e.b.bitcast(xn, it)
-    expo = e.b.and_(e.b.lshr(bits, e.const(it, c["mbits"])), e.const(it, c["emask"]))
-    k = e.b.add(e.b.sub(expo, e.const(it, c["bias"])), adj)
-    mant = e.b.bitcast(e.b.or_(e.b.and_(bits, e.const(it, c["mmask"])),
-                               e.const(it, c["one_bits"])), x.type)
-    big = e.fcmp(">", mant, e.like(x, math.sqrt(2.0)))
-    mant = e.select(big, e.b.fmul(mant, e.like(x, 0.5)), mant)
-    k = e.select(big, e.b.add(k, e.const(it, 1)), k)
-    f = e.b.fsub(mant, e.like(x, 1.0))
-    s = e.b.fdiv(f, e.b.fadd(f, e.like(x, 2.0)))
-    z = e.b.fmul(s, s)
-    nterms = 10 if _is64(x) else 4
-    lg = [2.0 / (2 * j + 1) for j in range(1, nterms + 1)]
-    big_r = e.b.fmul(z, e.horner(z, lg))
-    hfsq = e.b.fmul(e.like(x, 0.5), e.b.fmul(f, f))
-    log_m = e.b.fsub(f, e.b.fsub(hfsq, e.b.fmul(s, e.b.fadd(hfsq, big_r))))
-    kf = e.b.sitofp(k, x.type)
-    ln2_hi, ln2_lo = (0.6931471803691238, 1.9082149292705877e-10) if _is64(x) else \
-        (0.693145751953125, 1.428606765330187e-06)
-    res = e.fma(kf, e.like(x, ln2_hi), e.fma(kf, e.like(x, ln2_lo), log_m))
-    res = e.select(e.fcmp("==", x, e.like(x, 0.0)), e.like(x, -math.inf), res)
-    res = e.select(e.fcmp("<", x, e.like(x, 0.0)), e.like(x, math.nan), res)
-    res = e.select(e.fcmp("==", x, e.like(x, math.inf)), x, res)
-    return e.select(e.isnan(x), x, res)
+    """Natural logarithm as XLA's CPU backend computes it (``xla_float32.log``; float64:
+    the C library's ``log``, ``xla_float64.log``)."""
+    return (xla_float64 if _is64(x) else xla_float32).log(e, x)
 
 
 def log1p(e: Emit, x):
-    """log(1 + x): float32 as XLA's CPU backend rounds it (``xla_float32.log1p``),
-    float64 accurate near 0 as log(u) * x / (u - 1) with u = 1 + x."""
-    if not _is64(x):
-        return xla_float32.log1p(e, x)
-    u = e.b.fadd(x, e.like(x, 1.0))
-    d = e.b.fsub(u, e.like(x, 1.0))
-    res = e.b.fmul(_log(e, u), e.b.fdiv(x, d))
-    res = e.select(e.fcmp("==", d, e.like(x, 0.0)), x, res)
-    return e.select(e.fcmp("==", x, e.like(x, math.inf)), x, res)
+    """log(1 + x) as XLA's CPU backend rounds it (``xla_float32.log1p``,
+    ``xla_float64.log1p``)."""
+    return (xla_float64 if _is64(x) else xla_float32).log1p(e, x)
 
 
 _TANH_P = [0.9999999936248416, 0.13444523968535138, 0.0035716276627103492,
@@ -184,13 +147,10 @@ _TANH_Q = [1.0, 0.46777851325943665, 0.026164558931410044, 0.0003411338220596864
 
 
 def tanh(e: Emit, x):
-    """Hyperbolic tangent: a rational approximation (float32) or -em1/(2 + em1) with
-    em1 = expm1(-2|x|) (float64)."""
+    """Hyperbolic tangent: a rational approximation (float32); float64 as XLA's CPU
+    backend rounds it (``xla_float64.tanh``)."""
     if _is64(x):
-        ax = e.fabs(x)
-        em = expm1(e, e.b.fmul(ax, e.like(x, -2.0)))
-        t = e.b.fdiv(e.b.fneg(em), e.b.fadd(em, e.like(x, 2.0)))
-        return e.copysign(t, x)
+        return xla_float64.tanh(e, x)
     # on [-8, 8] the float32 evaluation stays within [-1, 1] (checked exhaustively)
     xc = e.fmin_clamp(x, -8.0, 8.0)
     t2 = e.b.fmul(xc, xc)
@@ -199,7 +159,10 @@ def tanh(e: Emit, x):
 
 
 def logistic(e: Emit, x):
-    """1 / (1 + e**-x), computed from e**-|x| on both sides (no overflow, no cancellation)."""
+    """1 / (1 + e**-x), computed from e**-|x| on both sides (no overflow, no
+    cancellation); float64 as XLA's CPU backend rounds it (``xla_float64.logistic``)."""
+    if _is64(x):
+        return xla_float64.logistic(e, x)
     ex = _exp(e, e.b.fneg(e.fabs(x)))
     denom = e.b.fadd(ex, e.like(x, 1.0))
     pos = e.b.fdiv(e.like(x, 1.0), denom)
@@ -208,9 +171,9 @@ def logistic(e: Emit, x):
 
 
 def erf(e: Emit, x):
-    """Error function (float32) as XLA's CPU backend rounds it (``xla_float32.erf``:
-    JAX's results and truncated_normal draws, bit for bit)."""
-    return xla_float32.erf(e, x)
+    """Error function as XLA's CPU backend computes it (``xla_float32.erf``: JAX's
+    results and truncated_normal draws, bit for bit; float64: the C library's ``erf``)."""
+    return (xla_float64 if _is64(x) else xla_float32).erf(e, x)
 
 
 # pi/2 as three doubles (the sum is pi/2 to about 160 bits)
@@ -258,31 +221,54 @@ def _keep_zero(e: Emit, x, res):
 
 
 def sin(e: Emit, x):
+    """Sine (float64: the C library's, as XLA calls it)."""
+    if _is64(x):
+        return xla_float64.sin(e, x)
     r, q = _reduce_pio2(e, x)
     s, c = _sin_cos_poly(e, r)
     return _keep_zero(e, x, _quadrant(e, q, [s, c, e.b.fneg(s), e.b.fneg(c)]))
 
 
 def cos(e: Emit, x):
+    """Cosine (float64: the C library's, as XLA calls it)."""
+    if _is64(x):
+        return xla_float64.cos(e, x)
     r, q = _reduce_pio2(e, x)
     s, c = _sin_cos_poly(e, r)
     return _quadrant(e, q, [c, e.b.fneg(s), e.b.fneg(c), s])
 
 
 def tan(e: Emit, x):
-    """Tangent: float32 as XLA computes it (the C library's ``tanf``, one call per
-    element), float64 below."""
-    if not _is64(x):
-        return xla_float32.tan(e, x)
-    r, q = _reduce_pio2(e, x)
-    s, c = _sin_cos_poly(e, r)
-    odd = e.b.icmp_unsigned("!=", e.b.and_(q, e.const(I64, 1)), e.const(I64, 0))
-    return _keep_zero(e, x, e.select(odd, e.b.fdiv(e.b.fneg(c), s), e.b.fdiv(s, c)))
+    """Tangent as XLA computes it: the C library's ``tanf``/``tan``."""
+    return (xla_float64 if _is64(x) else xla_float32).tan(e, x)
 
 
-def pow_f32(e: Emit, x, y):
-    """x**y for float32 as XLA computes it: the C library's ``powf``."""
-    return xla_float32.pow(e, x, y)
+def pow(e: Emit, x, y):  # noqa: A001  (the primitive's name)
+    """x**y as XLA computes it: the C library's ``powf``/``pow`` (float64 in XLA's
+    floating-point mode, ``xla_float64.pow``)."""
+    return (xla_float64 if _is64(x) else xla_float32).pow(e, x, y)
+
+
+def atan2(e: Emit, y, x):
+    """float64 ``atan2(y, x)`` as XLA computes it: the C library's (``xla_float64``)."""
+    return xla_float64.atan2(e, y, x)
+
+
+def sqrt(e: Emit, x):
+    """Square root (float64 with subnormal inputs read as zero, as XLA computes it)."""
+    return xla_float64.sqrt(e, x) if _is64(x) else e.call("llvm.sqrt", x)
+
+
+def rsqrt(e: Emit, x):
+    """1 / sqrt(x) (float64 as XLA computes it: ``xla_float64.rsqrt``)."""
+    if _is64(x):
+        return xla_float64.rsqrt(e, x)
+    return e.b.fdiv(e.like(x, 1.0), e.call("llvm.sqrt", x))
+
+
+def cbrt(e: Emit, x):
+    """float64 cube root: the C library's ``cbrt``, as XLA calls it."""
+    return xla_float64.cbrt(e, x)
 
 
 TRANSCENDENTAL_DTYPES = {
@@ -290,9 +276,16 @@ TRANSCENDENTAL_DTYPES = {
     "expm1": ("float32", "float64"), "log": ("float32", "float64"),
     "log1p": ("float32", "float64"), "tanh": ("float32", "float64"),
     "logistic": ("float32", "float64"), "sin": ("float32", "float64"),
-    "cos": ("float32", "float64"), "tan": ("float32", "float64"), "erf": ("float32",),
-    "erf_inv": ("float32",),
+    "cos": ("float32", "float64"), "tan": ("float32", "float64"),
+    "erf": ("float32", "float64"), "erf_inv": ("float32", "float64"),
+    # (these three replace lowering/cpu/codegen.py's own rules, registered before them)
+    "sqrt": ("float32", "float64"), "rsqrt": ("float32", "float64"), "cbrt": ("float64",),
 }
 
-from lowering.cpu import xla_float32  # noqa: E402  (XLA's rounding: JAX's draws)
-from lowering.cpu.xla_float32 import erf_inv  # noqa: E402,F401
+from lowering.cpu import xla_float32, xla_float64  # noqa: E402  (XLA's rounding)
+
+
+def erf_inv(e: Emit, x):
+    """Inverse error function as XLA's CPU backend rounds it (``xla_float32``/
+    ``xla_float64.erf_inv``)."""
+    return (xla_float64 if _is64(x) else xla_float32).erf_inv(e, x)

@@ -128,12 +128,10 @@ def test_binary(name, fn, dtype):
         if name == "pow":
             xs[3] = np.abs(xs[3])
         rtol = _TRANSCENDENTAL_RTOL[dtype] if name == "pow" else None
-        fallbacks = 1 if name == "pow" and dtype == F64 else 0
         # scalar operands broadcast: x op 2 and 2 op x
         two = np.asarray(2, dtype)
         compare(lambda *a: [fn(x, y) for x, y in zip(a[:5], a[5:10])]
-                + [fn(a[3], a[10]), fn(a[10], a[4])], *xs, *ys, two, rtol=rtol, atol=1e-30,
-                fallbacks=fallbacks * 7)
+                + [fn(a[3], a[10]), fn(a[10], a[4])], *xs, *ys, two, rtol=rtol, atol=1e-30)
 
 
 def test_integer_division_edge_cases():
@@ -293,12 +291,15 @@ ACCURACY = [  # name, fx fn, numpy fn (float64), input range, ulp bound f32, f64
     # [88.37, 88.72], where its reduction clamps n to 127 (measured over every float32)
     ("exp", lax.exp, np.exp, (1e-8, 800), 6, 2),
     ("exp2", lax.exp2, np.exp2, (1e-8, 1100), 2, 2),
-    ("expm1", lax.expm1, np.expm1, (1e-30, 800), 3, 3),
+    # float64 expm1 and tanh are XLA's too: exp(x) - 1 / tanh(x/2)(exp(x) + 1) (3.6 ulp),
+    # its clamped rational tanh (up to 6 ulp near +-1)
+    ("expm1", lax.expm1, np.expm1, (1e-30, 800), 3, 4),
     ("log", lax.log, np.log, (1e-300, 1e300), 2, 2),
     ("log1p", lax.log1p, np.log1p, (1e-30, 1e30), 3, 3),
-    ("tanh", lax.tanh, np.tanh, (1e-30, 100), 6, 3),
+    ("tanh", lax.tanh, np.tanh, (1e-30, 100), 6, 6),
+    # float64 logistic is XLA's 1 / (exp(-x) + 1) (the + 1 fused): up to 4 ulp for x < 0
     ("logistic", lax.logistic, lambda v: np.where(v < 0, np.exp(v) / (1 + np.exp(v)),
-                                                   1 / (1 + np.exp(-v))), (1e-30, 800), 3, 3),
+                                                   1 / (1 + np.exp(-v))), (1e-30, 800), 3, 4),
     ("sin", lax.sin, np.sin, (1e-30, 1e5), 2, 2),
     ("cos", lax.cos, np.cos, (1e-30, 1e5), 2, 2),
     ("tan", lax.tan, np.tan, (1e-30, 1e5), 4, 4),
@@ -329,15 +330,28 @@ def test_transcendental_accuracy(name, fn, ref, rng, ulp32, ulp64, dtype):
         with np.errstate(all="ignore"):
             want = ref(x.astype(np.float64) if dtype == F32 else x)
         want = np.asarray(want, np.float64)
-        if dtype == F32 and name == "exp":
-            # XLA's float32 exp (which fx's follows, for JAX's results) flushes subnormal
-            # results to zero: off by less than the smallest normal, not measured in ulp
-            flushed = want < np.finfo(F32).tiny
-            assert np.all(np.abs(got[flushed] - want[flushed]) < np.finfo(F32).tiny)
+        tiny = np.finfo(dtype).tiny
+        if name == "exp" or (dtype == F64 and name == "logistic"):
+            # XLA's exp (which fx's follows, for JAX's results) flushes subnormal results
+            # to zero: off by less than the smallest normal, not measured in ulp
+            flushed = np.abs(want) < tiny
+            assert np.all(np.abs(got[flushed] - want[flushed]) < tiny)
             got, want, x = got[~flushed], want[~flushed], x[~flushed]
+        if dtype == F64 and name == "log":
+            # XLA reads subnormal operands as zero (denormals-are-zero): log gives -inf
+            sub = (x != 0) & (np.abs(x) < tiny)
+            assert np.all(got[sub] == np.where(x[sub] > 0, -np.inf, np.nan)) or \
+                np.all(np.isneginf(got[sub & (x > 0)]))
+            got, want, x = got[~sub], want[~sub], x[~sub]
         err, bad = ulp_error(got, want, dtype)
         assert not bad.any(), (x[bad][:5], got[bad][:5], want[bad][:5])
         bound = ulp32 if dtype == F32 else ulp64
+        if dtype == F64 and name == "log1p":
+            # XLA's float64 log1p uses its rational form on |x| < sqrt(2) - 1, beyond the
+            # range it was designed for on [1 - sqrt(2), sqrt(1/2) - 1]: up to ~200 ulp
+            odd = (x >= 1 - np.sqrt(2)) & (x <= np.sqrt(0.5) - 1)
+            assert err[odd].max(initial=0) <= 256, err[odd].max()
+            err = np.where(odd, 0.0, err)
         worst = int(np.argmax(err))
         assert err.max() <= bound, f"{name}: {err.max():.2f} ulp at x={x[worst]!r}"
         zero = x == 0

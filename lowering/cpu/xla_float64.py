@@ -1,0 +1,390 @@
+"""float64 elementwise functions as IR that rounds exactly as XLA's CPU backend does (JAX
+with ``jax_enable_x64``): XLA's own expansions for ``exp``, ``expm1``, ``tanh``,
+``logistic``, ``log1p`` and ``erf_inv``; the processor's estimate refined twice for
+``rsqrt``; the C library for ``log``, ``sin``, ``cos``, ``tan``, ``atan``, ``erf``,
+``cbrt``, ``atan2`` and ``pow``, as XLA calls it. ``fx._random.xla_math64`` is the
+specification followed here operation for operation (tests/lowering/test_xla_float64.py
+holds the two together and both to JAX). The same IR, as one native loop per function
+(compiled once per process, disk-cached), is what the eager impls run.
+
+Invariants: every ``a * b + c`` of XLA's expansions is one ``llvm.fma``; every other
+operation is a plain IEEE one without fast-math flags. XLA runs with denormals read as
+zero and flushed results: inputs below 2**-1022 are read as signed zeros and subnormal
+results flushed where XLA's would be (explicit selects: fx's code runs in the default
+floating-point mode). The C library is called through LLVM's intrinsics where LLVM has
+one (``llvm.log/sin/cos/tan/atan``: the loop stays vectorised and the backend
+calls the library per lane, as in XLA's code), else through fx's own names for the
+functions (``fx_libm64_erf``...); ``pow`` and ``atan2`` of a subnormal operand call the
+library with the processor in XLA's mode (MXCSR DAZ and FTZ), so every input gives XLA's
+bits.
+"""
+from __future__ import annotations
+
+import ctypes
+import math
+import threading
+
+import numpy as np
+
+from fx._random import xla_math64 as spec
+from lowering.cpu.irutil import F64, I32, I64, Emit
+
+__all__ = ["exp", "log", "log1p", "expm1", "tanh", "logistic", "erf_inv", "rsqrt", "sqrt",
+           "sin", "cos", "tan", "atan", "erf", "cbrt", "atan2", "pow", "apply_array",
+           "FUNCTIONS"]
+
+_TINY = float(np.finfo(np.float64).tiny)
+
+
+def _c(e: Emit, x, v):
+    return e.like(x, float(v))
+
+
+def _fma(e: Emit, a, b, c):
+    return e.call("llvm.fma", a, b, c)
+
+
+def _daz(e: Emit, x):
+    """``x``, or a zero of its sign where it is subnormal (XLA's denormals-are-zero)."""
+    sub = e.fcmp("<", e.fabs(x), _c(e, x, _TINY))
+    return e.b.select(sub, e.copysign(_c(e, x, 0.0), x), x)
+
+
+_ftz = _daz  # (flushing a result is the same select)
+
+
+def _first_horner(e: Emit, coeffs, t):
+    acc = _c(e, t, coeffs[0])
+    for c in coeffs[1:]:
+        acc = _fma(e, acc, t, _c(e, t, c))
+    return acc
+
+
+# ---------------------------------------------------------------------------
+# XLA's expansions
+
+
+def _exp_scaled(e: Emit, xc):
+    """``(t, rest)`` with ``e**xc = t * rest`` (``xla_math64._exp_scaled``)."""
+    b = e.b
+    n = e.call("llvm.floor", _fma(e, xc, _c(e, xc, spec._EXP_LOG2E), _c(e, xc, 0.5)))
+    negn = b.fneg(n)
+    g = _fma(e, negn, _c(e, xc, spec._EXP_LN2[1]),
+             _fma(e, negn, _c(e, xc, spec._EXP_LN2[0]), xc))
+    g2 = b.fmul(g, g)
+    p = spec._EXP_P
+    pg = b.fmul(_fma(e, _fma(e, g2, _c(e, g, p[0]), _c(e, g, p[1])), g2, _c(e, g, p[2])), g)
+    q = spec._EXP_Q
+    qq = _fma(e, _fma(e, _fma(e, g2, _c(e, g, q[0]), _c(e, g, q[1])), g2, _c(e, g, q[2])),
+              g2, _c(e, g, q[3]))
+    eg = _fma(e, b.fdiv(pg, b.fsub(qq, pg)), _c(e, g, 2.0), _c(e, g, 1.0))
+    # n is within +-1100 here, or NaN (then any k: the result is NaN)
+    k = b.fptosi(b.select(e.isnan(n), _c(e, n, 0.0), n), I64)
+    k = e.call("llvm.smin", e.call("llvm.smax", k, e.const(I64, -2099)), e.const(I64, 2099))
+    kb = b.ashr(k, e.const(I64, 2))
+    one = e.const(I64, spec._ONE_BITS)
+    scale = b.bitcast(b.add(b.shl(kb, e.const(I64, 52)), one), F64)
+    r = b.and_(b.sub(k, b.mul(kb, e.const(I64, 3))), e.const(I64, 0xFFF))
+    rest = b.bitcast(b.add(b.shl(r, e.const(I64, 52)), one), F64)
+    return b.fmul(b.fmul(b.fmul(eg, scale), scale), scale), rest
+
+
+def _clamp_exp(e: Emit, x):
+    lo, hi = _c(e, x, spec._EXP_LO), _c(e, x, spec._EXP_HI)
+    return e.call("llvm.minimum", e.call("llvm.maximum", x, lo), hi)
+
+
+def exp(e: Emit, x):
+    """XLA's float64 ``e**x`` (``xla_math64.exp_f64``)."""
+    b = e.b
+    x = _daz(e, x)
+    t, rest = _exp_scaled(e, _clamp_exp(e, x))
+    out = b.fmul(t, rest)
+    out = b.select(e.fcmp("<", x, _c(e, x, spec._EXP_LO)), _c(e, x, 0.0), out)
+    out = b.select(e.fcmp(">", x, _c(e, x, spec._EXP_HI)), _c(e, x, math.inf), out)
+    return b.select(e.fcmp("<", e.fabs(out), _c(e, x, _TINY)), _c(e, x, 0.0), out)
+
+
+def _tanh(e: Emit, x):
+    b = e.b
+    lim = float(spec._TANH_CLAMP)
+    xc = b.select(e.fcmp("<", x, _c(e, x, -lim)), _c(e, x, -lim), x)
+    xc = b.select(e.fcmp(">", xc, _c(e, x, lim)), _c(e, x, lim), xc)
+    x2 = b.fmul(xc, xc)
+    num = b.fmul(xc, _first_horner(e, [*spec._TANH_P, 1.0], x2))
+    out = b.fdiv(num, _first_horner(e, [*spec._TANH_Q, 1.0], x2))
+    far = e.fcmp(">=", e.fabs(x), _c(e, x, 20.0))
+    return b.select(far, e.copysign(_c(e, x, 1.0), x), out)
+
+
+def tanh(e: Emit, x):
+    """XLA's float64 hyperbolic tangent (``xla_math64.tanh_f64``)."""
+    return _tanh(e, _daz(e, x))
+
+
+def expm1(e: Emit, x):
+    """XLA's float64 ``e**x - 1`` (``xla_math64.expm1_f64``)."""
+    b = e.b
+    xd = _daz(e, x)
+    ex = exp(e, xd)
+    h = _ftz(e, b.fmul(xd, _c(e, x, 0.5)))
+    small = b.fmul(_tanh(e, h), b.fadd(ex, _c(e, x, 1.0)))
+    out = b.select(e.fcmp(">", e.fabs(xd), _c(e, x, 0.5)), b.fadd(ex, _c(e, x, -1.0)), small)
+    return b.select(e.fcmp("==", h, _c(e, x, 0.0)), x, out)
+
+
+def logistic(e: Emit, x):
+    """XLA's float64 ``1 / (1 + e**-x)`` (``xla_math64.logistic_f64``)."""
+    b = e.b
+    xd = _daz(e, x)
+    t, rest = _exp_scaled(e, _clamp_exp(e, b.fneg(xd)))
+    out = b.fdiv(_c(e, x, 1.0), _fma(e, t, rest, _c(e, x, 1.0)))
+    out = b.select(e.fcmp(">", xd, _c(e, x, -spec._EXP_LO)), _c(e, x, 1.0), out)
+    out = b.select(e.fcmp("<", xd, _c(e, x, -spec._EXP_HI)), _c(e, x, 0.0), out)
+    return _ftz(e, out)
+
+
+def log(e: Emit, x):
+    """float64 natural logarithm as XLA computes it: the C library's ``log`` of ``x``
+    with subnormals read as zero (``llvm.log``: the backend calls ``log`` per lane)."""
+    return e.call("llvm.log", _daz(e, x))
+
+
+def log1p(e: Emit, x):
+    """XLA's float64 ``log(1 + x)`` (``xla_math64.log1p_f64``)."""
+    b = e.b
+    x = _daz(e, x)
+    x2 = b.fmul(x, x)
+    ratio = b.fdiv(_first_horner(e, spec._LOG1P_P, x), _first_horner(e, spec._LOG1P_Q, x))
+    near = b.fadd(x, _fma(e, x2, _c(e, x, -0.5), b.fmul(b.fmul(x, x2), ratio)))
+    far = log(e, b.fadd(x, _c(e, x, 1.0)))
+    return b.select(e.fcmp("<", e.fabs(x), _c(e, x, spec._LOG1P_SMALL)), near, far)
+
+
+def erf_inv(e: Emit, x):
+    """XLA's float64 inverse error function (``xla_math64.erf_inv_f64``)."""
+    b = e.b
+    x = _daz(e, x)
+    w = b.fneg(log1p(e, b.fmul(x, b.fneg(x))))
+    root = e.call("llvm.sqrt", w)
+    central = _first_horner(e, spec._ERFINV_CENTRAL, b.fadd(w, _c(e, w, -3.125)))
+    tail = _first_horner(e, spec._ERFINV_TAIL, b.fsub(root, _c(e, w, 3.25)))
+    far = _first_horner(e, spec._ERFINV_FAR, b.fsub(root, _c(e, w, 5.0)))
+    poly = b.select(e.fcmp("<", w, _c(e, w, 6.25)), central,
+                    b.select(e.fcmp("<", w, _c(e, w, 16.0)), tail, far))
+    out = _ftz(e, b.fmul(poly, x))
+    one = e.fcmp("==", e.fabs(x), _c(e, x, 1.0))
+    return b.select(one, e.copysign(_c(e, x, math.inf), x), out)
+
+
+def rsqrt(e: Emit, x):
+    """XLA's float64 ``1 / sqrt(x)`` (``xla_math64.rsqrt_f64``: with AVX-512 the
+    processor's estimate, refined twice)."""
+    return spec._emit_rsqrt(e.b, e.module, _daz(e, x))
+
+
+def sqrt(e: Emit, x):
+    """float64 square root with subnormals read as zero, as XLA computes it."""
+    return e.call("llvm.sqrt", _daz(e, x))
+
+
+# ---------------------------------------------------------------------------
+# the C library
+
+_INTRINSIC = {"sin": "llvm.sin", "cos": "llvm.cos", "tan": "llvm.tan", "atan": "llvm.atan",
+              "log": "llvm.log"}
+
+
+def _libm(e: Emit, name: str, *args):
+    """``name(args)`` of the C library, with XLA's treatment of subnormals."""
+    from llvmlite import ir
+
+    from lowering.cpu.irutil import declare
+    arity, mode = spec.LIBM_DAZ[name]
+    if mode == "mxcsr":
+        return e.b.call(_mxcsr_function(e.module, name), list(args))
+    daz = mode == "daz"
+    if daz:
+        args = [_daz(e, a) for a in args]
+    if name in _INTRINSIC:
+        out = e.call(_INTRINSIC[name], *args)
+    else:
+        symbol = spec._libm_symbol(name)
+        fn = declare(e.module, symbol, ir.FunctionType(F64, [F64] * arity))
+        out = e.b.call(fn, list(args))
+    return _ftz(e, out) if daz else out
+
+
+def sin(e: Emit, x):
+    """float64 sine: the C library's ``sin``, as XLA calls it."""
+    return _libm(e, "sin", x)
+
+
+def cos(e: Emit, x):
+    """float64 cosine: the C library's ``cos``, as XLA calls it."""
+    return _libm(e, "cos", x)
+
+
+def tan(e: Emit, x):
+    """float64 tangent: the C library's ``tan``, as XLA calls it."""
+    return _libm(e, "tan", x)
+
+
+def atan(e: Emit, x):
+    """float64 arctangent: the C library's ``atan``, as XLA calls it."""
+    return _libm(e, "atan", x)
+
+
+def erf(e: Emit, x):
+    """float64 error function: the C library's ``erf``, as XLA calls it."""
+    return _libm(e, "erf", x)
+
+
+def cbrt(e: Emit, x):
+    """float64 cube root: the C library's ``cbrt``, as XLA calls it."""
+    return _libm(e, "cbrt", x)
+
+
+def atan2(e: Emit, y, x):
+    """float64 ``atan2(y, x)``: the C library's, as XLA calls it."""
+    return _libm(e, "atan2", y, x)
+
+
+def _is_x86() -> bool:
+    from lowering.cpu import runtime
+    return runtime.host_info()["triple"].startswith(("x86_64", "i386", "i686"))
+
+
+def _mxcsr_function(module, cname: str):
+    """``double fx_xla64_<cname>(double, double)`` in ``module`` (internal): the C
+    library's ``cname``; with a subnormal operand called with MXCSR's DAZ and FTZ bits
+    set (as XLA runs), else on the operands as they are, the result flushed."""
+    from llvmlite import ir
+
+    from lowering.cpu.irutil import declare
+    name = f"fx_xla64_{cname}"
+    fn = module.globals.get(name)
+    if fn is not None:
+        return fn
+    fn = ir.Function(module, ir.FunctionType(F64, [F64, F64]), name)
+    fn.linkage = "internal"
+    x, y = fn.args
+    entry = fn.append_basic_block("entry")
+    b = ir.IRBuilder(entry)
+    e = Emit(b, module)
+    libfn = declare(module, spec._libm_symbol(cname), ir.FunctionType(F64, [F64, F64]))
+
+    def subnormal(v):
+        a = e.fabs(v)
+        return b.and_(e.fcmp("<", a, _c(e, v, _TINY)), e.fcmp(">", a, _c(e, v, 0.0)))
+    any_sub = b.or_(subnormal(x), subnormal(y))
+    if not _is_x86():
+        b.ret(_ftz(e, b.call(libfn, [_daz(e, x), _daz(e, y)])))
+        return fn
+    slow = fn.append_basic_block("daz")
+    fast = fn.append_basic_block("plain")
+    b.cbranch(any_sub, slow, fast)
+    b.position_at_end(fast)
+    b.ret(_ftz(e, b.call(libfn, [x, y])))
+    b.position_at_end(slow)
+    ptr = ir.PointerType() if hasattr(ir, "PointerType") else ir.IntType(8).as_pointer()
+    stmxcsr = declare(module, "llvm.x86.sse.stmxcsr", ir.FunctionType(ir.VoidType(), [ptr]))
+    ldmxcsr = declare(module, "llvm.x86.sse.ldmxcsr", ir.FunctionType(ir.VoidType(), [ptr]))
+    saved = b.alloca(I32)
+    mode = b.alloca(I32)
+    b.call(stmxcsr, [saved])
+    b.store(b.or_(b.load(saved, typ=I32), e.const(I32, 0x8040)), mode)
+    b.call(ldmxcsr, [mode])
+    out = b.call(libfn, [x, y])
+    b.call(ldmxcsr, [saved])
+    b.ret(out)
+    return fn
+
+
+def pow(e: Emit, x, y):  # noqa: A001  (the primitive's name)
+    """float64 ``x**y`` as XLA computes it: the C library's ``pow`` (in XLA's
+    floating-point mode; one call per element)."""
+    return _libm(e, "pow", x, y)
+
+
+# ---------------------------------------------------------------------------
+# native loops for eager use (any length; compiled once per process, disk-cached)
+
+FUNCTIONS = {"exp": exp, "log": log, "log1p": log1p, "expm1": expm1, "tanh": tanh,
+             "logistic": logistic, "erf_inv": erf_inv, "rsqrt": rsqrt, "sqrt": sqrt,
+             "sin": sin, "cos": cos, "tan": tan, "atan": atan, "erf": erf, "cbrt": cbrt,
+             "atan2": atan2, "pow": pow}
+_BINARY = ("atan2", "pow")
+_kernels: dict = {}
+_lock = threading.Lock()
+
+
+def _symbol(name: str) -> str:
+    return f"fx_xla_{name}_f64"
+
+
+def _emit_loop(module, name: str):
+    """``void f(ptr src[, ptr src2], ptr dst, i64 n)``: dst[i] = name(src[i][, src2[i]])."""
+    from llvmlite import ir
+
+    from lowering.cpu.irutil import PTR, VOID, for_range
+    arity = 2 if name in _BINARY else 1
+    fn = ir.Function(module, ir.FunctionType(VOID, [PTR] * (arity + 1) + [I64]),
+                     _symbol(name))
+    *srcs, dst, n = fn.args
+    for a in (*srcs, dst):
+        a.add_attribute("noalias")
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+
+    def element(i):
+        xs = [b.load(b.gep(src, [i], inbounds=True, source_etype=F64), typ=F64, align=8)
+              for src in srcs]
+        y = FUNCTIONS[name](Emit(b, module), *xs)
+        b.store(y, b.gep(dst, [i], inbounds=True, source_etype=F64), align=8)
+    for_range(b, n, element)
+    b.ret_void()
+
+
+def _build_kernels() -> dict:
+    from llvmlite import ir
+
+    from lowering.cpu import diskcache, runtime
+
+    module = ir.Module(name="fx_xla_float64")
+    module.triple = runtime.host_info()["triple"]
+    module.data_layout = str(runtime.target_machine().target_data)
+    for name in FUNCTIONS:
+        _emit_loop(module, name)
+    text = str(module)  # (the cache key is the IR itself: any change recompiles)
+    addresses = diskcache.compile_cached(text, lambda: (text, [_symbol(n) for n in FUNCTIONS]))[0]
+
+    def proto(name):
+        return ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * (3 if name in _BINARY else 2),
+                                ctypes.c_int64)
+    return {name: proto(name)(addresses[_symbol(name)]) for name in FUNCTIONS}
+
+
+def apply_array(name: str, x: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
+    """XLA's float64 ``name`` (a key of ``FUNCTIONS``; ``"atan2"`` and ``"pow"`` take
+    ``y`` too, broadcast to ``x``'s shape) of float64 arrays, by native code: bit-identical
+    to JAX's ``jit`` under x64 and to the specification in ``fx._random.xla_math64``;
+    flat (reshape the result).
+
+    Example: ``apply_array("tanh", np.float64([0.5]))`` is ``[0.46211715726000974]``.
+    """
+    if name not in FUNCTIONS:
+        raise ValueError(f"apply_array: name must be one of {sorted(FUNCTIONS)}, got {name!r}")
+    if (name in _BINARY) != (y is not None):
+        raise TypeError(f"apply_array: {name!r} takes {2 if name in _BINARY else 1} arrays")
+    if not _kernels:
+        with _lock:
+            if not _kernels:
+                _kernels.update(_build_kernels())
+    x = np.ascontiguousarray(x, np.float64)
+    out = np.empty(x.shape, np.float64)
+    if y is not None:
+        y = np.ascontiguousarray(np.broadcast_to(np.asarray(y, np.float64), x.shape))
+        _kernels[name](x.ctypes.data, y.ctypes.data, out.ctypes.data, x.size)
+    else:
+        _kernels[name](x.ctypes.data, out.ctypes.data, x.size)
+    return out

@@ -19,14 +19,30 @@ _PY_SCALARS = (bool, int, float, complex)
 
 
 def _scalar(value, dtype):
+    """A Python scalar operand as a weakly typed 0-d array of ``dtype`` (JAX's lax keeps
+    Python scalars weak, so ``lax.add(1, 2)`` is a weak int32)."""
     if isinstance(value, int) and not isinstance(value, bool) and dtypes.is_integer(dtype):
         core._check_int_range(value, dtype)
-    return np.array(value, dtype=dtype)[()]
+    return core._array_type[0](np.asarray(value, dtype=dtype), not isinstance(value, bool))
+
+
+def canonical_operand(x):
+    """``x`` as an operand of its canonical type: NumPy arrays and scalars of a 64-bit type
+    become their 32-bit counterparts (unless x64 is on) and Python scalars become weakly
+    typed 0-d arrays, as JAX converts every lax operand. Other values pass unchanged."""
+    t = type(x)
+    if t is np.ndarray or isinstance(x, np.generic):
+        dtype = dtypes.canonicalize_dtype(x.dtype)
+        return x if dtype == x.dtype else np.asarray(x, dtype)
+    if t is bool or t is int or t is float or t is complex:
+        return _scalar(x, dtypes.result_type(x))
+    return x
 
 
 def _bind(primitive, *args, **params):
     """Bind ``primitive``; eagerly, first check the operands with its type rule (as JAX
     does), so mistakes raise fx's clear errors rather than NumPy's."""
+    args = [canonical_operand(a) for a in args]
     if core._current_trace.get() is core.eval_trace:
         primitive.abstract_eval(*[get_aval(a) for a in args], **params)
     return primitive.bind(*args, **params)
@@ -147,8 +163,8 @@ def clamp(min, x, max):
 def convert_element_type(operand, new_dtype):
     """``operand`` converted to ``new_dtype`` (canonicalized)."""
     new_dtype = dtypes.canonicalize_dtype(new_dtype)
-    if isinstance(operand, _PY_SCALARS):
-        operand = _scalar(operand, dtypes.result_type(operand))
+    if isinstance(operand, _PY_SCALARS):  # a strong constant, so no conversion is staged
+        operand = np.asarray(operand, dtypes.result_type(operand))[()]
     aval = get_aval(operand)
     if aval.dtype == new_dtype and not aval.weak_type:
         return operand

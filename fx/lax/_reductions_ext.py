@@ -17,6 +17,7 @@ import primitives as P
 from fx import core, dtypes, tree_util
 from fx.core import ShapedArray, Tracer, get_aval
 from fx.interpreters import partial_eval as pe
+from fx.lax import _lax
 
 __all__ = ["cumsum", "cumprod", "cummax", "cummin", "cumlogsumexp", "reduce", "reduce_window",
            "padtype_to_pads", "sort", "sort_key_val", "top_k"]
@@ -38,7 +39,7 @@ def _as_operand(name, x):
         return np.asarray(x, dtypes.result_type(x))[()]
     if isinstance(x, (list, tuple)):
         raise TypeError(f"lax.{name} requires an array operand, got a {type(x).__name__}")
-    return x
+    return _lax.canonical_operand(x)
 
 
 # ---------------------------------------------------------------------------
@@ -423,11 +424,11 @@ def top_k(operand, k: int, *, axis: int = -1):
       axis: the axis to select along (default: the last).
 
     Returns:
-      ``(values, indices)``, each with ``k`` entries along ``axis``.
+      ``[values, indices]`` (a list, as JAX), each with ``k`` entries along ``axis``.
 
     Example:
       >>> fx.lax.top_k(fx.numpy.array([1., 3., 2.]), 2)
-      (Array([3., 2.], dtype=float32), Array([1, 2], dtype=int32))
+      [Array([3., 2.], dtype=float32), Array([1, 2], dtype=int32)]
     """
     operand = _as_operand("top_k", operand)
     k = core.concrete_or_error(k, "the k passed to lax.top_k", "k must be a static int.")
@@ -440,4 +441,4 @@ def top_k(operand, k: int, *, axis: int = -1):
     if not 0 <= k <= get_aval(operand).shape[axis]:
         raise ValueError(f"lax.top_k: k={k} must be between 0 and the size "
                          f"{get_aval(operand).shape[axis]} of axis {axis}")
-    return tuple(P.top_k_p.bind(operand, k=int(k), axis=axis))
+    return list(P.top_k_p.bind(operand, k=int(k), axis=axis))

@@ -18,6 +18,7 @@ import primitives as P
 from fx import core, dtypes
 from fx.array import Array
 from fx.core import Tracer, get_aval
+from fx.lax import _lax
 from primitives.indexing import (GatherDimensionNumbers, GatherScatterMode,  # noqa: F401
                                  ScatterDimensionNumbers, default_fill_value,
                                  scatter_update_jaxpr)
@@ -34,8 +35,10 @@ _PY_SCALARS = (bool, int, float, complex)
 
 def _operand(x, name="operand"):
     """``x`` as something primitives accept (Python scalars become weak 0-d Arrays)."""
-    if isinstance(x, (Array, Tracer, np.ndarray)):
+    if isinstance(x, (Array, Tracer)):
         return x
+    if isinstance(x, np.ndarray):
+        return _lax.canonical_operand(x)
     if isinstance(x, _PY_SCALARS):
         dtype, weak = dtypes.result_type_and_weak(x)
         return Array(np.asarray(x, dtype), weak)
@@ -48,6 +51,7 @@ def _operand(x, name="operand"):
 
 def _bind(primitive, *args, **params):
     """Bind, checking shapes and params first when eager (traces check them anyway)."""
+    args = [_lax.canonical_operand(a) for a in args]
     if core._current_trace.get() is core.eval_trace:
         primitive.abstract_eval(*[get_aval(a) for a in args], **params)
     return primitive.bind(*args, **params)

@@ -116,7 +116,6 @@ def relu6(x):
 relu6.defjvps(lambda g, ans, x: lax.select((x > 0) & (x < 6), g, lax.full_like(g, 0)))
 
 
-@jit
 def sigmoid(x):
     """Logistic sigmoid, ``1 / (1 + exp(-x))`` (the ``logistic`` primitive).
 

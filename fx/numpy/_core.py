@@ -135,9 +135,13 @@ def _stack_nested(x, dtype):
 
 
 def _weak_scalar(value, dtype) -> Array:
-    """A Python scalar as a weakly typed 0-d Array of ``dtype`` (a literal when traced)."""
+    """A Python scalar as a weakly typed 0-d Array of ``dtype`` (a literal when traced).
+
+    As JAX, a Python int must fit the default integer type and then wraps into a narrower
+    one (``uint8 + 300`` adds 44; ``clip(uint8, -1, 3)`` clips with 255)."""
     if isinstance(value, int) and not isinstance(value, bool) and dtypes.is_integer(dtype):
-        core._check_int_range(value, dtype)
+        core._check_int_range(value, dtypes.default_int_dtype())
+        return Array(np.asarray(value, dtype=np.int64).astype(dtype), True)
     return Array(np.asarray(value, dtype=dtype), True)
 
 
@@ -168,7 +172,8 @@ def _convert_all(args, dtype, weak):
     out = []
     for a in args:
         if isinstance(a, _PY_SCALARS):
-            out.append(_weak_scalar(a, dtype) if weak else Array(np.asarray(a, dtype)))
+            scalar = _weak_scalar(a, dtype)  # range-checked (ints wrap as JAX's do)
+            out.append(scalar if weak else Array(scalar._value, False))
         elif isinstance(a, (np.ndarray, np.generic)):
             out.append(Array(np.asarray(a, dtype=dtype), weak))
         else:
@@ -260,8 +265,10 @@ def _eager_fast(x, y):
 def _binary_fn(prim, name, promote=_promote, doc=None):
     bind = prim.bind
 
+    fast = promote is _promote  # other promotions (to inexact) change integer inputs
+
     def fn(x, y, /):
-        args = _eager_fast(x, y)
+        args = _eager_fast(x, y) if fast else None
         if args is not None:
             return bind(*args)
         x, y = promote(x, y)
@@ -404,6 +411,8 @@ def remainder(x, y, /):
     if get_aval(x).dtype == dtypes.bool_:  # as JAX: booleans divide as default integers
         x, y = (lax.convert_element_type(v, dtypes.default_int_dtype()) for v in (x, y))
     r = lax.rem(x, y)
+    if not dtypes.is_inexact(get_aval(r).dtype):  # as JAX (and NumPy): x % 0 is 0
+        r = _restore_weak(where(lax.eq(y, _zero(y)), _zero(r), r), x, y)
     if get_aval(r).dtype.kind == "u":
         return r
     fix = logical_and(not_equal(r, 0), not_equal(lax.lt(r, _zero(r)), lax.lt(y, _zero(y))))
@@ -528,7 +537,10 @@ def log10(x, /):
 
 
 def square(x, /):
+    """``x * x`` elementwise (booleans square as the default integer, as JAX)."""
     (x,) = _promote(x)
+    if get_aval(x).dtype == dtypes.bool_:
+        x = lax.convert_element_type(x, dtypes.default_int_dtype())
     return lax.integer_pow(x, 2)
 
 
@@ -570,7 +582,14 @@ around = round
 
 
 def rint(x, /):
-    return round(x)
+    """Round to the nearest integer, halves to even; integers and booleans become the
+    default float type first, as JAX."""
+    (x,) = _promote(x)
+    if not dtypes.is_inexact(get_aval(x).dtype):  # a strong conversion, as JAX
+        x = lax.convert_element_type(x, dtypes.default_float_dtype())
+    if dtypes.is_complex(get_aval(x).dtype):
+        return lax.complex(rint(lax.real(x)), rint(lax.imag(x)))
+    return lax.round(x, lax.RoundingMethod.TO_NEAREST_EVEN)
 
 
 def isfinite(x, /):
@@ -579,14 +598,15 @@ def isfinite(x, /):
     if not dtypes.is_inexact(dtype):
         return lax.full_like(x, True, dtypes.bool_)
     if dtypes.is_complex(dtype):
-        return logical_and(lax.is_finite(lax.real(x)), lax.is_finite(lax.imag(x)))
+        return _restore_weak(
+            logical_and(lax.is_finite(lax.real(x)), lax.is_finite(lax.imag(x))), x)
     return lax.is_finite(x)
 
 
 def isnan(x, /):
     (x,) = _promote(x)
     if not dtypes.is_inexact(get_aval(x).dtype):
-        return lax.full_like(x, False, dtypes.bool_)
+        return _restore_weak(lax.full_like(x, False, dtypes.bool_), x)
     return lax.ne(x, x)
 
 
@@ -596,7 +616,7 @@ def isinf(x, /):
     if not dtypes.is_inexact(dtype):
         return lax.full_like(x, False, dtypes.bool_)
     if dtypes.is_complex(dtype):
-        return logical_or(isinf(lax.real(x)), isinf(lax.imag(x)))
+        return _restore_weak(logical_or(isinf(lax.real(x)), isinf(lax.imag(x))), x)
     return lax.eq(lax.abs(x), np.array(np.inf, dtype)[()])
 
 
@@ -606,15 +626,17 @@ def logical_not(x, /):
 
 
 def _to_bool(x):
+    """``x != 0`` (weak when ``x`` is, as JAX's comparison with a literal zero)."""
     if get_aval(x).dtype == dtypes.bool_:
         return x
-    return lax.ne(x, _zero(x))
+    return lax.ne(x, 0)
 
 
 def _logical(prim, name):
     def fn(x, y, /):
-        x, y = _broadcast_all([_to_bool(v) for v in _promote(x, y)])
-        return prim.bind(x, y)
+        x, y = _promote(x, y)
+        out = prim.bind(*_broadcast_all([_to_bool(x), _to_bool(y)]))
+        return _restore_weak(out, x, y)
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"Elementwise ``{name}`` of the truth values."
     return fn
@@ -642,7 +664,7 @@ def imag(val, /):
     (val,) = _promote(val)
     if dtypes.is_complex(get_aval(val).dtype):
         return lax.imag(val)
-    return lax.full_like(val, 0)
+    return _restore_weak(lax.full_like(val, 0), val)
 
 
 def conjugate(x, /):

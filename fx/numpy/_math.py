@@ -373,13 +373,15 @@ def angle(z, deg: bool = False):
       Array(90., dtype=float32, weak_type=True)
     """
     (z,) = _promote(z)
+    # as JAX: weak only for a weak complex input (a real input converts strongly)
+    weak = dtypes.is_complex(_dtype(z)) and get_aval(z).weak_type
     if dtypes.is_complex(_dtype(z)):
         re, im = lax.real(z), lax.imag(z)
     else:
         (re,) = _promote_inexact(z)
         im = lax.full_like(re, 0)
     out = lax.atan2(im, re)
-    return _with_weak(rad2deg(out) if deg else out, False)
+    return _with_weak(rad2deg(out) if deg else out, weak)
 
 
 def _replace_inf(x):

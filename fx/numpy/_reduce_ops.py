@@ -23,6 +23,24 @@ from fx.numpy._core import (_broadcast_to, _to_bool, add, asarray, conjugate, ma
 # reductions
 
 
+def axis_error(axis, ndim) -> Exception:
+    """The error for an out-of-range ``axis``: NumPy's ``AxisError``, which is both a
+    ValueError and an IndexError (JAX raises either, depending on the function)."""
+    return np.exceptions.AxisError(f"axis {axis} is out of bounds for array of dimension "
+                                   f"{ndim}")
+
+
+def strong(a):
+    """``a`` without a weak type (JAX's reductions and scans return strongly typed results:
+    ``jnp.sum(3.0)`` is a plain float32)."""
+    aval = get_aval(a)
+    if not aval.weak_type:
+        return a
+    if type(a) is Array:
+        return Array(a._value, False)
+    return lax._convert_element_type(a, aval.dtype, False)
+
+
 def _reduction_axes(axis, ndim) -> tuple:
     if axis is None:
         return tuple(range(ndim))
@@ -31,7 +49,7 @@ def _reduction_axes(axis, ndim) -> tuple:
     for a in axes:
         a = int(core.concrete_or_error(a, "a traced axis", "Axes must be static ints."))
         if not -ndim <= a < ndim:
-            raise ValueError(f"axis {a} is out of bounds for array of dimension {ndim}")
+            raise axis_error(a, ndim)
         out.append(a % ndim)
     if len(set(out)) != len(out):
         raise ValueError(f"duplicate value in 'axis': {axis}")
@@ -44,7 +62,7 @@ def _keepdims(y, in_shape, axes):
 
 
 def _reduce(prim, identity, a, axis, dtype, keepdims, initial, where_, upcast_bool=False):
-    a = asarray(a) if not isinstance(a, (Array, Tracer)) else a
+    a = strong(asarray(a) if not isinstance(a, (Array, Tracer)) else a)
     aval = get_aval(a)
     axes = _reduction_axes(axis, aval.ndim)
     if dtype is not None:
@@ -159,31 +177,76 @@ def mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=None):
 
 def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None,
         correction=None):
-    """Variance over ``axis`` with ``ddof`` (or ``correction``) degrees of freedom."""
+    """Variance over ``axis`` with ``ddof`` (or ``correction``) degrees of freedom.
+
+    As JAX: computed in ``dtype`` (or the input's inexact type) and returned in it; NaN
+    where the normaliser (count - ddof) is not positive.
+    """
     if correction is not None:
         ddof = correction
     a = asarray(a)
     aval = get_aval(a)
     axes = _reduction_axes(axis, aval.ndim)
-    centered = subtract(a, mean(a, axis, dtype=dtype, keepdims=True, where=where))
+    out_dtype = _var_dtype("var", aval.dtype, dtype)
+    if dtypes.is_complex(aval.dtype):
+        a_in = a  # the variance of complex values is real: |x - mean|^2
+    else:
+        # narrow floats accumulate in float32; a complex request still reduces a real
+        # variance (converted at the end)
+        compute = out_dtype if out_dtype.kind == "f" and out_dtype.itemsize >= 4 \
+            else dtypes.default_float_dtype()
+        a_in = lax.convert_element_type(a, compute) if aval.dtype != compute else a
+    centered = subtract(a_in, mean(a_in, axis, keepdims=True, where=where))
     if dtypes.is_complex(get_aval(centered).dtype):
         sq = real(multiply(centered, conjugate(centered)))
     else:
         sq = multiply(centered, centered)
     total = sum(sq, axis, keepdims=keepdims, where=where)
+    tdt = get_aval(total).dtype
     if where is None:
         count = int(np.prod([aval.shape[i] for i in axes], dtype=np.int64))
-        denom = np.array(builtins.max(count - ddof, 0), get_aval(total).dtype)[()]
+        denom = count - ddof
+        if isinstance(ddof, (int, float, np.integer, np.floating)):
+            out = lax.div(total, np.array(denom, tdt)[()]) if denom > 0 else \
+                lax.full_like(total, np.nan)
+            return _as_out_dtype(out, out_dtype)
+        denom = subtract(np.array(count, tdt)[()], ddof)
     else:
         mask = _broadcast_to(_to_bool(asarray(where)), aval.shape)
-        denom = subtract(sum(mask, axis, dtype=get_aval(total).dtype, keepdims=keepdims),
-                         ddof)
-    return lax.div(total, denom) if not isinstance(denom, Array) else true_divide(total, denom)
+        denom = subtract(sum(mask, axis, dtype=tdt, keepdims=keepdims), ddof)
+    out = true_divide(total, denom)
+    out = lax.select_n(lax.gt(denom, lax.full_like(denom, 0)),
+                       _broadcast_to(lax.full_like(denom, np.nan), get_aval(out).shape), out)
+    return _as_out_dtype(out, out_dtype)
+
+
+def _var_dtype(name, in_dtype, dtype):
+    """The result dtype of var/std: ``dtype`` if given (it must be inexact for std, as
+    JAX), else the input's inexact type (float32 for integers and booleans)."""
+    if dtype is None:
+        if dtypes.is_complex(in_dtype):
+            return np.dtype(np.real(np.zeros((), in_dtype)).dtype)
+        return in_dtype if dtypes.is_inexact(in_dtype) else dtypes.default_float_dtype()
+    dtype = dtypes.canonicalize_dtype(dtype)
+    if dtype == dtypes.bool_:
+        raise TypeError(f"fx.numpy.{name} cannot compute in dtype bool; pass an inexact "
+                        "dtype")
+    if not dtypes.is_inexact(dtype):
+        if name == "std":
+            raise ValueError(f"dtype argument to fx.numpy.std must be inexact; got {dtype}")
+        return dtypes.default_float_dtype()  # JAX's var computes integers as floats
+    return dtype
+
+
+def _as_out_dtype(x, dtype):
+    return x if get_aval(x).dtype == dtype else lax.convert_element_type(x, dtype)
 
 
 def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None,
         correction=None):
     """Standard deviation over ``axis``."""
+    if dtype is not None:
+        _var_dtype("std", None, dtype)
     return sqrt(var(a, axis, dtype, out, ddof, keepdims, where=where, correction=correction))
 
 

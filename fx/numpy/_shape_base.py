@@ -57,14 +57,25 @@ def full(shape, fill_value, dtype=None, *, device=None):
     return lax.broadcast_in_dim(fill_value, shape, ())
 
 
-def zeros_like(a, dtype=None, shape=None, *, device=None):
+def _filled_like(a, value, dtype, shape):
+    """An array shaped and typed like ``a`` (weak when ``a`` is and no ``dtype`` is given,
+    as JAX: ``zeros_like(3.0)`` is a weak float32) filled with the scalar ``value``."""
     aval = get_aval(asarray(a) if not isinstance(a, (Array, Tracer)) else a)
-    return lax.full(aval.shape if shape is None else _shape(shape), 0, dtype or aval.dtype)
+    out_shape = aval.shape if shape is None else _shape(shape)
+    if dtype is None and aval.weak_type:
+        return lax.broadcast_in_dim(lax._convert_element_type(value, aval.dtype, True),
+                                    out_shape, ())
+    return lax.full(out_shape, value, dtype or aval.dtype)
+
+
+def zeros_like(a, dtype=None, shape=None, *, device=None):
+    """An array of zeros with the shape and dtype of ``a`` (or the ones given)."""
+    return _filled_like(a, 0, dtype, shape)
 
 
 def ones_like(a, dtype=None, shape=None, *, device=None):
-    aval = get_aval(asarray(a) if not isinstance(a, (Array, Tracer)) else a)
-    return lax.full(aval.shape if shape is None else _shape(shape), 1, dtype or aval.dtype)
+    """An array of ones with the shape and dtype of ``a`` (or the ones given)."""
+    return _filled_like(a, 1, dtype, shape)
 
 
 def empty_like(a, dtype=None, shape=None, *, device=None):
@@ -140,6 +151,7 @@ def linspace(start, stop, num: int = 50, endpoint: bool = True, retstep: bool = 
     if div > 0:
         step = lax.div(lax.sub(e, s), np.array(div, compute)[()])
         out = lax.add(s, lax.mul(ramp, step))
+        step = lax.div(lax.sub(stop, start), np.array(div, compute)[()])  # one step each
         if endpoint and num > 1:  # the last sample is exactly ``stop``
             last = lax.eq(ramp, np.array(num - 1, compute)[()])
             out = lax.select_n(last, out, e)
@@ -148,6 +160,8 @@ def linspace(start, stop, num: int = 50, endpoint: bool = True, retstep: bool = 
         out = s
     out = moveaxis(out, 0, axis) if axis != 0 else out
     out = out if dtype == compute else lax.convert_element_type(out, dtype)
+    if get_aval(out).weak_type:  # num <= 1 copies ``start``; the samples are strong
+        out = lax._convert_element_type(out, dtype, False)
     if retstep:
         return out, step
     return out
@@ -184,12 +198,15 @@ def size(a, axis=None):
 
 
 def reshape(a, shape=None, order="C", *, newshape=None, copy=None):
-    """``a`` with a new shape (one entry may be -1)."""
+    """``a`` with a new shape (one entry may be -1); ``order="F"`` reads and writes the
+    elements in column-major order."""
     if shape is None:
         shape = newshape
     a = asarray(a)
-    if order != "C":
-        raise NotImplementedError("fx.numpy.reshape supports only order='C'")
+    if order not in ("C", "F"):
+        if order == "A":
+            raise NotImplementedError("fx.numpy.reshape: order='A' is not implemented")
+        raise ValueError(f"order {order!r} is not permitted for reshaping")
     shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
     aval = get_aval(a)
     shape = tuple(int(core.concrete_or_error(
@@ -201,18 +218,26 @@ def reshape(a, shape=None, order="C", *, newshape=None, copy=None):
     if -1 in shape:
         known = int(np.prod([d for d in shape if d != -1], dtype=np.int64))
         if known == 0 or aval.size % known:
-            raise TypeError(f"cannot reshape array of shape {aval.shape} (size {aval.size}) "
-                            f"into shape {shape}")
+            raise ValueError(f"cannot reshape array of shape {aval.shape} (size "
+                             f"{aval.size}) into shape {shape}")
         shape = tuple(aval.size // known if d == -1 else d for d in shape)
     if int(np.prod(shape, dtype=np.int64)) != aval.size:
-        raise TypeError(f"cannot reshape array of shape {aval.shape} (size {aval.size}) "
-                        f"into shape {shape} (size {int(np.prod(shape, dtype=np.int64))})")
+        raise ValueError(f"cannot reshape array of shape {aval.shape} (size {aval.size}) "
+                         f"into shape {shape} (size {int(np.prod(shape, dtype=np.int64))})")
+    if order == "F":  # column-major: reverse the axes, reshape, reverse back
+        reversed_in = tuple(range(aval.ndim - 1, -1, -1))
+        out = lax.reshape(a, shape[::-1], dimensions=reversed_in)
+        return lax.transpose(out, tuple(range(len(shape) - 1, -1, -1)))
     return lax.reshape(a, shape)
 
 
 def ravel(a, order="C"):
+    """``a`` flattened to one dimension, in row-major (``"C"``) or column-major (``"F"``)
+    order."""
     a = asarray(a)
-    return lax.reshape(a, (get_aval(a).size,))
+    if order == "K":
+        raise NotImplementedError("fx.numpy.ravel: order='K' is not implemented")
+    return reshape(a, (get_aval(a).size,), order=order)
 
 
 def transpose(a, axes=None):

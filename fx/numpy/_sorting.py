@@ -71,11 +71,25 @@ def _cumulative_input(name, a, axis, dtype):
         a, axis = ravel(a), 0
     aval = get_aval(a)
     axis = _axis(name, axis, aval.ndim)
+    if aval.weak_type:  # as JAX: the accumulation is strongly typed
+        a = lax._convert_element_type(a, aval.dtype, False)
     if dtype is not None:
-        a = lax.convert_element_type(a, dtypes.canonicalize_dtype(dtype))
+        dtype = dtypes.canonicalize_dtype(dtype)
+        if dtype == dtypes.bool_:
+            # a boolean accumulation (a running or/and) runs on the truth values in the
+            # default int and converts back at the end
+            a = lax.convert_element_type(lax.ne(a, 0), dtypes.default_int_dtype())
+        else:
+            a = lax.convert_element_type(a, dtype)
     elif aval.dtype == dtypes.bool_:
         a = lax.convert_element_type(a, dtypes.default_int_dtype())
     return a, axis
+
+
+def _cumulative_output(out, dtype):
+    if dtype is not None and dtypes.canonicalize_dtype(dtype) == dtypes.bool_:
+        return lax.convert_element_type(out, dtypes.bool_)
+    return out
 
 
 def cumsum(a, axis: int | None = None, dtype=None, out=None):
@@ -101,7 +115,7 @@ def cumsum(a, axis: int | None = None, dtype=None, out=None):
         raise NotImplementedError("fx.numpy.cumsum does not support out=; fx arrays are "
                                   "immutable")
     a, axis = _cumulative_input("cumsum", a, axis, dtype)
-    return lax.cumsum(a, axis)
+    return _cumulative_output(lax.cumsum(a, axis), dtype)
 
 
 def cumprod(a, axis: int | None = None, dtype=None, out=None):
@@ -115,7 +129,7 @@ def cumprod(a, axis: int | None = None, dtype=None, out=None):
         raise NotImplementedError("fx.numpy.cumprod does not support out=; fx arrays are "
                                   "immutable")
     a, axis = _cumulative_input("cumprod", a, axis, dtype)
-    return lax.cumprod(a, axis)
+    return _cumulative_output(lax.cumprod(a, axis), dtype)
 
 
 def _nan_to(a, value):

@@ -194,11 +194,12 @@ class DropVar(Var):
 class Literal:
     """A scalar constant written inline in a jaxpr: ``2.0:f32[]``."""
 
-    __slots__ = ("val", "aval")
+    __slots__ = ("val", "aval", "_weak")
 
     def __init__(self, val, aval: ShapedArray):
         self.val = val
         self.aval = aval
+        self._weak = None   # literal_value's weakly typed Array, made on first use
 
     def __repr__(self):
         return f"Literal({self.val})"
@@ -480,8 +481,12 @@ class EvalTrace(Trace):
             primitive.abstract_eval(*[get_aval(a) for a in args], **params)
             raise
         if primitive.multiple_results:
-            return [array_type(o if type(o) is np.ndarray else np.asarray(o), weak)
-                    for o in out]
+            weaks = [weak] * len(out)
+            if primitive.subjaxprs is not _no_subjaxprs:  # loops, branches, calls: per
+                weaks = [a.weak_type for a in primitive.abstract_eval(  # output, as typed
+                    *[get_aval(a) for a in args], **params)]
+            return [array_type(o if type(o) is np.ndarray else np.asarray(o), w)
+                    for o, w in zip(out, weaks)]
         if primitive.weak_type_rule is not None:
             weak = primitive.weak_type_rule(args)
         elif primitive.weak_type_param is not None:
@@ -731,12 +736,24 @@ def is_undefined_primal(x) -> bool:
 # Evaluating a jaxpr (the reference interpreter)
 
 
+def literal_value(v: Literal):
+    """The value to bind for literal ``v``: a weakly typed literal as a weakly typed
+    ``fx.Array`` (so rebinding the equation keeps its result weak; made once per literal),
+    any other as its NumPy value."""
+    if not v.aval.weak_type or _array_type[0] is None:
+        return v.val
+    arr = getattr(v, "_weak", None)
+    if arr is None:
+        arr = v._weak = _array_type[0](np.asarray(v.val, v.aval.dtype), True)
+    return arr
+
+
 def eval_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], *args) -> list:
     """Run ``jaxpr`` by binding each equation's primitive in the current trace."""
     env: dict[int, Any] = {}
 
     def read(v):
-        return v.val if isinstance(v, Literal) else env[id(v)]
+        return literal_value(v) if isinstance(v, Literal) else env[id(v)]
 
     for v, x in zip(jaxpr.constvars, consts):
         env[id(v)] = x

@@ -227,7 +227,11 @@ def _scan_abstract_eval(*args, reverse, length, jaxpr, num_consts, num_carry, li
                    consts + init + [unstack_aval(x) for x in xs])
     carry_out, ys = split_list(jaxpr.out_avals, [num_carry])
     check_carry("scan", init, carry_out)
-    return ([a.update(weak_type=a.weak_type and b.weak_type) for a, b in zip(init, carry_out)]
+    # weak where the body's carry is weak in and out (the jaxpr's, not the operands':
+    # batching passes Python-scalar inits as NumPy scalars, which are never weak)
+    carry_in = jaxpr.in_avals[num_consts:num_consts + num_carry]
+    return ([a.update(weak_type=c.weak_type and b.weak_type)
+             for a, c, b in zip(init, carry_in, carry_out)]
             + [stack_aval(y, length) for y in ys])
 
 
@@ -238,7 +242,9 @@ def _scan_impl(*args, reverse, length, jaxpr, num_consts, num_carry, linear, unr
     consts, carry, xs = split_list(args, [num_consts, num_carry])
     consts = as_operands(consts, in_avals)
     carry = as_operands(carry, in_avals[num_consts:])
-    xs = [np.asarray(x) for x in xs]
+    # xs by the dtypes of their slices (an eager NumPy float64 operand is float32 then)
+    xs = [np.asarray(x, dtype=a.dtype)
+          for x, a in zip(xs, in_avals[num_consts + num_carry:])]
     y_avals = jaxpr.out_avals[num_carry:]
     ys = [np.empty((length,) + a.shape, a.dtype) for a in y_avals]
     body = compile_closed(jaxpr)

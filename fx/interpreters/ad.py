@@ -135,7 +135,7 @@ def backward_pass(jaxpr: Jaxpr, consts: Sequence[Any], args: Sequence[Any],
 
     def read_primal(v):
         if isinstance(v, Literal):
-            return v.val
+            return core.literal_value(v)
         x = primal_env.get(id(v), _MISSING)
         return UndefinedPrimal(v.aval) if x is _MISSING else x
 
@@ -149,7 +149,7 @@ def backward_pass(jaxpr: Jaxpr, consts: Sequence[Any], args: Sequence[Any],
         ins = []
         for v in eqn.invars:
             if isinstance(v, Literal):
-                ins.append(v.val)
+                ins.append(core.literal_value(v))
                 continue
             x = primal_env.get(id(v), _MISSING)
             if x is _MISSING or type(x) is UndefinedPrimal:  # a linear input

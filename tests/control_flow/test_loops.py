@@ -650,3 +650,20 @@ def test_associative_scan_cumsum_any_axis(shape, reverse, data):
     got = fx.lax.associative_scan(fx.lax.add, fnp.asarray(x), reverse=reverse, axis=axis)
     want = np.flip(np.cumsum(np.flip(x, axis), axis), axis) if reverse else np.cumsum(x, axis)
     assert_close(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_vmap_of_scan_keeps_weak_unbatched_carries():
+    # a Python-scalar carry is weakly typed (JAX's rule); batching the scan over another
+    # carry must not make it strong (re-evaluated literals stay weak)
+    def f(x):
+        def body(c, xi):
+            a, b = c
+            return (a + 1, b + xi), a
+        return fx.lax.scan(body, (0, 0.0), x)
+
+    (a, b), ys = fx.vmap(f)(fnp.ones((2, 3)))
+    assert a.weak_type and ys.weak_type and not b.weak_type
+    np.testing.assert_array_equal(np.asarray(a), [3, 3])
+    np.testing.assert_array_equal(np.asarray(ys), [[0, 1, 2]] * 2)
+    assert [v.aval.weak_type for v in fx.make_jaxpr(fx.vmap(f))(fnp.ones((2, 3))).jaxpr.outvars] \
+        == [True, False, True]

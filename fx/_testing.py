@@ -14,8 +14,8 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["rand", "assert_trees_close", "assert_same", "assert_bits", "close", "within_ulps",
-           "compile_and_compare", "window_cases", "gather_cases"]
+__all__ = ["rand", "x64_with_jax", "assert_trees_close", "assert_same", "assert_bits", "close",
+           "within_ulps", "compile_and_compare", "window_cases", "gather_cases"]
 
 
 def rand(shape, dtype=np.float64, rng=None):
@@ -42,6 +42,26 @@ def assert_trees_close(got, want, rtol=2e-5, atol=2e-6, what=""):
             continue
         assert g.dtype == w.dtype, (what, g.dtype, w.dtype)
         np.testing.assert_allclose(g, w, rtol=rtol, atol=atol, err_msg=what)
+
+
+@contextlib.contextmanager
+def x64_with_jax():
+    """fx and JAX (when installed) with 64-bit types, both restored afterwards; yields the
+    jax module, or None without it."""
+    import fx
+    try:
+        import jax
+    except ImportError:
+        jax = None
+    old = jax.config.jax_enable_x64 if jax is not None else None
+    if jax is not None:
+        jax.config.update("jax_enable_x64", True)
+    try:
+        with fx.enable_x64():
+            yield jax
+    finally:
+        if jax is not None:
+            jax.config.update("jax_enable_x64", old)
 
 
 # ---------------------------------------------------------------------------

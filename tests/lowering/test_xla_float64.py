@@ -5,7 +5,6 @@ double (ulp bounds); with JAX, every function bit for bit against ``jax.jit`` un
 on a million inputs across ranges and special values."""
 from __future__ import annotations
 
-import contextlib
 
 import numpy as np
 import pytest
@@ -13,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as hs
 
 import fx
+from fx._testing import x64_with_jax as enable_x64
 import fx.lax as lax
 from fx._random import xla_math64 as spec
 from fx._testing import assert_bits, compile_and_compare
@@ -68,25 +68,6 @@ SPEC = {"exp": spec.exp_f64, "log": spec.log_f64, "log1p": spec.log1p_f64,
         "expm1": lambda x: spec.expm1_f64(x, native=False),
         "tanh": lambda x: spec.tanh_f64(x, native=False),
         "logistic": lambda x: spec.logistic_f64(x, native=False)}
-
-
-@contextlib.contextmanager
-def enable_x64():
-    """fx (and JAX, when installed) with 64-bit types, both restored afterwards; yields
-    the jax module or None."""
-    try:
-        import jax
-    except ImportError:
-        jax = None
-    old = jax.config.jax_enable_x64 if jax is not None else None
-    if jax is not None:
-        jax.config.update("jax_enable_x64", True)
-    try:
-        with fx.enable_x64():
-            yield jax
-    finally:
-        if jax is not None:
-            jax.config.update("jax_enable_x64", old)
 
 
 # ---------------------------------------------------------------------------

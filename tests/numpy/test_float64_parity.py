@@ -4,7 +4,6 @@ hypothesis-drawn shapes and values (special values included); without JAX, eager
 against ``fx.jit`` bit for bit."""
 from __future__ import annotations
 
-import contextlib
 
 import numpy as np
 import pytest
@@ -12,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as hs
 
 import fx
+from fx._testing import x64_with_jax as enable_x64
 import fx.nn as fx_nn
 import fx.numpy as fnp
 import fx.scipy as fx_scipy
@@ -21,24 +21,6 @@ F64 = np.float64
 UNARY = ["exp", "log", "log1p", "expm1", "tanh", "sin", "cos", "tan", "sqrt", "cbrt"]
 SPECIAL = [0.0, -0.0, 5e-324, -1e-310, np.inf, -np.inf, np.nan, 1e308, -1e308, 1.0, -1.0,
            709.79, -745.2, 1e-17, np.nextafter(-1, 0), 20.0]
-
-
-@contextlib.contextmanager
-def enable_x64():
-    """fx and JAX (when installed) with 64-bit types, both restored afterwards."""
-    try:
-        import jax
-    except ImportError:
-        jax = None
-    old = jax.config.jax_enable_x64 if jax is not None else None
-    if jax is not None:
-        jax.config.update("jax_enable_x64", True)
-    try:
-        with fx.enable_x64():
-            yield jax
-    finally:
-        if jax is not None:
-            jax.config.update("jax_enable_x64", old)
 
 
 def same_bits(got, want) -> bool:

@@ -7,7 +7,6 @@ Kolmogorov-Smirnov of the Beta marginals), vmap against a loop and the gradient 
 the implicit derivative built from SciPy's regularized incomplete gamma function."""
 from __future__ import annotations
 
-import contextlib
 import re
 
 import numpy as np
@@ -16,6 +15,7 @@ import scipy.special
 import scipy.stats
 
 import fx
+from fx._testing import x64_with_jax as _x64
 import fx.random as fr
 from fx._random import gamma as gamma_module
 from fx.interpreters.jit import Executable
@@ -28,24 +28,6 @@ ALPHA = np.array([0.4, 1.0, 2.5, 7.0], F32)
 
 def _names(closed):
     return [e.primitive.name for e in closed.jaxpr.eqns]
-
-
-@contextlib.contextmanager
-def _x64():
-    """fx (and JAX, when installed) with 64-bit types, restored afterwards."""
-    try:
-        import jax
-    except ImportError:
-        jax = None
-    old = jax.config.jax_enable_x64 if jax is not None else None
-    if jax is not None:
-        jax.config.update("jax_enable_x64", True)
-    try:
-        with fx.enable_x64():
-            yield
-    finally:
-        if jax is not None:
-            jax.config.update("jax_enable_x64", old)
 
 
 # ---------------------------------------------------------------------------

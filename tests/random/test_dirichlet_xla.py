@@ -6,7 +6,6 @@ across XLA's regimes: below 16 elements, up to 4096, from 4096 YNNPACK with rows
 NumPy's."""
 from __future__ import annotations
 
-import contextlib
 import math
 
 import numpy as np
@@ -15,30 +14,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fx
+from fx._testing import x64_with_jax as enable_x64
 import fx.random as fr
 from fx._random.gamma_xla64 import dirichlet_f64
 from fx._random.xla_math64 import ynn_exp_f64, ynn_log_f64
 from fx._random.ynn_sum import ynn_sum_last
 
 F32, F64 = np.float32, np.float64
-
-
-@contextlib.contextmanager
-def enable_x64():
-    """fx (and JAX, when installed) with 64-bit types, restored afterwards."""
-    try:
-        import jax
-    except ImportError:
-        jax = None
-    old = jax.config.jax_enable_x64 if jax is not None else None
-    if jax is not None:
-        jax.config.update("jax_enable_x64", True)
-    try:
-        with fx.enable_x64():
-            yield jax
-    finally:
-        if jax is not None:
-            jax.config.update("jax_enable_x64", old)
 
 
 # ---------------------------------------------------------------------------

@@ -6,7 +6,6 @@ with JAX bit for bit: every function on millions of inputs, and gamma/loggamma d
 over hypothesis-drawn shapes, concentrations and keys, eager and under jit."""
 from __future__ import annotations
 
-import contextlib
 
 import numpy as np
 import pytest
@@ -16,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as hs
 
 import fx
+from fx._testing import x64_with_jax as enable_x64
 import fx.random as fr
 from fx._random.gamma_xla64 import gamma_f16, gamma_f64
 from fx._random.xla_math64 import (erf_inv_f64, exp_f64, fma64, log1p_f64, log_f64, pow_f64,
@@ -24,25 +24,6 @@ from primitives.random import random_gamma_p, random_split_p
 
 F64 = np.float64
 EPS = np.finfo(F64).eps
-
-
-@contextlib.contextmanager
-def enable_x64():
-    """fx (and JAX, when installed) with 64-bit types, restored afterwards; yields the
-    jax module or None."""
-    try:
-        import jax
-    except ImportError:
-        jax = None
-    old = jax.config.jax_enable_x64 if jax is not None else None
-    if jax is not None:
-        jax.config.update("jax_enable_x64", True)
-    try:
-        with fx.enable_x64():
-            yield jax
-    finally:
-        if jax is not None:
-            jax.config.update("jax_enable_x64", old)
 
 
 @pytest.fixture

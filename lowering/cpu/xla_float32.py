@@ -240,44 +240,11 @@ def _symbol(name: str) -> str:
     return f"fx_xla_{name}_f32"
 
 
-def _emit_loop(module, name: str):
-    """``void f(ptr src[, ptr src2], ptr dst, i64 n)``: dst[i] = name(src[i][, src2[i]])."""
-    from llvmlite import ir
-
-    from lowering.cpu.irutil import F32, I64, PTR, VOID, for_range
-    arity = _ARITY.get(name, 1)
-    fn = ir.Function(module, ir.FunctionType(VOID, [PTR] * (arity + 1) + [I64]),
-                     _symbol(name))
-    *srcs, dst, n = fn.args
-    for a in (*srcs, dst):
-        a.add_attribute("noalias")
-    b = ir.IRBuilder(fn.append_basic_block("entry"))
-
-    def element(i):
-        xs = [b.load(b.gep(src, [i], inbounds=True, source_etype=F32), typ=F32, align=4)
-              for src in srcs]
-        y = _FUNCTIONS[name](Emit(b, module), *xs)
-        b.store(y, b.gep(dst, [i], inbounds=True, source_etype=F32), align=4)
-    for_range(b, n, element)
-    b.ret_void()
-
-
 def _build_kernels() -> dict:
-    from llvmlite import ir
-
-    from lowering.cpu import diskcache, runtime
-
-    module = ir.Module(name="fx_xla_float32")
-    module.triple = runtime.host_info()["triple"]
-    module.data_layout = str(runtime.target_machine().target_data)
-    for name in _FUNCTIONS:
-        _emit_loop(module, name)
-    text = str(module)  # (the cache key is the IR itself: any change recompiles)
-    addresses = diskcache.compile_cached(text, lambda: (text, [_symbol(n) for n in _FUNCTIONS]))[0]
-    def proto(name):
-        return ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * (_ARITY.get(name, 1) + 1),
-                                ctypes.c_int64)
-    return {name: proto(name)(addresses[_symbol(name)]) for name in _FUNCTIONS}
+    from lowering.cpu import array_kernels
+    from lowering.cpu.irutil import F32
+    return array_kernels.build("fx_xla_float32", _FUNCTIONS, lambda n: _ARITY.get(n, 1), F32,
+                               4, _symbol)
 
 
 def apply_array(name: str, x: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:

@@ -20,7 +20,6 @@ bits.
 """
 from __future__ import annotations
 
-import ctypes
 import math
 import threading
 
@@ -323,45 +322,11 @@ def _symbol(name: str) -> str:
     return f"fx_xla_{name}_f64"
 
 
-def _emit_loop(module, name: str):
-    """``void f(ptr src[, ptr src2], ptr dst, i64 n)``: dst[i] = name(src[i][, src2[i]])."""
-    from llvmlite import ir
-
-    from lowering.cpu.irutil import PTR, VOID, for_range
-    arity = 2 if name in _BINARY else 1
-    fn = ir.Function(module, ir.FunctionType(VOID, [PTR] * (arity + 1) + [I64]),
-                     _symbol(name))
-    *srcs, dst, n = fn.args
-    for a in (*srcs, dst):
-        a.add_attribute("noalias")
-    b = ir.IRBuilder(fn.append_basic_block("entry"))
-
-    def element(i):
-        xs = [b.load(b.gep(src, [i], inbounds=True, source_etype=F64), typ=F64, align=8)
-              for src in srcs]
-        y = FUNCTIONS[name](Emit(b, module), *xs)
-        b.store(y, b.gep(dst, [i], inbounds=True, source_etype=F64), align=8)
-    for_range(b, n, element)
-    b.ret_void()
-
-
 def _build_kernels() -> dict:
-    from llvmlite import ir
-
-    from lowering.cpu import diskcache, runtime
-
-    module = ir.Module(name="fx_xla_float64")
-    module.triple = runtime.host_info()["triple"]
-    module.data_layout = str(runtime.target_machine().target_data)
-    for name in FUNCTIONS:
-        _emit_loop(module, name)
-    text = str(module)  # (the cache key is the IR itself: any change recompiles)
-    addresses = diskcache.compile_cached(text, lambda: (text, [_symbol(n) for n in FUNCTIONS]))[0]
-
-    def proto(name):
-        return ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * (3 if name in _BINARY else 2),
-                                ctypes.c_int64)
-    return {name: proto(name)(addresses[_symbol(name)]) for name in FUNCTIONS}
+    from lowering.cpu import array_kernels
+    from lowering.cpu.irutil import F64
+    return array_kernels.build("fx_xla_float64", FUNCTIONS, lambda n: 2 if n in _BINARY else 1,
+                               F64, 8, _symbol)
 
 
 def apply_array(name: str, x: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:

@@ -137,16 +137,48 @@ def jvp(fun: Callable, primals, tangents, has_aux: bool = False):
     flat_fun, store = _flatten_fun_aux(fun, tree_p, has_aux)
     out_p, out_t = ad.jvp_flat(flat_fun, flat_p, tangents_in)
     out_p, aux = store["split"](out_p)
-    out_t = [R.instantiate(t) for t in out_t[:len(out_p)]]
+    out_t = [_instantiate(t) for t in out_t[:len(out_p)]]
     out_tree = store["tree"]
     res = (tree_util.tree_unflatten(out_tree, [_to_array(x) for x in out_p]),
            tree_util.tree_unflatten(out_tree, [_to_array(x) for x in out_t]))
     return res + (aux,) if has_aux else res
 
 
+def _instantiate(t):
+    """A tangent as an array: a symbolic zero made of its type, weak where the type is (as
+    JAX's ``instantiate_zeros``)."""
+    if type(t) is not Zero:
+        return t
+    return _zeros(t.aval)
+
+
+def _zeros(aval: ShapedArray):
+    """Zeros of ``aval`` (weakly typed where it is), as a broadcast scalar."""
+    if not aval.weak_type or aval.dtype == dtypes.float0:
+        return R.zeros(aval)
+    return R.broadcast_in_dim(Array(np.zeros((), aval.dtype), True), aval.shape, ())
+
+
+def _aux_leaves(aux):
+    """Split ``aux`` into the leaves that are tracers (which must leave the transformation
+    as primal values) and a function rebuilding ``aux`` from those leaves' primal values;
+    other leaves (Python values, arrays, any object) come back unchanged, as in JAX."""
+    leaves, tree = tree_util.tree_flatten(aux)
+    traced = [i for i, x in enumerate(leaves) if isinstance(x, Tracer)]
+
+    def rebuild(values):
+        full = list(leaves)
+        for i, v in zip(traced, values):
+            full[i] = v
+        return tree_util.tree_unflatten(tree, full)
+
+    return [leaves[i] for i in traced], rebuild
+
+
 def _flatten_fun_aux(fun, in_tree, has_aux):
-    """A flat ``fun``; with ``has_aux`` the aux leaves follow the outputs (so they leave
-    the transformation as primal values) and ``split`` separates them again."""
+    """A flat ``fun``; with ``has_aux`` the traced aux leaves follow the outputs (so they
+    leave the transformation as primal values) and ``split`` separates them again (the
+    other aux leaves are returned as they are)."""
     store: dict[str, Any] = {}
 
     def flat(*flat_args):
@@ -158,9 +190,7 @@ def _flatten_fun_aux(fun, in_tree, has_aux):
                 raise TypeError("has_aux=True requires the function to return a pair "
                                 f"(output, aux); got {type(out).__name__}")
             out, aux = out
-            aux_leaves, store["aux_tree"] = tree_util.tree_flatten(aux)
-            aux_leaves = [_check_leaf(a, getattr(fun, "__name__", "function"), "aux output")
-                          for a in aux_leaves]
+            aux_leaves, store["aux_rebuild"] = _aux_leaves(aux)
         flat_out, out_tree = tree_util.tree_flatten(out)
         store["tree"] = out_tree
         store["n_out"] = len(flat_out)
@@ -172,8 +202,7 @@ def _flatten_fun_aux(fun, in_tree, has_aux):
         n = store["n_out"]
         if not has_aux:
             return values, None
-        aux = tree_util.tree_unflatten(store["aux_tree"], [_to_array(v) for v in values[n:]])
-        return values[:n], aux
+        return values[:n], store["aux_rebuild"](values[n:])
 
     store["split"] = split
     return flat, store
@@ -270,7 +299,7 @@ def vjp(fun: Callable, *primals, has_aux: bool = False, reduce_axes=()):
 def _zero_ct(ct, primal_aval):
     """The cotangent as an array of the primal's tangent type (weak where the primal is)."""
     if type(ct) is Zero:
-        ct = R.zeros(primal_aval.to_tangent_aval())
+        ct = _zeros(primal_aval.to_tangent_aval())
     ct = _to_array(ct)
     tangent = primal_aval.to_tangent_aval()
     aval = get_aval(ct)
@@ -307,8 +336,8 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
         else:
             out, pullback = vjp(f_dyn, *dyn)
         _check_scalar_output(out, holomorphic)
-        one = R.full((), 1, get_aval(out).dtype)
-        grads = pullback(_to_array(one))
+        out_aval = get_aval(out)  # JAX's cotangent 1 has the output's type, weak included
+        grads = pullback(Array(np.ones((), out_aval.dtype), out_aval.weak_type))
         g = grads[0] if single else grads
         return ((out, aux), g) if has_aux else (out, g)
 
@@ -348,22 +377,41 @@ def _check_callable(fun, name):
                         f"{type(fun).__name__}: {fun!r}")
 
 
-def _check_grad_input(x, argnum, holomorphic, allow_int):
-    aval = get_aval(_check_leaf(x, "grad"))
+def _check_grad_input(x, argnum, holomorphic, allow_int, name="grad"):
+    """JAX's input check for reverse-mode derivatives: real or complex inputs (a complex
+    input of a real function is allowed without ``holomorphic``), integers only with
+    ``allow_int``."""
+    aval = get_aval(_check_leaf(x, name))
     dtype = aval.dtype
+    which = "" if argnum is None else f" for argument {argnum}"
+    if holomorphic and not dtypes.is_complex(dtype):
+        raise TypeError(f"{name} with holomorphic=True requires inputs with complex dtype, "
+                        f"but got {dtype.name}{which}.")
+    if not dtypes.is_inexact(dtype) and not allow_int:
+        raise TypeError(f"{name} requires real- or complex-valued inputs (input dtype that is "
+                        f"a sub-dtype of np.inexact), but got {dtype.name}{which}. If you "
+                        "want to use Boolean- or integer-valued inputs, use vjp or set "
+                        "allow_int to True.")
+
+
+def _check_output_dtype(aval, holomorphic, name="grad"):
+    """JAX's output check for reverse-mode derivatives: real outputs (complex ones only with
+    ``holomorphic``, which requires them)."""
     if holomorphic:
-        if not dtypes.is_complex(dtype):
-            raise TypeError(f"grad with holomorphic=True requires inputs with complex dtype, "
-                            f"but got {dtype.name} for argument {argnum}.")
-    elif dtypes.is_complex(dtype):
-        raise TypeError(f"grad requires real-valued inputs (input dtype that is a sub-dtype of "
-                        f"np.floating), but got {dtype.name} for argument {argnum}. For "
-                        "holomorphic differentiation, pass holomorphic=True.")
-    elif not dtypes.is_float(dtype) and not allow_int:
-        raise TypeError(f"grad requires real- or complex-valued inputs (input dtype that is a "
-                        f"sub-dtype of np.inexact), but got {dtype.name} for argument "
-                        f"{argnum}. If you want to use Boolean- or integer-valued inputs, use "
-                        "vjp or set allow_int to True.")
+        if not dtypes.is_complex(aval.dtype):
+            raise TypeError(f"{name} with holomorphic=True requires outputs with complex "
+                            f"dtype, but got {aval.dtype.name}.")
+    elif dtypes.is_complex(aval.dtype):
+        raise TypeError(f"{name} requires real-valued outputs (output dtype that is a "
+                        f"sub-dtype of np.floating), but got {aval.dtype.name}. For "
+                        "holomorphic differentiation, pass holomorphic=True. For "
+                        "differentiation of non-holomorphic functions involving complex "
+                        "outputs, use fx.vjp directly.")
+    elif not dtypes.is_float(aval.dtype):
+        raise TypeError(f"{name} requires real-valued outputs (output dtype that is a "
+                        f"sub-dtype of np.floating), but got {aval.dtype.name}. For "
+                        "differentiation of functions with integer outputs, use fx.vjp "
+                        "directly.")
 
 
 def _check_scalar_output(out, holomorphic):
@@ -374,15 +422,7 @@ def _check_scalar_output(out, holomorphic):
     if aval.shape != ():
         raise TypeError(f"Gradient only defined for scalar-output functions. Output had "
                         f"shape: {aval.shape}.")
-    if holomorphic:
-        if not dtypes.is_complex(aval.dtype):
-            raise TypeError(f"grad with holomorphic=True requires outputs with complex dtype, "
-                            f"but got {aval.dtype.name}.")
-    elif not dtypes.is_float(aval.dtype):
-        raise TypeError(f"grad requires real-valued outputs (output dtype that is a sub-dtype "
-                        f"of np.floating), but got {aval.dtype.name}. For holomorphic "
-                        "differentiation, pass holomorphic=True. For differentiation of "
-                        "non-holomorphic functions involving complex outputs, use fx.vjp.")
+    _check_output_dtype(aval, holomorphic)
 
 
 # ---------------------------------------------------------------------------
@@ -390,7 +430,8 @@ def _check_scalar_output(out, holomorphic):
 
 
 def _std_basis(flat_avals):
-    """Identity rows for the concatenation of the flattened inputs."""
+    """Identity rows for the concatenation of the flattened inputs, each block of its
+    input's dtype and weak type (as JAX's basis)."""
     sizes = [a.size for a in flat_avals]
     total = int(sum(sizes))
     dtype = dtypes.result_type(*[a.dtype for a in flat_avals]) if flat_avals else \
@@ -399,7 +440,7 @@ def _std_basis(flat_avals):
     outs, start = [], 0
     for a, n in zip(flat_avals, sizes):
         outs.append(Array(np.ascontiguousarray(eye[:, start:start + n]).reshape(
-            (total,) + a.shape).astype(a.dtype)))
+            (total,) + a.shape).astype(a.dtype), a.weak_type))
         start += n
     return outs, total
 
@@ -421,26 +462,38 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
             _check_jac_input(leaf, holomorphic, "jacfwd")
         avals = [get_aval(x) for x in flat_dyn]
         basis, total = _std_basis(avals)
+        store: dict[str, Any] = {}
 
         def pushfwd(*flat_t):
             tangents = tree_util.tree_unflatten(dyn_tree, flat_t)
             res = jvp(lambda *d: fun(*rebuild(d), **kwargs), tuple(dyn), tuple(tangents),
                       has_aux=has_aux)
-            return res
+            if not has_aux:
+                return res
+            traced, store["aux_rebuild"] = _aux_leaves(res[2])  # other aux leaves as-is
+            return res[0], res[1], traced
 
         results = vmap(pushfwd, in_axes=0, out_axes=-1)(*basis) if total else None
         if has_aux:
-            y, jac, aux = results
-            aux = tree_util.tree_map(lambda a: a[..., 0] if hasattr(a, "shape") else a, aux)
+            y, jac, traced = results
+            aux = store["aux_rebuild"]([a[..., 0] for a in traced])
         else:
             y, jac = results
-        jac = _unravel_jac(jac, avals, dyn_tree, single, last=True)
+        if holomorphic:
+            for leaf in tree_util.tree_leaves(y):
+                if not dtypes.is_complex(get_aval(leaf).dtype):
+                    raise TypeError("jacfwd with holomorphic=True requires outputs with "
+                                    f"complex dtype, but got {get_aval(leaf).dtype.name}.")
+        jac = tree_util.tree_map(
+            lambda y_leaf, jac_leaf: _unravel_jac(jac_leaf, avals, dyn_tree, single, True,
+                                                  [get_aval(y_leaf)] * len(avals)), y, jac)
         return (jac, aux) if has_aux else jac
 
     return jacfun
 
 
 def _check_jac_input(x, holomorphic, name):
+    """jacfwd's input check: real inputs, complex ones only with ``holomorphic``."""
     dtype = get_aval(_check_leaf(x, name)).dtype
     if holomorphic and not dtypes.is_complex(dtype):
         raise TypeError(f"{name} with holomorphic=True requires inputs with complex dtype, "
@@ -451,27 +504,35 @@ def _check_jac_input(x, holomorphic, name):
                         "differentiation, pass holomorphic=True.")
 
 
-def _unravel_jac(jac, in_avals, in_tree, single, last):
-    """Split the basis axis of each output leaf into one block per input leaf."""
+def _unravel_jac(out_leaf, in_avals, in_tree, single, last, examples):
+    """Split the basis axis (last or first) of the Jacobian leaf ``out_leaf`` into one block
+    per input leaf, block i given the dtype and weak type of ``examples[i]`` (JAX's rule:
+    the output's for jacfwd, the input's for jacrev; complex blocks of a real example keep
+    their real part)."""
     from fx import numpy as fnp
 
-    def split(out_leaf):
-        blocks, start = [], 0
-        out_shape = get_aval(out_leaf).shape
-        for a in in_avals:
-            n = a.size
-            if last:
-                block = out_leaf[..., start:start + n]
-                block = fnp.reshape(block, out_shape[:-1] + a.shape)
-            else:
-                block = out_leaf[start:start + n]
-                block = fnp.reshape(block, a.shape + out_shape[1:])
-            blocks.append(block)
-            start += n
-        tree = tree_util.tree_unflatten(in_tree, blocks)
-        return tree[0] if single else tree
+    blocks, start = [], 0
+    out_shape = get_aval(out_leaf).shape
+    for a, example in zip(in_avals, examples):
+        n = a.size
+        if last:
+            block = out_leaf[..., start:start + n]
+            block = fnp.reshape(block, out_shape[:-1] + a.shape)
+        else:
+            block = out_leaf[start:start + n]
+            block = fnp.reshape(block, a.shape + out_shape[1:])
+        blocks.append(_downcast(block, example))
+        start += n
+    tree = tree_util.tree_unflatten(in_tree, blocks)
+    return tree[0] if single else tree
 
-    return tree_util.tree_map(split, jac)
+
+def _downcast(x, example: ShapedArray):
+    """``x`` in the dtype and weak type of ``example`` (its real part for a real one)."""
+    from fx import lax
+    if dtypes.is_complex(get_aval(x).dtype) and not dtypes.is_complex(example.dtype):
+        x = lax.real(x)
+    return lax._convert_element_type(x, example.dtype, example.weak_type)
 
 
 def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
@@ -488,7 +549,7 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
         dyn, rebuild = _split_args(args, nums)
         flat_dyn, dyn_tree = tree_util.tree_flatten(dyn)
         for leaf in flat_dyn:
-            _check_jac_input(leaf, holomorphic, "jacrev")
+            _check_grad_input(leaf, None, holomorphic, allow_int, "jacrev")
         in_avals = [get_aval(x) for x in flat_dyn]
         if has_aux:
             y, pullback, aux = vjp(lambda *d: fun(*rebuild(d), **kwargs), *dyn, has_aux=True)
@@ -496,6 +557,8 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
             y, pullback = vjp(lambda *d: fun(*rebuild(d), **kwargs), *dyn)
         flat_y, y_tree = tree_util.tree_flatten(y)
         y_avals = [get_aval(o) for o in flat_y]
+        for a in y_avals:
+            _check_output_dtype(a, holomorphic, "jacrev")
         basis, total = _std_basis(y_avals)
 
         def pull(*flat_ct):
@@ -503,13 +566,13 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
 
         cts = vmap(pull)(*basis)  # tuple over dyn args, leaves with leading basis axis
         flat_cts = tree_util.tree_leaves(cts)
-        # jac[y_leaf][x_leaf] with shape y.shape + x.shape
+        # jac[y_leaf][x_leaf] with shape y.shape + x.shape, of x's dtype and weak type
         from fx import numpy as fnp
         per_y = []
         start = 0
         for ya in y_avals:
             n = ya.size
-            blocks = [fnp.reshape(c[start:start + n], ya.shape + xa.shape)
+            blocks = [_downcast(fnp.reshape(c[start:start + n], ya.shape + xa.shape), xa)
                       for c, xa in zip(flat_cts, in_avals)]
             tree = tree_util.tree_unflatten(dyn_tree, blocks)
             per_y.append(tree[0] if single else tree)
@@ -754,7 +817,7 @@ def make_jaxpr(fun: Callable, static_argnums: int | Sequence[int] = (), axis_env
                 stack.enter_context(collectives.extend_axis_env(name, size))
             # closed-over refs: leading consts and trailing outputs (fx/_ref_scope.py)
             jaxpr, consts, out_avals = _ref_scope.stage_for_printing(flat_fun, avals)
-        closed = ClosedJaxpr(jaxpr, consts)
+        closed = ClosedJaxpr(*_inline_scalar_outputs(jaxpr, consts))
         if return_shape:
             shapes = [ShapeDtypeStruct(a.shape, a.dtype, weak_type=a.weak_type)
                       for a in out_avals]
@@ -762,6 +825,26 @@ def make_jaxpr(fun: Callable, static_argnums: int | Sequence[int] = (), axis_env
         return closed
 
     return make
+
+
+def _inline_scalar_outputs(jaxpr: core.Jaxpr, consts: list) -> tuple[core.Jaxpr, list]:
+    """Outputs that are numeric scalar constants written as literals, as JAX's jaxprs show
+    them (``in (0.0:f32[],)``); a constvar left unused is dropped."""
+    literal_of = {}
+    for v, c in zip(jaxpr.constvars, consts):
+        value = c._value if type(c) is Array else c
+        if isinstance(value, (np.ndarray, np.generic)) and value.shape == () \
+                and value.dtype.kind in "biufc" and not isinstance(c, Tracer):
+            literal_of[id(v)] = core.Literal(np.asarray(value)[()], v.aval)
+    if not any(id(v) in literal_of for v in jaxpr.outvars):
+        return jaxpr, consts
+    outvars = [literal_of.get(id(v), v) for v in jaxpr.outvars]
+    used = {id(v) for e in jaxpr.eqns for v in e.invars}
+    used.update(id(v) for v in outvars)
+    keep = [i for i, v in enumerate(jaxpr.constvars) if id(v) in used]
+    new = core.Jaxpr([jaxpr.constvars[i] for i in keep], jaxpr.invars, outvars, jaxpr.eqns,
+                     jaxpr.debug_info)
+    return new, [consts[i] for i in keep]
 
 
 def eval_shape(fun: Callable, *args, **kwargs):

@@ -184,21 +184,206 @@ class Array:
     def delete(self) -> None:
         self._value = None
 
+    def tobytes(self, order: str = "C") -> bytes:
+        """The raw bytes of the array's elements (NumPy's ``tobytes``)."""
+        return self._host_value().tobytes(order)
+
+    def on_device_size_in_bytes(self) -> int:
+        """The bytes the array's buffer occupies."""
+        return self.nbytes
+
+    def unsafe_buffer_pointer(self) -> int:
+        """The address of the array's buffer (host arrays)."""
+        d = self._device
+        if d is not None and getattr(d, "platform", "cpu") == "gpu":
+            return int(self._value.data.ptr)
+        return self._value.ctypes.data
+
+    def is_ready(self) -> bool:
+        """Whether the value is computed (fx's host arrays always are)."""
+        return True
+
+    def clone(self) -> Array:
+        """A copy of the array."""
+        return self.copy()
+
+    @property
+    def is_fully_replicated(self) -> bool:
+        """Whether every device holding the array holds all of it."""
+        replicated = self.sharding.is_fully_replicated
+        return bool(replicated() if callable(replicated) else replicated)
+
+    @property
+    def addressable_shards(self) -> list:
+        """The ``Shard`` of the array on each device holding it (as ``jax.Array``)."""
+        from fx.sharding import shards_of
+        return shards_of(self)
+
+    global_shards = addressable_shards
+
+    def addressable_data(self, index: int) -> Array:
+        """The data of the ``index``-th addressable shard."""
+        return self.addressable_shards[index].data
+
     def is_deleted(self) -> bool:
         return self._value is None
 
     # -- printing --------------------------------------------------------------
     def __repr__(self):
         v = self._host_value()
-        extra = f", dtype={v.dtype.name}" + (", weak_type=True" if self.weak_type else "")
+        dtype_str = f"dtype={v.dtype.name}" + (", weak_type=True" if self.weak_type else "")
+        prefix = "Array("
+        line_width = np.get_printoptions()["linewidth"]
         if v.size == 0:
             body = f"[], shape={v.shape}"
         else:
-            body = np.array2string(v, separator=", ", prefix="Array(")
-        return f"Array({body}{extra})"
+            body = np.array2string(v, prefix=prefix, suffix=",", separator=", ",
+                                   max_line_width=line_width)
+        # JAX's layout: the dtype follows the last line unless that would overflow the
+        # line width, in which case it is set off by the prefix's width of spaces
+        last_line_len = len(body) - body.rfind("\n") + 1
+        sep = " " * len(prefix) if last_line_len + len(dtype_str) + 2 > line_width else " "
+        return f"{prefix}{body},{sep}{dtype_str})"
 
     def __str__(self):
         return str(self._host_value())
+
+
+# ---------------------------------------------------------------------------
+# Methods JAX's Array has beyond NumPy's operator set (shared with tracers where JAX's
+# tracers have them too). Numerics come from fx.numpy / fx.lax, imported on first use.
+
+
+def _view(self, dtype=None, type=None):
+    """The array's bits viewed as ``dtype`` (JAX's ``Array.view``): the same shape when the
+    bit widths agree, else the last axis scaled by the width ratio.
+
+    Args:
+      dtype: the new dtype (canonicalized); None returns the array itself.
+      type: not supported (NumPy's subclass argument).
+
+    Returns:
+      An array of ``dtype`` (a copy or not, unspecified).
+
+    Example:
+      >>> fx.numpy.zeros((2, 3), fx.numpy.int16).view(fx.numpy.int8).shape
+      (2, 6)
+    """
+    from fx import lax, numpy as fnp
+    if type is not None:
+        raise NotImplementedError("`type` argument of array.view() is not supported.")
+    if dtype is None:
+        return self
+    dtype = dtypes.canonicalize_dtype(dtype)
+    bits_in, bits_out = dtypes.itemsize_bits(self.dtype), dtypes.itemsize_bits(dtype)
+    if self.ndim == 0:
+        if bits_in != bits_out:
+            raise ValueError("view() of a 0d array is only supported if the itemsize is "
+                             "unchanged.")
+        return _view(fnp.expand_dims(self, 0), dtype).squeeze()
+    if (self.shape[-1] * bits_in) % bits_out:
+        raise ValueError("When changing to a larger dtype, its size must be a divisor of "
+                         "the total size in bytes of the last axis of the array.")
+    if self.dtype == dtype:
+        return self
+    # bitcast_convert_type takes neither booleans nor complex numbers: go through their
+    # byte or (real, imag) representation
+    if self.dtype == dtypes.bool_:
+        return _view(self.astype(np.uint8), dtype)
+    if dtypes.is_complex(self.dtype):
+        parts = fnp.stack([self.real, self.imag], axis=-1)
+        return _view(parts.reshape(*self.shape[:-1], 2 * self.shape[-1]), dtype)
+    if dtype == dtypes.bool_:
+        return _view(self, np.uint8).astype(bool)
+    if dtypes.is_complex(dtype):
+        parts = _view(self, dtypes.finfo(dtype).dtype).astype(dtype)
+        return parts[..., 0::2] + 1j * parts[..., 1::2]
+    if bits_in < bits_out:
+        factor = bits_out // bits_in
+        grouped = self.reshape(*self.shape[:-1], self.shape[-1] // factor, factor)
+        return lax.bitcast_convert_type(grouped, dtype)
+    out = lax.bitcast_convert_type(self, dtype)
+    if bits_in > bits_out:
+        out = out.reshape(*out.shape[:-2], out.shape[-2] * out.shape[-1])
+    return out
+
+
+def _round_operator(self, ndigits=None):
+    """``round(x)``: rounded half to even, an integer array when ``ndigits`` is None (as
+    ``round`` of a Python float); ``round(x, n)`` keeps the dtype."""
+    from fx import numpy as fnp
+    out = fnp.round(self, decimals=ndigits or 0)
+    return out.astype(int) if ndigits is None else out
+
+
+def _contains(self, other):
+    """``other in x``: whether any element of the 1-d array equals the scalar ``other``."""
+    from fx import numpy as fnp
+    if other is None or isinstance(other, str):
+        raise TypeError(f"Array.__contains__: unsupported operand type {type(other)}.")
+    query = fnp.asarray(other)
+    if self.ndim != 1:
+        raise ValueError("Array.__contains__: search array must be one-dimensional, got "
+                         f"arr.shape={self.shape}.")
+    if query.ndim != 0:
+        raise ValueError(f"Array.__contains__: query value must be a scalar, got "
+                         f"query.shape={query.shape}")
+    return fnp.any(self == query)
+
+
+def _copy(self):
+    return self.copy()
+
+
+def _deepcopy(self, memo):
+    return self.copy()
+
+
+def _hex(self):
+    return hex(self.__index__())
+
+
+def _oct(self):
+    return oct(self.__index__())
+
+
+def _flat(self):
+    raise NotImplementedError("fx arrays do not implement the arr.flat property: consider "
+                              "arr.flatten() instead.")
+
+
+def _byteswap(self, inplace: bool = False):
+    """The array with the bytes of each element reversed (``inplace`` must be False)."""
+    from fx import lax
+    if inplace:
+        raise ValueError("fx arrays are immutable: byteswap(inplace=True) is not supported")
+    if self.dtype.itemsize == 1 or self.dtype == dtypes.bool_:
+        return self
+    if dtypes.is_complex(self.dtype):  # each component on its own, as NumPy does
+        return _byteswap(self.real) + 1j * _byteswap(self.imag)
+    as_bytes = lax.bitcast_convert_type(self, np.uint8)
+    return lax.bitcast_convert_type(lax.rev(as_bytes, (as_bytes.ndim - 1,)), self.dtype)
+
+
+def _to_device(self, device, *, stream=None):
+    """The array placed on ``device`` (``fx.device_put``)."""
+    if stream is not None:
+        raise NotImplementedError("to_device: the stream argument is not supported")
+    return _devices_module().device_put(self, device)
+
+
+for _cls in (Array, core.Tracer):
+    _cls.view = _view
+    _cls.__round__ = _round_operator
+    _cls.__contains__ = _contains
+    _cls.__copy__ = _copy
+    _cls.__deepcopy__ = _deepcopy
+    _cls.__hex__ = _hex
+    _cls.__oct__ = _oct
+    _cls.flat = property(_flat)
+    _cls.byteswap = _byteswap
+    _cls.to_device = _to_device
+del _cls
 
 
 def _deleted_error() -> RuntimeError:

@@ -80,13 +80,13 @@ def get_aval(x) -> ShapedArray:
     aval = getattr(x, "aval", None)
     if aval is not None:
         return aval
+    if isinstance(x, (np.ndarray, np.generic)):  # before the Python scalars: np.float64
+        return ShapedArray(x.shape, dtypes.canonicalize_dtype(x.dtype))  # subclasses float
     if isinstance(x, (bool, int, float, complex)):
         dtype, weak = dtypes.result_type_and_weak(x)
         if isinstance(x, int) and not isinstance(x, bool):
             _check_int_range(x, dtype)
         return ShapedArray((), dtype, weak)
-    if isinstance(x, (np.ndarray, np.generic)):
-        return ShapedArray(x.shape, dtypes.canonicalize_dtype(x.dtype))
     if hasattr(x, "__jax_array__"):
         return get_aval(x.__jax_array__())
     raise TypeError(f"Value {x!r} of type {type(x).__name__} is not a valid fx type; "
@@ -470,9 +470,14 @@ class EvalTrace(Trace):
             elif isinstance(a, Tracer):
                 raise_leaked(a, primitive)
             else:
-                vals.append(a)
                 if t is not int and t is not float and t is not complex:
                     weak = False
+                    # a raw NumPy operand: to its canonical dtype (float64 -> float32
+                    # without x64), as every other route into a primitive does
+                    narrow = _NARROWED.get(getattr(a, "dtype", None))
+                    if narrow is not None and not config.jax_enable_x64:
+                        a = np.asarray(a, narrow)
+                vals.append(a)
         try:
             out = primitive.impl_rule(*vals, **params)
         except Exception:
@@ -529,6 +534,9 @@ def _check_impl_result(primitive, args, params, out):
                              f", abstract_eval says {expected.str_short()}")
 
 
+# the dtypes canonicalize_dtype narrows when 64-bit types are disabled
+_NARROWED = dict(dtypes._CANONICAL_32)
+
 eval_trace = EvalTrace(None)
 # The host interpreter: the same impls without device placement, for callers that have
 # already brought every operand to the host (``lowering.gpu.eager``).
@@ -554,7 +562,7 @@ def _is_weak(a) -> bool:
     """Whether ``a`` is weakly typed (a weak Array or a Python scalar other than bool)."""
     if type(a) is _array_type[0]:
         return a.weak_type
-    return isinstance(a, (int, float, complex)) and not isinstance(a, bool)
+    return dtypes.is_weak_scalar(a)
 
 
 def constant_array(x):

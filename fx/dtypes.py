@@ -216,9 +216,24 @@ def promote_types(a, b) -> np.dtype:
     return {_WEAK_INT: int64, _WEAK_FLOAT: float64, _WEAK_COMPLEX: complex128}.get(node, node)
 
 
+def is_python_scalar(x) -> bool:
+    """Whether ``x`` is a Python scalar (bool, int, float or complex, subclasses included)
+    and not a NumPy scalar: ``np.float64`` and ``np.complex128`` subclass ``float`` and
+    ``complex`` but carry a dtype (strong), as in JAX."""
+    return isinstance(x, (bool, int, float, complex)) and not isinstance(x, np.generic)
+
+
+def is_weak_scalar(x) -> bool:
+    """Whether ``x`` is a weakly typed Python scalar: an int, float or complex (not a bool,
+    not a NumPy scalar)."""
+    return (isinstance(x, (int, float, complex)) and not isinstance(x, (bool, np.generic)))
+
+
 def _dtype_and_weak(x) -> tuple[np.dtype, bool]:
     if x is None:
         raise TypeError("result_type got None; expected an array, dtype or Python scalar")
+    if isinstance(x, np.generic):  # np.float64 is a float subclass, but strongly typed
+        return canonicalize_dtype(x.dtype), False
     if isinstance(x, bool):
         return bool_, False
     if isinstance(x, int):

@@ -172,7 +172,7 @@ def test_select_and_scatter_against_jax_and_errors():
 
 def test_tokens_print_as_jax():
     assert str(fx.make_jaxpr(lambda: fx.lax.create_token())()) == \
-        "{ lambda ; . let a:Tok = create_token in (a,) }"
+        "{ lambda ; . let a:Tok = create_token  in (a,) }"  # JAX's text
     assert str(fx.make_jaxpr(lambda t: fx.lax.after_all(t, t))(fx.lax.create_token())) == \
         "{ lambda ; a:Tok. let b:Tok = after_all a a in (b,) }"
     # an ordinary bool[0] array stays bool[0]

@@ -52,11 +52,26 @@ def test_jaxpr_is_jax_structure():
     assert "random_dirichlet" not in text and "random_gamma[log_space=True]" in text
 
 
+def _inline_shared(text: str) -> str:
+    """``text`` with each sub-jaxpr printed first (``let name = { ... } in``, as JAX prints
+    one used twice or longer than 10 equations) put back where ``jaxpr=name`` refers to it."""
+    shared = {}
+    while text.startswith("let "):
+        name, rest = text[len("let "):].split(" = ", 1)
+        end = rest.index(" } in\n")
+        shared[name] = rest[:end + len(" }")]
+        text = rest[end + len(" } in\n"):]
+    for name, body in shared.items():
+        text = text.replace(f"jit[name={name} jaxpr={name}]",
+                            f"jit[\nname={name}\njaxpr={body}\n]")
+    return text
+
+
 def _normalized(text: str, drop_full_broadcasts: bool):
     """The primitives and their printed params, in order, without variable names; the
     (fx-only) broadcasts to the full shape before sub and div dropped on request."""
     out = []
-    for line in text.splitlines():
+    for line in _inline_shared(text).splitlines():
         line = line.strip()
         named = re.match(r"name=(\w+)", line)
         if named:

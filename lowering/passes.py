@@ -18,8 +18,8 @@ from fx import core
 from fx.core import ClosedJaxpr, DropVar, Jaxpr, JaxprEqn, Literal, Var
 
 __all__ = ["optimize", "inline_calls", "dce", "cse", "fold_constants", "simplify_algebra",
-           "simplify_shapes", "simplify_converts", "canonicalize", "CALL_PRIMITIVES",
-           "FOLD_LIMIT"]
+           "simplify_shapes", "simplify_converts", "canonicalize", "explicit_broadcasts",
+           "CALL_PRIMITIVES", "FOLD_LIMIT"]
 
 #: call primitives whose body ``inline_calls`` splices into the caller -> the body's param
 #: (a custom_jvp/custom_vjp call computes its primal as its ``call_jaxpr``; once the
@@ -491,6 +491,13 @@ def _shape_rule(eqn, producer):
         if scalar is not None:
             return [eqn.replace(primitive=src.primitive, invars=[scalar], params=dict(
                 src.params, shape=tuple(out.aval.shape), broadcast_dimensions=()))]
+        if src is not None and src.primitive.name == "broadcast_in_dim" and \
+                src.invars[0].aval.size == x.aval.size:
+            # a broadcast that only inserts size-1 dims (keepdims) is a reshape
+            inner = src.invars[0]
+            if inner.aval.shape == out.aval.shape:
+                return inner
+            return [eqn.replace(invars=[inner])]
         return None
     if name == "broadcast_in_dim":
         dims = tuple(p["broadcast_dimensions"])
@@ -686,13 +693,90 @@ def canonicalize(closed: ClosedJaxpr) -> ClosedJaxpr:
 
 
 # ---------------------------------------------------------------------------
+# implicit broadcasting
+
+
+def _squeezed(shape) -> tuple:
+    return tuple(d for d in shape if d != 1)
+
+
+def _size1_source(v, producer):
+    """The value ``v`` re-shapes by adding or dropping size-1 dims only (through reshapes
+    and broadcasts that broadcast nothing, such as a keepdims reduction's), or ``v``."""
+    while isinstance(v, Var):
+        src = producer.get(id(v))
+        if src is None or src.primitive.name not in ("reshape", "broadcast_in_dim") or \
+                src.params.get("dimensions") is not None:
+            break
+        x = src.invars[0]
+        if x.aval.size != v.aval.size or _squeezed(x.aval.shape) != _squeezed(v.aval.shape):
+            break
+        v = x
+    return v
+
+
+def _explicit_broadcast_rule(eqn, producer):
+    from primitives.elementwise import IMPLICIT_BROADCASTING
+    if eqn.primitive.name not in IMPLICIT_BROADCASTING or not eqn.outvars:
+        return None
+    shape = tuple(eqn.outvars[0].aval.shape)
+    if all(not v.aval.shape or tuple(v.aval.shape) == shape for v in eqn.invars):
+        return None
+    new_eqns, invars = [], []
+    for v in eqn.invars:
+        if not v.aval.shape or tuple(v.aval.shape) == shape:
+            invars.append(v)
+            continue
+        # the operand's non-1 dims, read from the value they come from without size-1 dims
+        # (reshape of a reshape folds later): broadcast_in_dim[dims=kept](source)
+        kept = tuple(i for i, d in enumerate(v.aval.shape) if d != 1)
+        src = _size1_source(v, producer)
+        if tuple(src.aval.shape) != tuple(v.aval.shape[i] for i in kept):
+            squeezed_src = Var(src.aval.update(shape=tuple(v.aval.shape[i] for i in kept)))
+            new_eqns.append(eqn.replace(
+                primitive=_primitive("reshape"), invars=[src], outvars=[squeezed_src],
+                params=dict(new_sizes=squeezed_src.aval.shape, dimensions=None,
+                            sharding=None)))
+            src = squeezed_src
+        full = Var(v.aval.update(shape=shape))
+        new_eqns.append(eqn.replace(
+            primitive=_primitive("broadcast_in_dim"), invars=[src], outvars=[full],
+            params=dict(shape=shape, broadcast_dimensions=kept, sharding=None)))
+        invars.append(full)
+    new_eqns.append(eqn.replace(invars=invars))
+    return new_eqns
+
+
+def explicit_broadcasts(closed: ClosedJaxpr) -> ClosedJaxpr:
+    """Make JAX 0.10's implicit size-1 broadcasting explicit: an elementwise operand of
+    the output's rank with size-1 dims where the output has more becomes a
+    ``broadcast_in_dim`` of its non-1 dims to the output's shape, read from the value
+    they come from (past a keepdims ``broadcast_in_dim`` or ``x[None]``-style reshape,
+    else a reshape dropping the size-1 dims): the form ``fx.numpy`` used to emit, so
+    fusion (which reads it through index arithmetic inside the consumer's loop) and its
+    cost rules (an expensive value broadcast along outer dims is stored) see the same
+    program. Rank-0 operands stay (every backend broadcasts those).
+
+    Args:
+      closed: the program.
+    Returns:
+      an equivalent ClosedJaxpr in which elementwise operands are rank-0 or full-shape.
+
+    Example:
+      >>> explicit_broadcasts(fx.make_jaxpr(lax.sub)(np.ones((3, 4)), np.ones((3, 1))))
+      >>> # c:f32[3] = reshape b; d:f32[3,4] = broadcast_in_dim[(0,)] c; sub a d
+    """
+    return _rewrite(closed, _explicit_broadcast_rule)
+
+
+# ---------------------------------------------------------------------------
 # the pipeline
 
 
 def optimize(closed: ClosedJaxpr, debug: Callable[[str, ClosedJaxpr], None] | None = None
              ) -> ClosedJaxpr:
-    """The whole pass pipeline: inline, hoist scans' carry-free products, canonicalize,
-    fold, simplify, CSE, DCE.
+    """The whole pass pipeline: inline, hoist scans' carry-free products, make implicit
+    size-1 broadcasts explicit, canonicalize, fold, simplify, CSE, DCE.
 
     Args:
       closed: the program.
@@ -707,7 +791,8 @@ def optimize(closed: ClosedJaxpr, debug: Callable[[str, ClosedJaxpr], None] | No
     from lowering.scan_hoist import hoist_scan_products
     pipeline = [("inline_calls", inline_calls), ("fuse_dirichlet", fuse_dirichlet),
                 ("hoist_scan_products", hoist_scan_products),
-                ("canonicalize", canonicalize), ("fold_constants", fold_constants)]
+                ("explicit_broadcasts", explicit_broadcasts), ("canonicalize", canonicalize),
+                ("fold_constants", fold_constants)]
     simplify = [("simplify_converts", simplify_converts), ("simplify_algebra", simplify_algebra),
                 ("simplify_shapes", simplify_shapes), ("cse", cse), ("dce", dce)]
     for name, fn in pipeline + simplify + simplify:

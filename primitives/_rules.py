@@ -220,12 +220,18 @@ def add_tangents(x, y):
 
 
 def unbroadcast(ct, aval: ShapedArray):
-    """Sum ``ct`` down to ``aval``'s shape (operands may be broadcast scalars)."""
+    """Sum ``ct`` down to ``aval``'s shape: over every dim when the operand was rank-0,
+    else over the dims where the operand has size 1 and ``ct`` not (then reshaped back
+    to the operand's shape, as JAX prints it)."""
     if type(ct) is Zero:
         return Zero(aval.to_tangent_aval())
     ct_shape = shape_of(ct)
     if ct_shape != aval.shape:
-        ct = reduce_sum(ct, range(len(ct_shape)))
+        if not aval.shape:
+            ct = reduce_sum(ct, range(len(ct_shape)))
+        else:
+            dims = [i for i, (c, a) in enumerate(zip(ct_shape, aval.shape)) if c != a]
+            ct = reshape(reduce_sum(ct, dims), aval.shape)
     if dtype_of(ct) != aval.dtype and aval.dtype != dtypes.float0:
         ct = convert(ct, aval.dtype)
     return ct
@@ -274,16 +280,23 @@ def batch_size(args, dims) -> int:
     raise ValueError("no batched argument")
 
 
-def broadcasting_batcher(primitive: Primitive) -> Callable:
-    """Batching rule for elementwise primitives whose operands may be rank-0."""
+def broadcasting_batcher(primitive: Primitive, size1: bool = False) -> Callable:
+    """Batching rule for n-ary elementwise primitives whose operands may be rank-0.
+
+    When every batched operand has the same shape and batch dim and the others are
+    rank-0, the primitive applies as is. Otherwise batch dims move to the front and,
+    with ``size1`` (primitives that broadcast size-1 dims themselves, as JAX 0.10's
+    elementwise ones), an unbatched operand gets a size-1 leading dim and a batched one
+    of lower rank trailing size-1 dims, as JAX's rule; without it, operands are
+    broadcast to the full batched shape."""
 
     def batch(args, dims, **params):
         shapes = [shape_of(a) for a in args]
-        batched = [(s, d) for s, d in zip(shapes, dims) if d is not None]
-        first_shape, first_dim = batched[0]
-        if all(s == first_shape and d == first_dim for s, d in batched) and all(
-                not s for s, d in zip(shapes, dims) if d is None):
+        first_shape, first_dim = next((s, d) for s, d in zip(shapes, dims) if d is not None)
+        if all(s == first_shape and d == first_dim for s, d in zip(shapes, dims) if s):
             return primitive.bind(*args, **params), first_dim
+        if size1:
+            return primitive.bind(*_size1_batched(args, shapes, dims), **params), 0
         size = first_shape[first_dim]
         example = ()
         for s, d in zip(shapes, dims):
@@ -304,6 +317,26 @@ def broadcasting_batcher(primitive: Primitive) -> Callable:
         return primitive.bind(*new_args, **params), 0
 
     return batch
+
+
+def _size1_batched(args, shapes, dims):
+    """Operands with the batch dim first, rank-aligned for size-1 broadcasting."""
+    moved = []
+    for a, s, d in zip(args, shapes, dims):
+        if not s:
+            moved.append(a)
+        elif d is None:
+            moved.append(broadcast_in_dim(a, (1,) + s, tuple(range(1, len(s) + 1))))
+        else:
+            moved.append(moveaxis(a, d, 0))
+    ndim = max(len(shape_of(a)) for a in moved)
+    out = []
+    for a, d in zip(moved, dims):
+        s = shape_of(a)
+        if d is not None and len(s) < ndim:
+            a = broadcast_in_dim(a, s + (1,) * (ndim - len(s)), tuple(range(len(s))))
+        out.append(a)
+    return out
 
 
 def vectorized_batcher(primitive: Primitive) -> Callable:

@@ -2,9 +2,11 @@
 ``binary`` factories, plus select_n, clamp, conversions and add_any.
 
 Invariants: n-ary elementwise primitives take operands of one dtype whose
-shapes are equal or rank-0 (a rank-0 operand broadcasts, as JAX prints
-``mul b 2.0:f32[]``). Eager impls follow XLA's semantics (integer division
-truncates, shifts past the bit width saturate), not NumPy's where they differ.
+shapes are rank-0 or of one rank with each dim equal or 1, as JAX 0.10's
+(a rank-0 operand or a size-1 dim broadcasts: ``mul b 2.0:f32[]``,
+``sub a:f32[3,4] b:f32[3,1]``); select_n and clamp keep JAX's stricter rule.
+Eager impls follow XLA's semantics (integer division truncates, shifts past the
+bit width saturate), not NumPy's where they differ.
 """
 from __future__ import annotations
 
@@ -25,13 +27,32 @@ _sp = R.LazyModule("scipy.special")
 
 
 def _same_shape(name, avals):
+    """The result shape of an n-ary elementwise primitive, as JAX 0.10's rule: rank-0
+    operands broadcast; the others have one rank, each dim equal or 1 (a size-1 dim
+    broadcasts). TypeError otherwise."""
     shapes = [a.shape for a in avals if a.shape]
-    for s in shapes[1:]:
-        if s != shapes[0]:
+    if not shapes:
+        return ()
+    first = shapes[0]
+    if all(s == first for s in shapes[1:]):
+        return first
+    ranks = {len(s) for s in shapes}
+    if len(ranks) > 1:
+        raise TypeError(f"{name}: arrays must have the same number of dimensions, got "
+                        f"{{{', '.join(str(r) for r in sorted(ranks))}}}")
+    out = []
+    for sizes in zip(*shapes):
+        big = {d for d in sizes if d != 1}
+        if len(big) > 1:
             raise TypeError(f"{name} got incompatible shapes for broadcasting: "
-                            f"{', '.join(str(a.shape) for a in avals)}; operands must "
-                            "have equal shapes or be rank-0")
-    return shapes[0] if shapes else ()
+                            f"{', '.join(str(a.shape) for a in avals)}")
+        out.append(big.pop() if big else 1)
+    return tuple(out)
+
+
+#: names of the primitives whose operands broadcast implicitly (rank-0 or size-1 dims, see
+#: ``_same_shape``): the lowering makes those broadcasts explicit before fusion
+IMPLICIT_BROADCASTING = set()
 
 
 def _same_dtype(name, avals):
@@ -82,6 +103,7 @@ def binary(name, impl, jvps=None, kinds=NUMERIC, out_dtype=None, transpose=None)
     per operand (None for an operand with no derivative); ``jvps=None`` means the
     output has a zero tangent."""
     p = new_primitive(name)
+    IMPLICIT_BROADCASTING.add(name)
 
     def abstract_eval(x, y, **params):
         check_dtype(name, x, kinds)
@@ -95,7 +117,7 @@ def binary(name, impl, jvps=None, kinds=NUMERIC, out_dtype=None, transpose=None)
     p.def_jvp(_nary_jvp(p, jvps))
     if transpose is not None:
         p.def_transpose(transpose)
-    p.def_batch(R.broadcasting_batcher(p))
+    p.def_batch(R.broadcasting_batcher(p, size1=True))
     return p
 
 
@@ -110,8 +132,8 @@ def _nary_jvp(p, jvps):
             if rule is None or type(t) is Zero:
                 continue
             contribution = rule(t, *primals, out)
-            if R.shape_of(contribution) != out_aval.shape:
-                contribution = R.broadcast_in_dim(contribution, out_aval.shape, ())
+            if R.shape_of(contribution) != out_aval.shape:  # a rank-0 or size-1 operand's
+                contribution = R.broadcast_to(contribution, out_aval.shape)
             total = R.add_tangents(total, contribution)
         return out, total
     return jvp_rule
@@ -199,16 +221,16 @@ def _integer_pow(x, *, y):
 
 
 def _balanced_eq(x, z, y):
-    """1 where x alone attains the extremum z, 0.5 where x and y tie, 0 elsewhere."""
-    one = R.as_scalar(1, R.dtype_of(z))
-    half = R.as_scalar(0.5, R.dtype_of(z))
-    zero = R.as_scalar(0, R.dtype_of(z))
-    x_eq = eq_p.bind(x, z)
-    y_eq = eq_p.bind(y, z)
+    """1 where x alone attains the extremum z, 0.5 where x and y tie, 0 elsewhere: as
+    JAX writes it, ``select_n(x == z, 0, 1) / select_n(y == z, 1, 2)``."""
+    dtype = R.dtype_of(z)
     shape = R.shape_of(z)
-    both = and_p.bind(x_eq, y_eq)
-    val = R.select_n(x_eq, R.full(shape, zero, R.dtype_of(z)), R.full(shape, one, R.dtype_of(z)))
-    return R.select_n(both, val, R.full(shape, half, R.dtype_of(z)))
+    x_eq = eq_p.bind(x, z)
+    one, zero = R.full(shape, 1, dtype), R.full(shape, 0, dtype)  # (JAX's order)
+    x_is = R.select_n(x_eq, zero, one)
+    y_eq = eq_p.bind(y, z)
+    two, one = R.full(shape, 2, dtype), R.full(shape, 1, dtype)
+    return R.div(x_is, R.select_n(y_eq, one, two))
 
 
 def _sq(x):
@@ -325,7 +347,7 @@ acosh_p = unary("acosh", np.arccosh, lambda x, t, y: R.mul(
     t, rsqrt_p.bind(R.mul(R.sub(x, 1), R.add(x, 1)))))
 atanh_p = unary("atanh", np.arctanh, lambda x, t, y: R.div(t, R.sub(1, _sq(x))))
 sqrt_p = unary("sqrt", _xla_math("sqrt", np.sqrt, False),
-               lambda x, t, y: R.div(R.mul(t, 0.5), y))
+               lambda x, t, y: R.mul(t, R.div(0.5, y)))  # JAX's form: t * (0.5 / y)
 rsqrt_p = unary("rsqrt", _xla_math("rsqrt", lambda x: 1 / np.sqrt(x), False),
                 lambda x, t, y: R.mul(t, R.mul(R.div(y, x), -0.5)))
 cbrt_p = unary("cbrt", _xla_math("cbrt", np.cbrt, False), lambda x, t, y: R.mul(
@@ -479,9 +501,10 @@ def _add_transpose(ct, x, y):
 
 
 def _sub_transpose(ct, x, y):
-    neg_ct = Zero(y.aval) if type(ct) is Zero else R.neg(ct)
-    return [R.unbroadcast(ct, x.aval) if R.core.is_undefined_primal(x) else None,
-            R.unbroadcast(neg_ct, y.aval) if R.core.is_undefined_primal(y) else None]
+    ct_x = R.unbroadcast(ct, x.aval) if R.core.is_undefined_primal(x) else None
+    if not R.core.is_undefined_primal(y):
+        return [ct_x, None]
+    return [ct_x, R.unbroadcast(Zero(y.aval) if type(ct) is Zero else R.neg(ct), y.aval)]
 
 
 def _mul_transpose(ct, x, y):
@@ -503,15 +526,36 @@ def _div_transpose(ct, x, y):
     return [R.unbroadcast(R.div(ct, y), x.aval), None]
 
 
-add_p = binary("add", np.add, (lambda t, x, y, z: t, lambda t, x, y, z: t),
-               transpose=_add_transpose)
-sub_p = binary("sub", np.subtract, (lambda t, x, y, z: t, lambda t, x, y, z: R.neg(t)),
-               transpose=_sub_transpose)
+add_p = binary("add", np.add, transpose=_add_transpose)
+sub_p = binary("sub", np.subtract, transpose=_sub_transpose)
+
+
+def _additive_jvp(p, negate_y):
+    """add/sub's jvp as JAX's: the primitive itself on two tangents (so a size-1 or
+    rank-0 operand's tangent broadcasts, and transposes, inside it); one tangent alone
+    is broadcast to the output shape (negated for sub's y)."""
+    def jvp_rule(primals, tangents):
+        out = p.bind(*primals)
+        tx, ty = tangents
+        shape = R.shape_of(out)
+        if type(tx) is Zero and type(ty) is Zero:
+            return out, Zero(R.aval_of(out).to_tangent_aval())
+        if type(ty) is Zero:
+            return out, R.broadcast_to(tx, shape)
+        if type(tx) is Zero:
+            return out, R.broadcast_to(R.neg(ty) if negate_y else ty, shape)
+        return out, p.bind(tx, ty)
+    return jvp_rule
+
+
+add_p.def_jvp(_additive_jvp(add_p, False))
+sub_p.def_jvp(_additive_jvp(sub_p, True))
 mul_p = binary("mul", np.multiply, (lambda t, x, y, z: R.mul(t, y),
                                     lambda t, x, y, z: R.mul(x, t)),
                transpose=_mul_transpose)
-div_p = binary("div", _int_div, (lambda t, x, y, z: R.div(t, y),
-                                 lambda t, x, y, z: R.neg(R.mul(t, R.div(z, y)))),
+div_p = binary("div", _int_div, (lambda t, x, y, z: R.div(t, y),  # y: -t * x * y**-2, JAX's
+                                 lambda t, x, y, z: R.mul(R.mul(R.neg(t), x),
+                                                          integer_pow_p.bind(y, y=-2))),
                transpose=_div_transpose)
 rem_p = binary("rem", _rem, (lambda t, x, y, z: t,
                              lambda t, x, y, z: R.neg(R.mul(t, round_p.bind(
@@ -615,6 +659,7 @@ def _complex_transpose(ct, x, y):
 
 
 complex_p = new_primitive("complex")
+IMPLICIT_BROADCASTING.add("complex")
 
 
 @complex_p.def_abstract_eval
@@ -635,7 +680,7 @@ def _complex_impl(x, y):
 complex_p.def_impl(_complex_impl)
 complex_p.def_jvp(_nary_jvp(complex_p, (_complex_jvp_re, _complex_jvp_im)))
 complex_p.def_transpose(_complex_transpose)
-complex_p.def_batch(R.broadcasting_batcher(complex_p))
+complex_p.def_batch(R.broadcasting_batcher(complex_p, size1=True))
 
 
 def _pow_jvp_x(t, x, y, z):
@@ -656,6 +701,7 @@ def _pow_jvp_y(t, x, y, z):
 
 
 pow_p = new_primitive("pow")
+IMPLICIT_BROADCASTING.add("pow")
 
 
 @pow_p.def_abstract_eval
@@ -668,7 +714,7 @@ def _pow_abstract_eval(x, y):
 
 pow_p.def_impl(_with_errstate(_pow))
 pow_p.def_jvp(_nary_jvp(pow_p, (_pow_jvp_x, _pow_jvp_y)))
-pow_p.def_batch(R.broadcasting_batcher(pow_p))
+pow_p.def_batch(R.broadcasting_batcher(pow_p, size1=True))
 
 
 def _add_any_transpose(ct, x, y):

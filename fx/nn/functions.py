@@ -18,6 +18,7 @@ from fx import core, dtypes, lax
 from fx.core import Tracer, get_aval
 from fx.custom_derivatives import custom_jvp
 from fx.interpreters.jit import jit
+from fx.numpy._reduce_ops import _keepdims
 
 __all__ = [
     "relu", "relu6", "gelu", "silu", "swish", "sigmoid", "log_sigmoid", "softplus",
@@ -464,7 +465,8 @@ def logsumexp(a, axis=None, b=None, keepdims: bool = False, return_sign: bool = 
     dims = _reduction_axes(axis, a_arr.ndim)
     amax = fnp.max(a_arr, axis=dims, keepdims=keepdims, where=where, initial=-np.inf)
     amax = lax.stop_gradient(fnp.where(fnp.isfinite(amax), amax, 0))
-    amax_kept = amax if keepdims else lax.expand_dims(amax, dims)
+    # (lax.expand_dims in JAX is a broadcast_in_dim, and prints as one)
+    amax_kept = amax if keepdims else _keepdims(amax, a_arr.shape, dims)
     exp_a = fnp.exp(a_arr - amax_kept.astype(a_arr.dtype))
     if b_arr is not None:
         exp_a = b_arr * exp_a

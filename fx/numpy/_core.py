@@ -3,8 +3,9 @@ elementwise and reduction functions, built on ``fx.lax`` (never on NumPy).
 
 Invariants: every function accepts Arrays, tracers, NumPy arrays and Python
 scalars; promotion follows JAX's lattice with weak types; NumPy-style
-broadcasting is done here with ``broadcast_in_dim`` so that the primitives
-only ever see equal shapes or rank-0 operands.
+broadcasting is JAX 0.10's: elementwise functions only rank-promote here
+(``broadcast_in_dim`` adding leading size-1 dims) and leave rank-0 operands
+and size-1 dims to the primitives; ``where`` and friends broadcast fully.
 """
 from __future__ import annotations
 
@@ -239,6 +240,28 @@ def _broadcast_all(args):
     return [a if not s else _broadcast_to(a, shape) for a, s in zip(args, shapes)]
 
 
+def _promote_shapes(args):
+    """NumPy broadcasting as JAX 0.10's ``jax.numpy`` does it for elementwise primitives:
+    equal ranks (or one non-scalar rank) pass through, the primitives broadcasting rank-0
+    operands and size-1 dims themselves; otherwise each operand gets leading size-1 dims
+    (a ``broadcast_in_dim``) up to the result's rank. ValueError for incompatible shapes
+    of different ranks (the primitive raises TypeError for equal ranks, as JAX's)."""
+    shapes = [get_aval(a).shape for a in args]
+    first = shapes[0]
+    if builtins.all(s == first or not s for s in shapes):
+        return args
+    ranks = {len(s) for s in shapes if s}
+    if len(ranks) < 2:
+        return args
+    if config.jax_numpy_rank_promotion != "allow":
+        from fx._api_extras import check_rank_promotion
+        check_rank_promotion("broadcast", shapes)
+    rank = len(broadcast_shapes(*shapes))
+    return [a if len(s) == rank else lax.broadcast_in_dim(
+        a, (1,) * (rank - len(s)) + tuple(s), tuple(range(rank - len(s), rank)))
+        for a, s in zip(args, shapes)]
+
+
 # ---------------------------------------------------------------------------
 # elementwise functions
 
@@ -272,7 +295,7 @@ def _binary_fn(prim, name, promote=_promote, doc=None):
         if args is not None:
             return bind(*args)
         x, y = promote(x, y)
-        x, y = _broadcast_all((x, y))
+        x, y = _promote_shapes((x, y))
         return bind(x, y)
 
     fn.__name__ = fn.__qualname__ = name
@@ -299,7 +322,7 @@ def add(x, y, /):
     if args is not None and args[0]._value.dtype != np.bool_:
         return P.add_p.bind(*args)
     x, y = _promote(x, y)
-    x, y = _broadcast_all((x, y))
+    x, y = _promote_shapes((x, y))
     if get_aval(x).dtype == dtypes.bool_:
         return P.or_p.bind(x, y)
     return P.add_p.bind(x, y)
@@ -311,7 +334,7 @@ def multiply(x, y, /):
     if args is not None and args[0]._value.dtype != np.bool_:
         return P.mul_p.bind(*args)
     x, y = _promote(x, y)
-    x, y = _broadcast_all((x, y))
+    x, y = _promote_shapes((x, y))
     if get_aval(x).dtype == dtypes.bool_:
         return P.and_p.bind(x, y)
     return P.mul_p.bind(x, y)
@@ -338,7 +361,7 @@ def _shift(fn, x, y):
     if get_aval(x).dtype == dtypes.bool_:  # as JAX: booleans shift as default integers
         x, y = (lax.convert_element_type(v, dtypes.default_int_dtype()) for v in (x, y))
     elif get_aval(x).dtype.kind == "u":
-        x, y = _broadcast_all((x, y))
+        x, y = _promote_shapes((x, y))
         return lax.shift_right_logical(x, y) if fn is _right_shift else fn(x, y)
     return fn(x, y)
 
@@ -359,7 +382,7 @@ def true_divide(x, y, /):
     if args is not None and args[0]._value.dtype.kind in "fc":
         return P.div_p.bind(*args)
     x, y = _promote_inexact(x, y)
-    x, y = _broadcast_all((x, y))
+    x, y = _promote_shapes((x, y))
     return P.div_p.bind(x, y)
 
 
@@ -369,7 +392,7 @@ divide = true_divide
 def floor_divide(x, y, /):
     """``x // y``: rounds toward negative infinity, as NumPy."""
     x, y = _promote(x, y)
-    x, y = _broadcast_all((x, y))
+    x, y = _promote_shapes((x, y))
     dtype = get_aval(x).dtype
     if dtype == dtypes.bool_:  # as JAX: booleans divide as default integers
         x, y = (lax.convert_element_type(v, dtypes.default_int_dtype()) for v in (x, y))
@@ -407,7 +430,7 @@ def _one(x):
 def remainder(x, y, /):
     """``x % y`` with the sign of ``y`` (NumPy's ``mod``)."""
     x, y = _promote(x, y)
-    x, y = _broadcast_all((x, y))
+    x, y = _promote_shapes((x, y))
     if get_aval(x).dtype == dtypes.bool_:  # as JAX: booleans divide as default integers
         x, y = (lax.convert_element_type(v, dtypes.default_int_dtype()) for v in (x, y))
     r = lax.rem(x, y)
@@ -429,7 +452,7 @@ mod = remainder
 def fmod(x, y, /):
     """C ``fmod``: remainder with the sign of ``x``."""
     x, y = _promote(x, y)
-    x, y = _broadcast_all((x, y))
+    x, y = _promote_shapes((x, y))
     return lax.rem(x, y)
 
 
@@ -443,7 +466,7 @@ def power(x, y, /):
             raise ValueError("Integers to negative integer powers are not allowed.")
         return lax.integer_pow(x, y)
     x, y = _promote(x, y)
-    x, y = _broadcast_all((x, y))
+    x, y = _promote_shapes((x, y))
     dtype = get_aval(x).dtype
     if dtype == dtypes.bool_:  # as JAX: booleans are raised as default integers
         x, y = (lax.convert_element_type(v, dtypes.default_int_dtype()) for v in (x, y))
@@ -635,7 +658,8 @@ def _to_bool(x):
 def _logical(prim, name):
     def fn(x, y, /):
         x, y = _promote(x, y)
-        out = prim.bind(*_broadcast_all([_to_bool(x), _to_bool(y)]))
+        x, y = _promote_shapes((x, y))
+        out = prim.bind(_to_bool(x), _to_bool(y))
         return _restore_weak(out, x, y)
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"Elementwise ``{name}`` of the truth values."

@@ -20,7 +20,8 @@ from fx.array import Array
 from fx.core import Tracer, get_aval
 from fx.custom_derivatives import custom_jvp
 from fx.numpy import _core as C
-from fx.numpy._core import (_broadcast_all, _promote, _promote_inexact, asarray, where)
+from fx.numpy._core import (_broadcast_all, _promote, _promote_inexact, _promote_shapes, asarray,
+                            where)
 
 __all__ = ["hypot", "copysign", "signbit", "ldexp", "frexp", "modf", "fmax", "fmin",
            "heaviside", "sinc", "deg2rad", "radians", "rad2deg", "degrees", "logaddexp",
@@ -49,7 +50,7 @@ def _reject_complex(name, *args):
 
 def _binary_inexact(x1, x2):
     x1, x2 = _promote_inexact(x1, x2)
-    return _broadcast_all((x1, x2))
+    return _promote_shapes((x1, x2))  # size-1 dims left to the primitives, as JAX
 
 
 def _weak(*args) -> bool:

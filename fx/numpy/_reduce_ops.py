@@ -57,8 +57,12 @@ def _reduction_axes(axis, ndim) -> tuple:
 
 
 def _keepdims(y, in_shape, axes):
+    """The reduced ``y`` with size-1 dims at ``axes``: a ``broadcast_in_dim``, as JAX's."""
     shape = tuple(1 if i in axes else s for i, s in enumerate(in_shape))
-    return lax.reshape(y, shape)
+    if get_aval(y).shape == shape:
+        return y
+    kept = tuple(i for i in range(len(in_shape)) if i not in axes)
+    return lax.broadcast_in_dim(y, shape, kept)
 
 
 def _reduce(prim, identity, a, axis, dtype, keepdims, initial, where_, upcast_bool=False):
@@ -89,7 +93,7 @@ def _reduce(prim, identity, a, axis, dtype, keepdims, initial, where_, upcast_bo
 def _combine_initial(prim, out, initial):
     combine = {"reduce_sum": add, "reduce_prod": multiply, "reduce_max": maximum,
                "reduce_min": minimum}[prim.name]
-    return combine(out, lax.convert_element_type(initial, get_aval(out).dtype))
+    return combine(lax.convert_element_type(initial, get_aval(out).dtype), out)  # JAX's order
 
 
 def _max_identity(dtype):
@@ -266,7 +270,7 @@ def _argreduce(fn, a, axis, keepdims):
     if axis is None:
         flat = lax.reshape(a, (aval.size,))
         out = fn(flat, 0, dtypes.default_int_dtype())
-        return lax.reshape(out, (1,) * aval.ndim) if keepdims else out
+        return _keepdims(out, aval.shape, tuple(range(aval.ndim))) if keepdims else out
     if not isinstance(axis, (int, np.integer)):
         raise TypeError(f"argmax/argmin: axis must be an int or None, got {axis!r}")
     axis = _reduction_axes(axis, aval.ndim)[0]

@@ -157,10 +157,11 @@ def _parse(shape: tuple, idx) -> _Parsed:
             dim += 1
         else:  # mask
             expected = shape[dim:dim + value.ndim]
-            if value.shape != expected:
+            # as JAX: a mask axis of length 0 matches any axis (and selects nothing)
+            if builtins.any(m not in (0, s) for m, s in zip(value.shape, expected)):
                 raise IndexError(f"boolean index did not match shape of indexed array in "
                                  f"index {len(entries) - len(new_axes)}: got {value.shape}, "
-                                 f"expected {expected}")
+                                 f"expected {list(expected)}")
             for coords in np.nonzero(value):
                 entries.append(_Adv(coords, True))
             has_arrays = True

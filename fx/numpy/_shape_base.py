@@ -17,7 +17,7 @@ from fx import core, dtypes, lax
 from fx.array import Array
 from fx.core import Tracer, get_aval
 from fx.numpy import _core as _core_module
-from fx.numpy._core import (_broadcast_all, _broadcast_to, _promote, _promote_inexact,
+from fx.numpy._core import (_broadcast_to, _promote, _promote_inexact,
                             asarray, broadcast_shapes)
 
 __all__ = ["zeros", "ones", "empty", "full", "zeros_like", "ones_like", "empty_like", "full_like",
@@ -133,35 +133,63 @@ def arange(start, stop=None, step=None, dtype=None, *, device=None):
 
 def linspace(start, stop, num: int = 50, endpoint: bool = True, retstep: bool = False,
              dtype=None, axis: int = 0, *, device=None):
-    """``num`` evenly spaced samples over [start, stop]."""
+    """``num`` evenly spaced samples over [start, stop] (or [start, stop) without
+    ``endpoint``), computed as JAX does: ``start * (1 - t) + stop * t`` with
+    ``t = i / div`` in the inexact computation dtype, floored for integer ``dtype``.
+
+    Args:
+      start, stop: scalars or arrays (broadcast together; the samples axis is ``axis``).
+      num: the static number of samples.
+      endpoint: include ``stop`` as the last sample.
+      retstep: also return the step ``(stop - start) / div``.
+      dtype: the output dtype (default: the inexact result type of start and stop).
+      axis: where the samples axis goes.
+
+    Returns:
+      The samples (and the step when ``retstep``).
+
+    Example:
+      >>> fnp.linspace(0.0, 1.0, 5)
+      Array([0.  , 0.25, 0.5 , 0.75, 1.  ], dtype=float32)
+    """
     num = int(core.concrete_or_error(num, "linspace num", "num must be a static int"))
     if num < 0:
         raise ValueError(f"Number of samples, {num}, must be non-negative.")
     start, stop = _promote_inexact(start, stop)
     dtype = dtypes.canonicalize_dtype(dtype) if dtype is not None else get_aval(start).dtype
-    compute = get_aval(start).dtype
-    start, stop = _broadcast_all((start, stop))
-    bshape = get_aval(start).shape
+    compute = dtype if dtypes.is_inexact(dtype) else dtypes.default_float_dtype()
+    start = lax._convert_element_type(start, compute, False)
+    stop = lax._convert_element_type(stop, compute, False)
+    bshape = broadcast_shapes(get_aval(start).shape, get_aval(stop).shape)
+    bstart, bstop = _broadcast_to(start, bshape), _broadcast_to(stop, bshape)
+    nd = len(bshape) + 1
+    if not -nd <= axis < nd:
+        raise ValueError(f"linspace: axis {axis} is out of bounds for the {nd}-d output")
+    axis = axis % nd
     div = (num - 1) if endpoint else num
-    ramp = lax.convert_element_type(lax.iota(dtypes.default_int_dtype(), num), compute)
-    shape = (num,) + bshape
-    ramp = lax.broadcast_in_dim(ramp, shape, (0,))
-    s = lax.broadcast_in_dim(start, shape, tuple(range(1, len(shape))))
-    e = lax.broadcast_in_dim(stop, shape, tuple(range(1, len(shape))))
-    if div > 0:
-        step = lax.div(lax.sub(e, s), np.array(div, compute)[()])
-        out = lax.add(s, lax.mul(ramp, step))
-        step = lax.div(lax.sub(stop, start), np.array(div, compute)[()])  # one step each
-        if endpoint and num > 1:  # the last sample is exactly ``stop``
-            last = lax.eq(ramp, np.array(num - 1, compute)[()])
-            out = lax.select_n(last, out, e)
+    dims = tuple(range(1, nd))
+    if num > 1:
+        step = lax.div(lax.sub(bstop, bstart), np.array(div, compute)[()])
+        real = np.dtype(dtypes.finfo(compute).dtype)
+        t = lax.div(lax.iota(real, div), np.array(div, real)[()])
+        t = lax.broadcast_in_dim(lax._convert_element_type(t, compute, False),
+                                 (div,) + bshape, (0,))
+        s = lax.broadcast_in_dim(bstart, (div,) + bshape, dims)
+        e = lax.broadcast_in_dim(bstop, (div,) + bshape, dims)
+        one = np.array(1, compute)[()]
+        out = lax.add(lax.mul(s, lax.sub(one, t)), lax.mul(e, t))
+        if endpoint:
+            out = lax.concatenate([out, lax.reshape(bstop, (1,) + bshape)], 0)
+    elif num == 1:
+        step = np.array(np.nan, compute)[()] if endpoint else lax.sub(bstop, bstart)
+        out = lax.reshape(bstart, (1,) + bshape)
     else:
         step = np.array(np.nan, compute)[()]
-        out = s
+        out = lax.full((0,) + bshape, 0, compute)
     out = moveaxis(out, 0, axis) if axis != 0 else out
-    out = out if dtype == compute else lax.convert_element_type(out, dtype)
-    if get_aval(out).weak_type:  # num <= 1 copies ``start``; the samples are strong
-        out = lax._convert_element_type(out, dtype, False)
+    if dtypes.is_integer(dtype):
+        out = lax.floor(out)
+    out = lax._convert_element_type(out, dtype, False)
     if retstep:
         return out, step
     return out

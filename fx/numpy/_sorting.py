@@ -514,12 +514,16 @@ def _unique_sized(ar, return_index, return_inverse, return_counts, equal_nan, si
     dtype = get_aval(flat).dtype
     n = get_aval(flat).shape[0]
     index_dtype = _index_dtype()
-    if n == 0:
-        fill = 0 if fill_value is None else fill_value
-        result = [lax.full((size,), fill, dtype)]
-        result += [lax.full((size,), 0, index_dtype)] * int(return_index)
+    if n == 0:  # JAX's shapes: only the values are padded to ``size``
+        if size and fill_value is None:
+            raise ValueError("fx.numpy.unique: for zero-sized input with nonzero size "
+                             "argument, fill_value must be specified")
+        fill = lax.convert_element_type(asarray(0 if fill_value is None else fill_value),
+                                        dtype)
+        result = [lax.broadcast_in_dim(fill, (size,), ())]
+        result += [lax.full((0,), 0, index_dtype)] * int(return_index)
         result += [lax.full(get_aval(ar).shape, 0, index_dtype)] * int(return_inverse)
-        result += [lax.full((size,), 0, index_dtype)] * int(return_counts)
+        result += [lax.full((0,), 0, index_dtype)] * int(return_counts)
         return result[0] if len(result) == 1 else tuple(result)
     ramp = _iota(index_dtype, (n,), 0)
     ordered, perm = lax.sort((flat, ramp), num_keys=1)

@@ -155,8 +155,12 @@ def take_along_axis(arr, indices, axis: int | None = -1, mode=None, fill_value=N
     if wrap_negative_indices is None:
         wrap_negative_indices = mode not in ("promise_in_bounds",
                                              GatherScatterMode.PROMISE_IN_BOUNDS)
-    arr, indices, axis, others, _ = _along_axis_setup("take_along_axis", arr, indices, axis,
-                                                      wrap_negative_indices)
+    arr, indices, axis, others, shape = _along_axis_setup("take_along_axis", arr, indices,
+                                                          axis, wrap_negative_indices)
+    aval = get_aval(arr)
+    if 0 in aval.shape or 0 in shape:
+        # nothing to gather from (or into): zeros of the result's shape, as JAX gives
+        return lax.full(shape, 0, aval.dtype)
     dn = GatherDimensionNumbers(offset_dims=(), collapsed_slice_dims=(axis,),
                                 start_index_map=(axis,), operand_batching_dims=others,
                                 start_indices_batching_dims=others)

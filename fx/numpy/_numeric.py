@@ -395,7 +395,9 @@ def _convolve(name, a, v, mode, precision, preferred_element_type, conj_flip):
         return full
     short, long_ = builtins.min(n, m), builtins.max(n, m)
     if mode == "same":
-        start = (short - 1) // 2
+        # centred as NumPy centres it: correlate with the longer v is the reversed
+        # correlation of v with a, whose centre falls on the other side for even lengths
+        start = short // 2 if conj_flip and n < m else (short - 1) // 2
         return full[start:start + long_]
     return full[short - 1:long_]
 
@@ -621,8 +623,8 @@ def histogramdd(sample, bins=10, range=None, weights=None, density=None):
     for d in builtins.range(dims):
         idx = _bin_index(sample[:, d], edges[d])
         flat = C.add(C.multiply(flat, sizes[d]), idx)
-    if weights is None:
-        w = lax.full((num,), 1, _dtype(sample))
+    if weights is None:  # integer counts, as JAX's (floats only with density)
+        w = lax.full((num,), 1, dtypes.default_int_dtype())
     else:
         w = asarray(weights)
         (w,) = _promote_inexact(w)

@@ -510,3 +510,30 @@ def test_sweep_against_jax(data):
     if draw(st.booleans()):
         pkw["full"] = True
     _compare(fnp.polyfit(px, py, **pkw), jnp.polyfit(px, py, **pkw), tol=2e-3)
+
+
+@pytest.mark.parametrize("fn", ["correlate", "convolve"])
+@pytest.mark.parametrize("mode", ["same", "full", "valid"])
+def test_convolve_correlate_every_length_pair_as_numpy(fn, mode):
+    # NumPy centres 'same' differently when correlate's v is the longer input
+    rng = np.random.default_rng(0)
+    for n in range(1, 7):
+        for m in range(1, 7):
+            a, v = rng.random(n).astype(np.float32), rng.random(m).astype(np.float32)
+            want = getattr(np, fn)(a, v, mode)
+            got = np.asarray(getattr(fnp, fn)(a, v, mode))
+            assert got.shape == want.shape, (n, m)
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6, err_msg=f"{n} {m}")
+
+
+def test_histogram2d_counts_are_integers_as_jax():
+    rng = np.random.default_rng(1)
+    x, y = rng.random(50).astype(np.float32), rng.random(50).astype(np.float32)
+    h, _, _ = fnp.histogram2d(x, y, bins=4)
+    want, _, _ = np.histogram2d(x, y, bins=4)
+    assert h.dtype == np.int32
+    np.testing.assert_array_equal(np.asarray(h), want.astype(np.int32))
+    hd, _, _ = fnp.histogram2d(x, y, bins=4, density=True)
+    assert hd.dtype == np.float32
+    np.testing.assert_allclose(np.asarray(hd), np.histogram2d(x, y, bins=4, density=True)[0],
+                               rtol=1e-5)

@@ -761,7 +761,7 @@ def _select_n_impl(which, *cases):
 select_n_p.def_impl(_select_n_impl)
 # the result is weak only when every case is (the selector's type does not matter)
 select_n_p.weak_type_rule = lambda args: all(
-    getattr(a, "weak_type", isinstance(a, (int, float, complex)) and not isinstance(a, bool))
+    getattr(a, "weak_type", dtypes.is_weak_scalar(a))
     for a in args[1:])
 
 

@@ -329,3 +329,14 @@ def test_array_has_jax_array_attributes(jax):
               "on_device_size_in_bytes", "unsafe_buffer_pointer"}
     assert wanted <= set(dir(jnp.ones(2)))
     assert wanted <= set(dir(fnp.ones(2)))
+
+
+def test_lax_numpy_float64_scalars_are_strong():
+    # np.float64 subclasses float but carries a dtype: strong (and float32 without x64),
+    # where a Python float is weak
+    a = fx.lax.add(np.float64(1.0), np.float64(2.0))
+    assert a.dtype == np.float32 and not a.weak_type and float(a) == 3.0
+    b = fx.lax.select(True, np.float64(1.0), np.float64(2.0))
+    assert b.dtype == np.float32 and not b.weak_type and float(b) == 1.0
+    c = fx.lax.add(1.0, 2.0)
+    assert c.dtype == np.float32 and c.weak_type

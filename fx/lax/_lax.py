@@ -15,7 +15,6 @@ import primitives as P
 from fx import core, dtypes
 from fx.core import Tracer, get_aval
 
-_PY_SCALARS = (bool, int, float, complex)
 
 
 def _scalar(value, dtype):
@@ -50,20 +49,20 @@ def _bind(primitive, *args, **params):
 
 def _lax_args(*args):
     """Give Python scalars the dtype of the array operands (weak typing)."""
-    if not any(isinstance(a, _PY_SCALARS) for a in args):
+    if not any(dtypes.is_python_scalar(a) for a in args):
         return args
-    ref = next((a for a in args if not isinstance(a, _PY_SCALARS)), None)
+    ref = next((a for a in args if not dtypes.is_python_scalar(a)), None)
     if ref is None:
         dtype = dtypes.result_type(*args)
     else:
         dtype = get_aval(ref).dtype
-    return [_scalar(a, dtype) if isinstance(a, _PY_SCALARS) else a for a in args]
+    return [_scalar(a, dtype) if dtypes.is_python_scalar(a) else a for a in args]
 
 
 def _check_arrays(name, args):
     for a in args:
         if not isinstance(a, (Tracer, np.ndarray, np.generic, core._array_type[0])) \
-                and not isinstance(a, _PY_SCALARS):
+                and not dtypes.is_python_scalar(a):
             if hasattr(a, "__jax_array__"):
                 continue
             raise TypeError(f"lax.{name} requires arrays or scalars, got {type(a).__name__}: "
@@ -163,7 +162,7 @@ def clamp(min, x, max):
 def convert_element_type(operand, new_dtype):
     """``operand`` converted to ``new_dtype`` (canonicalized)."""
     new_dtype = dtypes.canonicalize_dtype(new_dtype)
-    if isinstance(operand, _PY_SCALARS):  # a strong constant, so no conversion is staged
+    if dtypes.is_python_scalar(operand):  # a strong constant, so no conversion is staged
         operand = np.asarray(operand, dtypes.result_type(operand))[()]
     aval = get_aval(operand)
     if aval.dtype == new_dtype and not aval.weak_type:
@@ -174,7 +173,7 @@ def convert_element_type(operand, new_dtype):
 
 def _convert_element_type(operand, new_dtype, weak_type: bool = False):
     new_dtype = dtypes.canonicalize_dtype(new_dtype)
-    if isinstance(operand, _PY_SCALARS):
+    if dtypes.is_python_scalar(operand):
         if isinstance(operand, int) and not isinstance(operand, bool) and \
                 dtypes.is_integer(new_dtype):
             core._check_int_range(operand, new_dtype)
@@ -223,7 +222,7 @@ def broadcast_in_dim(operand, shape, broadcast_dimensions, out_sharding=None):
     """Broadcast ``operand`` to ``shape``, operand dim i going to broadcast_dimensions[i]."""
     shape = _shape_tuple(shape)
     dims = tuple(int(d) for d in broadcast_dimensions)
-    if isinstance(operand, _PY_SCALARS):
+    if dtypes.is_python_scalar(operand):
         operand = _scalar(operand, dtypes.result_type(operand))
     if get_aval(operand).shape == shape and dims == tuple(range(len(shape))):
         return operand

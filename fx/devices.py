@@ -317,7 +317,7 @@ def device_put(x: Any, device=None):
                 from fx.array import _deleted_error
                 raise _deleted_error()
             return Array(value, leaf.weak_type, device=device if runtime is None else None)
-        if isinstance(leaf, (bool, int, float, complex)):
+        if dtypes.is_python_scalar(leaf):
             return Array(np.asarray(leaf, dtypes.result_type(leaf)), not isinstance(leaf, bool),
                          device=device)
         value = np.asarray(leaf)

@@ -340,3 +340,9 @@ def test_lax_numpy_float64_scalars_are_strong():
     assert b.dtype == np.float32 and not b.weak_type and float(b) == 1.0
     c = fx.lax.add(1.0, 2.0)
     assert c.dtype == np.float32 and c.weak_type
+
+
+def test_device_put_numpy_scalar_is_strong():
+    a, b = fx.device_put(np.float64(2.0)), fx.device_put(2.0)
+    assert a.dtype == np.float32 and not a.weak_type
+    assert b.dtype == np.float32 and b.weak_type

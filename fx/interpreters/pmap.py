@@ -575,7 +575,7 @@ class PmapWrapped:
                     for o, aval, ax in zip(outs, closed.out_avals, out_axes)]
         else:
             flat = [x if isinstance(x, (Array, Tracer)) else Array(
-                _leaf_value(x), isinstance(x, (int, float, complex)) and not isinstance(x, bool))
+                _leaf_value(x), dtypes.is_weak_scalar(x))
                 for x in flat]
             outs = xla_pmap_p.bind(*hoisted, *flat, **params)
         return tree_util.tree_unflatten(out_tree, outs)

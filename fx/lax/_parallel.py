@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from fx import tree_util
+from fx import dtypes, tree_util
 from fx.core import get_aval
 from primitives import collectives as C
 from primitives import collectives_extra as CX
@@ -31,7 +31,6 @@ axis_index_p, reduce_scatter_p = C.axis_index_p, C.reduce_scatter_p
 pbroadcast_p, psend_p, precv_p = CX.pbroadcast_p, CX.psend_p, CX.precv_p
 ragged_all_to_all_p = CX.ragged_all_to_all_p
 
-_PY_NUMBERS = (int, float, complex)
 
 
 def _names(axis_name) -> tuple:
@@ -57,7 +56,7 @@ def _groups(what, axis_index_groups, names, equal=False):
 
 
 def _is_py_number(x) -> bool:
-    return isinstance(x, _PY_NUMBERS) and not isinstance(x, bool)
+    return dtypes.is_weak_scalar(x)
 
 
 def _as_array(x):

@@ -59,7 +59,7 @@ def require_float32_or_64(name: str, x):
 
 def is_weak(a) -> bool:
     """Whether ``a`` is a Python scalar or a weakly typed array."""
-    if isinstance(a, (bool, int, float, complex)):
+    if dtypes.is_python_scalar(a):
         return True
     aval = getattr(a, "aval", None)
     return bool(aval is not None and aval.weak_type)

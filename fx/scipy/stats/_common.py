@@ -91,7 +91,7 @@ def log_diff(x, y):
 
 
 def _is_weak(a) -> bool:
-    if isinstance(a, (bool, int, float, complex)):
+    if dtypes.is_python_scalar(a):
         return True
     aval = getattr(a, "aval", None)
     return bool(aval is not None and aval.weak_type)

@@ -29,7 +29,11 @@ class _FlatFwd:
     """The user's fwd rule as ``fwd(primals, perturbed) -> (out, residuals, res_tree)``."""
 
     def __init__(self, fwd, fun_name, n_args, nondiff, nondiff_vals, dyn_positions, in_tree,
-                 out_tree, out_avals, symbolic_zeros):
+                 out_tree, out_avals, symbolic_zeros, ref_outs):
+        # the refs the primal writes: extra trailing primal outputs (their values after
+        # fwd ran in place of the primal), with zero tangents
+        self.ref_outs = ref_outs
+        self.n_ref_outs = len(ref_outs.written_refs)
         self.fwd, self.fun_name, self.n_args = fwd, fun_name, n_args
         self.nondiff, self.nondiff_vals, self.dyn_positions = nondiff, nondiff_vals, dyn_positions
         self.in_tree, self.out_tree, self.out_avals = in_tree, out_tree, out_avals
@@ -63,6 +67,8 @@ class _FlatFwd:
         _check_out_avals(flat_p, self.out_avals, who, "primal outputs")
         flat_res, res_tree = tree_util.tree_flatten(res)
         flat_res = [_as_value(r, "residual", who) for r in flat_res]
+        if self.n_ref_outs:
+            flat_p = flat_p + self.ref_outs.current_values()
         return flat_p, flat_res, res_tree
 
 
@@ -213,14 +219,17 @@ class custom_vjp:
         def full_args(dyn):
             return _rebuild(len(args), nondiff, nondiff_vals, dyn_positions, dyn)
 
-        closed, hoisted, out_tree = _trace_primal(self.fun, full_args, in_tree, in_avals, name)
+        closed, hoisted, out_tree, ref_outs = _trace_primal(self.fun, full_args, in_tree,
+                                                            in_avals, name)
         fwd = _FlatFwd(self.fwd, name, len(args), nondiff, nondiff_vals, dyn_positions, in_tree,
-                       out_tree, closed.out_avals, self.symbolic_zeros)
+                       out_tree, closed.out_avals, self.symbolic_zeros, ref_outs)
         bwd = _FlatBwd(self.bwd, name, nondiff_vals, arg_trees, in_avals, out_tree,
                        closed.out_avals, self.symbolic_zeros)
         outs = custom_vjp_call_p.bind(*hoisted, *flat, name=name, call_jaxpr=closed, fwd=fwd,
                                       bwd=bwd, num_consts=len(hoisted),
                                       symbolic_zeros=self.symbolic_zeros)
+        if ref_outs.refs:
+            outs = ref_outs.write_back(outs, out_tree.num_leaves, "custom_vjp")
         return tree_util.tree_unflatten(out_tree, outs)
 
 

@@ -13,7 +13,8 @@ primitive runs. So a printed jaxpr shows functional carries where JAX's shows ``
 consts with ``ref[idx] <- v`` effects; values, derivatives and batching agree. ``stage``
 does the same for call primitives (``fx.jit``, ``fx.checkpoint``): refs become extra
 inputs, written ones extra outputs; ``stage_for_printing`` is ``make_jaxpr``'s form
-(leading constvars holding the refs' values, trailing outputs for their final values).
+(leading constvars holding the refs' values, trailing outputs for their final values);
+``trace_reading_refs`` is the read-only form for staging traces with no write-back.
 
 Invariants: a ref is captured by every body scope between the current trace and the trace
 that owns it, outermost first, so an inner body's initial value is the enclosing body's
@@ -154,6 +155,47 @@ def stage_for_printing(flat_fun: Callable, in_avals: Sequence[ShapedArray]):
     return jaxpr, list(use.inits) + list(consts), out_avals
 
 
+def written_only(closed: ClosedJaxpr, use: RefUse | None) -> ClosedJaxpr:
+    """A jaxpr traced with refs (one trailing input and output per ref) keeping the ref
+    outputs only of the refs it wrote."""
+    if use is None:
+        return closed
+    jaxpr, n = closed.jaxpr, len(use)
+    n_own = len(jaxpr.outvars) - n
+    outvars = jaxpr.outvars[:n_own] + [v for v, w in zip(jaxpr.outvars[n_own:], use.written)
+                                       if w]
+    return ClosedJaxpr(Jaxpr(jaxpr.constvars, jaxpr.invars, outvars, jaxpr.eqns,
+                             jaxpr.debug_info), closed.consts)
+
+
+def trace_reading_refs(flat_fun: Callable, in_avals: Sequence[ShapedArray], who: str,
+                       debug_info=None):
+    """``pe.trace_to_jaxpr``'s result for a staged function that may *read* refs it closes
+    over (``custom_linear_solve``/``custom_root`` functions, ``checkify``): each ref read is
+    one more constvar, holding the ref's value now (after the jaxpr's own constvars).
+    A write into such a ref raises a TypeError naming ``who``: nothing would write it
+    back (JAX 0.10 drops such writes silently).
+
+    Returns (jaxpr, consts, out_avals), as ``pe.trace_to_jaxpr``.
+    """
+    jaxpr, consts, out_avals, use = trace_to_jaxpr(flat_fun, in_avals)
+    jaxpr.debug_info = debug_info
+    if use is None:
+        return jaxpr, consts, out_avals
+    for ref, w in zip(use.refs, use.written):
+        if w:
+            raise TypeError(
+                f"{who} wrote to the mutable array reference {ref.aval!r} it closes over; "
+                f"functions staged by {who} may read refs but not write them (the write "
+                "would be lost): write the ref before or after the call instead")
+    n = len(use)
+    jaxpr = Jaxpr(jaxpr.constvars + jaxpr.invars[-n:], jaxpr.invars[:-n], jaxpr.outvars[:-n],
+                  jaxpr.eqns, jaxpr.debug_info)
+    if config.jax_enable_checks:
+        core.check_jaxpr(jaxpr)
+    return jaxpr, list(consts) + list(use.inits), out_avals
+
+
 def write_back(refs: Sequence, values: Sequence, where: str) -> None:
     """Store each final value into its ref (from the trace the primitive was bound in);
     ``where`` names the body that wrote it, for errors."""
@@ -207,7 +249,8 @@ def thread_while(cond_traced, body_traced, init_flat: list):
 
     ``cond_traced`` and ``body_traced`` are (jaxpr, consts, use) of the traced cond_fun and
     body_fun. A ref body_fun writes becomes a carry (cond_fun sees the current value);
-    refs only read become consts. cond_fun may not write.
+    refs only read become consts. A cond_fun that writes refs takes the path of
+    ``_thread_while_cond_writes`` (JAX 0.10's semantics).
 
     Returns (cond closed jaxpr, body closed jaxpr, operands, cond_nconsts, body_nconsts,
     finish) as ``thread_scan``.
@@ -215,12 +258,9 @@ def thread_while(cond_traced, body_traced, init_flat: list):
     (c_jaxpr, c_consts, c_use), (b_jaxpr, b_consts, b_use) = cond_traced, body_traced
     empty = RefUse([], [], [])
     c_use, b_use = c_use or empty, b_use or empty
-    for ref, w in zip(c_use.refs, c_use.written):
-        if w:
-            raise TypeError(
-                f"while_loop: cond_fun wrote to the mutable array reference {ref.aval!r}. "
-                "fx threads closed-over refs through the loop: cond_fun may read a Ref, "
-                "but only body_fun may write to it.")
+    if any(c_use.written):
+        return _thread_while_cond_writes((c_jaxpr, c_consts, c_use),
+                                         (b_jaxpr, b_consts, b_use), init_flat)
     carried = [r for r, w in zip(b_use.refs, b_use.written) if w]
     carry_index = {id(r): k for k, r in enumerate(carried)}
     n = len(init_flat)
@@ -259,6 +299,84 @@ def thread_while(cond_traced, body_traced, init_flat: list):
 
     return (cond, body, operands, len(c_consts) + len(c_const_refs),
             len(b_consts) + len(read), finish)
+
+
+def _thread_while_cond_writes(cond_traced, body_traced, init_flat: list):
+    """``thread_while`` where cond_fun writes refs, with JAX 0.10's semantics: the writes of
+    each cond_fun call that returns True land before that iteration's body_fun runs; the
+    writes of the last call (the one returning False, which ends the loop) are dropped.
+
+    Every ref written by either function becomes a carry; the loop's cond computes only
+    the predicate, and its body first replays cond_fun's writes, then runs body_fun.
+    """
+    (c_jaxpr, c_consts, c_use), (b_jaxpr, b_consts, b_use) = cond_traced, body_traced
+    refs, inits, written = [], [], []
+    for use in (c_use, b_use):
+        for r, init, w in zip(use.refs, use.inits, use.written):
+            k = next((j for j, s in enumerate(refs) if s is r), None)
+            if k is None:
+                refs.append(r)
+                inits.append(init)
+                written.append(w)
+            else:
+                written[k] = written[k] or w
+    slot = {id(r): k for k, r in enumerate(refs)}
+    read = [k for k, w in enumerate(written) if not w]
+    carried = [k for k, w in enumerate(written) if w]
+    n, nc, nb, nr = len(init_flat), len(c_consts), len(b_consts), len(read)
+    carry_avals = [v.aval for v in c_jaxpr.invars[:n]]
+    ref_avals = [core.get_aval(v) for v in inits]
+
+    def state_of(read_vals, carried_vals) -> dict:
+        state = dict(zip(read, read_vals))
+        state.update(zip(carried, carried_vals))
+        return state
+
+    def run(jaxpr, consts, use, carry, state, n_own):
+        outs = core.eval_jaxpr(jaxpr, consts, *carry, *[state[slot[id(r)]] for r in use.refs])
+        for r, w, v in zip(use.refs, use.written, outs[n_own:]):
+            if w:
+                state[slot[id(r)]] = v
+        return outs[:n_own]
+
+    def cond_fun(*args):
+        consts, read_vals = args[:nc], args[nc:nc + nr]
+        carry, carried_vals = args[nc + nr:nc + nr + n], args[nc + nr + n:]
+        return run(c_jaxpr, consts, c_use, carry, state_of(read_vals, carried_vals), 1)
+
+    def body_fun(*args):
+        c_vals, b_vals = args[:nc], args[nc:nc + nb]
+        read_vals, rest = args[nc + nb:nc + nb + nr], args[nc + nb + nr:]
+        carry, carried_vals = rest[:n], rest[n:]
+        state = state_of(read_vals, carried_vals)
+        run(c_jaxpr, c_vals, c_use, carry, state, 1)  # this iteration's cond_fun writes
+        outs = run(b_jaxpr, b_vals, b_use, carry, state, n)
+        return list(outs) + [state[k] for k in carried]
+
+    read_avals = [ref_avals[k] for k in read]
+    loop_avals = carry_avals + [ref_avals[k] for k in carried]
+    const_avals = [v.aval for v in c_jaxpr.constvars]
+    cond = _closed(cond_fun, const_avals + read_avals + loop_avals)
+    body = _closed(body_fun, const_avals + [v.aval for v in b_jaxpr.constvars] + read_avals
+                   + loop_avals)
+    read_inits = [inits[k] for k in read]
+    operands = [*cond[1], *c_consts, *read_inits, *body[1], *c_consts, *b_consts,
+                *read_inits, *init_flat, *[inits[k] for k in carried]]
+
+    def finish(results: list) -> list:
+        write_back([refs[k] for k in carried], results[n:], "while_loop")
+        return results[:n]
+
+    return (cond[0], body[0], operands, len(cond[1]) + nc + nr,
+            len(body[1]) + nc + nb + nr, finish)
+
+
+def _closed(fun: Callable, avals: list):
+    """(closed jaxpr with its consts as leading inputs, those consts) of ``fun``."""
+    jaxpr, consts, _ = pe.trace_to_jaxpr(fun, avals)
+    eqns = pe.dce_jaxpr(jaxpr, [True] * len(jaxpr.outvars))[0].eqns  # e.g. the dropped writes
+    return ClosedJaxpr(Jaxpr([], jaxpr.constvars + jaxpr.invars, jaxpr.outvars, eqns,
+                             jaxpr.debug_info), []), list(consts)
 
 
 # ---------------------------------------------------------------------------

@@ -16,14 +16,21 @@ from fx import core, dtypes
 from fx.core import ShapedArray
 
 
+_trace_now = core._current_trace.get
+
+
 class Array:
     """An immutable n-dimensional array. Create one with ``fx.numpy.asarray``."""
 
     # _owned: the buffer was allocated by fx for this array (a compiled output), so a call
     # that donates the array may write its result into it. _committed is only ever set
     # (to False) for a placed array that is not committed; unset means committed.
+    # _traced: made while a jaxpr was being staged (make_jaxpr, jit): a constant of the
+    # staged program, which a jaxpr shows as a literal when 0-d; an array made eagerly
+    # (also under eager grad/vmap) and closed over is a captured value, a constvar
+    # (JAX's rule).
     __slots__ = ("_value", "weak_type", "_aval", "_device", "_owned", "_committed",
-                 "__weakref__")
+                 "_traced", "__weakref__")
     __array_priority__ = 100
 
     def __init__(self, value, weak_type: bool = False, device=None):
@@ -32,6 +39,7 @@ class Array:
         self._aval = None
         self._device = device
         self._owned = False
+        self._traced = _trace_now().staging
 
     # -- type ---------------------------------------------------------------
     @property

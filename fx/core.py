@@ -14,6 +14,7 @@ import itertools
 import math
 import os
 import sys
+import weakref
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -192,14 +193,17 @@ class DropVar(Var):
 
 
 class Literal:
-    """A scalar constant written inline in a jaxpr: ``2.0:f32[]``."""
+    """A scalar constant written inline in a jaxpr: ``2.0:f32[]``. ``val`` is in the
+    literal's dtype; ``source``, when known, is the Python scalar the program wrote (what
+    JAX's literals hold and print)."""
 
-    __slots__ = ("val", "aval", "_weak")
+    __slots__ = ("val", "aval", "_weak", "source")
 
-    def __init__(self, val, aval: ShapedArray):
+    def __init__(self, val, aval: ShapedArray, source=None):
         self.val = val
         self.aval = aval
         self._weak = None   # literal_value's weakly typed Array, made on first use
+        self.source = source
 
     def __repr__(self):
         return f"Literal({self.val})"
@@ -349,6 +353,7 @@ class Primitive:
         transpose(ct, *args, **params)  -> cotangents for each arg (None if not linear)
         batch(args, dims, **params)     -> (out, out_dim)
         partial_eval(trace, tracers, **params) -> tracers   (higher-order primitives)
+        dce(used_outputs, eqn) -> (used_inputs, eqn computing the used outputs, or None)
     """
 
     multiple_results = False
@@ -364,6 +369,7 @@ class Primitive:
         self.transpose: Callable | None = None
         self.batch: Callable | None = None
         self.partial_eval: Callable | None = None
+        self.dce: Callable | None = None
         self.subjaxprs: Callable[[dict], list] = _no_subjaxprs
         self.weak_type_rule: Callable | None = None
         self.weak_type_param: str | None = None  # the param that states the output's weak type
@@ -431,12 +437,15 @@ def subjaxprs_from_params(params) -> list:
 class Trace:
     """Interprets primitives applied to its tracers. ``parent`` is the enclosing trace."""
 
-    __slots__ = ("parent", "alive", "creation")
+    # staging: this trace or an enclosing one stages a jaxpr (a DynamicJaxprTrace), so a
+    # value made now is a constant of the staged program (see ``fx.Array._traced``)
+    __slots__ = ("parent", "alive", "creation", "staging")
 
     def __init__(self, parent: Trace | None):
         self.parent = parent
         self.alive = True
         self.creation = None
+        self.staging = parent is not None and parent.staging
 
     def process_primitive(self, primitive: Primitive, args, params):
         raise NotImplementedError
@@ -563,6 +572,31 @@ def _is_weak(a) -> bool:
     if type(a) is _array_type[0]:
         return a.weak_type
     return dtypes.is_weak_scalar(a)
+
+
+# Python scalars made into weak 0-d Arrays while tracing, by the Array's id: (a weak
+# reference to it, the scalar); a jaxpr literal made from one keeps the scalar as source.
+_scalar_sources: dict[int, tuple] = {}
+_PYTHON_SCALARS = (bool, int, float, complex)
+
+
+def record_python_scalar(array, value):
+    """Note that the 0-d ``array`` was made from the Python scalar ``value`` unconverted
+    (only while tracing: eager code pays one context-variable read); returns ``array``.
+    Its literal then prints ``value`` as written, as JAX's do: ``0.1234567891234:f32[]``.
+    """
+    if _current_trace.get() is not eval_trace and type(value) in _PYTHON_SCALARS \
+            and array.dtype == dtypes.result_type_and_weak(value)[0]:
+        if len(_scalar_sources) >= 4096:
+            _scalar_sources.clear()
+        _scalar_sources[id(array)] = (weakref.ref(array), value)
+    return array
+
+
+def python_scalar_source(array):
+    """The Python scalar ``array`` was made from (``record_python_scalar``), or None."""
+    entry = _scalar_sources.get(id(array))
+    return entry[1] if entry is not None and entry[0]() is array else None
 
 
 def constant_array(x):
@@ -753,6 +787,9 @@ def literal_value(v: Literal):
     arr = getattr(v, "_weak", None)
     if arr is None:
         arr = v._weak = _array_type[0](np.asarray(v.val, v.aval.dtype), True)
+        arr._traced = True  # a literal of the program: a literal again wherever rebound
+    if v.source is not None:  # rebound in a trace, it stays the program's scalar
+        record_python_scalar(arr, v.source)
     return arr
 
 

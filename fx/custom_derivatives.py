@@ -8,6 +8,11 @@ become leading operands) and bound as ``custom_jvp_call``/``custom_vjp_call``,
 carrying the user's rules wrapped to flat signatures (see
 ``primitives.custom_derivatives``); every check of what a rule returns happens
 in those wrappers, with errors naming the rule, the function and the output.
+Refs the primal function closes over are captured (``fx/_ref_scope.py``): their values
+are extra leading consts of the call and the refs it writes extra trailing outputs,
+written back after it; when a rule runs in place of the primal, those outputs are the
+refs' values after the rule (which reads and writes refs directly), so only the rule's
+writes land, as in JAX.
 """
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from fx import core, dtypes, tree_util
+from fx.config import config
 from fx.core import ShapedArray, Tracer, Zero, get_aval
 from fx.interpreters import partial_eval as pe
 from primitives import _rules as R
@@ -141,8 +147,40 @@ def _rebuild(n, nondiff, nondiff_vals, dyn_positions, dyn_args):
     return full
 
 
+class _RefOutputs:
+    """The refs a custom function's primal closes over (``fx/_ref_scope.py``): each is a
+    leading const operand of the call (its value on entry), and each one the primal writes
+    is an extra trailing output, written back into the ref after the call."""
+
+    __slots__ = ("refs", "written")
+
+    def __init__(self, refs=(), written=()):
+        self.refs, self.written = tuple(refs), tuple(written)
+
+    @property
+    def written_refs(self) -> list:
+        return [r for r, w in zip(self.refs, self.written) if w]
+
+    def current_values(self) -> list:
+        """The written refs' values now (after a custom rule ran in place of the primal
+        and made its own writes, if any): the call's extra outputs then, so that the
+        write-back changes nothing."""
+        return [r._live_value("read") for r in self.written_refs]
+
+    def write_back(self, outs: list, n_own: int, kind: str) -> list:
+        from fx import _ref_scope
+        _ref_scope.write_back(self.written_refs, outs[n_own:], f"{kind} function")
+        return outs[:n_own]
+
+
 def _trace_primal(fun, full_args_of, in_tree, in_avals, name):
-    """Trace ``fun`` on flat avals; returns (closed_jaxpr, hoisted consts, out_tree)."""
+    """Trace ``fun`` on flat avals, capturing the refs it closes over.
+
+    Returns (closed_jaxpr, leading operands, out_tree, ref outputs): the leading operands
+    are the hoisted outer tracers, then the captured refs' values; the jaxpr's outputs are
+    ``fun``'s followed by the final value of each ref it writes (``_RefOutputs``).
+    """
+    from fx import _ref_scope
     store = {}
 
     def flat_fun(*flat):
@@ -150,8 +188,21 @@ def _trace_primal(fun, full_args_of, in_tree, in_avals, name):
         leaves, store["tree"] = tree_util.tree_flatten(out)
         return [_as_value(x, "output", name) for x in leaves]
 
-    closed, hoisted = pe.trace_to_closed_jaxpr(flat_fun, in_avals, debug_info=name)
-    return closed, hoisted, store["tree"]
+    jaxpr, consts, _, use = _ref_scope.trace_to_jaxpr(flat_fun, in_avals)
+    ref_outs, ref_values = _RefOutputs(), []
+    if use is not None:  # the refs' inputs go first; only written refs stay outputs
+        n = len(use)
+        n_in, n_out = len(jaxpr.invars) - n, len(jaxpr.outvars) - n
+        outvars = jaxpr.outvars[:n_out] + [v for v, w in zip(jaxpr.outvars[n_out:],
+                                                             use.written) if w]
+        jaxpr = core.Jaxpr(jaxpr.constvars, jaxpr.invars[n_in:] + jaxpr.invars[:n_in],
+                           outvars, jaxpr.eqns)
+        ref_outs, ref_values = _RefOutputs(use.refs, use.written), list(use.inits)
+        if config.jax_enable_checks:
+            core.check_jaxpr(jaxpr)
+    jaxpr.debug_info = name
+    closed, hoisted = pe.hoist_tracer_consts(jaxpr, consts)
+    return closed, list(hoisted) + ref_values, store["tree"], ref_outs
 
 
 def _check_out_avals(leaves, expected, who: str, what: str):
@@ -193,10 +244,11 @@ class _FlatJVP:
     """The user's jvp rule as ``jvp(primals, tangents) -> (primals_out, tangents_out)``."""
 
     def __init__(self, rule, fun_name, nondiff_vals, in_tree, out_tree, out_avals,
-                 symbolic_zeros):
+                 symbolic_zeros, ref_outs: _RefOutputs):
         self.rule, self.fun_name, self.nondiff_vals = rule, fun_name, nondiff_vals
         self.in_tree, self.out_tree, self.out_avals = in_tree, out_tree, out_avals
         self.symbolic_zeros = symbolic_zeros
+        self.ref_outs = ref_outs
         self.__name__ = _fun_name(rule)
 
     def __call__(self, primals, tangents):
@@ -224,6 +276,10 @@ class _FlatJVP:
         _check_out_avals(flat_p, self.out_avals, who, "primal outputs")
         flat_t = [_tangent_value(t, e.to_tangent_aval(), who, i, e)
                   for i, (t, e) in enumerate(zip(flat_t, self.out_avals))]
+        if self.ref_outs.refs:  # the rule ran instead of the primal: its refs as they are
+            finals = self.ref_outs.current_values()
+            flat_p += finals
+            flat_t += [Zero(get_aval(v).to_tangent_aval()) for v in finals]
         return flat_p, flat_t
 
 
@@ -320,12 +376,15 @@ class custom_jvp:
         def full_args(dyn):
             return _rebuild(len(args), nondiff, nondiff_vals, dyn_positions, dyn)
 
-        closed, hoisted, out_tree = _trace_primal(self.fun, full_args, in_tree, in_avals, name)
+        closed, hoisted, out_tree, ref_outs = _trace_primal(self.fun, full_args, in_tree,
+                                                            in_avals, name)
         jvp = _FlatJVP(self.jvp, name, nondiff_vals, in_tree, out_tree, closed.out_avals,
-                       self.symbolic_zeros)
+                       self.symbolic_zeros, ref_outs)
         outs = custom_jvp_call_p.bind(*hoisted, *flat, name=name, call_jaxpr=closed, jvp=jvp,
                                       num_consts=len(hoisted),
                                       symbolic_zeros=self.symbolic_zeros)
+        if ref_outs.refs:
+            outs = ref_outs.write_back(outs, out_tree.num_leaves, "custom_jvp")
         return tree_util.tree_unflatten(out_tree, outs)
 
 

@@ -206,13 +206,16 @@ def pp_literal(lit: Literal) -> str:
 
     JAX prints a literal's Python value: a strongly typed literal holds a NumPy value,
     printed exactly (``0.044714998453855515:f32[]`` for float32(0.044715)); a weakly typed
-    one holds the Python scalar the program wrote (``0.044715:f32[]``). fx keeps the
-    latter rounded to its dtype, so a weak literal prints as the shortest decimal that
-    rounds to it, which is the program's own literal whenever the dtype holds it.
+    one holds the Python scalar the program wrote (``0.044715:f32[]``). fx prints a
+    literal's ``source`` (that Python scalar) when it is known; otherwise a weak literal
+    prints as the shortest decimal that rounds to its value, which is the program's own
+    literal whenever the dtype holds it.
     """
     val = lit.val
     if np.ndim(val) != 0:
         return f"[...]:{lit.aval.str_short()}"
+    if lit.source is not None:  # the Python scalar the program wrote, as JAX holds it
+        return f"{lit.source}:{lit.aval.str_short()}"
     typed = np.asarray(val, lit.aval.dtype)[()]
     kind = lit.aval.dtype.kind
     if lit.aval.weak_type and (kind in "fc" or kind == "V"):

@@ -13,9 +13,18 @@ loop (an extra operand and result of ``cond``), written back after the loop
 consts. The same capture makes a ref closed over by ``fx.jit`` an extra input of the jitted
 call (its current value on every call) and, when written, an extra output written back
 after the call (``fx/_ref_jit.py``); likewise for ``fx.checkpoint`` (extra ``remat2``
-operands/results). ``fx.make_jaxpr`` shows a closed-over ref as a leading constvar
-holding its value when traced, and each written ref's final value as a trailing output
-(nothing is written back: tracing runs nothing). ``fx.vmap`` of a function taking refs
+operands/results) and for the primal function of a ``custom_jvp``/``custom_vjp`` (extra
+leading consts of ``custom_jvp_call``/``custom_vjp_call``, and extra outputs for the refs
+it writes; the custom rules read and write refs directly where they run, so under
+``grad`` the rules' writes happen and the primal's do not, as in JAX). ``.trace``,
+``.lower`` and ``.compile`` of a jitted function closing over refs give a ``Compiled``
+that passes the refs' current values and writes them back on each call. Under ``vmap``
+no write into an outer (unbatched) ref is allowed, batched value or not (JAX's rule). A
+``while_loop`` whose ``cond_fun`` writes a ref carries it, with JAX 0.10's semantics: the
+writes of the last ``cond_fun`` call (the one returning False) are dropped.
+``fx.make_jaxpr`` shows a closed-over ref as a leading constvar holding its value when
+traced, and each written ref's final value as a trailing output (nothing is written
+back: tracing runs nothing). ``fx.vmap`` of a function taking refs
 batches each ref's value along its in_axis and writes the batched final value back
 (``fx/_ref_vmap.py``).
 
@@ -24,9 +33,10 @@ trace's level, or at the level of the innermost control-flow body that captured 
 from an inner trace must be independent of that trace: no vmapped or differentiated value
 into an outer ref, as JAX refuses); a ref passed to ``fx.jit`` becomes an extra input and
 output of the compiled call and its final value is written back after the call
-(``fx/_ref_jit.py``), and so does a ref a jitted (or checkpointed, or ``make_jaxpr``-traced)
-function closes over; other staging traces (custom_jvp/custom_vjp functions,
-custom_linear_solve, ...) refuse outer refs, whose value would otherwise be baked in.
+(``fx/_ref_jit.py``), and so does a ref a jitted (or checkpointed, ``make_jaxpr``-traced
+or custom-derivative) function closes over; other staging traces (pmap,
+custom_linear_solve, checkify, ...) refuse outer refs, whose value would otherwise be
+baked in (``_ref_scope.trace_reading_refs`` lets such a trace read them).
 """
 from __future__ import annotations
 
@@ -332,7 +342,7 @@ def _lower(x, ref: Ref, what: str, level=None):
         t = t.parent
     kind = type(x._trace).__name__
     if isinstance(x, BatchTracer):
-        detail = (f"performing a {what} operation with a vmapped value on an unbatched "
+        detail = (f"performing a {what} operation with vmapped value on an unbatched "
                   f"array reference of type {ref.aval!r}. Move the array reference to be "
                   "an argument to the vmapped function?")
     elif isinstance(x, JVPTracer) or kind == "JaxprTrace":
@@ -341,10 +351,27 @@ def _lower(x, ref: Ref, what: str, level=None):
                   "array reference to be an argument of the differentiated function?")
     else:
         detail = (f"performing a {what} operation inside a staged function that cannot "
-                  "close over refs (a custom_jvp/custom_vjp function, custom_linear_solve, "
-                  f"...) on an array reference of type {ref.aval!r} created outside it. fx "
-                  "refs are functionalized: write the ref after that function returns.")
+                  "close over refs (pmap, custom_linear_solve, checkify, ...) on an array "
+                  f"reference of type {ref.aval!r} created outside it. fx refs are "
+                  "functionalized: write the ref after that function returns.")
     raise TypeError(detail)
+
+
+def _check_not_vmapped(ref: Ref, what: str, holder) -> None:
+    """JAX refuses *every* write into an unbatched ref from inside ``vmap`` (the ref was
+    created outside the vmapped function and not passed to it), whatever the value: so
+    does fx, before anything is written."""
+    from fx.interpreters.batching import BatchTrace
+    t, stop = core.current_trace(), ref._trace if holder is None else holder
+    while t is not None and t is not stop:
+        if isinstance(t, BatchTrace):
+            raise TypeError(
+                f"performing a {what} operation with vmapped value on an unbatched array "
+                f"reference of type {ref.aval!r}: the ref was created outside the vmapped "
+                "function, and (as in JAX) no value may be written into it under vmap, "
+                "batched or not. Move the array reference to be an argument to the vmapped "
+                "function?")
+        t = t.parent
 
 
 class Ref:
@@ -411,11 +438,11 @@ class Ref:
             if any(isinstance(t, staging) and type(t) is not RefScopeTrace for t in path):
                 raise TypeError(
                     f"cannot {what} the mutable array reference {self._aval!r} inside this "
-                    "staged function (a custom_jvp/custom_vjp function, custom_linear_solve, "
-                    "...): it was created outside and is closed over. fx refs are "
-                    "functionalized, and only fx.jit, fx.checkpoint, make_jaxpr and "
-                    "control-flow bodies may close over refs: pass the Ref's value (ref[...]) "
-                    "as an argument instead.")
+                    "staged function (pmap, custom_linear_solve, custom_root, checkify, "
+                    "linear_transpose, ...): it was created outside and is closed over. fx "
+                    "refs are functionalized, and only fx.jit, fx.checkpoint, make_jaxpr, "
+                    "custom_jvp/custom_vjp functions and control-flow bodies may close over "
+                    "refs: pass the Ref's value (ref[...]) as an argument instead.")
         holder, value = None, self._value
         for scope in reversed(scopes):  # outermost first: each sees the enclosing view
             holder = scope
@@ -462,16 +489,20 @@ class Ref:
         return idx, value
 
     def _cast(self, value):
-        """``value`` as an array of the ref's dtype."""
+        """``value`` as an array of the ref's dtype and weak type (a ref keeps its type)."""
         if core.get_aval(value).dtype != self.dtype or not isinstance(
                 value, (Tracer, core._array_type[0])):
             from fx import lax
             value = lax.convert_element_type(value, self.dtype)
+        if core.get_aval(value).weak_type != self.weak_type:
+            from fx.lax import _lax
+            value = _lax._convert_element_type(value, self.dtype, weak_type=self.weak_type)
         return value
 
     def _write(self, idx, value, what: str, combine=None):
         holder, old = self._locate("write")
         idx, value = self._checked_update(idx, value, what, holder)
+        _check_not_vmapped(self, what, holder)
         with core.set_current_trace(self._trace if holder is None else holder):
             previous = get_value(old, idx) if combine is not None or what == "swap" \
                 else None

@@ -12,9 +12,13 @@ right after ``inline_calls``) finds that chain and replaces it by one
 ``random_dirichlet`` equation, a lowering-internal primitive whose impl is the kernel
 (the CPU and GPU compilers run it as an eager fallback).
 
-Invariants: a chain is rewritten only when it is exactly that (float32 or float64, the
-reduced axis the last one, ``fx.random``'s optional ``broadcast_in_dim`` to the full shape
-before ``sub`` and ``div``, or JAX 0.10's size-1 broadcasting there) and no intermediate
+float16 and bfloat16 chains sum in float32, as JAX's ``jnp.sum`` does (``convert_element_type``
+to float32 before ``reduce_sum`` and back after the keepdims ``broadcast_in_dim``); their
+kernel is ``fx._random.gamma_half.dirichlet_half``.
+
+Invariants: a chain is rewritten only when it is exactly that (float16, bfloat16, float32 or
+float64, the reduced axis the last one, ``fx.random``'s optional ``broadcast_in_dim`` to the
+full shape before ``sub`` and ``div``, or JAX 0.10's size-1 broadcasting there) and no intermediate
 (the draws included) has another user; otherwise (under differentiation, say, where the
 tangent reads the draws) the composite runs as written, within a few ulps of JAX's
 values. The rewrite keeps the program's signature and the equations it does not match.
@@ -23,11 +27,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from fx._random.gamma_half import HALF_DTYPES
 from fx.core import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Primitive, ShapedArray, Var
 
 __all__ = ["fuse_dirichlet", "random_dirichlet_p"]
 
-_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_F32 = np.dtype(np.float32)
+_DTYPES = (_F32, np.dtype(np.float64)) + HALF_DTYPES
 
 # random_dirichlet: keys [K..., 2] uint32, a [K..., S..., k] float32/float64 ->
 # softmax(random_gamma(keys, a, log_space=True), -1) as XLA computes JAX's program.
@@ -42,8 +48,8 @@ def _abstract_eval(keys, a):
         raise TypeError(f"random_dirichlet expects raw key data: a uint32 array whose last "
                         f"dimension is 2, got {keys.str_short()}")
     if a.dtype not in _DTYPES:
-        raise TypeError(f"random_dirichlet requires float32 or float64 concentrations, got "
-                        f"{a.dtype.name}")
+        raise TypeError(f"random_dirichlet requires float16, bfloat16, float32 or float64 "
+                        f"concentrations, got {a.dtype.name}")
     key_shape = keys.shape[:-1]
     if len(a.shape) <= len(key_shape) or a.shape[:len(key_shape)] != key_shape:
         raise TypeError(f"random_dirichlet: the key array's shape {key_shape} must be a proper "
@@ -58,6 +64,9 @@ def _impl(keys, a):
     if a.dtype == np.float64:
         from fx._random.gamma_xla64 import dirichlet_f64
         return dirichlet_f64(keys, a)
+    if a.dtype in HALF_DTYPES:
+        from fx._random.gamma_half import dirichlet_half
+        return dirichlet_half(keys, a)
     from fx._random.gamma_xla import dirichlet_f32
     return dirichlet_f32(keys, a)
 
@@ -156,12 +165,28 @@ def _match(g: _Graph, div: JaxprEqn):
     if found is None:
         return None
     kept_total, den_eqns, kept, others = found
+    half = div.outvars[0].aval.dtype in HALF_DTYPES
+    if half:  # the float32 total, converted back: convert_element_type(keepdims(total))
+        down = g.made_by(kept_total, "convert_element_type")
+        if down is None or down.invars[0].aval.dtype != _F32:
+            return None
+        den_eqns.insert(0, down)
+        kept_total = down.invars[0]
     keep = _keepdims(g, kept_total, kept, others)
     if keep is None:
         return None
     total = g.made_by(keep.invars[0], "reduce_sum")
-    if total is None or total.invars[0] is not numer or \
-            tuple(total.params["axes"]) != (axis,) or total.params.get("order") is not None:
+    if total is None or tuple(total.params["axes"]) != (axis,) or \
+            total.params.get("order") is not None:
+        return None
+    summed = total.invars[0]
+    if half:  # reduce_sum(convert_element_type(e, float32))
+        up = g.made_by(summed, "convert_element_type")
+        if up is None or summed.aval.dtype != _F32:
+            return None
+        den_eqns.insert(0, up)
+        summed = up.invars[0]
+    if summed is not numer:
         return None
     # the numerator: exp(x - broadcast(stop_gradient(keepdims(max(-inf, reduce_max(x))))))
     sub = g.made_by(exp.invars[0], "sub")

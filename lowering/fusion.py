@@ -44,7 +44,8 @@ ELEMENTWISE = frozenset({
     "neg", "sign", "floor", "ceil", "round", "is_finite", "exp", "exp2", "log", "log1p",
     "expm1", "tanh", "logistic", "sin", "cos", "tan", "asin", "acos", "atan", "sinh",
     "cosh", "asinh", "acosh", "atanh", "sqrt", "rsqrt", "cbrt", "abs", "erf", "erfc",
-    "erf_inv", "lgamma", "digamma", "not", "population_count", "clz", "integer_pow",
+    "erf_inv", "lgamma", "digamma", "bessel_i0e", "bessel_i1e", "square", "not",
+    "population_count", "clz", "integer_pow",
     "add", "sub", "mul", "div", "rem", "max", "min", "pow", "atan2", "nextafter", "and",
     "or", "xor", "eq", "ne", "lt", "le", "gt", "ge", "shift_left", "shift_right_arithmetic",
     "shift_right_logical", "add_any", "select_n", "clamp", "convert_element_type",
@@ -63,7 +64,8 @@ LIBRARY = frozenset({"dot_general"})
 EXPENSIVE = frozenset({
     "exp", "exp2", "log", "log1p", "expm1", "tanh", "logistic", "sin", "cos", "tan", "asin",
     "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh", "cbrt", "erf", "erfc",
-    "erf_inv", "lgamma", "digamma", "pow", "atan2", "div", "rem", "sqrt", "rsqrt"})
+    "erf_inv", "lgamma", "digamma", "bessel_i0e", "bessel_i1e", "pow", "atan2", "div", "rem",
+    "sqrt", "rsqrt"})
 
 #: windowed reductions (pooling): window groups when the backend says ``FUSE_WINDOW``
 WINDOW_REDUCTIONS = frozenset({"reduce_window_sum", "reduce_window_max", "reduce_window_min"})

@@ -173,16 +173,26 @@ def dce(closed: ClosedJaxpr) -> ClosedJaxpr:
     jaxpr = closed.jaxpr
     live = {id(v) for v in jaxpr.outvars if isinstance(v, Var)}
     kept = []
+    rewritten = False
     for eqn in reversed(jaxpr.eqns):
-        used = any(id(o) in live for o in eqn.outvars if not isinstance(o, DropVar))
-        if used or eqn.primitive.effectful:
-            kept.append(eqn)
-            live.update(id(v) for v in eqn.invars if isinstance(v, Var))
+        used_outs = [not isinstance(o, DropVar) and id(o) in live for o in eqn.outvars]
+        effectful = eqn.primitive.effectful
+        if not effectful and not any(used_outs):
+            continue
+        if not effectful and not all(used_outs) and eqn.primitive.dce is not None:
+            # a loop/cond whose outputs are partly read: its own rule drops what feeds
+            # only the unread ones (scan's unused ys and carries, cond's branches' outputs)
+            _, smaller = eqn.primitive.dce(used_outs, eqn)
+            if smaller is not None and smaller is not eqn:
+                eqn, rewritten = smaller, True
+        kept.append(eqn)
+        live.update(id(v) for v in eqn.invars if isinstance(v, Var))
     kept.reverse()
     keep_const = [id(v) in live for v in jaxpr.constvars]
     constvars = [v for v, k in zip(jaxpr.constvars, keep_const) if k]
     consts = [c for c, k in zip(closed.consts, keep_const) if k]
-    if len(kept) == len(jaxpr.eqns) and len(constvars) == len(jaxpr.constvars):
+    if not rewritten and len(kept) == len(jaxpr.eqns) and \
+            len(constvars) == len(jaxpr.constvars):
         return closed
     return _rebuild(closed, kept, constvars=constvars, consts=consts)
 
@@ -498,6 +508,12 @@ def _shape_rule(eqn, producer):
             if inner.aval.shape == out.aval.shape:
                 return inner
             return [eqn.replace(invars=[inner])]
+        if src is not None and src.primitive.name == "broadcast_in_dim":
+            folded = _unit_reshape_of_broadcast(src, x.aval.shape, out.aval.shape)
+            if folded is not None:
+                return [eqn.replace(primitive=src.primitive, invars=[src.invars[0]],
+                                    params=dict(src.params, shape=tuple(out.aval.shape),
+                                                broadcast_dimensions=folded))]
         return None
     if name == "broadcast_in_dim":
         dims = tuple(p["broadcast_dimensions"])
@@ -524,6 +540,21 @@ def _shape_rule(eqn, producer):
                 break
         return [eqn.replace(invars=ins)] if changed else None
     return None
+
+
+def _unit_reshape_of_broadcast(bcast, shape, new_shape):
+    """The broadcast dimensions of ``bcast`` (a broadcast_in_dim to ``shape``) followed by
+    a reshape to ``new_shape`` that only drops or inserts size-1 dims, as one broadcast;
+    None when the reshape does more, or an operand dim lands on a size-1 dim."""
+    nz = [i for i, d in enumerate(shape) if d != 1]
+    new_nz = [j for j, d in enumerate(new_shape) if d != 1]
+    if [shape[i] for i in nz] != [new_shape[j] for j in new_nz]:
+        return None
+    moved = dict(zip(nz, new_nz))
+    dims = bcast.params["broadcast_dimensions"]
+    if any(d not in moved for d in dims):
+        return None  # an operand dim on a size-1 dim the reshape may move or drop
+    return tuple(moved[d] for d in dims)
 
 
 def _dot_axes(eqn, lhs_ndim, rhs_ndim):
@@ -693,83 +724,6 @@ def canonicalize(closed: ClosedJaxpr) -> ClosedJaxpr:
 
 
 # ---------------------------------------------------------------------------
-# implicit broadcasting
-
-
-def _squeezed(shape) -> tuple:
-    return tuple(d for d in shape if d != 1)
-
-
-def _size1_source(v, producer):
-    """The value ``v`` re-shapes by adding or dropping size-1 dims only (through reshapes
-    and broadcasts that broadcast nothing, such as a keepdims reduction's), or ``v``."""
-    while isinstance(v, Var):
-        src = producer.get(id(v))
-        if src is None or src.primitive.name not in ("reshape", "broadcast_in_dim") or \
-                src.params.get("dimensions") is not None:
-            break
-        x = src.invars[0]
-        if x.aval.size != v.aval.size or _squeezed(x.aval.shape) != _squeezed(v.aval.shape):
-            break
-        v = x
-    return v
-
-
-def _explicit_broadcast_rule(eqn, producer):
-    from primitives.elementwise import IMPLICIT_BROADCASTING
-    if eqn.primitive.name not in IMPLICIT_BROADCASTING or not eqn.outvars:
-        return None
-    shape = tuple(eqn.outvars[0].aval.shape)
-    if all(not v.aval.shape or tuple(v.aval.shape) == shape for v in eqn.invars):
-        return None
-    new_eqns, invars = [], []
-    for v in eqn.invars:
-        if not v.aval.shape or tuple(v.aval.shape) == shape:
-            invars.append(v)
-            continue
-        # the operand's non-1 dims, read from the value they come from without size-1 dims
-        # (reshape of a reshape folds later): broadcast_in_dim[dims=kept](source)
-        kept = tuple(i for i, d in enumerate(v.aval.shape) if d != 1)
-        src = _size1_source(v, producer)
-        if tuple(src.aval.shape) != tuple(v.aval.shape[i] for i in kept):
-            squeezed_src = Var(src.aval.update(shape=tuple(v.aval.shape[i] for i in kept)))
-            new_eqns.append(eqn.replace(
-                primitive=_primitive("reshape"), invars=[src], outvars=[squeezed_src],
-                params=dict(new_sizes=squeezed_src.aval.shape, dimensions=None,
-                            sharding=None)))
-            src = squeezed_src
-        full = Var(v.aval.update(shape=shape))
-        new_eqns.append(eqn.replace(
-            primitive=_primitive("broadcast_in_dim"), invars=[src], outvars=[full],
-            params=dict(shape=shape, broadcast_dimensions=kept, sharding=None)))
-        invars.append(full)
-    new_eqns.append(eqn.replace(invars=invars))
-    return new_eqns
-
-
-def explicit_broadcasts(closed: ClosedJaxpr) -> ClosedJaxpr:
-    """Make JAX 0.10's implicit size-1 broadcasting explicit: an elementwise operand of
-    the output's rank with size-1 dims where the output has more becomes a
-    ``broadcast_in_dim`` of its non-1 dims to the output's shape, read from the value
-    they come from (past a keepdims ``broadcast_in_dim`` or ``x[None]``-style reshape,
-    else a reshape dropping the size-1 dims): the form ``fx.numpy`` used to emit, so
-    fusion (which reads it through index arithmetic inside the consumer's loop) and its
-    cost rules (an expensive value broadcast along outer dims is stored) see the same
-    program. Rank-0 operands stay (every backend broadcasts those).
-
-    Args:
-      closed: the program.
-    Returns:
-      an equivalent ClosedJaxpr in which elementwise operands are rank-0 or full-shape.
-
-    Example:
-      >>> explicit_broadcasts(fx.make_jaxpr(lax.sub)(np.ones((3, 4)), np.ones((3, 1))))
-      >>> # c:f32[3] = reshape b; d:f32[3,4] = broadcast_in_dim[(0,)] c; sub a d
-    """
-    return _rewrite(closed, _explicit_broadcast_rule)
-
-
-# ---------------------------------------------------------------------------
 # the pipeline
 
 
@@ -801,3 +755,8 @@ def optimize(closed: ClosedJaxpr, debug: Callable[[str, ClosedJaxpr], None] | No
             debug(name, new)
         closed = new
     return closed
+
+
+# explicit_broadcasts lives in lowering/broadcast_rewrite.py (imported last: it calls back
+# into this module's rewriting driver)
+from lowering.broadcast_rewrite import explicit_broadcasts  # noqa: E402

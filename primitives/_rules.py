@@ -104,13 +104,21 @@ def as_scalar(value, like_dtype) -> Any:
     return np.array(value, dtype=like_dtype)[()]
 
 
+def weak_scalar(value, like_dtype) -> Any:
+    """A Python scalar as a weakly typed 0-d array of ``like_dtype`` (a literal when
+    traced): as in JAX's rules, it leaves the other operand's weak type alone, so the
+    tangent of a weakly typed primal stays weak."""
+    return core.record_python_scalar(
+        core._array_type[0](np.array(value, dtype=like_dtype), True), value)
+
+
 def _coerce(x, y):
-    """Give Python scalars the dtype of the other operand."""
+    """Give Python scalars the dtype of the other operand (weakly typed)."""
     py = (int, float, complex, bool)
     if isinstance(x, py) and not isinstance(y, py):
-        x = as_scalar(x, dtype_of(y))
+        x = weak_scalar(x, dtype_of(y))
     elif isinstance(y, py) and not isinstance(x, py):
-        y = as_scalar(y, dtype_of(x))
+        y = weak_scalar(y, dtype_of(x))
     return x, y
 
 

@@ -16,9 +16,9 @@ from fx.interpreters import ad, batching
 from fx.interpreters import partial_eval as pe
 from primitives import _rules as R
 from primitives._rules import new_primitive
-from primitives.control_flow_util import (as_operands, compile_closed, inline, join_weak,
-                                          make_closed, mismatch_reason, trace_closed,
-                                          type_name, typed)
+from primitives.control_flow_util import (as_operands, compile_closed, has_effects, inline,
+                                          join_weak, make_closed, mismatch_reason,
+                                          trace_closed, type_name, typed)
 
 __all__ = ["cond_p", "while_p", "scan_p"]
 
@@ -215,6 +215,32 @@ def _cond_partial_eval(trace, args, *, branches):
 
 
 cond_p.partial_eval = _cond_partial_eval
+
+
+def _cond_dce(used_outputs, eqn):
+    """Dead-code elimination of a cond (``Primitive.dce``): every branch keeps only the
+    used outputs and takes the operands some branch still reads. Returns
+    ``(used_inputs, new_eqn)``; ``new_eqn`` is None when nothing is used."""
+    branches = eqn.params["branches"]
+    if any(has_effects(b) for b in branches):
+        return [True] * len(eqn.invars), eqn
+    if not any(used_outputs):
+        return [False] * len(eqn.invars), None
+    n_ops = len(eqn.invars) - 1
+    used_ops = [False] * n_ops
+    for branch in branches:
+        _, used = pe.dce_closed_jaxpr(branch, used_outputs)
+        used_ops = [a or b for a, b in zip(used_ops, used)]
+    new_branches = tuple(pe.dce_closed_jaxpr(b, used_outputs, instantiate=used_ops)[0]
+                         for b in branches)
+    used_inputs = [True, *used_ops]
+    new_eqn = eqn.replace(invars=[v for v, u in zip(eqn.invars, used_inputs) if u],
+                          outvars=[v for v, u in zip(eqn.outvars, used_outputs) if u],
+                          params=dict(eqn.params, branches=new_branches))
+    return used_inputs, new_eqn
+
+
+cond_p.dce = _cond_dce
 
 
 def _with_all_residuals(known, i, n_known_out, res_avals):

@@ -19,8 +19,9 @@ from fx.interpreters import partial_eval as pe
 from primitives import _rules as R
 from primitives._rules import new_primitive
 from primitives.control_flow_util import (as_operands, check_carry, check_operands,
-                                          compile_closed, inline, insert_unused_invars,
-                                          keep_outputs, permute_invars, permute_outvars,
+                                          compile_closed, has_effects, inline,
+                                          insert_unused_invars, keep_outputs,
+                                          permute_invars, permute_outvars,
                                           split_list, stack_aval, trace_closed, type_name,
                                           typed, unstack_aval)
 
@@ -365,12 +366,12 @@ def _scan_partial_eval(trace, args, **params):
     res_var = [k_xs[i] if kind == "xs" else stacked[i] for kind, i in source]
     res_inv = list(invariant_res)
     # unknown: (residuals, unknown consts, unknown carry, unknown xs) -> reorder its inputs
-    # to (invariant residuals, unknown consts, unknown carry, variant residuals, unknown xs)
+    # to (invariant residuals, unknown consts, unknown carry, unknown xs, variant residuals)
+    # as JAX orders them
     inv_idx = [i for i, v in enumerate(variant) if not v]
     var_idx = [i for i, v in enumerate(variant) if v]
     n_uc, n_ucar, n_ux = const_uk.count(True), carry_uk.count(True), xs_uk.count(True)
-    order = [*inv_idx, *range(n_res, n_res + n_uc + n_ucar), *var_idx,
-             *range(n_res + n_uc + n_ucar, n_res + n_uc + n_ucar + n_ux)]
+    order = [*inv_idx, *range(n_res, n_res + n_uc + n_ucar + n_ux), *var_idx]
     unknown = permute_invars(unknown, order)
     u_consts = [a for a, uk in zip(consts, const_uk) if uk]
     u_init = [a for a, uk in zip(init, carry_uk) if uk]
@@ -378,10 +379,10 @@ def _scan_partial_eval(trace, args, **params):
     u_linear = ((False,) * len(res_inv)
                 + tuple(lin for lin, uk in zip(lin_c, const_uk) if uk)
                 + tuple(lin for lin, uk in zip(lin_car, carry_uk) if uk)
-                + (False,) * len(res_var)
-                + tuple(lin for lin, uk in zip(lin_x, xs_uk) if uk))
+                + tuple(lin for lin, uk in zip(lin_x, xs_uk) if uk)
+                + (False,) * len(res_var))
     u_outs = trace.default_process(
-        scan_p, [*res_inv, *u_consts, *u_init, *res_var, *u_xs], _scan_params(
+        scan_p, [*res_inv, *u_consts, *u_init, *u_xs, *res_var], _scan_params(
             params, jaxpr=unknown, num_consts=len(res_inv) + n_uc, num_carry=n_ucar,
             linear=u_linear))
     u_carry_out, u_ys = split_list(u_outs, [n_ucar])
@@ -391,6 +392,41 @@ def _scan_partial_eval(trace, args, **params):
 
 
 scan_p.partial_eval = _scan_partial_eval
+
+
+def _scan_dce(used_outputs, eqn):
+    """Dead-code elimination of a scan (``Primitive.dce``): the ys nobody reads go, and
+    so do the carries that neither a used output nor a kept carry depends on (a fixed
+    point: a carry is kept when the body needs its value for something kept). Returns
+    ``(used_inputs, new_eqn)``, ``new_eqn`` None when nothing is used."""
+    params = eqn.params
+    jaxpr, nconsts, ncarry = params["jaxpr"], params["num_consts"], params["num_carry"]
+    if has_effects(jaxpr):
+        return [True] * len(eqn.invars), eqn
+    if not any(used_outputs):
+        return [False] * len(eqn.invars), None
+    n_xs = len(eqn.invars) - nconsts - ncarry
+    used_carry, used_ys = split_list(used_outputs, [ncarry])
+    while True:
+        body, used_in = pe.dce_closed_jaxpr(
+            jaxpr, used_carry + used_ys,
+            instantiate=[False] * nconsts + used_carry + [False] * n_xs)
+        used_consts, carry_read, used_xs = split_list(used_in, [nconsts, ncarry])
+        if all(u or not r for u, r in zip(used_carry, carry_read)):
+            break
+        used_carry = [u or r for u, r in zip(used_carry, carry_read)]
+    used_inputs = used_consts + used_carry + used_xs
+    keep_out = used_carry + used_ys
+    new_params = _scan_params(
+        params, jaxpr=body, num_consts=sum(used_consts), num_carry=sum(used_carry),
+        linear=tuple(lin for lin, u in zip(params["linear"], used_inputs) if u))
+    new_eqn = eqn.replace(invars=[v for v, u in zip(eqn.invars, used_inputs) if u],
+                          outvars=[v for v, u in zip(eqn.outvars, keep_out) if u],
+                          params=new_params)
+    return used_inputs, new_eqn
+
+
+scan_p.dce = _scan_dce
 
 
 @scan_p.def_transpose
@@ -412,7 +448,11 @@ def _scan_transpose(cts, *args, **params):
     res_consts = [c for c, lin in zip(consts, const_lin) if not lin]
     res_xs = [x for x, lin in zip(xs, xs_lin) if not lin]
     acc_avals = [a.to_tangent_aval() for a, lin in zip(const_avals, const_lin) if lin]
-    ct_carry_avals = [a.to_tangent_aval() for a in carry_avals]
+    # the carry's cotangents have the types of the given ones (instantiated: a zero is
+    # strong), as JAX types its carry accumulators, so a weak carry's convert_element_type
+    # transposes to nothing
+    ct_carry = [_instantiate(c, a.to_tangent_aval()) for c, a in zip(ct_carry, carry_avals)]
+    ct_carry_avals = [R.aval_of(c) for c in ct_carry]
     ct_y_avals = [a.to_tangent_aval() for a, nz in zip(y_avals, ys_nz) if nz]
     res_x_avals = [a for a, lin in zip(x_avals, xs_lin) if not lin]
 
@@ -422,7 +462,7 @@ def _scan_transpose(cts, *args, **params):
         rc_it, rx_it = iter(rc), iter(rx)
         primals = ([core.UndefinedPrimal(av) if lin else next(rc_it)
                     for av, lin in zip(const_avals, const_lin)]
-                   + [core.UndefinedPrimal(av) for av in carry_avals]
+                   + [core.UndefinedPrimal(av) for av in ct_carry_avals]
                    + [core.UndefinedPrimal(av) if lin else next(rx_it)
                       for av, lin in zip(x_avals, xs_lin)])
         cty_it = iter(cty)
@@ -440,7 +480,6 @@ def _scan_transpose(cts, *args, **params):
     body_t = trace_closed(body, [*[R.aval_of(c) for c in res_consts], *acc_avals,
                                  *ct_carry_avals, *ct_y_avals, *res_x_avals])
     acc_init = [R.zeros(a) for a in acc_avals]
-    ct_carry = [_instantiate(c, av) for c, av in zip(ct_carry, ct_carry_avals)]
     ct_ys = [c for c in ct_ys if type(c) is not Zero]
     n_carry_t = len(acc_avals) + ncarry
     linear = ((False,) * len(res_consts) + (True,) * n_carry_t + (True,) * len(ct_ys)

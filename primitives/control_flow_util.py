@@ -142,9 +142,21 @@ def keep_outputs(closed: ClosedJaxpr, keep: Sequence[bool]) -> ClosedJaxpr:
     The inputs stay as they are (unused ones included)."""
     from fx.interpreters import partial_eval as pe
     j = closed.jaxpr
-    dced, _ = pe.dce_jaxpr(j, list(keep))
+    dced, _ = pe.dce_jaxpr(j, list(keep), rules=True)
     return ClosedJaxpr(Jaxpr(j.constvars, j.invars, dced.outvars, dced.eqns, j.debug_info),
                        closed.consts)
+
+
+def has_effects(closed: ClosedJaxpr) -> bool:
+    """Whether ``closed`` (or a jaxpr nested in it) has an effectful equation (which
+    dead-code elimination must keep)."""
+    for eqn in closed.jaxpr.eqns:
+        if eqn.primitive.effectful:
+            return True
+        for sub in eqn.primitive.subjaxprs(eqn.params) or ():
+            if has_effects(sub if isinstance(sub, ClosedJaxpr) else ClosedJaxpr(sub, [])):
+                return True
+    return False
 
 
 def trace_closed(fun, in_avals: Sequence[ShapedArray]) -> ClosedJaxpr:
@@ -171,3 +183,112 @@ def unstack_aval(aval: ShapedArray) -> ShapedArray:
 
 def stack_aval(aval: ShapedArray, length: int) -> ShapedArray:
     return ShapedArray((length,) + aval.shape, aval.dtype, aval.weak_type)
+
+
+# ---------------------------------------------------------------------------
+# JAX's forwarding in lax.scan and lax.while_loop: values a loop body passes through
+# unchanged leave the loop
+
+
+def _forwarded(jaxpr: Jaxpr) -> list:
+    """For each output of ``jaxpr``, the index of the input it is (unchanged), or None."""
+    position = {id(v): i for i, v in enumerate(jaxpr.invars)}
+    return [position.get(id(v)) if isinstance(v, Var) else None for v in jaxpr.outvars]
+
+
+def _as_output(x):
+    """A forwarded operand as a loop output: an fx value (NumPy and Python values become
+    Arrays of their canonical type)."""
+    if isinstance(x, (core.Tracer, core._array_type[0])):
+        return x
+    return core.constant_array(x)
+
+
+def scan_forwarding(body: ClosedJaxpr, operands: list, num_consts: int, num_carry: int):
+    """JAX's forwarding in ``scan``: a carry the body returns unchanged becomes a leading
+    const (its final value is its initial one), and a ``y`` that is the body's own ``x``
+    slice leaves the loop (the stacked ``ys`` are then ``xs`` itself).
+
+    Args:
+      body: the loop body (``consts, carry, xs -> carry, ys``) without constvars.
+      operands: the scan's operands (consts, initial carry, xs).
+      num_consts, num_carry: how many of them are consts and carries.
+    Returns:
+      ``(body, operands, num_consts, num_carry, finish)`` for the scan to bind, where
+      ``finish(outs)`` puts the forwarded values back among its outputs.
+
+    Example:
+      >>> # scan(lambda c, x: (c, x * c), c0, xs): c0 becomes a const, the carry is c0
+    """
+    jaxpr = body.jaxpr
+    forwarded = _forwarded(jaxpr)
+    first_x = num_consts + num_carry
+    moved = [f == num_consts + i for i, f in enumerate(forwarded[:num_carry])]
+    ys_from_xs = [f if f is not None and f >= first_x else None
+                  for f in forwarded[num_carry:]]
+    if not any(moved) and all(f is None for f in ys_from_xs):
+        return body, operands, num_consts, num_carry, lambda outs: outs
+    consts, carries = operands[:num_consts], operands[num_consts:first_x]
+    carry_vars = jaxpr.invars[num_consts:first_x]
+    invars = ([v for v, m in zip(carry_vars, moved) if m] + jaxpr.invars[:num_consts]
+              + [v for v, m in zip(carry_vars, moved) if not m] + jaxpr.invars[first_x:])
+    outvars = ([v for v, m in zip(jaxpr.outvars[:num_carry], moved) if not m]
+               + [v for v, f in zip(jaxpr.outvars[num_carry:], ys_from_xs) if f is None])
+    new_body = ClosedJaxpr(Jaxpr([], invars, outvars, jaxpr.eqns, jaxpr.debug_info), [])
+    moved_vals = [c for c, m in zip(carries, moved) if m]
+    new_operands = (moved_vals + consts + [c for c, m in zip(carries, moved) if not m]
+                    + operands[first_x:])
+
+    def finish(outs):
+        outs = iter(outs)
+        carry_out = [_as_output(c) if m else next(outs) for c, m in zip(carries, moved)]
+        return carry_out + [next(outs) if f is None else _as_output(operands[f])
+                            for f in ys_from_xs]
+
+    return (new_body, new_operands, len(moved_vals) + num_consts,
+            num_carry - len(moved_vals), finish)
+
+
+def while_forwarding(cond: ClosedJaxpr, body: ClosedJaxpr, cond_consts: list,
+                     body_consts: list, init: list):
+    """JAX's forwarding in ``while_loop``: a carry the body returns unchanged and the
+    condition does not read becomes a leading body const (its final value is its initial
+    one); the condition loses that input (and any equation no output needs).
+
+    Args:
+      cond, body: the condition and body without constvars (consts first, then carry).
+      cond_consts, body_consts, init: their consts and the initial carry.
+    Returns:
+      ``(cond, body, operands, body_nconsts, finish)`` for the loop to bind, where
+      ``finish(outs)`` puts the forwarded carries back among its outputs.
+
+    Example:
+      >>> # while_loop(lambda c: c[0] < 5, lambda c: (c[0] + 1, c[1]), (0, y)): y a const
+    """
+    from fx.interpreters import partial_eval as pe
+    n_cond, n_body = len(cond_consts), len(body_consts)
+    forwarded = _forwarded(body.jaxpr)
+    fwd = [f == n_body + i for i, f in enumerate(forwarded)]
+    cond_live, used = pe.dce_jaxpr(cond.jaxpr, [True])
+    moved = [f and not u for f, u in zip(fwd, used[n_cond:])]
+    operands = [*cond_consts, *body_consts, *init]
+    if not any(moved):
+        return cond, body, operands, n_body, lambda outs: outs
+    cj, bj = cond.jaxpr, body.jaxpr
+    new_cond = ClosedJaxpr(Jaxpr([], cj.invars[:n_cond] + [
+        v for v, m in zip(cj.invars[n_cond:], moved) if not m], cj.outvars, cond_live.eqns,
+        cj.debug_info), [])
+    carry_vars = bj.invars[n_body:]
+    new_body = ClosedJaxpr(Jaxpr(
+        [], [v for v, m in zip(carry_vars, moved) if m] + bj.invars[:n_body]
+        + [v for v, m in zip(carry_vars, moved) if not m],
+        [v for v, m in zip(bj.outvars, moved) if not m], bj.eqns, bj.debug_info), [])
+    moved_vals = [c for c, m in zip(init, moved) if m]
+    new_operands = [*cond_consts, *moved_vals, *body_consts,
+                    *[c for c, m in zip(init, moved) if not m]]
+
+    def finish(outs):
+        outs = iter(outs)
+        return [_as_output(c) if m else next(outs) for c, m in zip(init, moved)]
+
+    return new_cond, new_body, new_operands, n_body + len(moved_vals), finish

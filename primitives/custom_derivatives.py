@@ -211,6 +211,10 @@ def _custom_vjp_call_jvp(primals, tangents, *, name, call_jaxpr, fwd, bwd, num_c
     arg_tangents = tangents[num_consts:]
     perturbed = tuple(type(t) is not Zero for t in arg_tangents)
     primals_out, residuals, res_tree = fwd(list(primals[num_consts:]), perturbed)
+    # refs the primal writes: trailing outputs with no derivative (fx/custom_derivatives.py)
+    n_ref = getattr(fwd, "n_ref_outs", 0)
+    ref_finals = primals_out[len(primals_out) - n_ref:]
+    primals_out = primals_out[:len(primals_out) - n_ref]
     out_avals = tuple(get_aval(p).to_tangent_aval() for p in primals_out)
     nonzero = [t for t in arg_tangents if type(t) is not Zero]
     tangents_out = custom_lin_p.bind(
@@ -219,7 +223,8 @@ def _custom_vjp_call_jvp(primals, tangents, *, name, call_jaxpr, fwd, bwd, num_c
         out_avals=out_avals)
     tangents_out = [Zero(a) if a.dtype == dtypes.float0 else t
                     for t, a in zip(tangents_out, out_avals)]
-    return list(primals_out), tangents_out
+    tangents_out += [Zero(get_aval(v).to_tangent_aval()) for v in ref_finals]
+    return list(primals_out) + list(ref_finals), tangents_out
 
 
 class _BatchedFwd:
@@ -227,6 +232,7 @@ class _BatchedFwd:
 
     def __init__(self, fwd, arg_batched, axis, out_batching: _OutBatching):
         self.fwd, self.arg_batched, self.axis, self.out = fwd, arg_batched, axis, out_batching
+        self.n_ref_outs = getattr(fwd, "n_ref_outs", 0)
         self.__name__ = getattr(fwd, "__name__", "fwd")
 
     def __call__(self, primals, perturbed):

@@ -6,11 +6,10 @@ shapes are rank-0 or of one rank with each dim equal or 1, as JAX 0.10's
 (a rank-0 operand or a size-1 dim broadcasts: ``mul b 2.0:f32[]``,
 ``sub a:f32[3,4] b:f32[3,1]``); select_n and clamp keep JAX's stricter rule.
 Eager impls follow XLA's semantics (integer division truncates, shifts past the
-bit width saturate), not NumPy's where they differ.
+bit width saturate), not NumPy's where they differ. The special functions (erf ...
+zeta) live in ``primitives/elementwise_special.py`` and are re-exported here.
 """
 from __future__ import annotations
-
-import math
 
 import numpy as np
 
@@ -223,18 +222,45 @@ def _integer_pow(x, *, y):
 def _balanced_eq(x, z, y):
     """1 where x alone attains the extremum z, 0.5 where x and y tie, 0 elsewhere: as
     JAX writes it, ``select_n(x == z, 0, 1) / select_n(y == z, 1, 2)``."""
-    dtype = R.dtype_of(z)
-    shape = R.shape_of(z)
     x_eq = eq_p.bind(x, z)
-    one, zero = R.full(shape, 1, dtype), R.full(shape, 0, dtype)  # (JAX's order)
+    one, zero = _full_like(z, 1), _full_like(z, 0)  # (JAX's order; weak when z is)
     x_is = R.select_n(x_eq, zero, one)
     y_eq = eq_p.bind(y, z)
-    two, one = R.full(shape, 2, dtype), R.full(shape, 1, dtype)
+    two, one = _full_like(z, 2), _full_like(z, 1)
     return R.div(x_is, R.select_n(y_eq, one, two))
 
 
 def _sq(x):
-    return R.mul(x, x)
+    """x * x as JAX's rules write it: the ``square`` primitive (primitives/lax_extra.py,
+    registered after this module, so looked up at call time)."""
+    return R.registry["square"].bind(x)
+
+
+_PYTHON_TYPE_OF_KIND = {"f": float, "c": complex, "i": int, "u": int, "b": bool}
+
+
+def _const(x, value):
+    """The constant ``value`` for a rule on ``x``, typed as JAX's rules type it: for a
+    weakly typed rank-0 ``x`` whose dtype is its Python type's default, a weak Python
+    scalar (its literal prints the Python value, ``0.3333333333333333:f32[]``, and keeps
+    the result weak); otherwise a strong scalar of x's dtype (``0.3333333432674408:f32[]``)
+    that makes the result strong, as JAX's tangents are."""
+    aval = R.aval_of(x)
+    if aval.weak_type and not aval.shape:
+        value = _PYTHON_TYPE_OF_KIND[R.kind_of(aval.dtype)](value)
+        if dtypes.scalar_type_dtype(value) == aval.dtype:
+            return R.weak_scalar(value, aval.dtype)
+    # an Array, not a NumPy scalar: np.float64 is a float, which R's helpers would weaken
+    return R.core._array_type[0](np.array(value, dtype=aval.dtype), False)
+
+
+def _full_like(x, value):
+    """``value`` in the shape and dtype of ``x``, weakly typed when ``x`` is (JAX's
+    ``full_like``), so a weak cotangent's zeros keep it weak."""
+    aval = R.aval_of(x)
+    if not aval.weak_type:
+        return R.full(aval.shape, value, aval.dtype)
+    return R.broadcast_in_dim(R.weak_scalar(value, aval.dtype), aval.shape, ())
 
 
 def _zeros_where(mask, t):
@@ -306,7 +332,8 @@ _xla_float32 = _xla_math
 
 
 exp_p = unary("exp", _xla_float32("exp", np.exp), lambda x, t, y: R.mul(t, y))
-exp2_p = unary("exp2", np.exp2, lambda x, t, y: R.mul(t, R.mul(y, math.log(2))))
+exp2_p = unary("exp2", _xla_math("exp2", np.exp2, False),  # log(2) bound, as JAX prints it
+                lambda x, t, y: R.mul(log_p.bind(_const(x, 2)), R.mul(t, y)))
 log_p = unary("log", _xla_float32("log", np.log), lambda x, t, y: R.div(t, x))
 log1p_p = unary("log1p", _xla_float32("log1p", np.log1p), lambda x, t, y: R.div(t, R.add(x, 1)))
 expm1_p = unary("expm1", _xla_math("expm1", np.expm1, False),
@@ -314,14 +341,6 @@ expm1_p = unary("expm1", _xla_math("expm1", np.expm1, False),
 # (t + t*y) * (1 - y): JAX's factorisation of t * (1 - y**2), so grads print alike
 tanh_p = unary("tanh", _xla_math("tanh", np.tanh, False),
                lambda x, t, y: R.mul(R.add(t, R.mul(t, y)), R.sub(1, y)))
-def _same_dtype_as_input(fn):
-    """SciPy's special functions compute float16/bfloat16 in a wider type; cast back."""
-    def impl(x):
-        return np.asarray(fn(x)).astype(x.dtype, copy=False)
-    impl.__name__ = getattr(fn, "__name__", "impl")
-    return impl
-
-
 def _logistic(x):
     if x.dtype.kind == "c":
         return 1 / (1 + np.exp(-x))
@@ -334,70 +353,58 @@ sin_p = unary("sin", _xla_math("sin", np.sin, False), lambda x, t, y: R.mul(t, c
 cos_p = unary("cos", _xla_math("cos", np.cos, False),
               lambda x, t, y: R.neg(R.mul(t, sin_p.bind(x))))
 tan_p = unary("tan", _xla_math("tan", np.tan, False),
-              lambda x, t, y: R.mul(t, R.add(1, _sq(y))))
-asin_p = unary("asin", np.arcsin, lambda x, t, y: R.mul(t, rsqrt_p.bind(R.sub(1, _sq(x)))))
-acos_p = unary("acos", np.arccos,
-               lambda x, t, y: R.neg(R.mul(t, rsqrt_p.bind(R.sub(1, _sq(x))))))
+              lambda x, t, y: R.mul(t, R.add(_const(x, 1), _sq(y))))
+asin_p = unary("asin", _xla_math("asin", np.arcsin, False),
+               lambda x, t, y: R.mul(t, rsqrt_p.bind(R.sub(_const(x, 1), _sq(x)))))
+acos_p = unary("acos", _xla_math("acos", np.arccos, False),
+               lambda x, t, y: R.mul(t, R.neg(rsqrt_p.bind(R.sub(_const(x, 1), _sq(x))))))
 atan_p = unary("atan", _xla_math("atan", np.arctan, False),
-               lambda x, t, y: R.div(t, R.add(1, _sq(x))))
-sinh_p = unary("sinh", np.sinh, lambda x, t, y: R.mul(t, cosh_p.bind(x)))
-cosh_p = unary("cosh", np.cosh, lambda x, t, y: R.mul(t, sinh_p.bind(x)))
-asinh_p = unary("asinh", np.arcsinh, lambda x, t, y: R.mul(t, rsqrt_p.bind(R.add(_sq(x), 1))))
-acosh_p = unary("acosh", np.arccosh, lambda x, t, y: R.mul(
-    t, rsqrt_p.bind(R.mul(R.sub(x, 1), R.add(x, 1)))))
-atanh_p = unary("atanh", np.arctanh, lambda x, t, y: R.div(t, R.sub(1, _sq(x))))
-sqrt_p = unary("sqrt", _xla_math("sqrt", np.sqrt, False),
-               lambda x, t, y: R.mul(t, R.div(0.5, y)))  # JAX's form: t * (0.5 / y)
-rsqrt_p = unary("rsqrt", _xla_math("rsqrt", lambda x: 1 / np.sqrt(x), False),
-                lambda x, t, y: R.mul(t, R.mul(R.div(y, x), -0.5)))
+               lambda x, t, y: R.div(t, R.add(_const(x, 1), _sq(x))))
+sinh_p = unary("sinh", _xla_math("sinh", np.sinh, False),
+               lambda x, t, y: R.mul(t, cosh_p.bind(x)))
+cosh_p = unary("cosh", _xla_math("cosh", np.cosh, False),
+               lambda x, t, y: R.mul(t, sinh_p.bind(x)))
+asinh_p = unary("asinh", _xla_math("asinh", np.arcsinh, False),
+                lambda x, t, y: R.mul(t, rsqrt_p.bind(R.add(_sq(x), 1))))
+acosh_p = unary("acosh", _xla_math("acosh", np.arccosh, False),
+                lambda x, t, y: R.mul(t, rsqrt_p.bind(R.sub(_sq(x), 1))))
+# 1/(1 + x) * (t / (1 - x)), JAX's form of t / (1 - x**2)
+atanh_p = unary("atanh", _xla_math("atanh", np.arctanh, False), lambda x, t, y: R.mul(
+    integer_pow_p.bind(R.add(1, x), y=-1), R.div(t, R.sub(1, x))))
+
+
+def _sqrt_narrow(x):
+    """Square root; float32 and narrower (bfloat16 too) as XLA computes it: in float32,
+    subnormal operands read as zeros of their sign (denormals-are-zero)."""
+    if x.dtype.kind == "c" or x.dtype.itemsize > 4:
+        return np.sqrt(x)
+    xf = x.astype(np.float32, copy=False)
+    subnormal = np.abs(xf) < np.finfo(np.float32).tiny
+    xf = np.where(subnormal, xf * np.float32(0), xf) if subnormal.any() else xf
+    return np.sqrt(xf).astype(x.dtype, copy=False)
+
+
+# float64 and float32 (16-bit floats through float32) as XLA rounds them; rsqrt in float32
+# is the processor's estimate refined once (fx/_random/xla_math.py)
+sqrt_p = unary("sqrt", _xla_math("sqrt", _sqrt_narrow, False),
+               lambda x, t, y: R.mul(t, R.div(_const(x, 0.5), y)))  # JAX's t * (0.5 / y)
+rsqrt_p = unary("rsqrt", _xla_math("rsqrt", lambda x: 1 / np.sqrt(x)),
+                lambda x, t, y: R.mul(t, R.mul(_const(x, -0.5), R.div(y, x))))
 cbrt_p = unary("cbrt", _xla_math("cbrt", np.cbrt, False), lambda x, t, y: R.mul(
-    t, R.mul(integer_pow_p.bind(y, y=-2), 1 / 3)), kinds=FLOAT)
+    t, R.mul(_const(x, 1 / 3), integer_pow_p.bind(y, y=-2))), kinds=FLOAT)
 
 
 def _abs_jvp(x, t, y):
     if R.dtype_of(x).kind == "c":
-        # d|x| = Re(conj(x) t) / |x|, taken as 0 at x = 0
-        safe = R.select_n(eq_p.bind(y, R.as_scalar(0, R.dtype_of(y))), y,
-                          R.full(R.shape_of(y), 1, R.dtype_of(y)))
-        return R.div(real_p.bind(R.mul(conj_p.bind(x, input_dtype=R.dtype_of(x)), t)), safe)
+        # d|x| = Re(t conj(x) / |x|), taken as 0 at x = 0 (JAX's form)
+        conj_x = conj_p.bind(x, input_dtype=R.dtype_of(x))
+        safe = _replace_zero(R.convert(y, R.dtype_of(x)))
+        return real_p.bind(R.mul(t, R.div(conj_x, safe)))
     # as JAX: t where x >= 0 else -t, so the derivative at 0 (and -0) is 1, not sign(0)
     return R.select_n(ge_p.bind(x, R.as_scalar(0, R.dtype_of(x))), R.neg(t), t)
 
 
 abs_p = unary("abs", np.abs, _abs_jvp, kinds=INEXACT + SINT, out_dtype=R.real_dtype)
-erf_p = unary("erf", _xla_float32("erf", lambda x: _sp.erf(x)), lambda x, t, y: R.mul(
-    t, R.mul(exp_p.bind(R.neg(_sq(x))), 2 / math.sqrt(math.pi))), kinds=FLOAT)
-erfc_p = unary("erfc", _same_dtype_as_input(lambda x: _sp.erfc(x)), lambda x, t, y: R.mul(
-    t, R.mul(exp_p.bind(R.neg(_sq(x))), -2 / math.sqrt(math.pi))), kinds=FLOAT)
-
-
-def _erf_inv(x):
-    # float32 and narrower: XLA's float32 evaluation, bit for bit (JAX's normal draws
-    # are sqrt(2) * erf_inv(u)); float64: XLA's too (fx/_random/xla_math64.py)
-    if x.dtype == np.float64:
-        from fx._random.xla_math64 import apply_f64
-        return apply_f64("erf_inv", x)
-    if x.dtype.itemsize <= 4:
-        from fx._random.xla_math import erf_inv_f32
-        return erf_inv_f32(x.astype(np.float32)).astype(x.dtype, copy=False)
-    return np.where(x == 0, x, _sp.erfinv(x))
-
-
-erf_inv_p = unary("erf_inv", _erf_inv, lambda x, t, y: R.mul(
-    t, R.mul(exp_p.bind(_sq(y)), math.sqrt(math.pi) / 2)), kinds=FLOAT)
-lgamma_p = unary("lgamma", _same_dtype_as_input(
-    lambda x: np.where(x == -np.inf, np.inf, _sp.gammaln(x))),
-                 lambda x, t, y: R.mul(t, digamma_p.bind(x)),
-                 kinds=FLOAT)
-
-
-def _polygamma_impl(m, x):
-    return _sp.polygamma(m, x).astype(x.dtype)
-
-
-digamma_p = unary("digamma", _same_dtype_as_input(
-    lambda x: np.where(x == 0, np.nan, _sp.psi(x))), lambda x, t, y: R.mul(
-    t, polygamma_p.bind(R.full(R.shape_of(x), 1, R.dtype_of(x)), x)), kinds=FLOAT)
 not_p = unary("not", np.invert, kinds=INT + BOOL)
 real_p = unary("real", np.real, lambda x, t, y: real_p.bind(t), kinds=COMPLEX,
                out_dtype=R.real_dtype, transpose=_real_transpose)
@@ -435,9 +442,9 @@ def _integer_pow_jvp_rule(primals, tangents, *, y):
     if y == 1:
         slope = None
     elif y == 2:
-        slope = R.mul(2, x)  # the constant first, as JAX prints it
+        slope = R.mul(_const(x, 2), x)  # the constant first, as JAX prints it
     else:
-        slope = R.mul(y, integer_pow_p.bind(x, y=y - 1))
+        slope = R.mul(_const(x, y), integer_pow_p.bind(x, y=y - 1))
     return out, (t if slope is None else R.mul(t, slope))
 
 
@@ -557,10 +564,14 @@ div_p = binary("div", _int_div, (lambda t, x, y, z: R.div(t, y),  # y: -t * x * 
                                  lambda t, x, y, z: R.mul(R.mul(R.neg(t), x),
                                                           integer_pow_p.bind(y, y=-2))),
                transpose=_div_transpose)
-rem_p = binary("rem", _rem, (lambda t, x, y, z: t,
-                             lambda t, x, y, z: R.neg(R.mul(t, round_p.bind(
-                                 R.div(R.sub(x, z), y), rounding_method=0)))),
-               kinds=FLOAT + INT)
+def _rem_jvp_y(t, x, y, z):
+    """-t * trunc(x / y), as JAX writes it: -t * (sign(x / y) * floor(|x / y|))."""
+    neg_t = R.neg(t)
+    truncated = R.mul(sign_p.bind(R.div(x, y)), floor_p.bind(abs_p.bind(R.div(x, y))))
+    return R.mul(neg_t, truncated)
+
+
+rem_p = binary("rem", _rem, (lambda t, x, y, z: t, _rem_jvp_y), kinds=FLOAT + INT)
 max_p = binary("max", np.maximum, (lambda t, x, y, z: R.mul(t, _balanced_eq(x, z, y)),
                                    lambda t, x, y, z: R.mul(t, _balanced_eq(y, z, x))),
                kinds=ANY)
@@ -569,7 +580,7 @@ min_p = binary("min", np.minimum, (lambda t, x, y, z: R.mul(t, _balanced_eq(x, z
                kinds=ANY)
 atan2_p = binary("atan2", _xla_math("atan2", np.arctan2, False), (
     lambda t, x, y, z: R.mul(t, R.div(y, R.add(_sq(x), _sq(y)))),
-    lambda t, x, y, z: R.neg(R.mul(t, R.div(x, R.add(_sq(x), _sq(y)))))), kinds=FLOAT)
+    lambda t, x, y, z: R.mul(t, R.div(R.neg(x), R.add(_sq(x), _sq(y))))), kinds=FLOAT)
 def _undefined_derivative(name, message=None, error=NotImplementedError):
     """A jvp component that raises: JAX defines no derivative for this operand."""
     def rule(t, *args):
@@ -592,55 +603,6 @@ lt_p = binary("lt", np.less, None, kinds=FLOAT + INT + BOOL, out_dtype=dtypes.bo
 le_p = binary("le", np.less_equal, None, kinds=FLOAT + INT + BOOL, out_dtype=dtypes.bool_)
 gt_p = binary("gt", np.greater, None, kinds=FLOAT + INT + BOOL, out_dtype=dtypes.bool_)
 ge_p = binary("ge", np.greater_equal, None, kinds=FLOAT + INT + BOOL, out_dtype=dtypes.bool_)
-polygamma_p = binary("polygamma", _polygamma_impl, (_undefined_derivative(
-    "polygamma", "polygamma gradient with respect to m is not supported", ValueError),
-    lambda t, m, x, z: R.mul(
-    t, polygamma_p.bind(R.add(m, 1), x))), kinds=FLOAT)
-def _igamma_grad_a_impl(a, x):
-    """d/da of the regularized lower incomplete gamma P(a, x), in float64.
-
-    SciPy has no closed form, so this Richardson-extrapolates central differences of
-    ``gammainc`` in ``a`` (error O(h^4) plus rounding ~1e-13): accurate far beyond
-    float32 and to ~1e-10 relative in float64."""
-    a64, x64 = np.asarray(a, np.float64), np.asarray(x, np.float64)
-    h = np.minimum(1e-3 * np.maximum(1.0, np.abs(a64)), np.abs(a64) / 4)
-    h = np.where(h > 0, h, 1e-3)
-
-    def central(step):
-        return (_sp.gammainc(a64 + step, x64) - _sp.gammainc(a64 - step, x64)) / (2 * step)
-
-    out = (4 * central(h / 2) - central(h)) / 3
-    out = np.where((a64 <= 0) | (x64 < 0) | np.isnan(a64) | np.isnan(x64), np.nan, out)
-    return np.where(x64 == 0, 0.0, out).astype(np.result_type(a, x))
-
-
-def _igamma_grad_a_jvp_x(t, a, x, z):
-    """d/dx dP/da = d/da [x^(a-1) e^(-x) / Gamma(a)] = density * (log x - digamma(a))."""
-    return R.mul(t, R.mul(_igamma_density(a, x), R.sub(log_p.bind(x), digamma_p.bind(a))))
-
-
-# (like JAX, no derivative in a: d^2 P / da^2 has no closed form)
-igamma_grad_a_p = binary("igamma_grad_a", _igamma_grad_a_impl,
-                         (_undefined_derivative("igamma_grad_a"), _igamma_grad_a_jvp_x),
-                         kinds=FLOAT)
-
-
-def _igamma_density(a, x):
-    """d/dx P(a, x) = x^(a-1) e^(-x) / Gamma(a)."""
-    return exp_p.bind(R.sub(R.sub(R.mul(R.sub(a, 1), log_p.bind(x)), x), lgamma_p.bind(a)))
-
-
-igamma_p = binary("igamma", lambda a, x: _sp.gammainc(a, x).astype(a.dtype), (
-    lambda t, a, x, z: R.mul(t, igamma_grad_a_p.bind(a, x)),
-    lambda t, a, x, z: R.mul(t, _igamma_density(a, x))), kinds=FLOAT)
-igammac_p = binary("igammac", lambda a, x: _sp.gammaincc(a, x).astype(a.dtype), (
-    lambda t, a, x, z: R.neg(R.mul(t, igamma_grad_a_p.bind(a, x))),
-    lambda t, a, x, z: R.neg(R.mul(t, _igamma_density(a, x)))), kinds=FLOAT)
-zeta_p = binary("zeta", lambda x, q: _sp.zeta(x, q).astype(x.dtype), (
-    _undefined_derivative("zeta"),
-    lambda t, x, q, z: R.neg(R.mul(t, R.mul(x, zeta_p.bind(R.add(x, 1), q))))), kinds=FLOAT)
-
-
 def _complex_jvp_re(t, x, y, z):
     return complex_p.bind(t, R.full(R.shape_of(t), 0, R.dtype_of(t)))
 
@@ -683,21 +645,40 @@ complex_p.def_transpose(_complex_transpose)
 complex_p.def_batch(R.broadcasting_batcher(complex_p, size1=True))
 
 
+def _strong(x, dtype):
+    """``x`` as a strongly typed ``dtype`` value, as JAX's ``convert_element_type``: a
+    traced value gets a ``convert_element_type`` (when its type changes), a known one is
+    converted here (its literal prints converted)."""
+    if isinstance(x, R.core.Tracer):
+        return R.convert(x, dtype, weak_type=False)
+    aval = R.aval_of(x)
+    if aval.dtype == dtype and not aval.weak_type:
+        return x
+    return R.core._array_type[0](np.asarray(x).astype(dtype), False)
+
+
+def _replace_zero(x):
+    """``x`` with its zeros replaced by ones (where a formula's other factor is 0)."""
+    return R.select_n(eq_p.bind(x, _const(x, 0)), x, _full_like(x, 1))
+
+
 def _pow_jvp_x(t, x, y, z):
-    if R.dtype_of(y).kind in "iu":
-        y_f = R.convert(y, R.dtype_of(x))
-    else:
-        y_f = y
-    # y * x^(y-1), written to be finite at x = 0 for integer-valued y
-    return R.mul(t, R.mul(y_f, pow_p.bind(x, R.sub(y_f, 1))))
+    """t * y * x^(y-1), with x and y made strong in the result dtype as JAX's rule does
+    (so the tangent of ``x ** 3.0`` is strong); for an integer y, 0 where y == 0."""
+    y_is_int = R.dtype_of(y).kind in "iu"
+    dtype = R.dtype_of(x)
+    x, y = _strong(x, dtype), _strong(y, dtype)
+    if not y_is_int:
+        return R.mul(t, R.mul(y, pow_p.bind(x, R.sub(y, _full_like(y, 1)))))
+    shape = _same_shape("pow", (R.aval_of(x), R.aval_of(y)))
+    x, y = R.broadcast_to(x, shape), R.broadcast_to(y, shape)
+    slope = R.mul(_replace_zero(y), pow_p.bind(x, R.sub(y, _full_like(y, 1))))
+    return R.mul(t, R.select_n(eq_p.bind(y, _const(y, 0)), slope, _full_like(y, 0)))
 
 
 def _pow_jvp_y(t, x, y, z):
-    # z * log(x), with 0 where x == 0 (the limit of x^y log x for y > 0)
-    zero = R.full(R.shape_of(x), 0, R.dtype_of(x))
-    is_zero = eq_p.bind(x, zero)
-    safe_x = R.select_n(is_zero, x, R.full(R.shape_of(x), 1, R.dtype_of(x)))
-    return R.mul(t, R.mul(z, log_p.bind(safe_x)))
+    # log(x) * z, with x == 0 read as 1 (the limit of x^y log x for y > 0), made strong
+    return _strong(R.mul(t, R.mul(log_p.bind(_replace_zero(x)), z)), R.dtype_of(y))
 
 
 pow_p = new_primitive("pow")
@@ -782,7 +763,7 @@ def _select_n_transpose(ct, which, *cases):
     if type(ct) is Zero:
         return [None] + [Zero(c.aval) if R.core.is_undefined_primal(c) else None
                          for c in cases]
-    zero = R.full(R.shape_of(ct), 0, R.dtype_of(ct))
+    zero = _full_like(ct, 0)  # weak when ct is, as JAX's full_like
     outs = [None]
     for i, c in enumerate(cases):
         if R.core.is_undefined_primal(c):
@@ -867,3 +848,9 @@ def _clamp_batch(args, dims):
         return b if R.shape_of(b) == full else R.broadcast_in_dim(b, full, (0,))
 
     return clamp_p.bind(bound(lo, lo_dim), x, bound(hi, hi_dim)), 0
+
+
+# the special functions (erf ... zeta): their own module, re-exported here
+from primitives.elementwise_special import (  # noqa: E402,F401  (needs the factories above)
+    digamma_p, erf_inv_p, erf_p, erfc_p, igamma_grad_a_p, igamma_p, igammac_p, lgamma_p,
+    polygamma_p, zeta_p)

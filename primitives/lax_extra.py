@@ -19,7 +19,7 @@ from fx.core import ShapedArray, Zero
 from primitives import _rules as R
 from primitives._rules import (ANY, BOOL, FLOAT, INT, NUMERIC, UINT, SINT, check_dtype,
                                new_primitive)
-from primitives.elementwise import binary, unary
+from primitives.elementwise import _const, binary, unary
 
 __all__ = ["square_p", "mulhi_p", "eq_to_p", "le_to_p", "lt_to_p", "split_p", "tile_p",
            "stack_p", "unstack_p", "approx_top_k_p", "create_token_p", "after_all_p",
@@ -29,7 +29,7 @@ __all__ = ["square_p", "mulhi_p", "eq_to_p", "le_to_p", "lt_to_p", "split_p", "t
 # ---------------------------------------------------------------------------
 # square and mulhi
 
-square_p = unary("square", np.square, jvp=lambda x, t, y: R.mul(R.mul(t, x), 2),
+square_p = unary("square", np.square, jvp=lambda x, t, y: R.mul(t, R.mul(_const(x, 2), x)),
                  kinds=NUMERIC)
 square_p.weak_type_rule = R.operand_is_weak
 

@@ -328,23 +328,70 @@ def _cholesky_impl(x):
 cholesky_p.def_impl(_cholesky_impl)
 
 
+def _iota_pair(n: int, m: int, k: int = 0):
+    """``(rows + k, cols)``: int32 ``[n, m]`` iotas along each axis, as JAX's ``_tri`` and
+    ``_eye`` build them (so masks print as JAX's: ``add (iota 0) k``, ``iota 1``)."""
+    iota = R.registry["iota"]
+    i32 = np.dtype(np.int32)
+    rows = R.add(iota.bind(dtype=i32, shape=(n, m), dimension=0, sharding=None), np.int32(k))
+    return rows, iota.bind(dtype=i32, shape=(n, m), dimension=1, sharding=None)
+
+
+def iota_tril(x, k: int = 0):
+    """Entries of ``x [..., n, m]`` on and below the ``k``-th diagonal, zero elsewhere,
+    masked as JAX's ``lax.linalg._tril``: ``ge(iota0 + k, iota1)`` broadcast over the
+    batch, then ``select_n``."""
+    shape = R.shape_of(x)
+    nd = len(shape)
+    rows, cols = _iota_pair(shape[-2], shape[-1], k)
+    mask = R.registry["ge"].bind(rows, cols)
+    if nd > 2:
+        mask = R.broadcast_in_dim(mask, shape, (nd - 2, nd - 1))
+    return R.select_n(mask, R.full(shape, 0, R.dtype_of(x)), x)
+
+
 def _phi(x):
-    """The lower triangle of ``x`` with its diagonal halved."""
-    n = R.shape_of(x)[-1]
-    return R.add(tril(x, -1), R.mul(keep(x, np.eye(n, dtype=bool)), 0.5))
+    """The lower triangle of ``x`` with its diagonal halved, as JAX writes it:
+    ``tril(x) / (1 + eye)`` (the ``[n, n]`` divisor broadcast as ``[1, ..., n, n]``)."""
+    shape = R.shape_of(x)
+    nd, n, dtype = len(shape), shape[-1], R.dtype_of(x)
+    lower = iota_tril(x)
+    rows, cols = _iota_pair(n, n)
+    eye = R.convert(R.registry["eq"].bind(rows, cols), dtype)
+    divisor = R.add(np.array(1, dtype), eye)
+    if nd > 2:
+        divisor = R.broadcast_in_dim(divisor, (1,) * (nd - 2) + (n, n), (nd - 2, nd - 1))
+    return R.div(lower, divisor)
+
+
+def _mm_highest(a, b):
+    """``a @ b`` over the batch axes with ``precision=(HIGHEST, HIGHEST)`` (JAX's
+    ``batch_matmul(..., precision=HIGHEST)``)."""
+    # the Precision enum lives in fx.lax (loaded by the time a rule runs); it belongs
+    # next to dot_general_p in primitives/linalg.py
+    from fx.lax import Precision
+    nb = len(R.shape_of(a)) - 2
+    dims = dot_dimension_numbers((nb + 1,), (nb,), range(nb), range(nb))
+    return dot_general_p.bind(a, b, dimension_numbers=dims,
+                              precision=(Precision.HIGHEST, Precision.HIGHEST),
+                              preferred_element_type=None, out_sharding=None)
 
 
 @cholesky_p.def_jvp
 def _cholesky_jvp(primals, tangents):
+    """JAX's rule (Murray, arXiv:1602.07527): ``L = tril(cholesky(x))``,
+    ``L_dot = L phi(L^-1 sigma L^-H)``; the tangent is taken as given (a Hermitian
+    perturbation), the solves as JAX orders them."""
     (x,), (t,) = primals, tangents
-    chol = cholesky_p.bind(x)
-    sigma = t   # as in JAX, the tangent is taken as given (a Hermitian perturbation)
-    # L_dot = L phi(L^-1 sigma L^-H)
-    right = triangular_solve_p.bind(chol, sigma, **_solve_params(False, True, True, True,
-                                                                   False))
+    chol = iota_tril(cholesky_p.bind(x))
+    if type(t) is Zero:
+        return chol, Zero(R.aval_of(chol).to_tangent_aval())
+    is_complex = R.dtype_of(x).kind == "c"
+    right = triangular_solve_p.bind(chol, t, **_solve_params(False, True, True, is_complex,
+                                                               False))
     inner = triangular_solve_p.bind(chol, right, **_solve_params(True, True, False, False,
                                                                    False))
-    return chol, mm(chol, _phi(inner))
+    return chol, _mm_highest(chol, _phi(inner))
 
 
 cholesky_p.def_batch(unary_batcher(cholesky_p))

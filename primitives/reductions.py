@@ -89,14 +89,18 @@ def reduction(name, impl, kinds, jvp=None, transpose=None, out_dtype=None):
 def _sum_transpose(ct, x, *, axes, out_sharding=None, order=None):
     if type(ct) is Zero:
         return [Zero(x.aval)]
-    return [_keep_dims_broadcast(ct, x.aval.shape, axes)]
+    # JAX spells the kept dims as NumPy integers here (np.delete of an arange): printed
+    # jaxprs show broadcast_dimensions=(np.int64(0),)
+    kept = tuple(np.delete(np.arange(len(x.aval.shape), dtype=np.int64), list(axes)))
+    return [R.broadcast_in_dim(ct, x.aval.shape, kept)]
 
 
 def _chooser_jvp(x, t, y, axes):
     """Tangent of max/min: the mean of t over the positions that attain the extremum."""
     shape = R.shape_of(x)
-    location = R.convert(R.registry["eq"].bind(x, _keep_dims_broadcast(y, shape, axes)),
-                         R.dtype_of(t))
+    kept_shape = tuple(1 if i in axes else d for i, d in enumerate(shape))
+    # y with size-1 reduced dims: eq broadcasts them (JAX's reshape, not a full broadcast)
+    location = R.convert(R.registry["eq"].bind(x, R.reshape(y, kept_shape)), R.dtype_of(t))
     counts = R.reduce_sum(location, axes)
     return R.div(R.reduce_sum(R.mul(t, location), axes), counts)
 
@@ -155,6 +159,8 @@ def _min_impl(x, axis):
 
 reduce_max_p = reduction("reduce_max", _max_impl, ANY, jvp=_chooser_jvp)
 reduce_min_p = reduction("reduce_min", _min_impl, ANY, jvp=_chooser_jvp)
+
+
 reduce_prod_p = reduction("reduce_prod", np.prod, NUMERIC, jvp=_prod_jvp)
 
 

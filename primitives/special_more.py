@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from fx import dtypes
 from fx.core import ShapedArray, Zero
 from primitives import _rules as R
 from primitives._rules import FLOAT, check_dtype, new_primitive
@@ -30,18 +31,27 @@ def _same_dtype_impl(fn):
 
 
 def _i0e_jvp(x, t, y):
+    """JAX's: ``t * (i1e(x) - sign(x) * i0e(x))``."""
     return R.mul(t, R.sub(bessel_i1e_p.bind(x), R.mul(R.registry["sign"].bind(x), y)))
 
 
 def _i1e_jvp(x, t, y):
-    # d/dx i1e = i0e - sign(x) i1e - i1e / x, which is 1/2 at x = 0
-    zero = R.registry["eq"].bind(x, R.as_scalar(0, R.dtype_of(x)))
-    one = R.full(R.shape_of(x), 1, R.dtype_of(x))
-    safe = R.select_n(zero, x, one)
-    d = R.sub(R.sub(bessel_i0e_p.bind(x), R.mul(R.registry["sign"].bind(x), y)),
-              R.div(y, safe))
-    d = R.select_n(zero, d, R.full(R.shape_of(x), 0.5, R.dtype_of(x)))
-    return R.mul(t, d)
+    """JAX's: ``t * (i0e(s) - i1e(x) * (sign(s) + 1/s))`` with ``s = x`` away from 0
+    (``eps`` where ``|x| <= eps``, and the limit 1/2 there), in JAX's equation order."""
+    dtype, shape, weak = R.dtype_of(x), R.shape_of(x), R.aval_of(x).weak_type
+    eps = float(dtypes.finfo(dtype).eps)
+
+    def filled(value):  # full_like(x, value): keeps x's weak type
+        scalar = R.weak_scalar(value, dtype) if weak else R.as_scalar(value, dtype)
+        return R.broadcast_in_dim(scalar, shape, ())
+
+    magnitude = R.convert(R.registry["abs"].bind(x), dtype)  # strong, as |x| > eps is
+    not_tiny = R.registry["gt"].bind(magnitude, R.as_scalar(eps, dtype))
+    safe_x = R.select_n(not_tiny, filled(eps), x)
+    i0e = bessel_i0e_p.bind(safe_x)
+    sign = R.registry["sign"].bind(safe_x)
+    slope = R.sub(i0e, R.mul(y, R.add(sign, R.registry["integer_pow"].bind(safe_x, y=-1))))
+    return R.mul(t, R.select_n(not_tiny, filled(0.5), slope))
 
 
 bessel_i0e_p = unary("bessel_i0e", _same_dtype_impl(lambda x: sp.i0e(x)), jvp=_i0e_jvp, kinds=FLOAT)

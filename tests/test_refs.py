@@ -156,8 +156,11 @@ def test_closed_over_ref_under_grad_and_vmap():
 
     np.testing.assert_allclose(fx.grad(loss)(fnp.ones(2)), [2.0, 2.0])
     assert float(calls[...]) == 1.0
-    fx.vmap(loss)(fnp.ones((3, 2)))
-    assert float(calls[...]) == 2.0
+    # JAX 0.10 refuses any write into an outer ref under vmap, even of an unbatched value
+    with pytest.raises(TypeError, match="vmapped value on an unbatched array reference"):
+        fx.vmap(loss)(fnp.ones((3, 2)))
+    assert float(calls[...]) == 1.0
+    np.testing.assert_allclose(fx.vmap(lambda x: x * calls[...])(fnp.ones(2)), [1.0, 1.0])
 
 
 def test_refs_inside_staged_program():

@@ -313,14 +313,15 @@ def test_independent_writes_under_grad_and_vmap():
     @fx.jit
     def loss(x):
         calls[...] += 1
-        acc[...] = acc[...] + 1.0  # independent of x: allowed under grad/vmap, as JAX
+        acc[...] = acc[...] + 1.0  # independent of x: allowed under grad (not vmap), as JAX
         return (x ** 2).sum()
 
     np.testing.assert_allclose(fx.grad(loss)(fnp.ones(2)), [2.0, 2.0])
-    np.testing.assert_allclose(fx.vmap(loss)(fnp.ones((3, 2))), [2.0, 2.0, 2.0])
+    with pytest.raises(TypeError, match="vmapped value on an unbatched array reference"):
+        fx.vmap(loss)(fnp.ones((3, 2)))
     np.testing.assert_allclose(fx.jit(fx.grad(loss))(fnp.ones(2)), [2.0, 2.0])
-    assert int(calls[...]) == 3
-    np.testing.assert_array_equal(acc[...], [3.0, 3.0])
+    assert int(calls[...]) == 2
+    np.testing.assert_array_equal(acc[...], [2.0, 2.0])
 
 
 def test_ref_arguments_of_vmap_closed_over_by_jit():
@@ -397,24 +398,10 @@ def test_errors():
     fx.freeze(s)
     with pytest.raises(RuntimeError, match="freeze"):  # the cached program still checks
         g(1.0)
-    with pytest.raises(NotImplementedError, match="closes over mutable array references"):
-        fx.jit(lambda x: r[...] + x).lower(1.0)
     leaked = []
     fx.jit(lambda x: leaked.append(fx.new_ref(x)) or x)(1.0)
     with pytest.raises(UnexpectedTracerError, match="escaped"):
         fx.jit(lambda x: leaked[0][...] + x)(1.0)
-
-
-def test_custom_vjp_still_refuses_outer_refs():
-    r = fx.new_ref(fnp.ones(2))
-
-    @fx.custom_vjp
-    def f(x):
-        return x * r[0]
-
-    f.defvjp(lambda x: (f(x), None), lambda res, g: (g,))
-    with pytest.raises(TypeError, match="custom_jvp/custom_vjp"):
-        fx.jit(f)(1.0)
 
 
 def test_donate_and_inline():

@@ -9,10 +9,11 @@ differentiable in ``a`` through the primitive's jvp rule, which uses the
 implicit derivative ``random_gamma_grad`` (the CDF held fixed). dirichlet is JAX's
 program (``jit[_dirichlet]``: ``jit[_gamma]`` in log space, then a softmax), so it
 prints, differentiates and batches as JAX's does; compiled (eagerly too, since the
-samplers are jitted), ``lowering.dirichlet_rewrite`` computes the float32/float64
-softmax of log-gamma draws as XLA does (bit-identical to JAX); the reference
-interpreter (``FX_COMPILER=0``, ``disable_jit``) evaluates the composite with NumPy's
-``exp`` and sums, a few ulps from JAX's.
+samplers are jitted), ``lowering.dirichlet_rewrite`` computes the softmax of log-gamma
+draws as XLA does at float16, bfloat16, float32 and float64 (bit-identical to JAX); the
+reference interpreter (``FX_COMPILER=0``, ``disable_jit``) evaluates the composite with
+NumPy's ``exp`` and sums, a few ulps from JAX's. ball and f at 16-bit floats follow XLA's
+roundings there (``_ball_half``, ``_bf16_ratio``).
 """
 from __future__ import annotations
 
@@ -200,8 +201,12 @@ def _softmax(x, axis: int):
     ``sub``/``div`` broadcast the kept size-1 axis; fx's binary primitives need equal
     shapes, so one ``broadcast_in_dim`` to the full shape precedes each.)
 
+    float16 and bfloat16 sum in float32 (``convert_element_type`` there and back), as
+    ``jnp.sum`` does in JAX's softmax.
+
     ``lowering.dirichlet_rewrite`` recognises this chain after ``random_gamma`` and
-    computes it as XLA does (``gamma_xla.dirichlet_f32``, ``gamma_xla64.dirichlet_f64``)."""
+    computes it as XLA does (``gamma_xla.dirichlet_f32``, ``gamma_xla64.dirichlet_f64``,
+    ``gamma_half.dirichlet_half``)."""
     dtype = x.dtype
     shape = tuple(x.shape)
     axis = axis % len(shape)
@@ -212,9 +217,14 @@ def _softmax(x, axis: int):
     top = lax.max(const(-np.inf, dtype), top)
     top = lax.stop_gradient(lax.broadcast_in_dim(top, kept, others))
     unnormalized = lax.exp(lax.sub(x, lax.broadcast_in_dim(top, shape, every)))
-    total = P.reduce_sum_p.bind(unnormalized, axes=(axis,), out_sharding=None)
-    total = lax.broadcast_in_dim(lax.broadcast_in_dim(total, kept, others), shape, every)
-    return lax.div(unnormalized, total)
+    half = dtype.itemsize == 2
+    # 16-bit floats sum in float32, as jnp.sum does: convert, reduce_sum, convert back
+    summed = lax.convert_element_type(unnormalized, np.float32) if half else unnormalized
+    total = P.reduce_sum_p.bind(summed, axes=(axis,), out_sharding=None)
+    total = lax.broadcast_in_dim(total, kept, others)
+    if half:
+        total = lax.convert_element_type(total, dtype)
+    return lax.div(unnormalized, lax.broadcast_in_dim(total, shape, every))
 
 
 @static_jit(2, 3)
@@ -281,6 +291,19 @@ def chisquare(key, df, shape=None, dtype=None, *, out_sharding=None):
     return _chisquare(key, df, shape, dtype)
 
 
+def _bf16_ratio(chi2, df, shape):
+    """bfloat16 ``chi2 / df`` as XLA computes it in JAX's ``f``: a division by a broadcast
+    ``df`` becomes a multiplication by its float32 reciprocal (not rounded to bfloat16),
+    the product rounded once; a ``df`` of the full shape divides."""
+    if tuple(df.shape) == tuple(shape):
+        return lax.div(chi2, df)
+    f32 = np.dtype(np.float32)
+    reciprocal = lax.div(const(1.0, f32), lax.convert_element_type(df, f32))
+    product = lax.mul(lax.convert_element_type(chi2, f32),
+                      fnp.broadcast_to(reciprocal, shape))
+    return lax.convert_element_type(product, chi2.dtype)
+
+
 @static_jit(3, 4)
 def _f(key, dfnum, dfden, shape, dtype):
     dfden, dfnum = as_float(dfden, dtype), as_float(dfnum, dtype)
@@ -290,6 +313,9 @@ def _f(key, dfnum, dfden, shape, dtype):
     g_num = _half_chisquare(key_index(keys, 1), dfnum, shape, dtype)
     g_den = _half_chisquare(key_index(keys, 0), dfden, shape, dtype)
     two = const(2.0, dtype)
+    if dtype == dtypes.bfloat16:
+        return lax.div(_bf16_ratio(lax.mul(g_num, two), dfnum, shape),
+                       _bf16_ratio(lax.mul(g_den, two), dfden, shape))
     return lax.div(lax.mul(g_num, lax.mul(dfden, two)), lax.mul(g_den, lax.mul(dfnum, two)))
 
 
@@ -355,11 +381,53 @@ def generalized_normal(key, p, shape=(), dtype=None, *, out_sharding=None):
     return _generalized_normal(key, p, canonical_shape(shape), dtype)
 
 
+def _ball_half(g, e, p, dtype):
+    """``g / ((|g|**p).sum(-1) + e) ** (1/p)`` for float16/bfloat16 ``g``, rounded as XLA's
+    CPU backend rounds JAX's program (read from its optimized HLO):
+
+    - the sum runs in float32 (``jnp.sum`` of a 16-bit float), in XLA's order (YNNPACK's
+      from 4096 elements: exact for rows of up to 64 there); bfloat16's powers enter it
+      unrounded (XLA drops the rounding pair bfloat16 -> float32);
+    - ``d > 1``: the division by the broadcast scale becomes a multiplication: float16 by
+      ``s ** -(1/p)``, bfloat16 by the float32 reciprocal ``1 / s ** (1/p)`` (the product
+      rounded once);
+    - ``d == 1``: no sum (XLA drops the size-1 reduction: the power rounded to ``dtype``)
+      and a plain division.
+    """
+    f32 = np.dtype(np.float32)
+    d = g.shape[-1]
+    exponent = lax.convert_element_type(p, dtype)  # (an integer p too, as XLA converts it)
+    inv_p = as_float(_inverse(p), dtype)
+    if d == 1:
+        powered = lax.pow(lax.abs(lax.squeeze(g, (len(g.shape) - 1,))), exponent)
+        scale = lax.pow(lax.add(powered, e), inv_p)
+        return lax.div(g, fnp.expand_dims(scale, -1))
+    if dtype == np.float16:
+        powered = lax.convert_element_type(lax.pow(lax.abs(g), exponent), f32)
+    else:
+        powered = lax.pow(lax.convert_element_type(lax.abs(g), f32),
+                          lax.convert_element_type(exponent, f32))
+    if math.prod(powered.shape) < 4096 and d > 32:  # XLA's windowed order (reduce_order.py)
+        summed = P.reduce_sum_p.bind(powered, axes=(len(powered.shape) - 1,),
+                                     out_sharding=None, order="xla_cpu")
+    else:
+        summed = xla_sum_last(powered)
+    total = lax.add(lax.convert_element_type(summed, dtype), e)
+    if dtype == np.float16:
+        return lax.mul(g, fnp.expand_dims(lax.pow(total, lax.neg(inv_p)), -1))
+    scale = lax.convert_element_type(lax.pow(total, inv_p), f32)
+    reciprocal = lax.div(const(1.0, f32), scale)
+    product = lax.mul(lax.convert_element_type(g, f32), fnp.expand_dims(reciprocal, -1))
+    return lax.convert_element_type(product, dtype)
+
+
 @static_jit(1, 3, 4)
 def _ball(key, d, p, shape, dtype):
     keys = split_keys(key, 2)
     g = _generalized_normal(key_index(keys, 0), p, shape + (d,), dtype)
     e = _exponential(key_index(keys, 1), shape, dtype)
+    if np.dtype(dtype).itemsize == 2:
+        return _ball_half(g, e, p, dtype)
     powered = lax.pow(lax.abs(g), p if not dtypes.is_inexact(p.dtype) else as_float(p, dtype))
     # g / r ** (1/p), rounded as XLA rewrites it: g * r ** -(1/p)
     scale = lax.pow(lax.add(xla_sum_last(powered), e),

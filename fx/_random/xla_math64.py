@@ -466,8 +466,10 @@ def apply_f64(name: str, *xs) -> np.ndarray:
     """XLA's float64 ``name`` of float64 arrays (broadcast together), for the eager impls:
     native code at every size (lowering.cpu.xla_float64, bit-identical to JAX's jit under
     x64); the specification above without llvmlite. ``name``: ``exp``, ``log``,
-    ``log1p``, ``expm1``, ``tanh``, ``logistic``, ``erf_inv``, ``rsqrt``, ``sqrt``, or
-    a key of ``LIBM_DAZ``.
+    ``log1p``, ``expm1``, ``tanh``, ``logistic``, ``erf_inv``, ``rsqrt``, ``sqrt``, a key
+    of ``LIBM_DAZ``, or one of XLA's expansions built from them (``exp2``, ``sinh``,
+    ``cosh``, ``asin``, ``acos``, ``asinh``, ``acosh``, ``atanh``, ``erfc``, ``lgamma``,
+    ``digamma``: native code only; NumPy's or SciPy's function without llvmlite).
 
     Example: ``apply_f64("exp", np.float64([1.0]))`` is ``[2.718281828459045]``.
     """
@@ -478,7 +480,21 @@ def apply_f64(name: str, *xs) -> np.ndarray:
     spec = {"exp": exp_f64, "log": log_f64, "log1p": log1p_f64, "expm1": expm1_f64,
             "tanh": tanh_f64, "logistic": logistic_f64, "erf_inv": erf_inv_f64,
             "rsqrt": rsqrt_f64, "sqrt": sqrt_f64}.get(name)  # pragma: no cover
+    if spec is None and name in _COMPOSITE:  # pragma: no cover - llvmlite missing
+        import scipy.special as sp
+        fn = _COMPOSITE[name] or getattr(sp, {"lgamma": "gammaln", "digamma": "psi"}.get(
+            name, name))
+        with np.errstate(all="ignore"):
+            return np.asarray(fn(*arrays), _F64)
     return spec(*arrays) if spec is not None else libm_f64(name, *arrays)  # pragma: no cover
+
+
+# XLA's expansions built from the functions above (lowering/cpu/xla_float64.py, native
+# code only): without llvmlite, NumPy's or SciPy's function (within a few ulp, not XLA's
+# bits)
+_COMPOSITE = {"exp2": np.exp2, "sinh": np.sinh, "cosh": np.cosh, "asin": np.arcsin,
+              "acos": np.arccos, "asinh": np.arcsinh, "acosh": np.arccosh,
+              "atanh": np.arctanh, "erfc": None, "lgamma": None, "digamma": None}
 
 
 # ---------------------------------------------------------------------------

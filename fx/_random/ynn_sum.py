@@ -6,9 +6,12 @@ Read from jaxlib 0.10.2's ``ynn::sum_k1_fp32_avx512`` and ``ynn::sum_k1_fp64_avx
 (the kernels XLA picks on x86 with AVX-512; other processors get other kernels, not
 modelled) and confirmed bit for bit against ``jax.jit(lambda x: x.sum(-1))``. Rows
 longer than 128 KiB (32768 float32, 16384 float64 elements) are cut into pieces of 128 KiB, each
-summed by the kernel and added to the running output in order (bit-identical for two
-pieces; rows of three or more pieces are combined in some other order, not
-reproduced: about half their totals differ by an ulp). Within a piece, a row is read
+summed by the kernel, and the pieces' totals are folded in halves as lanes are (zero-padded
+to a power of two: ``(p0 + p2) + p1`` for three, ``((p0 + p4) + p2) + (p1 + p3)`` for
+five), found by probing ``jnp.sum`` with exactly representable values and confirmed on
+random single rows of 2 to 9 pieces. Arrays of several long rows (4 rows of 2 pieces, say)
+are partitioned otherwise by XLA and are not reproduced (about half their totals differ by
+an ulp). Within a piece, a row is read
 in vectors of ``L`` lanes (16 float32, 8 float64; the last one zero-padded) and added
 lane-wise:
 
@@ -55,11 +58,16 @@ def ynn_sum_last(x: np.ndarray) -> np.ndarray:
     if dtype not in (np.float32, np.float64):
         raise TypeError(f"ynn_sum_last expects float32 or float64, got {x.dtype}")
     piece = _PIECE_BYTES // x.dtype.itemsize
-    out = _kernel(x[..., :piece], dtype)
+    totals = [_kernel(x[..., start:start + piece], dtype)
+              for start in range(0, max(x.shape[-1], 1), piece)]
+    # the pieces' totals folded in halves (zero-padded to a power of two), as lanes are
+    count = 1 << (len(totals) - 1).bit_length()
+    totals += [np.zeros_like(totals[0])] * (count - len(totals))
     with np.errstate(invalid="ignore", over="ignore"):
-        for start in range(piece, x.shape[-1], piece):
-            out = _kernel(x[..., start:start + piece], dtype) + out
-    return out
+        while len(totals) > 1:
+            half = len(totals) // 2
+            totals = [totals[j] + totals[j + half] for j in range(half)]
+    return totals[0]
 
 
 def _kernel(x: np.ndarray, dtype) -> np.ndarray:

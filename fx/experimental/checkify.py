@@ -26,7 +26,7 @@ import numpy as np
 
 from fx import core, tree_util
 from fx.core import Tracer, get_aval
-from fx.interpreters import partial_eval as pe
+from fx._ref_scope import trace_reading_refs
 from primitives.callbacks import JaxRuntimeError, check_p, format_check_message
 
 __all__ = ["checkify", "check", "Error", "JaxRuntimeError", "FailedCheckError", "NaNError",
@@ -405,8 +405,8 @@ def checkify(f: Callable, errors: frozenset = user_checks) -> Callable:
             leaves, store["tree"] = tree_util.tree_flatten(f(*a, **kw))
             return leaves
 
-        jaxpr, consts, _ = pe.trace_to_jaxpr(flat_fun, [_leaf_aval(x) for x in flat],
-                                             debug_info=getattr(f, "__name__", None))
+        jaxpr, consts, _ = trace_reading_refs(flat_fun, [_leaf_aval(x) for x in flat],
+                                              "checkify", getattr(f, "__name__", None))
         trace = CheckifyTrace(core.current_trace(), errors)
         with core.new_trace(trace):
             outs = core.eval_jaxpr(jaxpr, consts, *[_as_array(x) for x in flat])

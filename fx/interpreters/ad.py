@@ -141,9 +141,8 @@ def backward_pass(jaxpr: Jaxpr, consts: Sequence[Any], args: Sequence[Any],
 
     for v, c in zip(jaxpr.constvars, consts):
         primal_env[id(v)] = c
-    for v, a in zip(jaxpr.invars, args):
-        if not is_undefined_primal(a):
-            primal_env[id(v)] = a
+    for v, a in zip(jaxpr.invars, args):  # (undefined ones too: they carry the weak type)
+        primal_env[id(v)] = a
     linear_eqns = []
     for eqn in jaxpr.eqns:
         ins = []
@@ -214,11 +213,24 @@ def vjp_flat(fun: Callable, primals: Sequence[Any]):
 # jaxpr-level helpers for higher-order primitives
 
 
-def jvp_jaxpr(closed: ClosedJaxpr, nonzeros: Sequence[bool], instantiate: bool | Sequence[bool]
-              ) -> tuple[ClosedJaxpr, list[bool]]:
+def _trace(fun: Callable, avals: list, capture_refs: bool):
+    """(jaxpr, consts, RefUse or None): ``fun`` staged; with ``capture_refs`` the refs that
+    custom rules run during the tracing touch become extra inputs/outputs
+    (``fx/_ref_scope.py``; the caller passes their values and writes them back)."""
+    if not capture_refs:
+        jaxpr, consts, _ = pe.trace_to_jaxpr(fun, avals)
+        return jaxpr, consts, None
+    from fx import _ref_scope
+    jaxpr, consts, _, use = _ref_scope.trace_to_jaxpr(fun, avals)
+    return jaxpr, consts, use
+
+
+def jvp_jaxpr(closed: ClosedJaxpr, nonzeros: Sequence[bool], instantiate: bool | Sequence[bool],
+              capture_refs: bool = False):
     """A jaxpr taking (primals, nonzero tangents) to (primals, tangents out).
 
-    Returns the jaxpr and which output tangents are nonzero.
+    Returns the jaxpr and which output tangents are nonzero (and, with ``capture_refs``,
+    the ``RefUse`` of the refs custom rules touched: extra trailing inputs and outputs).
     """
     n_out = len(closed.jaxpr.outvars)
     if isinstance(instantiate, bool):
@@ -238,22 +250,33 @@ def jvp_jaxpr(closed: ClosedJaxpr, nonzeros: Sequence[bool], instantiate: bool |
         return list(outs) + [R.instantiate(t) for t, nz in zip(out_tangents, out_nonzeros)
                              if nz]
 
-    jaxpr, consts, _ = pe.trace_to_jaxpr(fun, list(in_avals) + tangent_avals)
+    jaxpr, consts, use = _trace(fun, list(in_avals) + tangent_avals, capture_refs)
+    if capture_refs:
+        return ClosedJaxpr(jaxpr, consts), out_nonzeros, use
     return ClosedJaxpr(jaxpr, consts), out_nonzeros
 
 
-def transpose_jaxpr(closed: ClosedJaxpr, linear: Sequence[bool]) -> ClosedJaxpr:
-    """A jaxpr taking (non-linear inputs, output cotangents) to linear input cotangents."""
+def transpose_jaxpr(closed: ClosedJaxpr, linear: Sequence[bool], capture_refs: bool = False,
+                    ct_zeros: Sequence[bool] | None = None):
+    """A jaxpr taking (non-linear inputs, output cotangents) to linear input cotangents
+    (with ``capture_refs``: and the ``RefUse`` of the refs custom rules touched, as
+    ``jvp_jaxpr``). ``ct_zeros`` marks output cotangents known to be zero: the jaxpr then
+    takes only the others."""
     in_avals = closed.in_avals
     nonlin_avals = [a for a, lin in zip(in_avals, linear) if not lin]
-    ct_avals = [a.to_tangent_aval() for a in closed.out_avals]
+    all_ct_avals = [a.to_tangent_aval() for a in closed.out_avals]
+    ct_zeros = list(ct_zeros) if ct_zeros is not None else [False] * len(all_ct_avals)
+    ct_avals = [a for a, z in zip(all_ct_avals, ct_zeros) if not z]
 
     def fun(*args):
-        nonlin, cts = args[:len(nonlin_avals)], args[len(nonlin_avals):]
+        nonlin, given = args[:len(nonlin_avals)], iter(args[len(nonlin_avals):])
+        cts = [Zero(a) if z else next(given) for a, z in zip(all_ct_avals, ct_zeros)]
         it = iter(nonlin)
         primals = [UndefinedPrimal(a) if lin else next(it) for a, lin in zip(in_avals, linear)]
         outs = backward_pass(closed.jaxpr, closed.consts, primals, cts)
         return [R.instantiate(ct) for ct, lin in zip(outs, linear) if lin]
 
-    jaxpr, consts, _ = pe.trace_to_jaxpr(fun, nonlin_avals + ct_avals)
+    jaxpr, consts, use = _trace(fun, nonlin_avals + ct_avals, capture_refs)
+    if capture_refs:
+        return ClosedJaxpr(jaxpr, consts), use
     return ClosedJaxpr(jaxpr, consts)

@@ -170,7 +170,7 @@ class _Verified:
             if g.shape != w.shape or g.dtype != w.dtype:
                 raise AssertionError(f"fx: compiled output {k} is {g.dtype}{list(g.shape)}, "
                                      f"the reference's {w.dtype}{list(w.shape)}")
-            if g.dtype.kind in "fc":
+            if dtypes.is_inexact(g.dtype):  # bfloat16/float8 too (kind "V")
                 finite = np.isfinite(w)
                 scale = float(np.max(np.abs(w[finite]))) if finite.any() else 0.0
                 tol = 1e-4 * np.abs(w) + 1e-5 * (1.0 + scale) if g.dtype.itemsize > 2 \
@@ -226,11 +226,12 @@ def _jit_impl(*args, jaxpr, name, donated_invars=(), inline=False, keep_unused=F
 def _jit_jvp(primals, tangents, *, jaxpr, name, donated_invars=(), inline=False,
              keep_unused=False):
     nonzeros = [type(t) is not Zero for t in tangents]
-    jvp_closed, out_nz = ad.jvp_jaxpr(jaxpr, nonzeros, instantiate=False)
+    # custom rules run now may touch refs: extra inputs and outputs (fx/_ref_scope.py)
+    jvp_closed, out_nz, use = ad.jvp_jaxpr(jaxpr, nonzeros, instantiate=False,
+                                           capture_refs=True)
     tangents_nz = [t for t in tangents if type(t) is not Zero]
-    outs = jit_p.bind(*primals, *tangents_nz, jaxpr=jvp_closed, name=name,
-                      donated_invars=(False,) * (len(primals) + len(tangents_nz)),
-                      inline=inline, keep_unused=keep_unused)
+    outs = _bind_with_refs(use, [*primals, *tangents_nz], jaxpr=jvp_closed, name=name,
+                           inline=inline, keep_unused=keep_unused)
     n = len(jaxpr.out_avals)
     primals_out, tangents_nz_out = outs[:n], iter(outs[n:])
     tangents_out = [next(tangents_nz_out) if nz else Zero(a.to_tangent_aval())
@@ -242,14 +243,44 @@ def _jit_jvp(primals, tangents, *, jaxpr, name, donated_invars=(), inline=False,
 def _jit_transpose(cts, *args, jaxpr, name, donated_invars=(), inline=False,
                    keep_unused=False):
     linear = [core.is_undefined_primal(a) for a in args]
-    cts = [R.instantiate(c) for c in cts]
-    t_closed = ad.transpose_jaxpr(jaxpr, linear)
+    ct_zeros = [type(c) is Zero for c in cts]
+    t_closed, use = ad.transpose_jaxpr(jaxpr, linear, capture_refs=True, ct_zeros=ct_zeros)
     nonlin = [a for a, lin in zip(args, linear) if not lin]
-    outs = jit_p.bind(*nonlin, *cts, jaxpr=t_closed, name=f"transpose({name})",
-                      donated_invars=(False,) * (len(nonlin) + len(cts)), inline=inline,
-                      keep_unused=keep_unused)
+    # as JAX: zero cotangents are not passed, nor inputs the transposed program never reads
+    call_args = [*nonlin, *[c for c in cts if type(c) is not Zero]]
+    t_closed, call_args = _drop_unused_inputs(t_closed, call_args)
+    outs = _bind_with_refs(use, call_args, jaxpr=t_closed, name=name, inline=inline,
+                           keep_unused=keep_unused)
     it = iter(outs)
     return [next(it) if lin else None for lin in linear]
+
+
+def _drop_unused_inputs(closed: ClosedJaxpr, args: list):
+    """``closed`` without the leading inputs (those ``args`` stands for) that no equation or
+    output reads, and ``args`` without them; inputs after those (refs') are kept."""
+    jaxpr = closed.jaxpr
+    used = pe.dce_jaxpr(jaxpr, [True] * len(jaxpr.outvars))[1][:len(args)]
+    if all(used):
+        return closed, args
+    invars = [v for v, u in zip(jaxpr.invars, used) if u] + jaxpr.invars[len(args):]
+    new = core.Jaxpr(jaxpr.constvars, invars, jaxpr.outvars, jaxpr.eqns, jaxpr.debug_info)
+    return ClosedJaxpr(new, closed.consts), [a for a, u in zip(args, used) if u]
+
+
+def _bind_with_refs(use, args: list, *, jaxpr: ClosedJaxpr, **params) -> list:
+    """Bind ``jit`` on ``args`` and the current values of the refs in ``use`` (custom rules
+    touched them while the jaxpr was transformed), writing the written ones back;
+    returns the outputs without the refs'."""
+    jaxpr = _ref_scope.written_only(jaxpr, use)
+    refs_in = list(use.inits) if use is not None else []
+    outs = jit_p.bind(*args, *refs_in, jaxpr=jaxpr,
+                      donated_invars=(False,) * (len(args) + len(refs_in)), **params)
+    if use is None or not any(use.written):
+        return outs
+    n_own = len(outs) - sum(use.written)
+    _ref_scope.write_back([r for r, w in zip(use.refs, use.written) if w], outs[n_own:],
+                          "custom derivative rule")
+    return outs[:n_own]
 
 
 @jit_p.def_batch
@@ -275,12 +306,15 @@ def _jit_partial_eval(trace: pe.JaxprTrace, args, *, jaxpr, name, donated_invars
     known_closed, unknown_closed, out_uk, res_avals = pe.partial_eval_jaxpr(
         jaxpr, unknowns, instantiate=False)
     known_args = [a for a, uk in zip(args, unknowns) if not uk]
+    known_closed, forwarded = _forward_residuals(known_closed, len(res_avals))
     with core.set_current_trace(trace.parent):
         known_outs = jit_p.bind(*known_args, jaxpr=known_closed, name=name,
                                 donated_invars=(False,) * len(known_args), inline=inline,
                                 keep_unused=keep_unused)
-    n_known_out = len(known_outs) - len(res_avals)
-    known_vals, residuals = known_outs[:n_known_out], known_outs[n_known_out:]
+    n_known_out = len(known_outs) - sum(f is None for f in forwarded)
+    known_vals, computed = known_outs[:n_known_out], iter(known_outs[n_known_out:])
+    residuals = [next(computed) if f is None else
+                 known_args[f[1]] if f[0] == "in" else known_vals[f[1]] for f in forwarded]
     unknown_args = [a for a, uk in zip(args, unknowns) if uk]
     unknown_outs = trace.default_process(
         jit_p, [*residuals, *unknown_args],
@@ -292,6 +326,34 @@ def _jit_partial_eval(trace: pe.JaxprTrace, args, *, jaxpr, name, donated_invars
 
 
 jit_p.partial_eval = _jit_partial_eval
+
+
+def _forward_residuals(known: ClosedJaxpr, n_res: int):
+    """Residuals that are just a known input or a known output of the known call are not
+    returned by it again (JAX forwards them): returns the known jaxpr without those
+    residual outputs and, per residual, None (still an output) or ``("in", i)`` /
+    ``("out", j)``: the known call's input ``i`` or its own output ``j``."""
+    jaxpr = known.jaxpr
+    n_out = len(jaxpr.outvars) - n_res
+    in_pos = {id(v): i for i, v in enumerate(jaxpr.invars)}
+    out_pos: dict[int, int] = {}
+    for j, v in enumerate(jaxpr.outvars[:n_out]):
+        if isinstance(v, core.Var):
+            out_pos.setdefault(id(v), j)
+    forwarded, kept = [], []
+    for v in jaxpr.outvars[n_out:]:
+        if isinstance(v, core.Var) and id(v) in in_pos:
+            forwarded.append(("in", in_pos[id(v)]))
+        elif isinstance(v, core.Var) and id(v) in out_pos:
+            forwarded.append(("out", out_pos[id(v)]))
+        else:
+            forwarded.append(None)
+            kept.append(v)
+    if len(kept) == n_res:
+        return known, forwarded
+    new = core.Jaxpr(jaxpr.constvars, jaxpr.invars, jaxpr.outvars[:n_out] + kept, jaxpr.eqns,
+                     jaxpr.debug_info)
+    return ClosedJaxpr(new, known.consts), forwarded
 jit_p.axis_dependent = True  # its body may hold collectives over a vmapped axis name
 
 
@@ -617,11 +679,6 @@ class JitWrapped:
     # -- staged inspection ------------------------------------------------------------
     def trace(self, *args, **kwargs) -> Traced:
         entry, flat = self._entry(args, kwargs)
-        if entry.refs:
-            raise NotImplementedError(
-                f"{self._name} closes over mutable array references "
-                f"({', '.join(repr(r.aval) for r in entry.refs)}): fx cannot yet .trace, "
-                ".lower or .compile such a function; call the jitted function directly")
         return Traced(self, entry, flat)
 
     def lower(self, *args, **kwargs) -> Lowered:

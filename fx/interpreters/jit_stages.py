@@ -4,13 +4,18 @@ groups and cost analysis), ``.compile()`` a ``Compiled`` (native code, callable)
 
 Invariants: nothing here traces or compiles twice: ``Lowered`` reuses the executable's
 optimized program and groups when one exists, and ``compile`` stores the executable on
-the jit cache entry the function's calls use.
+the jit cache entry the function's calls use. A function closing over refs
+(``fx/_ref_jit.py``) compiles to a program with one extra trailing input per ref and one
+extra trailing output per written ref: ``Compiled.__call__`` passes the refs' current
+values and writes the final values back on every call, as a call of the jitted function
+does; ``.jaxpr`` shows the refs as leading constvars holding their values when asked
+(``make_jaxpr``'s form).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from fx import tree_util
+from fx import _ref_jit, tree_util
 from fx.array import Array
 from fx.core import ClosedJaxpr, get_aval
 from fx.interpreters.jit import _leaf_value, compile_jaxpr
@@ -26,14 +31,14 @@ class Traced:
 
     @property
     def jaxpr(self) -> ClosedJaxpr:
-        return self._entry.closed
+        return _shown_jaxpr(self._entry)
 
     @property
     def out_info(self):
         from fx.core import ShapeDtypeStruct
+        avals = self._entry.closed.out_avals[:self._entry.out_tree.num_leaves]
         return tree_util.tree_unflatten(self._entry.out_tree, [
-            ShapeDtypeStruct(a.shape, a.dtype, weak_type=a.weak_type)
-            for a in self._entry.closed.out_avals])
+            ShapeDtypeStruct(a.shape, a.dtype, weak_type=a.weak_type) for a in avals])
 
     def lower(self) -> Lowered:
         return Lowered(self._wrapped, self._entry)
@@ -57,8 +62,8 @@ class Lowered:
 
     @property
     def jaxpr(self) -> ClosedJaxpr:
-        """The jaxpr as traced."""
-        return self._entry.closed
+        """The jaxpr as traced (closed-over refs as leading constvars, as ``make_jaxpr``)."""
+        return _shown_jaxpr(self._entry)
 
     def _lowered(self):
         """(optimized ClosedJaxpr, fusion groups), from the executable when one exists."""
@@ -89,7 +94,7 @@ class Lowered:
                              "'fx' (the optimized jaxpr and its fusion groups) and 'jaxpr' "
                              "(the jaxpr as traced)")
         if dialect == "jaxpr":
-            return self._entry.closed.pretty_print(source_info=debug_info)
+            return _shown_jaxpr(self._entry).pretty_print(source_info=debug_info)
         from lowering import fusion
         opt, groups = self._lowered()
         return (f"optimized jaxpr:\n{opt.pretty_print(source_info=debug_info)}\n\n"
@@ -114,6 +119,20 @@ class Lowered:
         from lowering.cost import cost_analysis
         opt, groups = self._lowered()
         return cost_analysis(opt, groups)
+
+
+def _shown_jaxpr(entry) -> ClosedJaxpr:
+    """The entry's jaxpr as ``make_jaxpr`` shows it: the inputs standing for closed-over
+    refs become leading constvars holding the refs' current values."""
+    closed = entry.closed
+    if not entry.refs:
+        return closed
+    from fx import core
+    jaxpr, n = closed.jaxpr, len(entry.refs)
+    values = [r._live_value("read") for r in entry.refs]
+    shown = core.Jaxpr(jaxpr.invars[-n:] + jaxpr.constvars, jaxpr.invars[:-n], jaxpr.outvars,
+                       jaxpr.eqns, jaxpr.debug_info)
+    return ClosedJaxpr(shown, values + list(closed.consts))
 
 
 def _plan_program(closed: ClosedJaxpr):
@@ -161,12 +180,19 @@ class Compiled:
         statics, static_kw, dyn_args, dyn_kwargs = self._wrapped._split(args, kwargs)
         flat, _ = tree_util.tree_flatten((dyn_args, dyn_kwargs))
         avals = [get_aval(x) for x in flat]
-        expected = self._entry.closed.in_avals
+        entry = self._entry
+        expected = entry.closed.in_avals[:len(entry.closed.in_avals) - len(entry.refs)]
         if len(avals) != len(expected) or any(
                 a.shape != e.shape or a.dtype != e.dtype for a, e in zip(avals, expected)):
             raise TypeError(f"Compiled function called with argument types "
                             f"{[a.str_short() for a in avals]}, but it was compiled for "
                             f"{[e.str_short() for e in expected]}")
-        outs = self._entry.executable([_leaf_value(x) for x in flat])
-        return tree_util.tree_unflatten(self._entry.out_tree, [
-            Array(np.asarray(o), w) for o, w in zip(outs, self._entry.out_weak)])
+        values = [_leaf_value(x) for x in flat]
+        if entry.refs:  # the closed-over refs' current values are extra trailing inputs
+            values += [_leaf_value(v) for v in _ref_jit.closed_over_values(self._wrapped,
+                                                                           entry)]
+        outs = [Array(np.asarray(o), w) for o, w in zip(entry.executable(values),
+                                                         entry.out_weak)]
+        if entry.refs:  # and the written refs' final values are written back
+            outs = _ref_jit.write_back(entry, outs)
+        return tree_util.tree_unflatten(entry.out_tree, outs)

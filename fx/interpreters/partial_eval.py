@@ -4,11 +4,15 @@ Invariants: ``DynamicJaxprTrace`` records every primitive applied to its
 tracers as an equation; values from outside (constants, tracers of enclosing
 traces) become constvars, so closures work. ``JaxprTrace`` splits a
 computation into a known part, run now in the parent trace, and an unknown
-part recorded into a jaxpr whose constvars are the residuals.
+part recorded into a jaxpr whose constvars are the residuals (in the order they
+were made; outputs of loops nothing reads are pruned by the primitives' ``dce``
+rules, and so are the residuals only they read). A 0-d constant is a literal when
+it is a Python or NumPy scalar or was made while staging, a constvar otherwise.
 """
 from __future__ import annotations
 
 import enum
+import itertools
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -95,6 +99,7 @@ class DynamicJaxprTrace(core.Trace):
 
     def __init__(self, parent):
         super().__init__(parent)
+        self.staging = True
         self.eqns: list[JaxprEqn] = []
         self.invars: list[Var] = []
         self.const_vars: list[Var] = []
@@ -114,13 +119,9 @@ class DynamicJaxprTrace(core.Trace):
             if not x._trace.alive:
                 core.raise_leaked(x)
             return self._const(x, x.aval)
-        if isinstance(x, _LITERAL_TYPES) and np.ndim(x) == 0:
-            aval = get_aval(x)
-            return Literal(np.asarray(x, aval.dtype)[()], aval)
-        array_type = core._array_type[0]
-        if type(x) is array_type and x.ndim == 0 and x._value.dtype != dtypes.float0 \
-                and x._value.dtype.kind in "biufc":
-            return Literal(x._value[()], x.aval)
+        literal = _literal_of(x)
+        if literal is not None:
+            return literal
         return self._const(x, get_aval(x))
 
     def _const(self, x, aval):
@@ -245,11 +246,15 @@ class PartialVal:
     is_known = property(lambda self: self.aval is None)
 
 
+_recipe_counter = itertools.count()  # creation order of recipes
+
+
 class _ConstRecipe:
-    __slots__ = ("val",)
+    __slots__ = ("val", "seq")
 
     def __init__(self, val):
         self.val = val
+        self.seq = next(_recipe_counter)  # residuals are ordered as they were made
 
 
 class _LambdaBinding:
@@ -258,7 +263,7 @@ class _LambdaBinding:
 
 class _EqnRecipe:
     __slots__ = ("primitive", "params", "tracers_in", "avals_out", "tracers_out",
-                 "source_info")
+                 "source_info", "seq")
 
     def __init__(self, primitive, params, tracers_in, avals_out, source_info):
         self.primitive = primitive
@@ -267,6 +272,7 @@ class _EqnRecipe:
         self.avals_out = avals_out
         self.tracers_out: list = []
         self.source_info = source_info
+        self.seq = next(_recipe_counter)  # after its inputs' recipes: a topological order
 
 
 class JaxprTracer(Tracer):
@@ -353,6 +359,31 @@ class JaxprTrace(core.Trace):
         return outs if multiple else outs[0]
 
 
+def _literal_of(x):
+    """The ``Literal`` standing for the constant ``x`` in a jaxpr, or None where ``x`` is a
+    constvar (a residual) instead. JAX's rule: Python and NumPy scalars and 0-d NumPy
+    arrays of a numeric dtype are literals, and so are 0-d ``fx.Array``s made while
+    tracing (``fnp.asarray(0.1)`` inside the traced function); a 0-d ``fx.Array`` made
+    before the trace is a value the trace captured, a constvar like any closed-over array.
+    Tracers and arrays of rank > 0 are never literals."""
+    t = type(x)
+    if t is core._array_type[0]:
+        value = x._value
+        if not x._traced or type(value) is not np.ndarray or value.ndim:
+            return None
+        dtype = value.dtype
+        if dtype == dtypes.float0 or not (dtype.kind in "biufc" or dtype == dtypes.bfloat16):
+            return None
+        return Literal(value[()], x.aval, core.python_scalar_source(x))
+    if isinstance(x, _LITERAL_TYPES) or (t is np.ndarray and x.ndim == 0):
+        if t is np.ndarray and x.dtype.kind not in "biufc" and x.dtype != dtypes.bfloat16:
+            return None
+        aval = get_aval(x)
+        source = x if t in core._PYTHON_SCALARS else None
+        return Literal(np.asarray(x, aval.dtype)[()], aval, source)
+    return None
+
+
 def tracers_to_jaxpr(in_tracers: Sequence[JaxprTracer], out_tracers: Sequence[Any],
                      effect_recipes: Sequence[Any] = ()) -> tuple[Jaxpr, list]:
     """The jaxpr computing ``out_tracers`` from ``in_tracers``; returns it and its consts.
@@ -366,7 +397,7 @@ def tracers_to_jaxpr(in_tracers: Sequence[JaxprTracer], out_tracers: Sequence[An
         v = Var(t.aval)
         var_of[id(t)] = v
         invars.append(v)
-    const_vars, const_vals, eqns = [], [], []
+    residuals, eqns = [], []
     seen_recipes: set[int] = set()
     # Iterative depth-first post-order over the recipes (inputs in order), emitting each
     # equation when its first output is finished. ``state`` is False while a tracer's
@@ -398,10 +429,13 @@ def tracers_to_jaxpr(in_tracers: Sequence[JaxprTracer], out_tracers: Sequence[An
         if isinstance(recipe, _LambdaBinding):
             raise core.JaxprTypeError("an input of the partial evaluation was not declared")
         if isinstance(recipe, _ConstRecipe):
+            literal = _literal_of(recipe.val)
+            if literal is not None:  # a known scalar stays a literal (not a residual)
+                var_of[tid] = literal
+                continue
             v = Var(t.aval)
             var_of[tid] = v
-            const_vars.append(v)
-            const_vals.append(recipe.val)
+            residuals.append((recipe.seq, v, recipe.val))
         elif id(recipe) not in seen_recipes:
             seen_recipes.add(id(recipe))
             outvars = []
@@ -409,8 +443,9 @@ def tracers_to_jaxpr(in_tracers: Sequence[JaxprTracer], out_tracers: Sequence[An
                 v = Var(o.aval)
                 var_of[id(o)] = v
                 outvars.append(v)
-            eqns.append(JaxprEqn([var_of[id(x)] for x in recipe.tracers_in], outvars,
-                                 recipe.primitive, recipe.params, recipe.source_info))
+            eqns.append((recipe.seq, JaxprEqn([var_of[id(x)] for x in recipe.tracers_in],
+                                              outvars, recipe.primitive, recipe.params,
+                                              recipe.source_info)))
     # effectful equations (which may have no outputs) go in creation order among the rest
 
     for recipe in effect_recipes:
@@ -422,19 +457,38 @@ def tracers_to_jaxpr(in_tracers: Sequence[JaxprTracer], out_tracers: Sequence[An
             v = Var(o.aval)
             var_of[id(o)] = v
             outvars.append(v)
-        eqns.append(JaxprEqn([var_of[id(x)] for x in recipe.tracers_in], outvars,
-                             recipe.primitive, recipe.params, recipe.source_info))
+        eqns.append((recipe.seq, JaxprEqn([var_of[id(x)] for x in recipe.tracers_in],
+                                          outvars, recipe.primitive, recipe.params,
+                                          recipe.source_info)))
 
+    # the residuals in the order the partial evaluation made them (JAX's order: as the
+    # unknown equations first read them)
+    residuals.sort(key=lambda r: r[0])
+    const_vars = [v for _, v, _ in residuals]
+    const_vals = [c for _, _, c in residuals]
     outvars = []
     for t in out_tracers:
         if isinstance(t, JaxprTracer):
-            outvars.append(var_of[id(t)])
+            v = var_of[id(t)]
+            if isinstance(v, Literal):  # an output is a variable: the literal as a const
+                v = Var(t.aval)
+                const_vars.append(v)
+                const_vals.append(t.recipe.val)
+            outvars.append(v)
         else:  # a known output returned as unknown: a residual passed straight through
             v = Var(get_aval(t))
             const_vars.append(v)
             const_vals.append(t)
             outvars.append(v)
-    jaxpr = Jaxpr(const_vars, invars, outvars, eqns)
+    # the equations in the order they were traced (as JAX's partial evaluation keeps them,
+    # so transposing visits them in reverse trace order)
+    eqns.sort(key=lambda pair: pair[0])
+    jaxpr = Jaxpr(const_vars, invars, outvars, [eqn for _, eqn in eqns])
+    if any(eqn.primitive.dce is not None for _, eqn in eqns):
+        # outputs of loops nothing reads (a scan's unused ys tangents) go, and with them
+        # the residuals only they needed (as JAX's partial evaluation prunes them)
+        jaxpr = dce_jaxpr(jaxpr, [True] * len(outvars), instantiate=True, rules=True)[0]
+        jaxpr, const_vals = prune_constvars(jaxpr, const_vals)
     if config.jax_enable_checks:
         core.check_jaxpr(jaxpr)
     return jaxpr, const_vals
@@ -484,16 +538,69 @@ def partial_eval_jaxpr(closed: ClosedJaxpr, in_unknowns: Sequence[bool],
     return known_closed, ClosedJaxpr(jaxpr_unknown, []), captured["out_uk"], res_avals
 
 
-def dce_jaxpr(jaxpr: Jaxpr, used_outputs: Sequence[bool]) -> tuple[Jaxpr, list[bool]]:
-    """Drop equations whose outputs are unused; returns the jaxpr and used inputs."""
+def dce_jaxpr(jaxpr: Jaxpr, used_outputs: Sequence[bool],
+              instantiate: bool | Sequence[bool] = False, *,
+              rules: bool = False) -> tuple[Jaxpr, list[bool]]:
+    """Dead-code elimination: drop the equations no used output needs.
+
+    Args:
+      jaxpr: the program (its constvars are kept as they are).
+      used_outputs: one flag per outvar; the unused ones are dropped.
+      instantiate: invars to keep even when unused (one flag per invar, or one for all).
+      rules: also shrink the equations whose primitive has a ``dce`` rule (a scan loses
+        its unused ys and the carries and inputs only they needed, rewriting its body);
+        without, an equation is kept whole or dropped, so ``used_inputs`` also holds for
+        the original equations.
+    Returns:
+      ``(new_jaxpr, used_inputs)``: ``new_jaxpr`` takes the invars that are used or
+      instantiated; ``used_inputs`` flags them.
+
+    Example:
+      >>> j = fx.make_jaxpr(lambda x, y: (x * 2, y))(1.0, 2.0).jaxpr
+      >>> dce_jaxpr(j, [False, True])[1]
+      [False, True]
+    """
+    if isinstance(instantiate, bool):
+        instantiate = [instantiate] * len(jaxpr.invars)
     outvars = [v for v, u in zip(jaxpr.outvars, used_outputs) if u]
     live = {id(v) for v in outvars if isinstance(v, Var)}
     new_eqns = []
     for eqn in reversed(jaxpr.eqns):
-        if eqn.primitive.effectful or any(id(v) in live for v in eqn.outvars):
-            new_eqns.append(eqn)
-            live.update(id(v) for v in eqn.invars if isinstance(v, Var))
-    used_inputs = [id(v) in live for v in jaxpr.invars]
+        used = [id(v) in live for v in eqn.outvars]
+        if eqn.primitive.effectful:
+            pass
+        elif not any(used):
+            continue
+        elif rules and eqn.primitive.dce is not None and not all(used):
+            eqn = eqn.primitive.dce(used, eqn)[1]  # the equation making the used ones
+            if eqn is None:
+                continue
+        new_eqns.append(eqn)
+        live.update(id(v) for v in eqn.invars if isinstance(v, Var))
+    used_inputs = [id(v) in live or inst for v, inst in zip(jaxpr.invars, instantiate)]
     new = Jaxpr(jaxpr.constvars, [v for v, u in zip(jaxpr.invars, used_inputs) if u],
                 outvars, list(reversed(new_eqns)), jaxpr.debug_info)
     return new, used_inputs
+
+
+def dce_closed_jaxpr(closed: ClosedJaxpr, used_outputs: Sequence[bool],
+                     instantiate: bool | Sequence[bool] = False
+                     ) -> tuple[ClosedJaxpr, list[bool]]:
+    """``dce_jaxpr`` with rules for a ClosedJaxpr; consts nothing reads any more are
+    dropped too."""
+    jaxpr, used_inputs = dce_jaxpr(closed.jaxpr, used_outputs, instantiate, rules=True)
+    jaxpr, consts = prune_constvars(jaxpr, closed.consts)
+    return ClosedJaxpr(jaxpr, consts), used_inputs
+
+
+def prune_constvars(jaxpr: Jaxpr, consts: Sequence[Any]) -> tuple[Jaxpr, list]:
+    """``jaxpr`` without the constvars nothing reads, and their values dropped from
+    ``consts``."""
+    read = {id(v) for e in jaxpr.eqns for v in e.invars if isinstance(v, Var)}
+    read.update(id(v) for v in jaxpr.outvars if isinstance(v, Var))
+    keep = [id(v) in read for v in jaxpr.constvars]
+    if all(keep):
+        return jaxpr, list(consts)
+    new = Jaxpr([v for v, k in zip(jaxpr.constvars, keep) if k], jaxpr.invars,
+                jaxpr.outvars, jaxpr.eqns, jaxpr.debug_info)
+    return new, [c for c, k in zip(consts, keep) if k]

@@ -25,7 +25,8 @@ from fx.errors import ConcretizationTypeError
 from fx.lax import _lax as lax
 from primitives._rules import registry
 from primitives.control_flow import cond_p, scan_p, while_p
-from primitives.control_flow_util import mismatch_reason, type_name
+from primitives.control_flow_util import (mismatch_reason, scan_forwarding, type_name,
+                                          while_forwarding)
 
 __all__ = ["cond", "switch", "while_loop", "fori_loop", "scan", "map", "associative_scan"]
 
@@ -393,9 +394,12 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val):
             cond_jaxpr=cond_closed, body_jaxpr=body_closed, cond_nconsts=cond_n,
             body_nconsts=body_n)))
         return tree_util.tree_unflatten(in_tree, outs)
-    outs = _bind(while_p, [*cond_consts, *body_consts, *init_flat], dict(
-        cond_jaxpr=_consts_as_invars(cond_jaxpr), body_jaxpr=_consts_as_invars(body_jaxpr),
-        cond_nconsts=len(cond_consts), body_nconsts=len(body_consts)))
+    cond_closed, body_closed, operands, body_n, finish = while_forwarding(
+        _consts_as_invars(cond_jaxpr), _consts_as_invars(body_jaxpr), cond_consts,
+        body_consts, init_flat)
+    outs = finish(_bind(while_p, operands, dict(
+        cond_jaxpr=cond_closed, body_jaxpr=body_closed, cond_nconsts=len(cond_consts),
+        body_nconsts=body_n)))
     return tree_util.tree_unflatten(in_tree, outs)
 
 
@@ -541,6 +545,9 @@ def scan(f: Callable, init, xs=None, length: int | None = None, reverse: bool = 
     if ref_use is not None:  # closed-over refs: extra consts and carries
         body, operands, num_consts, num_carry, finish = _ref_scope.thread_scan(
             jaxpr, consts, ref_use, init_flat, xs_flat)
+    else:
+        body, operands, num_consts, num_carry, finish = scan_forwarding(
+            body, operands, num_consts, num_carry)
     outs = _bind(scan_p, operands, dict(
         reverse=bool(reverse), length=length, jaxpr=body, num_consts=num_consts,
         num_carry=num_carry, linear=(False,) * len(operands), unroll=int(unroll),

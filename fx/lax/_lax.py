@@ -22,7 +22,8 @@ def _scalar(value, dtype):
     Python scalars weak, so ``lax.add(1, 2)`` is a weak int32)."""
     if isinstance(value, int) and not isinstance(value, bool) and dtypes.is_integer(dtype):
         core._check_int_range(value, dtype)
-    return core._array_type[0](np.asarray(value, dtype=dtype), not isinstance(value, bool))
+    return core.record_python_scalar(
+        core._array_type[0](np.asarray(value, dtype=dtype), not isinstance(value, bool)), value)
 
 
 def canonical_operand(x):
@@ -56,7 +57,21 @@ def _lax_args(*args):
         dtype = dtypes.result_type(*args)
     else:
         dtype = get_aval(ref).dtype
-    return [_scalar(a, dtype) if dtypes.is_python_scalar(a) else a for a in args]
+    return [(_scalar(a, dtype) if _fits_kind(a, dtype) else _scalar(a, dtypes.result_type(a)))
+            if dtypes.is_python_scalar(a) else a for a in args]
+
+
+_KIND_RANK = {"b": 0, "i": 1, "u": 1, "f": 2, "c": 3}
+
+
+def _fits_kind(value, dtype) -> bool:
+    """Whether a Python scalar takes an operand's ``dtype`` in a lax op, as in JAX: a
+    complex scalar never becomes real, a float never an integer, a bool only a bool (the
+    scalar keeps its own dtype then, and the op's same-dtype check raises)."""
+    own = dtypes.result_type(value).kind
+    if own == "b":
+        return dtype.kind == "b"
+    return _KIND_RANK[own] <= _KIND_RANK.get(dtype.kind, 3)
 
 
 def _check_arrays(name, args):
@@ -167,8 +182,37 @@ def convert_element_type(operand, new_dtype):
     aval = get_aval(operand)
     if aval.dtype == new_dtype and not aval.weak_type:
         return operand
+    folded = _fold_scalar_conversion(operand, new_dtype, False)
+    if folded is not None:
+        return folded
     return _bind(P.convert_element_type_p, operand, new_dtype=new_dtype, weak_type=False,
                                          sharding=None)
+
+
+def _fold_scalar_conversion(operand, new_dtype, weak_type):
+    """The conversion of a concrete 0-d constant (NumPy scalar or host ``Array``), done
+    now with the primitive's impl, so a trace records a literal rather than a
+    ``convert_element_type`` of one (JAX folds these constants too); None otherwise."""
+    array_type = core._array_type[0]
+    t = type(operand)
+    if t is array_type:
+        value = operand._value
+        if type(value) is not np.ndarray or value.ndim:
+            return None
+        if not operand._traced and core._current_trace.get().staging:
+            return None  # captured from outside the staged trace: JAX converts it in the program
+    elif t is np.ndarray or isinstance(operand, np.generic):
+        value = np.asarray(operand)
+        if value.ndim:
+            return None
+        value = np.asarray(value, dtypes.canonicalize_dtype(value.dtype))
+    else:
+        return None
+    if dtypes.is_complex(value.dtype) and not dtypes.is_complex(new_dtype):
+        return None  # keep the impl's (and its warnings') path for complex to real
+    out = P.convert_element_type_p.impl(value, new_dtype=new_dtype, weak_type=weak_type,
+                                        sharding=None)
+    return array_type(np.asarray(out), weak_type)
 
 
 def _convert_element_type(operand, new_dtype, weak_type: bool = False):
@@ -182,6 +226,9 @@ def _convert_element_type(operand, new_dtype, weak_type: bool = False):
     aval = get_aval(operand)
     if aval.dtype == new_dtype and aval.weak_type == weak_type:
         return operand
+    folded = _fold_scalar_conversion(operand, new_dtype, weak_type)
+    if folded is not None:
+        return folded
     return _bind(P.convert_element_type_p, operand, new_dtype=new_dtype, weak_type=weak_type,
                                          sharding=None)
 
@@ -273,12 +320,37 @@ def squeeze(array, dimensions):
 
 
 def expand_dims(array, dimensions):
-    """Insert size-1 dimensions at ``dimensions``."""
+    """Insert size-1 dimensions at ``dimensions`` (a ``broadcast_in_dim``, as JAX binds it).
+
+    Args:
+      array: the operand.
+      dimensions: positions of the new axes in the result (negative counts from the end).
+
+    Returns:
+      ``array`` with ``len(dimensions)`` more axes of size 1.
+
+    Example:
+      >>> fx.lax.expand_dims(fx.numpy.ones((3, 4)), (0, -1)).shape
+      (1, 3, 4, 1)
+    """
+    if dtypes.is_python_scalar(array):
+        array = _scalar(array, dtypes.result_type(array))
+    shape = get_aval(array).shape
     dims = tuple(int(d) for d in dimensions)
+    ndim_out = len(shape) + len(dims)
+    for d in dims:
+        if not -ndim_out <= d < ndim_out:
+            raise ValueError(f"axis {d} is out of bounds for array of dimension {ndim_out}")
+    new_axes = sorted(d % ndim_out for d in dims)
+    if len(set(new_axes)) != len(new_axes):
+        raise ValueError(f"repeated axis in lax.expand_dims: {tuple(dimensions)}")
     if not dims:
         return array
-    ndim_out = get_aval(array).ndim + len(dims)
-    return _bind(P.expand_dims_p, array, dimensions=tuple(sorted(d % ndim_out for d in dims)))
+    kept = [i for i in range(ndim_out) if i not in new_axes]
+    out_shape = [1] * ndim_out
+    for i, size in zip(kept, shape):
+        out_shape[i] = size
+    return broadcast_in_dim(array, tuple(out_shape), tuple(kept))
 
 
 def iota(dtype, size: int):

@@ -5,8 +5,9 @@ Bessel functions ``bessel_i0e``/``bessel_i1e``, ``betainc``, ``approx_max_k``,
 ``ragged_dot``, ``conv_general_dilated_patches`` and lax's enums.
 
 Invariants: like the rest of ``fx.lax`` these do not promote dtypes; everything is
-built from existing primitives (special functions as fixed-length series with a
-``custom_jvp`` for the exact derivative), so it works under every transformation.
+built from existing primitives (the Bessel functions bind their own, as JAX's do;
+``betainc`` is a fixed-length series with a ``custom_jvp`` for the exact derivative),
+so it works under every transformation.
 """
 from __future__ import annotations
 
@@ -140,13 +141,13 @@ PrecisionLike = Any
 
 
 def square(x):
-    """``x * x`` elementwise (no promotion).
+    """``x * x`` elementwise (no promotion): the ``square`` primitive, as JAX 0.10 binds.
 
     Example:
       >>> lax.square(fnp.float32(3))
       Array(9., dtype=float32)
     """
-    return _lax.integer_pow(x, 2)
+    return _lax._bind(_registry["square"], x)
 
 
 def reciprocal(x):
@@ -403,83 +404,16 @@ def _check_float(name, *args):
                             f"subtypes of floating.")
 
 
-def _nested_series(q, ratios):
-    """``1 + q r1 (1 + q r2 (1 + ...))``: a power series from its term ratios (no tiny
-    coefficients, so it suits every float width)."""
-    acc = _lax.full_like(q, 1)
-    one = np.array(1, get_aval(q).dtype)[()]
-    for r in reversed(ratios):
-        acc = _lax.add(one, _lax.mul(_lax.mul(q, np.array(r, get_aval(q).dtype)[()]), acc))
-    return acc
-
-
-_BESSEL_SWITCH = 20.0
-_SERIES_TERMS = 40
-_ASYMPTOTIC_TERMS = 30
-
-
-def _bessel_ie(x, order: int):
-    """exp(-|x|) I_order(|x|) for order 0 or 1, from the power series below
-    ``_BESSEL_SWITCH`` and the asymptotic expansion above it."""
-    dtype = get_aval(x).dtype
-    compute = dtype if dtype.itemsize >= 4 else np.dtype(np.float32)
-    x = _lax.convert_element_type(x, compute) if compute != dtype else x
-    c = lambda v: np.array(v, compute)[()]  # noqa: E731
-    ax = _lax.abs(x)
-    small = _lax.lt(ax, c(_BESSEL_SWITCH))
-    xs = _lax.select(small, ax, _lax.full_like(ax, 0))
-    xl = _lax.select(small, _lax.full_like(ax, _BESSEL_SWITCH), ax)
-    q = _lax.mul(_lax.mul(xs, xs), c(0.25))
-    if order == 0:
-        ratios = [1.0 / (k * k) for k in range(1, _SERIES_TERMS + 1)]
-        series = _nested_series(q, ratios)
-    else:
-        ratios = [1.0 / (k * (k + 1)) for k in range(1, _SERIES_TERMS + 1)]
-        series = _lax.mul(_lax.mul(xs, c(0.5)), _nested_series(q, ratios))
-    series = _lax.mul(series, _lax.exp(_lax.neg(xs)))
-    mu = 4.0 * order * order
-    asym_ratios = [((2 * k - 1) ** 2 - mu) / (8.0 * k) for k in range(1, _ASYMPTOTIC_TERMS)]
-    t = _lax.div(c(1.0), xl)
-    asym = _nested_series(t, asym_ratios)
-    asym = _lax.mul(asym, _lax.rsqrt(_lax.mul(xl, c(2 * np.pi))))
-    out = _lax.select(small, series, asym)
-    if order == 1:
-        out = _lax.select(_lax.lt(x, c(0)), _lax.neg(out), out)
-    return _lax.convert_element_type(out, dtype) if compute != dtype else out
-
-
-@custom_jvp
-def _i0e(x):
-    return _bessel_ie(x, 0)
-
-
-@custom_jvp
-def _i1e(x):
-    return _bessel_ie(x, 1)
-
-
-@_i0e.defjvp
-def _i0e_jvp(primals, tangents):
-    (x,), (t,) = primals, tangents
-    y = _i0e(x)
-    return y, _lax.mul(t, _lax.sub(_i1e(x), _lax.mul(_lax.sign(x), y)))
-
-
-@_i1e.defjvp
-def _i1e_jvp(primals, tangents):
-    (x,), (t,) = primals, tangents
-    y = _i1e(x)
-    dtype = get_aval(x).dtype
-    zero = _lax.eq(x, np.array(0, dtype)[()])
-    safe_x = _lax.select(zero, _lax.full_like(x, 1), x)
-    d = _lax.sub(_lax.sub(_i0e(x), _lax.mul(_lax.sign(x), y)), _lax.div(y, safe_x))
-    d = _lax.select(zero, _lax.full_like(x, 0.5), d)
-    return y, _lax.mul(t, d)
-
-
 def bessel_i0e(x):
     """The exponentially scaled modified Bessel function of order 0,
-    ``exp(-|x|) I0(x)`` (float inputs only).
+    ``exp(-|x|) I0(x)``: the ``bessel_i0e`` primitive, as JAX's ``lax.bessel_i0e``
+    (derivative ``t * (i1e(x) - sign(x) * i0e(x))``).
+
+    Args:
+      x: a floating-point array or Python scalar.
+
+    Returns:
+      ``i0e(x)`` of ``x``'s dtype and weak type.
 
     Example:
       >>> lax.bessel_i0e(fnp.float32(1.0))
@@ -487,14 +421,27 @@ def bessel_i0e(x):
     """
     x = _lax._lax_args(x)[0] if isinstance(x, (int, float)) else x
     _check_float("bessel_i0e", x)
-    return _i0e(x)
+    return _registry["bessel_i0e"].bind(x)
 
 
 def bessel_i1e(x):
     """The exponentially scaled modified Bessel function of order 1,
-    ``exp(-|x|) I1(x)`` (float inputs only)."""
+    ``exp(-|x|) I1(x)``: the ``bessel_i1e`` primitive, as JAX's ``lax.bessel_i1e``
+    (derivative ``i0e(x) - i1e(x) * (sign(x) + 1/x)``, 1/2 where ``|x| <= eps``).
+
+    Args:
+      x: a floating-point array or Python scalar.
+
+    Returns:
+      ``i1e(x)`` of ``x``'s dtype and weak type.
+
+    Example:
+      >>> lax.bessel_i1e(fnp.float32(1.0))
+      Array(0.20791042, dtype=float32)
+    """
+    x = _lax._lax_args(x)[0] if isinstance(x, (int, float)) else x
     _check_float("bessel_i1e", x)
-    return _i1e(x)
+    return _registry["bessel_i1e"].bind(x)
 
 
 _BETAINC_ITERATIONS = 200

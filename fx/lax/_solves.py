@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from fx import core, tree_util
 from fx.core import ClosedJaxpr, Jaxpr, get_aval
-from fx.interpreters import partial_eval as pe
+from fx._ref_scope import trace_reading_refs
 from primitives.linear_solve import LinearSolveTuple, linear_solve_p
 
 __all__ = ["custom_linear_solve", "custom_root"]
@@ -33,7 +33,7 @@ def _trace_flat(fun: Callable, in_tree, in_avals, what: str):
         leaves, store["tree"] = tree_util.tree_flatten(out)
         return leaves
 
-    jaxpr, consts, _ = pe.trace_to_jaxpr(flat_fun, list(in_avals))
+    jaxpr, consts, _ = trace_reading_refs(flat_fun, list(in_avals), f"the {what} function")
     closed = ClosedJaxpr(Jaxpr([], list(jaxpr.constvars) + list(jaxpr.invars), jaxpr.outvars,
                                jaxpr.eqns, jaxpr.debug_info), [])
     return closed, list(consts), store["tree"]
@@ -154,7 +154,7 @@ def custom_root(f: Callable, initial_guess: Any, solve: Callable, tangent_solve:
       >>> sqrt = lambda a: lax.custom_root(lambda x: x * x - a, 1.0, newton, scalar_solve)
     """
     from fx.custom_derivatives import custom_jvp
-    from fx.api import jvp as fx_jvp, linearize
+    from fx.api import jvp as fx_jvp
     from fx.lax._lax import neg, stop_gradient
 
     guess_flat, tree = tree_util.tree_flatten(initial_guess)
@@ -180,30 +180,49 @@ def custom_root(f: Callable, initial_guess: Any, solve: Callable, tangent_solve:
         leaves, store["tree"] = tree_util.tree_flatten(out)
         return leaves
 
-    solve_j, solve_consts, _ = pe.trace_to_jaxpr(solve_flat, [get_aval(c) for c in f_consts]
-                                                 + guess_avals)
+    solve_j, solve_consts, _ = trace_reading_refs(
+        solve_flat, [get_aval(c) for c in f_consts] + guess_avals, "custom_root")
     solve_tree = store["tree"]
-    n_s = len(solve_consts)
     n_sol = len(guess_flat)
+
+    def tangent_flat(*args):
+        # tangent_solve staged now, while any tracer it closes over is live: its consts
+        # travel into the custom_jvp rule as operands (never a leaked closure); the rule
+        # ignores their tangents, but higher derivatives see them through the rule
+        params, sol, rhs = args[:n_f], args[n_f:n_f + n_sol], args[n_f + n_sol:]
+        sol_tree = tree_util.tree_unflatten(tree, list(sol))
+
+        def f_lin(x_dot):
+            return fx_jvp(f_with(params), (sol_tree,), (x_dot,))[1]
+        return tree_util.tree_leaves(tangent_solve(f_lin, tree_util.tree_unflatten(
+            tree, list(rhs))))
+
+    tangent_j, tangent_consts, _ = trace_reading_refs(
+        tangent_flat, [get_aval(c) for c in f_consts] + guess_avals + guess_avals,
+        "custom_root's tangent_solve")
+    n_s, n_t = len(solve_consts), len(tangent_consts)
 
     @custom_jvp
     def _root(*args):
-        s_consts, params, guess = args[:n_s], args[n_s:n_s + n_f], args[n_s + n_f:]
+        s_consts = args[:n_s]
+        params, guess = args[n_s + n_t:n_s + n_t + n_f], args[n_s + n_t + n_f:]
         return core.eval_jaxpr(solve_j, list(s_consts), *params, *guess)
 
     @_root.defjvp
     def _root_jvp(primals, tangents):
-        params = primals[n_s:n_s + n_f]
-        params_dot = tangents[n_s:n_s + n_f]
+        t_consts = primals[n_s:n_s + n_t]
+        params = primals[n_s + n_t:n_s + n_t + n_f]
+        params_dot = tangents[n_s + n_t:n_s + n_t + n_f]
         outs = _root(*primals)
         sol = tree_util.tree_unflatten(tree, list(outs[:n_sol]))
         _, rhs = fx_jvp(lambda p: f_with(p)(sol), (list(params),), (list(params_dot),))
-        _, f_lin = linearize(f_with(params), sol)
-        sol_dot = tangent_solve(f_lin, rhs)
-        sol_dot = [neg(t) for t in tree_util.tree_leaves(sol_dot)]
+        sol_dot = core.eval_jaxpr(tangent_j, list(t_consts), *params, *outs[:n_sol],
+                                  *tree_util.tree_leaves(rhs))
+        sol_dot = [neg(t) for t in sol_dot]
         from fx.lax._lax import full_like
         aux_dots = [full_like(o, 0) for o in outs[n_sol:]]
         return list(outs), sol_dot + aux_dots
 
-    outs = _root(*[stop_gradient(c) for c in solve_consts], *f_consts, *guess_flat)
+    outs = _root(*[stop_gradient(c) for c in solve_consts],
+                 *tangent_consts, *f_consts, *guess_flat)
     return tree_util.tree_unflatten(solve_tree, list(outs))

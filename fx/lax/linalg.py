@@ -130,7 +130,20 @@ def cholesky(x, *, symmetrize_input: bool = True):
     cholesky_p.abstract_eval(get_aval(x))   # clear errors before symmetrizing
     if _flag("cholesky", symmetrize_input, "symmetrize_input"):
         x = symmetrize(x)
-    return _D.tril(_lax._bind(cholesky_p, x))
+    return _tril(_lax._bind(cholesky_p, x))
+
+
+def _tril(x, k: int = 0):
+    """The entries of the matrices ``x [..., n, m]`` on and below the ``k``-th diagonal,
+    zeros elsewhere, the mask built from iotas as JAX's lax builds it (so programs print
+    as JAX's): ``select_n(row + k >= col, 0, x)``."""
+    aval = get_aval(x)
+    n, m = aval.shape[-2:]
+    rows = _lax.add(_lax.broadcasted_iota(np.int32, (n, m), 0), np.int32(k))
+    mask = _lax.ge(rows, _lax.broadcasted_iota(np.int32, (n, m), 1))
+    if aval.ndim > 2:
+        mask = _lax.broadcast_in_dim(mask, aval.shape, (aval.ndim - 2, aval.ndim - 1))
+    return _lax.select_n(mask, _lax.full_like(x, 0), x)
 
 
 def eig(x, *, compute_left_eigenvectors: bool = True, compute_right_eigenvectors: bool = True,
@@ -478,7 +491,8 @@ def symmetric_product(a_matrix, c_matrix, *, alpha: float = 1., beta: float = 0.
                      alpha=_scalar_param("symmetric_product", alpha, "alpha"),
                      beta=_scalar_param("symmetric_product", beta, "beta"))
     if _flag("symmetric_product", symmetrize_output, "symmetrize_output"):
-        out = _lax.add(_D.tril(out), _D.swap_last(_D.tril(out, -1)))
+        upper_half = _D.swap_last(_tril(out, -1))  # (JAX's order)
+        out = _lax.add(_tril(out), upper_half)
     return out
 
 

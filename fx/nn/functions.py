@@ -18,6 +18,7 @@ from fx import core, dtypes, lax
 from fx.core import Tracer, get_aval
 from fx.custom_derivatives import custom_jvp
 from fx.interpreters.jit import jit
+from fx.numpy._jitted import library_jit
 from fx.numpy._reduce_ops import _keepdims
 
 __all__ = [
@@ -150,7 +151,7 @@ def softplus(x):
       >>> fx.nn.softplus(0.)
       Array(0.6931472, dtype=float32, weak_type=True)
     """
-    return _logaddexp(x, 0)
+    return fnp.logaddexp(x, 0)
 
 
 @jit
@@ -390,43 +391,6 @@ def log1mexp(x):
 
 
 # ---------------------------------------------------------------------------
-# logaddexp (with JAX's derivative: finite where an argument is infinite)
-
-
-@custom_jvp
-def _logaddexp_core(x1, x2):
-    amax = lax.max(x1, x2)
-    delta = lax.sub(x1, x2)
-    return fnp.where(fnp.isnan(delta), lax.add(x1, x2),
-                     lax.add(amax, lax.log1p(lax.exp(lax.neg(lax.abs(delta))))))
-
-
-@_logaddexp_core.defjvp
-def _logaddexp_jvp(primals, tangents):
-    x1, x2 = primals
-    t1, t2 = tangents
-    out = _logaddexp_core(x1, x2)
-    w1 = _replace_inf(lax.exp(lax.sub(_replace_inf(x1), out)))
-    w2 = _replace_inf(lax.exp(lax.sub(_replace_inf(x2), out)))
-    return out, lax.add(lax.mul(t1, w1), lax.mul(t2, w2))
-
-
-def _replace_inf(x):
-    return fnp.where(fnp.isinf(x), fnp.zeros_like(x), x)
-
-
-def _logaddexp(x1, x2):
-    x1, x2 = fnp.asarray(x1), fnp.asarray(x2)
-    dtype, weak = dtypes.result_type_and_weak(x1, x2)
-    if not dtypes.is_inexact(dtype):
-        dtype = dtypes.default_float_dtype()
-    x1 = lax._convert_element_type(x1, dtype, weak)
-    x2 = lax._convert_element_type(x2, dtype, weak)
-    x1, x2 = fnp.broadcast_arrays(x1, x2)
-    return _logaddexp_core(x1, x2)
-
-
-# ---------------------------------------------------------------------------
 # softmax family
 
 
@@ -464,7 +428,7 @@ def logsumexp(a, axis=None, b=None, keepdims: bool = False, return_sign: bool = 
         a_arr, b_arr = _inexact("logsumexp", a), None
     dims = _reduction_axes(axis, a_arr.ndim)
     amax = fnp.max(a_arr, axis=dims, keepdims=keepdims, where=where, initial=-np.inf)
-    amax = lax.stop_gradient(fnp.where(fnp.isfinite(amax), amax, 0))
+    amax = lax.stop_gradient(lax.select_n(lax.is_finite(amax), lax.full_like(amax, 0), amax))
     # (lax.expand_dims in JAX is a broadcast_in_dim, and prints as one)
     amax_kept = amax if keepdims else _keepdims(amax, a_arr.shape, dims)
     exp_a = fnp.exp(a_arr - amax_kept.astype(a_arr.dtype))
@@ -524,8 +488,10 @@ def softmax(x, axis=-1, where=None):
     return result
 
 
+@library_jit(static_argnames=("axis",))
 def log_softmax(x, axis=-1, where=None):
-    """Log of the softmax over ``axis``: ``x - logsumexp(x)``.
+    """Log of the softmax over ``axis``: ``x - logsumexp(x)`` (traced, a
+    ``jit[name=log_softmax]`` equation, as JAX's).
 
     Args:
       x: input array.
@@ -548,9 +514,11 @@ def log_softmax(x, axis=-1, where=None):
     return result
 
 
+@library_jit(static_argnames=("axis", "algorithm"))
 def standardize(x, axis=-1, mean=None, variance=None, epsilon=1e-5, where=None, *,
                 algorithm: str = "fast"):
-    """``(x - mean) / sqrt(variance + epsilon)`` over ``axis``.
+    """``(x - mean) / sqrt(variance + epsilon)`` over ``axis`` (traced, a
+    ``jit[name=standardize]`` equation, as JAX's).
 
     Args:
       x: input array.
@@ -616,7 +584,12 @@ def one_hot(x, num_classes: int, *, dtype=None, axis=-1):
     if not -out_ndim <= axis < out_ndim:
         raise ValueError(f"one_hot: axis {axis} is out of bounds for an output of rank "
                          f"{out_ndim}")
-    axis = int(axis) % out_ndim
+    return _one_hot(x, num_classes, dtype=dtype, axis=int(axis) % out_ndim)
+
+
+@library_jit(static_argnames=("num_classes", "dtype", "axis"))
+def _one_hot(x, num_classes, *, dtype, axis):
+    out_ndim = x.ndim + 1
     lhs = lax.expand_dims(x, (axis,))
     rhs_shape = [1] * out_ndim
     rhs_shape[axis] = num_classes

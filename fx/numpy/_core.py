@@ -20,6 +20,7 @@ from fx import core, dtypes, lax
 from fx.config import config
 from fx.array import Array
 from fx.core import Tracer, get_aval
+from fx.numpy._jitted import library_jit
 
 __all__ = ["asarray", "array", "broadcast_shapes", "add", "multiply", "subtract", "maximum",
            "minimum", "arctan2", "nextafter", "equal", "not_equal", "less", "less_equal",
@@ -85,6 +86,10 @@ def _asarray(a, dtype):
         return _asarray(a.__jax_array__(), dtype)
     if isinstance(a, (list, tuple)):
         if builtins.any(isinstance(x, Tracer) for x in _flatten_nested(a)):
+            # as JAX: every leaf becomes a strong array of the common dtype, then stack
+            _check_array_args(list(_flatten_nested(a)))
+            if dtype is None:
+                dtype = dtypes.result_type(*_flatten_nested(a))
             return _stack_nested(a, dtype)
         if builtins.any(type(x) is Array for x in _flatten_nested(a)):
             a = _to_numpy_nested(a)
@@ -129,9 +134,16 @@ def _to_numpy_nested(x):
 
 
 def _stack_nested(x, dtype):
+    """A nested list holding tracers as one array: each leaf converted to ``dtype``, given
+    a leading axis and concatenated, level by level (JAX's order of operations)."""
     if isinstance(x, (list, tuple)):
-        parts = [_stack_nested(v, dtype) for v in x]
-        return stack(parts)
+        parts = [lax.expand_dims(_stack_nested(v, dtype), (0,)) for v in x]
+        shapes = [get_aval(p).shape[1:] for p in parts]
+        if builtins.any(s != shapes[0] for s in shapes):
+            raise ValueError(f"fx.numpy.array: the nested sequence is ragged (its entries "
+                             f"have shapes {shapes}); every entry must have the same shape")
+        from fx.numpy import concatenate
+        return concatenate(parts, axis=0)
     return asarray(x, dtype)
 
 
@@ -427,22 +439,38 @@ def _one(x):
     return lax.full_like(x, 1) if get_aval(x).shape else np.array(1, get_aval(x).dtype)[()]
 
 
+@library_jit
 def remainder(x, y, /):
-    """``x % y`` with the sign of ``y`` (NumPy's ``mod``)."""
+    """``x % y`` with the sign of ``y`` (NumPy's ``mod``), as JAX's ``jit``-wrapped
+    ``remainder``: integer ``x % 0`` is ``x % 1`` (0), the C remainder moved into ``y``'s
+    sign by a select; a zero float remainder takes ``y``'s sign (NumPy's and the array
+    API's ``-0.0``, which JAX lacks).
+
+    Args:
+      x, y: arrays or scalars (booleans divide as the default integer).
+
+    Returns:
+      The remainder, of the promoted dtype and the broadcast shape.
+
+    Example:
+      >>> fx.numpy.remainder(fx.numpy.array([5, -5]), 3)
+      Array([2, 1], dtype=int32)
+    """
     x, y = _promote(x, y)
     x, y = _promote_shapes((x, y))
     if get_aval(x).dtype == dtypes.bool_:  # as JAX: booleans divide as default integers
         x, y = (lax.convert_element_type(v, dtypes.default_int_dtype()) for v in (x, y))
+    dtype = get_aval(x).dtype
+    zero = np.array(0, dtype)[()]
+    if not dtypes.is_inexact(dtype):  # as JAX: x % 0 is x % 1
+        y = where(lax.eq(y, zero), _restore_weak(lax.full_like(y, 1), y), y)
     r = lax.rem(x, y)
-    if not dtypes.is_inexact(get_aval(r).dtype):  # as JAX (and NumPy): x % 0 is 0
-        r = _restore_weak(where(lax.eq(y, _zero(y)), _zero(r), r), x, y)
-    if get_aval(r).dtype.kind == "u":
-        return r
-    fix = logical_and(not_equal(r, 0), not_equal(lax.lt(r, _zero(r)), lax.lt(y, _zero(y))))
-    r = where(fix, lax.add(r, y), r)
-    if dtypes.is_float(get_aval(r).dtype):
+    nonzero = lax.ne(r, zero)
+    fix = lax.bitwise_and(lax.ne(lax.lt(r, zero), lax.lt(y, zero)), nonzero)
+    r = lax.select(fix, lax.add(r, y), r)
+    if dtypes.is_float(dtype):
         # a zero remainder takes the divisor's sign (NumPy; the array API's special cases)
-        r = where(lax.eq(r, _zero(r)), lax.mul(lax.abs(r), lax.sign(y)), r)
+        r = where(lax.eq(r, zero), lax.mul(lax.abs(r), lax.sign(y)), r)
     return r
 
 
@@ -560,11 +588,12 @@ def log10(x, /):
 
 
 def square(x, /):
-    """``x * x`` elementwise (booleans square as the default integer, as JAX)."""
+    """``x * x`` elementwise (booleans square as the default integer, as JAX): the
+    ``square`` primitive, as JAX 0.10 binds it."""
     (x,) = _promote(x)
     if get_aval(x).dtype == dtypes.bool_:
         x = lax.convert_element_type(x, dtypes.default_int_dtype())
-    return lax.integer_pow(x, 2)
+    return lax.square(x)
 
 
 def reciprocal(x, /):
@@ -587,21 +616,6 @@ def trunc(x, /):
     if not dtypes.is_inexact(get_aval(x).dtype):
         return x
     return where(lax.lt(x, _zero(x)), lax.ceil(x), lax.floor(x))
-
-
-def round(a, decimals: int = 0, out=None):
-    """Round to ``decimals`` places, halves to even (as NumPy)."""
-    (a,) = _promote(a)
-    dtype = get_aval(a).dtype
-    if not dtypes.is_inexact(dtype):
-        return a
-    if decimals == 0:
-        return lax.round(a, lax.RoundingMethod.TO_NEAREST_EVEN)
-    factor = np.array(10.0 ** decimals, dtype)[()]
-    return lax.div(lax.round(lax.mul(a, factor), lax.RoundingMethod.TO_NEAREST_EVEN), factor)
-
-
-around = round
 
 
 def rint(x, /):
@@ -699,41 +713,6 @@ def conjugate(x, /):
 conj = conjugate
 
 
-def where(condition, x=None, y=None, /, *, size=None, fill_value=None):
-    """``x`` where ``condition`` else ``y``, broadcasting all three."""
-    if x is None and y is None:
-        from fx.numpy import nonzero
-        return nonzero(condition, size=size, fill_value=fill_value)
-    if x is None or y is None:
-        raise ValueError("Either both or neither of the x and y arguments should be provided "
-                         "to fx.numpy.where")
-    x, y = _promote(x, y)
-    condition = _to_bool(asarray(condition) if isinstance(condition, (list, tuple) +
-                                 _PY_SCALARS) else condition)
-    condition, x, y = _broadcast_all((condition, x, y))
-    shape = get_aval(x).shape or get_aval(y).shape or get_aval(condition).shape
-    if get_aval(condition).shape != shape:
-        condition = _broadcast_to(condition, shape)
-    x, y = _broadcast_to(x, shape), _broadcast_to(y, shape)
-    out = lax.select_n(condition, y, x)
-    weak = get_aval(x).weak_type and get_aval(y).weak_type
-    if weak != get_aval(out).weak_type:  # eager select_n takes the selector's weakness too
-        out = lax._convert_element_type(out, get_aval(out).dtype, weak)
-    return out
-
-
-def clip(arr=None, /, min=None, max=None, *, a=None, a_min=None, a_max=None):
-    """Clip ``arr`` to [min, max] (either bound may be None)."""
-    arr = a if arr is None else arr
-    min = a_min if min is None else min
-    max = a_max if max is None else max
-    if min is not None:
-        arr = maximum(arr, min)
-    if max is not None:
-        arr = minimum(arr, max)
-    return asarray(arr)
-
-
 from fx.numpy._reduce_ops import (  # noqa: E402,F401
     _argreduce, _keepdims, _reduce, _reduction_axes, all, amax, amin, any, argmax, argmin, max,
     mean, min, prod, std, sum, var)
@@ -742,3 +721,4 @@ from fx.numpy._shape_base import (  # noqa: E402,F401
     identity, shape, ndim, size, reshape, ravel, transpose, permute_dims, swapaxes, moveaxis,
     expand_dims, squeeze, broadcast_to, broadcast_arrays, atleast_1d, atleast_2d, stack, _shape,
     _normalize_axes)
+from fx.numpy._where_clip_round import around, clip, round, where  # noqa: E402,F401

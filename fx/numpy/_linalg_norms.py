@@ -16,6 +16,7 @@ import numpy as np
 import fx.numpy as fnp
 from fx import core, dtypes
 from fx.core import get_aval
+from fx.numpy._jitted import library_jit
 from primitives import linalg_decomp as _D
 
 
@@ -159,7 +160,8 @@ def _matrix_norm(x, ord, row, col, keepdims):
 
 
 def norm(x, ord=None, axis=None, keepdims: bool = False):
-    """Vector or matrix norm, as ``numpy.linalg.norm``.
+    """Vector or matrix norm, as ``numpy.linalg.norm`` (JAX's: traced, a
+    ``jit[name=norm]`` equation with ``ord``, ``axis`` and ``keepdims`` static).
 
     Args:
       x: the array.
@@ -177,6 +179,14 @@ def norm(x, ord=None, axis=None, keepdims: bool = False):
     Example:
       >>> norm(fx.numpy.array([[1., 2.], [3., 4.]]), ord=1)   # 6.
     """
+    _check_arraylike("linalg.norm", x)
+    if isinstance(axis, list):
+        axis = tuple(axis)
+    return _norm_impl(x, ord=ord, axis=axis, keepdims=keepdims)
+
+
+@library_jit(static_argnames=("ord", "axis", "keepdims"), name="norm")
+def _norm_impl(x, ord=None, axis=None, keepdims: bool = False):
     x = _inexact("linalg.norm", x)
     ndim = x.ndim
     if axis is None:

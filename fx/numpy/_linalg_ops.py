@@ -24,6 +24,7 @@ from fx.array import Array
 from fx.core import get_aval
 from fx.lax._linalg import _canonicalize_precision
 from fx.numpy import _core as C
+from fx.numpy._jitted import library_jit
 from primitives.linalg import dot_dimension_numbers
 
 __all__ = ["dot", "matmul", "vdot", "vecdot", "inner", "outer", "tensordot", "einsum",
@@ -266,9 +267,9 @@ def outer(a, b, out=None):
     """
     if out is not None:
         raise NotImplementedError("fx.numpy.outer does not support out=")
-    a, b = C._promote(C.asarray(a), C.asarray(b))
-    a, b = C.ravel(a), C.ravel(b)
-    return C.multiply(lax.reshape(a, _shape(a) + (1,)), lax.reshape(b, (1,) + _shape(b)))
+    a, b = C.ravel(C.asarray(a)), C.ravel(C.asarray(b))
+    # as JAX: a[:, None] * b[None, :] (broadcast_in_dim each, then the promoting multiply)
+    return C.multiply(lax.expand_dims(a, (1,)), lax.expand_dims(b, (0,)))
 
 
 def tensordot(a, b, axes=2, *, precision=None, preferred_element_type=None,
@@ -328,8 +329,18 @@ def _component(x, i: int):
     return lax.reshape(piece, shape[:-1])
 
 
+@library_jit(static_argnames=("axisa", "axisb", "axisc", "axis"))
 def cross(a, b, axisa: int = -1, axisb: int = -1, axisc: int = -1, axis: int | None = None):
-    """Cross product of 2- or 3-vectors along the given axes (a 2-vector has z = 0).
+    """Cross product of 2- or 3-vectors along the given axes (a 2-vector has z = 0), as
+    JAX's (traced, a ``jit[name=cross]`` equation).
+
+    Args:
+      a, b: arrays whose ``axisa``/``axisb`` dimension has size 2 or 3.
+      axisa, axisb, axisc: the vector axes of ``a``, ``b`` and the result.
+      axis: if given, all three.
+
+    Returns:
+      The cross products (a scalar per pair when both are 2-vectors).
 
     Example:
       >>> fx.numpy.cross(fx.numpy.array([1., 0, 0]), fx.numpy.array([0., 1, 0]))  # [0,0,1]
@@ -342,26 +353,19 @@ def cross(a, b, axisa: int = -1, axisb: int = -1, axisc: int = -1, axis: int | N
     if na not in (2, 3) or nb not in (2, 3):
         raise ValueError(f"cross: incompatible dimensions for cross product (dimension must "
                          f"be 2 or 3), got {na} and {nb}")
-    a0, a1 = _component(a, 0), _component(a, 1)
-    b0, b1 = _component(b, 0), _component(b, 1)
-    z = C.subtract(C.multiply(a0, b1), C.multiply(a1, b0))
     if na == 2 and nb == 2:
-        return z
-    if na == 3 and nb == 3:
-        a2, b2 = _component(a, 2), _component(b, 2)
-        x = C.subtract(C.multiply(a1, b2), C.multiply(a2, b1))
-        y = C.subtract(C.multiply(a2, b0), C.multiply(a0, b2))
-    elif na == 2:
-        b2 = _component(b, 2)
-        x, y = C.multiply(a1, b2), C.negative(C.multiply(a0, b2))
-    else:
-        a2 = _component(a, 2)
-        x, y = C.negative(C.multiply(a2, b1)), C.multiply(a2, b0)
-    x, y, z = C._broadcast_all((x, y, z))
-    shape = builtins.max((_shape(x), _shape(y), _shape(z)), key=len)
-    parts = [lax.reshape(C._broadcast_to(v, shape), shape + (1,)) for v in (x, y, z)]
-    out = P.registry["concatenate"].bind(*parts, dimension=len(shape))
-    return C.moveaxis(out, -1, axisc)
+        return C.subtract(C.multiply(a[..., 0], b[..., 1]), C.multiply(a[..., 1], b[..., 0]))
+    a0, a1 = a[..., 0], a[..., 1]
+    a2 = a[..., 2] if na == 3 else C.zeros_like(a0)
+    b0, b1 = b[..., 0], b[..., 1]
+    b2 = b[..., 2] if nb == 3 else C.zeros_like(b0)
+    parts = [C.subtract(C.multiply(a1, b2), C.multiply(a2, b1)),
+             C.subtract(C.multiply(a2, b0), C.multiply(a0, b2)),
+             C.subtract(C.multiply(a0, b1), C.multiply(a1, b0))]
+    shape = C.broadcast_shapes(*(_shape(p) for p in parts))
+    parts = [lax.expand_dims(C._broadcast_to(p, shape), (0,)) for p in parts]
+    out = P.registry["concatenate"].bind(*parts, dimension=0)
+    return C.moveaxis(out, 0, axisc)
 
 
 # ---------------------------------------------------------------------------

@@ -15,11 +15,12 @@ import builtins
 
 import numpy as np
 
-from fx import dtypes, lax
+from fx import core, dtypes, lax
 from fx.array import Array
 from fx.core import Tracer, get_aval
 from fx.custom_derivatives import custom_jvp
 from fx.numpy import _core as C
+from fx.numpy._jitted import library_jit
 from fx.numpy._core import (_broadcast_all, _promote, _promote_inexact, _promote_shapes, asarray,
                             where)
 
@@ -94,8 +95,23 @@ def hypot(x1, x2, /):
     return _with_weak(out, _weak(x1, x2))
 
 
+_SIGN_SHIFT_TYPES = {2: np.int16, 4: np.int32, 8: np.int64}
+
+
+@library_jit
 def signbit(x, /):
-    """Whether the sign bit of ``x`` is set (true for ``-0.0`` and negative NaNs).
+    """Whether the sign bit of ``x`` is set (true for ``-0.0`` and negative NaNs), as
+    JAX's ``jnp.signbit`` (traced, a ``jit[name=signbit]`` equation: the float's bits
+    shifted right arithmetically onto the sign).
+
+    Args:
+      x: a real array (integers compare with 0; booleans are never negative).
+
+    Returns:
+      A boolean array of ``x``'s shape.
+
+    Raises:
+      TypeError: for complex ``x`` (the sign bit of a complex number is not defined).
 
     Example:
       >>> fnp.signbit(fnp.array([-0.0, 0.0, -2.0]))
@@ -103,26 +119,47 @@ def signbit(x, /):
     """
     (x,) = _promote(x)
     dtype = _dtype(x)
-    if dtype == dtypes.bool_ or dtype.kind == "u":
-        return lax.full(get_aval(x).shape, False, dtypes.bool_)
-    if dtype.kind == "i":
-        return _with_weak(lax.lt(x, _const(0, x)), False)
-    _reject_complex("signbit", x)
-    int_type = {2: np.int16, 4: np.int32, 8: np.int64}[dtype.itemsize]
-    return lax.lt(lax.bitcast_convert_type(x, int_type), np.array(0, int_type)[()])
+    if dtypes.is_integer(dtype):
+        return lax.lt(x, _const(0, x))
+    if dtype == dtypes.bool_:
+        return lax.full_like(x, False, dtype=dtypes.bool_)
+    if not dtypes.issubdtype(dtype, np.floating):
+        raise TypeError(f"fx.numpy.signbit is not well defined for complex inputs, got "
+                        f"dtype {dtype}")
+    int_type = _SIGN_SHIFT_TYPES.get(dtype.itemsize)
+    if int_type is None:
+        raise NotImplementedError(f"fx.numpy.signbit supports only 16, 32 and 64-bit floats, "
+                                  f"got {dtype}")
+    bits = lax.bitcast_convert_type(x, int_type)
+    if core._current_trace.get() is core.eval_trace:  # eager: one op fewer, same values
+        return lax.lt(bits, np.array(0, int_type)[()])
+    shift = np.array(8 * dtype.itemsize - 1, int_type)[()]
+    return lax.convert_element_type(lax.shift_right_arithmetic(bits, shift), dtypes.bool_)
 
 
+@library_jit
 def copysign(x1, x2, /):
-    """The magnitude of ``x1`` with the sign (bit) of ``x2``.
+    """The magnitude of ``x1`` with the sign (bit) of ``x2``, as JAX's ``jnp.copysign``
+    (traced, a ``jit[name=copysign]`` equation around ``signbit``'s).
+
+    Args:
+      x1, x2: real arrays or scalars (promoted to an inexact type and broadcast).
+
+    Returns:
+      ``-|x1|`` where ``x2``'s sign bit is set, else ``|x1|``.
+
+    Raises:
+      TypeError: for complex inputs.
 
     Example:
       >>> fnp.copysign(2.0, -0.0)
       Array(-2., dtype=float32, weak_type=True)
     """
     x1, x2 = _binary_inexact(x1, x2)
-    _reject_complex("copysign", x1, x2)
-    mag = lax.abs(x1)
-    return _with_weak(where(signbit(x2), lax.neg(mag), mag), _weak(x1, x2))
+    if dtypes.is_complex(_dtype(x1)):
+        raise TypeError("fx.numpy.copysign does not support complex-valued inputs, got "
+                        f"dtype {_dtype(x1).name}")
+    return where(signbit(x2), lax.neg(lax.abs(x1)), lax.abs(x1))
 
 
 def fabs(x, /):
@@ -386,15 +423,37 @@ def angle(z, deg: bool = False):
 
 
 def _replace_inf(x):
-    return where(C.isinf(x), lax.full_like(x, 0), x)
+    """``x`` with ``+inf`` (of the real part) replaced by 0, as JAX's logaddexp jvp."""
+    real = lax.real(x) if dtypes.is_complex(_dtype(x)) else x
+    return lax.select_n(lax.eq(real, _const(np.inf, real)), x, lax.full_like(x, 0))
 
 
-@custom_jvp
-def _logaddexp(x1, x2):
-    big = lax.max(x1, x2)
-    delta = lax.sub(x1, x2)
-    out = lax.add(big, lax.log1p(lax.exp(lax.neg(lax.abs(delta)))))
-    return where(C.isnan(delta), lax.add(x1, x2), out)
+def _wrap_between(x, bound):
+    """``x`` wrapped into ``[-bound, bound)`` (the phase of a complex logaddexp)."""
+    a = _const(bound, x)
+    two_a = _const(2 * bound, x)
+    rem = lax.rem(lax.add(x, a), two_a)
+    rem = lax.select_n(lax.lt(rem, _const(0, x)), rem, lax.add(rem, two_a))
+    return lax.sub(rem, a)
+
+
+def _logaddexp_rule():
+    @custom_jvp
+    def logaddexp(x1, x2):  # the name JAX's custom_jvp_call prints
+        big = lax.max(x1, x2)
+        if dtypes.is_complex(_dtype(x1)):  # as JAX: the principal branch of the phase
+            delta = lax.sub(lax.add(x1, x2), lax.mul(big, _const(2, big)))
+            out = lax.add(big, lax.log1p(lax.exp(delta)))
+            return lax.complex(lax.real(out), _wrap_between(lax.imag(out), np.pi))
+        delta = lax.sub(x1, x2)
+        is_nan = lax.ne(delta, delta)
+        both = lax.add(x1, x2)
+        out = lax.add(big, lax.log1p(lax.exp(lax.neg(lax.abs(delta)))))
+        return lax.select_n(is_nan, out, both)
+    return logaddexp
+
+
+_logaddexp = _logaddexp_rule()
 
 
 @_logaddexp.defjvp
@@ -402,31 +461,77 @@ def _logaddexp_jvp(primals, tangents):
     x1, x2 = primals
     t1, t2 = tangents
     out = _logaddexp(x1, x2)
-    out_inf = C.isinf(out)
-    w1 = lax.exp(lax.sub(where(out_inf, _replace_inf(x1), x1), _replace_inf(out)))
-    w2 = lax.exp(lax.sub(where(out_inf, _replace_inf(x2), x2), _replace_inf(out)))
-    return out, lax.add(lax.mul(t1, w1), lax.mul(t2, w2))
+    # each term's weight and product in turn (JAX's order of equations)
+    first = lax.mul(t1, lax.exp(lax.sub(_replace_inf(x1), _replace_inf(out))))
+    second = lax.mul(t2, lax.exp(lax.sub(_replace_inf(x2), _replace_inf(out))))
+    return out, lax.add(first, second)
 
 
 def logaddexp(x1, x2, /):
-    """``log(exp(x1) + exp(x2))`` without overflow.
+    """``log(exp(x1) + exp(x2))`` without overflow (complex inputs as JAX: the phase
+    wrapped into ``[-pi, pi)``).
+
+    Args:
+      x1, x2: arrays or scalars (promoted to an inexact type and broadcast).
+
+    Returns:
+      The elementwise log-sum-exp; a ``custom_jvp_call`` named ``logaddexp`` traced.
 
     Example:
       >>> fnp.logaddexp(0.0, 0.0)
       Array(0.6931472, dtype=float32, weak_type=True)
     """
     x1, x2 = _binary_inexact(x1, x2)
-    _reject_complex("logaddexp", x1, x2)
     return _with_weak(_logaddexp(x1, x2), _weak(x1, x2))
 
 
+def _logaddexp2_rule():
+    @custom_jvp
+    def logaddexp2(x1, x2):  # the name JAX's custom_jvp_call prints
+        big = lax.max(x1, x2)
+        inv_ln2 = _const(1 / np.log(2), big)
+        if dtypes.is_complex(_dtype(x1)):  # as JAX: the phase wrapped by pi / ln 2
+            delta = lax.sub(lax.add(x1, x2), lax.mul(big, _const(2, big)))
+            out = lax.add(big, lax.mul(inv_ln2, lax.log1p(lax.exp2(delta))))
+            return lax.complex(lax.real(out),
+                               _wrap_between(lax.imag(out), np.pi / np.log(2)))
+        delta = lax.sub(x1, x2)
+        is_nan = lax.ne(delta, delta)
+        both = lax.add(x1, x2)
+        out = lax.add(big, lax.mul(inv_ln2, lax.log1p(lax.exp2(lax.neg(lax.abs(delta))))))
+        return lax.select_n(is_nan, out, both)
+    return logaddexp2
+
+
+_logaddexp2 = _logaddexp2_rule()
+
+
+@_logaddexp2.defjvp
+def _logaddexp2_jvp(primals, tangents):
+    x1, x2 = primals
+    t1, t2 = tangents
+    out = _logaddexp2(x1, x2)
+    first = lax.mul(t1, lax.exp2(lax.sub(_replace_inf(x1), _replace_inf(out))))
+    second = lax.mul(t2, lax.exp2(lax.sub(_replace_inf(x2), _replace_inf(out))))
+    return out, lax.add(first, second)
+
+
 def logaddexp2(x1, x2, /):
-    """``log2(2**x1 + 2**x2)`` without overflow."""
+    """``log2(2**x1 + 2**x2)`` without overflow, as JAX's ``jnp.logaddexp2`` (traced, a
+    ``custom_jvp_call`` named ``logaddexp2``; complex phases wrapped by ``pi / ln 2``).
+
+    Args:
+      x1, x2: arrays or scalars (promoted to an inexact type and broadcast).
+
+    Returns:
+      The elementwise base-2 log-sum-exp.
+
+    Example:
+      >>> fnp.logaddexp2(1.0, 1.0)
+      Array(2., dtype=float32, weak_type=True)
+    """
     x1, x2 = _binary_inexact(x1, x2)
-    _reject_complex("logaddexp2", x1, x2)
-    ln2 = _const(np.log(2), x1)
-    out = lax.div(_logaddexp(lax.mul(x1, ln2), lax.mul(x2, ln2)), ln2)
-    return _with_weak(out, _weak(x1, x2))
+    return _with_weak(_logaddexp2(x1, x2), _weak(x1, x2))
 
 
 # ---------------------------------------------------------------------------
@@ -555,8 +660,10 @@ def nan_to_num(x, copy: bool = True, nan=0.0, posinf=None, neginf=None):
     return _with_weak(where(isneginf(out), lax.full_like(x, neginf), out), False)
 
 
+@library_jit(static_argnames=("equal_nan",))
 def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan: bool = False):
-    """Whether ``|a - b| <= atol + rtol * |b|`` elementwise (infinities must match).
+    """Whether ``a == b`` or (``b`` finite and ``|a - b| <= atol + rtol * |b|``),
+    elementwise, as JAX's ``jnp.isclose`` (traced, a ``jit[name=isclose]`` equation).
 
     Args:
       a, b: arrays (broadcast together).
@@ -571,26 +678,26 @@ def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan: bool = False):
       Array([ True, False], dtype=bool)
     """
     a, b = _promote(a, b)
-    a, b = _broadcast_all((a, b))
+    a, b = _promote_shapes((a, b))
     dtype = _dtype(a)
-    if not dtypes.is_inexact(dtype):
-        return _with_weak(lax.eq(a, b), False)
+    if dtype == dtypes.bool_ or not dtypes.is_inexact(dtype):
+        a, b = _promote_inexact(a, b)
+        dtype = _dtype(a)
     real_dtype = dtypes.finfo(dtype).dtype
-    rtol = lax.convert_element_type(asarray(rtol), real_dtype)
-    atol = lax.convert_element_type(asarray(atol), real_dtype)
-    finite = C.logical_and(C.isfinite(a), C.isfinite(b))
-    diff = lax.abs(lax.sub(a, where(finite, b, a)))
-    tol = lax.add(atol, lax.mul(rtol, lax.abs(where(finite, b, a))))
-    close = C.less_equal(diff, tol)
-    both_inf = C.logical_and(C.isinf(a), C.isinf(b))
-    out = where(finite, close, C.logical_and(both_inf, lax.eq(a, b)))
-    if equal_nan:
-        out = C.logical_or(out, C.logical_and(C.isnan(a), C.isnan(b)))
-    return _with_weak(out, False)
+    rtol = lax.convert_element_type(rtol, real_dtype)
+    atol = lax.convert_element_type(atol, real_dtype)
+    both_nan = C.logical_and(C.isnan(a), C.isnan(b))
+    b_finite = C.isfinite(b)
+    in_range = lax.le(lax.abs(lax.sub(a, b)), lax.add(atol, lax.mul(rtol, lax.abs(b))))
+    out = C.logical_or(lax.eq(a, b), C.logical_and(b_finite, in_range))
+    out = C.logical_or(out, both_nan) if equal_nan else out
+    return out
 
 
+@library_jit(static_argnames=("equal_nan",))
 def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan: bool = False):
-    """Whether every element of ``a`` is close to ``b`` (see ``isclose``); a 0-d bool."""
+    """Whether every element of ``a`` is close to ``b`` (see ``isclose``); a 0-d bool
+    (traced, a ``jit[name=allclose]`` equation, as JAX's)."""
     return C.all(isclose(a, b, rtol, atol, equal_nan))
 
 

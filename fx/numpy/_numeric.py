@@ -362,16 +362,42 @@ def interp(x, xp, fp, left=None, right=None, period=None):
 # convolution
 
 
-def _full_convolution(a, v, precision, preferred_element_type):
+def _valid_convolution(long_, short, precision, preferred_element_type):
+    """``sum_t long_[k + t] * short[m - 1 - t]`` for ``k`` in ``0..n-m``: a convolution
+    with no padding, so every product is one the direct sum has."""
     from fx.lax import conv_general_dilated
-    n, m = get_aval(a).shape[0], get_aval(v).shape[0]
-    dtype = _dtype(a)
-    lhs = lax.reshape(a, (1, 1, n))
-    rhs = lax.reshape(lax.rev(v, (0,)), (1, 1, m))
-    out = conv_general_dilated(lhs, rhs, (1,), [(m - 1, m - 1)], precision=precision,
+    n, m = get_aval(long_).shape[0], get_aval(short).shape[0]
+    lhs = lax.reshape(long_, (1, 1, n))
+    rhs = lax.reshape(lax.rev(short, (0,)), (1, 1, m))
+    out = conv_general_dilated(lhs, rhs, (1,), [(0, 0)], precision=precision,
                                preferred_element_type=preferred_element_type)
-    out = lax.reshape(out, (n + m - 1,))
-    return out if preferred_element_type is not None else lax.convert_element_type(out, dtype)
+    return lax.reshape(out, (n - m + 1,))
+
+
+def _full_convolution(a, v, precision, preferred_element_type):
+    """The full convolution ``c[k] = sum_j a[j] v[k - j]`` over the ``j`` where both
+    indices are in range, so NaN and infinity spread exactly where that sum's products do
+    (a zero-padded convolution would also multiply the padding by ``v``'s NaNs).
+
+    The interior ``k`` in ``[m-1, n-1]`` (``n >= m`` the longer and shorter lengths) is
+    a convolution without padding; the ``2 (m - 1)`` edge outputs are masked sums of
+    their few in-range products."""
+    dtype = _dtype(a)
+    if preferred_element_type is not None:
+        dtype = dtypes.canonicalize_dtype(preferred_element_type)
+    long_, short = (a, v) if get_aval(a).shape[0] >= get_aval(v).shape[0] else (v, a)
+    n, m = get_aval(long_).shape[0], get_aval(short).shape[0]
+    interior = lax.convert_element_type(
+        _valid_convolution(long_, short, precision, preferred_element_type), dtype)
+    if m == 1:
+        return interior
+    edge_k = np.concatenate([np.arange(m - 1), np.arange(n, n + m - 1)])
+    index = edge_k[:, None] - np.arange(m)[None, :]  # long_[index] * short[t]
+    in_range = (index >= 0) & (index < n)
+    long_c, short_c = (lax.convert_element_type(x, dtype) for x in (long_, short))
+    terms = C.multiply(long_c[np.clip(index, 0, n - 1)], short_c[None, :])
+    edges = C.sum(where(in_range, terms, lax.full((), 0, dtype)), axis=1)
+    return _concat([edges[:m - 1], interior, edges[m - 1:]])
 
 
 def _convolve(name, a, v, mode, precision, preferred_element_type, conj_flip):
@@ -390,16 +416,20 @@ def _convolve(name, a, v, mode, precision, preferred_element_type, conj_flip):
     a, v = lax.convert_element_type(a, _dtype(a)), lax.convert_element_type(v, _dtype(v))
     if conj_flip:
         v = lax.rev(C.conjugate(v), (0,))
+    short, long_ = builtins.min(n, m), builtins.max(n, m)
+    if mode == "valid":
+        pair = (a, v) if n >= m else (v, a)
+        out = _valid_convolution(*pair, precision, preferred_element_type)
+        return out if preferred_element_type is not None else lax.convert_element_type(
+            out, _dtype(a))
     full = _full_convolution(a, v, precision, preferred_element_type)
     if mode == "full":
         return full
-    short, long_ = builtins.min(n, m), builtins.max(n, m)
     if mode == "same":
         # centred as NumPy centres it: correlate with the longer v is the reversed
         # correlation of v with a, whose centre falls on the other side for even lengths
         start = short // 2 if conj_flip and n < m else (short - 1) // 2
-        return full[start:start + long_]
-    return full[short - 1:long_]
+    return full[start:start + long_]
 
 
 def convolve(a, v, mode: str = "full", *, precision=None, preferred_element_type=None):
@@ -501,6 +531,14 @@ def digitize(x, bins, right: bool = False, *, method: str | None = None):
     return lax.convert_element_type(out, dtypes.default_int_dtype())
 
 
+def _check_bins(name, bins):
+    """JAX takes the bins as an int or an array of edges, never a list or tuple (TypeError
+    naming the argument's position, as JAX's ``histogram``)."""
+    if isinstance(bins, (list, tuple)):
+        raise TypeError(f"{name} requires ndarray or scalar arguments, got {type(bins)} at "
+                        f"position 1; pass the bin edges as an array (fx.numpy.asarray)")
+
+
 def histogram_bin_edges(a, bins=10, range=None, weights=None):
     """The edges of the bins ``histogram`` would use (``bins + 1`` evenly spaced edges
     over ``range``, by default the data's min and max, widened by 0.5 if equal).
@@ -509,6 +547,7 @@ def histogram_bin_edges(a, bins=10, range=None, weights=None):
       >>> fnp.histogram_bin_edges(fnp.array([0.0, 4.0]), bins=2)
       Array([0., 2., 4.], dtype=float32)
     """
+    _check_bins("histogram_bin_edges", bins)
     a = C.ravel(asarray(a))
     (a,) = _promote_inexact(a)
     a = lax.convert_element_type(a, _dtype(a))
@@ -560,6 +599,7 @@ def histogram(a, bins=10, range=None, weights=None, density=None):
       >>> fnp.histogram(fnp.array([0.0, 1.0, 1.0, 3.0]), bins=3)[0]
       Array([1., 2., 1.], dtype=float32)
     """
+    _check_bins("histogram", bins)
     a = asarray(a)
     edges = histogram_bin_edges(a, bins, range, weights)
     a = lax.convert_element_type(C.ravel(a), _dtype(edges)) if not dtypes.is_inexact(
@@ -655,10 +695,17 @@ def histogram2d(x, y, bins=10, range=None, weights=None, density=None):
              [0., 1.]], dtype=float32)
     """
     x, y = asarray(x), asarray(y)
-    if not isinstance(bins, (int, np.integer)) and np.ndim(bins) == 1 and len(bins) != 2:
+    # as JAX: a sequence of one or two entries is per dimension (each an int or edges,
+    # which may mix); any other length is one set of edges shared by both dimensions
+    try:
+        count = len(bins)
+    except TypeError:
+        count = 1
+    if isinstance(bins, (int, np.integer)):
         bins = [bins, bins]
-    elif isinstance(bins, (int, np.integer)):
-        bins = [bins, bins]
+    elif count not in (1, 2):
+        edges = asarray(bins)
+        bins = [edges, edges]
     x, y = _promote_inexact(x, y)
     sample = C.stack([lax.convert_element_type(x, _dtype(x)),
                       lax.convert_element_type(y, _dtype(y))], axis=1)

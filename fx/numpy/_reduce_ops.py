@@ -16,8 +16,9 @@ import primitives as P
 from fx import core, dtypes, lax
 from fx.array import Array
 from fx.core import Tracer, get_aval
-from fx.numpy._core import (_broadcast_to, _to_bool, add, asarray, conjugate, maximum, minimum,
-                            multiply, real, sqrt, subtract, true_divide)
+from fx.numpy._jitted import library_jit
+from fx.numpy._core import (_broadcast_to, _to_bool, add, asarray, maximum, minimum,
+                            multiply)
 
 # ---------------------------------------------------------------------------
 # reductions
@@ -65,28 +66,46 @@ def _keepdims(y, in_shape, axes):
     return lax.broadcast_in_dim(y, shape, kept)
 
 
-def _reduce(prim, identity, a, axis, dtype, keepdims, initial, where_, upcast_bool=False):
-    a = strong(asarray(a) if not isinstance(a, (Array, Tracer)) else a)
+_NARROW_FLOATS = (np.dtype(np.float16), dtypes.bfloat16)
+
+
+def _reduce(prim, identity, a, axis, dtype, keepdims, initial, where_, upcast_bool=False,
+            upcast_f16=False):
+    """``prim`` over ``axis`` as JAX's reductions: booleans (and, with no ``dtype``, narrow
+    integers) summed/multiplied as default ints when ``upcast_bool``; float16/bfloat16
+    computed in float32 and rounded back once when ``upcast_f16`` and no ``dtype``."""
+    a = asarray(a) if not isinstance(a, (Array, Tracer)) else a
     aval = get_aval(a)
     axes = _reduction_axes(axis, aval.ndim)
+    result_dtype = None
+    if upcast_bool and aval.dtype == dtypes.bool_:
+        a = lax.convert_element_type(a, dtypes.default_int_dtype())
     if dtype is not None:
         a = lax.convert_element_type(a, dtype)
-    elif upcast_bool and aval.dtype == dtypes.bool_ or (
-            upcast_bool and dtypes.is_integer(aval.dtype) and aval.dtype.itemsize < 4):
+    elif upcast_bool and dtypes.is_integer(aval.dtype) and aval.dtype.itemsize < 4:
         a = lax.convert_element_type(
             a, dtypes.default_uint_dtype() if aval.dtype.kind == "u"
             else dtypes.default_int_dtype())
+    elif upcast_f16 and aval.dtype in _NARROW_FLOATS:
+        a, result_dtype = lax.convert_element_type(a, np.float32), aval.dtype
+    a = strong(a)  # (after the conversions, which are strong already: no extra equation)
     if where_ is not None:
         if identity is None:
             raise ValueError(f"reduction over an empty/masked set needs an initial value "
                              f"(pass initial=) for {prim.name}")
-        mask = _broadcast_to(_to_bool(asarray(where_)), aval.shape)
-        a = lax.select_n(mask, lax.full_like(a, identity(get_aval(a).dtype)), a)
+        from fx.numpy._core import where as _select
+        mask = where_ if isinstance(where_, (Array, Tracer)) else asarray(where_)
+        if get_aval(mask).shape != aval.shape:
+            mask = _broadcast_to(mask, aval.shape)
+        dtype_in = get_aval(a).dtype
+        a = _select(mask, a, np.array(identity(dtype_in), dtype_in)[()])  # as JAX's
     out = prim.bind(a, axes=axes, out_sharding=None)
     if initial is not None:
         out = _combine_initial(prim, out, initial)
     if keepdims:
         out = _keepdims(out, aval.shape, axes)
+    if result_dtype is not None:
+        out = lax.convert_element_type(out, result_dtype)
     return out
 
 
@@ -116,14 +135,14 @@ def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=
         promote_integers=True):
     """Sum of elements over ``axis`` (all axes by default)."""
     return _reduce(P.reduce_sum_p, lambda d: 0, a, axis, dtype, keepdims, initial, where,
-                   upcast_bool=promote_integers)
+                   upcast_bool=promote_integers, upcast_f16=True)
 
 
 def prod(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None,
          promote_integers=True):
     """Product of elements over ``axis``."""
     return _reduce(P.reduce_prod_p, lambda d: 1, a, axis, dtype, keepdims, initial, where,
-                   upcast_bool=promote_integers)
+                   upcast_bool=promote_integers, upcast_f16=True)
 
 
 def max(a, axis=None, out=None, keepdims=False, initial=None, where=None):
@@ -164,64 +183,116 @@ def any(a, axis=None, out=None, keepdims=False, *, where=None):
 
 
 def mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=None):
-    """Arithmetic mean over ``axis``."""
+    """Arithmetic mean over ``axis`` (with ``where=``, of the selected elements).
+
+    As JAX: computed in ``dtype`` when given; otherwise in the input's inexact type, with
+    float16/bfloat16 summed and divided in float32 and rounded back once.
+    """
     a = asarray(a)
     aval = get_aval(a)
     axes = _reduction_axes(axis, aval.ndim)
     if dtype is None:
-        dtype = aval.dtype if dtypes.is_inexact(aval.dtype) else dtypes.default_float_dtype()
-    total = sum(a, axis, dtype=dtype, keepdims=keepdims, where=where)
+        result = aval.dtype if dtypes.is_inexact(aval.dtype) else dtypes.default_float_dtype()
+        computation = np.dtype(np.float32) if result in _NARROW_FLOATS else result
+    else:
+        result = computation = dtypes.canonicalize_dtype(dtype)
     if where is None:
         count = int(np.prod([aval.shape[i] for i in axes], dtype=np.int64))
-        return lax.div(total, np.array(count, get_aval(total).dtype)[()])
-    mask = _broadcast_to(_to_bool(asarray(where)), aval.shape)
-    count = sum(mask, axis, dtype=get_aval(total).dtype, keepdims=keepdims)
-    return lax.div(total, count)
+        normalizer = np.array(count, computation)[()]
+    else:  # (the count first, as JAX's)
+        mask = _broadcast_to(_to_bool(asarray(where)), aval.shape)
+        normalizer = sum(mask, axis, dtype=computation, keepdims=keepdims)
+    total = sum(a, axis, dtype=computation, keepdims=keepdims, where=where)
+    out = lax.div(total, normalizer)
+    return out if result == computation else lax.convert_element_type(out, result)
 
 
 def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None,
         correction=None):
-    """Variance over ``axis`` with ``ddof`` (or ``correction``) degrees of freedom.
+    """Variance over ``axis`` with ``ddof`` (or ``correction``) degrees of freedom, as
+    JAX's ``jnp.var`` (traced, a ``jit[name=_var]`` equation; ``ddof`` is a dynamic
+    argument there, so it may be traced).
 
     As JAX: computed in ``dtype`` (or the input's inexact type) and returned in it; NaN
     where the normaliser (count - ddof) is not positive.
+
+    Args:
+      a: the array.
+      axis: None, an int or a tuple of ints.
+      dtype: the result (and computation) dtype.
+      ddof, correction: degrees of freedom subtracted from the count (one of them).
+      keepdims: keep the reduced axes with size 1.
+      where: optional boolean mask of the elements to include.
+
+    Returns:
+      The variance (real for complex input).
+
+    Example:
+      >>> fnp.var(fnp.array([1.0, 2.0, 3.0, 4.0]))
+      Array(1.25, dtype=float32)
     """
-    if correction is not None:
-        ddof = correction
+    correction = _correction("var", ddof, correction)
+    if out is not None:
+        raise NotImplementedError("The 'out' argument to fx.numpy.var is not supported.")
+    return _var(a, _static_axis(axis), dtype, correction, keepdims, where=where)
+
+
+def _correction(name, ddof, correction):
+    if correction is None:
+        return ddof
+    if not (isinstance(ddof, int) and not isinstance(ddof, bool) and ddof == 0):
+        raise ValueError(f"fx.numpy.{name}: ddof and correction can't both be specified")
+    return correction
+
+
+def _static_axis(axis):
+    """``axis`` as a hashable static value (lists become tuples)."""
+    if isinstance(axis, list):
+        return tuple(axis)
+    if isinstance(axis, np.ndarray):
+        return tuple(int(i) for i in axis.ravel()) if axis.ndim else int(axis)
+    return axis
+
+
+@library_jit(static_argnames=("axis", "dtype", "keepdims"))
+def _var(a, axis, dtype, correction, keepdims, *, where=None):
     a = asarray(a)
     aval = get_aval(a)
     axes = _reduction_axes(axis, aval.ndim)
     out_dtype = _var_dtype("var", aval.dtype, dtype)
     if dtypes.is_complex(aval.dtype):
-        a_in = a  # the variance of complex values is real: |x - mean|^2
+        compute = aval.dtype  # the variance of complex values is real: |x - mean|^2
     else:
         # narrow floats accumulate in float32; a complex request still reduces a real
         # variance (converted at the end)
         compute = out_dtype if out_dtype.kind == "f" and out_dtype.itemsize >= 4 \
             else dtypes.default_float_dtype()
-        a_in = lax.convert_element_type(a, compute) if aval.dtype != compute else a
-    centered = subtract(a_in, mean(a_in, axis, keepdims=True, where=where))
-    if dtypes.is_complex(get_aval(centered).dtype):
-        sq = real(multiply(centered, conjugate(centered)))
+    a = lax.convert_element_type(a, compute) if aval.dtype != compute else a
+    centered = lax.sub(a, mean(a, axis, dtype=compute, keepdims=True, where=where))
+    if dtypes.is_complex(compute):
+        centered = lax.real(lax.mul(centered, lax.conj(centered)))
     else:
-        sq = multiply(centered, centered)
-    total = sum(sq, axis, keepdims=keepdims, where=where)
-    tdt = get_aval(total).dtype
+        centered = lax.square(centered)
+    tdt = get_aval(centered).dtype
     if where is None:
         count = int(np.prod([aval.shape[i] for i in axes], dtype=np.int64))
-        denom = count - ddof
-        if isinstance(ddof, (int, float, np.integer, np.floating)):
+        normalizer = np.array(count, tdt)[()]
+        if core._current_trace.get() is core.eval_trace and isinstance(
+                correction, (int, float, np.integer, np.floating)):
+            # eager with a concrete correction: the normaliser is known now
+            total = sum(centered, axis, dtype=tdt, keepdims=keepdims)
+            denom = count - correction
             out = lax.div(total, np.array(denom, tdt)[()]) if denom > 0 else \
                 lax.full_like(total, np.nan)
             return _as_out_dtype(out, out_dtype)
-        denom = subtract(np.array(count, tdt)[()], ddof)
     else:
         mask = _broadcast_to(_to_bool(asarray(where)), aval.shape)
-        denom = subtract(sum(mask, axis, dtype=tdt, keepdims=keepdims), ddof)
-    out = true_divide(total, denom)
-    out = lax.select_n(lax.gt(denom, lax.full_like(denom, 0)),
-                       _broadcast_to(lax.full_like(denom, np.nan), get_aval(out).shape), out)
-    return _as_out_dtype(out, out_dtype)
+        normalizer = sum(mask, axis, dtype=tdt, keepdims=keepdims)
+    normalizer = lax.sub(normalizer, lax.convert_element_type(correction, tdt))
+    total = sum(centered, axis, dtype=tdt, keepdims=keepdims, where=where)
+    result = _as_out_dtype(lax.div(total, normalizer), out_dtype)
+    from fx.numpy._core import where as _select
+    return _select(lax.gt(normalizer, lax.full_like(normalizer, 0)), result, np.nan)
 
 
 def _var_dtype(name, in_dtype, dtype):
@@ -248,10 +319,31 @@ def _as_out_dtype(x, dtype):
 
 def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None,
         correction=None):
-    """Standard deviation over ``axis``."""
+    """Standard deviation over ``axis``: ``sqrt(var(...))`` (JAX's ``jnp.std``; traced, a
+    ``jit[name=_std]`` equation around ``_var``'s).
+
+    Args:
+      a, axis, dtype, ddof, keepdims, where, correction: as ``var`` (``dtype`` must be
+        inexact).
+
+    Returns:
+      The standard deviation.
+
+    Example:
+      >>> fnp.std(fnp.array([1.0, 3.0]))
+      Array(1., dtype=float32)
+    """
+    correction = _correction("std", ddof, correction)
+    if out is not None:
+        raise NotImplementedError("The 'out' argument to fx.numpy.std is not supported.")
     if dtype is not None:
         _var_dtype("std", None, dtype)
-    return sqrt(var(a, axis, dtype, out, ddof, keepdims, where=where, correction=correction))
+    return _std(a, _static_axis(axis), dtype, correction, keepdims, where=where)
+
+
+@library_jit(static_argnames=("axis", "dtype", "keepdims"))
+def _std(a, axis, dtype, correction, keepdims, *, where=None):
+    return lax.sqrt(_var(a, axis, dtype, correction, keepdims, where=where))
 
 
 def argmax(a, axis=None, out=None, keepdims=False):

@@ -11,14 +11,16 @@ all-NaN lanes. Results are floating unless stated.
 from __future__ import annotations
 
 import builtins
+import operator
 
 import numpy as np
 
 from fx import dtypes, lax
 from fx.core import get_aval
 from fx.numpy import _core as C
-from fx.numpy._core import _promote_inexact, _reduction_axes, asarray
+from fx.numpy._core import _check_array_args, _promote_inexact, _reduction_axes, asarray
 from fx.numpy._core import where as _where
+from fx.numpy._jitted import library_jit
 
 __all__ = ["nansum", "nanprod", "nanmax", "nanmin", "nanargmax", "nanargmin", "nanmean",
            "nanvar", "nanstd", "nanmedian", "nanquantile", "nanpercentile", "median",
@@ -29,103 +31,196 @@ def _dtype(x):
     return get_aval(x).dtype
 
 
-def _nan_replaced(a, value):
-    a = asarray(a)
-    if not dtypes.is_inexact(_dtype(a)):
-        return a
-    return _where(C.isnan(a), lax.full_like(a, value), a)
-
-
 def _check_out(name, out):
     if out is not None:
         raise NotImplementedError(f"The 'out' argument to fx.numpy.{name} is not supported.")
 
 
-# ---------------------------------------------------------------------------
-# NaN-ignoring reductions
+def _inexact_dtype(dtype):
+    """``dtype`` if inexact, else the default float (JAX's ``to_inexact_dtype``)."""
+    return dtype if dtypes.is_inexact(dtype) else dtypes.default_float_dtype()
 
 
+def _init_value(dtype, value):
+    """``value`` as a strongly typed NumPy scalar of ``dtype`` (a reduction's identity,
+    as JAX's ``_reduction_init_val``: the largest finite value for infinities of types
+    without them)."""
+    if dtype == dtypes.bool_:
+        return np.array(value > 0, dtype)
+    if np.isinf(value) and dtypes.is_inexact(dtype) and not _has_inf(dtype):
+        value = dtypes.finfo(dtype).min if value < 0 else dtypes.finfo(dtype).max
+    return np.array(value, dtype)
+
+
+def _has_inf(dtype):
+    with np.errstate(all="ignore"):
+        return bool(np.isinf(np.array(np.inf).astype(dtype)))
+
+
+def _nan_reduction(reduction, init_value, nan_if_all_nan, a, axis, keepdims, where_,
+                   **kwargs):
+    """``reduction`` over ``axis`` with NaNs replaced by ``init_value``; NaN where a whole
+    lane is NaN when ``nan_if_all_nan`` (JAX's order of operations, so the printed jaxprs
+    are JAX's)."""
+    a = asarray(a)
+    dtype = _dtype(a)
+    if not dtypes.is_inexact(dtype):
+        return reduction(a, axis=axis, keepdims=keepdims, where=where_, **kwargs)
+    filled = _where(C.isnan(a), _init_value(dtype, init_value), a)
+    out = reduction(filled, axis=axis, keepdims=keepdims, where=where_, **kwargs)
+    if not nan_if_all_nan:
+        return out
+    return _where(C.all(C.isnan(a), axis=axis, keepdims=keepdims), np.array(np.nan, dtype),
+                  out)
+
+
+@library_jit(static_argnames=("axis", "dtype", "keepdims"))
 def nansum(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):
-    """Sum over ``axis`` treating NaN as zero.
+    """Sum over ``axis`` treating NaN as zero (JAX's ``jnp.nansum``; traced, a
+    ``jit[name=nansum]`` equation).
+
+    Args:
+      a: the array.
+      axis: None (all axes), an int or a tuple of ints (static).
+      dtype: the accumulation and result dtype.
+      keepdims: keep the reduced axes with size 1.
+      initial: a value added to each sum.
+      where: optional boolean mask of the elements to include.
+
+    Returns:
+      The sum of the non-NaN elements.
 
     Example:
       >>> fnp.nansum(fnp.array([1.0, fnp.nan, 2.0]))
       Array(3., dtype=float32)
     """
     _check_out("nansum", out)
-    return C.sum(_nan_replaced(a, 0), axis, dtype, keepdims=keepdims, initial=initial,
-                 where=where)
+    return _nan_reduction(C.sum, 0, False, a, axis, keepdims, where, dtype=dtype,
+                          initial=initial)
 
 
+@library_jit(static_argnames=("axis", "dtype", "keepdims"))
 def nanprod(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):
-    """Product over ``axis`` treating NaN as one."""
+    """Product over ``axis`` treating NaN as one (JAX's ``jnp.nanprod``; traced, a
+    ``jit[name=nanprod]`` equation). Arguments as ``nansum``'s.
+
+    Example:
+      >>> fnp.nanprod(fnp.array([2.0, fnp.nan, 3.0]))
+      Array(6., dtype=float32)
+    """
     _check_out("nanprod", out)
-    return C.prod(_nan_replaced(a, 1), axis, dtype, keepdims=keepdims, initial=initial,
-                  where=where)
+    return _nan_reduction(C.prod, 1, False, a, axis, keepdims, where, dtype=dtype,
+                          initial=initial)
 
 
-def _nan_extremum(name, fn, fill, a, axis, keepdims, initial, where_):
-    a = asarray(a)
-    if not dtypes.is_inexact(_dtype(a)):
-        return fn(a, axis, keepdims=keepdims, initial=initial, where=where_)
-    out = fn(_nan_replaced(a, fill), axis, keepdims=keepdims, initial=initial, where=where_)
-    all_nan = C.all(C.isnan(a), axis, keepdims=keepdims, where=where_)
-    if initial is not None:
-        return out
-    return _where(all_nan, lax.full_like(out, np.nan), out)
-
-
+@library_jit(static_argnames=("axis", "keepdims"))
 def nanmax(a, axis=None, out=None, keepdims=False, initial=None, where=None):
-    """Maximum over ``axis`` ignoring NaN (NaN where every element is NaN).
+    """Maximum over ``axis`` ignoring NaN, NaN where every element is NaN (unless
+    ``initial`` is given). JAX's ``jnp.nanmax``; traced, a ``jit[name=nanmax]`` equation.
+
+    Args:
+      a, axis, keepdims, where: as ``nansum``'s.
+      initial: a lower bound for each maximum (required with ``where``).
+
+    Returns:
+      The maximum of the non-NaN elements.
 
     Example:
       >>> fnp.nanmax(fnp.array([1.0, fnp.nan, 3.0]))
       Array(3., dtype=float32)
     """
     _check_out("nanmax", out)
-    return _nan_extremum("nanmax", C.max, -np.inf, a, axis, keepdims, initial, where)
+    return _nan_reduction(C.max, -np.inf, initial is None, a, axis, keepdims,
+                          where, initial=initial)
 
 
+@library_jit(static_argnames=("axis", "keepdims"))
 def nanmin(a, axis=None, out=None, keepdims=False, initial=None, where=None):
-    """Minimum over ``axis`` ignoring NaN (NaN where every element is NaN)."""
+    """Minimum over ``axis`` ignoring NaN (see ``nanmax``).
+
+    Example:
+      >>> fnp.nanmin(fnp.array([1.0, fnp.nan, 3.0]))
+      Array(1., dtype=float32)
+    """
     _check_out("nanmin", out)
-    return _nan_extremum("nanmin", C.min, np.inf, a, axis, keepdims, initial, where)
+    return _nan_reduction(C.min, np.inf, initial is None, a, axis, keepdims,
+                          where, initial=initial)
 
 
-def _nan_arg(fn, fill, a, axis, keepdims):
+def _nan_arg_reduction(reduction, fill, a, axis, keepdims):
     a = asarray(a)
     if not dtypes.is_inexact(_dtype(a)):
-        return fn(a, axis, keepdims=keepdims)
+        return reduction(a, axis=axis, keepdims=keepdims)
     nan_mask = C.isnan(a)
-    idx = fn(_where(nan_mask, lax.full_like(a, fill), a), axis, keepdims=keepdims)
-    all_nan = C.all(nan_mask, axis, keepdims=keepdims)
-    return _where(all_nan, lax.full_like(idx, -1), idx)
+    index = reduction(_where(nan_mask, fill, a), axis=axis, keepdims=keepdims)
+    return _where(C.all(nan_mask, axis=axis, keepdims=keepdims), -1, index)
 
 
-def nanargmax(a, axis=None, out=None, keepdims=False):
-    """Index of the maximum ignoring NaN; -1 where every element is NaN.
+def _arg_axis(name, axis):
+    if axis is None:
+        return None
+    try:
+        return operator.index(axis)
+    except TypeError:
+        raise TypeError(f"fx.numpy.{name}: axis must be an int or None, got {axis!r}") \
+            from None
+
+
+@library_jit(static_argnames=("axis", "keepdims"))
+def _nanargmax(a, axis=None, keepdims=False):
+    return _nan_arg_reduction(C.argmax, -np.inf, a, axis, keepdims)
+
+
+@library_jit(static_argnames=("axis", "keepdims"))
+def _nanargmin(a, axis=None, keepdims=False):
+    return _nan_arg_reduction(C.argmin, np.inf, a, axis, keepdims)
+
+
+def nanargmax(a, axis=None, out=None, keepdims=None):
+    """Index of the maximum ignoring NaN; -1 where every element is NaN (JAX's
+    ``jnp.nanargmax``; traced, a ``jit[name=_nanargmax]`` equation).
+
+    Args:
+      a: the array.
+      axis: an int, or None for the flattened array.
+      keepdims: keep the reduced axis with size 1.
+
+    Returns:
+      Indices of the default int dtype.
 
     Example:
       >>> fnp.nanargmax(fnp.array([fnp.nan, 2.0, 1.0]))
       Array(1, dtype=int32)
     """
     _check_out("nanargmax", out)
-    return _nan_arg(C.argmax, -np.inf, a, axis, keepdims)
+    _check_array_args((a,))
+    return _nanargmax(a, _arg_axis("nanargmax", axis), keepdims=bool(keepdims))
 
 
-def nanargmin(a, axis=None, out=None, keepdims=False):
-    """Index of the minimum ignoring NaN; -1 where every element is NaN."""
+def nanargmin(a, axis=None, out=None, keepdims=None):
+    """Index of the minimum ignoring NaN; -1 where every element is NaN (see
+    ``nanargmax``).
+
+    Example:
+      >>> fnp.nanargmin(fnp.array([fnp.nan, 2.0, 1.0]))
+      Array(2, dtype=int32)
+    """
     _check_out("nanargmin", out)
-    return _nan_arg(C.argmin, np.inf, a, axis, keepdims)
+    _check_array_args((a,))
+    return _nanargmin(a, _arg_axis("nanargmin", axis), keepdims=bool(keepdims))
 
 
-def _valid_count(a, axis, keepdims, where_, dtype):
-    valid = C.logical_not(C.isnan(a))
-    return C.sum(valid, axis, dtype=dtype, keepdims=keepdims, where=where_)
-
-
+@library_jit(static_argnames=("axis", "dtype", "keepdims"))
 def nanmean(a, axis=None, dtype=None, out=None, keepdims=False, where=None):
-    """Mean over ``axis`` ignoring NaN (NaN where every element is NaN).
+    """Mean over ``axis`` ignoring NaN, NaN where every element is NaN (JAX's
+    ``jnp.nanmean``; traced, a ``jit[name=nanmean]`` equation).
+
+    Args:
+      a, axis, keepdims, where: as ``nansum``'s.
+      dtype: the computation and result dtype (default: ``a``'s inexact type).
+
+    Returns:
+      The mean of the non-NaN elements.
 
     Example:
       >>> fnp.nanmean(fnp.array([1.0, fnp.nan, 3.0]))
@@ -135,15 +230,46 @@ def nanmean(a, axis=None, dtype=None, out=None, keepdims=False, where=None):
     a = asarray(a)
     if not dtypes.is_inexact(_dtype(a)):
         return C.mean(a, axis, dtype, keepdims=keepdims, where=where)
-    if dtype is None:
-        dtype = _dtype(a)
-    total = nansum(a, axis, dtype, keepdims=keepdims, where=where)
-    count = _valid_count(a, axis, keepdims, where, _dtype(total))
-    return lax.div(total, count)
+    dtype = _dtype(a) if dtype is None else dtypes.canonicalize_dtype(dtype)
+    valid = lax.bitwise_not(C.isnan(a))
+    normalizer = C.sum(valid, axis=axis, dtype=dtype, keepdims=keepdims, where=where)
+    total = nansum(a, axis, dtype=dtype, keepdims=keepdims, where=where)
+    return lax.div(total, normalizer)
 
 
-def nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, where=None):
-    """Variance over ``axis`` ignoring NaN, with ``ddof`` degrees of freedom.
+def _var_types(a_dtype, dtype):
+    """(computation dtype, result dtype) of nanvar, as JAX's: complex input needs a
+    complex ``dtype``; float16/bfloat16 compute in float32."""
+    if dtype is not None:
+        dtype = dtypes.canonicalize_dtype(dtype)
+        if dtypes.is_complex(a_dtype) and not dtypes.is_complex(dtype):
+            raise ValueError(f"fx.numpy.nanvar: dtype {dtype} is real but the input is "
+                             f"{a_dtype}; pass a complex dtype (or none) for complex input")
+        computation = dtype
+    elif not dtypes.is_inexact(a_dtype):
+        dtype = computation = dtypes.default_float_dtype()
+    else:
+        dtype, computation = np.dtype(np.array(0, a_dtype).real.dtype), a_dtype
+    if computation in (np.dtype(np.float16), dtypes.bfloat16):
+        computation = np.dtype(np.float32)
+    return np.dtype(computation), np.dtype(dtype)
+
+
+@library_jit(static_argnames=("axis", "dtype", "keepdims"))
+def nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, where=None,
+           mean=None):
+    """Variance over ``axis`` ignoring NaN, with ``ddof`` degrees of freedom; NaN where
+    fewer than ``ddof + 1`` elements are valid (JAX's ``jnp.nanvar``; traced, a
+    ``jit[name=nanvar]`` equation).
+
+    Args:
+      a, axis, keepdims, where: as ``nansum``'s.
+      dtype: the result dtype (float16/bfloat16 compute in float32).
+      ddof: degrees of freedom subtracted from the count of valid elements.
+      mean: a precomputed mean (with ``keepdims=True`` shape), or None.
+
+    Returns:
+      The variance of the non-NaN elements (real for complex input).
 
     Example:
       >>> fnp.nanvar(fnp.array([1.0, fnp.nan, 3.0]))
@@ -151,24 +277,43 @@ def nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, where=Non
     """
     _check_out("nanvar", out)
     a = asarray(a)
-    if not dtypes.is_inexact(_dtype(a)):
-        return C.var(a, axis, dtype, ddof=ddof, keepdims=keepdims, where=where)
-    mean = nanmean(a, axis, dtype, keepdims=True, where=where)
-    centered = C.subtract(_nan_replaced(a, 0), mean)
-    centered = _where(C.isnan(a), lax.full_like(centered, 0), centered)
-    if dtypes.is_complex(_dtype(centered)):
-        sq = C.real(C.multiply(centered, C.conjugate(centered)))
+    computation, dtype = _var_types(_dtype(a), dtype)
+    a = lax.convert_element_type(a, computation) if _dtype(a) != computation else a
+    if mean is None:
+        mean = nanmean(a, axis, dtype=computation, keepdims=True, where=where)
     else:
-        sq = C.multiply(centered, centered)
-    total = C.sum(sq, axis, keepdims=keepdims, where=where)
-    count = _valid_count(a, axis, keepdims, where, _dtype(total))
-    denom = C.maximum(C.subtract(count, ddof), 0)
-    return C.true_divide(total, lax.convert_element_type(denom, _dtype(total)))
+        mean = asarray(mean)
+        if _dtype(mean) != computation:
+            mean = lax.convert_element_type(mean, computation)
+    centered = _where(C.isnan(a), 0, C.subtract(a, mean))
+    if dtypes.is_complex(_dtype(centered)):
+        centered = lax.real(lax.mul(centered, lax.conj(centered)))
+    else:
+        centered = lax.square(centered)
+    normalizer = C.sum(lax.bitwise_not(C.isnan(a)), axis=axis, keepdims=keepdims,
+                       where=where)
+    normalizer = C.subtract(normalizer, ddof)
+    empty = lax.le(normalizer, np.array(0, _dtype(normalizer)))
+    result = C.sum(centered, axis, keepdims=keepdims, where=where)
+    result = _where(empty, np.nan, result)
+    divisor = _where(empty, 1, normalizer)
+    result = lax.div(result, lax.convert_element_type(divisor, _dtype(result)))
+    return lax.convert_element_type(result, dtype) if _dtype(result) != dtype else result
 
 
-def nanstd(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, where=None):
-    """Standard deviation over ``axis`` ignoring NaN."""
-    return C.sqrt(nanvar(a, axis, dtype, out, ddof, keepdims, where=where))
+@library_jit(static_argnames=("axis", "dtype", "keepdims"))
+def nanstd(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, where=None,
+           mean=None):
+    """Standard deviation over ``axis`` ignoring NaN: ``sqrt(nanvar(...))`` (JAX's
+    ``jnp.nanstd``; traced, a ``jit[name=nanstd]`` equation). Arguments as ``nanvar``'s.
+
+    Example:
+      >>> fnp.nanstd(fnp.array([1.0, fnp.nan, 3.0]))
+      Array(1., dtype=float32)
+    """
+    _check_out("nanstd", out)
+    return lax.sqrt(nanvar(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims,
+                           where=where, mean=mean))
 
 
 # ---------------------------------------------------------------------------
@@ -383,6 +528,8 @@ def average(a, axis=None, weights=None, returned: bool = False, keepdims: bool =
     a = asarray(a)
     aval = get_aval(a)
     if weights is None:
+        if not dtypes.is_inexact(aval.dtype):  # (as JAX's: promoted first, then the mean)
+            a = lax.convert_element_type(a, dtypes.default_float_dtype())
         avg = C.mean(a, axis, keepdims=keepdims)
         if not returned:
             return avg

@@ -116,6 +116,10 @@ def arange(start, stop=None, step=None, dtype=None, *, device=None):
         args = (start,)
     else:
         args = tuple(v for v in (start, stop, step) if v is not None)
+    if builtins.any(np.iscomplexobj(v) for v in args):
+        raise ValueError("Passing complex start/stop/step to fx.numpy.arange is not "
+                         "supported (as in JAX v0.10.0); pass real bounds and a complex "
+                         "dtype= instead")
     if dtype is None:
         dtype = dtypes.result_type(*[v.item() if isinstance(v, (Array, np.ndarray,
                                                                 np.generic)) else v

@@ -15,8 +15,9 @@ import numpy as np
 
 from fx import core, dtypes, lax
 from fx.core import get_aval
-from fx.numpy._core import (_promote, _reduction_axes, asarray, isnan, logical_not, ravel,
+from fx.numpy._core import (_promote, _reduction_axes, asarray, logical_not, ravel,
                             reshape, sum, where)
+from fx.numpy._jitted import library_jit
 
 __all__ = ["cumsum", "cumprod", "cumulative_sum", "cumulative_prod", "nancumsum",
            "nancumprod", "sort", "argsort", "lexsort", "partition", "argpartition",
@@ -65,101 +66,118 @@ def _shift_in(x, value):
 # cumulative sums and products
 
 
-def _cumulative_input(name, a, axis, dtype):
+def _promote_integer_dtype(dtype):
+    """Booleans and integers narrower than the default int (uint) accumulate in it, as
+    JAX's cumulative sums; other dtypes are kept."""
+    if dtype == dtypes.bool_:
+        return dtypes.default_int_dtype()
+    if dtype.kind in "iu":
+        wide = dtypes.default_int_dtype() if dtype.kind == "i" else dtypes.default_uint_dtype()
+        if dtype.itemsize < wide.itemsize:
+            return wide
+    return dtype
+
+
+def _cumulative(name, accumulate, a, axis, dtype, fill_nan=False, fill_value=0,
+                promote_integers=False):
+    """``accumulate(a, axis)`` with JAX's dtype rules: booleans (and, when
+    ``promote_integers``, narrow integers) accumulate in the default int; ``dtype=bool``
+    accumulates the truth values and converts back; NaNs become ``fill_value`` when
+    ``fill_nan``. The order of operations is JAX's, so the printed jaxprs are JAX's."""
     a = asarray(a)
-    if axis is None:
-        a, axis = ravel(a), 0
     aval = get_aval(a)
-    axis = _axis(name, axis, aval.ndim)
-    if aval.weak_type:  # as JAX: the accumulation is strongly typed
-        a = lax._convert_element_type(a, aval.dtype, False)
-    if dtype is not None:
-        dtype = dtypes.canonicalize_dtype(dtype)
-        if dtype == dtypes.bool_:
-            # a boolean accumulation (a running or/and) runs on the truth values in the
-            # default int and converts back at the end
-            a = lax.convert_element_type(lax.ne(a, 0), dtypes.default_int_dtype())
-        else:
-            a = lax.convert_element_type(a, dtype)
-    elif aval.dtype == dtypes.bool_:
-        a = lax.convert_element_type(a, dtypes.default_int_dtype())
-    return a, axis
+    if axis is None or aval.ndim == 0:
+        a = lax.reshape(a, (aval.size,))
+    axis = _axis(name, 0 if axis is None else axis, get_aval(a).ndim)
+    if fill_nan:  # (integers and booleans too, as JAX)
+        a = where(lax.ne(a, a), np.array(fill_value, aval.dtype), a)
+    if dtype is None:
+        result = computation = (_promote_integer_dtype(aval.dtype)
+                                if promote_integers or aval.dtype == dtypes.bool_
+                                else aval.dtype)
+    else:
+        result = dtypes.canonicalize_dtype(dtype)
+        computation = result
+        if result == dtypes.bool_:
+            # a running or: accumulate the truth values (never the values, which could
+            # cancel) in the default int
+            if aval.dtype != result:
+                a = lax.ne(a, np.array(0, aval.dtype))
+            computation = _promote_integer_dtype(result)
+    return lax.convert_element_type(accumulate(lax.convert_element_type(a, computation),
+                                               axis), result)
 
 
-def _cumulative_output(out, dtype):
-    if dtype is not None and dtypes.canonicalize_dtype(dtype) == dtypes.bool_:
-        return lax.convert_element_type(out, dtypes.bool_)
-    return out
+def _cumulative_doc(fun, what, call, result):
+    fun.__doc__ = f"""{what} of ``a`` along ``axis`` (of the flattened array when None),
+    as JAX's ``jnp.{fun.__name__}`` (traced, a ``jit[name={fun.__name__}]`` equation
+    binding the ``{fun.__name__.removeprefix("nan")}`` primitive).
 
-
-def cumsum(a, axis: int | None = None, dtype=None, out=None):
-    """Cumulative sum of ``a`` along ``axis`` (of the flattened array when None).
-
-    Booleans accumulate as the default int; other dtypes are kept unless
-    ``dtype`` is given.
+    Booleans accumulate in the default int; other dtypes are kept unless ``dtype`` is
+    given (``dtype=bool`` accumulates the truth values).
 
     Args:
       a: array-like.
-      axis: the axis to accumulate along, or None to flatten first.
-      dtype: the dtype to accumulate in.
+      axis: the axis to accumulate along (static), or None to flatten first.
+      dtype: the result dtype (static).
 
     Returns:
       An array of ``a``'s shape (1-D when ``axis`` is None).
 
     Example:
-      >>> fx.numpy.cumsum(fx.numpy.array([[1, 2], [3, 4]]), axis=0)
-      Array([[1, 2],
-             [4, 6]], dtype=int32)
+      >>> fx.numpy.{fun.__name__}({call})
+      {result}
     """
+    return fun
+
+
+def _check_cumulative_out(name, out):
     if out is not None:
-        raise NotImplementedError("fx.numpy.cumsum does not support out=; fx arrays are "
-                                  "immutable")
-    a, axis = _cumulative_input("cumsum", a, axis, dtype)
-    return _cumulative_output(lax.cumsum(a, axis), dtype)
+        raise NotImplementedError(f"The 'out' argument to fx.numpy.{name} is not supported")
 
 
+@library_jit(static_argnames=("axis", "dtype"))
+def cumsum(a, axis: int | None = None, dtype=None, out=None):
+    _check_cumulative_out("cumsum", out)
+    return _cumulative("cumsum", lax.cumsum, a, axis, dtype)
+
+
+@library_jit(static_argnames=("axis", "dtype"))
 def cumprod(a, axis: int | None = None, dtype=None, out=None):
-    """Cumulative product of ``a`` along ``axis`` (see ``cumsum``).
-
-    Example:
-      >>> fx.numpy.cumprod(fx.numpy.array([1., 2., 3.]))
-      Array([1., 2., 6.], dtype=float32)
-    """
-    if out is not None:
-        raise NotImplementedError("fx.numpy.cumprod does not support out=; fx arrays are "
-                                  "immutable")
-    a, axis = _cumulative_input("cumprod", a, axis, dtype)
-    return _cumulative_output(lax.cumprod(a, axis), dtype)
+    _check_cumulative_out("cumprod", out)
+    return _cumulative("cumprod", lax.cumprod, a, axis, dtype)
 
 
-def _nan_to(a, value):
-    a = asarray(a)
-    if not dtypes.is_inexact(get_aval(a).dtype):
-        return a
-    return where(isnan(a), lax.full_like(a, value), a)
-
-
+@library_jit(static_argnames=("axis", "dtype"))
 def nancumsum(a, axis: int | None = None, dtype=None, out=None):
-    """``cumsum`` treating NaN as zero.
-
-    Example:
-      >>> fx.numpy.nancumsum(fx.numpy.array([1., fx.numpy.nan, 2.]))
-      Array([1., 1., 3.], dtype=float32)
-    """
-    return cumsum(_nan_to(a, 0), axis, dtype, out)
+    _check_cumulative_out("nancumsum", out)
+    return _cumulative("nancumsum", lax.cumsum, a, axis, dtype, fill_nan=True,
+                       fill_value=0)
 
 
+@library_jit(static_argnames=("axis", "dtype"))
 def nancumprod(a, axis: int | None = None, dtype=None, out=None):
-    """``cumprod`` treating NaN as one.
-
-    Example:
-      >>> fx.numpy.nancumprod(fx.numpy.array([2., fx.numpy.nan, 3.]))
-      Array([2., 2., 6.], dtype=float32)
-    """
-    return cumprod(_nan_to(a, 1), axis, dtype, out)
+    _check_cumulative_out("nancumprod", out)
+    return _cumulative("nancumprod", lax.cumprod, a, axis, dtype, fill_nan=True,
+                       fill_value=1)
 
 
-def _cumulative_api(name, fn, identity, x, axis, dtype, include_initial):
+_cumulative_doc(cumsum, "Cumulative sum", "fx.numpy.array([1, 2, 3])",
+                "Array([1, 3, 6], dtype=int32)")
+_cumulative_doc(cumprod, "Cumulative product", "fx.numpy.array([1., 2., 3.])",
+                "Array([1., 2., 6.], dtype=float32)")
+_cumulative_doc(nancumsum, "Cumulative sum treating NaN as zero",
+                "fx.numpy.array([1., fx.numpy.nan, 2.])", "Array([1., 1., 3.], dtype=float32)")
+_cumulative_doc(nancumprod, "Cumulative product treating NaN as one",
+                "fx.numpy.array([2., fx.numpy.nan, 3.])", "Array([2., 2., 6.], dtype=float32)")
+
+
+@library_jit(static_argnames=("axis", "dtype"))
+def _cumsum_with_promotion(a, axis: int | None = None, dtype=None):
+    return _cumulative("cumulative_sum", lax.cumsum, a, axis, dtype, promote_integers=True)
+
+
+def _cumulative_api(name, accumulate, identity, x, axis, dtype, include_initial):
     x = asarray(x)
     ndim = get_aval(x).ndim
     if ndim == 0:
@@ -170,34 +188,54 @@ def _cumulative_api(name, fn, identity, x, axis, dtype, include_initial):
                              f"{ndim} > 1")
         axis = 0
     axis = _axis(name, axis, ndim)
-    out = fn(x, axis=axis, dtype=dtype)
+    if dtype is not None:
+        dtype = dtypes.canonicalize_dtype(dtype)
+    out = accumulate(x, axis=axis, dtype=dtype)
     if include_initial:
-        config = [(0, 0, 0)] * ndim
-        config[axis] = (1, 0, 0)
-        out = lax.pad(out, np.asarray(identity, get_aval(out).dtype)[()], config)
+        shape = list(get_aval(x).shape)
+        shape[axis] = 1
+        head = lax.full(tuple(shape), identity, get_aval(out).dtype)
+        out = lax.concatenate([head, out], axis)
     return out
 
 
 def cumulative_sum(x, /, *, axis: int | None = None, dtype=None,
                    include_initial: bool = False):
-    """The array-API cumulative sum; ``include_initial`` prepends a zero.
+    """The array-API cumulative sum; ``include_initial`` prepends a zero. Booleans and
+    integers narrower than the default int accumulate in it, as JAX's.
+
+    Args:
+      x: an array of at least one dimension.
+      axis: the axis (may be omitted for 1-D ``x``).
+      dtype: the result dtype.
+      include_initial: prepend the sum of no elements.
+
+    Returns:
+      The running sums.
 
     Example:
       >>> fx.numpy.cumulative_sum(fx.numpy.array([1, 2, 3]), include_initial=True)
       Array([0, 1, 3, 6], dtype=int32)
     """
-    return _cumulative_api("cumulative_sum", cumsum, 0, x, axis, dtype, include_initial)
+    return _cumulative_api("cumulative_sum", _cumsum_with_promotion, 0, x, axis, dtype,
+                           include_initial)
+
+
+def _cumprod_unjitted(x, axis, dtype):
+    return _cumulative("cumulative_prod", lax.cumprod, x, axis, dtype)
 
 
 def cumulative_prod(x, /, *, axis: int | None = None, dtype=None,
                     include_initial: bool = False):
-    """The array-API cumulative product; ``include_initial`` prepends a one.
+    """The array-API cumulative product; ``include_initial`` prepends a one (arguments as
+    ``cumulative_sum``'s; as JAX's, only booleans are promoted).
 
     Example:
       >>> fx.numpy.cumulative_prod(fx.numpy.array([2, 3]), include_initial=True)
       Array([1, 2, 6], dtype=int32)
     """
-    return _cumulative_api("cumulative_prod", cumprod, 1, x, axis, dtype, include_initial)
+    return _cumulative_api("cumulative_prod", _cumprod_unjitted, 1, x, axis, dtype,
+                           include_initial)
 
 
 # ---------------------------------------------------------------------------

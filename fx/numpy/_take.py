@@ -18,6 +18,7 @@ from fx.array import Array
 from fx.core import Tracer, get_aval
 from fx.numpy import _core as C
 from fx.numpy._indexing import getitem
+from fx.numpy._jitted import library_jit
 from primitives.indexing import (GatherDimensionNumbers, GatherScatterMode,
                                  ScatterDimensionNumbers)
 
@@ -53,12 +54,21 @@ def _along(axis, ndim, index):
 
 def take(a, indices, axis: int | None = None, out=None, mode: str | None = None,
          unique_indices: bool = False, indices_are_sorted: bool = False, fill_value=None):
-    """Elements of ``a`` at ``indices`` along ``axis`` (the flattened array when None).
+    """Elements of ``a`` at ``indices`` along ``axis`` (the flattened array when None), as
+    JAX's ``jnp.take`` (traced, a ``jit[name=_take]`` equation around one ``gather``).
 
     Args:
+      a: the array.
+      indices: integer array (or scalar) of positions along ``axis``.
+      axis: static axis, or None for the flattened ``a``.
       mode: 'fill' (the default: negative indices count from the end once, and indices
         still out of bounds give ``fill_value``, NaN for inexact dtypes), 'clip'
         (clamp into range, as NumPy) or 'wrap' (modulo the axis size).
+      unique_indices, indices_are_sorted: promises passed to the gather.
+      fill_value: static value for out-of-bounds indices in 'fill' mode.
+
+    Returns:
+      ``a.shape[:axis] + indices.shape + a.shape[axis + 1:]``.
 
     Example:
       >>> fx.numpy.take(fx.numpy.arange(5.), fx.numpy.array([4, 7]))
@@ -66,37 +76,78 @@ def take(a, indices, axis: int | None = None, out=None, mode: str | None = None,
     """
     if out is not None:
         raise NotImplementedError("The 'out' argument to fx.numpy.take is not supported.")
-    a = _arr(a)
+    C._check_array_args((a, indices))
+    if axis is not None:
+        axis = operator.index(core.concrete_or_error(axis, "a traced axis",
+                                                     "Axes must be static Python ints."))
+    if mode == "raise":
+        raise NotImplementedError("The 'raise' mode to fx.numpy.take is not supported.")
+    if mode not in (None, "fill", "clip", "wrap"):
+        raise ValueError(f"Invalid mode '{mode}' for fx.numpy.take; expected 'fill', 'clip' "
+                         "or 'wrap'")
+    return _take(a, indices, axis=axis, mode=mode, unique_indices=unique_indices,
+                 indices_are_sorted=indices_are_sorted, fill_value=fill_value)
+
+
+@library_jit(static_argnames=("axis", "mode", "unique_indices", "indices_are_sorted",
+                              "fill_value"))
+def _take(a, indices, axis=None, mode=None, unique_indices=False, indices_are_sorted=False,
+          fill_value=None):
+    a, indices = _arr(a), _arr(indices)
     if axis is None:
         a = C.ravel(a)
         axis = 0
     shape = get_aval(a).shape
     axis = _axis(axis, len(shape))
-    indices = _arr(indices)
     if not dtypes.is_integer(get_aval(indices).dtype):
         raise TypeError(f"take: indices must be integers, got dtype "
                         f"{get_aval(indices).dtype.name}")
-    if mode == "raise":
-        raise NotImplementedError("The 'raise' mode to fx.numpy.take is not supported.")
     n = shape[axis]
+    ishape = get_aval(indices).shape
+    if n == 0:
+        if int(np.prod(ishape)) != 0:
+            raise IndexError("Cannot do a non-empty fx.numpy.take() from an empty axis.")
+        return a
+    if int(np.prod(ishape)) == 0:
+        return lax.full(shape[:axis] + ishape + shape[axis + 1:], 0, get_aval(a).dtype)
+    if core._current_trace.get() is core.eval_trace:  # eager: indexing's NumPy fast path
+        return _take_eager(a, indices, axis, n, mode, fill_value, unique_indices,
+                           indices_are_sorted)
+    if mode == "wrap":
+        indices = C.remainder(indices, np.array(n, get_aval(indices).dtype)[()])
+        gather_mode = GatherScatterMode.PROMISE_IN_BOUNDS
+    elif mode == "clip":  # as NumPy: clamp without wrapping negative indices first
+        gather_mode = GatherScatterMode.CLIP
+    else:
+        if get_aval(indices).dtype.kind != "u":
+            indices = C.where(C.less(indices, 0), C.add(indices, n), indices)
+        gather_mode = GatherScatterMode.FILL_OR_DROP
+    index_ndim = len(ishape)
+    dnums = GatherDimensionNumbers(
+        offset_dims=tuple(range(axis)) + tuple(range(axis + index_ndim,
+                                                     len(shape) + index_ndim - 1)),
+        collapsed_slice_dims=(axis,), start_index_map=(axis,), operand_batching_dims=(),
+        start_indices_batching_dims=())
+    slice_sizes = shape[:axis] + (1,) + shape[axis + 1:]
+    return lax.gather(a, lax.expand_dims(indices, (index_ndim,)), dnums, slice_sizes,
+                      mode=gather_mode, fill_value=fill_value,
+                      indices_are_sorted=indices_are_sorted, unique_indices=unique_indices)
+
+
+def _take_eager(a, indices, axis, n, mode, fill_value, unique_indices, indices_are_sorted):
+    """``take`` on concrete arrays through ``getitem`` (same values as the gather)."""
     idtype = get_aval(indices).dtype
     if mode == "wrap":
-        if n == 0:
-            raise IndexError("take: cannot wrap indices into an empty axis")
         indices = C.remainder(indices, np.array(n, idtype)[()])
         mode = "promise_in_bounds"
-    elif mode == "clip":  # as NumPy: clamp without wrapping negative indices first
-        if n == 0:
-            raise IndexError("take: cannot clip indices into an empty axis")
+    elif mode == "clip":  # clamp without wrapping negative indices first
         indices = C.clip(indices, np.array(0, idtype)[()], np.array(n - 1, idtype)[()])
         mode = "promise_in_bounds"
-    elif mode is None or mode == "fill":
-        mode = "fill"
     else:
-        raise ValueError(f"Invalid mode '{mode}' for fx.numpy.take; expected 'fill', 'clip' "
-                         "or 'wrap'")
-    return getitem(a, _along(axis, len(shape), indices), mode=mode, fill_value=fill_value,
-                   indices_are_sorted=indices_are_sorted, unique_indices=unique_indices)
+        mode = "fill"
+    return getitem(a, _along(axis, get_aval(a).ndim, indices), mode=mode,
+                   fill_value=fill_value, indices_are_sorted=indices_are_sorted,
+                   unique_indices=unique_indices)
 
 
 def _along_axis_setup(name, arr, indices, axis, wrap_negative=True):

@@ -23,6 +23,7 @@ from fx.numpy._linalg_norms import (_H, _check_arraylike, _eye_like, _inexact,
                                     diagonal, matmul, matrix_norm, matrix_transpose,
                                     multi_dot, norm, outer, tensordot, tensorinv,
                                     tensorsolve, trace, vecdot, vector_norm)
+from fx.numpy._jitted import library_jit
 from fx.numpy._linalg_det import SlogdetResult, det, slogdet  # noqa: F401
 from primitives import linalg_decomp as _D
 
@@ -59,8 +60,10 @@ class SVDResult(NamedTuple):
 # factorizations
 
 
+@library_jit(static_argnames=("upper", "symmetrize_input"))
 def cholesky(a, *, upper: bool = False, symmetrize_input: bool = True):
-    """Cholesky factor of Hermitian positive-definite matrices.
+    """Cholesky factor of Hermitian positive-definite matrices (traced, a
+    ``jit[name=cholesky]`` equation, as JAX's).
 
     Args:
       a: ``[..., n, n]``.
@@ -79,8 +82,9 @@ def cholesky(a, *, upper: bool = False, symmetrize_input: bool = True):
     return _H(lower) if upper else lower
 
 
+@library_jit(static_argnames=("mode",))
 def qr(a, mode: str = "reduced"):
-    """QR decomposition.
+    """QR decomposition (traced, a ``jit[name=qr]`` equation, as JAX's).
 
     Args:
       a: ``[..., m, n]``.
@@ -109,9 +113,11 @@ def qr(a, mode: str = "reduced"):
     return r if mode == "r" else QRResult(q, r)
 
 
+@library_jit(static_argnames=("full_matrices", "compute_uv", "hermitian", "subset_by_index"))
 def svd(a, full_matrices: bool = True, compute_uv: bool = True, hermitian: bool = False,
         subset_by_index=None):
-    """Singular value decomposition ``a == U @ diag(S) @ Vh``.
+    """Singular value decomposition ``a == U @ diag(S) @ Vh`` (traced, a ``jit[name=svd]``
+    equation, as JAX's).
 
     Args:
       a: ``[..., m, n]``.
@@ -165,8 +171,10 @@ def _uplo(name: str, UPLO) -> bool:
     raise ValueError(f"{name}: UPLO must be one of None, 'L' or 'U', got {UPLO!r}")
 
 
+@library_jit(static_argnames=("UPLO", "symmetrize_input"))
 def eigh(a, UPLO: str | None = None, symmetrize_input: bool = True) -> EighResult:
-    """Eigenvalues and eigenvectors of Hermitian (real symmetric) matrices.
+    """Eigenvalues and eigenvectors of Hermitian (real symmetric) matrices (traced, a
+    ``jit[name=eigh]`` equation, as JAX's).
 
     Args:
       a: ``[..., n, n]``.
@@ -186,6 +194,7 @@ def eigh(a, UPLO: str | None = None, symmetrize_input: bool = True) -> EighResul
     return EighResult(w, v)
 
 
+@library_jit(static_argnames=("UPLO", "symmetrize_input"))
 def eigvalsh(a, UPLO: str | None = "L", *, symmetrize_input: bool = True):
     """Eigenvalues of Hermitian matrices ``[..., n, n]``, ascending.
 

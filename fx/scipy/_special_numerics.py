@@ -1,7 +1,7 @@
 """Numerical kernels behind ``fx.scipy.special`` that have no primitive of their own:
 the normal CDF family (ndtr, log_ndtr, ndtri), betaln, the regularized incomplete
-beta function, the exponentially scaled Bessel functions I0e/I1e, the
-dilogarithm (spence) and erfcx.
+beta function, the dilogarithm (spence) and erfcx (``i0e``/``i1e`` here are the
+``bessel_i0e``/``bessel_i1e`` primitives, for this module's callers).
 
 Invariants: every kernel is built from ``fx.lax`` operations (series and continued
 fractions run in ``fori_loop``/``while_loop``), so it works under jit and vmap;
@@ -237,63 +237,15 @@ betainc.defjvp(_betainc_jvp, symbolic_zeros=True)
 # exponentially scaled modified Bessel functions of order 0 and 1
 
 
-def _bessel_ie(x, order: int):
-    """exp(-|x|) I_order(x): power series for |x| <= 20, asymptotic series beyond."""
-    z = lax.abs(x)
-    cut = _const(x, 20.0)
-    z_small = lax.min(z, cut)
-    quarter_z2 = z_small * z_small / 4
-
-    def series_body(k, state):
-        term, total = state
-        kf = lax.convert_element_type(k, x.dtype)
-        term = term * quarter_z2 / (kf * (kf + order))
-        return term, total + term
-
-    first = _full(x, 1.0) if order == 0 else z_small / 2
-    _, series = lax.fori_loop(1, 60, series_body, (first, first))
-    small = series * lax.exp(-z_small)
-
-    z_big = lax.max(z, cut)
-    four_nu2 = 4.0 * order * order
-
-    def asym_body(k, state):
-        term, total = state
-        kf = lax.convert_element_type(k, x.dtype)
-        odd = 2 * kf - 1
-        term = term * (odd * odd - four_nu2) / (8 * kf * z_big)
-        return term, total + term
-
-    one = _full(x, 1.0)
-    _, asym = lax.fori_loop(1, 40, asym_body, (one, one))
-    big = asym * lax.rsqrt(z_big) * _const(x, 1 / math.sqrt(2 * math.pi))
-    out = _where(z <= cut, small, big)
-    if order == 1:
-        out = _where(x < 0, -out, out)
-    return out
+def i0e(x):
+    """``exp(-|x|) I0(x)``: the ``bessel_i0e`` primitive (``lax.bessel_i0e``, compiled
+    natively by lowering/cpu/special_math.py), for this module's callers."""
+    return lax.bessel_i0e(x)
 
 
-def _i0e_value(x):
-    return _bessel_ie(x, 0)
-
-
-def _i1e_value(x):
-    return _bessel_ie(x, 1)
-
-
-i0e = custom_jvp(_i0e_value)
-i1e = custom_jvp(_i1e_value)
-i0e.defjvps(lambda t, y, x: t * (i1e(x) - lax.sign(x) * y))
-
-
-def _i1e_slope(y, x):
-    # d/dx [e^-|x| I1(x)] = i0e(x) - i1e(x) (sign(x) + 1/x), equal to 1/2 at x = 0
-    safe_x = _where(x == 0, _full(x, 1), x)
-    slope = i0e(x) - y * (lax.sign(x) + 1 / safe_x)
-    return _where(x == 0, _full(x, 0.5), slope)
-
-
-i1e.defjvps(lambda t, y, x: t * _i1e_slope(y, x))
+def i1e(x):
+    """``exp(-|x|) I1(x)``: the ``bessel_i1e`` primitive (``lax.bessel_i1e``)."""
+    return lax.bessel_i1e(x)
 
 
 # ---------------------------------------------------------------------------

@@ -146,7 +146,7 @@ def expit(x):
       >>> fx.scipy.special.expit(0.)
       Array(0.5, dtype=float32, weak_type=True)
     """
-    return lax.logistic(_promote_inexact("expit", x))
+    return lax.logistic(_promote_inexact("expit", x, allow_complex=True))
 
 
 @custom_jvp
@@ -554,26 +554,26 @@ def _boxcox(log_x, lmbda):
 # Bessel functions
 
 
-@_weak_like_inputs
 def i0e(x):
-    """The exponentially scaled modified Bessel function of order 0, ``exp(-|x|) I0(x)``.
+    """The exponentially scaled modified Bessel function of order 0, ``exp(-|x|) I0(x)``:
+    ``lax.bessel_i0e`` of x promoted to an inexact dtype, as JAX's.
 
     Example:
       >>> fx.scipy.special.i0e(1.)
       Array(0.4657596, dtype=float32, weak_type=True)
     """
-    return _num.i0e(_promote_inexact("i0e", x))
+    return lax.bessel_i0e(_promote_inexact("i0e", x))
 
 
-@_weak_like_inputs
 def i1e(x):
-    """The exponentially scaled modified Bessel function of order 1, ``exp(-|x|) I1(x)``.
+    """The exponentially scaled modified Bessel function of order 1, ``exp(-|x|) I1(x)``:
+    ``lax.bessel_i1e`` of x promoted to an inexact dtype, as JAX's.
 
     Example:
       >>> fx.scipy.special.i1e(1.)
-      Array(0.20791039, dtype=float32, weak_type=True)
+      Array(0.20791042, dtype=float32, weak_type=True)
     """
-    return _num.i1e(_promote_inexact("i1e", x))
+    return lax.bessel_i1e(_promote_inexact("i1e", x))
 
 
 @_weak_like_inputs

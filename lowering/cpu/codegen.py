@@ -77,6 +77,12 @@ for _name, _fn in RULES_SIMPLE.items():
 rule("add_any", "fiu")(RULES_SIMPLE["add"])
 
 
+@rule("square", "fiu")
+def _square(e, args, in_avals, out_aval, params):
+    """``x * x``, as XLA expands it (integers wrap)."""
+    return RULES_SIMPLE["mul"](e, (args[0], args[0]), in_avals * 2, out_aval, params)
+
+
 @rule("div", "fiu")
 def _div(e, args, in_avals, out_aval, params):
     x, y = args
@@ -409,7 +415,8 @@ def supports(eqn) -> bool | str:
             prim in INDEX_PRIMITIVES and not (prim is P["reshape"] and
                                               eqn.params.get("dimensions") is not None))
     if any(a.dtype in LOW_FLOATS for a in avals) and (
-            prim is P["bitcast_convert_type"] or
+            prim is P["bitcast_convert_type"] or prim is P["nextafter"] or  # (steps in its
+            # own format: the float32 neighbour rounds back to x)
             not (prim in RULES or prim in INDEX_PRIMITIVES or prim in REDUCTION_PRIMITIVES)):
         return False  # 16-bit floats: loops and reductions only (libraries: eager / f32)
     if prim in RULES:

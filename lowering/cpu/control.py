@@ -116,13 +116,26 @@ class Scope:
         self.table = table
         self.slot_of: dict[int, int] = {}
         self.plans: dict[int, ControlPlan] = {}
+        self._literal_slots: dict[tuple, int] = {}
 
     def slot(self, v) -> int:
-        """The slot of ``v`` (a new one, initialized for literals, on first sight)."""
+        """The slot of ``v`` (a new one, initialized for literals, on first sight).
+
+        Equal literals share one read-only slot whether or not they are one ``Literal``
+        object: the layout must follow from the program's canonical text alone (the
+        native-code cache key, which writes literals by value), or two programs with the
+        same text and differently shared literals would share code built for the other's
+        slots."""
         s = self.slot_of.get(id(v))
         if s is None:
-            s = self.table.new(v.aval, np.asarray(v.val, v.aval.dtype)
-                               if isinstance(v, Literal) else None)
+            if isinstance(v, Literal):
+                value = np.asarray(v.val, v.aval.dtype)
+                key = (value.dtype.str, value.shape, value.tobytes())
+                s = self._literal_slots.get(key)
+                if s is None:
+                    s = self._literal_slots[key] = self.table.new(v.aval, value)
+            else:
+                s = self.table.new(v.aval, None)
             self.slot_of[id(v)] = s
         return s
 

@@ -7,9 +7,11 @@ Invariants: every function takes an ``Emit`` and a float (``float`` or
 tan and pow round exactly as XLA's CPU backend does (lowering/cpu/xla_float32.py:
 JAX's results and random draws, bit for bit; exp flushes subnormal results to zero
 and is up to 5.3 ulp off just below its overflow threshold, as XLA's is). float64
-exp, expm1, log, log1p, tanh, logistic, sin, cos, tan, erf, erf_inv, sqrt, rsqrt,
-cbrt, pow and atan2 are XLA's, bit for bit (lowering/cpu/xla_float64.py: its own
-expansions, or the C library where XLA calls it). Accuracy of the others (measured
+exp, exp2, expm1, log, log1p, tanh, logistic, sin, cos, tan, erf, erfc, erf_inv, sqrt,
+rsqrt, cbrt, pow, atan2, sinh, cosh, asin, acos, asinh, acosh and atanh are XLA's, bit
+for bit (lowering/cpu/xla_float64.py: its own expansions, or the C library where XLA
+calls it; sinh, cosh, asin, acos, asinh, acosh, atanh and erfc are float64 only), and so
+are float32 sqrt (subnormals read as zero) and rsqrt. Accuracy of the others (measured
 against NumPy by tests/lowering/test_cpu_codegen.py): a few ulp over the whole range
 for exp2, expm1, logistic and tanh (float32); sin, cos are a few ulp for |x| below
 about 1e5 (float32; the reduction by pi/2 is Cody-Waite in double precision), NaN
@@ -27,7 +29,8 @@ import math
 from lowering.cpu.irutil import F32, F64, I32, I64, Emit
 
 __all__ = ["exp", "exp2", "expm1", "log", "log1p", "tanh", "logistic", "sin", "cos", "tan",
-           "erf", "erf_inv", "pow", "atan2", "sqrt", "rsqrt", "cbrt",
+           "erf", "erf_inv", "pow", "atan2", "sqrt", "rsqrt", "cbrt", "sinh", "cosh", "asin",
+           "acos", "asinh", "acosh", "atanh", "erfc", "bessel_i0e", "bessel_i1e",
            "TRANSCENDENTAL_DTYPES"]
 
 _FACT = [1.0 / math.factorial(n) for n in range(24)]
@@ -106,7 +109,9 @@ def _exp(e: Emit, x):
 
 
 def exp2(e: Emit, x):
-    """2**x."""
+    """2**x (float64 as XLA's CPU backend rounds it, ``xla_float64.exp2``)."""
+    if _is64(x):
+        return xla_float64.exp2(e, x)
     lo, hi = (-1076.0, 1025.0) if _is64(x) else (-151.0, 129.0)
     nan = e.isnan(x)
     xs = e.select(nan, e.like(x, 0.0), x)
@@ -255,15 +260,17 @@ def atan2(e: Emit, y, x):
 
 
 def sqrt(e: Emit, x):
-    """Square root (float64 with subnormal inputs read as zero, as XLA computes it)."""
-    return xla_float64.sqrt(e, x) if _is64(x) else e.call("llvm.sqrt", x)
+    """Square root with subnormal inputs read as zero, as XLA computes it."""
+    if _is64(x):
+        return xla_float64.sqrt(e, x)
+    subnormal = e.fcmp("<", e.fabs(x), e.like(x, 2.0 ** -126))
+    return e.call("llvm.sqrt", e.select(subnormal, e.copysign(e.like(x, 0.0), x), x))
 
 
 def rsqrt(e: Emit, x):
-    """1 / sqrt(x) (float64 as XLA computes it: ``xla_float64.rsqrt``)."""
-    if _is64(x):
-        return xla_float64.rsqrt(e, x)
-    return e.b.fdiv(e.like(x, 1.0), e.call("llvm.sqrt", x))
+    """1 / sqrt(x) as XLA computes it (``xla_float64.rsqrt``; float32: the processor's
+    estimate refined once, ``xla_float32.rsqrt``)."""
+    return (xla_float64 if _is64(x) else xla_float32).rsqrt(e, x)
 
 
 def cbrt(e: Emit, x):
@@ -280,6 +287,11 @@ TRANSCENDENTAL_DTYPES = {
     "erf": ("float32", "float64"), "erf_inv": ("float32", "float64"),
     # (these three replace lowering/cpu/codegen.py's own rules, registered before them)
     "sqrt": ("float32", "float64"), "rsqrt": ("float32", "float64"), "cbrt": ("float64",),
+    # float64 only: XLA's expansions (xla_float64); other dtypes run the eager impl
+    "sinh": ("float64",), "cosh": ("float64",), "asin": ("float64",), "acos": ("float64",),
+    "asinh": ("float64",), "acosh": ("float64",), "atanh": ("float64",), "erfc": ("float64",),
+    # lowering/cpu/special_math.py's series
+    "bessel_i0e": ("float32", "float64"), "bessel_i1e": ("float32", "float64"),
 }
 
 from lowering.cpu import xla_float32, xla_float64  # noqa: E402  (XLA's rounding)
@@ -289,3 +301,27 @@ def erf_inv(e: Emit, x):
     """Inverse error function as XLA's CPU backend rounds it (``xla_float32``/
     ``xla_float64.erf_inv``)."""
     return (xla_float64 if _is64(x) else xla_float32).erf_inv(e, x)
+
+
+def _float64_only(name: str):
+    def fn(e: Emit, x):
+        return getattr(xla_float64, name)(e, x)
+    fn.__name__ = name
+    fn.__doc__ = f"float64 ``{name}`` as XLA's CPU backend rounds it (``xla_float64.{name}``)."
+    return fn
+
+
+sinh, cosh, asin, acos, asinh, acosh, atanh, erfc = (
+    _float64_only(n) for n in ("sinh", "cosh", "asin", "acos", "asinh", "acosh", "atanh", "erfc"))
+
+
+def bessel_i0e(e: Emit, x):
+    """``exp(-|x|) I0(x)``: ``special_math.bessel_i0e`` (float32 and float64)."""
+    from lowering.cpu import special_math  # (it imports this module)
+    return special_math.bessel_i0e(e, x)
+
+
+def bessel_i1e(e: Emit, x):
+    """``exp(-|x|) I1(x)``: ``special_math.bessel_i1e`` (float32 and float64)."""
+    from lowering.cpu import special_math  # (it imports this module)
+    return special_math.bessel_i1e(e, x)

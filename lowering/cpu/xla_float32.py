@@ -16,11 +16,11 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import math
-import threading
 
 import numpy as np
 
 from fx._random import xla_math as spec
+from lowering.cpu import array_kernels
 from lowering.cpu.irutil import I32, Emit
 
 __all__ = ["exp", "log", "log1p", "erf_inv", "erf", "rsqrt", "tan", "pow", "apply_array",
@@ -157,22 +157,92 @@ def rsqrt(e: Emit, x):
     estimate (about 12 bits; its exact values are the processor's own), refined by one
     Newton-Raphson step ``y + (-y/2) * ((x*y)*y - 1)`` whose two multiply-adds are
     fused; ``x`` below 2**-126 (zero, subnormals, negatives) or infinite keeps the bare
-    estimate (+-inf, NaN, 0). Elsewhere ``1 / sqrt(x)``, as XLA does without AVX."""
+    estimate (+-inf, NaN, 0). Elsewhere ``1 / sqrt(x)``, as XLA does without AVX.
+
+    The estimate is a target intrinsic the loop vectorizer cannot widen by itself, so
+    the step is one internal scalar function whose call names 4-, 8- and 16-lane
+    variants (LLVM's ``vector-function-abi-variant``; the ``rsqrtps`` estimates are the
+    ``rsqrtss`` ones lane by lane): loops over it still run in SIMD."""
+    if not _has_avx():
+        return e.b.fdiv(_c(e, x, 1.0), e.call("llvm.sqrt", x))
+    return e.b.call(_rsqrt_functions(e.module), [x], attrs=(_RSQRT_VARIANTS,))
+
+
+_RSQRT_NAME = "__fx_rsqrt_step_f32"  # (not a loop symbol: those are fx_xla_*)
+_RSQRT_LANES = (4, 8, 16)
+_RSQRT_VARIANTS = '"vector-function-abi-variant"="' + ",".join(
+    f"_ZGV_LLVM_N{n}v_{_RSQRT_NAME}({_RSQRT_NAME}_v{n})" for n in _RSQRT_LANES) + '"'
+
+
+def _call_attrs():
+    """llvmlite's call attributes, widened to accept the one string attribute above."""
+    from llvmlite.ir.instructions import CallInstrAttributes
+    CallInstrAttributes._known = CallInstrAttributes._known | {_RSQRT_VARIANTS}
+
+
+def _rsqrt_functions(module):
+    """The scalar rsqrt step and its vector variants in ``module`` (created once); the
+    scalar one is returned. The variants are kept alive for the vectorizer through
+    ``llvm.used``."""
     from llvmlite import ir
 
     from lowering.cpu.irutil import declare
-    b = e.b
-    if not _has_avx():
-        return b.fdiv(_c(e, x, 1.0), e.call("llvm.sqrt", x))
-    vec = ir.VectorType(x.type, 4)
-    lanes = b.insert_element(ir.Constant(vec, None), x, ir.Constant(I32, 0))
-    estimate = declare(e.module, "llvm.x86.sse.rsqrt.ss", ir.FunctionType(vec, [vec]))
-    guess = b.extract_element(b.call(estimate, [lanes]), ir.Constant(I32, 0))
-    h = _fma(e, b.fmul(x, guess), guess, _c(e, x, -1.0))
-    refined = _fma(e, b.fmul(guess, _c(e, x, -0.5)), h, guess)
-    raw = b.or_(e.fcmp("<", x, _c(e, x, float(spec._TINY))),
-                e.fcmp("==", x, _c(e, x, math.inf)))
-    return b.select(raw, guess, refined)
+    scalar = module.globals.get(_RSQRT_NAME)
+    if scalar is not None:
+        return scalar
+    _call_attrs()
+    f32 = ir.FloatType()
+
+    def define(name, ty, estimate):
+        fn = ir.Function(module, ir.FunctionType(ty, [ty]), name)
+        fn.linkage = "internal"
+        fn.attributes.add("noinline")  # (the vectorizer looks for the call)
+        fn.attributes.add("nounwind")
+        fn.attributes.add("readnone")
+        b = ir.IRBuilder(fn.append_basic_block())
+        x = fn.args[0]
+        n = ty.count if isinstance(ty, ir.VectorType) else None
+
+        def c(v):
+            return ir.Constant(ty, [v] * n if n else v)
+        fma = declare(module, f"llvm.fma.{'v%df32' % n if n else 'f32'}",
+                      ir.FunctionType(ty, [ty, ty, ty]))
+        guess = estimate(b, x)
+        h = b.call(fma, [b.fmul(x, guess), guess, c(-1.0)])
+        refined = b.call(fma, [b.fmul(guess, c(-0.5)), h, guess])
+        raw = b.or_(b.fcmp_ordered("<", x, c(float(spec._TINY))),
+                    b.fcmp_ordered("==", x, c(math.inf)))
+        b.ret(b.select(raw, guess, refined))
+        return fn
+
+    v4, v8 = ir.VectorType(f32, 4), ir.VectorType(f32, 8)
+    ss = declare(module, "llvm.x86.sse.rsqrt.ss", ir.FunctionType(v4, [v4]))
+    ps4 = declare(module, "llvm.x86.sse.rsqrt.ps", ir.FunctionType(v4, [v4]))
+    ps8 = declare(module, "llvm.x86.avx.rsqrt.ps.256", ir.FunctionType(v8, [v8]))
+
+    def scalar_estimate(b, x):
+        lanes = b.insert_element(ir.Constant(v4, None), x, ir.Constant(I32, 0))
+        return b.extract_element(b.call(ss, [lanes]), ir.Constant(I32, 0))
+
+    def halves_estimate(b, x):  # 16 lanes: two 8-lane estimates
+        def lanes(k):
+            return ir.Constant(ir.VectorType(I32, len(k)), list(k))
+        lo = b.shuffle_vector(x, x, lanes(range(8)))
+        hi = b.shuffle_vector(x, x, lanes(range(8, 16)))
+        lo, hi = b.call(ps8, [lo]), b.call(ps8, [hi])
+        return b.shuffle_vector(lo, hi, lanes(range(16)))
+
+    scalar = define(_RSQRT_NAME, f32, scalar_estimate)
+    variants = [define(f"{_RSQRT_NAME}_v4", v4, lambda b, x: b.call(ps4, [x])),
+                define(f"{_RSQRT_NAME}_v8", v8, lambda b, x: b.call(ps8, [x])),
+                define(f"{_RSQRT_NAME}_v16", ir.VectorType(f32, 16), halves_estimate)]
+    ptr = ir.PointerType(ir.IntType(8))
+    used = ir.GlobalVariable(module, ir.ArrayType(ptr, len(variants)), "llvm.used")
+    used.linkage = "appending"
+    used.section = "llvm.metadata"
+    used.initializer = ir.Constant(ir.ArrayType(ptr, len(variants)),
+                                   [v.bitcast(ptr) for v in variants])
+    return scalar
 
 
 # ---------------------------------------------------------------------------
@@ -232,19 +302,14 @@ def pow(e: Emit, x, y):  # noqa: A001  (the primitive's name)
 _FUNCTIONS = {"exp": exp, "log": log, "log1p": log1p, "erf_inv": erf_inv, "erf": erf,
               "rsqrt": rsqrt, "tan": tan, "pow": pow}
 _ARITY = {"pow": 2}
-_kernels: dict = {}
-_lock = threading.Lock()
 
 
 def _symbol(name: str) -> str:
     return f"fx_xla_{name}_f32"
 
 
-def _build_kernels() -> dict:
-    from lowering.cpu import array_kernels
-    from lowering.cpu.irutil import F32
-    return array_kernels.build("fx_xla_float32", _FUNCTIONS, lambda n: _ARITY.get(n, 1), F32,
-                               4, _symbol)
+_KERNELS = array_kernels.ArrayKernels("fx_xla_float32", _FUNCTIONS,
+                                      lambda n: _ARITY.get(n, 1), np.float32, _symbol)
 
 
 def apply_array(name: str, x: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
@@ -256,20 +321,7 @@ def apply_array(name: str, x: np.ndarray, y: np.ndarray | None = None) -> np.nda
 
     Example: ``apply_array("log1p", np.float32([0.5]))`` is ``[0.4054651]``.
     """
-    if name not in _FUNCTIONS:
-        raise ValueError(f"apply_array: name must be one of {sorted(_FUNCTIONS)}, got {name!r}")
-    if not _kernels:
-        with _lock:
-            if not _kernels:
-                _kernels.update(_build_kernels())
-    x = np.ascontiguousarray(x, np.float32)
-    out = np.empty_like(x)
-    if _ARITY.get(name, 1) == 2:
-        y = np.ascontiguousarray(np.broadcast_to(y, x.shape), np.float32)
-        _kernels[name](x.ctypes.data, y.ctypes.data, out.ctypes.data, x.size)
-    else:
-        _kernels[name](x.ctypes.data, out.ctypes.data, x.size)
-    return out
+    return _KERNELS.apply(name, x, y)
 
 
 def erf_inv_array(x: np.ndarray) -> np.ndarray:

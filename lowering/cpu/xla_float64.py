@@ -4,8 +4,12 @@ with ``jax_enable_x64``): XLA's own expansions for ``exp``, ``expm1``, ``tanh``,
 ``rsqrt``; the C library for ``log``, ``sin``, ``cos``, ``tan``, ``atan``, ``erf``,
 ``cbrt``, ``atan2`` and ``pow``, as XLA calls it. ``fx._random.xla_math64`` is the
 specification followed here operation for operation (tests/lowering/test_xla_float64.py
-holds the two together and both to JAX). The same IR, as one native loop per function
-(compiled once per process, disk-cached), is what the eager impls run.
+holds the two together and both to JAX). ``exp2``, ``sinh``, ``cosh``, ``asin``,
+``acos``, ``asinh``, ``acosh``, ``atanh``, ``erfc``, ``lgamma`` and ``digamma`` are
+XLA's expansions of them into those functions (its optimised HLO, with the multiply-adds
+its backend contracts; tests/lowering/test_xla_float64_more.py holds them to JAX). The
+same IR, as one native loop per function (compiled once per process, disk-cached,
+``array_kernels.ArrayKernels``), is what the eager impls run.
 
 Invariants: every ``a * b + c`` of XLA's expansions is one ``llvm.fma``; every other
 operation is a plain IEEE one without fast-math flags. XLA runs with denormals read as
@@ -21,16 +25,17 @@ bits.
 from __future__ import annotations
 
 import math
-import threading
 
 import numpy as np
 
 from fx._random import xla_math64 as spec
+from lowering.cpu import array_kernels
 from lowering.cpu.irutil import F64, I32, I64, Emit
 
 __all__ = ["exp", "log", "log1p", "expm1", "tanh", "logistic", "erf_inv", "rsqrt", "sqrt",
-           "sin", "cos", "tan", "atan", "erf", "cbrt", "atan2", "pow", "apply_array",
-           "FUNCTIONS"]
+           "sin", "cos", "tan", "atan", "erf", "cbrt", "atan2", "pow", "exp2", "sinh", "cosh",
+           "asin", "acos", "asinh", "acosh", "atanh", "erfc", "lgamma", "digamma",
+           "apply_array", "FUNCTIONS"]
 
 _TINY = float(np.finfo(np.float64).tiny)
 
@@ -149,13 +154,18 @@ def log(e: Emit, x):
     return e.call("llvm.log", _daz(e, x))
 
 
-def log1p(e: Emit, x):
-    """XLA's float64 ``log(1 + x)`` (``xla_math64.log1p_f64``)."""
+def log1p(e: Emit, x, shared_half: bool = False):
+    """XLA's float64 ``log(1 + x)`` (``xla_math64.log1p_f64``). ``shared_half``: the
+    product ``x**2 * -0.5`` rounded on its own and ``x**3 * P/Q`` fused with the add
+    instead, as XLA's backend compiles two log1p of ``+-x`` that share it (atanh)."""
     b = e.b
     x = _daz(e, x)
     x2 = b.fmul(x, x)
     ratio = b.fdiv(_first_horner(e, spec._LOG1P_P, x), _first_horner(e, spec._LOG1P_Q, x))
-    near = b.fadd(x, _fma(e, x2, _c(e, x, -0.5), b.fmul(b.fmul(x, x2), ratio)))
+    if shared_half:
+        near = b.fadd(x, _fma(e, b.fmul(x, x2), ratio, b.fmul(x2, _c(e, x, -0.5))))
+    else:
+        near = b.fadd(x, _fma(e, x2, _c(e, x, -0.5), b.fmul(b.fmul(x, x2), ratio)))
     far = log(e, b.fadd(x, _c(e, x, 1.0)))
     return b.select(e.fcmp("<", e.fabs(x), _c(e, x, spec._LOG1P_SMALL)), near, far)
 
@@ -307,26 +317,232 @@ def pow(e: Emit, x, y):  # noqa: A001  (the primitive's name)
 
 
 # ---------------------------------------------------------------------------
+# XLA's expansions built from the functions above (its HLO after optimisation, as
+# ``jax.jit(f).lower(x).compile().as_text()`` shows it, operation for operation)
+
+_LN2 = 0.69314718055994529
+
+
+def exp2(e: Emit, x):
+    """XLA's float64 ``2**x``: ``exp(x * ln2)``."""
+    return exp(e, e.b.fmul(_daz(e, x), _c(e, x, _LN2)))
+
+
+def sinh(e: Emit, x):
+    """XLA's float64 ``sinh``: ``(m + m / (m + 1)) / 2`` with ``m = expm1(x)`` for
+    ``|x| < 1``, else ``exp(x - ln2) - exp(-ln2 - x)``."""
+    b = e.b
+    x = _daz(e, x)
+    m = expm1(e, x)
+    near = b.fmul(b.fadd(m, b.fdiv(m, b.fadd(m, _c(e, x, 1.0)))), _c(e, x, 0.5))
+    far = b.fsub(exp(e, b.fadd(x, _c(e, x, -_LN2))), exp(e, b.fsub(_c(e, x, -_LN2), x)))
+    return _ftz(e, b.select(e.fcmp("<", e.fabs(x), _c(e, x, 1.0)), near, far))
+
+
+def cosh(e: Emit, x):
+    """XLA's float64 ``cosh``: ``exp(x - ln2) + exp(-ln2 - x)``."""
+    b = e.b
+    x = _daz(e, x)
+    return b.fadd(exp(e, b.fadd(x, _c(e, x, -_LN2))), exp(e, b.fsub(_c(e, x, -_LN2), x)))
+
+
+def _one_minus_square_root(e: Emit, x):
+    """``sqrt((1 - x) (x + 1))``, each step rounded."""
+    b = e.b
+    one = _c(e, x, 1.0)
+    return sqrt(e, _ftz(e, b.fmul(b.fsub(one, x), b.fadd(x, one))))
+
+
+def asin(e: Emit, x):
+    """XLA's float64 ``asin``: ``2 atan2(x, 1 + sqrt((1 - x) (x + 1)))``."""
+    b = e.b
+    x = _daz(e, x)
+    half = atan2(e, x, b.fadd(_one_minus_square_root(e, x), _c(e, x, 1.0)))
+    return _ftz(e, b.fadd(half, half))
+
+
+def acos(e: Emit, x):
+    """XLA's float64 ``acos``: ``atan2(sqrt((1 - x) (x + 1)), x)``."""
+    x = _daz(e, x)
+    return atan2(e, _one_minus_square_root(e, x), x)
+
+
+def asinh(e: Emit, x):
+    """XLA's float64 ``asinh``: ``sign(x) log1p(|x| + x**2 / (sqrt(x**2 + 1) + 1))``, or
+    ``sign(x) (log|x| + ln2)`` from ``|x| = 2**512``."""
+    b = e.b
+    x = _daz(e, x)
+    ax = e.fabs(x)
+    one = _c(e, x, 1.0)
+    x2 = _ftz(e, b.fmul(x, x))
+    near = log1p(e, b.fadd(ax, _ftz(e, b.fdiv(x2, b.fadd(sqrt(e, b.fadd(x2, one)), one)))))
+    far = b.fadd(log(e, ax), _c(e, x, _LN2))
+    out = b.select(e.fcmp(">=", ax, _c(e, x, 2.0 ** 512)), far, near)
+    sign = b.select(e.fcmp("==", x, _c(e, x, 0.0)), x, e.copysign(one, x))
+    return _ftz(e, b.fmul(b.select(e.isnan(x), x, sign), out))
+
+
+def acosh(e: Emit, x):
+    """XLA's float64 ``acosh``: ``log1p(sqrt(x - 1) (sqrt(x + 1) + sqrt(x - 1)))``, or
+    ``log(x) + ln2`` from ``x = 2**1023``."""
+    b = e.b
+    x = _daz(e, x)
+    root = sqrt(e, b.fadd(x, _c(e, x, -1.0)))
+    near = log1p(e, _ftz(e, b.fmul(root, b.fadd(sqrt(e, b.fadd(x, _c(e, x, 1.0))), root))))
+    far = b.fadd(log(e, x), _c(e, x, _LN2))
+    return b.select(e.fcmp(">=", x, _c(e, x, 2.0 ** 1023)), far, near)
+
+
+def atanh(e: Emit, x):
+    """XLA's float64 ``atanh``: ``(log1p(x) - log1p(-x)) / 2``, NaN for ``|x| > 1`` (the
+    two log1p share ``x**2 / 2``, unfused, as XLA's backend compiles them)."""
+    b = e.b
+    x = _daz(e, x)
+    ahead, behind = log1p(e, x, True), log1p(e, b.fneg(x), True)
+    out = _ftz(e, b.fmul(b.fsub(ahead, behind), _c(e, x, 0.5)))
+    return b.select(e.fcmp(">", e.fabs(x), _c(e, x, 1.0)), _c(e, x, math.nan), out)
+
+
+def _chain(e: Emit, t, lead, coeffs):
+    """``(((lead t + c0) t + c1) ...)`` as XLA's backend contracts it: each multiply and
+    the add after it one fused multiply-add (``lead`` None: 1, so the chain starts with
+    ``t + c0``)."""
+    acc = e.b.fadd(t, _c(e, t, coeffs[0])) if lead is None else \
+        _fma(e, t, _c(e, t, lead), _c(e, t, coeffs[0]))
+    for c in coeffs[1:]:
+        acc = _fma(e, acc, t, _c(e, t, c))
+    return acc
+
+
+_ERFC_SMALL_P = (9.6049737398705162, (90.026019720384269, 2232.0053459468431,
+                                      7003.3251411280507, 55592.301301039493))
+_ERFC_SMALL_Q = (None, (33.561714164750313, 521.35794978015269, 4594.3238297098014,
+                        22629.000061389095, 49267.394260863592))
+_ERFC_MID_P = (2.4619698147353052e-10, (0.56418956483106886, 7.4632105644226989,
+                                        48.637197098568137, 196.5208329560771,
+                                        526.44519499547732, 934.52852717195765,
+                                        1027.5518868951572, 557.53533536939938))
+_ERFC_MID_Q = (None, (13.228195115474499, 86.707214088598974, 354.93777888781989,
+                      975.70850174320549, 1823.9091668790973, 2246.3376081871097,
+                      1656.6630919416134, 557.53534081772773))
+_ERFC_FAR_P = (0.56418958354775506, (1.275366707599781, 5.0190504225118051,
+                                     6.160210979930536, 7.4097426995044895,
+                                     2.9788666537210022))
+_ERFC_FAR_Q = (None, (2.2605286322011726, 9.3960352493800148, 12.048953980809666,
+                      17.081445074756591, 9.6089680906328585, 3.3690764510008151))
+
+
+def erfc(e: Emit, x):
+    """XLA's float64 ``erfc``: Cephes' rational forms, ``1 - x P(x**2) / Q(x**2)`` for
+    ``|x| < 1``, else ``exp(-x**2) P(|x|) / Q(|x|)`` (two sets, split at 8; 0 where
+    ``-x**2 < -709.78``), reflected as ``2 - erfc(|x|)`` for negative ``x``."""
+    b = e.b
+    x = _daz(e, x)
+    ax = e.fabs(x)
+    x2 = _ftz(e, b.fmul(x, x))
+    one = _c(e, x, 1.0)
+    small = b.fsub(one, b.fdiv(_ftz(e, b.fmul(x, _chain(e, x2, *_ERFC_SMALL_P))),
+                               _chain(e, x2, *_ERFC_SMALL_Q)))
+    neg_x2 = b.fneg(x2)
+    ez = exp(e, neg_x2)
+    mid = b.fdiv(_ftz(e, b.fmul(ez, _chain(e, ax, *_ERFC_MID_P))), _chain(e, ax, *_ERFC_MID_Q))
+    far = b.fdiv(_ftz(e, b.fmul(ez, _chain(e, ax, *_ERFC_FAR_P))), _chain(e, ax, *_ERFC_FAR_Q))
+    tail = _ftz(e, b.select(e.fcmp("<", ax, _c(e, x, 8.0)), mid, far))
+    tail = b.select(e.fcmp("<", neg_x2, _c(e, x, -709.782712893384)), _c(e, x, 0.0), tail)
+    tail = b.select(e.fcmp("<", x, _c(e, x, 0.0)), b.fsub(_c(e, x, 2.0), tail), tail)
+    return b.select(e.fcmp("<", ax, one), small, tail)
+
+
+# Lanczos' approximation as XLA writes it (g = 7, nine terms)
+_LANCZOS = (676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
+            12.507343278686905, -0.13857109526572012, 9.9843695780195716e-06,
+            1.5056327351493116e-07)
+_LANCZOS_BASE = 0.99999999999980993
+_LOG_LANCZOS_G = 2.0149030205422647    # log(7.5)
+_LOG_PI = 1.1447298858494002
+_HALF_LOG_2PI = 0.91893853320467267
+
+
+def _lanczos_z(e: Emit, x):
+    """(x < 1/2, z): ``z = -x`` below 1/2 (the reflection's argument), else ``x - 1``."""
+    b = e.b
+    reflect = e.fcmp("<", x, _c(e, x, 0.5))
+    return reflect, b.select(reflect, b.fneg(x), b.fadd(x, _c(e, x, -1.0)))
+
+
+def _log_lanczos_t(e: Emit, z):
+    """``log(z + 7.5)`` as ``log1p(z / 7.5) + log(7.5)``."""
+    b = e.b
+    return b.fadd(log1p(e, _ftz(e, b.fmul(z, _c(e, z, 0.13333333333333333)))),
+                  _c(e, z, _LOG_LANCZOS_G))
+
+
+def lgamma(e: Emit, x):
+    """XLA's float64 ``lgamma``: Lanczos' approximation (``g = 7``), reflected below 1/2
+    through ``log(pi) - log|sin(pi frac)|``; ``inf`` at the poles and at ``+-inf``."""
+    b = e.b
+    x = _daz(e, x)
+    ax = e.fabs(x)
+    one = _c(e, x, 1.0)
+    frac = b.fsub(ax, e.call("llvm.floor", ax))
+    frac = b.select(e.fcmp("<", _c(e, x, 0.5), frac), b.fsub(one, frac), frac)
+    log_sin = log(e, sin(e, _ftz(e, b.fmul(frac, _c(e, x, math.pi)))))
+    reflect, z = _lanczos_z(e, x)
+    lt = _log_lanczos_t(e, z)
+    head = _fma(e, b.fsub(b.fadd(z, _c(e, x, 0.5)), b.fdiv(b.fadd(z, _c(e, x, 7.5)), lt)),
+                lt, _c(e, x, _HALF_LOG_2PI))
+    total = _c(e, x, _LANCZOS_BASE)
+    for k, c in enumerate(_LANCZOS, start=1):
+        term = _ftz(e, b.fdiv(_c(e, x, c), b.fadd(z, _c(e, x, float(k)))))
+        total = b.fadd(total, term)
+    positive = b.fadd(head, log(e, total))
+    reflected = b.fsub(b.fsub(_c(e, x, _LOG_PI), log_sin), positive)
+    finite = e.fcmp("<", e.fabs(log_sin), _c(e, x, math.inf))
+    out = b.select(reflect, b.select(finite, reflected, b.fneg(log_sin)), positive)
+    return b.select(e.fcmp("==", ax, _c(e, x, math.inf)), _c(e, x, math.inf), out)
+
+
+def digamma(e: Emit, x):
+    """XLA's float64 ``digamma``: the derivative of its Lanczos ``lgamma``, reflected
+    below 1/2 through ``pi cot(pi x)``; NaN at zero and the negative integers."""
+    b = e.b
+    x = _daz(e, x)
+    reflect, z = _lanczos_z(e, x)
+    num = _c(e, x, 0.0)
+    den = None
+    for k, c in enumerate(_LANCZOS, start=1):
+        zk = b.fadd(z, _c(e, x, float(k)))
+        num = b.fsub(num, _ftz(e, b.fdiv(_c(e, x, c), _ftz(e, b.fmul(zk, zk)))))
+        term = _ftz(e, b.fdiv(_c(e, x, c), zk))
+        den = b.fadd(term, _c(e, x, _LANCZOS_BASE)) if den is None else b.fadd(den, term)
+    out = b.fadd(_log_lanczos_t(e, z), _ftz(e, b.fdiv(num, den)))
+    out = b.fsub(out, _ftz(e, b.fdiv(_c(e, x, 7.0), b.fadd(z, _c(e, x, 7.5)))))
+    shifted = b.fadd(x, e.fabs(e.call("llvm.floor", b.fadd(x, _c(e, x, 0.5)))))
+    angle = _ftz(e, b.fmul(shifted, _c(e, x, math.pi)))
+    cot = b.fdiv(_ftz(e, b.fmul(cos(e, angle), _c(e, x, math.pi))), sin(e, angle))
+    out = b.select(reflect, b.fsub(out, _ftz(e, cot)), out)
+    pole = b.and_(e.fcmp("<=", x, _c(e, x, 0.0)), e.fcmp("==", x, e.call("llvm.floor", x)))
+    return _ftz(e, b.select(pole, _c(e, x, math.nan), out))
+
+
+# ---------------------------------------------------------------------------
 # native loops for eager use (any length; compiled once per process, disk-cached)
 
 FUNCTIONS = {"exp": exp, "log": log, "log1p": log1p, "expm1": expm1, "tanh": tanh,
              "logistic": logistic, "erf_inv": erf_inv, "rsqrt": rsqrt, "sqrt": sqrt,
              "sin": sin, "cos": cos, "tan": tan, "atan": atan, "erf": erf, "cbrt": cbrt,
-             "atan2": atan2, "pow": pow}
+             "atan2": atan2, "pow": pow, "exp2": exp2, "sinh": sinh, "cosh": cosh,
+             "asin": asin, "acos": acos, "asinh": asinh, "acosh": acosh, "atanh": atanh,
+             "erfc": erfc, "lgamma": lgamma, "digamma": digamma}
 _BINARY = ("atan2", "pow")
-_kernels: dict = {}
-_lock = threading.Lock()
 
 
 def _symbol(name: str) -> str:
     return f"fx_xla_{name}_f64"
 
 
-def _build_kernels() -> dict:
-    from lowering.cpu import array_kernels
-    from lowering.cpu.irutil import F64
-    return array_kernels.build("fx_xla_float64", FUNCTIONS, lambda n: 2 if n in _BINARY else 1,
-                               F64, 8, _symbol)
+_KERNELS = array_kernels.ArrayKernels("fx_xla_float64", FUNCTIONS,
+                                      lambda n: 2 if n in _BINARY else 1, np.float64, _symbol)
 
 
 def apply_array(name: str, x: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
@@ -337,19 +553,4 @@ def apply_array(name: str, x: np.ndarray, y: np.ndarray | None = None) -> np.nda
 
     Example: ``apply_array("tanh", np.float64([0.5]))`` is ``[0.46211715726000974]``.
     """
-    if name not in FUNCTIONS:
-        raise ValueError(f"apply_array: name must be one of {sorted(FUNCTIONS)}, got {name!r}")
-    if (name in _BINARY) != (y is not None):
-        raise TypeError(f"apply_array: {name!r} takes {2 if name in _BINARY else 1} arrays")
-    if not _kernels:
-        with _lock:
-            if not _kernels:
-                _kernels.update(_build_kernels())
-    x = np.ascontiguousarray(x, np.float64)
-    out = np.empty(x.shape, np.float64)
-    if y is not None:
-        y = np.ascontiguousarray(np.broadcast_to(np.asarray(y, np.float64), x.shape))
-        _kernels[name](x.ctypes.data, y.ctypes.data, out.ctypes.data, x.size)
-    else:
-        _kernels[name](x.ctypes.data, out.ctypes.data, x.size)
-    return out
+    return _KERNELS.apply(name, x, y)

@@ -325,6 +325,8 @@ def _arith(op):
 for _name, _op in (("add", "+"), ("sub", "-"), ("mul", "*")):
     rule(_name, "fiu")(_arith(_op))
 rule("add_any", "fiu")(_arith("+"))
+rule("square", "fiu")(lambda args, in_avals, out_aval, params: _arith("*")(
+    (args[0], args[0]), in_avals * 2, out_aval, params))
 
 
 @rule("div", "fiu")

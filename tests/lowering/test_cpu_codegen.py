@@ -331,7 +331,7 @@ def test_transcendental_accuracy(name, fn, ref, rng, ulp32, ulp64, dtype):
             want = ref(x.astype(np.float64) if dtype == F32 else x)
         want = np.asarray(want, np.float64)
         tiny = np.finfo(dtype).tiny
-        if name == "exp" or (dtype == F64 and name == "logistic"):
+        if name == "exp" or (dtype == F64 and name in ("logistic", "exp2")):
             # XLA's exp (which fx's follows, for JAX's results) flushes subnormal results
             # to zero: off by less than the smallest normal, not measured in ulp
             flushed = np.abs(want) < tiny
@@ -352,6 +352,10 @@ def test_transcendental_accuracy(name, fn, ref, rng, ulp32, ulp64, dtype):
             odd = (x >= 1 - np.sqrt(2)) & (x <= np.sqrt(0.5) - 1)
             assert err[odd].max(initial=0) <= 256, err[odd].max()
             err = np.where(odd, 0.0, err)
+        if dtype == F64 and name == "exp2":
+            # XLA's float64 exp2 is exp(x * ln2): the rounded product (and ln2's own
+            # rounding) cost up to about 1.2 |x ln2| ulp more
+            err = err - np.where(np.isfinite(x), 1.25 * np.abs(x) * np.log(2), 0.0)
         worst = int(np.argmax(err))
         assert err.max() <= bound, f"{name}: {err.max():.2f} ulp at x={x[worst]!r}"
         zero = x == 0

@@ -404,6 +404,13 @@ def _check_float(name, *args):
                             f"subtypes of floating.")
 
 
+def _bind_float(name, x):
+    """``lax.<name>(x)``: a Python scalar as a weak array, then a float check, then bind."""
+    x = _lax._lax_args(x)[0] if isinstance(x, (int, float)) else x
+    _check_float(name, x)
+    return _registry[name].bind(x)
+
+
 def bessel_i0e(x):
     """The exponentially scaled modified Bessel function of order 0,
     ``exp(-|x|) I0(x)``: the ``bessel_i0e`` primitive, as JAX's ``lax.bessel_i0e``
@@ -419,9 +426,7 @@ def bessel_i0e(x):
       >>> lax.bessel_i0e(fnp.float32(1.0))
       Array(0.46575963, dtype=float32)
     """
-    x = _lax._lax_args(x)[0] if isinstance(x, (int, float)) else x
-    _check_float("bessel_i0e", x)
-    return _registry["bessel_i0e"].bind(x)
+    return _bind_float("bessel_i0e", x)
 
 
 def bessel_i1e(x):
@@ -439,9 +444,7 @@ def bessel_i1e(x):
       >>> lax.bessel_i1e(fnp.float32(1.0))
       Array(0.20791042, dtype=float32)
     """
-    x = _lax._lax_args(x)[0] if isinstance(x, (int, float)) else x
-    _check_float("bessel_i1e", x)
-    return _registry["bessel_i1e"].bind(x)
+    return _bind_float("bessel_i1e", x)
 
 
 _BETAINC_ITERATIONS = 200

@@ -437,34 +437,43 @@ def _wrap_between(x, bound):
     return lax.sub(rem, a)
 
 
-def _logaddexp_rule():
-    @custom_jvp
-    def logaddexp(x1, x2):  # the name JAX's custom_jvp_call prints
+def _logaddexp_rule(name, exp, scale, phase_bound):
+    """JAX's ``logaddexp`` (``exp=lax.exp``) or ``logaddexp2`` (``lax.exp2``, the log1p
+    scaled by ``1 / ln 2``) as a ``custom_jvp`` function named ``name`` (what JAX's
+    ``custom_jvp_call`` prints), with its derivative: each term's weight and product in
+    turn (JAX's order of equations)."""
+    def rule(x1, x2):
         big = lax.max(x1, x2)
+
+        def log1p_exp(d):
+            y = lax.log1p(exp(d))
+            return y if scale is None else lax.mul(_const(scale, big), y)
         if dtypes.is_complex(_dtype(x1)):  # as JAX: the principal branch of the phase
             delta = lax.sub(lax.add(x1, x2), lax.mul(big, _const(2, big)))
-            out = lax.add(big, lax.log1p(lax.exp(delta)))
-            return lax.complex(lax.real(out), _wrap_between(lax.imag(out), np.pi))
+            out = lax.add(big, log1p_exp(delta))
+            return lax.complex(lax.real(out), _wrap_between(lax.imag(out), phase_bound))
         delta = lax.sub(x1, x2)
         is_nan = lax.ne(delta, delta)
         both = lax.add(x1, x2)
-        out = lax.add(big, lax.log1p(lax.exp(lax.neg(lax.abs(delta)))))
+        out = lax.add(big, log1p_exp(lax.neg(lax.abs(delta))))
         return lax.select_n(is_nan, out, both)
-    return logaddexp
+    rule.__name__ = rule.__qualname__ = name
+    fn = custom_jvp(rule)
+
+    def jvp(primals, tangents):
+        x1, x2 = primals
+        t1, t2 = tangents
+        out = fn(x1, x2)
+        first = lax.mul(t1, exp(lax.sub(_replace_inf(x1), _replace_inf(out))))
+        second = lax.mul(t2, exp(lax.sub(_replace_inf(x2), _replace_inf(out))))
+        return out, lax.add(first, second)
+    jvp.__name__ = jvp.__qualname__ = f"_{name}_jvp"  # (printed as the rule's name)
+    fn.defjvp(jvp)
+    return fn
 
 
-_logaddexp = _logaddexp_rule()
-
-
-@_logaddexp.defjvp
-def _logaddexp_jvp(primals, tangents):
-    x1, x2 = primals
-    t1, t2 = tangents
-    out = _logaddexp(x1, x2)
-    # each term's weight and product in turn (JAX's order of equations)
-    first = lax.mul(t1, lax.exp(lax.sub(_replace_inf(x1), _replace_inf(out))))
-    second = lax.mul(t2, lax.exp(lax.sub(_replace_inf(x2), _replace_inf(out))))
-    return out, lax.add(first, second)
+_logaddexp = _logaddexp_rule("logaddexp", lax.exp, None, np.pi)
+_logaddexp2 = _logaddexp_rule("logaddexp2", lax.exp2, 1 / np.log(2), np.pi / np.log(2))
 
 
 def logaddexp(x1, x2, /):
@@ -483,37 +492,6 @@ def logaddexp(x1, x2, /):
     """
     x1, x2 = _binary_inexact(x1, x2)
     return _with_weak(_logaddexp(x1, x2), _weak(x1, x2))
-
-
-def _logaddexp2_rule():
-    @custom_jvp
-    def logaddexp2(x1, x2):  # the name JAX's custom_jvp_call prints
-        big = lax.max(x1, x2)
-        inv_ln2 = _const(1 / np.log(2), big)
-        if dtypes.is_complex(_dtype(x1)):  # as JAX: the phase wrapped by pi / ln 2
-            delta = lax.sub(lax.add(x1, x2), lax.mul(big, _const(2, big)))
-            out = lax.add(big, lax.mul(inv_ln2, lax.log1p(lax.exp2(delta))))
-            return lax.complex(lax.real(out),
-                               _wrap_between(lax.imag(out), np.pi / np.log(2)))
-        delta = lax.sub(x1, x2)
-        is_nan = lax.ne(delta, delta)
-        both = lax.add(x1, x2)
-        out = lax.add(big, lax.mul(inv_ln2, lax.log1p(lax.exp2(lax.neg(lax.abs(delta))))))
-        return lax.select_n(is_nan, out, both)
-    return logaddexp2
-
-
-_logaddexp2 = _logaddexp2_rule()
-
-
-@_logaddexp2.defjvp
-def _logaddexp2_jvp(primals, tangents):
-    x1, x2 = primals
-    t1, t2 = tangents
-    out = _logaddexp2(x1, x2)
-    first = lax.mul(t1, lax.exp2(lax.sub(_replace_inf(x1), _replace_inf(out))))
-    second = lax.mul(t2, lax.exp2(lax.sub(_replace_inf(x2), _replace_inf(out))))
-    return out, lax.add(first, second)
 
 
 def logaddexp2(x1, x2, /):

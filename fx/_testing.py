@@ -44,6 +44,20 @@ def assert_trees_close(got, want, rtol=2e-5, atol=2e-6, what=""):
         np.testing.assert_allclose(g, w, rtol=rtol, atol=atol, err_msg=what)
 
 
+def fx_and_jax_modules():
+    """``[(fx, fx.numpy)]`` plus ``(jax, jax.numpy)`` where JAX is installed: one program
+    written against both namespaces runs under each, JAX as the oracle."""
+    import fx
+    import fx.numpy as fnp
+    out = [(fx, fnp)]
+    try:
+        import jax
+        out.append((jax, jax.numpy))
+    except ImportError:
+        pass
+    return out
+
+
 @contextlib.contextmanager
 def x64_with_jax():
     """fx and JAX (when installed) with 64-bit types, both restored afterwards; yields the

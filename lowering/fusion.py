@@ -41,16 +41,14 @@ __all__ = ["Group", "fuse", "format_groups", "ELEMENTWISE", "INDEX_OPS", "REDUCT
            "WINDOW_REDUCTIONS", "FUSE_WINDOW", "WINDOW_STORE_COST", "EXPENSIVE_COST"]
 
 ELEMENTWISE = frozenset({
-    "neg", "sign", "floor", "ceil", "round", "is_finite", "exp", "exp2", "log", "log1p",
-    "expm1", "tanh", "logistic", "sin", "cos", "tan", "asin", "acos", "atan", "sinh",
-    "cosh", "asinh", "acosh", "atanh", "sqrt", "rsqrt", "cbrt", "abs", "erf", "erfc",
-    "erf_inv", "lgamma", "digamma", "bessel_i0e", "bessel_i1e", "square", "not",
-    "population_count", "clz", "integer_pow",
-    "add", "sub", "mul", "div", "rem", "max", "min", "pow", "atan2", "nextafter", "and",
-    "or", "xor", "eq", "ne", "lt", "le", "gt", "ge", "shift_left", "shift_right_arithmetic",
-    "shift_right_logical", "add_any", "select_n", "clamp", "convert_element_type",
-    "copy", "stop_gradient", "real", "imag", "conj", "complex", "reduce_precision",
-    "bitcast_convert_type"})
+    "neg", "sign", "floor", "ceil", "round", "is_finite", "exp", "exp2", "log", "log1p", "expm1",
+    "tanh", "logistic", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh",
+    "acosh", "atanh", "sqrt", "rsqrt", "cbrt", "abs", "erf", "erfc", "erf_inv", "lgamma",
+    "digamma", "bessel_i0e", "bessel_i1e", "square", "not", "population_count", "clz",
+    "integer_pow", "add", "sub", "mul", "div", "rem", "max", "min", "pow", "atan2", "nextafter",
+    "and", "or", "xor", "eq", "ne", "lt", "le", "gt", "ge", "shift_left", "shift_right_arithmetic",
+    "shift_right_logical", "add_any", "select_n", "clamp", "convert_element_type", "copy",
+    "stop_gradient", "real", "imag", "conj", "complex", "reduce_precision", "bitcast_convert_type"})
 INDEX_OPS = frozenset({"broadcast_in_dim", "reshape", "transpose", "iota", "slice", "pad",
                        "concatenate", "rev", "dynamic_slice", "dynamic_update_slice",
                        "squeeze", "expand_dims"})

@@ -9,21 +9,11 @@ import pytest
 
 import fx
 import fx.numpy as fnp
+from fx._testing import fx_and_jax_modules
 
 
 def _jax():
     return pytest.importorskip("jax")
-
-
-def _mods():
-    """(fx, fx.numpy) and, where installed, (jax, jax.numpy)."""
-    out = [(fx, fnp)]
-    try:
-        import jax
-        out.append((jax, jax.numpy))
-    except ImportError:
-        pass
-    return out
 
 
 # ---------------------------------------------------------------------------
@@ -77,7 +67,7 @@ def reads_oracle():
 
 def test_reads_against_oracle_and_jax():
     want = reads_oracle()
-    for mod, np_mod in _mods():
+    for mod, np_mod in fx_and_jax_modules():
         got = reads_program(mod, np_mod)
         assert len(got) == len(want)
         for k, (g, w) in enumerate(zip(got, want)):
@@ -194,7 +184,7 @@ def writes_oracle():
 
 def test_writes_against_oracle_and_jax():
     want = writes_oracle()
-    results = [writes_program(mod, np_mod) for mod, np_mod in _mods()]
+    results = [writes_program(mod, np_mod) for mod, np_mod in fx_and_jax_modules()]
     for seen, grads in results:
         for k, (g, w) in enumerate(zip(seen, want)):
             np.testing.assert_array_equal(g, w, err_msg=f"step {k}")
@@ -228,7 +218,7 @@ def test_rules_writing_primal_or_cotangent_values():
         np.testing.assert_array_equal(np.asarray(a[...]), [5.0, 5.0])
         np.testing.assert_array_equal(np.asarray(b[...]), [3.0, 3.0])
 
-    for mod, np_mod in _mods():
+    for mod, np_mod in fx_and_jax_modules():
         run(mod, np_mod)
     r = fx.new_ref(fnp.zeros(2))
 

@@ -11,17 +11,8 @@ from hypothesis import given, settings, strategies as st
 
 import fx
 import fx.numpy as fnp
+from fx._testing import fx_and_jax_modules
 from fx import _ref_scope
-
-
-def _mods():
-    out = [(fx, fnp)]
-    try:
-        import jax
-        out.append((jax, jax.numpy))
-    except ImportError:
-        pass
-    return out
 
 
 # ---------------------------------------------------------------------------
@@ -49,7 +40,7 @@ def aot_program(mod, np_mod):
 
 def test_aot_stages_against_python_and_jax():
     want = [3.0, np.ones(3), 9.0, np.full(3, 3.0), 15.0, np.full(3, 5.0)]
-    for mod, np_mod in _mods():
+    for mod, np_mod in fx_and_jax_modules():
         info, got = aot_program(mod, np_mod)
         assert info.shape == () and info.dtype == np.float32
         for k, (g, w) in enumerate(zip(got, want)):

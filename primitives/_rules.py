@@ -288,6 +288,25 @@ def batch_size(args, dims) -> int:
     raise ValueError("no batched argument")
 
 
+def batch_dims_in_place(args, dims) -> tuple[list, int]:
+    """Operands batched at one common dim, left where the first batched operand has it:
+    the other batched ones are moved there and unbatched ones broadcast with the batch
+    dim inserted there (as JAX's rules for sort, concatenate, pad, ...). Returns the
+    operands and that dim."""
+    size = batch_size(args, dims)
+    bdim = next(d for d in dims if d is not None)
+    out = []
+    for a, d in zip(args, dims):
+        if d is None:
+            s = shape_of(a)
+            a = broadcast_in_dim(a, s[:bdim] + (size,) + s[bdim:],
+                                 tuple(i if i < bdim else i + 1 for i in range(len(s))))
+        elif d != bdim:
+            a = moveaxis(a, d, bdim)
+        out.append(a)
+    return out, bdim
+
+
 def broadcasting_batcher(primitive: Primitive, size1: bool = False) -> Callable:
     """Batching rule for n-ary elementwise primitives whose operands may be rank-0.
 
@@ -334,7 +353,9 @@ def _size1_batched(args, shapes, dims):
         if not s:
             moved.append(a)
         elif d is None:
-            moved.append(broadcast_in_dim(a, (1,) + s, tuple(range(1, len(s) + 1))))
+            # JAX expands dims through NumPy, so jaxprs show np.int64 broadcast dims
+            dims1 = tuple(np.arange(1, len(s) + 1, dtype=np.int64))
+            moved.append(broadcast_in_dim(a, (1,) + s, dims1))
         else:
             moved.append(moveaxis(a, d, 0))
     ndim = max(len(shape_of(a)) for a in moved)

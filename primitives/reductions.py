@@ -29,7 +29,8 @@ def _reduced_shape(shape, axes):
 
 def _batch_axes(axes, d):
     """Axes of the batched operand (batch dim ``d``) and the batch dim of the output."""
-    new_axes = tuple(a + 1 if a >= d else a for a in axes)
+    # JAX shifts the axes with NumPy (np.where), so printed jaxprs show np.int64 axes
+    new_axes = tuple(np.int64(a + 1 if a >= d else a) for a in axes)
     out_dim = d - sum(1 for a in axes if a < d)
     return new_axes, out_dim
 

@@ -121,6 +121,30 @@ def match_axis(val, src, dst, size: int):
     return R.moveaxis(val, src, dst)
 
 
+def batch_jaxpr_axes(closed: core.ClosedJaxpr, axis_size: int, in_dims: Sequence[int | None],
+                     axis_name=None) -> tuple[core.ClosedJaxpr, list[int | None]]:
+    """A jaxpr taking inputs batched at ``in_dims`` to outputs batched where the batching
+    rules leave them (the returned dims; None for unbatched outputs), as JAX batches the
+    body of a ``jit``: no batch dim is moved on the way in or out."""
+    from fx.interpreters import partial_eval as pe
+    in_avals = [a if d is None else
+                ShapedArray(a.shape[:d] + (axis_size,) + a.shape[d:], a.dtype, a.weak_type)
+                for a, d in zip(closed.in_avals, in_dims)]
+    out_dims: list[int | None] = []
+
+    def fun(*args):
+        trace = BatchTrace(core.current_trace(), axis_name, axis_size)
+        with core.new_trace(trace):
+            ins = [trace.make(a, d) for a, d in zip(args, in_dims)]
+            outs = core.eval_jaxpr(closed.jaxpr, closed.consts, *ins)
+            infos = [trace.to_batch_info(o) for o in outs]
+        out_dims[:] = [d for _, d in infos]
+        return [v for v, _ in infos]
+
+    jaxpr, consts, _ = pe.trace_to_jaxpr(fun, in_avals)
+    return core.ClosedJaxpr(jaxpr, consts), out_dims
+
+
 def batch_jaxpr(closed: core.ClosedJaxpr, axis_size: int, in_batched: Sequence[bool],
                 instantiate: bool | Sequence[bool], axis_name=None
                 ) -> tuple[core.ClosedJaxpr, list[bool]]:

@@ -291,13 +291,11 @@ def _jit_batch(args, dims, *, axis_data=None, jaxpr, name, donated_invars=(), in
     if collectives.skip_unbatched(jit_p, args, dims, axis_data, params):
         return jit_p.bind(*args, **params), [None] * len(jaxpr.out_avals)
     axis_name, size = collectives.axis_of(axis_data, args, dims)
-    args = [a if d is None else R.moveaxis(a, d, 0) for a, d in zip(args, dims)]
-    batched = [d is not None for d in dims]
-    b_closed, out_batched = batching.batch_jaxpr(jaxpr, size, batched, instantiate=False,
-                                                 axis_name=axis_name)
+    # as JAX's: batch dims stay where they are, inside and out
+    b_closed, out_dims = batching.batch_jaxpr_axes(jaxpr, size, dims, axis_name=axis_name)
     outs = jit_p.bind(*args, jaxpr=b_closed, name=name, donated_invars=donated_invars,
                       inline=inline, keep_unused=keep_unused)
-    return outs, [0 if b else None for b in out_batched]
+    return outs, out_dims
 
 
 def _jit_partial_eval(trace: pe.JaxprTrace, args, *, jaxpr, name, donated_invars=(),

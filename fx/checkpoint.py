@@ -176,14 +176,8 @@ def checkpoint(fun: Callable | None = None, *, prevent_cse: bool = True, policy=
         jaxpr, consts, _, refs, written = _ref_scope.stage(
             flat_fun, in_avals, debug_info=getattr(fun, "__name__", None))
         closed, hoisted = pe.hoist_tracer_consts(jaxpr, consts)
-        ref_values = [r._live_value("read") for r in refs]
-        outs = bind_remat(closed, [*hoisted, *flat, *ref_values], prevent_cse=prevent_cse,
-                          differentiated=False, policy=policy)
-        if refs:
-            n_own = len(outs) - sum(written)
-            _ref_scope.write_back([r for r, w in zip(refs, written) if w], outs[n_own:],
-                                  "checkpoint")
-            outs = outs[:n_own]
+        outs = bind_remat(closed, [*hoisted, *flat], prevent_cse=prevent_cse,
+                          differentiated=False, policy=policy, refs=refs, written=written)
         return tree_util.tree_unflatten(store["tree"], outs)
 
     return fun_remat

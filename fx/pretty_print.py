@@ -255,6 +255,10 @@ def _pp_param_value(value, namer, ctx):
     if isinstance(value, (Jaxpr, ClosedJaxpr)):
         return _pp_jaxpr_doc(value.jaxpr if isinstance(value, ClosedJaxpr) else value,
                              namer, ctx)
+    if isinstance(value, tuple) and hasattr(value, "_fields"):
+        # a named tuple (custom_linear_solve's jaxprs) prints as its str, each jaxpr in it
+        # printed on its own, as JAX's printer does
+        return _text(str(value))
     if isinstance(value, tuple) and value and all(
             isinstance(v, (Jaxpr, ClosedJaxpr)) for v in value):
         inner = _join(_brk(), [_pp_param_value(v, namer, ctx) for v in value])

@@ -16,6 +16,7 @@ import numpy as np
 
 from fx import core
 from fx.core import ClosedJaxpr, DropVar, Jaxpr, JaxprEqn, Literal, Var
+from fx.interpreters import partial_eval as pe
 
 __all__ = ["optimize", "inline_calls", "dce", "cse", "fold_constants", "simplify_algebra",
            "simplify_shapes", "simplify_converts", "canonicalize", "explicit_broadcasts",
@@ -26,7 +27,7 @@ __all__ = ["optimize", "inline_calls", "dce", "cse", "fold_constants", "simplify
 #: program is differentiated, its rules are no longer needed; a remat is its body)
 _CALL_BODIES = {"jit": "jaxpr", "pjit": "jaxpr", "closed_call": "jaxpr", "core_call": "jaxpr",
                 "remat2": "jaxpr", "custom_jvp_call": "call_jaxpr",
-                "custom_vjp_call": "call_jaxpr"}
+                "custom_vjp_call": "call_jaxpr", "custom_linear_solve": "jaxprs"}
 CALL_PRIMITIVES = frozenset(_CALL_BODIES)
 #: primitives whose outputs are their operands (annotations for transformations)
 _IDENTITIES = frozenset({"name", "optimization_barrier"})
@@ -126,6 +127,14 @@ def inline_calls(closed: ClosedJaxpr, names=CALL_PRIMITIVES) -> ClosedJaxpr:
                     subst.set(o, subst(v))
             continue
         inner = eqn.params.get(_CALL_BODIES.get(pname, "jaxpr")) if pname in names else None
+        if pname == "remat2" and eqn.params.get("ref_replay"):
+            inner = None  # reads and writes refs around its body: runs as its own impl
+        call_invars = eqn.invars
+        if pname == "custom_linear_solve":   # its primal: solve(solve's consts, b)
+            lengths = eqn.params["const_lengths"]
+            start, total = lengths.matvec + lengths.vecmat, sum(lengths)
+            call_invars = eqn.invars[start:start + lengths.solve] + eqn.invars[total:]
+            inner = inner.solve
         if not isinstance(inner, (ClosedJaxpr, Jaxpr)):
             eqns.append(eqn.replace(invars=[subst(v) for v in eqn.invars]))
             continue
@@ -138,7 +147,7 @@ def inline_calls(closed: ClosedJaxpr, names=CALL_PRIMITIVES) -> ClosedJaxpr:
             constvars.append(fresh)
             consts.append(c)
             env.set(v, fresh)
-        for v, a in zip(inner_closed.jaxpr.invars, eqn.invars):
+        for v, a in zip(inner_closed.jaxpr.invars, call_invars):
             env.set(v, subst(a))
         for e in inner_closed.jaxpr.eqns:
             outs = [DropVar(o.aval) if isinstance(o, DropVar) else Var(o.aval)
@@ -176,7 +185,7 @@ def dce(closed: ClosedJaxpr) -> ClosedJaxpr:
     rewritten = False
     for eqn in reversed(jaxpr.eqns):
         used_outs = [not isinstance(o, DropVar) and id(o) in live for o in eqn.outvars]
-        effectful = eqn.primitive.effectful
+        effectful = pe.eqn_is_effectful(eqn)
         if not effectful and not any(used_outs):
             continue
         if not effectful and not all(used_outs) and eqn.primitive.dce is not None:
@@ -742,11 +751,12 @@ def optimize(closed: ClosedJaxpr, debug: Callable[[str, ClosedJaxpr], None] | No
       >>> optimize(fx.make_jaxpr(fx.jit(lambda x: x * 1.0))(1.0))  # { lambda ; a. in (a,) }
     """
     from lowering.dirichlet_rewrite import fuse_dirichlet
+    from lowering.div_rewrite import rewrite_divisions
     from lowering.scan_hoist import hoist_scan_products
     pipeline = [("inline_calls", inline_calls), ("fuse_dirichlet", fuse_dirichlet),
                 ("hoist_scan_products", hoist_scan_products),
                 ("explicit_broadcasts", explicit_broadcasts), ("canonicalize", canonicalize),
-                ("fold_constants", fold_constants)]
+                ("fold_constants", fold_constants), ("rewrite_divisions", rewrite_divisions)]
     simplify = [("simplify_converts", simplify_converts), ("simplify_algebra", simplify_algebra),
                 ("simplify_shapes", simplify_shapes), ("cse", cse), ("dce", dce)]
     for name, fn in pipeline + simplify + simplify:

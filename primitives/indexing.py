@@ -375,36 +375,52 @@ def _shift(dims, by=1):
     return tuple(d + by for d in dims)
 
 
+def _np_shift(dims):
+    """``dims`` shifted past a leading batch dim as JAX shifts them (with NumPy, so
+    printed dimension numbers show np.int64 entries)."""
+    return tuple(np.asarray(dims, np.int64) + 1)
+
+
+def _to_front(x, d, size):
+    """``x`` batched at 0: moved there, or broadcast (np.int64 dims, as JAX's rules)."""
+    if d is not None:
+        return R.moveaxis(x, d, 0)
+    shape = R.shape_of(x)
+    return R.broadcast_in_dim(x, (size,) + shape, _np_shift(range(len(shape))))
+
+
 @gather_p.def_batch
 def _gather_batch(args, dims, *, dimension_numbers, slice_sizes, **params):
     operand, indices = args
     od, idim = dims
     dn = dimension_numbers
-    if idim is None:
+    if idim is None:  # the batch dim is a window dim of a full-size slice
         operand = R.moveaxis(operand, od, 0)
         new = GatherDimensionNumbers(
-            offset_dims=(0,) + _shift(dn.offset_dims),
-            collapsed_slice_dims=_shift(dn.collapsed_slice_dims),
-            start_index_map=_shift(dn.start_index_map),
-            operand_batching_dims=_shift(dn.operand_batching_dims),
+            offset_dims=(0,) + _np_shift(dn.offset_dims),
+            collapsed_slice_dims=_np_shift(dn.collapsed_slice_dims),
+            start_index_map=_np_shift(dn.start_index_map),
+            operand_batching_dims=_np_shift(dn.operand_batching_dims),
             start_indices_batching_dims=dn.start_indices_batching_dims)
         sizes = (R.shape_of(operand)[0],) + tuple(slice_sizes)
-    elif od is None:
+    elif od is None:  # a batch dim of the indices: the output's first batch dim
         indices = R.moveaxis(indices, idim, 0)
         new = GatherDimensionNumbers(
             offset_dims=_shift(dn.offset_dims), collapsed_slice_dims=dn.collapsed_slice_dims,
             start_index_map=dn.start_index_map, operand_batching_dims=dn.operand_batching_dims,
             start_indices_batching_dims=_shift(dn.start_indices_batching_dims))
         sizes = tuple(slice_sizes)
+        # the batch dim's indices need not be sorted or unique (as JAX's rule)
+        params = dict(params, indices_are_sorted=False, unique_indices=False)
     else:
         operand = R.moveaxis(operand, od, 0)
         indices = R.moveaxis(indices, idim, 0)
         new = GatherDimensionNumbers(
-            offset_dims=_shift(dn.offset_dims),
-            collapsed_slice_dims=_shift(dn.collapsed_slice_dims),
-            start_index_map=_shift(dn.start_index_map),
-            operand_batching_dims=(0,) + _shift(dn.operand_batching_dims),
-            start_indices_batching_dims=(0,) + _shift(dn.start_indices_batching_dims))
+            offset_dims=_np_shift(dn.offset_dims),
+            collapsed_slice_dims=_np_shift(dn.collapsed_slice_dims),
+            start_index_map=_np_shift(dn.start_index_map),
+            operand_batching_dims=(0,) + _np_shift(dn.operand_batching_dims),
+            start_indices_batching_dims=(0,) + _np_shift(dn.start_indices_batching_dims))
         sizes = (1,) + tuple(slice_sizes)
     return gather_p.bind(operand, indices, dimension_numbers=new, slice_sizes=sizes,
                          **params), 0
@@ -592,27 +608,25 @@ def _scatter_batch_for(p):
         od, idim, ud = dims
         dn = dimension_numbers
         size = R.batch_size(args, dims)
-        if idim is None and ud is None:
-            operand = R.moveaxis(operand, od, 0)
-            ushape = R.shape_of(updates)
-            updates = R.broadcast_in_dim(updates, (size,) + ushape,
-                                         tuple(range(1, len(ushape) + 1)))
+        operand = _to_front(operand, od, size)
+        if idim is None:  # the batch dim is a window dim of every update
+            updates = _to_front(updates, ud, size)
             new = ScatterDimensionNumbers(
-                update_window_dims=(0,) + _shift(dn.update_window_dims),
-                inserted_window_dims=_shift(dn.inserted_window_dims),
-                scatter_dims_to_operand_dims=_shift(dn.scatter_dims_to_operand_dims),
-                operand_batching_dims=_shift(dn.operand_batching_dims),
+                update_window_dims=(0,) + _np_shift(dn.update_window_dims),
+                inserted_window_dims=_np_shift(dn.inserted_window_dims),
+                scatter_dims_to_operand_dims=_np_shift(dn.scatter_dims_to_operand_dims),
+                operand_batching_dims=_np_shift(dn.operand_batching_dims),
                 scatter_indices_batching_dims=dn.scatter_indices_batching_dims)
-        else:
-            operand = R.bdim_to_front(operand, od, size)
-            indices = R.bdim_to_front(indices, idim, size)
-            updates = R.bdim_to_front(updates, ud, size)
+        else:  # a batching dim of the operand paired with one of the indices
+            indices = R.moveaxis(indices, idim, 0)
+            updates = _to_front(updates, ud, size)
             new = ScatterDimensionNumbers(
-                update_window_dims=_shift(dn.update_window_dims),
-                inserted_window_dims=_shift(dn.inserted_window_dims),
-                scatter_dims_to_operand_dims=_shift(dn.scatter_dims_to_operand_dims),
-                operand_batching_dims=(0,) + _shift(dn.operand_batching_dims),
-                scatter_indices_batching_dims=(0,) + _shift(dn.scatter_indices_batching_dims))
+                update_window_dims=_np_shift(dn.update_window_dims),
+                inserted_window_dims=_np_shift(dn.inserted_window_dims),
+                scatter_dims_to_operand_dims=_np_shift(dn.scatter_dims_to_operand_dims),
+                operand_batching_dims=(0,) + _np_shift(dn.operand_batching_dims),
+                scatter_indices_batching_dims=(0,) + _np_shift(
+                    dn.scatter_indices_batching_dims))
         return p.bind(operand, indices, updates, dimension_numbers=new, **params), 0
     return batch
 

@@ -266,6 +266,8 @@ def _operand_cotangent(ct, other, aval, mine, theirs, mine_is_lhs, params):
     ct_their_free = tuple(range(start, start + len(their_free)))
     dims = dot_dimension_numbers(ct_their_free, their_free, range(nbatch), their_batch)
     out_dtype = dot_general_dtype(R.dtype_of(ct), other_aval.dtype)
+    if params.get("preferred_element_type") is None and R.dtype_of(ct) == other_aval.dtype:
+        out_dtype = None  # JAX passes the product's own (unset) preference through
     product = dot_general_p.bind(ct, other, dimension_numbers=dims,
                                  precision=params.get("precision"),
                                  preferred_element_type=out_dtype,

@@ -33,6 +33,11 @@ class LinearSolveTuple(NamedTuple):
     def transpose(self) -> LinearSolveTuple:
         return LinearSolveTuple(self.vecmat, self.matvec, self.transpose_solve, self.solve)
 
+    def __repr__(self) -> str:
+        # JAX 0.10's name and form in printed jaxprs (each jaxpr printed on its own)
+        fields = ", ".join(f"{k}={v!r}" for k, v in zip(self._fields, self))
+        return f"_LinearSolveTuple({fields})"
+
 
 linear_solve_p = new_primitive("custom_linear_solve", multiple_results=True)
 linear_solve_p.subjaxprs = lambda params: [j for j in params["jaxprs"] if j is not None]
@@ -80,7 +85,8 @@ def _linear_solve_jvp(primals, tangents, *, const_lengths, jaxprs):
                               [Zero(core.get_aval(v).to_tangent_aval()) for v in x])
         rhs = [d if type(r) is Zero and type(d) is Zero else
                R.neg(d) if type(r) is Zero else
-               r if type(d) is Zero else R.sub(r, d) for r, d in zip(rhs, dA_x)]
+               r if type(d) is Zero else R.add_tangents(r, R.neg(d))   # as JAX stages it
+               for r, d in zip(rhs, dA_x)]
     aux_zeros = [Zero(core.get_aval(o).to_tangent_aval()) for o in outs[n:]]
     if all(type(r) is Zero for r in rhs):
         return outs, [Zero(core.get_aval(v).to_tangent_aval()) for v in x] + aux_zeros

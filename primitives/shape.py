@@ -76,10 +76,10 @@ def _broadcast_in_dim_batch(args, dims, *, shape, broadcast_dimensions, sharding
     (x,), (d,) = args, dims
     x = R.moveaxis(x, d, 0)
     size = R.shape_of(x)[0]
-    return broadcast_in_dim_p.bind(
-        x, shape=(size,) + tuple(shape),
-        broadcast_dimensions=(0,) + tuple(b + 1 for b in broadcast_dimensions),
-        sharding=None), 0
+    # JAX shifts the dims with NumPy, so batched jaxprs print np.int64 dims after the 0
+    dims_ = (0,) + tuple(np.asarray(broadcast_dimensions, np.int64) + 1)
+    return broadcast_in_dim_p.bind(x, shape=(size,) + tuple(shape), broadcast_dimensions=dims_,
+                                   sharding=None), 0
 
 
 # ---------------------------------------------------------------------------

@@ -159,49 +159,35 @@ def _dynamic_slice_transpose(ct, x, *indices, slice_sizes):
 
 
 def _index_vector(indices, dims, size):
-    """Stack scalar start indices (each batched at 0 or unbatched) into an (size, n) array."""
+    """Scalar start indices (each batched at 0 or unbatched) as one index vector (none
+    batched: shape (n,); some: (size, n), batched at 0), built as JAX's rules build it.
+    Returns the vector and its batch dim."""
     dtype = np.dtype(np.int64) if any(R.dtype_of(i) == np.int64 for i in indices) \
         else np.dtype(np.int32)
-    columns = []
-    for i, d in zip(indices, dims, strict=True):
-        i = R.convert(i, dtype)
-        i = R.broadcast_in_dim(i, (size,), ()) if d is None else i
-        columns.append(R.reshape(i, (size, 1)))
-    if len(columns) == 1:
-        return columns[0]
-    return concatenate_p.bind(*columns, dimension=1)
+    indices = [R.convert(i, dtype, R.aval_of(i).weak_type) for i in indices]
+    batched = any(d is not None for d in dims)
+    if batched:
+        columns = [R.broadcast_in_dim(i, (size, 1), () if d is None else (0,))
+                   for i, d in zip(indices, dims, strict=True)]
+    else:
+        columns = [R.broadcast_in_dim(i, (1,), ()) for i in indices]
+    index = columns[0] if len(columns) == 1 else \
+        concatenate_p.bind(*columns, dimension=1 if batched else 0)
+    return index, (0 if batched else None)
 
 
 @dynamic_slice_p.def_batch
 def _dynamic_slice_batch(args, dims, *, slice_sizes):
+    # as JAX's: the gather that slices the same window, batched by gather's rule
     x, *indices = args
     xd, *idims = dims
-    if all(d is None for d in idims):
-        size = R.shape_of(x)[xd]
-        zero = R.as_scalar(0, R.dtype_of(indices[0]) if indices else np.int32)
-        indices = indices[:xd] + [zero] + indices[xd:]
-        sizes = slice_sizes[:xd] + (size,) + slice_sizes[xd:]
-        return dynamic_slice_p.bind(x, *indices, slice_sizes=sizes), xd
-    size = R.batch_size(args, dims)
-    index = _index_vector(indices, idims, size)
+    index, index_dim = _index_vector(indices, idims, R.batch_size(args, dims))
     n = len(slice_sizes)
-    if xd is None:
-        dnums = GatherDimensionNumbers(offset_dims=tuple(range(1, n + 1)),
-                                       collapsed_slice_dims=(),
-                                       start_index_map=tuple(range(n)))
-        sizes = slice_sizes
-    else:
-        x = R.moveaxis(x, xd, 0)
-        dnums = GatherDimensionNumbers(offset_dims=tuple(range(1, n + 1)),
-                                       collapsed_slice_dims=(),
-                                       start_index_map=tuple(range(1, n + 1)),
-                                       operand_batching_dims=(0,),
-                                       start_indices_batching_dims=(0,))
-        sizes = (1,) + slice_sizes
-    out = gather_p.bind(x, index, dimension_numbers=dnums, slice_sizes=sizes,
-                        indices_are_sorted=False, unique_indices=False,
-                        mode=GatherScatterMode.CLIP, fill_value=None)
-    return out, 0
+    dnums = GatherDimensionNumbers(offset_dims=tuple(range(n)), collapsed_slice_dims=(),
+                                   start_index_map=tuple(range(n)))
+    return gather_p.batch([x, index], [xd, index_dim], dimension_numbers=dnums,
+                          slice_sizes=tuple(slice_sizes), indices_are_sorted=True,
+                          unique_indices=True, mode=GatherScatterMode.CLIP, fill_value=None)
 
 
 # ---------------------------------------------------------------------------
@@ -263,25 +249,16 @@ def _dynamic_update_slice_transpose(ct, x, update, *indices):
 
 @dynamic_update_slice_p.def_batch
 def _dynamic_update_slice_batch(args, dims):
+    # as JAX's: the scatter that writes the same window, batched by scatter's rule
     x, update, *indices = args
     xd, ud, *idims = dims
-    size = R.batch_size(args, dims)
-    x = R.bdim_to_front(x, xd, size)
-    update = R.bdim_to_front(update, ud, size)
-    if all(d is None for d in idims):
-        zero = R.as_scalar(0, R.dtype_of(indices[0]) if indices else np.int32)
-        return dynamic_update_slice_p.bind(x, update, zero, *indices), 0
-    index = _index_vector(indices, idims, size)
+    index, index_dim = _index_vector(indices, idims, R.batch_size(args, dims))
     n = len(indices)
-    dnums = ScatterDimensionNumbers(update_window_dims=tuple(range(1, n + 1)),
-                                    inserted_window_dims=(),
-                                    scatter_dims_to_operand_dims=tuple(range(1, n + 1)),
-                                    operand_batching_dims=(0,),
-                                    scatter_indices_batching_dims=(0,))
-    out = scatter_p.bind(x, index, update, dimension_numbers=dnums, indices_are_sorted=True,
-                         unique_indices=True, mode=GatherScatterMode.CLIP, update_jaxpr=None,
-                         update_consts=())
-    return out, 0
+    dnums = ScatterDimensionNumbers(update_window_dims=tuple(range(n)), inserted_window_dims=(),
+                                    scatter_dims_to_operand_dims=tuple(range(n)))
+    return scatter_p.batch([x, index, update], [xd, index_dim, ud], dimension_numbers=dnums,
+                           indices_are_sorted=True, unique_indices=True,
+                           mode=GatherScatterMode.CLIP, update_jaxpr=None, update_consts=())
 
 
 # ---------------------------------------------------------------------------
@@ -370,20 +347,19 @@ def _pad_transpose(ct, x, padding_value, *, padding_config):
 def _pad_batch(args, dims, *, padding_config):
     x, value = args
     xd, vd = dims
-    size = R.batch_size(args, dims)
-    x = R.bdim_to_front(x, xd, size)
-    config = ((0, 0, 0),) + tuple(padding_config)
+    if xd is None:  # only the padding value is batched: batch the operand at the front
+        x, xd = R.bdim_to_front(x, None, R.batch_size(args, dims)), 0
+    config = tuple(padding_config[:xd]) + ((0, 0, 0),) + tuple(padding_config[xd:])
     if vd is None:
-        return pad_p.bind(x, value, padding_config=config), 0
-    dtype = R.dtype_of(x)
-    padded = pad_p.bind(x, R.as_scalar(0, dtype), padding_config=config)
-    example_shape = R.shape_of(x)[1:]
-    mask = pad_p.bind(R.full(example_shape, True, np.bool_), np.bool_(False),
-                      padding_config=tuple(padding_config))
+        return pad_p.bind(x, value, padding_config=config), xd
+    # a batched padding value: pad with zeros and select the values where a padded mask
+    # (the operand's shape, batch dim in place) is False
+    padded = pad_p.bind(x, R.as_scalar(0, R.dtype_of(x)), padding_config=config)
+    mask = pad_p.bind(R.full(R.shape_of(x), True, np.bool_), np.bool_(False),
+                      padding_config=config)
     out_shape = R.shape_of(padded)
-    mask = R.broadcast_in_dim(mask, out_shape, tuple(range(1, len(out_shape))))
-    values = R.broadcast_in_dim(R.moveaxis(value, vd, 0), out_shape, (0,))
-    return R.select_n(mask, values, padded), 0
+    values = R.broadcast_in_dim(value, out_shape, (xd,))
+    return R.select_n(mask, values, padded), xd
 
 
 # ---------------------------------------------------------------------------

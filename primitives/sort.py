@@ -138,10 +138,10 @@ def _sort_transpose(cts, *operands, dimension, is_stable, num_keys):
 
 @sort_p.def_batch
 def _sort_batch(args, dims, *, dimension, is_stable, num_keys):
-    size = R.batch_size(args, dims)
-    moved = [R.bdim_to_front(a, d, size) for a, d in zip(args, dims)]
-    outs = sort_p.bind(*moved, dimension=dimension + 1, is_stable=is_stable, num_keys=num_keys)
-    return outs, [0] * len(outs)
+    moved, bdim = R.batch_dims_in_place(args, dims)
+    outs = sort_p.bind(*moved, dimension=dimension + (dimension >= bdim),
+                       is_stable=is_stable, num_keys=num_keys)
+    return outs, [bdim] * len(outs)
 
 
 # ---------------------------------------------------------------------------
@@ -205,8 +205,7 @@ def _first(x, axis, k):
 @top_k_p.def_batch
 def _top_k_batch(args, dims, *, k, axis):
     (x,), (d,) = args, dims
-    x = R.moveaxis(x, d, 0)
-    return top_k_p.bind(x, k=k, axis=axis + 1), [0, 0]
+    return top_k_p.bind(x, k=k, axis=axis + (axis >= d)), [d, d]
 
 
 __all__ = ["sort_p", "top_k_p", "sort_permutation", "inverse_permutation"]

@@ -517,9 +517,9 @@ def test_checkpoint_against_numpy_and_jax():
     _check(got, prog_checkpoint(jax), rtol=1e-5)
 
 
-def test_checkpoint_writes_under_grad_once():
-    """fx writes once per call under grad (JAX 0.10 re-runs the write when it recomputes
-    the checkpointed function in the backward pass: a documented difference)."""
+def test_checkpoint_writes_under_grad_twice():
+    """The backward pass replays the write when it recomputes the checkpointed function,
+    as JAX 0.10 does (count observed with JAX: 2)."""
     r = fx.new_ref(fnp.zeros(3))
 
     def h(x):
@@ -528,12 +528,12 @@ def test_checkpoint_writes_under_grad_once():
 
     g = fx.grad(fx.checkpoint(h))(fnp.ones(3))
     np.testing.assert_allclose(g, np.cos(np.ones(3)), rtol=1e-6)
-    np.testing.assert_array_equal(r[...], np.ones(3))
+    np.testing.assert_array_equal(r[...], np.full(3, 2.0))
     with pytest.raises(TypeError, match="differentiated value"):
         fx.grad(fx.checkpoint(lambda x: (r.__setitem__(..., x), x.sum())[1]))(fnp.ones(3))
     text = str(fx.make_jaxpr(fx.checkpoint(h))(fnp.ones(3)))
     assert "remat2" in text and "add" in text
-    np.testing.assert_array_equal(r[...], np.ones(3))
+    np.testing.assert_array_equal(r[...], np.full(3, 2.0))
 
 
 def test_check_compiled_and_bounds_env(monkeypatch):

@@ -308,15 +308,38 @@ def _bf16_ratio(chi2, df, shape):
 def _f(key, dfnum, dfden, shape, dtype):
     dfden, dfnum = as_float(dfden, dtype), as_float(dfnum, dtype)
     keys = split_keys(key, 2)
-    # (2 g_num / dfnum) / (2 g_den / dfden), rounded as XLA rewrites it:
-    # (g_num * (2 dfden)) / (g_den * (2 dfnum))
+    # (2 g_num / dfnum) / (2 g_den / dfden), rounded as XLA rewrites it (_f_ratio)
     g_num = _half_chisquare(key_index(keys, 1), dfnum, shape, dtype)
     g_den = _half_chisquare(key_index(keys, 0), dfden, shape, dtype)
     two = const(2.0, dtype)
     if dtype == dtypes.bfloat16:
         return lax.div(_bf16_ratio(lax.mul(g_num, two), dfnum, shape),
                        _bf16_ratio(lax.mul(g_den, two), dfden, shape))
-    return lax.div(lax.mul(g_num, lax.mul(dfden, two)), lax.mul(g_den, lax.mul(dfnum, two)))
+    return _f_ratio(lax.mul(g_num, two), dfnum, lax.mul(g_den, two), dfden, shape)
+
+
+def _f_ratio(chi2_num, dfnum, chi2_den, dfden, shape):
+    """JAX's ``(chi2_num / dfnum) / (chi2_den / dfden)`` rounded as XLA's CPU compiler
+    computes it (float16, float32, float64; read off jax.jit's results). A ``df`` that
+    broadcasts a non-scalar (a size-1 dim, say) is divided by first, as a multiplication
+    by its reciprocal (``lowering.div_rewrite``'s rule); then XLA merges the divisions
+    left: ``(A / B) / (C / D) -> (A * D) / (B * C)``, ``A / (C / D) -> (A * D) / C``,
+    ``(A / B) / C -> A / (B * C)``. A scalar or full-shape ``df`` takes part in the merge.
+    """
+    def partial(df):
+        return df.shape != () and tuple(df.shape) != tuple(shape)
+
+    def times_reciprocal(chi2, df):
+        reciprocal = lax.div(const(1.0, df.dtype), df)
+        return lax.mul(chi2, fnp.broadcast_to(reciprocal, shape))
+
+    if partial(dfnum) and partial(dfden):
+        return lax.div(times_reciprocal(chi2_num, dfnum), times_reciprocal(chi2_den, dfden))
+    if partial(dfnum):
+        return lax.div(lax.mul(times_reciprocal(chi2_num, dfnum), dfden), chi2_den)
+    if partial(dfden):
+        return lax.div(chi2_num, lax.mul(dfnum, times_reciprocal(chi2_den, dfden)))
+    return lax.div(lax.mul(chi2_num, dfden), lax.mul(chi2_den, dfnum))
 
 
 def f(key, dfnum, dfden, shape=None, dtype=None, *, out_sharding=None):

@@ -27,7 +27,6 @@ from fx.config import config
 from fx.core import ClosedJaxpr, ShapeDtypeStruct, Tracer, Zero, get_aval
 from fx.interpreters import ad, batching
 from fx.interpreters import partial_eval as pe
-from primitives import _rules as R
 from primitives import collectives
 from primitives._rules import new_primitive
 
@@ -305,6 +304,10 @@ def _jit_partial_eval(trace: pe.JaxprTrace, args, *, jaxpr, name, donated_invars
         jaxpr, unknowns, instantiate=False)
     known_args = [a for a, uk in zip(args, unknowns) if not uk]
     known_closed, forwarded = _forward_residuals(known_closed, len(res_avals))
+    # equations of the known half that no output needs go (as JAX's partial evaluation
+    # of a jit prunes them: the primal of a linear solve's matvec, say)
+    known_closed = pe.dce_closed_jaxpr(known_closed, [True] * len(known_closed.jaxpr.outvars),
+                                       instantiate=True)[0]
     with core.set_current_trace(trace.parent):
         known_outs = jit_p.bind(*known_args, jaxpr=known_closed, name=name,
                                 donated_invars=(False,) * len(known_args), inline=inline,
@@ -324,6 +327,32 @@ def _jit_partial_eval(trace: pe.JaxprTrace, args, *, jaxpr, name, donated_invars
 
 
 jit_p.partial_eval = _jit_partial_eval
+
+
+def _jit_dce(used_outputs, eqn):
+    """Dead-code elimination of a jit call (``Primitive.dce``), as JAX's: the body keeps
+    only the used outputs, and the call drops the operands the body no longer reads
+    (unless ``keep_unused``). Bodies with effects are kept whole. Returns
+    ``(used_inputs, new_eqn)``; ``new_eqn`` is None when nothing is used."""
+    from primitives.control_flow_util import has_effects
+    closed = eqn.params["jaxpr"]
+    if has_effects(closed):
+        return [True] * len(eqn.invars), eqn
+    if not any(used_outputs):
+        return [False] * len(eqn.invars), None
+    keep = bool(eqn.params.get("keep_unused"))
+    new_closed, used_inputs = pe.dce_closed_jaxpr(closed, used_outputs, instantiate=keep)
+    params = dict(eqn.params, jaxpr=new_closed)
+    donated = eqn.params.get("donated_invars")
+    if donated:
+        params["donated_invars"] = tuple(d for d, u in zip(donated, used_inputs) if u)
+    new_eqn = eqn.replace(invars=[v for v, u in zip(eqn.invars, used_inputs) if u],
+                          outvars=[v for v, u in zip(eqn.outvars, used_outputs) if u],
+                          params=params)
+    return used_inputs, new_eqn
+
+
+jit_p.dce = _jit_dce
 
 
 def _forward_residuals(known: ClosedJaxpr, n_res: int):

@@ -538,6 +538,18 @@ def partial_eval_jaxpr(closed: ClosedJaxpr, in_unknowns: Sequence[bool],
     return known_closed, ClosedJaxpr(jaxpr_unknown, []), captured["out_uk"], res_avals
 
 
+def eqn_is_effectful(eqn) -> bool:
+    """Whether dead-code elimination must keep ``eqn``: its primitive has effects, or a
+    jaxpr nested in it (a jit, loop or cond body) holds an effectful equation."""
+    if eqn.primitive.effectful:
+        return True
+    for sub in eqn.primitive.subjaxprs(eqn.params) or ():
+        sub = sub.jaxpr if isinstance(sub, ClosedJaxpr) else sub
+        if any(eqn_is_effectful(e) for e in sub.eqns):
+            return True
+    return False
+
+
 def dce_jaxpr(jaxpr: Jaxpr, used_outputs: Sequence[bool],
               instantiate: bool | Sequence[bool] = False, *,
               rules: bool = False) -> tuple[Jaxpr, list[bool]]:
@@ -567,7 +579,7 @@ def dce_jaxpr(jaxpr: Jaxpr, used_outputs: Sequence[bool],
     new_eqns = []
     for eqn in reversed(jaxpr.eqns):
         used = [id(v) in live for v in eqn.outvars]
-        if eqn.primitive.effectful:
+        if eqn_is_effectful(eqn):
             pass
         elif not any(used):
             continue

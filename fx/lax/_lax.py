@@ -367,24 +367,64 @@ def broadcasted_iota(dtype, shape, dimension: int, out_sharding=None):
 
 
 def full(shape, fill_value, dtype=None, *, sharding=None):
-    """An array of ``shape`` filled with ``fill_value``."""
+    """An array of ``shape`` filled with ``fill_value``.
+
+    Args:
+      shape: the result's shape.
+      fill_value: a scalar (Python, NumPy or 0-d array).
+      dtype: the result's dtype; None takes ``fill_value``'s (weak for a Python scalar).
+      sharding: accepted for JAX compatibility; ignored.
+
+    Returns:
+      The filled array.
+
+    Example:
+      >>> fx.lax.full((2,), 1.5)
+      Array([1.5, 1.5], dtype=float32, weak_type=True)
+    """
     shape = _shape_tuple(shape)
     if dtype is None:
         dtype, weak = dtypes.result_type_and_weak(fill_value)
     else:
         dtype, weak = dtypes.canonicalize_dtype(dtype), False
-    value = _convert_element_type(fill_value, dtype, weak)
-    if get_aval(value).shape:
-        raise TypeError(f"full must be called with a scalar fill_value, got shape "
-                        f"{get_aval(value).shape}")
+    return _fill(shape, _convert_element_type(fill_value, dtype, weak), "full")
+
+
+def _fill(shape, value, name):
+    """The 0-d ``value`` (already of the result's type) broadcast to ``shape``, as an
+    ``fx.Array`` (or tracer) even when ``shape`` is ()."""
+    aval = get_aval(value)
+    if aval.shape:
+        raise TypeError(f"{name} must be called with a scalar fill_value, got shape "
+                        f"{aval.shape}")
+    if type(value) is np.ndarray or isinstance(value, np.generic):
+        value = core._array_type[0](np.asarray(value), aval.weak_type)
     return broadcast_in_dim(value, shape, ())
 
 
 def full_like(x, fill_value, dtype=None, shape=None, sharding=None):
-    """An array like ``x`` (or of ``shape``) filled with ``fill_value``."""
+    """An array like ``x`` (or of ``shape``) filled with ``fill_value``; as JAX's, weakly
+    typed when ``dtype`` is None and ``x`` is weakly typed.
+
+    Args:
+      x: the array (or scalar) whose shape and dtype the result takes.
+      fill_value: a scalar (Python, NumPy or 0-d array).
+      dtype: overrides x's dtype (the result is then strongly typed).
+      shape: overrides x's shape.
+      sharding: accepted for JAX compatibility; ignored.
+
+    Returns:
+      The filled array.
+
+    Example:
+      >>> fx.lax.full_like(fx.numpy.ones(2, "int32"), 7)
+      Array([7, 7], dtype=int32)
+    """
     aval = get_aval(x)
-    return full(aval.shape if shape is None else shape, fill_value,
-                aval.dtype if dtype is None else dtype)
+    weak = dtype is None and aval.weak_type
+    dtype = aval.dtype if dtype is None else dtypes.canonicalize_dtype(dtype)
+    shape = aval.shape if shape is None else _shape_tuple(shape)
+    return _fill(shape, _convert_element_type(fill_value, dtype, weak), "full_like")
 
 
 def zeros_like_array(x):

@@ -463,7 +463,7 @@ def remainder(x, y, /):
     dtype = get_aval(x).dtype
     zero = np.array(0, dtype)[()]
     if not dtypes.is_inexact(dtype):  # as JAX: x % 0 is x % 1
-        y = where(lax.eq(y, zero), _restore_weak(lax.full_like(y, 1), y), y)
+        y = where(lax.eq(y, zero), lax.full_like(y, 1), y)
     r = lax.rem(x, y)
     nonzero = lax.ne(r, zero)
     fix = lax.bitwise_and(lax.ne(lax.lt(r, zero), lax.lt(y, zero)), nonzero)
@@ -702,7 +702,7 @@ def imag(val, /):
     (val,) = _promote(val)
     if dtypes.is_complex(get_aval(val).dtype):
         return lax.imag(val)
-    return _restore_weak(lax.full_like(val, 0), val)
+    return lax.full_like(val, 0)
 
 
 def conjugate(x, /):

@@ -11,6 +11,7 @@ promoted as ``fx.numpy`` does elsewhere (JAX's lattice with weak types).
 from __future__ import annotations
 
 import builtins
+import operator
 
 import numpy as np
 
@@ -19,8 +20,10 @@ from fx.array import Array
 from fx.core import Tracer, get_aval
 from fx.numpy import _core as C
 from fx.numpy._indexing import getitem
+from fx.numpy._jitted import library_jit
 from fx.numpy._take import (_along, _arr, _axis, _static, put_along_axis,  # noqa: F401
                              take, take_along_axis)
+from primitives.slicing import slice_p
 
 __all__ = ["concatenate", "concat", "hstack", "vstack", "dstack", "column_stack", "split",
            "array_split", "hsplit", "vsplit", "dsplit", "flip", "fliplr", "flipud", "roll",
@@ -269,7 +272,13 @@ def flip(m, axis=None):
       Array([2, 1, 0], dtype=int32)
     """
     m = _arr(m)
-    return lax.rev(m, _axes(axis, get_aval(m).ndim))
+    return _flip(m, _axes(axis, get_aval(m).ndim))
+
+
+@library_jit(static_argnums=(1,))
+def _flip(m, axes: tuple):
+    """``rev`` over ``axes``: a ``jit`` named ``_flip`` under a trace, as JAX's."""
+    return lax.rev(m, axes)
 
 
 def fliplr(m):
@@ -353,8 +362,32 @@ def roll(a, shift, axis=None):
         axes = axes * len(shifts)
     if len(shifts) != len(axes):
         raise ValueError(f"roll: shift {shift!r} and axis {axis!r} must broadcast together")
+    if not builtins.any(isinstance(s, (Array, Tracer)) for s in shifts):
+        return _roll_static(a, tuple(operator.index(s) for s in shifts), tuple(axes))
     for s, ax in zip(shifts, axes, strict=True):
         a = _roll_one(a, s, ax)
+    return a
+
+
+@library_jit(static_argnums=(1, 2))
+def _roll_static(a, shifts: tuple, axes: tuple):
+    """Static shifts: the two slices of each axis swapped (a ``jit`` named
+    ``_roll_static`` under a trace, as JAX's)."""
+    for shift, axis in zip(shifts, axes, strict=True):
+        shape = get_aval(a).shape
+        n = shape[axis]
+        if n == 0:
+            continue
+        cut = -shift % n
+        nd = len(shape)
+        pieces = []
+        for start, stop in ((cut, n), (0, cut)):
+            starts = tuple(start if d == axis else 0 for d in range(nd))
+            limits = tuple(stop if d == axis else shape[d] for d in range(nd))
+            # bound directly: lax.slice skips a full slice, which JAX's prints
+            pieces.append(slice_p.bind(a, start_indices=starts, limit_indices=limits,
+                                       strides=(1,) * nd))
+        a = lax.concatenate(pieces, axis)
     return a
 
 

@@ -111,7 +111,8 @@ def signbit(x, /):
       A boolean array of ``x``'s shape.
 
     Raises:
-      TypeError: for complex ``x`` (the sign bit of a complex number is not defined).
+      ValueError: for complex ``x`` (the sign bit of a complex number is not defined),
+        as JAX's.
 
     Example:
       >>> fnp.signbit(fnp.array([-0.0, 0.0, -2.0]))
@@ -123,9 +124,9 @@ def signbit(x, /):
         return lax.lt(x, _const(0, x))
     if dtype == dtypes.bool_:
         return lax.full_like(x, False, dtype=dtypes.bool_)
-    if not dtypes.issubdtype(dtype, np.floating):
-        raise TypeError(f"fx.numpy.signbit is not well defined for complex inputs, got "
-                        f"dtype {dtype}")
+    if not dtypes.issubdtype(dtype, np.floating):  # a ValueError, as JAX's
+        raise ValueError(f"fx.numpy.signbit is not well defined for {dtype} (complex) "
+                         "inputs: take the signbit of x.real or x.imag")
     int_type = _SIGN_SHIFT_TYPES.get(dtype.itemsize)
     if int_type is None:
         raise NotImplementedError(f"fx.numpy.signbit supports only 16, 32 and 64-bit floats, "

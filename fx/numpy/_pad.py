@@ -18,7 +18,9 @@ import numpy as np
 from fx import dtypes, lax
 from fx.core import get_aval
 from fx.numpy import _core as C
+from fx.numpy._jitted import library_jit
 from fx.numpy._take import _along, _arr, _static
+from primitives.slicing import pad_p, slice_p
 
 __all__ = ["pad"]
 
@@ -84,6 +86,8 @@ def pad(array, pad_width, mode="constant", **kwargs):
         raise ValueError(f"pad: pad_width must be non-negative, got {pad_width!r}")
     if callable(mode):
         return _pad_with_function(array, widths, mode, kwargs)
+    # JAX holds the widths as NumPy integers, so its padding_config prints np.int64 widths
+    widths = tuple((np.int64(b), np.int64(a)) for b, a in widths)
     if not isinstance(mode, str) or mode not in _ALLOWED_KWARGS:
         raise NotImplementedError(f"pad: unimplemented padding mode {mode!r}; use one of "
                                   f"{sorted(_ALLOWED_KWARGS)} or a function")
@@ -104,10 +108,20 @@ def pad(array, pad_width, mode="constant", **kwargs):
             raise ValueError("pad: stat_length of 0 yields no value for padding")
     end_values = _pairs(kwargs.get("end_values", 0), ndim, "end_values", integral=False) \
         if mode == "linear_ramp" else None
+    return _pad(array, kwargs.get("constant_values", 0), widths, mode,
+                None if stat_length is None else tuple(stat_length),
+                None if end_values is None else tuple(end_values), reflect_type)
+
+
+@library_jit(static_argnums=(2, 3, 4, 5, 6))
+def _pad(array, constant_values, widths, mode, stat_length, end_values, reflect_type):
+    """The padding itself, a ``jit`` named ``_pad`` under a trace (as JAX's), the constant
+    values an operand (a Python ``0`` by default, whatever the mode)."""
+    ndim = get_aval(array).ndim
     if ndim == 0:
         return array
     if mode == "constant":
-        return _pad_constant(array, widths, kwargs.get("constant_values", 0))
+        return _pad_constant(array, widths, constant_values)
     if mode == "empty":
         return _pad_constant(array, widths, 0)
     if mode in ("reflect", "symmetric") and reflect_type == "odd" and \
@@ -116,6 +130,9 @@ def pad(array, pad_width, mode="constant", **kwargs):
                         f"defined for boolean arrays (mode {mode!r})")
     out = array
     for axis, (before, after) in enumerate(widths):
+        if mode == "edge" and get_aval(out).shape[axis]:
+            out = _pad_edge(out, axis, before, after)  # every axis, as JAX's
+            continue
         if before == 0 and after == 0:
             continue
         if get_aval(out).shape[axis] == 0 and mode != "mean":
@@ -144,7 +161,9 @@ def _pad_constant(array, widths, constant_values):
         raise ValueError(f"pad: constant_values has unsupported shape {vshape}; expected a "
                          f"scalar, (1,), (2,), (1, 2) or ({aval.ndim}, 2)")
     if vshape in ((), (1,)):
-        return lax.pad(array, C.reshape(values, ()), [(b, a, 0) for b, a in widths])
+        # bound directly: lax.pad would make the np.int64 widths Python ints
+        return pad_p.bind(array, C.reshape(values, ()),
+                          padding_config=tuple((b, a, 0) for b, a in widths))
     if len(vshape) == 2 and vshape not in ((1, 2), (aval.ndim, 2), (1, 1), (aval.ndim, 1)):
         raise ValueError(f"pad: constant_values has unsupported shape {vshape}; expected a "
                          f"scalar, (1,), (2,), (1, 2) or ({aval.ndim}, 2)")
@@ -155,13 +174,30 @@ def _pad_constant(array, widths, constant_values):
                 continue
             config = [(0, 0, 0)] * aval.ndim
             config[axis] = (width, 0, 0) if side == 0 else (0, width, 0)
-            array = lax.pad(array, values[axis, side], config)
+            array = pad_p.bind(array, values[axis, side], padding_config=tuple(config))
     return array
 
 
 def _slice(x, axis, start, stop):
     nd = get_aval(x).ndim
     return x[_along(axis, nd, slice(start, stop))]
+
+
+def _pad_edge(x, axis, before, after):
+    """The first and last entries along ``axis`` repeated ``before``/``after`` times
+    (broadcast along a new axis and merged into ``axis``, as JAX's, which prints so)."""
+    shape = get_aval(x).shape
+    nd, n = len(shape), shape[axis]
+    pieces = []
+    for start, width in ((0, before), (n - 1, after)):
+        starts = tuple(start if d == axis else 0 for d in range(nd))
+        limits = tuple(start + 1 if d == axis else shape[d] for d in range(nd))
+        edge = slice_p.bind(x, start_indices=starts, limit_indices=limits, strides=(1,) * nd)
+        eshape = get_aval(edge).shape
+        spread = lax.broadcast_in_dim(edge, eshape[:axis + 1] + (int(width),) + eshape[axis + 1:],
+                                      tuple(d if d <= axis else d + 1 for d in range(nd)))
+        pieces.append(lax.reshape(spread, shape[:axis] + (int(width),) + shape[axis + 1:]))
+    return lax.concatenate([pieces[0], x, pieces[1]], axis)
 
 
 def _pad_by_index(x, axis, before, after, mode):

@@ -80,7 +80,7 @@ def polyval(p, x, *, unroll: int = 16):
     p = _coefficients("polyval", p)
     p, x = _promote(p, x)
     n = get_aval(p).shape[0]
-    y = lax.full_like(x, 0)  # a strong zero, as JAX (the result is never weak)
+    y = lax.full_like(x, 0, dtype=get_aval(x).dtype)  # a strong zero, as JAX
     if n <= _UNROLL_LIMIT:
         for i in range(n):
             y = C.add(C.multiply(y, x), p[i])

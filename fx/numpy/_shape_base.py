@@ -17,6 +17,7 @@ from fx import core, dtypes, lax
 from fx.array import Array
 from fx.core import Tracer, get_aval
 from fx.numpy import _core as _core_module
+from fx.numpy._jitted import library_jit
 from fx.numpy._core import (_broadcast_to, _promote, _promote_inexact,
                             asarray, broadcast_shapes)
 
@@ -363,12 +364,30 @@ def broadcast_arrays(*args):
     return [_broadcast_to(a, shape) for a in args]
 
 
+@library_jit
 def atleast_1d(*arys):
-    out = [asarray(a) if get_aval(asarray(a)).ndim >= 1 else reshape(a, (1,)) for a in arys]
+    """The arrays with at least one dimension (a ``jit`` equation under a trace, as JAX's).
+
+    Example:
+      >>> fx.numpy.atleast_1d(fx.numpy.float32(1))
+      Array([1.], dtype=float32)
+    """
+    out = []
+    for a in arys:
+        a = asarray(a)
+        out.append(a if get_aval(a).ndim >= 1 else lax.broadcast_in_dim(a, (1,), ()))
     return out[0] if len(out) == 1 else out
 
 
+@library_jit
 def atleast_2d(*arys):
+    """The arrays with at least two dimensions, leading ones added (a ``jit`` equation
+    under a trace, as JAX's).
+
+    Example:
+      >>> fx.numpy.atleast_2d(fx.numpy.ones(3)).shape
+      (1, 3)
+    """
     out = []
     for a in arys:
         a = asarray(a)

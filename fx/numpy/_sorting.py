@@ -253,6 +253,7 @@ def _sort_input(name, a, axis, order):
     return a, _axis(name, axis, get_aval(a).ndim)
 
 
+@library_jit(static_argnames=("axis", "kind", "order", "stable", "descending"))
 def sort(a, axis: int | None = -1, *, kind=None, order=None, stable: bool = True,
          descending: bool = False):
     """``a`` sorted along ``axis`` (flattened when None); NaNs go last (first if descending).
@@ -275,6 +276,7 @@ def sort(a, axis: int | None = -1, *, kind=None, order=None, stable: bool = True
     return lax.rev(out, (axis,)) if descending else out
 
 
+@library_jit(static_argnames=("axis", "kind", "order", "stable", "descending", "dtype"))
 def argsort(a, axis: int | None = -1, *, kind=None, order=None, stable: bool = True,
             descending: bool = False, dtype=None):
     """Indices that sort ``a`` along ``axis``; ties keep their order (also descending).
@@ -285,14 +287,13 @@ def argsort(a, axis: int | None = -1, *, kind=None, order=None, stable: bool = T
     """
     a, axis = _sort_input("argsort", a, axis, order)
     index_dtype = dtypes.canonicalize_dtype(dtype) if dtype is not None else _index_dtype()
-    shape = get_aval(a).shape
-    if descending:
-        a = lax.rev(a, (axis,))
-    ramp = _iota(index_dtype, shape, axis)
+    ramp = _iota(index_dtype, get_aval(a).shape, axis)
+    if descending and stable:
+        # sorting the reversed keys keeps ties in reverse order, and reversing the result
+        # puts them back in order (as JAX's argsort, which this prints as)
+        a, ramp = lax.rev(a, (axis,)), lax.rev(ramp, (axis,))
     _, perm = lax.sort((a, ramp), dimension=axis, is_stable=stable, num_keys=1)
-    if descending:
-        perm = lax.sub(lax.full_like(perm, shape[axis] - 1), lax.rev(perm, (axis,)))
-    return perm
+    return lax.rev(perm, (axis,)) if descending else perm
 
 
 def lexsort(keys, axis: int = -1):

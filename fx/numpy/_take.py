@@ -191,6 +191,7 @@ def _along_axis_setup(name, arr, indices, axis, wrap_negative=True):
     return arr, indices, axis, others, shape
 
 
+@library_jit(static_argnames=("axis", "mode", "fill_value", "wrap_negative_indices"))
 def take_along_axis(arr, indices, axis: int | None = -1, mode=None, fill_value=None, *,
                     wrap_negative_indices: bool | None = None):
     """``arr`` indexed along ``axis`` by ``indices`` (same rank; other axes broadcast).

@@ -2,8 +2,9 @@
 primitives of ``fx.lax.linalg``.
 
 Invariants: inputs are promoted to an inexact dtype (JAX's rules) before any
-work; every function takes batches ``[..., m, n]`` where NumPy does. ``solve``,
-``det``, ``slogdet`` and ``pinv`` carry custom derivative rules (JAX's), so their
+work; every function takes batches ``[..., m, n]`` where NumPy does. ``det``,
+``slogdet`` and ``pinv`` carry custom derivative rules (JAX's) and ``solve``/``inv``
+(``_linalg_solve``) are a ``custom_linear_solve`` over one LU factorization, so their
 gradients need only solves with the factorization already computed; everything
 else differentiates through the primitives' rules.
 """
@@ -15,17 +16,16 @@ import numpy as np
 
 import fx.numpy as fnp
 from fx import dtypes
-from fx.core import get_aval
 from fx.custom_derivatives import custom_jvp
 from fx.lax import linalg as lax_linalg
-from fx.numpy._linalg_norms import (_H, _check_arraylike, _eye_like, _inexact,
+from fx.numpy._linalg_norms import (_H, _check_arraylike, _inexact,
                                     _matrices, _square, _static_int, cond, cross,
                                     diagonal, matmul, matrix_norm, matrix_transpose,
                                     multi_dot, norm, outer, tensordot, tensorinv,
                                     tensorsolve, trace, vecdot, vector_norm)
 from fx.numpy._jitted import library_jit
 from fx.numpy._linalg_det import SlogdetResult, det, slogdet  # noqa: F401
-from primitives import linalg_decomp as _D
+from fx.numpy._linalg_solve import inv, solve  # noqa: F401
 
 __all__ = ["cholesky", "cond", "cross", "det", "diagonal", "eig", "eigh", "eigvals",
            "eigvalsh", "inv", "lstsq", "matmul", "matrix_norm", "matrix_power",
@@ -232,76 +232,6 @@ def eigvals(a):
 
 # ---------------------------------------------------------------------------
 # solves, inverses and determinants
-
-
-def _lu_solve(lu, perm, b):
-    return _D.lu_solve(lu, perm, b)
-
-
-@custom_jvp
-def _solve(a, b):
-    # no stop_gradient on a: when a rule transposes this call (b linear), derivatives
-    # of the transposed body with respect to a must still flow through lu
-    lu, _, perm = lax_linalg.lu(a)
-    return _lu_solve(lu, perm, b)
-
-
-@_solve.defjvp
-def _solve_jvp(primals, tangents):
-    a, b = primals
-    da, db = tangents
-    lu, _, perm = lax_linalg.lu(a)
-    x = _lu_solve(lu, perm, b)
-    return x, _lu_solve(lu, perm, db - fnp.matmul(da, x))
-
-
-def solve(a, b):
-    """Solve ``a @ x == b``.
-
-    Args:
-      a: ``[..., n, n]``.
-      b: ``[n]`` (one vector for every matrix) or ``[..., n, k]``; batch dimensions
-        broadcast.
-
-    Returns:
-      ``x`` with the broadcast batch shape.
-
-    Example:
-      >>> solve(fx.numpy.array([[2., 0.], [0., 4.]]), fx.numpy.array([2., 2.]))   # [1., .5]
-    """
-    a, b = _inexact("linalg.solve", a, b)
-    sa, sb = get_aval(a).shape, get_aval(b).shape
-    if len(sa) < 2:
-        raise ValueError(f"linalg.solve: left hand array must be at least two dimensional; "
-                         f"got shape {sa}")
-    _square("linalg.solve", a)
-    n = sa[-1]
-    if len(sb) > 1 and len(sa) == len(sb) + 1 and sb[-1] == n and sb[-2] != n:
-        raise ValueError(f"linalg.solve: invalid shapes {sa} and {sb}; for a batch of vectors "
-                         "use solve(a, b[..., None])[..., 0]")
-    vector = len(sb) == 1
-    if vector:
-        b = b[:, None]
-        sb = sb + (1,)
-    if len(sb) < 2 or sb[-2] != n:
-        raise ValueError(f"linalg.solve: b must have {n} rows to match a of shape {sa}, "
-                         f"got shape {get_aval(b).shape if not vector else sb[:-1]}")
-    batch = fnp.broadcast_shapes(sa[:-2], sb[:-2])
-    a = fnp.broadcast_to(a, batch + sa[-2:])
-    b = fnp.broadcast_to(b, batch + sb[-2:])
-    x = _solve(a, b)
-    return x[..., 0] if vector else x
-
-
-def inv(a):
-    """The inverse of square matrices ``[..., n, n]``.
-
-    Example:
-      >>> inv(fx.numpy.array([[2., 0.], [0., 4.]]))   # [[.5, 0.], [0., .25]]
-    """
-    a = _inexact("linalg.inv", a)
-    _square("linalg.inv", a)
-    return solve(a, _eye_like(a))
 
 
 def matrix_power(a, n: int):

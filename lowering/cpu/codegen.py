@@ -203,7 +203,10 @@ def _is_finite(e, args, in_avals, out_aval, params):
 
 def _transcendental(name, fn):
     dtypes = mathfns.TRANSCENDENTAL_DTYPES[name]
-    rule(name, dtypes)(lambda e, args, ia, oa, params: fn(e, args[0]))
+    if name in mathfns.ROUNDS_EACH_STEP:  # (float16/bfloat16 round each step, as XLA)
+        rule(name, dtypes)(lambda e, args, ia, oa, params: fn(e, args[0], oa.dtype))
+    else:
+        rule(name, dtypes)(lambda e, args, ia, oa, params: fn(e, args[0]))
 
 
 for _name in mathfns.TRANSCENDENTAL_DTYPES:

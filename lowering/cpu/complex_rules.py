@@ -2,11 +2,16 @@
 ``<2 x double>``) vector of real and imaginary parts, loaded and stored as NumPy lays
 them out.
 
-Invariants: arithmetic rounds as NumPy's does (products and quotients with separate
-roundings, no fused multiply-adds; division by Smith's method as npymath); ``abs`` is
-an overflow-safe hypot (a few ulp from C's). Sums and products reduce in loop
+Invariants: ``mul``, ``div``, ``abs`` and ``sign`` compute XLA's formulas
+(lowering/cpu/complex_xla.py: fused multiply-adds, Smith's division by the scaled
+denominator with C99 Annex G recovery), bit for bit as jax.jit on operands, intermediates
+and results that are not subnormal (XLA flushes those to zero; this code does not). Every
+rule works on the parts as scalars and only packs its result, so that a loop whose loads
+and stores go part by part (``load``/``store``) holds no vector-typed value after LLVM's
+instcombine and the loop vectorizer can widen it. Sums and products reduce in loop
 kernels (``COMPLEX_REDUCTIONS``: ``reduce_sum`` adds the vectors, reassociation allowed
-as for real sums; ``reduce_prod`` multiplies in order with ``mul``); matrix products are
+as for real sums; ``reduce_prod`` multiplies in order with ``mul``, XLA's order where
+every reduced dim has at most 32 elements); matrix products are
 ``cblas_cgemm``/``cblas_zgemm`` calls (``lowering.cpu.blas``); transcendental
 functions keep their eager impls.
 """
@@ -15,9 +20,10 @@ from __future__ import annotations
 import numpy as np
 from llvmlite import ir
 
-from lowering.cpu.irutil import I32, Emit
+from lowering.cpu import complex_xla
+from lowering.cpu.irutil import I32, I64, Emit
 
-__all__ = ["COMPLEX_RULES", "COMPLEX_REDUCTIONS", "is_complex", "mul"]
+__all__ = ["COMPLEX_RULES", "COMPLEX_REDUCTIONS", "is_complex", "mul", "load", "store"]
 
 #: reductions the loop kernels generate for complex operands
 COMPLEX_REDUCTIONS = frozenset({"reduce_sum", "reduce_prod"})
@@ -37,12 +43,39 @@ def _pack(e: Emit, ty, re, im):
     return e.b.insert_element(z, im, ir.Constant(I32, 1))
 
 
+def _part_ptrs(b: ir.IRBuilder, ptr, part):
+    return ptr, b.gep(ptr, [ir.Constant(I64, 1)], inbounds=True, source_etype=part)
+
+
+def load(b: ir.IRBuilder, ptr, dtype) -> ir.Value:
+    """The complex element of ``dtype`` at ``ptr`` in register form, read as two scalar
+    loads (a ``<2 x T>`` load would keep the loop vectorizer off the loop).
+
+    Example: ``z = load(builder, address, np.complex64)``."""
+    e = Emit(b, None)
+    part = ir.FloatType() if np.dtype(dtype).itemsize == 8 else ir.DoubleType()
+    align = np.dtype(dtype).alignment
+    re_ptr, im_ptr = _part_ptrs(b, ptr, part)
+    return _pack(e, ir.VectorType(part, 2), b.load(re_ptr, typ=part, align=align),
+                 b.load(im_ptr, typ=part, align=align))
+
+
+def store(b: ir.IRBuilder, value, ptr, dtype) -> None:
+    """Store register-form complex ``value`` (of ``dtype``) at ``ptr`` as two scalar
+    stores (see ``load``).
+
+    Example: ``store(builder, z, address, np.complex64)``."""
+    re, im = _parts(Emit(b, None), value)
+    align = np.dtype(dtype).alignment
+    re_ptr, im_ptr = _part_ptrs(b, ptr, re.type)
+    b.store(re, re_ptr, align=align)
+    b.store(im, im_ptr, align=align)
+
+
 def mul(e: Emit, x, y):
-    """The complex product ``x * y`` of two register-form values (NumPy's rounding)."""
-    (a, b), (c, d) = _parts(e, x), _parts(e, y)
-    B = e.b
-    return _pack(e, x.type, B.fsub(B.fmul(a, c), B.fmul(b, d)),
-                 B.fadd(B.fmul(a, d), B.fmul(b, c)))
+    """The complex product ``x * y`` of two register-form values (XLA's rounding:
+    ``complex_xla.mul``)."""
+    return _pack(e, x.type, *complex_xla.mul(e, *_parts(e, x), *_parts(e, y)))
 
 
 def _mul(e, args, in_avals, out_aval, params):
@@ -50,40 +83,16 @@ def _mul(e, args, in_avals, out_aval, params):
 
 
 def _div(e, args, in_avals, out_aval, params):
-    (a, b), (c, d) = _parts(e, args[0]), _parts(e, args[1])
-    B = e.b
-    one = e.like(c, 1.0)
-    wide = e.fcmp(">=", e.fabs(c), e.fabs(d))      # |c| >= |d|: ratio d/c
-    zero = B.and_(e.fcmp("==", c, e.like(c, 0.0)), e.fcmp("==", d, e.like(d, 0.0)))
-    # |c| >= |d|
-    rat1 = B.fdiv(d, c)
-    scl1 = B.fdiv(one, B.fadd(c, B.fmul(d, rat1)))
-    re1 = B.fmul(B.fadd(a, B.fmul(b, rat1)), scl1)
-    im1 = B.fmul(B.fsub(b, B.fmul(a, rat1)), scl1)
-    # |c| < |d|
-    rat2 = B.fdiv(c, d)
-    scl2 = B.fdiv(one, B.fadd(d, B.fmul(c, rat2)))
-    re2 = B.fmul(B.fadd(B.fmul(a, rat2), b), scl2)
-    im2 = B.fmul(B.fsub(B.fmul(b, rat2), a), scl2)
-    # a zero divisor: a/|c|, b/|d| (infinities and NaNs as NumPy)
-    re0, im0 = B.fdiv(a, e.fabs(c)), B.fdiv(b, e.fabs(d))
-    re = B.select(zero, re0, B.select(wide, re1, re2))
-    im = B.select(zero, im0, B.select(wide, im1, im2))
-    return _pack(e, args[0].type, re, im)
+    return _pack(e, args[0].type, *complex_xla.div(e, *_parts(e, args[0]),
+                                                   *_parts(e, args[1])))
 
 
 def _abs(e, args, in_avals, out_aval, params):
-    a, b = _parts(e, args[0])
-    B = e.b
-    x, y = e.fabs(a), e.fabs(b)
-    big = B.select(e.fcmp(">=", x, y), x, y)
-    small = B.select(e.fcmp(">=", x, y), y, x)
-    r = B.fdiv(small, big)
-    res = B.fmul(big, e.call("llvm.sqrt", B.fadd(e.like(r, 1.0), B.fmul(r, r))))
-    res = B.select(e.fcmp("==", big, e.like(big, 0.0)), e.like(big, 0.0), res)
-    res = B.select(e.b.fcmp_unordered("uno", a, b), B.fadd(a, b), res)   # NaN
-    inf = e.like(big, float("inf"))
-    return B.select(B.or_(e.fcmp("==", x, inf), e.fcmp("==", y, inf)), inf, res)
+    return complex_xla.magnitude(e, *_parts(e, args[0]))
+
+
+def _sign(e, args, in_avals, out_aval, params):
+    return _pack(e, args[0].type, *complex_xla.sign(e, *_parts(e, args[0])))
 
 
 def _eq(e, args, in_avals, out_aval, params):
@@ -122,8 +131,9 @@ def _convert(e, args, in_avals, out_aval, params):
     if is_complex(src) and is_complex(dst):
         if src == dst:
             return x
-        ety = ir.VectorType(ir.DoubleType() if dst.itemsize == 16 else ir.FloatType(), 2)
-        return e.b.fpext(x, ety) if dst.itemsize > src.itemsize else e.b.fptrunc(x, ety)
+        ety = ir.DoubleType() if dst.itemsize == 16 else ir.FloatType()
+        cast = e.b.fpext if dst.itemsize > src.itemsize else e.b.fptrunc
+        return _pack(e, ir.VectorType(ety, 2), *[cast(p, ety) for p in _parts(e, x)])
     if is_complex(src):  # complex -> real: the real part (as XLA)
         re = _parts(e, x)[0]
         rsrc = np.dtype(np.float32 if src.itemsize == 8 else np.float64)
@@ -132,16 +142,18 @@ def _convert(e, args, in_avals, out_aval, params):
     return _pack(e, ir.VectorType(re.type, 2), re, e.like(re, 0.0))
 
 
-def _vector(op):
-    return lambda e, args, in_avals, out_aval, params: op(e.b, *args)
+def _partwise(op):
+    """A rule applying real ``op`` (a builder method's name) to the parts one by one."""
+    def rule(e, args, in_avals, out_aval, params):
+        parts = zip(*[_parts(e, a) for a in args])
+        return _pack(e, args[0].type, *[getattr(e.b, op)(*p) for p in parts])
+    return rule
 
 
 COMPLEX_RULES = {
-    "add": _vector(lambda b, x, y: b.fadd(x, y)),
-    "add_any": _vector(lambda b, x, y: b.fadd(x, y)),
-    "sub": _vector(lambda b, x, y: b.fsub(x, y)),
-    "neg": _vector(lambda b, x: b.fneg(x)),
-    "mul": _mul, "div": _div, "abs": _abs, "eq": _eq, "ne": _ne, "conj": _conj,
+    "add": _partwise("fadd"), "add_any": _partwise("fadd"), "sub": _partwise("fsub"),
+    "neg": _partwise("fneg"),
+    "mul": _mul, "div": _div, "abs": _abs, "sign": _sign, "eq": _eq, "ne": _ne, "conj": _conj,
     "real": _real, "imag": _imag, "complex": _complex, "convert_element_type": _convert,
     "copy": lambda e, args, *_: args[0], "stop_gradient": lambda e, args, *_: args[0],
 }

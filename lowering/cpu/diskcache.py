@@ -146,7 +146,8 @@ def plan_digest(key_text: str) -> str:
         here = os.path.dirname(os.path.abspath(fx.core.__file__))
         _plan_sources.append(_source_digest([
             os.path.dirname(os.path.abspath(primitives.__file__)),
-            os.path.join(here, "core.py"), os.path.join(here, "dtypes.py")]))
+            os.path.join(here, "core.py"), os.path.join(here, "avals.py"),
+            os.path.join(here, "dtypes.py")]))
     h = hashlib.sha256(fingerprint().encode())
     h.update(b"\0plan\0" + _plan_sources[0].encode() + b"\0")
     h.update(key_text.encode())

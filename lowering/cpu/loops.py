@@ -21,7 +21,8 @@ from llvmlite import ir
 
 from fx.core import Literal
 from lowering.cpu import codegen
-from lowering.cpu.complex_rules import COMPLEX_RULES, mul as complex_mul
+from lowering.cpu.complex_rules import COMPLEX_RULES, load as complex_load, mul as complex_mul
+from lowering.cpu.complex_rules import store as complex_store
 from lowering.cpu.loop_index import IndexOps
 from lowering.kernel_common import (CodegenError, merge_index, reduction_identity,
                                      reduction_phases)
@@ -227,6 +228,8 @@ class _Kernel(IndexOps):
 
     def load(self, var, idx):
         dtype = var.aval.dtype
+        if dtype.kind == "c":  # part by part: the loop vectorizer takes no <2 x T> values
+            return complex_load(self.b, self.address(var, idx), dtype)
         val = self.b.load(self.address(var, idx), typ=mem_type(dtype), align=dtype.alignment)
         if dtype == np.bool_:
             return self.b.icmp_unsigned("!=", val, ir.Constant(I8, 0))
@@ -240,6 +243,8 @@ class _Kernel(IndexOps):
             value = self.b.zext(value, I8)
         elif dtype in LOW_FLOATS:
             value = store_low(self.b, value, dtype)
+        elif dtype.kind == "c":  # part by part (see load)
+            return complex_store(self.b, value, self.address(var, idx), dtype)
         self.b.store(value, self.address(var, idx), align=dtype.alignment)
 
     # -- values -------------------------------------------------------------------
@@ -275,10 +280,6 @@ class _Kernel(IndexOps):
         name = prim.name
         out_aval = eqn.outvars[0].aval
         p = eqn.params
-        if name == "div" and is_float(out_aval.dtype):
-            recip = self.broadcast_reciprocal(eqn, idx)
-            if recip is not None:
-                return self.e.fmul(self.value(eqn.invars[0], idx), recip)
         rule = codegen.RULES.get(prim)
         if (rule is not None or name in COMPLEX_RULES) and prim is not codegen.P["select_n"] \
                 and any(v.aval.dtype.kind == "c" for v in list(eqn.invars) + list(eqn.outvars)):
@@ -301,29 +302,6 @@ class _Kernel(IndexOps):
                 val = round_low(self.b, val, out_aval.dtype)
             return val
         return self.index_value(eqn, idx)
-
-    def broadcast_reciprocal(self, eqn, idx):
-        """1/y for ``x / y`` when y broadcasts a smaller value: the reciprocal is computed
-        once per element of that value (a multiply per element instead of a divide)."""
-        y = eqn.invars[1]
-        if isinstance(y, Literal) or id(y) in self.inputs or self.flat_shape is not None:
-            return None
-        src = self.producer.get(id(y))
-        if src is None or src.primitive.name != "broadcast_in_dim" or \
-                y.aval.size < 2 * max(src.invars[0].aval.size, 1):
-            return None
-        x = src.invars[0]
-        dims = src.params["broadcast_dimensions"]
-        x_idx = tuple(0 if x.aval.shape[i] == 1 else idx[d] for i, d in enumerate(dims))
-        key = ("recip", id(x), self.key(x_idx))
-        for scope in reversed(self.scopes):
-            hit = scope.get(key)
-            if hit is not None:
-                return hit
-        val = self.value(x, x_idx)
-        recip = self.b.fdiv(self.e.like(val, 1.0), val)
-        self.scopes[-1][key] = recip
-        return recip
 
 
 # ---------------------------------------------------------------------------

@@ -10,8 +10,9 @@ and is up to 5.3 ulp off just below its overflow threshold, as XLA's is). float6
 exp, exp2, expm1, log, log1p, tanh, logistic, sin, cos, tan, erf, erfc, erf_inv, sqrt,
 rsqrt, cbrt, pow, atan2, sinh, cosh, asin, acos, asinh, acosh and atanh are XLA's, bit
 for bit (lowering/cpu/xla_float64.py: its own expansions, or the C library where XLA
-calls it; sinh, cosh, asin, acos, asinh, acosh, atanh and erfc are float64 only), and so
-are float32 sqrt (subnormals read as zero) and rsqrt. Accuracy of the others (measured
+calls it), and so are float32 sqrt (subnormals read as zero), rsqrt and float32 (float16,
+bfloat16) sinh, cosh, asin, acos, asinh, acosh, atanh and erfc
+(lowering/cpu/xla_float32_expansions.py: XLA's expansions). Accuracy of the others (measured
 against NumPy by tests/lowering/test_cpu_codegen.py): a few ulp over the whole range
 for exp2, expm1, logistic and tanh (float32); sin, cos are a few ulp for |x| below
 about 1e5 (float32; the reduction by pi/2 is Cody-Waite in double precision), NaN
@@ -31,7 +32,7 @@ from lowering.cpu.irutil import F32, F64, I32, I64, Emit
 __all__ = ["exp", "exp2", "expm1", "log", "log1p", "tanh", "logistic", "sin", "cos", "tan",
            "erf", "erf_inv", "pow", "atan2", "sqrt", "rsqrt", "cbrt", "sinh", "cosh", "asin",
            "acos", "asinh", "acosh", "atanh", "erfc", "bessel_i0e", "bessel_i1e",
-           "TRANSCENDENTAL_DTYPES"]
+           "TRANSCENDENTAL_DTYPES", "ROUNDS_EACH_STEP"]
 
 _FACT = [1.0 / math.factorial(n) for n in range(24)]
 
@@ -287,14 +288,20 @@ TRANSCENDENTAL_DTYPES = {
     "erf": ("float32", "float64"), "erf_inv": ("float32", "float64"),
     # (these three replace lowering/cpu/codegen.py's own rules, registered before them)
     "sqrt": ("float32", "float64"), "rsqrt": ("float32", "float64"), "cbrt": ("float64",),
-    # float64 only: XLA's expansions (xla_float64); other dtypes run the eager impl
-    "sinh": ("float64",), "cosh": ("float64",), "asin": ("float64",), "acos": ("float64",),
-    "asinh": ("float64",), "acosh": ("float64",), "atanh": ("float64",), "erfc": ("float64",),
+    # XLA's expansions (xla_float64, xla_float32_expansions)
+    "sinh": ("float32", "float64"), "cosh": ("float32", "float64"),
+    "asin": ("float32", "float64"), "acos": ("float32", "float64"),
+    "asinh": ("float32", "float64"), "acosh": ("float32", "float64"),
+    "atanh": ("float32", "float64"), "erfc": ("float32", "float64"),
     # lowering/cpu/special_math.py's series
     "bessel_i0e": ("float32", "float64"), "bessel_i1e": ("float32", "float64"),
 }
 
-from lowering.cpu import xla_float32, xla_float64  # noqa: E402  (XLA's rounding)
+from lowering.cpu import (  # noqa: E402  (XLA's rounding)
+    xla_float32,
+    xla_float32_expansions,
+    xla_float64,
+)
 
 
 def erf_inv(e: Emit, x):
@@ -303,16 +310,26 @@ def erf_inv(e: Emit, x):
     return (xla_float64 if _is64(x) else xla_float32).erf_inv(e, x)
 
 
-def _float64_only(name: str):
-    def fn(e: Emit, x):
-        return getattr(xla_float64, name)(e, x)
+def _xla_expansion(name: str):
+    def fn(e: Emit, x, rounding=None):
+        if _is64(x):
+            return getattr(xla_float64, name)(e, x)
+        if name in xla_float32_expansions.STEPWISE:
+            return getattr(xla_float32_expansions, name)(e, x, rounding)
+        return getattr(xla_float32_expansions, name)(e, x)
     fn.__name__ = name
-    fn.__doc__ = f"float64 ``{name}`` as XLA's CPU backend rounds it (``xla_float64.{name}``)."
+    fn.__doc__ = (f"``{name}`` as XLA's CPU backend rounds it (``xla_float64.{name}``, "
+                  f"``xla_float32_expansions.{name}``; ``rounding``: the float16 or bfloat16 "
+                  "type whose steps XLA rounds, for the functions of ``ROUNDS_EACH_STEP``).")
     return fn
 
 
 sinh, cosh, asin, acos, asinh, acosh, atanh, erfc = (
-    _float64_only(n) for n in ("sinh", "cosh", "asin", "acos", "asinh", "acosh", "atanh", "erfc"))
+    _xla_expansion(n) for n in ("sinh", "cosh", "asin", "acos", "asinh", "acosh", "atanh",
+                                "erfc"))
+# float16/bfloat16: XLA rounds each step of these expansions to the type (their rule is
+# called with the result's dtype as ``rounding``)
+ROUNDS_EACH_STEP = frozenset(xla_float32_expansions.STEPWISE)
 
 
 def bessel_i0e(e: Emit, x):

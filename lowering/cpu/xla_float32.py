@@ -18,6 +18,7 @@ import ctypes.util
 import math
 
 import numpy as np
+from llvmlite.ir.instructions import CallInstrAttributes
 
 from fx._random import xla_math as spec
 from lowering.cpu import array_kernels
@@ -90,8 +91,10 @@ def log(e: Emit, x):
     return b.select(normal, r, special)
 
 
-def log1p(e: Emit, x):
-    """XLA's float32 ``log(1 + x)``: Cephes' rational approximation near 0."""
+def log1p(e: Emit, x, shared_half: bool = False):
+    """XLA's float32 ``log(1 + x)``: Cephes' rational approximation near 0. ``shared_half``:
+    the product ``x**2 * -0.5`` rounded on its own and ``x**3 * P/Q`` fused with the add
+    instead, as XLA's backend compiles two log1p of ``+-x`` that share it (atanh)."""
     b = e.b
     x2 = b.fmul(x, x)
 
@@ -101,7 +104,10 @@ def log1p(e: Emit, x):
             acc = _fma(e, acc, x, _c(e, x, float(c)))
         return acc
     ratio = b.fdiv(horner(spec._LOG1P_P), horner(spec._LOG1P_Q))
-    near = b.fadd(x, _fma(e, _c(e, x, -0.5), x2, b.fmul(b.fmul(x, x2), ratio)))
+    if shared_half:
+        near = b.fadd(x, _fma(e, b.fmul(x, x2), ratio, b.fmul(x2, _c(e, x, -0.5))))
+    else:
+        near = b.fadd(x, _fma(e, _c(e, x, -0.5), x2, b.fmul(b.fmul(x, x2), ratio)))
     ax = e.fabs(x)
     near = b.select(e.fcmp("<", ax, _c(e, x, float(spec._TINY))), x, near)
     far = log(e, b.fadd(x, _c(e, x, 1.0)))
@@ -165,7 +171,9 @@ def rsqrt(e: Emit, x):
     ``rsqrtss`` ones lane by lane): loops over it still run in SIMD."""
     if not _has_avx():
         return e.b.fdiv(_c(e, x, 1.0), e.call("llvm.sqrt", x))
-    return e.b.call(_rsqrt_functions(e.module), [x], attrs=(_RSQRT_VARIANTS,))
+    call = e.b.call(_rsqrt_functions(e.module), [x])
+    call.attributes = _VariantCallAttributes([_RSQRT_VARIANTS])
+    return call
 
 
 _RSQRT_NAME = "__fx_rsqrt_step_f32"  # (not a loop symbol: those are fx_xla_*)
@@ -174,10 +182,10 @@ _RSQRT_VARIANTS = '"vector-function-abi-variant"="' + ",".join(
     f"_ZGV_LLVM_N{n}v_{_RSQRT_NAME}({_RSQRT_NAME}_v{n})" for n in _RSQRT_LANES) + '"'
 
 
-def _call_attrs():
-    """llvmlite's call attributes, widened to accept the one string attribute above."""
-    from llvmlite.ir.instructions import CallInstrAttributes
-    CallInstrAttributes._known = CallInstrAttributes._known | {_RSQRT_VARIANTS}
+class _VariantCallAttributes(CallInstrAttributes):
+    """llvmlite's call-instruction attributes plus the one string attribute above (a
+    subclass of fx's own: llvmlite's class is left as it is)."""
+    _known = CallInstrAttributes._known | {_RSQRT_VARIANTS}
 
 
 def _rsqrt_functions(module):
@@ -190,7 +198,6 @@ def _rsqrt_functions(module):
     scalar = module.globals.get(_RSQRT_NAME)
     if scalar is not None:
         return scalar
-    _call_attrs()
     f32 = ir.FloatType()
 
     def define(name, ty, estimate):
@@ -250,10 +257,12 @@ def _rsqrt_functions(module):
 # Linux), so fx calls the same functions, under names of its own (LLVM does not
 # rewrite calls it does not recognise as library functions)
 
-_LIBM = {"tan": ("tanf", 1), "pow": ("powf", 2)}
+_LIBM = {"tan": ("tanf", 1), "pow": ("powf", 2), "atan2": ("atan2f", 2)}
 
 
-def _libm_symbol(name: str) -> str:
+def libm_symbol(name: str) -> str:
+    """The symbol under which native code calls the C library's float32 ``name``
+    (``"tan"``, ``"pow"``, ``"atan2"``: ``tanf``...), registered on first use."""
     from lowering.cpu import runtime
     cname, nargs = _LIBM[name]
     symbol = f"fx_libm_{cname}"
@@ -271,7 +280,7 @@ def _register_providers():
     from lowering.cpu import runtime
     for name, (cname, _) in _LIBM.items():  # for object code loaded from the disk cache
         runtime.register_symbol_provider(f"fx_libm_{cname}",
-                                         lambda name=name: _libm_symbol(name))
+                                         lambda name=name: libm_symbol(name))
 
 
 _register_providers()
@@ -281,7 +290,7 @@ def _libm_call(e: Emit, name: str, *args):
     from llvmlite import ir
 
     from lowering.cpu.irutil import F32, declare
-    symbol = _libm_symbol(name)
+    symbol = libm_symbol(name)
     fn = declare(e.module, symbol, ir.FunctionType(F32, [F32] * len(args)))
     return e.b.call(fn, list(args))
 

@@ -35,9 +35,10 @@ from lowering.cpu.irutil import F64, I32, I64, Emit
 __all__ = ["exp", "log", "log1p", "expm1", "tanh", "logistic", "erf_inv", "rsqrt", "sqrt",
            "sin", "cos", "tan", "atan", "erf", "cbrt", "atan2", "pow", "exp2", "sinh", "cosh",
            "asin", "acos", "asinh", "acosh", "atanh", "erfc", "lgamma", "digamma",
-           "apply_array", "FUNCTIONS"]
+           "apply_array", "mxcsr_function", "daz", "FUNCTIONS"]
 
 _TINY = float(np.finfo(np.float64).tiny)
+_TINY32 = float(np.finfo(np.float32).tiny)
 
 
 def _c(e: Emit, x, v):
@@ -48,13 +49,15 @@ def _fma(e: Emit, a, b, c):
     return e.call("llvm.fma", a, b, c)
 
 
-def _daz(e: Emit, x):
-    """``x``, or a zero of its sign where it is subnormal (XLA's denormals-are-zero)."""
-    sub = e.fcmp("<", e.fabs(x), _c(e, x, _TINY))
+def daz(e: Emit, x):
+    """``x`` (double or float), or a zero of its sign where it is subnormal for its type
+    (XLA's denormals-are-zero; flushing a result is the same select)."""
+    tiny = _TINY if x.type == F64 else _TINY32
+    sub = e.fcmp("<", e.fabs(x), _c(e, x, tiny))
     return e.b.select(sub, e.copysign(_c(e, x, 0.0), x), x)
 
 
-_ftz = _daz  # (flushing a result is the same select)
+_daz = _ftz = daz
 
 
 def _first_horner(e: Emit, coeffs, t):
@@ -265,36 +268,42 @@ def _is_x86() -> bool:
 
 
 def _mxcsr_function(module, cname: str):
-    """``double fx_xla64_<cname>(double, double)`` in ``module`` (internal): the C
-    library's ``cname``; with a subnormal operand called with MXCSR's DAZ and FTZ bits
-    set (as XLA runs), else on the operands as they are, the result flushed."""
+    return mxcsr_function(module, cname, F64, spec._libm_symbol(cname))
+
+
+def mxcsr_function(module, cname: str, ty, symbol: str):
+    """``ty fx_xla<bits>_<cname>(ty, ty)`` in ``module`` (internal; ``ty`` float or double):
+    the C library's ``cname``, called through ``symbol``; with a subnormal operand called
+    with MXCSR's DAZ and FTZ bits set (as XLA runs), else on the operands as they are,
+    the result flushed."""
     from llvmlite import ir
 
     from lowering.cpu.irutil import declare
-    name = f"fx_xla64_{cname}"
+    name = f"fx_xla{64 if ty == F64 else 32}_{cname}"
     fn = module.globals.get(name)
     if fn is not None:
         return fn
-    fn = ir.Function(module, ir.FunctionType(F64, [F64, F64]), name)
+    fn = ir.Function(module, ir.FunctionType(ty, [ty, ty]), name)
     fn.linkage = "internal"
     x, y = fn.args
     entry = fn.append_basic_block("entry")
     b = ir.IRBuilder(entry)
     e = Emit(b, module)
-    libfn = declare(module, spec._libm_symbol(cname), ir.FunctionType(F64, [F64, F64]))
+    libfn = declare(module, symbol, ir.FunctionType(ty, [ty, ty]))
+    tiny = _TINY if ty == F64 else _TINY32
 
     def subnormal(v):
         a = e.fabs(v)
-        return b.and_(e.fcmp("<", a, _c(e, v, _TINY)), e.fcmp(">", a, _c(e, v, 0.0)))
+        return b.and_(e.fcmp("<", a, _c(e, v, tiny)), e.fcmp(">", a, _c(e, v, 0.0)))
     any_sub = b.or_(subnormal(x), subnormal(y))
     if not _is_x86():
-        b.ret(_ftz(e, b.call(libfn, [_daz(e, x), _daz(e, y)])))
+        b.ret(daz(e, b.call(libfn, [daz(e, x), daz(e, y)])))
         return fn
     slow = fn.append_basic_block("daz")
     fast = fn.append_basic_block("plain")
     b.cbranch(any_sub, slow, fast)
     b.position_at_end(fast)
-    b.ret(_ftz(e, b.call(libfn, [x, y])))
+    b.ret(daz(e, b.call(libfn, [x, y])))
     b.position_at_end(slow)
     ptr = ir.PointerType() if hasattr(ir, "PointerType") else ir.IntType(8).as_pointer()
     stmxcsr = declare(module, "llvm.x86.sse.stmxcsr", ir.FunctionType(ir.VoidType(), [ptr]))

@@ -22,6 +22,7 @@ import numpy as np
 
 import primitives
 from fx import dtypes as fx_dtypes
+from lowering.gpu import special_math
 from lowering.kernel_common import is_float  # noqa: F401  (re-exported)
 
 __all__ = ["RULES", "supports", "mem_type", "reg_type", "literal", "load_expr", "store_expr",
@@ -271,7 +272,7 @@ template <class T, class Better> __device__ void fx_block_arg(T& v, long long& i
   else { v = identity; i = 0x7fffffffffffffffLL; }
   fx_warp_arg(v, i, better);
 }
-"""
+""" + special_math.SOURCE  # bessel_i0e/i1e
 
 # ---------------------------------------------------------------------------
 # rules
@@ -413,6 +414,7 @@ _UNARY_MATH = {
     "erf_inv": ("erfinvf", "erfinv"), "lgamma": ("lgammaf", "lgamma"),
     "logistic": ("fx_logistic", "fx_logistic<double>"),
     "digamma": ("fx_digamma<float>", "fx_digamma<double>"),
+    **special_math.FUNCTIONS,  # bessel_i0e, bessel_i1e (lowering/gpu/special_math.py)
 }
 
 

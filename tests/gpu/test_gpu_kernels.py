@@ -192,7 +192,8 @@ def test_fusion_kernel_counts(host):
 FLOAT_UNARY = ["neg", "sign", "floor", "ceil", "round", "is_finite", "exp", "exp2", "log",
                "log1p", "expm1", "tanh", "logistic", "sin", "cos", "tan", "asin", "acos",
                "atan", "sinh", "cosh", "asinh", "acosh", "atanh", "sqrt", "rsqrt", "cbrt",
-               "abs", "erf", "erfc", "erf_inv", "lgamma", "digamma"]
+               "abs", "erf", "erfc", "erf_inv", "lgamma", "digamma", "bessel_i0e",
+               "bessel_i1e"]
 FLOAT_BINARY = ["add", "sub", "mul", "div", "rem", "max", "min", "pow", "atan2", "nextafter",
                 "eq", "ne", "lt", "le", "gt", "ge"]
 INT_UNARY = ["neg", "sign", "abs", "bitwise_not", "population_count", "clz"]
@@ -323,6 +324,69 @@ def test_bitcast_and_reduce_precision_fallback(host):
     with fx.enable_x64():
         run_both(lambda x: lax.bitcast_convert_type(x, jnp.uint16) >> 3,
                  normal((33,), F16), host_rt=host)
+
+
+# ---------------------------------------------------------------------------
+# special functions generated from lowering/gpu/special_math.py
+
+
+def bessel_values(dtype):
+    """Both signs across the power series (|x| <= 20), its cut and Hankel's series beyond,
+    tiny and subnormal values, the largest finite ones and the special values."""
+    magnitudes = np.concatenate([np.geomspace(1e-6, 700, 120), [19.999, 20.0, 20.001, 1.5]])
+    x = np.concatenate([magnitudes, -magnitudes, [0.0, -0.0, np.inf, -np.inf, np.nan]])
+    extra = [float(np.finfo(np.float32 if dtype == BF16 else dtype).tiny),
+             float(np.finfo(np.float32 if dtype == BF16 else dtype).max)]
+    return np.concatenate([x, extra, [-v for v in extra]]).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=lambda d: np.dtype(d).name)
+def test_bessel_kernels_match_scipy(dtype, host):
+    """exp(-|x|) I0(x) and exp(-|x|) I1(x): generated (no fallback), compiled by NVRTC,
+    emulated, and within a few ulp of the eager impl (SciPy's i0e, i1e); 16-bit floats
+    round float32's value, as the eager impl does."""
+    x = bessel_values(dtype)
+    with x64_for(dtype):
+        closed = fx.make_jaxpr(lambda x: [lax.bessel_i0e(x), lax.bessel_i1e(x)])(x)
+        assert all(codegen.supports(e) for e in closed.jaxpr.eqns)
+        ulps = {F32: 2, F64: 8}.get(np.dtype(dtype), 1)
+        eps = float(np.finfo(np.float32 if dtype == BF16 else dtype).eps)
+        if dtype == BF16:
+            eps = 2.0 ** -7
+        run_both(lambda x: [lax.bessel_i0e(x), lax.bessel_i1e(x)], x, host_rt=host,
+                 rtol=ulps * eps)
+        got = gpu_compile.compile(closed, runtime=host)([x.copy()])
+        i0e, i1e = (np.asarray(g).astype(F64) for g in got)
+        finite = np.isfinite(x)
+        assert np.isnan(i0e[np.isnan(x)]).all() and np.isnan(i1e[np.isnan(x)]).all()
+        assert (i0e[np.isinf(x)] == 0).all() and (i1e[np.isinf(x)] == 0).all()
+        assert np.signbit(i1e[x == 0]).sum() == 0  # i1e(-0.0) is +0.0, as SciPy's
+        assert (np.sign(i1e[finite]) == np.sign(x[finite].astype(F64))).all()
+
+
+def test_bessel_gradients_are_generated(host):
+    """The jvp rules (i0e' = i1e - sign(x) i0e, i1e's with its select near 0) are generated
+    with the functions (no fallback) and match the reference interpreter."""
+    x = np.concatenate([np.linspace(-30, 30, 61), [1e-9, -1e-9, 0.0]]).astype(F32)
+
+    def grads(x):
+        return [fx.vmap(fx.grad(lax.bessel_i0e))(x), fx.vmap(fx.grad(lax.bessel_i1e))(x)]
+    exe = run_both(grads, x, host_rt=host, rtol=1e-5)
+    assert "fx_bessel_i0e_f(" in exe.source and "fx_bessel_i1e_f(" in exe.source
+
+
+def test_bessel_source_is_the_cpu_backends_series():
+    """The CUDA functions carry the CPU backend's coefficients (as exact C literals) and
+    its cut between the power and the asymptotic series."""
+    from lowering.cpu import special_math as cpu
+    from lowering.gpu import special_math as gpu_special
+    for order in (0, 1):
+        series, asymptotic = cpu._bessel_coefficients(order)
+        text = gpu_special.SOURCE.split(f"fx_bessel_i{order}e_near")[1]
+        for c in series[:3] + series[-3:] + asymptotic[:3] + asymptotic[-3:]:
+            assert repr(c) in text, (order, c)
+    assert "z <= 20.0" in gpu_special.SOURCE
+    assert gpu_special.SOURCE in codegen.PRELUDE
 
 
 # ---------------------------------------------------------------------------

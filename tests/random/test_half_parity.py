@@ -105,6 +105,16 @@ def test_ball_and_f_stay_in_range(dtype):
 
 # ---------------------------------------------------------------------------
 # with JAX: bit for bit
+#
+# JAX compiles one XLA program (seconds each) per static configuration of a draw (its
+# dtype, shape, alpha's length or ball's d), not per key or traced parameter, so the tests
+# share a few configurations: the hypothesis tests draw keys and parameters for fixed
+# configurations that the jit and regime tests reuse.
+
+# dirichlet's (len(alpha), batch shape): short rows (up to 32) and windowed longer rows
+DIRICHLET_SMALL = [(3, (4,)), (100, (20,))]
+# ball's (d, shape): d == 1 (its own path) and a short row
+BALL_SMALL = [(1, (3, 4)), (5, (3, 4))]
 
 def _jax_and_fx(jax, name, seed, *args, dtype, jit=False):
     """fx's draws (eagerly, or under a jit that traces the array arguments) and JAX's."""
@@ -124,10 +134,10 @@ _JITTED = {"dirichlet": fx.jit(fr.dirichlet, static_argnames=("shape", "dtype"))
 
 @pytest.mark.jax
 @settings(max_examples=8, deadline=None)
-@given(seed=hs.integers(0, 2 ** 32 - 1), k=hs.sampled_from([3, 33]),
-       batch=hs.just((4,)), scale=hs.floats(-3, 2),
-       dtype=hs.sampled_from(HALF))
-def test_dirichlet_matches_jax(jax, seed, k, batch, scale, dtype):
+@given(seed=hs.integers(0, 2 ** 32 - 1), config=hs.sampled_from(DIRICHLET_SMALL),
+       scale=hs.floats(-3, 2), dtype=hs.sampled_from(HALF))
+def test_dirichlet_matches_jax(jax, seed, config, scale, dtype):
+    k, batch = config
     a = np.random.default_rng(seed).lognormal(scale, 1.0, (k,)).astype(F32).astype(dtype)
     got, want = _jax_and_fx(jax, "dirichlet", seed, a, batch, dtype=dtype)
     _same(got, want)
@@ -136,15 +146,16 @@ def test_dirichlet_matches_jax(jax, seed, k, batch, scale, dtype):
 @pytest.mark.jax
 @pytest.mark.parametrize("dtype", HALF)
 def test_dirichlet_matches_jax_under_jit(jax, dtype):
+    k, batch = DIRICHLET_SMALL[0]
     for seed in range(4):
-        a = np.random.default_rng(seed).lognormal(0, 1, (5,)).astype(F32).astype(dtype)
-        got, want = _jax_and_fx(jax, "dirichlet", seed, a, (3,), dtype=dtype, jit=True)
+        a = np.random.default_rng(seed).lognormal(0, 1, (k,)).astype(F32).astype(dtype)
+        got, want = _jax_and_fx(jax, "dirichlet", seed, a, batch, dtype=dtype, jit=True)
         _same(got, want)
 
 
 @pytest.mark.jax
 @pytest.mark.parametrize("dtype", HALF)
-@pytest.mark.parametrize("k, batch", [(1, ()), (100, (20,)), (10, (500,)), (2048, (2,))])
+@pytest.mark.parametrize("k, batch", [(1, ()), DIRICHLET_SMALL[1], (10, (500,)), (2048, (2,))])
 def test_dirichlet_matches_jax_in_every_regime(jax, dtype, k, batch):
     """One element, windowed rows, and 4096 elements or more (YNNPACK's sum) in short and
     long rows."""
@@ -155,10 +166,10 @@ def test_dirichlet_matches_jax_in_every_regime(jax, dtype, k, batch):
 
 @pytest.mark.jax
 @settings(max_examples=8, deadline=None)
-@given(seed=hs.integers(0, 2 ** 32 - 1), d=hs.sampled_from([1, 5]),
-       p=hs.sampled_from([2, 1, 3, 0.7, 1.5, 2.5]), shape=hs.just((3, 4)),
-       dtype=hs.sampled_from(HALF))
-def test_ball_matches_jax(jax, seed, d, p, shape, dtype):
+@given(seed=hs.integers(0, 2 ** 32 - 1), config=hs.sampled_from(BALL_SMALL),
+       p=hs.sampled_from([2, 1, 3, 0.7, 1.5, 2.5]), dtype=hs.sampled_from(HALF))
+def test_ball_matches_jax(jax, seed, config, p, dtype):
+    d, shape = config
     got, want = _jax_and_fx(jax, "ball", seed, d, p, shape, dtype=dtype)
     _same(got, want)
 
@@ -166,8 +177,9 @@ def test_ball_matches_jax(jax, seed, d, p, shape, dtype):
 @pytest.mark.jax
 @pytest.mark.parametrize("dtype", HALF)
 def test_ball_matches_jax_under_jit(jax, dtype):
+    d, shape = BALL_SMALL[1]
     for seed, p in enumerate([2, 1.5, 3.0]):
-        got, want = _jax_and_fx(jax, "ball", seed, 3, p, (4,), dtype=dtype, jit=True)
+        got, want = _jax_and_fx(jax, "ball", seed, d, p, shape, dtype=dtype, jit=True)
         _same(got, want)
 
 
@@ -205,15 +217,20 @@ def test_vmap_and_constants_under_jit_match_jax(jax, dtype):
     jr = jax.random
     a = np.random.default_rng(0).lognormal(0, 1, (6,)).astype(F32).astype(dtype)
     keys, fkeys = jr.split(jr.key(1), 4), fr.split(fr.key(1), 4)
-    _same(fx.vmap(lambda k: fr.dirichlet(k, fnp.asarray(a), (3,), dtype=dtype))(fkeys),
-          jax.vmap(lambda k: jr.dirichlet(k, jax.numpy.asarray(a), (3,), dtype=dtype))(keys))
-    _same(fx.vmap(lambda k: fr.ball(k, 4, 2, (3,), dtype=dtype))(fkeys),
-          jax.vmap(lambda k: jr.ball(k, 4, 2, (3,), dtype=dtype))(keys))
-    _same(fx.jit(lambda k: fr.dirichlet(k, a, (50,), dtype=dtype))(fr.key(5)),
-          jax.jit(lambda k: jr.dirichlet(k, a, (50,), dtype=dtype))(jr.key(5)))
+
+    def jax_draws(keys, key):  # JAX's side as one program (one XLA compilation)
+        out = [jax.vmap(lambda k: jr.dirichlet(k, jax.numpy.asarray(a), (3,), dtype=dtype))(
+                   keys),
+               jax.vmap(lambda k: jr.ball(k, 4, 2, (3,), dtype=dtype))(keys),
+               jr.dirichlet(key, a, (50,), dtype=dtype)]
+        return out + ([jr.f(key, 1.7, 2.3, (50,), dtype=dtype)] if dtype == "bfloat16" else [])
+
+    want = jax.jit(jax_draws)(keys, jr.key(5))
+    _same(fx.vmap(lambda k: fr.dirichlet(k, fnp.asarray(a), (3,), dtype=dtype))(fkeys), want[0])
+    _same(fx.vmap(lambda k: fr.ball(k, 4, 2, (3,), dtype=dtype))(fkeys), want[1])
+    _same(fx.jit(lambda k: fr.dirichlet(k, a, (50,), dtype=dtype))(fr.key(5)), want[2])
     if dtype == "bfloat16":
-        _same(fx.jit(lambda k: fr.f(k, 1.7, 2.3, (50,), dtype=dtype))(fr.key(5)),
-              jax.jit(lambda k: jr.f(k, 1.7, 2.3, (50,), dtype=dtype))(jr.key(5)))
+        _same(fx.jit(lambda k: fr.f(k, 1.7, 2.3, (50,), dtype=dtype))(fr.key(5)), want[3])
 
 
 # ---------------------------------------------------------------------------

@@ -171,7 +171,7 @@ def written_only(closed: ClosedJaxpr, use: RefUse | None) -> ClosedJaxpr:
 def trace_reading_refs(flat_fun: Callable, in_avals: Sequence[ShapedArray], who: str,
                        debug_info=None):
     """``pe.trace_to_jaxpr``'s result for a staged function that may *read* refs it closes
-    over (``custom_linear_solve``/``custom_root`` functions, ``checkify``): each ref read is
+    over (``custom_linear_solve``/``custom_root`` functions): each ref read is
     one more constvar, holding the ref's value now (after the jaxpr's own constvars).
     A write into such a ref raises a TypeError naming ``who``: nothing would write it
     back (JAX 0.10 drops such writes silently).

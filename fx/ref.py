@@ -34,8 +34,8 @@ from an inner trace must be independent of that trace: no vmapped or differentia
 into an outer ref, as JAX refuses); a ref passed to ``fx.jit`` becomes an extra input and
 output of the compiled call and its final value is written back after the call
 (``fx/_ref_jit.py``), and so does a ref a jitted (or checkpointed, ``make_jaxpr``-traced
-or custom-derivative) function closes over; other staging traces (pmap,
-custom_linear_solve, checkify, ...) refuse outer refs, whose value would otherwise be
+or custom-derivative or checkify-ed) function closes over; other staging traces
+(pmap, custom_linear_solve, ...) refuse outer refs, whose value would otherwise be
 baked in (``_ref_scope.trace_reading_refs`` lets such a trace read them).
 """
 from __future__ import annotations
@@ -438,11 +438,11 @@ class Ref:
             if any(isinstance(t, staging) and type(t) is not RefScopeTrace for t in path):
                 raise TypeError(
                     f"cannot {what} the mutable array reference {self._aval!r} inside this "
-                    "staged function (pmap, custom_linear_solve, custom_root, checkify, "
+                    "staged function (pmap, custom_linear_solve, custom_root, "
                     "linear_transpose, ...): it was created outside and is closed over. fx "
                     "refs are functionalized, and only fx.jit, fx.checkpoint, make_jaxpr, "
-                    "custom_jvp/custom_vjp functions and control-flow bodies may close over "
-                    "refs: pass the Ref's value (ref[...]) as an argument instead.")
+                    "checkify, custom_jvp/custom_vjp functions and control-flow bodies may "
+                    "close over refs: pass the Ref's value (ref[...]) as an argument instead.")
         holder, value = None, self._value
         for scope in reversed(scopes):  # outermost first: each sees the enclosing view
             holder = scope

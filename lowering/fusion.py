@@ -35,6 +35,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from fx.core import DropVar, Jaxpr, JaxprEqn, Literal, Var
+from lowering.fusion_replication import replicated_values
 
 __all__ = ["Group", "fuse", "format_groups", "ELEMENTWISE", "INDEX_OPS", "REDUCTIONS",
            "LIBRARY", "EXPENSIVE", "row_index_map", "squeezed", "fusible_gather",
@@ -442,6 +443,7 @@ def _violations(plan: _Plan, drafts: list[_Draft]) -> set[int]:
             extra.update(id(o) for o in e.outvars)
     for d in drafts:
         extra |= _expensive_broadcasts(plan, d) | _expensive_gather_reads(plan, d)
+        extra |= replicated_values(plan, d.members, d.roots, ELEMENTWISE)
     return extra - plan.cut
 
 

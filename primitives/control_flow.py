@@ -11,7 +11,7 @@ composes with every other.
 from __future__ import annotations
 
 from fx import core, dtypes
-from fx.core import Zero
+from fx.core import ClosedJaxpr, Zero
 from fx.interpreters import ad, batching
 from fx.interpreters import partial_eval as pe
 from primitives import _rules as R
@@ -77,9 +77,24 @@ def _agreeing(branches, transform, n_out):
 
 
 def _jvp_branches(branches, nonzeros):
-    """The jvp of every branch, all with the same nonzero output tangents."""
-    return _agreeing(branches, lambda b, force: ad.jvp_jaxpr(b, nonzeros, instantiate=force),
-                     len(branches[0].out_avals))
+    """The jvp of every branch, all with the same nonzero output tangents, each with the
+    ``RefUse`` of the refs custom rules run now touched (or None)."""
+    def transform(b, force):
+        jvp, flags, use = ad.jvp_jaxpr(b, nonzeros, instantiate=force, capture_refs=True)
+        return (jvp, use), flags
+
+    return _agreeing(branches, transform, len(branches[0].out_avals))
+
+
+def _with_unified_refs(traced, n_in: int):
+    """(branches, the refs' operands, finish) for branches traced with refs captured
+    (``traced`` holds (closed jaxpr, RefUse or None)): every branch takes every ref any
+    touched and returns every ref any wrote (``fx._ref_scope.unify_branches``)."""
+    if all(use is None for _, use in traced):
+        return tuple(c for c, _ in traced), [], lambda outs: outs
+    from fx import _ref_scope
+    new, operands, finish = _ref_scope.unify_branches([(c.jaxpr, u) for c, u in traced], n_in)
+    return tuple(ClosedJaxpr(j, c.consts) for j, (c, _) in zip(new, traced)), operands, finish
 
 
 @cond_p.def_jvp
@@ -87,9 +102,10 @@ def _cond_jvp(primals, tangents, *, branches):
     index, *args = primals
     arg_tangents = tangents[1:]
     nonzeros = [type(t) is not Zero for t in arg_tangents]
-    jvp_branches, out_nz = _jvp_branches(branches, nonzeros)
+    traced, out_nz = _jvp_branches(branches, nonzeros)
     nz_tangents = [t for t in arg_tangents if type(t) is not Zero]
-    outs = cond_p.bind(index, *args, *nz_tangents, branches=jvp_branches)
+    jvp_branches, ref_args, finish = _with_unified_refs(traced, len(args) + len(nz_tangents))
+    outs = finish(cond_p.bind(index, *args, *nz_tangents, *ref_args, branches=jvp_branches))
     out_avals = branches[0].out_avals
     primals_out, it = outs[:len(out_avals)], iter(outs[len(out_avals):])
     tangents_out = [next(it) if nz else Zero(a.to_tangent_aval())
@@ -99,7 +115,8 @@ def _cond_jvp(primals, tangents, *, branches):
 
 def transpose_closed(closed, linear, ct_nonzero):
     """A jaxpr from (non-linear inputs, nonzero output cotangents) to the cotangents
-    of the linear inputs (zeros instantiated)."""
+    of the linear inputs (zeros instantiated), and the ``RefUse`` (or None) of the refs
+    custom rules run now touched: one trailing input and output per ref."""
     in_avals = closed.in_avals
     nonlin_avals = [a for a, lin in zip(in_avals, linear) if not lin]
     ct_avals = [a.to_tangent_aval() for a, nz in zip(closed.out_avals, ct_nonzero) if nz]
@@ -113,7 +130,11 @@ def transpose_closed(closed, linear, ct_nonzero):
         outs = ad.backward_pass(closed.jaxpr, closed.consts, primals, cts)
         return [_instantiate_as(ct, a) for ct, a, lin in zip(outs, in_avals, linear) if lin]
 
-    return trace_closed(fun, nonlin_avals + ct_avals)
+    from fx import _ref_scope
+    jaxpr, consts, _, use = _ref_scope.trace_to_jaxpr(fun, nonlin_avals + ct_avals)
+    if any(isinstance(c, core.Tracer) for c in consts):
+        raise core.JaxprTypeError("a control-flow rule captured an outer tracer")
+    return ClosedJaxpr(jaxpr, consts), use
 
 
 def _instantiate_as(ct, aval):
@@ -132,10 +153,11 @@ def _cond_transpose(cts, index, *args, branches):
         raise ValueError("cond is not linear in its branch index")
     linear = [core.is_undefined_primal(a) for a in args]
     ct_nonzero = [type(c) is not Zero for c in cts]
-    t_branches = tuple(transpose_closed(b, linear, ct_nonzero) for b in branches)
+    traced = [transpose_closed(b, linear, ct_nonzero) for b in branches]
     nonlin = [a for a, lin in zip(args, linear) if not lin]
-    outs = cond_p.bind(index, *nonlin, *[c for c in cts if type(c) is not Zero],
-                       branches=t_branches)
+    cts_nz = [c for c in cts if type(c) is not Zero]
+    t_branches, ref_args, finish = _with_unified_refs(traced, len(nonlin) + len(cts_nz))
+    outs = finish(cond_p.bind(index, *nonlin, *cts_nz, *ref_args, branches=t_branches))
     it = iter(outs)
     return [None] + [next(it) if lin else None for lin in linear]
 

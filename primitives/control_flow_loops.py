@@ -18,11 +18,12 @@ from fx.interpreters import ad, batching
 from fx.interpreters import partial_eval as pe
 from primitives import _rules as R
 from primitives._rules import new_primitive
-from primitives.control_flow_util import (as_operands, check_carry, check_operands,
+from primitives.control_flow_util import (RefOperands, as_operands, check_carry, check_operands,
                                           compile_closed, has_effects, inline,
                                           insert_unused_invars, keep_outputs,
                                           permute_invars, permute_outvars,
-                                          split_list, stack_aval, trace_closed, type_name,
+                                          split_list, stack_aval, trace_closed,
+                                          trace_closed_refs, type_name,
                                           typed, unstack_aval)
 
 __all__ = ["while_p", "scan_p"]
@@ -71,26 +72,34 @@ def _while_jvp(primals, tangents, *, cond_jaxpr, body_jaxpr, cond_nconsts, body_
     nonzero = [type(t) is not Zero for t in tangents]
     _, bconst_nz, carry_nz = split_list(nonzero, [cn, bn])
     while True:  # which carries have a nonzero tangent: a fixed point
-        body_jvp, out_nz = ad.jvp_jaxpr(body_jaxpr, bconst_nz + carry_nz,
-                                        instantiate=carry_nz)
+        body_jvp, out_nz, use = ad.jvp_jaxpr(body_jaxpr, bconst_nz + carry_nz,
+                                             instantiate=carry_nz, capture_refs=True)
         if out_nz == carry_nz:
             break
         carry_nz = [a or b for a, b in zip(carry_nz, out_nz)]
+    refs = RefOperands(use)  # touched by custom rules: read ones consts, written carries
+    body_jvp = refs.written_only(body_jvp)
     nc, nbt, nct = len(carry_nz), sum(bconst_nz), sum(carry_nz)
-    # body_jvp takes (bconsts, carry, bconst tangents, carry tangents): put each tangent
-    # group after its primals
-    order = [*range(bn), *range(bn + nc, bn + nc + nbt), *range(bn, bn + nc),
-             *range(bn + nc + nbt, bn + nc + nbt + nct)]
+    nrr = refs.n_read
+    # body_jvp takes (bconsts, carry, bconst tangents, carry tangents, refs): put each
+    # tangent group after its primals
+    r = bn + nc + nbt + nct
+    order = [*range(bn), *range(bn + nc, bn + nc + nbt), *refs.read_positions(r),
+             *range(bn, bn + nc), *range(bn + nc + nbt, r), *refs.written_positions(r)]
     body = permute_invars(body_jvp, order)
     carry_avals = body_jaxpr.in_avals[bn:]
     cond = insert_unused_invars(cond_jaxpr, cn + nc, [
-        a.to_tangent_aval() for a, nz in zip(carry_avals, carry_nz) if nz])
+        a.to_tangent_aval() for a, nz in zip(carry_avals, carry_nz) if nz]
+        + [a for a, w in zip(body_jvp.in_avals[r:], refs.written) if w])
     cconsts, bconsts, init = split_list(primals, [cn, bn])
     _, bconst_t, init_t = split_list(tangents, [cn, bn])
     bconst_t = [t for t in bconst_t if type(t) is not Zero]
     init_t = [R.instantiate(t) for t, nz in zip(init_t, carry_nz) if nz]
-    outs = while_p.bind(*cconsts, *bconsts, *bconst_t, *init, *init_t, cond_jaxpr=cond,
-                        body_jaxpr=body, cond_nconsts=cn, body_nconsts=bn + nbt)
+    outs = while_p.bind(*cconsts, *bconsts, *bconst_t, *refs.read_values(), *init, *init_t,
+                        *refs.written_values(), cond_jaxpr=cond, body_jaxpr=body,
+                        cond_nconsts=cn, body_nconsts=bn + nbt + nrr)
+    refs.write_back(outs[nc + nct:], "while_loop")
+    outs = outs[:nc + nct]
     it = iter(outs[nc:])
     return outs[:nc], [next(it) if nz else Zero(a.to_tangent_aval())
                        for a, nz in zip(carry_avals, carry_nz)]
@@ -263,23 +272,31 @@ def _scan_jvp(primals, tangents, **params):
     nonzero = [type(t) is not Zero for t in tangents]
     const_nz, carry_nz, xs_nz = split_list(nonzero, [nconsts, ncarry])
     n_ys = len(jaxpr.out_avals) - ncarry
-    while True:
-        jvp, out_nz = ad.jvp_jaxpr(jaxpr, const_nz + carry_nz + xs_nz,
-                                   instantiate=carry_nz + [False] * n_ys)
+    while True:  # (custom rules run now may touch refs: captured, see fx/_ref_scope.py)
+        jvp, out_nz, use = ad.jvp_jaxpr(jaxpr, const_nz + carry_nz + xs_nz,
+                                        instantiate=carry_nz + [False] * n_ys,
+                                        capture_refs=True)
         if out_nz[:ncarry] == carry_nz:
             break
         carry_nz = [a or b for a, b in zip(carry_nz, out_nz)]
+    refs = RefOperands(use)
+    jvp = refs.written_only(jvp)
     ys_nz = out_nz[ncarry:]
     nx = len(xs_nz)
     nct, ncart, nxt, nyt = sum(const_nz), sum(carry_nz), sum(xs_nz), sum(ys_nz)
-    # jvp takes (consts, carry, xs, their nonzero tangents) and returns (carry, ys, their
-    # nonzero tangents): interleave so that each group's tangents follow its primals
+    # jvp takes (consts, carry, xs, their nonzero tangents, refs) and returns (carry, ys,
+    # their nonzero tangents, written refs): interleave so that each group's tangents
+    # follow its primals; refs only read join the consts, written ones the carry
     p = nconsts + ncarry + nx
-    in_order = [*range(nconsts), *range(p, p + nct),
+    r = p + nct + ncart + nxt
+    in_order = [*range(nconsts), *range(p, p + nct), *refs.read_positions(r),
                 *range(nconsts, nconsts + ncarry), *range(p + nct, p + nct + ncart),
-                *range(nconsts + ncarry, p), *range(p + nct + ncart, p + nct + ncart + nxt)]
+                *refs.written_positions(r),
+                *range(nconsts + ncarry, p), *range(p + nct + ncart, r)]
     q = ncarry + n_ys
-    out_order = [*range(ncarry), *range(q, q + ncart), *range(ncarry, q),
+    nrw = refs.n_written
+    out_order = [*range(ncarry), *range(q, q + ncart),
+                 *range(q + ncart + nyt, q + ncart + nyt + nrw), *range(ncarry, q),
                  *range(q + ncart, q + ncart + nyt)]
     body = permute_outvars(permute_invars(jvp, in_order), out_order)
     consts, init, xs = split_list(primals, [nconsts, ncarry])
@@ -288,11 +305,15 @@ def _scan_jvp(primals, tangents, **params):
     init_t = [R.instantiate(t) for t, nz in zip(init_t, carry_nz) if nz]
     xs_t = [t for t in xs_t if type(t) is not Zero]
     lin_c, lin_car, lin_x = split_list(list(params["linear"]), [nconsts, ncarry])
-    linear = (*lin_c, *[True] * nct, *lin_car, *[True] * ncart, *lin_x, *[True] * nxt)
-    outs = scan_p.bind(*consts, *const_t, *init, *init_t, *xs, *xs_t, **_scan_params(
-        params, jaxpr=body, num_consts=nconsts + nct, num_carry=ncarry + ncart,
-        linear=linear))
-    carry_out, carry_t, ys, ys_t = split_list(outs, [ncarry, ncart, n_ys])
+    nrr = refs.n_read
+    linear = (*lin_c, *[True] * nct, *[False] * nrr, *lin_car, *[True] * ncart,
+              *[False] * nrw, *lin_x, *[True] * nxt)
+    outs = scan_p.bind(*consts, *const_t, *refs.read_values(), *init, *init_t,
+                       *refs.written_values(), *xs, *xs_t, **_scan_params(
+                           params, jaxpr=body, num_consts=nconsts + nct + nrr,
+                           num_carry=ncarry + ncart + nrw, linear=linear))
+    carry_out, carry_t, ref_out, ys, ys_t = split_list(outs, [ncarry, ncart, nrw, n_ys])
+    refs.write_back(ref_out, "scan")
     out_avals = jaxpr.out_avals
     carry_it, ys_it = iter(carry_t), iter(ys_t)
     tangents_out = [next(carry_it) if nz else Zero(a.to_tangent_aval())
@@ -477,16 +498,29 @@ def _scan_transpose(cts, *args, **params):
                 + [_instantiate(c, av.to_tangent_aval())
                    for c, av, lin in zip(ct_xs, x_avals, xs_lin) if lin])
 
-    body_t = trace_closed(body, [*[R.aval_of(c) for c in res_consts], *acc_avals,
-                                 *ct_carry_avals, *ct_y_avals, *res_x_avals])
+    body_t, refs = trace_closed_refs(body, [*[R.aval_of(c) for c in res_consts], *acc_avals,
+                                            *ct_carry_avals, *ct_y_avals, *res_x_avals])
     acc_init = [R.zeros(a) for a in acc_avals]
     ct_ys = [c for c in ct_ys if type(c) is not Zero]
     n_carry_t = len(acc_avals) + ncarry
-    linear = ((False,) * len(res_consts) + (True,) * n_carry_t + (True,) * len(ct_ys)
-              + (False,) * len(res_xs))
-    outs = scan_p.bind(*res_consts, *acc_init, *ct_carry, *ct_ys, *res_xs, **_scan_params(
-        params, reverse=not params["reverse"], jaxpr=body_t, num_consts=len(res_consts),
-        num_carry=n_carry_t, linear=linear))
+    nrc, nct_in, nry = len(res_consts), len(ct_ys), len(res_xs)
+    nrr, nrw = refs.n_read, refs.n_written
+    if refs.use is not None:  # custom rules touched refs: read ones are consts, written
+        r = nrc + n_carry_t + nct_in + nry  # ones carries
+        body_t = permute_invars(body_t, [
+            *range(nrc), *refs.read_positions(r), *range(nrc, nrc + n_carry_t),
+            *refs.written_positions(r), *range(nrc + n_carry_t, r)])
+        n_out = len(body_t.out_avals) - nrw
+        body_t = permute_outvars(body_t, [*range(n_carry_t), *range(n_out, n_out + nrw),
+                                          *range(n_carry_t, n_out)])
+    linear = ((False,) * (nrc + nrr) + (True,) * n_carry_t + (False,) * nrw
+              + (True,) * nct_in + (False,) * nry)
+    outs = scan_p.bind(*res_consts, *refs.read_values(), *acc_init, *ct_carry,
+                       *refs.written_values(), *ct_ys, *res_xs, **_scan_params(
+                           params, reverse=not params["reverse"], jaxpr=body_t,
+                           num_consts=nrc + nrr, num_carry=n_carry_t + nrw, linear=linear))
+    outs, ref_out = outs[:n_carry_t] + outs[n_carry_t + nrw:], outs[n_carry_t:n_carry_t + nrw]
+    refs.write_back(ref_out, "scan")
     ct_consts, ct_init, ct_xs = split_list(outs, [len(acc_avals), ncarry])
     c_it, x_it = iter(ct_consts), iter(ct_xs)
     return ([next(c_it) if lin else None for lin in const_lin]

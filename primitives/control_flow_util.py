@@ -292,3 +292,68 @@ def while_forwarding(cond: ClosedJaxpr, body: ClosedJaxpr, cond_consts: list,
         return [_as_output(c) if m else next(outs) for c, m in zip(init, moved)]
 
     return new_cond, new_body, new_operands, n_body + len(moved_vals), finish
+
+
+# ---------------------------------------------------------------------------
+# refs captured while a rule traces a body (custom rules run by jvp or transpose)
+
+
+class RefOperands:
+    """The refs that custom rules touched while a rule traced a body (``use``, a
+    ``fx._ref_scope.RefUse`` or None): the traced jaxpr has one trailing input per ref
+    and, after ``written_only``, one trailing output per written ref. A loop threads the
+    refs only read as consts and the written ones as carries; ``write_back`` stores the
+    final values once the primitive is bound."""
+
+    __slots__ = ("use",)
+
+    def __init__(self, use):
+        self.use = use
+
+    @property
+    def written(self) -> list:
+        return list(self.use.written) if self.use is not None else []
+
+    @property
+    def n_read(self) -> int:
+        return self.written.count(False)
+
+    @property
+    def n_written(self) -> int:
+        return self.written.count(True)
+
+    def written_only(self, closed: ClosedJaxpr) -> ClosedJaxpr:
+        from fx import _ref_scope
+        return _ref_scope.written_only(closed, self.use)
+
+    def read_positions(self, first: int) -> list:
+        """The jaxpr input positions of the refs only read (ref inputs start at ``first``)."""
+        return [first + k for k, w in enumerate(self.written) if not w]
+
+    def written_positions(self, first: int) -> list:
+        return [first + k for k, w in enumerate(self.written) if w]
+
+    def read_values(self) -> list:
+        return [v for v, w in zip(self.use.inits, self.written) if not w] if self.use else []
+
+    def written_values(self) -> list:
+        return [v for v, w in zip(self.use.inits, self.written) if w] if self.use else []
+
+    def write_back(self, values: Sequence, where: str) -> None:
+        if self.use is None:
+            return
+        from fx import _ref_scope
+        _ref_scope.write_back([r for r, w in zip(self.use.refs, self.written) if w], values,
+                              where)
+
+
+def trace_closed_refs(fun, in_avals: Sequence[ShapedArray]):
+    """``trace_closed`` for a rule's function that may run custom rules touching refs:
+    returns (closed jaxpr with one trailing input per touched ref and one trailing output
+    per written ref, their ``RefOperands``)."""
+    from fx import _ref_scope
+    jaxpr, consts, _, use = _ref_scope.trace_to_jaxpr(fun, list(in_avals))
+    if any(isinstance(c, core.Tracer) for c in consts):
+        raise core.JaxprTypeError("a control-flow rule captured an outer tracer")
+    refs = RefOperands(use)
+    return refs.written_only(ClosedJaxpr(jaxpr, consts)), refs

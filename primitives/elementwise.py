@@ -152,17 +152,48 @@ def _round(x, rounding_method=0):
 
 
 def _sign(x):
-    if x.dtype.kind == "c":
-        a = np.abs(x)
-        return np.where(a == 0, 0, x / np.where(a == 0, 1, a)).astype(x.dtype)
+    if x.dtype.kind == "c":  # XLA's formula (lowering/cpu/complex_xla.py), natively
+        from lowering.cpu import complex_eager
+        return complex_eager.apply("sign", x)
     if x.dtype.kind == "f":
         return np.where(x == 0, x, np.sign(x))  # keeps the sign of zero, as XLA
     return np.sign(x)
 
 
+#: the real dtypes whose division by a broadcast divisor XLA rewrites to a multiplication
+_RECIPROCAL_DIVISION = frozenset(np.dtype(t) for t in (np.float16, np.float32, np.float64))
+
+
+def _mul(x, y):
+    """``x * y``; complex by XLA's formula (lowering/cpu/complex_xla.py), natively."""
+    if x.dtype.kind == "c":
+        from lowering.cpu import complex_eager
+        return complex_eager.apply("mul", x, _as_array(y, x.dtype))
+    return np.multiply(x, y)
+
+
+def _as_array(v, dtype):
+    """An operand as an array of ``dtype`` (the fast eager paths pass Python scalars)."""
+    return v if type(v) is np.ndarray else np.asarray(v, dtype)
+
+
 def _int_div(x, y):
-    """Division truncating toward zero (XLA); integer division by zero gives -1."""
-    if x.dtype.kind not in "iu":
+    """Division as XLA computes it: complex by XLA's formula (Smith's, natively); real
+    floats by a broadcast divisor (rank-0, or size-1 dims against larger ones) as
+    ``x * (1 / y)`` (XLA's simplifier rewrites JAX's eager division so: see
+    lowering/div_rewrite.py); integers truncating toward zero, ``-1`` for division by zero.
+    """
+    kind = x.dtype.kind
+    if kind == "c":
+        from lowering.cpu import complex_eager
+        return complex_eager.apply("div", x, _as_array(y, x.dtype))
+    if kind == "f":
+        y = _as_array(y, x.dtype)
+        if x.dtype in _RECIPROCAL_DIVISION and y.shape != x.shape \
+                and y.size < np.prod(np.broadcast_shapes(x.shape, y.shape)):
+            return np.multiply(x, np.true_divide(x.dtype.type(1), y).astype(x.dtype))
+        return np.true_divide(x, y).astype(x.dtype)
+    if kind not in "iu":
         return np.true_divide(x, y).astype(x.dtype)
     safe = np.where(y == 0, 1, y).astype(x.dtype)
     q = np.floor_divide(x, safe)  # floors; no abs(), so INT_MIN does not overflow
@@ -562,7 +593,7 @@ def _additive_jvp(p, negate_y):
 
 add_p.def_jvp(_additive_jvp(add_p, False))
 sub_p.def_jvp(_additive_jvp(sub_p, True))
-mul_p = binary("mul", np.multiply, (lambda t, x, y, z: R.mul(t, y),
+mul_p = binary("mul", _mul, (lambda t, x, y, z: R.mul(t, y),
                                     lambda t, x, y, z: R.mul(x, t)),
                transpose=_mul_transpose)
 div_p = binary("div", _int_div, (lambda t, x, y, z: R.div(t, y),  # y: -t * x * y**-2, JAX's

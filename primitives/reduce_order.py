@@ -37,9 +37,11 @@ def _in_order(x: np.ndarray, k: int) -> np.ndarray:
     """Sum over the last ``k`` axes of ``x``: one accumulator from 0, row-major order."""
     lead = x.shape[:x.ndim - k]
     flat = x.reshape(lead + (-1,))
-    acc = np.zeros(lead, x.dtype)
-    for i in range(flat.shape[-1]):
-        acc = acc + flat[..., i]
+    if flat.shape[-1] == 0:
+        return np.zeros(lead, x.dtype)
+    # add.accumulate adds in order (x0 + x1) + x2 ...; starting from x0 rather than 0 + x0
+    # differs only in the sign of an all -0 sum, which the final + 0 restores
+    acc = np.add.accumulate(flat, axis=-1, dtype=x.dtype)[..., -1] + x.dtype.type(0)
     return np.asarray(acc, x.dtype)
 
 

@@ -257,14 +257,13 @@ class _KnownTrace(pe.DynamicJaxprTrace):
 
 
 def _replayable(ref) -> bool:
-    """Whether a staged part can read ``ref`` again where it runs: not when a staging
-    trace that does not capture refs lies between (the ref is then a loop's carry, say,
-    and fx replays nothing: the writes happen once)."""
-    from fx._ref_scope import RefScopeTrace
+    """Whether a staged part can read ``ref`` again where it runs: the ref must belong to
+    a trace enclosing the current one (a ref made inside a traced body is gone by then).
+    Staging traces in between are fine: the rules that bind or transpose what they stage
+    (``jit``, ``scan``, ``cond``) capture the refs it reads and writes, so a checkpoint
+    inside a loop body replays its writes once per step of the backward loop, as JAX's."""
     t = core.current_trace()
     while t is not None and t is not ref._trace:
-        if isinstance(t, pe.DynamicJaxprTrace) and type(t) not in (RefScopeTrace, _KnownTrace):
-            return False
         t = t.parent
     return t is not None
 

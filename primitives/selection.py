@@ -94,25 +94,39 @@ def _example_shape(x, d):
 
 @select_n_p.def_batch
 def _select_n_batch(args, dims):
-    # Cases always share one shape; only the selector may be rank-0, so an unbatched
-    # case is broadcast along the batch (the generic elementwise batcher would leave a
-    # rank-0 case rank-0).
+    # JAX's order of cases, so the batched jaxprs print as JAX's: a selector and cases
+    # batched alike stay in place; a rank-0 selector leaves batched cases where the first
+    # has its batch dim; otherwise the batch dim goes first, the selector before the cases
+    # (an unbatched operand broadcast with NumPy-integer dims, as JAX's broadcast).
     (which, *cases), (which_dim, *case_dims) = args, dims
     size = R.batch_size(args, dims)
-    case_shape = _example_shape(cases[0], case_dims[0])
-    d = case_dims[0]
-    if d is not None and all(cd == d for cd in case_dims) and (
-            (which_dim is None and not R.shape_of(which)) or
-            (which_dim == d and R.shape_of(which) == R.shape_of(cases[0]))):
+    which_shape = R.shape_of(which)
+    if all(cd == which_dim for cd in case_dims):
+        if which_shape != R.shape_of(cases[0]):  # a rank-0 selector per example
+            which = R.broadcast_in_dim(which, R.shape_of(cases[0]), (which_dim,))
+        return select_n_p.bind(which, *cases), which_dim
+    if not which_shape and all(cd is not None for cd in case_dims):
+        d = case_dims[0]
+        cases = [cases[0]] + [c if cd == d else R.moveaxis(c, cd, d)
+                              for c, cd in zip(cases[1:], case_dims[1:])]
         return select_n_p.bind(which, *cases), d
-    cases = [R.bdim_to_front(c, cd, size) for c, cd in zip(cases, case_dims)]
-    if which_dim is not None:
-        which = R.moveaxis(which, which_dim, 0)
-        if case_shape and not _example_shape(which, 0):
-            which = R.broadcast_in_dim(which, (size,) + case_shape, (0,))
-    elif R.shape_of(which):
-        which = R.bdim_to_front(which, None, size)
+    if which_shape:
+        which = _to_front(which, which_dim, size)
+    if any(R.shape_of(c) for c in cases) or which_shape:
+        cases = [_to_front(c, cd, size) for c, cd in zip(cases, case_dims)]
+    case_shape = R.shape_of(cases[0])
+    if 0 < len(R.shape_of(which)) < len(case_shape):  # a rank-0 selector per example
+        which = R.broadcast_in_dim(which, case_shape, (0,))
     return select_n_p.bind(which, *cases), 0
+
+
+def _to_front(x, d, size):
+    """``x`` with its batch dim first; unbatched, broadcast with ``np.int64`` dims as JAX's
+    (NumPy-built) broadcast prints them."""
+    if d is not None:
+        return R.moveaxis(x, d, 0)
+    s = R.shape_of(x)
+    return R.broadcast_in_dim(x, (size,) + s, tuple(np.arange(1, len(s) + 1, dtype=np.int64)))
 
 
 # ---------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Refs in the last corners: a checkpointed function's ref writes are replayed by the
 backward pass (JAX 0.10.2's counts, checked against JAX where installed and against
-counts recorded from it otherwise); derivatives against finite differences."""
+counts recorded from it otherwise); derivatives against finite differences. Writes inside
+a checkify-ed function all land, a failed check or not, as JAX's."""
 import numpy as np
 import pytest
 
@@ -164,3 +165,45 @@ def test_checkpointed_grads_with_ref_reads_match_finite_differences():
     np.testing.assert_allclose(float(fx.grad(h)(x)), fd, rtol=1e-3)
     np.testing.assert_allclose(float(fx.jit(fx.grad(h))(x)), fd, rtol=1e-3)
     assert float(scale[...]) == 1.5
+
+
+def _checkify_writes(mod, checkify, wrap):
+    jnp = mod.numpy
+    c = mod.new_ref(jnp.int32(0))
+
+    def f(x):
+        c[...] += 1
+        checkify.check(x > 0, "x must be positive")
+        c[...] += 10
+        return x * 2
+
+    results = []
+    for x in (1.0, -1.0):
+        err, y = wrap(mod, checkify.checkify(f))(x)
+        results.append((err.get(), float(y), int(c[...])))
+    return results
+
+
+@pytest.mark.parametrize("wrap", [lambda m, f: f, lambda m, f: m.jit(f)], ids=["eager", "jit"])
+def test_checkify_writes_land_even_when_a_check_fails(wrap):
+    from fx.experimental import checkify
+    expected = [(None, 2.0, 11), ("x must be positive (`check` failed)", -2.0, 22)]
+    assert _checkify_writes(fx, checkify, wrap) == expected
+    pytest.importorskip("jax")
+    from jax.experimental import checkify as jax_checkify
+    import jax
+    assert _checkify_writes(jax, jax_checkify, wrap) == expected
+
+
+def test_checkify_write_of_a_traced_value_and_read_back():
+    from fx.experimental import checkify
+    r = fx.new_ref(fnp.zeros(2))
+
+    def f(x):
+        r[0] = x
+        checkify.check(r[0] < 5.0, "too big: {}", r[0])
+        return r[0] + r[1]
+
+    err, y = checkify.checkify(f)(7.0)
+    assert "too big: 7.0" in err.get() and float(y) == 7.0
+    np.testing.assert_array_equal(np.asarray(r[...]), [7.0, 0.0])

@@ -306,8 +306,7 @@ def test_staged_functions_read_refs():
     r = fx.new_ref(fnp.asarray([3.0]))
     err, out = checkify.checkify(lambda x: x * r[0])(2.0)
     assert err.get() is None and float(out) == 6.0
-    with pytest.raises(TypeError, match="checkify wrote to the mutable array"):
-        checkify.checkify(lambda x: r.__setitem__(0, x) or x)(2.0)
+    # a checkify'd function may write refs (tests/test_refs_corners.py)
     try:
         import jax
     except ImportError:

@@ -37,10 +37,10 @@ tests/random/test_xla_math.py):
   processor's, so only native code computes it);
 - ``pow``: the C library's ``powf``.
 
-Invariants: inputs and outputs are float32 NumPy arrays. Subnormal *inputs* are
-treated as numbers, unlike XLA (whose log returns about -103.97 for every one of
-them): ``log`` of a subnormal is ``log(x * 2**24) - 24 ln2`` (within 2 ulp), ``log1p``
-of one is itself; no sampler feeds them in. Subnormal *results* of ``exp`` are
+Invariants: inputs and outputs are float32 NumPy arrays. Subnormal *inputs* of ``log``
+and ``log1p`` are read as zeros of their sign, as XLA reads them (it runs with
+denormals-are-zero; JAX's eager and jitted results agree): ``log`` gives ``-inf``,
+``log1p`` a signed zero; no sampler feeds them in. Subnormal *results* of ``exp`` are
 flushed to zero as XLA does, so draws stay identical (they are off by less than
 ``2**-126`` absolutely). Special values follow C's ``exp``/``log``/``log1p``/``erfinv``.
 Large arrays run the same operations as native code (``lowering.cpu.xla_float32``,
@@ -135,19 +135,17 @@ _LOG_P = [_F32(v) for v in (7.0376836292e-2, -1.1514610310e-1, 1.1676998740e-1,
                              2.0000714765e-1, -2.4999993993e-1, 3.3333331174e-1)]
 _LN2_HI, _LN2_LO = _F32(0.693359375), _F32(-2.12194440e-4)
 _SQRT_HALF = _F32(0.707106781186547524)
-_SUBNORMAL_SCALE, _SUBNORMAL_LOG = _F32(2.0 ** 24), _F32(24 * np.log(2.0))
 
 
 def log_f32(x, native: bool = True) -> np.ndarray:
     """Natural logarithm of float32 ``x``, rounded as XLA's CPU backend rounds it
-    (subnormal ``x``: ``log(x * 2**24) - 24 ln2``)."""
+    (subnormal ``x`` is read as zero, as XLA runs with denormals-are-zero: ``-inf``)."""
     x = np.asarray(x, np.float32)
     if native and (out := _native("log", x)) is not None:
         return out
-    subnormal = (x > 0) & (x < _TINY)
-    xs = x * np.where(subnormal, _SUBNORMAL_SCALE, _F32(1))
-    normal = np.isfinite(xs) & (xs >= _TINY)
-    xn = np.where(normal, xs, _F32(1))
+    x = np.where(np.abs(x) < _TINY, _F32(0), x)  # (subnormals: read as zero)
+    normal = np.isfinite(x) & (x >= _TINY)
+    xn = np.where(normal, x, _F32(1))
     bits = xn.view(np.uint32)
     # x = m * 2**e with m in [0.5, 1), then shifted to [sqrt(1/2), sqrt(2)) - 1
     e = (bits >> 23).astype(np.int32) - 126
@@ -164,7 +162,6 @@ def log_f32(x, native: bool = True) -> np.ndarray:
     y = fma32(fma32(y0, f3, y1), f3, y2)
     y = fma32(y, f3, _LN2_LO * ef)
     r = ((f - f2 * _F32(0.5)) + y) + _LN2_HI * ef
-    r = np.where(subnormal, r - _SUBNORMAL_LOG, r)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(normal, r, np.log(x)).astype(np.float32)
 
@@ -205,11 +202,13 @@ def _log1p_near_zero(x):
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = _horner(_LOG1P_P, x) / _horner(_LOG1P_Q, x)
     near = x + fma32(_F32(-0.5), x2, (x * x2) * ratio)
-    return np.where(np.abs(x) < _TINY, x, near)  # subnormals: log1p(x) = x
+    # subnormals are read as zeros (XLA's denormals-are-zero): log1p(+-0) = +-0
+    return np.where(np.abs(x) < _TINY, x * _F32(0), near)
 
 
 def log1p_f32(x, native: bool = True) -> np.ndarray:
-    """``log(1 + x)`` of float32 ``x``, rounded as XLA's CPU backend rounds it."""
+    """``log(1 + x)`` of float32 ``x``, rounded as XLA's CPU backend rounds it (subnormal
+    ``x`` is read as a zero of its sign, as XLA runs with denormals-are-zero)."""
     x = np.asarray(x, np.float32)
     if native and (out := _native("log1p", x)) is not None:
         return out

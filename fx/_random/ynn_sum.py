@@ -58,11 +58,22 @@ def ynn_sum_last(x: np.ndarray) -> np.ndarray:
     if dtype not in (np.float32, np.float64):
         raise TypeError(f"ynn_sum_last expects float32 or float64, got {x.dtype}")
     piece = _PIECE_BYTES // x.dtype.itemsize
-    totals = [_kernel(x[..., start:start + piece], dtype)
-              for start in range(0, max(x.shape[-1], 1), piece)]
-    # the pieces' totals folded in halves (zero-padded to a power of two), as lanes are
+    k = x.shape[-1]
+    full = k // piece
+    # whole pieces run as one batch (an extra axis), the last partial one on its own
+    totals = []
+    if full:
+        whole = _kernel(x[..., :full * piece].reshape(x.shape[:-1] + (full, piece)), dtype)
+        totals = [whole[..., j] for j in range(full)]
+    if k % piece or not full:
+        totals.append(_kernel(x[..., full * piece:], dtype))
+    return _fold_halves(totals)
+
+
+def _fold_halves(totals: list) -> np.ndarray:
+    """Pieces' totals folded in halves (zero-padded to a power of two), as lanes are."""
     count = 1 << (len(totals) - 1).bit_length()
-    totals += [np.zeros_like(totals[0])] * (count - len(totals))
+    totals = totals + [np.zeros_like(totals[0])] * (count - len(totals))
     with np.errstate(invalid="ignore", over="ignore"):
         while len(totals) > 1:
             half = len(totals) // 2
@@ -70,39 +81,54 @@ def ynn_sum_last(x: np.ndarray) -> np.ndarray:
     return totals[0]
 
 
+def _chain_axis(v: np.ndarray, zero) -> np.ndarray:
+    """``((0 + v[..., 0, :]) + v[..., 1, :]) + ...`` along the second-to-last axis."""
+    acc = zero + v[..., 0, :]
+    for i in range(1, v.shape[-2]):
+        acc += v[..., i, :]
+    return acc
+
+
 def _kernel(x: np.ndarray, dtype) -> np.ndarray:
     """One call of the reduction kernel on rows of at most 128 KiB."""
     lanes = 16 if dtype is np.float32 else 8
     zero = dtype(0)
     k = x.shape[-1]
-    count = -(-k // lanes)
-    padded = np.zeros(x.shape[:-1] + (count * lanes,), dtype)
-    padded[..., :k] = x
-    vec = [padded[..., lanes * i:lanes * (i + 1)] for i in range(count)]
-    zeros = np.zeros(x.shape[:-1] + (lanes,), dtype)
+    lead = x.shape[:-1]
+    zeros = np.zeros(lead + (lanes,), dtype)
     acc, total, comp = zeros, zeros, zeros
-
-    def kahan():
-        nonlocal acc, total, comp
-        y = acc - comp
-        t = total + y
-        comp = (t - total) - y
-        comp = np.where(np.isfinite(comp), comp, zero).astype(dtype)
-        acc, total = zeros, t
-
+    big = 16 * lanes
+    per_flush = _FLUSH // big      # blocks of 16 L between two Kahan steps
+    n_big = k // big
     with np.errstate(invalid="ignore", over="ignore"):
-        pos = 0
-        while k - pos >= 16 * lanes:
-            i = pos // lanes
-            block = _chain(vec[i:i + 4], zero) + _chain(vec[i + 4:i + 8], zero)
-            block = (block + _chain(vec[i + 8:i + 12], zero)) + _chain(vec[i + 12:i + 16], zero)
-            acc = acc + block
-            pos += 16 * lanes
-            if pos % _FLUSH == 0:
-                kahan()
+        if n_big:
+            # the 16 L blocks, all at once: [lead, block, chain, vector, lane]
+            blocks = x[..., :n_big * big].reshape(lead + (n_big, 4, 4, lanes))
+            chains = _chain_axis(blocks, zero)
+            block = _chain_axis(chains, np.zeros((), dtype))
+            flushed = n_big // per_flush
+            if flushed:
+                groups = block[..., :flushed * per_flush, :].reshape(
+                    lead + (flushed, per_flush, lanes))
+                sums = _chain_axis(groups, zero)
+                for g in range(flushed):   # the Kahan steps, in order
+                    y = sums[..., g, :] - comp
+                    t = total + y
+                    comp = (t - total) - y
+                    comp = np.where(np.isfinite(comp), comp, zero).astype(dtype)
+                    total = t
+            for j in range(flushed * per_flush, n_big):
+                acc = acc + block[..., j, :]
+        pos = n_big * big
+        count = -(-(k - pos) // lanes)
+        padded = np.zeros(lead + (count * lanes,), dtype)
+        padded[..., :k - pos] = x[..., pos:]
+        vec = [padded[..., lanes * i:lanes * (i + 1)] for i in range(count)]
+        # then blocks of 4 L (no Kahan step falls among them: 16 L blocks end on
+        # multiples of 16 L and at most three 4 L blocks follow)
         pair = zeros
-        while k - pos >= 4 * lanes:
-            i = pos // lanes
+        i = 0
+        while count - i >= 4 and k - pos >= 4 * lanes:
             block = _chain(vec[i:i + 4], zero)
             if lanes == 16:
                 acc = acc + block
@@ -112,9 +138,8 @@ def _kernel(x: np.ndarray, dtype) -> np.ndarray:
                 acc = acc + (pair + block)
                 pair = zeros
             pos += 4 * lanes
-            if pos % _FLUSH == 0 and (lanes == 16 or (pos // (4 * lanes)) % 2 == 0):
-                kahan()
-        rest = vec[pos // lanes:]
+            i += 4
+        rest = vec[i:]
         if rest:
             rest = rest + [zeros] * (4 - len(rest))
             tail = (((rest[0] + zero) + rest[1]) + rest[2]) + rest[3]

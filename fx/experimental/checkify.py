@@ -26,7 +26,7 @@ import numpy as np
 
 from fx import core, tree_util
 from fx.core import Tracer, get_aval
-from fx._ref_scope import trace_reading_refs
+from fx import _ref_scope
 from primitives.callbacks import JaxRuntimeError, check_p, format_check_message
 
 __all__ = ["checkify", "check", "Error", "JaxRuntimeError", "FailedCheckError", "NaNError",
@@ -405,11 +405,20 @@ def checkify(f: Callable, errors: frozenset = user_checks) -> Callable:
             leaves, store["tree"] = tree_util.tree_flatten(f(*a, **kw))
             return leaves
 
-        jaxpr, consts, _ = trace_reading_refs(flat_fun, [_leaf_aval(x) for x in flat],
-                                              "checkify", getattr(f, "__name__", None))
+        # refs the function touches are extra inputs and outputs; every write lands, a
+        # failed check or not (as JAX's: checks do not stop the computation)
+        jaxpr, consts, _, use = _ref_scope.trace_to_jaxpr(
+            flat_fun, [_leaf_aval(x) for x in flat])
+        refs_in = list(use.inits) if use is not None else []
         trace = CheckifyTrace(core.current_trace(), errors)
         with core.new_trace(trace):
-            outs = core.eval_jaxpr(jaxpr, consts, *[_as_array(x) for x in flat])
+            outs = core.eval_jaxpr(jaxpr, consts, *[_as_array(x) for x in flat], *refs_in)
+        if use is not None:
+            n_own = len(outs) - len(use)
+            written = [(r, v) for r, v, w in zip(use.refs, outs[n_own:], use.written) if w]
+            _ref_scope.write_back([r for r, _ in written], [v for _, v in written],
+                                  "checkify")
+            outs = outs[:n_own]
         return trace.error(), tree_util.tree_unflatten(store["tree"], outs)
 
     return checked

@@ -139,8 +139,8 @@ def _verifiable(jaxpr) -> bool:
     (callbacks would run twice) and no while loop (a data-dependent trip count can differ
     by one when the last float32 bit differs, and then so does everything after)."""
     for e in jaxpr.eqns:
-        if e.primitive.effectful or e.primitive.name == "while":
-            return False
+        if e.primitive.effectful or e.primitive.name == "while" or e.params.get("ref_replay"):
+            return False  # (a checkpoint replaying ref writes would write twice)
         subs = e.primitive.subjaxprs(e.params) if e.primitive.subjaxprs else ()
         for sub in subs or ():
             if not _verifiable(getattr(sub, "jaxpr", sub)):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import re
 
-import numpy as np
 
 from fx import lax
 from fx.core import get_aval
@@ -18,7 +17,8 @@ from fx.numpy import _core as C
 from fx.numpy._core import asarray
 from fx.numpy._misc import _concrete, _no_inplace
 
-__all__ = ["apply_along_axis", "apply_over_axes", "vectorize", "ufunc", "frompyfunc"]
+__all__ = ["apply_along_axis", "apply_over_axes", "vectorize", "map_batch_dims", "ufunc",
+           "frompyfunc"]
 
 
 def _dtype(x):
@@ -85,10 +85,54 @@ def _parse_signature(signature: str):
     return parse(ins), parse(outs)
 
 
+def map_batch_dims(fun, args, core_ranks):
+    """``fun`` over the broadcast batch dimensions of ``args`` (those left of each
+    argument's ``core_ranks`` trailing dimensions), as ``jnp.vectorize`` maps them: size-1
+    batch dimensions squeezed, one ``vmap`` per batch dimension (innermost last), an
+    argument unbatched along a dimension where its size is 1 or it has none; dimensions of
+    size 1 everywhere are added back to the result (or to each result of a tuple).
+
+    Args:
+      fun: a function of core-shaped arrays.
+      args: the arrays.
+      core_ranks: the number of core (trailing) dimensions of each argument.
+
+    Returns:
+      ``fun``'s result(s) with the broadcast batch shape in front.
+
+    Example:
+      >>> map_batch_dims(fnp.dot, (fnp.ones((2, 3)), fnp.ones(3)), (1, 1)).shape
+      (2,)
+    """
+    from fx.api import vmap
+    batch_shapes = [get_aval(x).shape[:get_aval(x).ndim - r] for x, r in zip(args, core_ranks)]
+    batch = C.broadcast_shapes(*batch_shapes) if batch_shapes else ()
+    squeezed, filled = [], []
+    for x, shape in zip(args, batch_shapes):
+        ones = tuple(i for i, d in enumerate(shape) if d == 1)
+        squeezed.append(lax.squeeze(x, ones) if ones else x)
+        filled.append((1,) * (len(batch) - len(shape)) + shape)
+    mapped, expand = fun, []
+    for k in range(len(batch) - 1, -1, -1):
+        in_axes = tuple(None if shape[k] == 1 else 0 for shape in filled)
+        if all(axis is None for axis in in_axes):
+            expand.append(k)
+        else:
+            mapped = vmap(mapped, in_axes)
+    out = mapped(*squeezed)
+    if not expand:
+        return out
+    dims = tuple(sorted(expand))
+    if isinstance(out, tuple):
+        return tuple(lax.expand_dims(asarray(o), dims) for o in out)
+    return lax.expand_dims(asarray(out), dims)
+
+
 def vectorize(pyfunc, *, excluded=frozenset(), signature: str | None = None):
     """``pyfunc`` made to broadcast over leading dimensions (with ``vmap``), like
     ``np.vectorize``; ``signature`` (e.g. ``'(n),(n)->()'``) names each argument's core
-    dimensions.
+    dimensions. As JAX's: size-1 batch dimensions are squeezed and one ``vmap`` is applied
+    per batch dimension, so with no batch dimensions ``pyfunc`` is called as is.
 
     Args:
       pyfunc: the function of core-shaped arrays.
@@ -103,59 +147,58 @@ def vectorize(pyfunc, *, excluded=frozenset(), signature: str | None = None):
       >>> dot(fnp.ones((2, 3)), fnp.ones(3))
       Array([3., 3.], dtype=float32)
     """
-    from fx.api import vmap
+    if any(not isinstance(e, (str, int)) for e in excluded):
+        raise TypeError(f"fx.numpy.vectorize: excluded must hold ints or strings, got "
+                        f"{excluded!r}")
+    if any(isinstance(e, int) and e < 0 for e in excluded):
+        raise ValueError(f"fx.numpy.vectorize: excluded={excluded!r} holds negative numbers")
     parsed = _parse_signature(signature) if signature is not None else None
 
     @functools.wraps(pyfunc)
     def wrapped(*args, **kwargs):
-        fixed = {i: a for i, a in enumerate(args) if i in excluded}
-        fixed_kw = dict(kwargs)
-        dyn = [asarray(a) for i, a in enumerate(args) if i not in excluded]
-        in_cores = parsed[0] if parsed else [()] * len(dyn)
-        if len(in_cores) != len(dyn):
+        in_cores = list(parsed[0]) if parsed else None
+        n_dyn = len([i for i in range(len(args)) if i not in excluded])
+        if in_cores is not None and len(in_cores) != n_dyn:
             raise TypeError(f"fx.numpy.vectorize: signature {signature!r} expects "
-                            f"{len(in_cores)} arguments, got {len(dyn)}")
+                            f"{len(in_cores)} arguments, got {n_dyn}")
+        static = {i for i in range(len(args)) if i in excluded}
+        dyn_pos = [i for i in range(len(args)) if i not in static]
+        if in_cores is None:
+            in_cores = [()] * len(dyn_pos)
+        for pos, core_dims in list(zip(dyn_pos, in_cores)):
+            if args[pos] is None:                 # None passes through, as JAX's
+                if core_dims:
+                    raise ValueError(f"fx.numpy.vectorize: cannot pass None at position "
+                                     f"{pos} with signature {signature!r}")
+                static.add(pos)
+        in_cores = [c for pos, c in zip(dyn_pos, in_cores) if pos not in static]
+        dyn_pos = [pos for pos in dyn_pos if pos not in static]
+        dyn = [asarray(args[pos]) for pos in dyn_pos]
         sizes: dict = {}
-        batch_shapes = []
         for a, core_dims in zip(dyn, in_cores):
             shape = get_aval(a).shape
             if len(shape) < len(core_dims):
                 raise ValueError(f"fx.numpy.vectorize: input of shape {shape} has fewer "
                                  f"dimensions than its core dimensions {core_dims}")
-            core_shape = shape[len(shape) - len(core_dims):]
-            for name, d in zip(core_dims, core_shape):
+            for name, d in zip(core_dims, shape[len(shape) - len(core_dims):]):
                 if sizes.setdefault(name, d) != d:
                     raise ValueError(f"fx.numpy.vectorize: inconsistent size for core "
                                      f"dimension {name!r}: {sizes[name]} vs {d}")
-            batch_shapes.append(shape[:len(shape) - len(core_dims)])
-        batch = C.broadcast_shapes(*batch_shapes) if batch_shapes else ()
-        total = int(np.prod(batch, dtype=np.int64))
-        flat = []
-        for a, core_dims in zip(dyn, in_cores):
-            core_shape = get_aval(a).shape[get_aval(a).ndim - len(core_dims):]
-            a = C.broadcast_to(a, batch + core_shape)
-            flat.append(lax.reshape(a, (total,) + core_shape))
 
         def call(*dyn_args):
-            it = iter(dyn_args)
-            full = [fixed[i] if i in fixed else next(it)
-                    for i in range(len(args))]
-            return pyfunc(*full, **fixed_kw)
+            full = list(args)
+            for pos, a in zip(dyn_pos, dyn_args):
+                full[pos] = a
+            out = pyfunc(*full, **kwargs)
+            if parsed is not None:
+                outs = out if isinstance(out, tuple) else (out,)
+                if len(parsed[1]) != len(outs):
+                    raise ValueError(f"fx.numpy.vectorize: signature {signature!r} declares "
+                                     f"{len(parsed[1])} outputs, the function returned "
+                                     f"{len(outs)}")
+            return out
 
-        out = vmap(call)(*flat) if total else call(*[a[0] if get_aval(a).shape[0] else a
-                                                     for a in flat])
-        multiple = isinstance(out, tuple)
-        outs = out if multiple else (out,)
-        if parsed is not None and len(parsed[1]) != len(outs):
-            raise ValueError(f"fx.numpy.vectorize: signature {signature!r} declares "
-                             f"{len(parsed[1])} outputs, the function returned {len(outs)}")
-        result = []
-        for o in outs:
-            o = asarray(o)
-            core_shape = get_aval(o).shape[1:] if total else get_aval(o).shape
-            result.append(lax.reshape(o, batch + core_shape) if total else
-                          C.broadcast_to(o, batch + core_shape))
-        return tuple(result) if multiple else result[0]
+        return map_batch_dims(call, dyn, [len(c) for c in in_cores])
 
     return wrapped
 

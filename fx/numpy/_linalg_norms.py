@@ -213,8 +213,10 @@ def matrix_norm(x, /, *, keepdims: bool = False, ord="fro"):
     return norm(x, ord=ord, keepdims=keepdims, axis=(-2, -1))
 
 
+@library_jit(static_argnames=("p",))
 def cond(x, p=None):
-    """Condition number of ``x [..., m, n]`` in the ``p``-norm (default 2).
+    """Condition number of ``x [..., m, n]`` in the ``p``-norm (default 2; traced, a
+    ``jit[name=cond]`` equation, as JAX's).
 
     Returns ``inf`` for singular matrices.
 
@@ -234,8 +236,8 @@ def cond(x, p=None):
     else:
         _square("linalg.cond", x)
         r = norm(x, ord=p, axis=(-2, -1)) * norm(_la().inv(x), ord=p, axis=(-2, -1))
-    nan_free = ~fnp.any(fnp.isnan(x), axis=(-2, -1))
-    return fnp.where(fnp.isnan(r) & nan_free, np.inf, r)
+    nan_r = fnp.isnan(r)
+    return fnp.where(nan_r & ~fnp.any(fnp.isnan(x), axis=(-2, -1)), np.inf, r)
 
 
 # ---------------------------------------------------------------------------
@@ -314,14 +316,28 @@ def multi_dot(arrays, *, precision=None):
         raise ValueError(f"linalg.multi_dot: arrays must be two-dimensional, except the first "
                          f"and last, which may be one-dimensional; got shapes {shapes}")
     first_vec, last_vec = arrays[0].ndim == 1, arrays[-1].ndim == 1
+    mat_shapes = list(shapes)
+    if first_vec:
+        mat_shapes[0] = (1,) + mat_shapes[0]
+    if last_vec:
+        mat_shapes[-1] = mat_shapes[-1] + (1,)
+    if any(a[-1] != b[0] for a, b in zip(mat_shapes[:-1], mat_shapes[1:], strict=True)):
+        raise ValueError(f"linalg.multi_dot: the last dimension of each array must match the "
+                         f"first of the next; got shapes {shapes}")
+    if core._current_trace.get() is not core.eval_trace:
+        # traced: JAX's einsum over (i, i + 1) axis pairs, so the program prints as JAX's
+        axes = [(i, i + 1) for i in range(len(arrays))]
+        if first_vec:
+            axes[0] = axes[0][1:]
+        if last_vec:
+            axes[-1] = axes[-1][:1]
+        operands = [x for pair in zip(arrays, axes) for x in pair]
+        return fnp.einsum(*operands, optimize="auto", precision=precision)
     mats = list(arrays)
     if first_vec:
         mats[0] = mats[0][None, :]
     if last_vec:
         mats[-1] = mats[-1][:, None]
-    if any(a.shape[-1] != b.shape[0] for a, b in zip(mats[:-1], mats[1:], strict=True)):
-        raise ValueError(f"linalg.multi_dot: the last dimension of each array must match the "
-                         f"first of the next; got shapes {shapes}")
     split = _chain_order([mats[0].shape[0]] + [m.shape[1] for m in mats])
 
     def product(i, j):

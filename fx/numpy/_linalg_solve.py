@@ -182,36 +182,12 @@ def solve_core(a, b):
     return vmap(custom_solve, axis, max(len(sa), len(sb)) - 1)(b)
 
 
-def _map_batch(fun, args, core_ranks):
-    """``fun`` over the broadcast batch dimensions of ``args`` (those left of each
-    argument's ``core_ranks`` trailing dimensions), as ``jnp.vectorize`` maps them: size-1
-    batch dimensions squeezed, one ``vmap`` per batch dimension (innermost last), an
-    argument unbatched along a dimension where its size is 1 or it has none; dimensions
-    of size 1 everywhere are added back to the result."""
-    from fx.api import vmap
-    batch_shapes = [_shape(x)[:len(_shape(x)) - r] for x, r in zip(args, core_ranks)]
-    batch = np.broadcast_shapes(*batch_shapes)
-    squeezed, filled = [], []
-    for x, shape in zip(args, batch_shapes):
-        ones = tuple(i for i, d in enumerate(shape) if d == 1)
-        squeezed.append(lax.squeeze(x, ones) if ones else x)
-        filled.append((1,) * (len(batch) - len(shape)) + shape)
-    mapped, expand = fun, []
-    for k in range(len(batch) - 1, -1, -1):
-        in_axes = tuple(None if shape[k] == 1 else 0 for shape in filled)
-        if all(ax is None for ax in in_axes):
-            expand.append(k)
-        else:
-            mapped = vmap(mapped, in_axes)
-    out = mapped(*squeezed)
-    return lax.expand_dims(out, tuple(sorted(expand))) if expand else out
-
-
 @library_jit(name="solve")
 def _solve_jitted(a, b):
     from fx.numpy._linalg_norms import _inexact
     a, b = _inexact("linalg.solve", a, b)   # inside the jit, as JAX promotes
-    return _map_batch(solve_core, (a, b), (2, 1 if len(_shape(b)) == 1 else 2))
+    from fx.numpy._functional import map_batch_dims
+    return map_batch_dims(solve_core, (a, b), (2, 1 if len(_shape(b)) == 1 else 2))
 
 
 def solve(a, b):

@@ -15,7 +15,7 @@ from typing import NamedTuple
 import numpy as np
 
 import fx.numpy as fnp
-from fx import dtypes
+from fx import core, dtypes, lax
 from fx.custom_derivatives import custom_jvp
 from fx.lax import linalg as lax_linalg
 from fx.numpy._linalg_norms import (_H, _check_arraylike, _inexact,
@@ -235,7 +235,8 @@ def eigvals(a):
 
 
 def matrix_power(a, n: int):
-    """``a`` raised to the integer power ``n`` by repeated squaring (``n < 0`` inverts).
+    """``a`` raised to the integer power ``n`` by repeated squaring (``n < 0`` inverts;
+    traced, a ``jit[name=matrix_power]`` equation with ``n`` static, as JAX's).
 
     Example:
       >>> matrix_power(fx.numpy.array([[1., 1.], [0., 1.]]), 3)   # [[1., 3.], [0., 1.]]
@@ -244,20 +245,30 @@ def matrix_power(a, n: int):
     a = fnp.asarray(a)
     _square("linalg.matrix_power", a, TypeError)
     n = _static_int("linalg.matrix_power", "the exponent n", n)
+    return _matrix_power(a, n=n)
+
+
+@library_jit(static_argnames=("n",), name="matrix_power")
+def _matrix_power(a, n: int):
     if n == 0:
         return fnp.broadcast_to(fnp.eye(a.shape[-1], dtype=a.dtype), a.shape)
     if n < 0:
         a, n = inv(a), -n
-    result, power = None, a
-    while True:
+    if n == 1:                       # JAX's explicit products for small powers
+        return a
+    if n <= 3:
+        square = fnp.matmul(a, a)
+        return square if n == 2 else fnp.matmul(square, a)
+    power = result = None
+    while n > 0:
+        power = a if power is None else fnp.matmul(power, power)
         n, bit = divmod(n, 2)
         if bit:
             result = power if result is None else fnp.matmul(result, power)
-        if n == 0:
-            return result
-        power = fnp.matmul(power, power)
+    return result
 
 
+@library_jit(static_argnames=("hermitian",))
 def matrix_rank(M, rtol=None, *, hermitian: bool = False, tol=None):
     """The number of singular values of ``M [..., m, n]`` above a tolerance.
 
@@ -284,25 +295,37 @@ def matrix_rank(M, rtol=None, *, hermitian: bool = False, tol=None):
     s = svd(M, full_matrices=False, compute_uv=False, hermitian=hermitian)
     if rtol is None:
         eps = float(np.finfo(s.dtype).eps)
-        rtol = fnp.max(s, axis=-1) * (max(M.shape[-2:]) * eps)
+        big = fnp.max(s, axis=-1)
+        if core._current_trace.get() is core.eval_trace:   # the same float32 products
+            big = np.asarray(big)
+        rtol = big * np.asarray(max(M.shape[-2:]), s.dtype) * eps
     rtol = fnp.asarray(rtol)
-    return fnp.sum(s > rtol[..., None], axis=-1).astype(dtypes.default_int_dtype())
+    rtol = fnp.expand_dims(rtol, rtol.ndim)
+    return fnp.sum(s > rtol, axis=-1)
 
 
-def _pinv_value(a, rtol, hermitian):
+@library_jit(static_argnames=("hermitian",))
+def _pinv(a, rtol, hermitian):
     m, n = a.shape[-2:]
     if m == 0 or n == 0:
         return fnp.zeros(a.shape[:-2] + (n, m), a.dtype)
+    a = fnp.conj(a) if fnp.iscomplexobj(a) else a
+    eager = core._current_trace.get() is core.eval_trace   # NumPy for the tolerance
     if rtol is None:
-        rtol = 10.0 * max(m, n) * float(np.finfo(a.dtype).eps)
-    rtol = fnp.asarray(rtol, dtype=dtypes.finfo(a.dtype).dtype)
+        eps = (np.asarray if eager else fnp.array)(dtypes.finfo(a.dtype).eps)
+        rtol = 10.0 * max(m, n) * eps
+    rtol = np.asarray(rtol) if eager and isinstance(rtol, (float, np.ndarray)) \
+        else fnp.asarray(rtol)
     u, s, vh = svd(a, full_matrices=False, hermitian=hermitian)
-    cutoff = rtol[..., None] * s[..., 0:1]
-    s = fnp.where(s > cutoff, s, np.inf).astype(a.dtype)
-    return fnp.matmul(_H(vh), _H(u) / s[..., :, None])
+    rtol = lax.expand_dims(rtol[..., None], tuple(range(s.ndim - rtol.ndim - 1)))
+    cutoff = rtol * s[..., 0:1]
+    s = fnp.where(s > cutoff, s, np.inf).astype(u.dtype)
+    res = fnp.matmul(matrix_transpose(vh), matrix_transpose(u) / s[..., None],
+                     precision=lax.Precision.HIGHEST)
+    return lax.convert_element_type(res, a.dtype)
 
 
-_pinv = custom_jvp(_pinv_value, nondiff_argnums=(1, 2))
+_pinv = custom_jvp(_pinv, nondiff_argnums=(1, 2))
 
 
 @_pinv.defjvp
@@ -311,16 +334,17 @@ def _pinv_jvp(rtol, hermitian, primals, tangents):
     p = _pinv(a, rtol, hermitian)
     if hermitian:
         a, a_dot = lax_linalg.symmetrize(a), lax_linalg.symmetrize(a_dot)
-    mm = fnp.matmul
+    def mm(x, y):                    # JAX's jvp runs at float32 matmul precision
+        return fnp.matmul(x, y, precision=lax.Precision.HIGHEST)
     m, n = a.shape[-2:]
     if m >= n:
         s = mm(mm(p, _H(p)), _H(a_dot))
         t = mm(mm(_H(a_dot), _H(p)), p)
-        p_dot = -mm(mm(p, a_dot), p) + s - mm(mm(s, a), p) + t - mm(mm(p, a), t)
+        p_dot = mm(-mm(p, a_dot), p) + s - mm(mm(s, a), p) + t - mm(mm(p, a), t)
     else:
         s = mm(p, mm(_H(p), _H(a_dot)))
         t = mm(_H(a_dot), mm(_H(p), p))
-        p_dot = -mm(p, mm(a_dot, p)) + s - mm(s, mm(a, p)) + t - mm(p, mm(a, t))
+        p_dot = mm(-p, mm(a_dot, p)) + s - mm(s, mm(a, p)) + t - mm(p, mm(a, t))
     return p, p_dot
 
 
@@ -364,7 +388,8 @@ def lstsq(a, b, rcond=None, *, numpy_resid: bool = False):
     Example:
       >>> x, res, rank, s = lstsq(fx.numpy.ones((3, 2)), fx.numpy.ones(3))
     """
-    a, b = _inexact("linalg.lstsq", a, b)
+    _check_arraylike("linalg.lstsq", a, b)
+    a, b = fnp.asarray(a), fnp.asarray(b)
     if a.ndim != 2:
         raise TypeError(f"linalg.lstsq: a must be two-dimensional, got shape {a.shape}")
     if b.ndim not in (1, 2):
@@ -373,6 +398,19 @@ def lstsq(a, b, rcond=None, *, numpy_resid: bool = False):
     if a.shape[0] != b.shape[0]:
         raise ValueError(f"linalg.lstsq: leading dimensions of a {a.shape} and b {b.shape} "
                          "must match")
+    if numpy_resid:
+        return _lstsq_body(a, b, rcond, numpy_resid=True)
+    return _lstsq(a, b, rcond)
+
+
+@library_jit(name="_lstsq")
+def _lstsq(a, b, rcond):
+    return _lstsq_body(a, b, rcond, numpy_resid=False)
+
+
+def _lstsq_body(a, b, rcond, numpy_resid: bool):
+    """``lstsq`` after the argument checks, as JAX computes it (promotion first)."""
+    a, b = _inexact("linalg.lstsq", a, b)
     vector = b.ndim == 1
     if vector:
         b = b[:, None]
@@ -390,11 +428,13 @@ def lstsq(a, b, rcond=None, *, numpy_resid: bool = False):
         rank = fnp.sum(mask).astype(dtypes.default_int_dtype())
         safe_s = fnp.where(mask, s, 1).astype(a.dtype)
         s_inv = fnp.where(mask, 1 / safe_s, 0)[:, None]
-        x = fnp.matmul(_H(vt), s_inv * fnp.matmul(_H(u), b))
+        highest = lax.Precision.HIGHEST
+        u_t_b = fnp.matmul(_H(u), b, precision=highest)
+        x = fnp.matmul(_H(vt), s_inv * u_t_b, precision=highest)
     if numpy_resid and (int(rank) < n or m <= n):
         resid = fnp.asarray(np.zeros((0,), dtypes.finfo(a.dtype).dtype))
     else:
-        resid = norm(b - fnp.matmul(a, x), axis=0) ** 2
+        resid = norm(b - fnp.matmul(a, x, precision=lax.Precision.HIGHEST), axis=0) ** 2
     if vector:
         x = x.ravel()
     return x, resid, rank, s

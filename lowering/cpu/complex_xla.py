@@ -2,7 +2,8 @@
 real and imaginary parts as scalars (LLVM IR), so a loop over them vectorizes.
 
 Read from the code XLA emits for jitted JAX programs (the formulas as checked bit for bit
-by tests/lowering/test_complex_codegen_parity.py):
+by tests/lowering/test_complex_codegen_parity.py; the eager impls run the same formulas
+as native loops, lowering/cpu/complex_eager.py):
 - ``mul``: ``re = fma(a, c, -(b d))``, ``im = fma(b, c, a d)``;
 - ``div``: Smith's method dividing by the scaled denominator (no reciprocal) with fused
   multiply-adds, and C99 Annex G's infinities and zeros where both parts come out NaN;

@@ -257,8 +257,10 @@ def _bessel_ie(e: Emit, x, order: int):
     if order == 1:
         near = e.fmul(near, e.fmul(zs, _const(0.5)))
     zb = e.select(small, cut, z)  # +inf: 1/zb = 0 and the result 0
-    far = e.fdiv(e.horner(e.fdiv(_const(1.0), zb), asymptotic),
-                 e.call("llvm.sqrt", e.fmul(zb, _const(2 * math.pi))))
+    # sqrt(2 pi zb) as 4 sqrt(zb pi / 8): the same bits (scaling by 16 is exact), but no
+    # overflow to infinity (and a result of 0) for zb near the largest double
+    root = e.fmul(e.call("llvm.sqrt", e.fmul(zb, _const(math.pi / 8))), _const(4.0))
+    far = e.fdiv(e.horner(e.fdiv(_const(1.0), zb), asymptotic), root)
     out = e.select(small, near, far)
     if order == 1:  # odd: negated below zero (SciPy's i1e(-0.0) is +0.0)
         out = e.select(e.fcmp("<", x, _const(0.0)), e.b.fneg(out), out)

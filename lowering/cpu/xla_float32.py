@@ -58,12 +58,11 @@ def exp(e: Emit, x):
 
 
 def log(e: Emit, x):
-    """XLA's float32 natural logarithm (Cephes' scheme); subnormal ``x`` as
-    ``log(x * 2**24) - 24 ln2``, special values as C's ``log``."""
+    """XLA's float32 natural logarithm (Cephes' scheme); subnormal ``x`` read as zero
+    (XLA's denormals-are-zero: ``-inf``), special values as C's ``log``."""
     b = e.b
     tiny = float(spec._TINY)
-    subnormal = b.and_(e.fcmp(">", x, _c(e, x, 0.0)), e.fcmp("<", x, _c(e, x, tiny)))
-    v = b.fmul(x, b.select(subnormal, _c(e, x, float(spec._SUBNORMAL_SCALE)), _c(e, x, 1.0)))
+    v = b.select(e.fcmp("<", e.fabs(x), _c(e, x, tiny)), _c(e, x, 0.0), x)
     normal = b.and_(e.fcmp(">=", v, _c(e, v, tiny)), e.fcmp("<", v, _c(e, v, math.inf)))
     xn = b.select(normal, v, _c(e, v, 1.0))
     bits = b.bitcast(xn, I32)
@@ -83,7 +82,6 @@ def log(e: Emit, x):
     y = _fma(e, y, f3, b.fmul(_c(e, f, float(spec._LN2_LO)), ef))
     r = b.fadd(b.fadd(b.fsub(f, b.fmul(f2, _c(e, f, 0.5))), y),
                b.fmul(_c(e, f, float(spec._LN2_HI)), ef))
-    r = b.select(subnormal, b.fsub(r, _c(e, r, float(spec._SUBNORMAL_LOG))), r)
     # outside the normal range: log(0) = -inf, log(inf) = inf, NaN and negatives NaN
     special = b.select(e.fcmp("==", v, _c(e, v, 0.0)), _c(e, v, -math.inf),
                        b.select(e.fcmp("==", v, _c(e, v, math.inf)), v,
@@ -109,7 +107,9 @@ def log1p(e: Emit, x, shared_half: bool = False):
     else:
         near = b.fadd(x, _fma(e, _c(e, x, -0.5), x2, b.fmul(b.fmul(x, x2), ratio)))
     ax = e.fabs(x)
-    near = b.select(e.fcmp("<", ax, _c(e, x, float(spec._TINY))), x, near)
+    # subnormals are read as zeros (XLA's denormals-are-zero): log1p(+-0) = +-0
+    near = b.select(e.fcmp("<", ax, _c(e, x, float(spec._TINY))), b.fmul(x, _c(e, x, 0.0)),
+                    near)
     far = log(e, b.fadd(x, _c(e, x, 1.0)))
     return b.select(e.fcmp("<", ax, _c(e, x, float(spec._LOG1P_SMALL))), near, far)
 

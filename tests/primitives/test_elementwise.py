@@ -578,6 +578,11 @@ def test_special_values(op, harness):
                         np.tile(vals, len(vals)).astype(dtypes[1])]
                 if op.prim == "pow" and dtypes[1].kind == "i":
                     args[1] = np.resize(np.arange(-7, 8), args[0].shape).astype(dtypes[1])
+                if op.prim == "div" and dtypes[0].kind == "c":
+                    # zero divisors give XLA's Annex G values, not NumPy's: checked against
+                    # JAX in tests/numpy/test_eager_xla_parity.py
+                    keep = args[1] != 0
+                    args = [a[keep] for a in args]
             out = _bind(op, dname)(*[harness.to_fx(a) for a in args])
             harness.assert_same(out, _expected(op, args, dname), err_msg=f"{op.id} {dname}",
                                 check_signed_zeros=op.signed_zeros, **_tols(op, dname))

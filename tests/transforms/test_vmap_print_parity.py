@@ -109,6 +109,20 @@ def _cases(m):
         "nested_sort": (m.vmap(lambda a: jnp.sort(a), 1), 0, (X,)),
         "nested_pad": (m.vmap(lambda a: jnp.pad(a, 1), 1), 0, (X,)),
         "sort_of_sum_none_in": (lambda a, b: jnp.sort(a + b, 0), (None, 1), (U[:, 0], U)),
+        # select_n: selector moved first, unbatched cases broadcast with np.int64 dims
+        "where_scalar_in1": (lambda x: jnp.where(x > 0, x, 0.), 1, (X,)),
+        "where_in2": (lambda x: jnp.where(x > 0, x, 0.), 2, (X,)),
+        "var_in1": (lambda x: jnp.var(x, 1), 1, (X,)),
+        "logsumexp_in2": (lambda x: m.nn.logsumexp(x, 0), 2, (X,)),
+        "select_mixed_dims": (lambda p, a, b: lax.select(p, a, b), (0, 1, None),
+                              (X > 0, X.transpose(1, 0, 2), X[0])),
+        "select_scalar_pred_cases_moved": (
+            lambda p, a, b: lax.select(p, a, b), (None, 1, 0),
+            (np.bool_(True), X.transpose(1, 0, 2), X)),
+        "select_batched_scalar_pred": (
+            lambda p, a, b: lax.select(p, a, b), (0, 0, None), (U[:, 0] > 0, X[:, 0], U[0])),
+        "select_pred_only_batched": (
+            lambda p, a, b: lax.select(p, a, b), (0, None, None), (U > 0, U[0], Y[0])),
     }
     return cases
 
@@ -122,6 +136,24 @@ def _program(m, name):
 # printed jaxprs
 
 JAX_TEXT = {
+    'where_in2': (
+        '{ lambda ; a:f32[5,3,4]. let\n'
+        '    b:bool[5,3,4] = gt a 0.0:f32[]\n'
+        '    c:f32[4,5,3] = jit[\n'
+        '      name=_where\n'
+        '      jaxpr={ lambda ; b:bool[5,3,4] a:f32[5,3,4] d:f32[]. let\n'
+        '          e:f32[] = convert_element_type[new_dtype=float32 weak_type=False] d\n'
+        '          f:f32[5,3] = broadcast_in_dim e\n'
+        '          g:bool[4,5,3] = transpose[permutation=(2, 0, 1)] b\n'
+        '          h:f32[4,5,3] = broadcast_in_dim[\n'
+        '            broadcast_dimensions=(np.int64(1), np.int64(2))\n'
+        '          ] f\n'
+        '          i:f32[4,5,3] = transpose[permutation=(2, 0, 1)] a\n'
+        '          c:f32[4,5,3] = select_n g h i\n'
+        '        in (c,) }\n'
+        '    ] b a 0.0:f32[]\n'
+        '  in (c,) }'
+    ),
     'roll_in1': (
         '{ lambda ; a:f32[5,3,4]. let\n'
         '    b:f32[3,5,4] = jit[\n'

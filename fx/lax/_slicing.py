@@ -220,10 +220,20 @@ def _dynamic_indices(operand_shape, start_indices, allow_negative_indices, what)
         if aval.dtype != index_dtype:
             i = P.convert_element_type_p.bind(i, new_dtype=index_dtype, weak_type=False,
                                               sharding=None)
+        elif neg and aval.weak_type and dtypes.is_signed(aval.dtype):
+            # JAX's order: the sign test, then the (strong) wrapped index, then the choice
+            zero = np.array(0, index_dtype)[()]
+            negative = P.lt_p.bind(i, zero)
+            strong = P.convert_element_type_p.bind(i, new_dtype=index_dtype, weak_type=False,
+                                                   sharding=None)
+            wrapped = P.add_p.bind(strong, np.array(size, index_dtype)[()])
+            out.append(P.select_n_p.bind(negative, i, wrapped))
+            continue
         if neg and dtypes.is_signed(aval.dtype):
             zero = np.array(0, index_dtype)[()]
+            negative = P.lt_p.bind(i, zero)
             wrapped = P.add_p.bind(i, np.array(size, index_dtype)[()])
-            i = P.select_n_p.bind(P.lt_p.bind(i, zero), i, wrapped)
+            i = P.select_n_p.bind(negative, i, wrapped)
         out.append(i)
     return out
 

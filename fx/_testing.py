@@ -102,6 +102,42 @@ def assert_bits(got, want):
     assert got.tobytes() == want.tobytes(), np.max(np.abs(got - want))
 
 
+def complex_real_dtype(dtype):
+    """The real dtype of a complex ``dtype`` (float32 for complex64, else float64)."""
+    return np.float32 if np.dtype(dtype) == np.complex64 else np.float64
+
+
+def complex_normal_range(dtype, n, seed):
+    """``n`` complex values of ``dtype`` with parts of magnitude e^-5 .. e^5 (no subnormal
+    in any intermediate of a product or quotient)."""
+    rng = np.random.default_rng(seed)
+
+    def part():
+        return rng.standard_normal(n) * np.exp(rng.uniform(-5, 5, n))
+    return (part() + 1j * part()).astype(dtype)
+
+
+def complex_special_grid(dtype):
+    """Every pair ``(x, y)`` of complex operands with parts from a set of special values."""
+    import itertools
+    rdt = complex_real_dtype(dtype)
+    vals = np.array([0.0, -0.0, 1.0, -1.0, 2.5, -3.0, np.inf, -np.inf, np.nan, 1e30], rdt)
+    g = np.array(list(itertools.product(vals, repeat=4)), rdt)
+    x, y = np.empty(len(g), dtype), np.empty(len(g), dtype)
+    x.real, x.imag, y.real, y.imag = g.T
+    return x, y
+
+
+def same_bits(a, b):
+    """Elementwise: equal values with equal signs of zero, or NaN in both (per part of a
+    complex value)."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.dtype.kind == "c":
+        return same_bits(a.real, b.real) & same_bits(a.imag, b.imag)
+    a, b = a.astype(np.float64), b.astype(np.float64)
+    return ((a == b) & (np.signbit(a) == np.signbit(b))) | (np.isnan(a) & np.isnan(b))
+
+
 def close(rtol: float, atol: float = 0.0, *, scaled: bool = False) -> Callable:
     """A comparison allowing rounding: ``|got - want| <= atol + rtol * |want|`` with NaN
     where NaN; ``scaled`` multiplies ``atol`` by the largest ``|want|`` (at least 1)."""

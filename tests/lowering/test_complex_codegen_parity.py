@@ -10,7 +10,6 @@ compiles to is vectorized (packed divisions, no library calls).
 from __future__ import annotations
 
 import contextlib
-import itertools
 import re
 
 import numpy as np
@@ -18,6 +17,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import fx
+from fx._testing import (complex_normal_range, complex_real_dtype, complex_special_grid,
+                         same_bits)
 import fx.numpy as fnp
 from lowering.cpu.compile import compile as compile_native
 
@@ -29,37 +30,6 @@ OPS = {
     "sign": lambda m: lambda x, y: m.sign(x),
     "prod": lambda m: lambda x, y: m.prod((x * y).reshape(-1, 8), axis=1),
 }
-
-
-def _real(dtype):
-    return np.float32 if np.dtype(dtype) == np.complex64 else np.float64
-
-
-def _random(dtype, n, seed):
-    """Normal-range values (magnitudes e^-5 .. e^5, no subnormal in any intermediate)."""
-    rng = np.random.default_rng(seed)
-
-    def part():
-        return rng.standard_normal(n) * np.exp(rng.uniform(-5, 5, n))
-    return (part() + 1j * part()).astype(dtype)
-
-
-def _grid(dtype):
-    """Every pair of complex operands with parts from a set of special values."""
-    rdt = _real(dtype)
-    vals = np.array([0.0, -0.0, 1.0, -1.0, 2.5, -3.0, np.inf, -np.inf, np.nan, 1e30], rdt)
-    g = np.array(list(itertools.product(vals, repeat=4)), rdt)
-    x, y = np.empty(len(g), dtype), np.empty(len(g), dtype)
-    x.real, x.imag, y.real, y.imag = g.T
-    return x, y
-
-
-def _same_bits(a, b):
-    """Elementwise: equal values with equal signs of zero, or NaN in both (per part)."""
-    a, b = np.asarray(a), np.asarray(b)
-    if a.dtype.kind == "c":
-        return _same_bits(a.real, b.real) & _same_bits(a.imag, b.imag)
-    return ((a == b) & (np.signbit(a) == np.signbit(b))) | (np.isnan(a) & np.isnan(b))
 
 
 def _native(f, *args):
@@ -86,9 +56,9 @@ def _jax_x64(jax, dtype):
 @pytest.mark.parametrize("operands", ["random", "grid"])
 def test_bits_match_jax_jit(jax, op, dtype, operands):
     import jax.numpy as jnp
-    x, y = _random(dtype, 4096, 0), _random(dtype, 4096, 1)
+    x, y = complex_normal_range(dtype, 4096, 0), complex_normal_range(dtype, 4096, 1)
     if operands == "grid":
-        x, y = _grid(dtype)
+        x, y = complex_special_grid(dtype)
     f = OPS[op]
     with _jax_x64(jax, dtype):
         want = np.asarray(jax.jit(f(jnp))(x, y))
@@ -99,7 +69,7 @@ def test_bits_match_jax_jit(jax, op, dtype, operands):
             outs.append(np.asarray(fx.jit(f(fnp))(x, y)))
     assert outs[0].dtype == want.dtype and outs[0].shape == want.shape
     for out in outs:
-        bad = ~_same_bits(out, want)
+        bad = ~same_bits(out, want)
         assert not bad.any(), (op, x[bad][:3], y[bad][:3], out[bad][:3], want[bad][:3])
 
 
@@ -112,14 +82,15 @@ def test_values_against_numpy(n, seed, dtype):
     """Finite normal-range operands: within 2 ulps (of the result's scale) of the exact
     values NumPy gives in a wider type; any length, so vector bodies and their scalar
     remainders both run."""
-    x, y = _random(dtype, n, seed), _random(dtype, n, seed + 1)
+    x, y = complex_normal_range(dtype, n, seed), complex_normal_range(dtype, n, seed + 1)
     wide = np.clongdouble
-    eps = np.finfo(_real(dtype)).eps
+    eps = np.finfo(complex_real_dtype(dtype)).eps
     xw, yw = x.astype(wide), y.astype(wide)
     want = {"mul": xw * yw, "div": xw / yw, "abs": np.abs(xw), "sign": xw / np.abs(xw)}
     for op, w in want.items():
         got = _native(OPS[op](fnp), x, y)
-        assert got.dtype == (np.dtype(dtype) if op != "abs" else np.dtype(_real(dtype)))
+        real = np.dtype(complex_real_dtype(dtype))
+        assert got.dtype == (np.dtype(dtype) if op != "abs" else real)
         err = np.abs(got.astype(wide) - w)
         assert (err <= 2 * eps * np.abs(w) + 1e-300).all(), (op, x, y, got, w)
 
@@ -152,7 +123,7 @@ ANNEX_G = [
 def test_division_special_values(x, y, want, dtype):
     got = _native(OPS["div"](fnp), _c(*x, dtype), _c(*y, dtype))[0]
     w = np.array(complex(*want), dtype)
-    assert _same_bits(got.real, w.real) and _same_bits(got.imag, w.imag), (x, y, got, want)
+    assert same_bits(got.real, w.real) and same_bits(got.imag, w.imag), (x, y, got, want)
 
 
 @pytest.mark.parametrize("dtype", COMPLEX)
@@ -160,11 +131,11 @@ def test_abs_and_sign_special_values(dtype):
     z = np.array([3 + 4j, 0j, complex(-0.0, -0.0), complex(INF, 1), complex(-INF, INF),
                   complex(NAN, 1), complex(0, -2), 1e30 + 1e30j], dtype)
     mags = _native(OPS["abs"](fnp), z, z)
-    rdt = _real(dtype)
+    rdt = complex_real_dtype(dtype)
     want = np.array([5, 0, 0, INF, INF, NAN, 2, 1e30 * np.sqrt(rdt(2))], rdt)
-    assert _same_bits(mags, want).all(), mags
+    assert same_bits(mags, want).all(), mags
     signs = _native(OPS["sign"](fnp), z, z)
-    assert _same_bits(signs[1:3], z[1:3]).all()          # zeros as they are
+    assert same_bits(signs[1:3], z[1:3]).all()          # zeros as they are
     assert signs[0] == np.array(3 / 5 + 4j / 5, dtype)   # 3 / 5 and 4 / 5 rounded
     assert signs[6] == -1j and np.isnan(signs[5].real) and np.isnan(signs[5].imag)
 

@@ -12,7 +12,6 @@
 """
 from __future__ import annotations
 
-import itertools
 
 import ml_dtypes
 import numpy as np
@@ -20,6 +19,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import fx
+from fx._testing import (complex_normal_range, complex_real_dtype, complex_special_grid,
+                         same_bits)
 import fx.numpy as fnp
 from fx._random import xla_math
 from fx._testing import x64_with_jax
@@ -40,43 +41,11 @@ def _need(jax):
     return jax
 
 
-def _real(dtype):
-    return np.float32 if np.dtype(dtype) == np.complex64 else np.float64
-
-
-def _random(dtype, n, seed):
-    """Normal-range values (magnitudes e^-5 .. e^5: no subnormal in any intermediate)."""
-    rng = np.random.default_rng(seed)
-
-    def part():
-        return rng.standard_normal(n) * np.exp(rng.uniform(-5, 5, n))
-    return (part() + 1j * part()).astype(dtype)
-
-
-def _grid(dtype):
-    """Every pair of complex operands with parts from a set of special values."""
-    rdt = _real(dtype)
-    vals = np.array([0.0, -0.0, 1.0, -1.0, 2.5, -3.0, np.inf, -np.inf, np.nan, 1e30], rdt)
-    g = np.array(list(itertools.product(vals, repeat=4)), rdt)
-    x, y = np.empty(len(g), dtype), np.empty(len(g), dtype)
-    x.real, x.imag, y.real, y.imag = g.T
-    return x, y
-
-
-def _same_bits(a, b):
-    """Elementwise: equal values with equal signs of zero, or NaN in both (per part)."""
-    a, b = np.asarray(a), np.asarray(b)
-    if a.dtype.kind == "c":
-        return _same_bits(a.real, b.real) & _same_bits(a.imag, b.imag)
-    a, b = a.astype(np.float64), b.astype(np.float64)
-    return ((a == b) & (np.signbit(a) == np.signbit(b))) | (np.isnan(a) & np.isnan(b))
-
-
 def _assert_same(got, want, what):
     got, want = np.asarray(got), np.asarray(want)
     assert got.shape == want.shape and got.dtype == want.dtype, \
         (what, got.shape, got.dtype, want.shape, want.dtype)
-    bad = ~_same_bits(got, want)
+    bad = ~same_bits(got, want)
     assert not bad.any(), (what, int(bad.sum()), got[bad][:5], want[bad][:5])
 
 
@@ -96,8 +65,8 @@ def _jax_op(jnp, name):
 @pytest.mark.parametrize("name", ["mul", "div", "sign"])
 def test_complex_eager_matches_jax(jax64, name, dtype):
     jnp = _need(jax64).numpy
-    x, y = _random(dtype, 100_000, 0), _random(dtype, 100_000, 1)
-    gx, gy = _grid(dtype)
+    x, y = complex_normal_range(dtype, 100_000, 0), complex_normal_range(dtype, 100_000, 1)
+    gx, gy = complex_special_grid(dtype)
     x, y = np.concatenate([x, gx]), np.concatenate([y, gy])
     got = _FX[name](fnp.asarray(x), fnp.asarray(y))
     want = _jax_op(jnp, name)(x, y)
@@ -107,19 +76,19 @@ def test_complex_eager_matches_jax(jax64, name, dtype):
         numpy_op = {"mul": np.multiply, "div": np.divide,
                     "sign": lambda a, b: a / np.abs(a)}[name]
         with np.errstate(all="ignore"):
-            assert (~_same_bits(numpy_op(x[:1000], y[:1000]), np.asarray(want)[:1000])).any()
+            assert (~same_bits(numpy_op(x[:1000], y[:1000]), np.asarray(want)[:1000])).any()
 
 
 @pytest.mark.parametrize("dtype", COMPLEX)
 @pytest.mark.parametrize("name", ["mul", "div", "sign"])
 def test_complex_eager_near_numpy(jax64, name, dtype):
     """Without JAX: within a few ulps of NumPy's complex256/complex128 value."""
-    x, y = _random(dtype, 20_000, 2), _random(dtype, 20_000, 3)
+    x, y = complex_normal_range(dtype, 20_000, 2), complex_normal_range(dtype, 20_000, 3)
     got = np.asarray(_FX[name](fnp.asarray(x), fnp.asarray(y)))
     wide = np.clongdouble
     xw, yw = x.astype(wide), y.astype(wide)
     want = {"mul": xw * yw, "div": xw / yw, "sign": xw / np.abs(xw)}[name]
-    eps = np.finfo(_real(dtype)).eps
+    eps = np.finfo(complex_real_dtype(dtype)).eps
     err = np.abs(got.astype(wide) - want) / np.abs(want)
     assert float(err.max()) < 4 * eps, (name, float(err.max()) / eps)
 
@@ -138,8 +107,8 @@ def test_complex_eager_broadcasting_and_layout(shapes, dtype, name, transpose, s
 
 def _check_broadcasting(shapes, dtype, name, transpose, seed):
     sx, sy = shapes
-    x = _random(dtype, int(np.prod(sx)), seed).reshape(sx)
-    y = _random(dtype, int(np.prod(sy)), seed + 1).reshape(sy)
+    x = complex_normal_range(dtype, int(np.prod(sx)), seed).reshape(sx)
+    y = complex_normal_range(dtype, int(np.prod(sy)), seed + 1).reshape(sy)
     if transpose and x.ndim == 2:
         x = np.ascontiguousarray(x.T).T
     got = np.asarray(_FX[name](fnp.asarray(x), fnp.asarray(y)))
@@ -147,11 +116,11 @@ def _check_broadcasting(shapes, dtype, name, transpose, seed):
     assert got.shape == bx.shape and got.dtype == np.dtype(dtype)
     for idx in np.ndindex(*bx.shape):
         one = complex_eager.apply(name, bx[idx].reshape(1), by[idx].reshape(1))
-        assert _same_bits(got[idx], one[0]), (idx, got[idx], one[0])
+        assert same_bits(got[idx], one[0]), (idx, got[idx], one[0])
 
 
 def test_complex_eager_python_scalar_and_errors():
-    x = _random(np.complex64, 16, 4)
+    x = complex_normal_range(np.complex64, 16, 4)
     got = np.asarray(fnp.asarray(x) * 2.5)
     _assert_same(got, complex_eager.apply("mul", x, np.full(16, 2.5, np.complex64)), "scalar")
     got = np.asarray(fnp.asarray(x) / (1 - 2j))
@@ -169,7 +138,7 @@ def test_complex_eager_python_scalar_and_errors():
                                         ((32, 3), (0,)), ((4, 5), ())])
 def test_complex_reduce_prod_in_xla_order(jax64, dtype, shape, axes):
     jnp = _need(jax64).numpy
-    x = _random(dtype, int(np.prod(shape)), 5).reshape(shape)
+    x = complex_normal_range(dtype, int(np.prod(shape)), 5).reshape(shape)
     got = complex_eager.reduce_prod(x, axes)
     _assert_same(got, jnp.prod(x, axis=axes), "prod")
 
@@ -178,7 +147,7 @@ def test_complex_reduce_prod_in_xla_order(jax64, dtype, shape, axes):
 def test_complex_reduce_prod_special_values(jax64, axes):
     """Pairs and single elements of special parts (zeros, infinities, NaN)."""
     jnp = _need(jax64).numpy
-    x, y = _grid(np.complex64)
+    x, y = complex_special_grid(np.complex64)
     pairs = np.stack([x, y], axis=1)
     _assert_same(complex_eager.reduce_prod(pairs, axes), jnp.prod(pairs, axis=axes), "pairs")
     _assert_same(complex_eager.reduce_prod(x[:, None], (1,)), jnp.prod(x[:, None], axis=1),
@@ -186,7 +155,7 @@ def test_complex_reduce_prod_special_values(jax64, axes):
 
 
 def test_complex_reduce_prod_long_falls_back_to_numpy():
-    x = _random(np.complex128, 600, 6).reshape(2, 300)
+    x = complex_normal_range(np.complex128, 600, 6).reshape(2, 300)
     got = complex_eager.reduce_prod(x, (1,))
     np.testing.assert_allclose(got, np.prod(x, axis=1), rtol=1e-12)
 

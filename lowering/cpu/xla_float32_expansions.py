@@ -130,23 +130,14 @@ def _sqrt(e: Emit, x):
 
 
 def sinh(e: Emit, x):
-    """XLA's float32 ``sinh``: ``(m + m / (m + 1)) / 2`` with ``m = expm1(x)`` for
-    ``|x| < 1``, else ``exp(x - ln2) - exp(-ln2 - x)``."""
-    b = e.b
-    x = _daz(e, x)
-    m = expm1(e, x)
-    near = b.fmul(b.fadd(m, b.fdiv(m, b.fadd(m, _c(e, x, 1.0)))), _c(e, x, 0.5))
-    far = b.fsub(xla_float32.exp(e, b.fadd(x, _c(e, x, -_LN2))),
-                 xla_float32.exp(e, b.fsub(_c(e, x, -_LN2), x)))
-    return _ftz(e, b.select(e.fcmp("<", e.fabs(x), _c(e, x, 1.0)), near, far))
+    """XLA's float32 ``sinh``: the float64 steps (``xla_float64.sinh``) with float32's
+    ``exp`` and ``expm1`` (ln2 rounds to the same float32 constant)."""
+    return xla_float64.sinh(e, x, exp=xla_float32.exp, expm1=expm1)
 
 
 def cosh(e: Emit, x):
-    """XLA's float32 ``cosh``: ``exp(x - ln2) + exp(-ln2 - x)``."""
-    b = e.b
-    x = _daz(e, x)
-    return b.fadd(xla_float32.exp(e, b.fadd(x, _c(e, x, -_LN2))),
-                  xla_float32.exp(e, b.fsub(_c(e, x, -_LN2), x)))
+    """XLA's float32 ``cosh``: ``exp(x - ln2) + exp(-ln2 - x)`` with float32's ``exp``."""
+    return xla_float64.cosh(e, x, exp=xla_float32.exp)
 
 
 def _one_minus_square_root(e: Emit, x, r: _Steps):

@@ -337,9 +337,10 @@ def exp2(e: Emit, x):
     return exp(e, e.b.fmul(_daz(e, x), _c(e, x, _LN2)))
 
 
-def sinh(e: Emit, x):
+def sinh(e: Emit, x, exp=exp, expm1=expm1):
     """XLA's float64 ``sinh``: ``(m + m / (m + 1)) / 2`` with ``m = expm1(x)`` for
-    ``|x| < 1``, else ``exp(x - ln2) - exp(-ln2 - x)``."""
+    ``|x| < 1``, else ``exp(x - ln2) - exp(-ln2 - x)``. The same steps are XLA's float32
+    ``sinh`` with the float32 ``exp``/``expm1`` (``xla_float32_expansions``)."""
     b = e.b
     x = _daz(e, x)
     m = expm1(e, x)
@@ -348,8 +349,9 @@ def sinh(e: Emit, x):
     return _ftz(e, b.select(e.fcmp("<", e.fabs(x), _c(e, x, 1.0)), near, far))
 
 
-def cosh(e: Emit, x):
-    """XLA's float64 ``cosh``: ``exp(x - ln2) + exp(-ln2 - x)``."""
+def cosh(e: Emit, x, exp=exp):
+    """XLA's float64 ``cosh``: ``exp(x - ln2) + exp(-ln2 - x)`` (float32 alike, with the
+    float32 ``exp``)."""
     b = e.b
     x = _daz(e, x)
     return b.fadd(exp(e, b.fadd(x, _c(e, x, -_LN2))), exp(e, b.fsub(_c(e, x, -_LN2), x)))
